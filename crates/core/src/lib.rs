@@ -1,0 +1,17 @@
+//! Domain vocabulary shared by every part of authrelay.
+//!
+//! - [`reply`]: the one catalogue of SMTP replies. No other crate writes a reply literal.
+//! - [`settings`]: the values of the three controls (security defaults, Authenticated SMTP,
+//!   MFA) and the other organisation / mailbox settings, with their CLI and storage spellings.
+//! - [`address`]: a normalised mailbox address.
+//! - [`queue_id`]: identifiers of spooled messages.
+
+pub mod address;
+pub mod queue_id;
+pub mod reply;
+pub mod settings;
+
+pub use address::{Address, AddressError};
+pub use queue_id::QueueId;
+pub use reply::{Reply, ReplyId};
+pub use settings::*;

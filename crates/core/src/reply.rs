@@ -1,0 +1,270 @@
+//! The reply catalogue: every SMTP reply authrelay can send, in one table.
+//!
+//! Rows marked *spec* are the contract of `shared/spec/smtp-auth.md` §3 and must not change
+//! wording: admins search for these texts and the troubleshooter keys on them. A `{}` in a text
+//! is filled in, in order, by [`ReplyId::with`].
+
+use std::fmt;
+
+macro_rules! catalogue {
+    ($($(#[$meta:meta])* $id:ident => ($code:literal, $enhanced:literal, $text:literal)),+ $(,)?) => {
+        /// Names every reply the server can send. `as_str()` is the id used in the sign-in log.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum ReplyId { $($(#[$meta])* $id),+ }
+
+        impl ReplyId {
+            pub const ALL: &'static [ReplyId] = &[$(ReplyId::$id),+];
+
+            /// (basic code, enhanced status code or "", text template)
+            pub fn row(self) -> (u16, &'static str, &'static str) {
+                match self { $(ReplyId::$id => ($code, $enhanced, $text)),+ }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ReplyId::$id => stringify!($id)),+ }
+            }
+
+            pub fn from_name(name: &str) -> Option<ReplyId> {
+                match name { $(stringify!($id) => Some(ReplyId::$id),)+ _ => None }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // --- spec §3: AUTH ---------------------------------------------------------------------
+    /// *spec* credentials accepted
+    AuthOk => (235, "2.7.0", "Authentication successful"),
+    /// *spec* AUTH on a connection without TLS
+    AuthBeforeTls => (538, "5.7.11", "Encryption required for requested authentication mechanism"),
+    /// *spec* MAIL on the submission port before STARTTLS
+    MailBeforeTls => (530, "5.7.0", "Must issue a STARTTLS command first"),
+    /// *spec* AUTH with a mechanism we do not offer
+    UnknownMechanism => (504, "5.7.4", "Unrecognized authentication type"),
+    /// *spec* bad base64 or malformed SASL response
+    AuthMalformed => (501, "5.5.2", "Cannot decode response"),
+    /// *spec* client sent `*`
+    AuthCancelled => (501, "5.0.0", "Authentication cancelled"),
+    /// *spec* unknown user, wrong password, revoked app password: one reply for all
+    BadCredentials => (535, "5.7.139", "Authentication unsuccessful, the user credentials were incorrect."),
+    /// *spec* the user's sign-in is blocked
+    SignInBlocked => (535, "5.7.139", "Authentication unsuccessful, the user account is disabled."),
+    /// *spec* effective Authenticated SMTP is off because of the organisation setting
+    SmtpAuthDisabledTenant => (535, "5.7.139", "Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."),
+    /// *spec* effective Authenticated SMTP is off because the mailbox says disabled
+    SmtpAuthDisabledMailbox => (535, "5.7.139", "Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox."),
+    /// *spec* security defaults on and a password or app password was used
+    SecurityDefaults => (535, "5.7.139", "Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator."),
+    /// *spec* MFA on and the account password used, or an app password while the org blocks them
+    MfaRequired => (535, "5.7.139", "Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator."),
+    /// *spec* smart lockout
+    AccountLocked => (535, "5.7.139", "Authentication unsuccessful, account locked."),
+    /// *spec* the directory could not be read
+    AuthTempFail => (454, "4.7.0", "Temporary authentication failure"),
+    /// *spec* too many failures on this connection; the session closes after it
+    AuthTooMany => (421, "4.7.0", "Too many failed authentication attempts; closing connection"),
+
+    // --- spec §3: sending -------------------------------------------------------------------
+    /// *spec* MAIL without a successful AUTH
+    NotAuthenticated => (530, "5.7.57", "Client not authenticated to send mail."),
+    /// *spec* MAIL FROM or header From/Sender is not an address this mailbox may send as
+    SendAsDenied => (550, "5.7.60", "Client does not have permissions to send as this sender."),
+    /// *spec* too many concurrent authenticated sessions of one mailbox
+    ConcurrencyLimit => (432, "4.3.2", "Concurrent connections limit exceeded."),
+    /// *spec* rolling 24 h recipient quota
+    DailyRecipientQuota => (554, "5.2.0", "Submission quota exceeded: daily recipient limit reached."),
+    /// *spec* more RCPT than allowed in one message
+    TooManyRecipients => (452, "4.5.3", "Too many recipients"),
+    /// *spec* over the size limit
+    MessageTooBig => (552, "5.3.4", "Message size exceeds fixed maximum message size"),
+    /// *spec* command line over 512 octets (RFC 5321 4.5.3.1.4)
+    LineTooLong => (500, "5.5.2", "Line too long"),
+    /// *spec* bare CR or LF inside DATA (SMTP smuggling defence)
+    BareLineEnding => (550, "5.6.0", "Message contains bare CR or LF; lines must end with CRLF"),
+    /// *spec* message stored durably
+    Queued => (250, "2.0.0", "OK queued as {}"),
+
+    // --- session mechanics --------------------------------------------------------------------
+    /// greeting; {} is the server's host name
+    Greeting => (220, "", "{} authrelay ESMTP ready"),
+    /// reply to HELO, and the first line of the EHLO reply; {} host, {} client's name
+    Hello => (250, "", "{} Hello {}"),
+    /// QUIT
+    Closing => (221, "2.0.0", "Bye"),
+    /// RSET, NOOP
+    Ok => (250, "2.0.0", "OK"),
+    /// MAIL accepted
+    SenderOk => (250, "2.1.0", "Sender OK"),
+    /// RCPT accepted
+    RecipientOk => (250, "2.1.5", "Recipient OK"),
+    /// DATA accepted, send the message
+    StartData => (354, "", "Start mail input; end with <CRLF>.<CRLF>"),
+    /// STARTTLS accepted
+    StartTlsReady => (220, "2.0.0", "Ready to start TLS"),
+    /// SASL challenge; {} is the base64 challenge (may be empty)
+    AuthChallenge => (334, "", "{}"),
+    /// VRFY is answered without revealing whether the mailbox exists (RFC 5321 3.5.3)
+    CannotVerify => (252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"),
+    /// HELP
+    Help => (214, "2.0.0", "authrelay accepts EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT; see the admin guide for SMTP AUTH troubleshooting"),
+    /// a verb we do not know
+    UnknownCommand => (500, "5.5.1", "Unrecognized command"),
+    /// a verb we know but do not implement (TURN, ETRN, EXPN, BDAT…)
+    NotImplemented => (502, "5.5.1", "Command not implemented"),
+    /// arguments of a known verb do not parse
+    SyntaxError => (501, "5.5.4", "Syntax error in parameters or arguments"),
+    /// MAIL FROM address does not parse
+    BadSenderAddress => (501, "5.1.7", "Bad sender address syntax"),
+    /// RCPT TO address does not parse
+    BadRecipientAddress => (501, "5.1.3", "Bad recipient address syntax"),
+    /// a MAIL or RCPT parameter we do not support (RFC 5321 4.1.1.11)
+    UnsupportedParameter => (555, "5.5.4", "Unsupported MAIL or RCPT parameter"),
+    /// a command before EHLO/HELO
+    HelloFirst => (503, "5.5.2", "Send hello first"),
+    /// RCPT without MAIL
+    NeedMail => (503, "5.5.1", "Need MAIL command first"),
+    /// DATA without RCPT
+    NeedRecipient => (503, "5.5.1", "Need RCPT command first"),
+    /// MAIL inside a transaction
+    NestedMail => (503, "5.5.1", "Sender already given; use RSET to start over"),
+    /// AUTH after a successful AUTH
+    AlreadyAuthenticated => (503, "5.5.1", "Already authenticated"),
+    /// AUTH during a mail transaction
+    AuthInTransaction => (503, "5.5.1", "AUTH not allowed during a mail transaction"),
+    /// STARTTLS when TLS is already active
+    TlsAlreadyActive => (503, "5.5.1", "TLS already active"),
+    /// STARTTLS with arguments, or pipelined data after STARTTLS
+    StartTlsSyntax => (501, "5.5.4", "STARTTLS takes no parameters and must be the last command in its group"),
+    /// SMTPUTF8 address without the SMTPUTF8 parameter (RFC 6531 3.4)
+    Utf8NeedsSmtpUtf8 => (553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter"),
+    /// a DATA line over the configured limit; {} is the limit in octets
+    DataLineTooLong => (552, "5.3.4", "Message line exceeds {} octets"),
+    /// the header section is over the configured limit
+    HeaderTooBig => (552, "5.3.4", "Header size exceeds fixed maximum size"),
+    /// the message could not be stored; nothing was kept
+    QueueWriteFailed => (451, "4.3.0", "Could not store the message; nothing was kept, please try again later"),
+    /// the session was idle too long (RFC 5321 4.5.3.2)
+    IdleTimeout => (421, "4.4.2", "Idle timeout; closing connection"),
+    /// the server is stopping
+    ShuttingDown => (421, "4.3.2", "Service shutting down; please try again later"),
+    /// the global connection cap is reached
+    TooManyConnections => (421, "4.7.0", "Too many connections; please try again later"),
+    /// too many protocol errors in one session
+    TooManyErrors => (421, "4.7.0", "Too many errors; closing connection"),
+    /// an HTTP request arrived on an SMTP port (cross-protocol attack or a misconfigured tool)
+    HttpOnSmtpPort => (421, "4.7.0", "This is an SMTP server, not a web server; closing connection"),
+}
+
+/// One rendered reply, ready for the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub id: ReplyId,
+    pub code: u16,
+    pub enhanced: &'static str,
+    /// One or more lines of text, without codes and without CRLF.
+    pub lines: Vec<String>,
+}
+
+impl ReplyId {
+    /// The reply with no placeholders filled (templates with `{}` keep the braces).
+    pub fn reply(self) -> Reply {
+        self.with(&[])
+    }
+
+    /// The reply with each `{}` replaced by the next argument.
+    pub fn with(self, args: &[&str]) -> Reply {
+        let (code, enhanced, template) = self.row();
+        let mut text = String::with_capacity(template.len() + 32);
+        let mut args = args.iter();
+        let mut rest = template;
+        while let Some(pos) = rest.find("{}") {
+            text.push_str(&rest[..pos]);
+            match args.next() {
+                Some(arg) => text.push_str(arg),
+                None => text.push_str("{}"),
+            }
+            rest = &rest[pos + 2..];
+        }
+        text.push_str(rest);
+        Reply { id: self, code, enhanced, lines: vec![text] }
+    }
+
+    pub fn code(self) -> u16 {
+        self.row().0
+    }
+
+    /// Whether the session must close the connection after sending this reply.
+    pub fn closes_connection(self) -> bool {
+        self.code() == 421 || self == ReplyId::Closing
+    }
+}
+
+impl Reply {
+    /// Adds continuation lines (EHLO keywords, HELP text).
+    pub fn with_lines(mut self, more: impl IntoIterator<Item = String>) -> Reply {
+        self.lines.extend(more);
+        self
+    }
+
+    /// Wire form: `code-enh text` continuation lines and a final `code enh text`, each CRLF.
+    /// Multi-line replies repeat the enhanced code on every line (RFC 2034 §3) except EHLO
+    /// keyword lines, which have none.
+    pub fn to_wire(&self) -> String {
+        let mut out = String::new();
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            out.push_str(&self.code.to_string());
+            out.push(sep);
+            if !self.enhanced.is_empty() {
+                out.push_str(self.enhanced);
+                out.push(' ');
+            }
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.to_wire().trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_rows_have_exact_wire_text() {
+        // A few rows the seed quotes; a change to these breaks admins' searches.
+        assert_eq!(ReplyId::NotAuthenticated.reply().to_string(), "530 5.7.57 Client not authenticated to send mail.");
+        assert_eq!(
+            ReplyId::SmtpAuthDisabledTenant.reply().to_string(),
+            "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+        );
+        assert_eq!(ReplyId::Queued.with(&["ABC"]).to_wire(), "250 2.0.0 OK queued as ABC\r\n");
+    }
+
+    #[test]
+    fn multi_line_replies_use_hyphen_continuations() {
+        let r = ReplyId::Hello.with(&["mx", "client"]).with_lines(["PIPELINING".to_string(), "SIZE 10".to_string()]);
+        assert_eq!(r.to_wire(), "250-mx Hello client\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+    }
+
+    #[test]
+    fn every_row_is_well_formed() {
+        for id in ReplyId::ALL {
+            let (code, enhanced, text) = id.row();
+            assert!((200..600).contains(&code), "{id:?}");
+            if !enhanced.is_empty() {
+                let class = enhanced.chars().next().unwrap();
+                assert_eq!(class.to_digit(10).unwrap() as u16, code / 100, "{id:?}: class of {enhanced} vs {code}");
+            }
+            assert!(!text.is_empty() && !text.contains('\r') && !text.contains('\n'));
+            assert_eq!(ReplyId::from_name(id.as_str()), Some(*id));
+        }
+    }
+}
