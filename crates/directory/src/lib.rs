@@ -1,1 +1,89 @@
-//! placeholder
+//! Directory: organisations, users, credentials and the sign-in log.
+//!
+//! The [`Directory`] trait is the only way other parts reach stored accounts; the session and
+//! the policy never see SQL. [`sqlite::SqliteDirectory`] is the embedded default; a PostgreSQL
+//! backend implements the same trait. [`secrets`] holds argon2id hashing and the generators for
+//! passwords and app passwords.
+//!
+//! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend, migrations in
+//! `migrations/`), `secrets.rs` (hashing, verification, generation, strength rules).
+
+pub mod model;
+pub mod secrets;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+
+/// Why a directory call failed. `Storage` is an outage (the caller answers 454 / exits 1);
+/// the others are verdicts about the request that the CLI turns into a message naming the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("no organisation named '{0}'")]
+    UnknownOrg(String),
+    #[error("an organisation named '{0}' already exists")]
+    OrgExists(String),
+    #[error("the domain '{domain}' is already accepted by organisation '{org}'")]
+    DomainTaken { domain: String, org: String },
+    #[error("no organisation accepts the domain '{0}'")]
+    NoOrgForDomain(String),
+    #[error("no user '{0}'")]
+    UnknownUser(String),
+    #[error("a user '{0}' already exists")]
+    UserExists(String),
+    #[error("no app password named '{name}' for '{user}'")]
+    UnknownAppPassword { user: String, name: String },
+    #[error("'{user}' already has an app password named '{name}'")]
+    AppPasswordExists { user: String, name: String },
+    #[error("'{0}' already has the maximum of 40 app passwords")]
+    TooManyAppPasswords(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+pub type Result<T, E = DirectoryError> = std::result::Result<T, E>;
+
+/// Storage of organisations, users, credentials and sign-ins.
+///
+/// Every read returns the current stored state (no caching here), which is what makes an admin's
+/// change take effect on the next AUTH attempt.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    // --- organisations ---
+    /// Creates an organisation with the spec's defaults (security defaults on, SMTP AUTH
+    /// disabled, app passwords blocked). Domains are stored lower-case and must be free.
+    async fn create_org(&self, name: &str, domains: &[String]) -> Result<Org>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    async fn org(&self, name: &str) -> Result<Option<Org>>;
+    /// The organisation accepting `domain`, if any.
+    async fn org_for_domain(&self, domain: &str) -> Result<Option<Org>>;
+    /// Applies the given changes (None = unchanged) and returns the organisation after them.
+    async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org>;
+    async fn add_domain(&self, org: &str, domain: &str) -> Result<Org>;
+
+    // --- users ---
+    /// Creates a user in the organisation that accepts the address's domain.
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+    async fn user(&self, address: &str) -> Result<Option<User>>;
+    /// All users, or those of one organisation, ordered by address.
+    async fn list_users(&self, org: Option<&str>) -> Result<Vec<User>>;
+    async fn update_user(&self, address: &str, change: UserChange) -> Result<User>;
+    async fn set_password_hash(&self, address: &str, password_hash: &str) -> Result<()>;
+
+    // --- app passwords ---
+    async fn add_app_password(&self, address: &str, new: NewAppPassword) -> Result<AppPassword>;
+    async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>>;
+    async fn revoke_app_password(&self, address: &str, name: &str) -> Result<()>;
+    async fn touch_app_password(&self, id: i64, at_unix: i64) -> Result<()>;
+
+    // --- authentication view ---
+    /// Everything the AUTH decision needs about one address in one read: the user, their
+    /// organisation's settings, the password hash and the live app passwords' hints and hashes.
+    async fn auth_record(&self, address: &str) -> Result<Option<AuthRecord>>;
+
+    // --- sign-in log ---
+    async fn record_signin(&self, entry: &SignInEntry) -> Result<()>;
+    /// Newest first.
+    async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>>;
+}

@@ -1,1 +1,19 @@
-//! placeholder
+//! Protocol: the SMTP and SASL wire layer, bytes in and values out. No sockets, no tokio.
+//!
+//! - [`command`]: one command line → a [`Command`] (smtp-proto does the RFC 5321 grammar).
+//! - [`data`]: the DATA receiver: dot-unstuffing, CRLF-only line endings (the SMTP smuggling
+//!   defence), size, line and header limits.
+//! - [`sasl`]: AUTH PLAIN and LOGIN responses.
+//!
+//! Every error here maps to exactly one catalogue reply through `reply_id()`.
+
+pub mod command;
+pub mod data;
+pub mod sasl;
+
+pub use command::{parse_command, Command, CommandError, Mechanism};
+pub use data::{DataError, DataLimits, DataReceiver};
+pub use sasl::{decode_login_field, decode_plain, PlainResponse, SaslError};
+
+/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
+pub const MAX_COMMAND_LINE: usize = 512;

@@ -1,0 +1,128 @@
+//! Records stored by the directory.
+
+use authrelay_core::{
+    AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
+    SecurityDefaults, SignIn,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    /// Accepted domains, lower-case, in the order they were added.
+    pub domains: Vec<String>,
+    pub settings: OrgSettings,
+    pub created_at: i64,
+}
+
+/// Changes to an organisation's settings; `None` leaves a value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrgChange {
+    pub security_defaults: Option<SecurityDefaults>,
+    pub smtp_auth: Option<OrgSmtpAuth>,
+    pub app_passwords: Option<AppPasswordsPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub org: String,
+    /// Lower-case `local@domain`.
+    pub address: String,
+    pub display_name: String,
+    pub settings: MailboxSettings,
+    /// Extra addresses this mailbox may send as (its own address is always allowed).
+    pub send_as: Vec<String>,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub address: String,
+    pub display_name: String,
+    /// An argon2id PHC string from [`crate::secrets::hash_secret`].
+    pub password_hash: String,
+}
+
+/// Changes to a user; `None` leaves a value as it is. `add_send_as` / `remove_send_as` are
+/// applied after each other, duplicates ignored.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub sign_in: Option<SignIn>,
+    pub smtp_auth: Option<MailboxSmtpAuth>,
+    pub mfa: Option<MfaState>,
+    pub add_send_as: Vec<String>,
+    pub remove_send_as: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppPassword {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAppPassword {
+    pub name: String,
+    /// Non-secret lookup tag derived from the secret (see [`crate::secrets::app_password_hint`]),
+    /// so one AUTH attempt computes at most one argon2id hash.
+    pub hint: String,
+    pub hash: String,
+}
+
+/// A live (not revoked) app password as the AUTH path sees it.
+#[derive(Debug, Clone)]
+pub struct AppPasswordSecret {
+    pub id: i64,
+    pub name: String,
+    pub hint: String,
+    pub hash: String,
+}
+
+/// What the AUTH decision needs about one address.
+#[derive(Debug, Clone)]
+pub struct AuthRecord {
+    pub user: User,
+    pub org: OrgSettings,
+    pub password_hash: String,
+    pub app_passwords: Vec<AppPasswordSecret>,
+}
+
+/// One AUTH attempt, accepted or not (spec §4, last paragraph).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInEntry {
+    /// Unix seconds.
+    pub at: i64,
+    pub client_ip: String,
+    pub client_port: u16,
+    /// "TLSv1.3", "TLSv1.2" or "none".
+    pub tls: String,
+    /// "PLAIN", "LOGIN", or what the client sent.
+    pub mechanism: String,
+    /// The user name as the client gave it (never the secret).
+    pub user: String,
+    pub credential: Option<CredentialKind>,
+    /// Name of the policy check that decided (`authrelay_policy::Check::as_str`).
+    pub check: String,
+    /// The reply id (`authrelay_core::ReplyId::as_str`).
+    pub reply: String,
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SignInFilter {
+    /// Exact user name, compared lower-case.
+    pub user: Option<String>,
+    pub success: Option<bool>,
+    pub client_ip: Option<String>,
+    /// Unix seconds, inclusive bounds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// At most this many newest entries (None = 100).
+    pub limit: Option<u32>,
+}
