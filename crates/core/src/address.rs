@@ -28,10 +28,7 @@ pub enum AddressError {
 impl Address {
     pub fn parse(input: &str) -> Result<Self, AddressError> {
         let trimmed = input.trim();
-        let s = trimmed
-            .strip_prefix('<')
-            .and_then(|s| s.strip_suffix('>'))
-            .unwrap_or(trimmed);
+        let s = trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed);
         if s.is_empty() {
             return Err(AddressError::Empty);
         }
@@ -131,9 +128,6 @@ mod tests {
         ] {
             assert_eq!(Address::parse(input), Err(err), "{input:?}");
         }
-        assert_eq!(
-            Address::parse(&format!("{}@x.com", "a".repeat(300))),
-            Err(AddressError::TooLong)
-        );
+        assert_eq!(Address::parse(&format!("{}@x.com", "a".repeat(300))), Err(AddressError::TooLong));
     }
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// `<12 hex digits of milliseconds since the epoch><8 hex digits of randomness>`, upper case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct QueueId(String);
 
 impl QueueId {

@@ -60,10 +60,7 @@ pub fn generate_password() -> String {
     let all: Vec<u8> = kinds.concat();
     // One of each kind, the rest from the whole alphabet, then shuffled so the kinds do not
     // sit at predictable positions.
-    let mut chars: Vec<u8> = kinds
-        .iter()
-        .map(|kind| kind[rng.gen_range(0..kind.len())])
-        .collect();
+    let mut chars: Vec<u8> = kinds.iter().map(|kind| kind[rng.gen_range(0..kind.len())]).collect();
     while chars.len() < GENERATED_PASSWORD_LEN {
         chars.push(all[rng.gen_range(0..all.len())]);
     }
@@ -184,11 +181,7 @@ pub fn generate_app_password() -> String {
 /// The canonical form of an app password, which is what gets hashed: spaces and hyphens
 /// removed, lower-cased. Mail clients and users paste it with and without the grouping.
 pub fn normalize_app_password(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| *c != ' ' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
+    input.chars().filter(|c| *c != ' ' && *c != '-').flat_map(char::to_lowercase).collect()
 }
 
 /// Whether the input could be an app password: after normalising, exactly 16 ASCII lower-case

@@ -19,7 +19,9 @@ use authrelay_core::{
     Address, AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
     SecurityDefaults, SignIn,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
@@ -99,9 +101,7 @@ impl SqliteDirectory {
 
 /// Current time in unix seconds.
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The stored form of a domain: trimmed, without a trailing root dot, lower-case.
@@ -118,20 +118,14 @@ fn normalize_address(address: &str) -> Option<String> {
 /// The stored form of a send-as address: brackets and spaces removed, lower-case.
 fn normalize_send_as(address: &str) -> String {
     let trimmed = address.trim();
-    trimmed
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(trimmed)
-        .trim()
-        .to_lowercase()
+    trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim().to_lowercase()
 }
 
 /// Reads a setting stored as its spelling; an unknown spelling means the file was edited by hand
 /// or by a newer version, which is a storage problem, not a verdict.
 fn setting<T: FromStr>(row: &SqliteRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
-    text.parse()
-        .map_err(|_| DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
+    text.parse().map_err(|_| DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
 }
 
 fn org_settings(row: &SqliteRow) -> Result<OrgSettings> {
@@ -163,10 +157,8 @@ async fn org_domains(conn: &mut SqliteConnection, org_id: i64) -> Result<Vec<Str
 }
 
 async fn load_org(conn: &mut SqliteConnection, name: &str) -> Result<Option<Org>> {
-    let row = sqlx::query(&format!("{ORG_COLUMNS} WHERE name = ?"))
-        .bind(name.trim())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query(&format!("{ORG_COLUMNS} WHERE name = ?")).bind(name.trim()).fetch_optional(&mut *conn).await?;
     match row {
         Some(row) => {
             let domains = org_domains(conn, row.try_get("id")?).await?;
@@ -229,10 +221,8 @@ async fn load_user_row(conn: &mut SqliteConnection, address: &str) -> Result<Opt
     let Some(address) = normalize_address(address) else {
         return Ok(None);
     };
-    let row = sqlx::query(&format!("{USER_COLUMNS} WHERE u.address = ?"))
-        .bind(&address)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query(&format!("{USER_COLUMNS} WHERE u.address = ?")).bind(&address).fetch_optional(&mut *conn).await?;
     match row {
         Some(row) => {
             let send_as = user_send_as(conn, row.try_get("id")?).await?;
@@ -334,25 +324,14 @@ impl Directory for SqliteDirectory {
                 .await?;
         }
         tx.commit().await?;
-        Ok(Org {
-            id,
-            name: name.to_string(),
-            domains: wanted,
-            settings,
-            created_at: at,
-        })
+        Ok(Org { id, name: name.to_string(), domains: wanted, settings, created_at: at })
     }
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!("{ORG_COLUMNS} ORDER BY name"))
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(&format!("{ORG_COLUMNS} ORDER BY name")).fetch_all(&mut *tx).await?;
         let mut domains: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT org_id, domain FROM domains ORDER BY rowid")
-            .fetch_all(&mut *tx)
-            .await?
-        {
+        for row in sqlx::query("SELECT org_id, domain FROM domains ORDER BY rowid").fetch_all(&mut *tx).await? {
             domains.entry(row.try_get("org_id")?).or_default().push(row.try_get("domain")?);
         }
         tx.commit().await?;
@@ -482,17 +461,10 @@ impl Directory for SqliteDirectory {
                     .fetch_all(&mut *tx)
                     .await?
             }
-            None => {
-                sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.address"))
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
+            None => sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.address")).fetch_all(&mut *tx).await?,
         };
         let mut send_as: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT user_id, address FROM send_as ORDER BY address")
-            .fetch_all(&mut *tx)
-            .await?
-        {
+        for row in sqlx::query("SELECT user_id, address FROM send_as ORDER BY address").fetch_all(&mut *tx).await? {
             send_as.entry(row.try_get("user_id")?).or_default().push(row.try_get("address")?);
         }
         tx.commit().await?;
@@ -582,12 +554,7 @@ impl Directory for SqliteDirectory {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(AppPassword {
-            id: app_id,
-            name,
-            created_at: at,
-            last_used_at: None,
-        })
+        Ok(AppPassword { id: app_id, name, created_at: at, last_used_at: None })
     }
 
     async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>> {
@@ -616,10 +583,7 @@ impl Directory for SqliteDirectory {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(DirectoryError::UnknownAppPassword {
-                user: own,
-                name: name.trim().to_string(),
-            });
+            return Err(DirectoryError::UnknownAppPassword { user: own, name: name.trim().to_string() });
         }
         tx.commit().await?;
         Ok(())
@@ -715,5 +679,626 @@ impl Directory for SqliteDirectory {
             .push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_SIGNIN_LIMIT)));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signin_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets;
+    use tempfile::TempDir;
+
+    async fn fresh() -> (TempDir, SqliteDirectory) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDirectory::open(&dir.path().join("directory.db")).await.unwrap();
+        (dir, db)
+    }
+
+    fn domains(list: &[&str]) -> Vec<String> {
+        list.iter().map(|d| d.to_string()).collect()
+    }
+
+    fn new_user(address: &str) -> NewUser {
+        NewUser {
+            address: address.to_string(),
+            display_name: format!("User {address}"),
+            // Not a real hash: most tests never verify it, and argon2 would only slow them.
+            password_hash: format!("hash-of-{address}"),
+        }
+    }
+
+    fn new_app(name: &str) -> NewAppPassword {
+        NewAppPassword { name: name.to_string(), hint: "abc".to_string(), hash: format!("hash-of-{name}") }
+    }
+
+    /// An organisation "Contoso" accepting contoso.com, with one user alice@contoso.com.
+    async fn contoso() -> (TempDir, SqliteDirectory) {
+        let (tmp, db) = fresh().await;
+        db.create_org("Contoso", &domains(&["contoso.com"])).await.unwrap();
+        db.create_user(new_user("alice@contoso.com")).await.unwrap();
+        (tmp, db)
+    }
+
+    fn signin(at: i64, user: &str, ip: &str, success: bool) -> SignInEntry {
+        SignInEntry {
+            at,
+            client_ip: ip.to_string(),
+            client_port: 50_000,
+            tls: "TLSv1.3".to_string(),
+            mechanism: "PLAIN".to_string(),
+            user: user.to_string(),
+            credential: Some(CredentialKind::Password),
+            check: if success { "accepted" } else { "credentials" }.to_string(),
+            reply: if success { "AuthOk" } else { "BadCredentials" }.to_string(),
+            success,
+        }
+    }
+
+    #[tokio::test]
+    async fn open_creates_the_file_in_wal_mode_and_reopens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("sub.db");
+        let db = SqliteDirectory::open(&path).await.unwrap();
+        assert!(path.exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(fk, 1);
+        db.create_org("Contoso", &domains(&["contoso.com"])).await.unwrap();
+        db.close().await;
+        // Opening again runs no migration twice and keeps the data.
+        let again = SqliteDirectory::open(&path).await.unwrap();
+        assert!(again.org("Contoso").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn open_in_a_missing_directory_is_a_storage_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = SqliteDirectory::open(&tmp.path().join("no/such/dir/x.db")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::Storage(ref m) if m.contains("cannot open")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn in_memory_directory_works() {
+        let db = SqliteDirectory::open_in_memory().await.unwrap();
+        db.create_org("Fabrikam", &domains(&["fabrikam.com"])).await.unwrap();
+        db.create_user(new_user("bob@fabrikam.com")).await.unwrap();
+        assert_eq!(db.list_users(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn org_round_trip_with_spec_defaults() {
+        let (_tmp, db) = fresh().await;
+        let created =
+            db.create_org(" Contoso ", &domains(&["Contoso.COM", "contoso.com", "mail.contoso.com."])).await.unwrap();
+        assert_eq!(created.name, "Contoso");
+        assert_eq!(created.domains, ["contoso.com", "mail.contoso.com"]);
+        assert_eq!(created.settings, OrgSettings::default());
+        assert_eq!(created.settings.security_defaults, SecurityDefaults::On);
+        assert!(created.created_at > 1_600_000_000);
+
+        assert_eq!(db.org("Contoso").await.unwrap().as_ref(), Some(&created));
+        assert_eq!(db.org("contoso").await.unwrap().as_ref(), Some(&created), "names compare case-insensitively");
+        assert_eq!(db.org("Fabrikam").await.unwrap(), None);
+        assert_eq!(db.org_for_domain("MAIL.contoso.com").await.unwrap().as_ref(), Some(&created));
+        assert_eq!(db.org_for_domain("fabrikam.com").await.unwrap(), None);
+
+        db.create_org("Adatum", &[]).await.unwrap();
+        let names: Vec<String> = db.list_orgs().await.unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(names, ["Adatum", "Contoso"]);
+        assert_eq!(db.list_orgs().await.unwrap()[1], created);
+    }
+
+    #[tokio::test]
+    async fn update_org_changes_only_what_is_given() {
+        let (_tmp, db) = contoso().await;
+        let org = db
+            .update_org("Contoso", OrgChange { security_defaults: Some(SecurityDefaults::Off), ..OrgChange::default() })
+            .await
+            .unwrap();
+        assert_eq!(org.settings.security_defaults, SecurityDefaults::Off);
+        assert_eq!(org.settings.smtp_auth, OrgSmtpAuth::Disabled);
+        let org = db
+            .update_org(
+                "contoso",
+                OrgChange {
+                    smtp_auth: Some(OrgSmtpAuth::Enabled),
+                    app_passwords: Some(AppPasswordsPolicy::Allowed),
+                    ..OrgChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            org.settings,
+            OrgSettings {
+                security_defaults: SecurityDefaults::Off,
+                smtp_auth: OrgSmtpAuth::Enabled,
+                app_passwords: AppPasswordsPolicy::Allowed,
+            }
+        );
+        assert_eq!(db.org("Contoso").await.unwrap().unwrap(), org);
+        // Stored as the documented spellings.
+        let stored: (String, String, String) =
+            sqlx::query_as("SELECT security_defaults, smtp_auth, app_passwords FROM orgs")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(stored, ("off".into(), "enabled".into(), "allowed".into()));
+    }
+
+    #[tokio::test]
+    async fn add_domain_appends_and_is_idempotent() {
+        let (_tmp, db) = contoso().await;
+        let org = db.add_domain("Contoso", "Contoso.NET").await.unwrap();
+        assert_eq!(org.domains, ["contoso.com", "contoso.net"]);
+        let org = db.add_domain("Contoso", "contoso.net").await.unwrap();
+        assert_eq!(org.domains, ["contoso.com", "contoso.net"]);
+        // Users can now be created in the new domain.
+        assert_eq!(db.create_user(new_user("bob@contoso.net")).await.unwrap().org, "Contoso");
+    }
+
+    #[tokio::test]
+    async fn org_errors() {
+        let (_tmp, db) = contoso().await;
+        db.create_org("Fabrikam", &domains(&["fabrikam.com"])).await.unwrap();
+
+        let err = db.create_org("CONTOSO", &domains(&["other.com"])).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::OrgExists(ref n) if n == "CONTOSO"), "{err:?}");
+
+        let err = db.create_org("Northwind", &domains(&["northwind.com", "FABRIKAM.com"])).await.unwrap_err();
+        assert!(
+            matches!(err, DirectoryError::DomainTaken { ref domain, ref org } if domain == "fabrikam.com" && org == "Fabrikam"),
+            "{err:?}"
+        );
+        // The failed creation left nothing behind.
+        assert_eq!(db.org("Northwind").await.unwrap(), None);
+        assert_eq!(db.org_for_domain("northwind.com").await.unwrap(), None);
+
+        let err = db.add_domain("Contoso", "fabrikam.com").await.unwrap_err();
+        assert!(matches!(err, DirectoryError::DomainTaken { ref org, .. } if org == "Fabrikam"), "{err:?}");
+
+        for err in [
+            db.update_org("Northwind", OrgChange::default()).await.unwrap_err(),
+            db.add_domain("Northwind", "northwind.com").await.unwrap_err(),
+            db.list_users(Some("Northwind")).await.unwrap_err(),
+        ] {
+            assert!(matches!(err, DirectoryError::UnknownOrg(ref n) if n == "Northwind"), "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn user_round_trip_with_spec_defaults() {
+        let (_tmp, db) = contoso().await;
+        let bob = db
+            .create_user(NewUser {
+                address: "<Bob.Smith@CONTOSO.com>".into(),
+                display_name: " Bob Smith ".into(),
+                password_hash: "h".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(bob.address, "bob.smith@contoso.com");
+        assert_eq!(bob.display_name, "Bob Smith");
+        assert_eq!(bob.org, "Contoso");
+        assert_eq!(bob.settings, MailboxSettings::default());
+        assert!(bob.send_as.is_empty());
+        assert_eq!(bob.created_at, bob.password_changed_at);
+
+        assert_eq!(db.user("BOB.smith@contoso.com").await.unwrap().as_ref(), Some(&bob));
+        assert_eq!(db.user("nobody@contoso.com").await.unwrap(), None);
+        assert_eq!(db.user("not an address").await.unwrap(), None);
+
+        db.create_org("Fabrikam", &domains(&["fabrikam.com"])).await.unwrap();
+        db.create_user(new_user("carol@fabrikam.com")).await.unwrap();
+        let all: Vec<String> = db.list_users(None).await.unwrap().into_iter().map(|u| u.address).collect();
+        assert_eq!(all, ["alice@contoso.com", "bob.smith@contoso.com", "carol@fabrikam.com"]);
+        let contoso: Vec<String> =
+            db.list_users(Some("contoso")).await.unwrap().into_iter().map(|u| u.address).collect();
+        assert_eq!(contoso, ["alice@contoso.com", "bob.smith@contoso.com"]);
+        assert!(db.list_users(Some("Fabrikam")).await.unwrap()[0].org == "Fabrikam");
+    }
+
+    #[tokio::test]
+    async fn user_errors() {
+        let (_tmp, db) = contoso().await;
+        let err = db.create_user(new_user("ALICE@contoso.com")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::UserExists(ref a) if a == "alice@contoso.com"), "{err:?}");
+
+        let err = db.create_user(new_user("bob@Fabrikam.com")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::NoOrgForDomain(ref d) if d == "fabrikam.com"), "{err:?}");
+        let err = db.create_user(new_user("no-at-sign")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::NoOrgForDomain(_)), "{err:?}");
+
+        let app = new_app("phone");
+        for err in [
+            db.update_user("nobody@contoso.com", UserChange::default()).await.unwrap_err(),
+            db.set_password_hash("nobody@contoso.com", "h").await.unwrap_err(),
+            db.add_app_password("nobody@contoso.com", app).await.unwrap_err(),
+            db.list_app_passwords("nobody@contoso.com").await.unwrap_err(),
+            db.revoke_app_password("nobody@contoso.com", "phone").await.unwrap_err(),
+        ] {
+            assert!(matches!(err, DirectoryError::UnknownUser(ref a) if a == "nobody@contoso.com"), "{err:?}");
+        }
+        let err = db.update_user("garbage", UserChange::default()).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::UnknownUser(ref a) if a == "garbage"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn update_user_settings_and_send_as() {
+        let (_tmp, db) = contoso().await;
+        let user = db
+            .update_user(
+                "Alice@Contoso.com",
+                UserChange {
+                    display_name: Some("Alice A.".into()),
+                    smtp_auth: Some(MailboxSmtpAuth::Enabled),
+                    mfa: Some(MfaState::Enforced),
+                    add_send_as: vec![
+                        "Sales@Contoso.com".into(),
+                        "sales@contoso.com".into(),
+                        "<info@contoso.com>".into(),
+                        "alice@contoso.com".into(),
+                        "  ".into(),
+                    ],
+                    ..UserChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(user.display_name, "Alice A.");
+        assert_eq!(
+            user.settings,
+            MailboxSettings { sign_in: SignIn::Allowed, smtp_auth: MailboxSmtpAuth::Enabled, mfa: MfaState::Enforced }
+        );
+        assert_eq!(user.send_as, ["info@contoso.com", "sales@contoso.com"]);
+
+        let user = db
+            .update_user(
+                "alice@contoso.com",
+                UserChange {
+                    sign_in: Some(SignIn::Blocked),
+                    add_send_as: vec!["billing@contoso.com".into(), "sales@contoso.com".into()],
+                    remove_send_as: vec!["SALES@contoso.com".into(), "never-added@contoso.com".into()],
+                    ..UserChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        // Removal is applied after addition.
+        assert_eq!(user.send_as, ["billing@contoso.com", "info@contoso.com"]);
+        assert_eq!(user.settings.sign_in, SignIn::Blocked);
+        assert_eq!(user.settings.mfa, MfaState::Enforced, "unchanged values stay");
+        assert_eq!(user.display_name, "Alice A.");
+        assert_eq!(db.user("alice@contoso.com").await.unwrap().unwrap(), user);
+        assert_eq!(db.list_users(None).await.unwrap()[0].send_as, user.send_as);
+    }
+
+    #[tokio::test]
+    async fn set_password_hash_replaces_the_hash() {
+        let (_tmp, db) = contoso().await;
+        let phc = secrets::hash_secret("a new Passw0rd!!");
+        db.set_password_hash("ALICE@contoso.com", &phc).await.unwrap();
+        let record = db.auth_record("alice@contoso.com").await.unwrap().unwrap();
+        assert_eq!(record.password_hash, phc);
+        assert!(secrets::verify_secret("a new Passw0rd!!", &record.password_hash));
+        assert!(record.user.password_changed_at >= record.user.created_at);
+    }
+
+    #[tokio::test]
+    async fn auth_record_carries_everything_the_decision_needs() {
+        let (_tmp, db) = contoso().await;
+        assert!(db.auth_record("nobody@contoso.com").await.unwrap().is_none());
+        assert!(db.auth_record("").await.unwrap().is_none());
+
+        db.update_org(
+            "Contoso",
+            OrgChange { app_passwords: Some(AppPasswordsPolicy::Allowed), ..OrgChange::default() },
+        )
+        .await
+        .unwrap();
+        db.update_user(
+            "alice@contoso.com",
+            UserChange {
+                mfa: Some(MfaState::Enabled),
+                add_send_as: vec!["team@contoso.com".into()],
+                ..UserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+        let shown = secrets::generate_app_password();
+        let normalized = secrets::normalize_app_password(&shown);
+        let app = db
+            .add_app_password(
+                "alice@contoso.com",
+                NewAppPassword {
+                    name: "printer".into(),
+                    hint: secrets::app_password_hint(&normalized),
+                    hash: secrets::hash_secret(&normalized),
+                },
+            )
+            .await
+            .unwrap();
+
+        let record = db.auth_record("Alice@Contoso.com").await.unwrap().unwrap();
+        assert_eq!(record.user, db.user("alice@contoso.com").await.unwrap().unwrap());
+        assert_eq!(record.user.send_as, ["team@contoso.com"]);
+        assert_eq!(record.user.settings.mfa, MfaState::Enabled);
+        assert_eq!(record.org.app_passwords, AppPasswordsPolicy::Allowed);
+        assert_eq!(record.org.security_defaults, SecurityDefaults::On);
+        assert_eq!(record.password_hash, "hash-of-alice@contoso.com");
+        assert_eq!(record.app_passwords.len(), 1);
+        let secret = &record.app_passwords[0];
+        assert_eq!((secret.id, secret.name.as_str()), (app.id, "printer"));
+        assert_eq!(secret.hint, &normalized[..3]);
+        assert!(secrets::verify_secret(&normalized, &secret.hash));
+    }
+
+    #[tokio::test]
+    async fn app_password_names_are_unique_among_live_ones() {
+        let (_tmp, db) = contoso().await;
+        let first = db.add_app_password("alice@contoso.com", new_app(" phone ")).await.unwrap();
+        assert_eq!(first.name, "phone");
+        assert_eq!(first.last_used_at, None);
+        let err = db.add_app_password("alice@contoso.com", new_app("phone")).await.unwrap_err();
+        assert!(
+            matches!(err, DirectoryError::AppPasswordExists { ref user, ref name } if user == "alice@contoso.com" && name == "phone"),
+            "{err:?}"
+        );
+        // Another user may use the same name.
+        db.create_user(new_user("bob@contoso.com")).await.unwrap();
+        db.add_app_password("bob@contoso.com", new_app("phone")).await.unwrap();
+        // After revocation the name is free again, and the new one is a different credential.
+        db.revoke_app_password("alice@contoso.com", "phone").await.unwrap();
+        let second = db.add_app_password("alice@contoso.com", new_app("phone")).await.unwrap();
+        assert_ne!(first.id, second.id);
+        let listed = db.list_app_passwords("alice@contoso.com").await.unwrap();
+        assert_eq!(listed, [second]);
+    }
+
+    #[tokio::test]
+    async fn revoked_app_passwords_disappear() {
+        let (_tmp, db) = contoso().await;
+        let laptop = db.add_app_password("alice@contoso.com", new_app("laptop")).await.unwrap();
+        let printer = db.add_app_password("alice@contoso.com", new_app("printer")).await.unwrap();
+        assert_eq!(db.list_app_passwords("alice@contoso.com").await.unwrap(), [laptop.clone(), printer.clone()]);
+
+        db.revoke_app_password("ALICE@contoso.com", "laptop").await.unwrap();
+        assert_eq!(db.list_app_passwords("alice@contoso.com").await.unwrap(), std::slice::from_ref(&printer));
+        let record = db.auth_record("alice@contoso.com").await.unwrap().unwrap();
+        let names: Vec<&str> = record.app_passwords.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["printer"]);
+
+        // Revoking twice, or a name that never existed, names the missing app password.
+        for name in ["laptop", "tablet"] {
+            let err = db.revoke_app_password("alice@contoso.com", name).await.unwrap_err();
+            assert!(
+                matches!(err, DirectoryError::UnknownAppPassword { ref user, name: ref n } if user == "alice@contoso.com" && n == name),
+                "{err:?}"
+            );
+        }
+        // The revoked row is kept for the record.
+        let revoked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(revoked, 1);
+    }
+
+    #[tokio::test]
+    async fn at_most_40_live_app_passwords() {
+        let (_tmp, db) = contoso().await;
+        for i in 0..40 {
+            db.add_app_password("alice@contoso.com", new_app(&format!("app{i}"))).await.unwrap();
+        }
+        let err = db.add_app_password("alice@contoso.com", new_app("one-too-many")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::TooManyAppPasswords(ref a) if a == "alice@contoso.com"), "{err:?}");
+        assert_eq!(db.list_app_passwords("alice@contoso.com").await.unwrap().len(), 40);
+        // Revoking one frees a slot.
+        db.revoke_app_password("alice@contoso.com", "app7").await.unwrap();
+        db.add_app_password("alice@contoso.com", new_app("one-too-many")).await.unwrap();
+        let err = db.add_app_password("alice@contoso.com", new_app("again")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::TooManyAppPasswords(_)), "{err:?}");
+        assert_eq!(db.auth_record("alice@contoso.com").await.unwrap().unwrap().app_passwords.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn touch_app_password_records_last_use() {
+        let (_tmp, db) = contoso().await;
+        let app = db.add_app_password("alice@contoso.com", new_app("phone")).await.unwrap();
+        db.touch_app_password(app.id, 1_700_000_123).await.unwrap();
+        let listed = db.list_app_passwords("alice@contoso.com").await.unwrap();
+        assert_eq!(listed[0].last_used_at, Some(1_700_000_123));
+        // An id that does not exist is not an error.
+        db.touch_app_password(9_999, 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn signins_round_trip_newest_first() {
+        let (_tmp, db) = fresh().await;
+        let mut oauthless = signin(100, "Alice@Contoso.com", "192.0.2.1", false);
+        oauthless.credential = None;
+        oauthless.mechanism = "XOAUTH2".into();
+        oauthless.client_port = 65_535;
+        oauthless.tls = "none".into();
+        db.record_signin(&oauthless).await.unwrap();
+        let mut app = signin(200, "alice@contoso.com", "192.0.2.1", true);
+        app.credential = Some(CredentialKind::AppPassword);
+        db.record_signin(&app).await.unwrap();
+        // Same second as the previous one: the later insert still comes first.
+        db.record_signin(&signin(200, "bob@contoso.com", "198.51.100.7", false)).await.unwrap();
+
+        let all = db.signins(&SignInFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], signin(200, "bob@contoso.com", "198.51.100.7", false));
+        assert_eq!(all[1], app);
+        assert_eq!(all[2], oauthless);
+    }
+
+    #[tokio::test]
+    async fn signin_filters() {
+        let (_tmp, db) = fresh().await;
+        let entries = [
+            signin(100, "alice@contoso.com", "192.0.2.1", false),
+            signin(110, "ALICE@contoso.com", "192.0.2.1", true),
+            signin(120, "bob@contoso.com", "192.0.2.1", false),
+            signin(130, "alice@contoso.com", "198.51.100.7", false),
+            signin(140, "bob@contoso.com", "198.51.100.7", true),
+        ];
+        for e in &entries {
+            db.record_signin(e).await.unwrap();
+        }
+        let at = |filter: SignInFilter| {
+            let db = db.clone();
+            async move { db.signins(&filter).await.unwrap().iter().map(|e| e.at).collect::<Vec<_>>() }
+        };
+        let cases: Vec<(SignInFilter, Vec<i64>)> = vec![
+            (SignInFilter::default(), vec![140, 130, 120, 110, 100]),
+            (SignInFilter { user: Some("Alice@contoso.COM".into()), ..Default::default() }, vec![130, 110, 100]),
+            (SignInFilter { user: Some("carol@contoso.com".into()), ..Default::default() }, vec![]),
+            (SignInFilter { success: Some(true), ..Default::default() }, vec![140, 110]),
+            (SignInFilter { success: Some(false), ..Default::default() }, vec![130, 120, 100]),
+            (SignInFilter { client_ip: Some("198.51.100.7".into()), ..Default::default() }, vec![140, 130]),
+            (SignInFilter { since: Some(120), ..Default::default() }, vec![140, 130, 120]),
+            (SignInFilter { until: Some(120), ..Default::default() }, vec![120, 110, 100]),
+            (SignInFilter { since: Some(110), until: Some(130), ..Default::default() }, vec![130, 120, 110]),
+            (SignInFilter { limit: Some(2), ..Default::default() }, vec![140, 130]),
+            (SignInFilter { limit: Some(0), ..Default::default() }, vec![]),
+            (
+                SignInFilter {
+                    user: Some("alice@contoso.com".into()),
+                    success: Some(false),
+                    client_ip: Some("192.0.2.1".into()),
+                    since: Some(100),
+                    until: Some(140),
+                    limit: Some(10),
+                },
+                vec![100],
+            ),
+        ];
+        for (filter, want) in cases {
+            let shown = format!("{filter:?}");
+            assert_eq!(at(filter).await, want, "{shown}");
+        }
+    }
+
+    #[tokio::test]
+    async fn signins_default_to_the_newest_100() {
+        let (_tmp, db) = fresh().await;
+        for at in 0..105 {
+            db.record_signin(&signin(at, "alice@contoso.com", "192.0.2.1", false)).await.unwrap();
+        }
+        let got = db.signins(&SignInFilter::default()).await.unwrap();
+        assert_eq!(got.len(), 100);
+        assert_eq!((got[0].at, got[99].at), (104, 5));
+        let more = db.signins(&SignInFilter { limit: Some(500), ..Default::default() }).await.unwrap();
+        assert_eq!(more.len(), 105);
+    }
+
+    #[tokio::test]
+    async fn two_handles_on_one_file_see_each_others_changes_at_once() {
+        // The CLI and the server are separate processes on the same file.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("shared.db");
+        let server = SqliteDirectory::open(&path).await.unwrap();
+        let cli = SqliteDirectory::open(&path).await.unwrap();
+
+        cli.create_org("Contoso", &domains(&["contoso.com"])).await.unwrap();
+        cli.create_user(new_user("alice@contoso.com")).await.unwrap();
+        let before = server.auth_record("alice@contoso.com").await.unwrap().unwrap();
+        assert_eq!(before.org.security_defaults, SecurityDefaults::On);
+
+        cli.update_org("Contoso", OrgChange { security_defaults: Some(SecurityDefaults::Off), ..OrgChange::default() })
+            .await
+            .unwrap();
+        cli.update_user(
+            "alice@contoso.com",
+            UserChange { smtp_auth: Some(MailboxSmtpAuth::Enabled), ..UserChange::default() },
+        )
+        .await
+        .unwrap();
+        let after = server.auth_record("alice@contoso.com").await.unwrap().unwrap();
+        assert_eq!(after.org.security_defaults, SecurityDefaults::Off);
+        assert_eq!(after.user.settings.smtp_auth, MailboxSmtpAuth::Enabled);
+
+        // And the other way round: what the server writes, the CLI reads.
+        server.record_signin(&signin(1, "alice@contoso.com", "192.0.2.1", true)).await.unwrap();
+        assert_eq!(cli.signins(&SignInFilter::default()).await.unwrap().len(), 1);
+        let err = server.create_user(new_user("alice@contoso.com")).await.unwrap_err();
+        assert!(matches!(err, DirectoryError::UserExists(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_wait_instead_of_failing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("busy.db");
+        let a = SqliteDirectory::open(&path).await.unwrap();
+        let b = SqliteDirectory::open(&path).await.unwrap();
+        a.create_org("Contoso", &domains(&["contoso.com"])).await.unwrap();
+        a.create_user(new_user("alice@contoso.com")).await.unwrap();
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let db = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.spawn(async move {
+                db.add_app_password("alice@contoso.com", new_app(&format!("app{i}"))).await?;
+                db.record_signin(&signin(i, "alice@contoso.com", "192.0.2.1", true)).await
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap().unwrap();
+        }
+        assert_eq!(b.list_app_passwords("alice@contoso.com").await.unwrap().len(), 30);
+        assert_eq!(a.signins(&SignInFilter::default()).await.unwrap().len(), 30);
+    }
+
+    #[tokio::test]
+    async fn concurrent_adds_never_pass_the_cap() {
+        let (_tmp, db) = contoso().await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let db = db.clone();
+            tasks.spawn(async move { db.add_app_password("alice@contoso.com", new_app(&format!("app{i}"))).await });
+        }
+        let mut refused = 0;
+        while let Some(result) = tasks.join_next().await {
+            match result.unwrap() {
+                Ok(_) => {}
+                Err(DirectoryError::TooManyAppPasswords(_)) => refused += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(refused, 10);
+        assert_eq!(db.list_app_passwords("alice@contoso.com").await.unwrap().len(), 40);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_stored_setting_is_a_storage_error() {
+        let (_tmp, db) = contoso().await;
+        sqlx::query("UPDATE users SET mfa = 'sometimes'").execute(&db.pool).await.unwrap();
+        let err = db.user("alice@contoso.com").await.unwrap_err();
+        assert!(
+            matches!(err, DirectoryError::Storage(ref m) if m.contains("'sometimes'") && m.contains("mfa")),
+            "{err:?}"
+        );
+        let err = db.auth_record("alice@contoso.com").await.unwrap_err();
+        assert!(matches!(err, DirectoryError::Storage(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn storage_errors_carry_no_secret() {
+        let (_tmp, db) = contoso().await;
+        // Break the table the write goes to, then write a hash: the error must not echo it.
+        sqlx::query("DROP TABLE app_passwords").execute(&db.pool).await.unwrap();
+        let err = db
+            .add_app_password(
+                "alice@contoso.com",
+                NewAppPassword { name: "phone".into(), hint: "qzx".into(), hash: "SECRET-HASH-VALUE".into() },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DirectoryError::Storage(_)), "{err:?}");
+        assert!(!err.to_string().contains("SECRET-HASH-VALUE"));
     }
 }

@@ -20,7 +20,6 @@ pub enum Lang {
     Id,
 }
 
-
 impl Lang {
     pub const ALL: &'static [Lang] = &[Lang::En, Lang::Ko, Lang::Id];
 
@@ -67,9 +66,7 @@ impl Lang {
         for part in header.split(',') {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("").trim();
-            let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             if let Some(lang) = Lang::parse(tag) {
                 if best.is_none_or(|(bq, _)| q > bq) {
                     best = Some((q, lang));
@@ -222,7 +219,12 @@ mod tests {
         for lang in [Lang::Ko, Lang::Id] {
             let ids = message_ids(Lang::En);
             let same = ids.iter().filter(|id| t(*lang, id, &[]) == t(Lang::En, id, &[])).count();
-            assert!(same * 5 < ids.len().max(1), "{}: {same} of {} messages identical to English", lang.tag(), ids.len());
+            assert!(
+                same * 5 < ids.len().max(1),
+                "{}: {same} of {} messages identical to English",
+                lang.tag(),
+                ids.len()
+            );
         }
     }
 

@@ -29,7 +29,12 @@ fn early_checks_each_produce_their_reply() {
         ("bad base64", AuthFacts { response_decoded: false, ..base }, ReplyId::AuthMalformed, Check::Decoding),
         ("locked", AuthFacts { user_locked: true, ..base }, ReplyId::AccountLocked, Check::Lockout),
         ("budget", AuthFacts { client_budget_exhausted: true, ..base }, ReplyId::AuthTooMany, Check::ClientBudget),
-        ("wrong secret", AuthFacts { credential: CredentialCheck::Invalid, ..base }, ReplyId::BadCredentials, Check::Credentials),
+        (
+            "wrong secret",
+            AuthFacts { credential: CredentialCheck::Invalid, ..base },
+            ReplyId::BadCredentials,
+            Check::Credentials,
+        ),
         (
             "directory down",
             AuthFacts { credential: CredentialCheck::DirectoryUnavailable, ..base },
@@ -41,7 +46,10 @@ fn early_checks_each_produce_their_reply() {
         // A locked user gets AccountLocked even with the right password (no hash is computed).
         (
             "locked beats verified",
-            AuthFacts { user_locked: true, ..facts(OrgSettings::default(), MailboxSettings::default(), CredentialKind::Password) },
+            AuthFacts {
+                user_locked: true,
+                ..facts(OrgSettings::default(), MailboxSettings::default(), CredentialKind::Password)
+            },
             ReplyId::AccountLocked,
             Check::Lockout,
         ),
@@ -60,16 +68,70 @@ fn seed_layers_in_order() {
     let ok_mb = mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled);
     let rows: &[(&str, OrgSettings, MailboxSettings, CredentialKind, ReplyId)] = &[
         ("new org, everything default", OrgSettings::default(), ok_mb, pw, ReplyId::SmtpAuthDisabledTenant),
-        ("mailbox enabled, security defaults still on", org(On, Org::Disabled, Blocked), mailbox(SignIn::Allowed, Mb::Enabled, MfaState::Disabled), pw, ReplyId::SecurityDefaults),
-        ("security defaults off, MFA enabled", org(Off, Org::Enabled, Blocked), mailbox(SignIn::Allowed, Mb::Default, MfaState::Enabled), pw, ReplyId::MfaRequired),
-        ("MFA enforced", org(Off, Org::Enabled, Blocked), mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced), pw, ReplyId::MfaRequired),
+        (
+            "mailbox enabled, security defaults still on",
+            org(On, Org::Disabled, Blocked),
+            mailbox(SignIn::Allowed, Mb::Enabled, MfaState::Disabled),
+            pw,
+            ReplyId::SecurityDefaults,
+        ),
+        (
+            "security defaults off, MFA enabled",
+            org(Off, Org::Enabled, Blocked),
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Enabled),
+            pw,
+            ReplyId::MfaRequired,
+        ),
+        (
+            "MFA enforced",
+            org(Off, Org::Enabled, Blocked),
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced),
+            pw,
+            ReplyId::MfaRequired,
+        ),
         ("all three fixed", org(Off, Org::Enabled, Blocked), ok_mb, pw, ReplyId::AuthOk),
-        ("org enabled but mailbox disabled", org(Off, Org::Enabled, Allowed), mailbox(SignIn::Allowed, Mb::Disabled, MfaState::Disabled), pw, ReplyId::SmtpAuthDisabledMailbox),
-        ("mailbox enabled over org disabled", org(Off, Org::Disabled, Allowed), mailbox(SignIn::Allowed, Mb::Enabled, MfaState::Disabled), pw, ReplyId::AuthOk),
-        ("sign-in blocked before everything", org(On, Org::Disabled, Blocked), mailbox(SignIn::Blocked, Mb::Disabled, MfaState::Enforced), pw, ReplyId::SignInBlocked),
-        ("app password with MFA, allowed", org(Off, Org::Enabled, Allowed), mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced), CredentialKind::AppPassword, ReplyId::AuthOk),
-        ("app password with MFA, org blocks them", org(Off, Org::Enabled, Blocked), mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced), CredentialKind::AppPassword, ReplyId::MfaRequired),
-        ("app password under security defaults", org(On, Org::Enabled, Allowed), mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced), CredentialKind::AppPassword, ReplyId::SecurityDefaults),
+        (
+            "org enabled but mailbox disabled",
+            org(Off, Org::Enabled, Allowed),
+            mailbox(SignIn::Allowed, Mb::Disabled, MfaState::Disabled),
+            pw,
+            ReplyId::SmtpAuthDisabledMailbox,
+        ),
+        (
+            "mailbox enabled over org disabled",
+            org(Off, Org::Disabled, Allowed),
+            mailbox(SignIn::Allowed, Mb::Enabled, MfaState::Disabled),
+            pw,
+            ReplyId::AuthOk,
+        ),
+        (
+            "sign-in blocked before everything",
+            org(On, Org::Disabled, Blocked),
+            mailbox(SignIn::Blocked, Mb::Disabled, MfaState::Enforced),
+            pw,
+            ReplyId::SignInBlocked,
+        ),
+        (
+            "app password with MFA, allowed",
+            org(Off, Org::Enabled, Allowed),
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced),
+            CredentialKind::AppPassword,
+            ReplyId::AuthOk,
+        ),
+        (
+            "app password with MFA, org blocks them",
+            org(Off, Org::Enabled, Blocked),
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced),
+            CredentialKind::AppPassword,
+            ReplyId::MfaRequired,
+        ),
+        (
+            "app password under security defaults",
+            org(On, Org::Enabled, Allowed),
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Enforced),
+            CredentialKind::AppPassword,
+            ReplyId::SecurityDefaults,
+        ),
     ];
     for (name, o, m, kind, reply) in rows {
         assert_eq!(decide(&facts(*o, *m, *kind)).reply, *reply, "{name}");
@@ -85,10 +147,18 @@ fn every_combination_of_the_controls() {
     let spec: &[Rule] = &[
         (|_, m, _| m.sign_in == SignIn::Blocked, ReplyId::SignInBlocked, Check::SignIn),
         (|_, m, _| m.smtp_auth == Mb::Disabled, ReplyId::SmtpAuthDisabledMailbox, Check::AuthenticatedSmtp),
-        (|o, m, _| m.smtp_auth == Mb::Default && o.smtp_auth == Org::Disabled, ReplyId::SmtpAuthDisabledTenant, Check::AuthenticatedSmtp),
+        (
+            |o, m, _| m.smtp_auth == Mb::Default && o.smtp_auth == Org::Disabled,
+            ReplyId::SmtpAuthDisabledTenant,
+            Check::AuthenticatedSmtp,
+        ),
         (|o, _, _| o.security_defaults == SecurityDefaults::On, ReplyId::SecurityDefaults, Check::SecurityDefaults),
         (|_, m, k| k == CredentialKind::Password && m.mfa != MfaState::Disabled, ReplyId::MfaRequired, Check::Mfa),
-        (|o, _, k| k == CredentialKind::AppPassword && o.app_passwords == AppPasswordsPolicy::Blocked, ReplyId::MfaRequired, Check::Mfa),
+        (
+            |o, _, k| k == CredentialKind::AppPassword && o.app_passwords == AppPasswordsPolicy::Blocked,
+            ReplyId::MfaRequired,
+            Check::Mfa,
+        ),
     ];
     let mut seen = std::collections::BTreeMap::new();
     let mut count = 0;
@@ -119,7 +189,14 @@ fn every_combination_of_the_controls() {
     }
     assert_eq!(count, 2 * 2 * 2 * 2 * 3 * 3 * 2);
     // Every post-credential row of the catalogue is reachable.
-    for id in ["SignInBlocked", "SmtpAuthDisabledMailbox", "SmtpAuthDisabledTenant", "SecurityDefaults", "MfaRequired", "AuthOk"] {
+    for id in [
+        "SignInBlocked",
+        "SmtpAuthDisabledMailbox",
+        "SmtpAuthDisabledTenant",
+        "SecurityDefaults",
+        "MfaRequired",
+        "AuthOk",
+    ] {
         assert!(seen.contains_key(id), "{id} never produced");
     }
 }
@@ -132,7 +209,10 @@ fn early_checks_stop_before_the_credential_is_verified() {
         needs_credential_check(&AuthFacts { user_locked: true, ..base }).map(|d| d.reply),
         Some(ReplyId::AccountLocked)
     );
-    assert_eq!(needs_credential_check(&AuthFacts { tls: false, ..base }).map(|d| d.reply), Some(ReplyId::AuthBeforeTls));
+    assert_eq!(
+        needs_credential_check(&AuthFacts { tls: false, ..base }).map(|d| d.reply),
+        Some(ReplyId::AuthBeforeTls)
+    );
 }
 
 #[test]

@@ -51,9 +51,19 @@ pub enum Command {
     Ehlo(String),
     Helo(String),
     StartTls,
-    Auth { mechanism: Mechanism, initial_response: Option<String> },
-    Mail { from: String, size: Option<usize>, body: Body, smtputf8: bool },
-    Rcpt { to: String },
+    Auth {
+        mechanism: Mechanism,
+        initial_response: Option<String>,
+    },
+    Mail {
+        from: String,
+        size: Option<usize>,
+        body: Body,
+        smtputf8: bool,
+    },
+    Rcpt {
+        to: String,
+    },
     Data,
     Rset,
     Noop,
@@ -130,7 +140,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             if !smtputf8 && !from.address.is_ascii() {
                 return Err(CommandError::NeedsSmtpUtf8);
             }
-            let body = if from.flags & smtp_proto::MAIL_BODY_8BITMIME != 0 { Body::EightBitMime } else { Body::SevenBit };
+            let body =
+                if from.flags & smtp_proto::MAIL_BODY_8BITMIME != 0 { Body::EightBitMime } else { Body::SevenBit };
             if from.flags & smtp_proto::MAIL_BODY_BINARYMIME != 0 {
                 return Err(CommandError::UnsupportedParameter);
             }
@@ -188,12 +199,23 @@ mod tests {
             ("EHLO printer.local\r\n", Command::Ehlo("printer.local".into())),
             ("helo [192.168.1.20]\r\n", Command::Helo("[192.168.1.20]".into())),
             ("STARTTLS\r\n", Command::StartTls),
-            ("AUTH PLAIN AGEAYg==\r\n", Command::Auth { mechanism: Mechanism::Plain, initial_response: Some("AGEAYg==".into()) }),
+            (
+                "AUTH PLAIN AGEAYg==\r\n",
+                Command::Auth { mechanism: Mechanism::Plain, initial_response: Some("AGEAYg==".into()) },
+            ),
             ("auth login\r\n", Command::Auth { mechanism: Mechanism::Login, initial_response: None }),
-            ("AUTH CRAM-MD5\r\n", Command::Auth { mechanism: Mechanism::Other("CRAM-MD5".into()), initial_response: None }),
+            (
+                "AUTH CRAM-MD5\r\n",
+                Command::Auth { mechanism: Mechanism::Other("CRAM-MD5".into()), initial_response: None },
+            ),
             (
                 "MAIL FROM:<scanner@contoso.com> SIZE=1000 BODY=8BITMIME\r\n",
-                Command::Mail { from: "scanner@contoso.com".into(), size: Some(1000), body: Body::EightBitMime, smtputf8: false },
+                Command::Mail {
+                    from: "scanner@contoso.com".into(),
+                    size: Some(1000),
+                    body: Body::EightBitMime,
+                    smtputf8: false,
+                },
             ),
             ("MAIL FROM:<>\r\n", Command::Mail { from: "".into(), size: None, body: Body::SevenBit, smtputf8: false }),
             ("RCPT TO:<a@b.example>\r\n", Command::Rcpt { to: "a@b.example".into() }),

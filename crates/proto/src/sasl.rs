@@ -83,9 +83,14 @@ mod tests {
     #[test]
     fn plain() {
         let r = decode_plain(&b64(b"\0scanner@contoso.com\0s3cret")).unwrap();
-        assert_eq!((r.authzid.as_str(), r.authcid.as_str(), r.password.as_str()), ("", "scanner@contoso.com", "s3cret"));
+        assert_eq!(
+            (r.authzid.as_str(), r.authcid.as_str(), r.password.as_str()),
+            ("", "scanner@contoso.com", "s3cret")
+        );
         assert!(!format!("{r:?}").contains("s3cret"));
-        for bad in [b64(b"no-nuls"), b64(b"\0user\0"), b64(b"\0\0pw"), b64(b"a\0b\0c\0d"), "!!!".into(), b64(b"\0u\0\xff")] {
+        for bad in
+            [b64(b"no-nuls"), b64(b"\0user\0"), b64(b"\0\0pw"), b64(b"a\0b\0c\0d"), "!!!".into(), b64(b"\0u\0\xff")]
+        {
             assert_eq!(decode_plain(&bad), Err(SaslError::Malformed), "{bad}");
         }
         assert_eq!(decode_plain("*"), Err(SaslError::Cancelled));

@@ -1,1 +1,18 @@
-//! placeholder
+//! SMTP: the listeners, TLS, and the submission session state machine.
+//!
+//! - [`server`]: accept loops for the STARTTLS and implicit-TLS ports, the connection cap and
+//!   graceful shutdown (stop accepting, let transactions in flight finish).
+//! - [`session`]: one connection, from greeting to QUIT; handlers return replies from the
+//!   catalogue and only the session loop writes to the socket.
+//! - [`auth`]: gathers the facts of one AUTH attempt (directory, argon2id), asks the policy,
+//!   and writes the sign-in log.
+//! - [`stream`]: a connection that is plain TCP until STARTTLS and TLS after.
+
+pub mod auth;
+pub mod config;
+pub mod server;
+pub mod session;
+pub mod stream;
+
+pub use config::{ListenerKind, SessionConfig};
+pub use server::{Server, ServerHandle};

@@ -36,9 +36,7 @@ impl Committer {
         let (requests, rx) = mpsc::channel::<oneshot::Sender<Outcome>>();
         let fsyncs = Arc::new(AtomicU64::new(0));
         let counter = fsyncs.clone();
-        thread::Builder::new()
-            .name("spool-commit".into())
-            .spawn(move || run(dir, rx, counter, gather))?;
+        thread::Builder::new().name("spool-commit".into()).spawn(move || run(dir, rx, counter, gather))?;
         Ok(Committer { requests, fsyncs })
     }
 
@@ -60,12 +58,7 @@ impl Committer {
     }
 }
 
-fn run(
-    dir: File,
-    rx: mpsc::Receiver<oneshot::Sender<Outcome>>,
-    fsyncs: Arc<AtomicU64>,
-    gather: Duration,
-) {
+fn run(dir: File, rx: mpsc::Receiver<oneshot::Sender<Outcome>>, fsyncs: Arc<AtomicU64>, gather: Duration) {
     // `recv` fails only when every sender is gone: the spool was dropped.
     while let Ok(first) = rx.recv() {
         if !gather.is_zero() {

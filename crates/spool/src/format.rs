@@ -11,7 +11,7 @@
 //! 64 bit) covers the envelope line and the message, so a file damaged after it was written is
 //! detected rather than delivered. JSON never contains a raw newline, so the envelope is one line.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use crate::{Envelope, SpoolError};
 
@@ -59,11 +59,7 @@ pub(crate) struct Header {
 }
 
 /// The header to write in front of `message`.
-pub(crate) fn encode_header(
-    envelope: &Envelope,
-    message: &[u8],
-    queued_at: i64,
-) -> Result<Vec<u8>, SpoolError> {
+pub(crate) fn encode_header(envelope: &Envelope, message: &[u8], queued_at: i64) -> Result<Vec<u8>, SpoolError> {
     let json = serde_json::to_vec(envelope).map_err(|e| SpoolError::Io(io::Error::other(e)))?;
     let checksum = Fnv1a64::new().update(&json).update(message).finish();
     let mut out = Vec::with_capacity(json.len() + 96);
@@ -71,22 +67,13 @@ pub(crate) fn encode_header(
     out.push(b'\n');
     out.extend_from_slice(&json);
     out.push(b'\n');
-    out.extend_from_slice(
-        format!(
-            "size={} queued_at={queued_at} fnv1a64={checksum:016x}\n",
-            message.len()
-        )
-        .as_bytes(),
-    );
+    out.extend_from_slice(format!("size={} queued_at={queued_at} fnv1a64={checksum:016x}\n", message.len()).as_bytes());
     Ok(out)
 }
 
 /// Reads and checks the header of the file of `id`; the reader is left at the first message byte.
 pub(crate) fn read_header(id: &str, r: &mut impl BufRead) -> Result<Header, SpoolError> {
-    let corrupt = |reason: String| SpoolError::Corrupt {
-        id: id.to_string(),
-        reason,
-    };
+    let corrupt = |reason: String| SpoolError::Corrupt { id: id.to_string(), reason };
     let mut len = 0u64;
 
     let magic = read_line(r, &mut len, "magic")?.map_err(&corrupt)?;
@@ -98,28 +85,17 @@ pub(crate) fn read_header(id: &str, r: &mut impl BufRead) -> Result<Header, Spoo
     }
 
     let json = read_line(r, &mut len, "envelope")?.map_err(&corrupt)?;
-    let envelope: Envelope =
-        serde_json::from_slice(&json).map_err(|e| corrupt(format!("envelope line: {e}")))?;
+    let envelope: Envelope = serde_json::from_slice(&json).map_err(|e| corrupt(format!("envelope line: {e}")))?;
 
     let fields = read_line(r, &mut len, "size/checksum")?.map_err(&corrupt)?;
     let (size, queued_at, checksum) = parse_fields(&fields).map_err(&corrupt)?;
 
-    Ok(Header {
-        envelope,
-        size,
-        queued_at,
-        checksum,
-        partial: Fnv1a64::new().update(&json),
-        len,
-    })
+    Ok(Header { envelope, size, queued_at, checksum, partial: Fnv1a64::new().update(&json), len })
 }
 
 /// Checks `message` (everything after the header) against the header's length and checksum.
 pub(crate) fn verify_message(id: &str, header: &Header, message: &[u8]) -> Result<(), SpoolError> {
-    let corrupt = |reason: String| SpoolError::Corrupt {
-        id: id.to_string(),
-        reason,
-    };
+    let corrupt = |reason: String| SpoolError::Corrupt { id: id.to_string(), reason };
     if message.len() as u64 != header.size {
         return Err(corrupt(format!(
             "message is {} bytes, header says {} (truncated or extended file)",
@@ -139,13 +115,9 @@ pub(crate) fn verify_message(id: &str, header: &Header, message: &[u8]) -> Resul
 
 /// One `\n`-terminated line without its terminator. The outer error is I/O, the inner one a
 /// description of the damage.
-fn read_line(
-    r: &mut impl BufRead,
-    consumed: &mut u64,
-    what: &str,
-) -> io::Result<Result<Vec<u8>, String>> {
+fn read_line(r: &mut impl BufRead, consumed: &mut u64, what: &str) -> io::Result<Result<Vec<u8>, String>> {
     let mut line = Vec::new();
-    let n = r.take(MAX_HEADER_LINE).read_until(b'\n', &mut line)?;
+    let n = r.by_ref().take(MAX_HEADER_LINE).read_until(b'\n', &mut line)?;
     *consumed += n as u64;
     if line.last() != Some(&b'\n') {
         return Ok(Err(if n as u64 >= MAX_HEADER_LINE {
@@ -160,12 +132,7 @@ fn read_line(
 
 /// Parses `size=<u64> queued_at=<i64> fnv1a64=<16 hex>`, strictly in that order.
 fn parse_fields(line: &[u8]) -> Result<(u64, i64, u64), String> {
-    let bad = || {
-        format!(
-            "size/checksum line {:?} is malformed",
-            String::from_utf8_lossy(&line[..line.len().min(80)])
-        )
-    };
+    let bad = || format!("size/checksum line {:?} is malformed", String::from_utf8_lossy(&line[..line.len().min(80)]));
     let text = std::str::from_utf8(line).map_err(|_| bad())?;
     let mut parts = text.split(' ');
     let mut field = |key: &str| {
@@ -237,20 +204,9 @@ mod tests {
     fn damaged_files_are_corrupt() {
         let good = file(b"Subject: x\r\n\r\nbody\r\n");
         let text_end = good.len() - 20;
-        let header_end = good
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| b == b'\n')
-            .nth(2)
-            .unwrap()
-            .0
-            + 1;
-        let replace = |from: &str, to: &str| {
-            String::from_utf8(good.clone())
-                .unwrap()
-                .replacen(from, to, 1)
-                .into_bytes()
-        };
+        let header_end = good.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(2).unwrap().0 + 1;
+        let replace =
+            |from: &str, to: &str| String::from_utf8(good.clone()).unwrap().replacen(from, to, 1).into_bytes();
         let mut flipped = good.clone();
         flipped[text_end + 3] ^= 0x20;
         let mut extended = good.clone();

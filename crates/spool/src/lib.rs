@@ -143,7 +143,7 @@ impl Spool {
             tracing::info!(removed, dir = %incoming.display(), "deleted unacknowledged spool leftovers");
         }
         // Make the new directories and the cleanup durable before anyone is told "queued".
-        for dir in [&incoming, &queue, &root.to_path_buf()] {
+        for dir in [incoming.as_path(), queue.as_path(), root] {
             fsync_dir(dir)?;
         }
         if created_root {
@@ -171,11 +171,7 @@ impl Spool {
     }
 
     /// [`Spool::accept`] for a caller that can give up its buffer, saving one copy.
-    pub async fn accept_owned(
-        &self,
-        envelope: &Envelope,
-        message: Vec<u8>,
-    ) -> Result<QueueId, SpoolError> {
+    pub async fn accept_owned(&self, envelope: &Envelope, message: Vec<u8>) -> Result<QueueId, SpoolError> {
         let queued_at = unix_millis() as i64 / 1000;
         let header = format::encode_header(envelope, &message, queued_at)?;
         let inner = self.inner.clone();
@@ -272,12 +268,7 @@ impl Spool {
                 reason: format!("file is {file_len} bytes, header says {expected}"),
             });
         }
-        Ok(QueuedMessage {
-            id: id.clone(),
-            envelope: header.envelope,
-            size: header.size,
-            queued_at: header.queued_at,
-        })
+        Ok(QueuedMessage { id: id.clone(), envelope: header.envelope, size: header.size, queued_at: header.queued_at })
     }
 }
 
@@ -287,9 +278,7 @@ impl Inner {
         let now = unix_millis();
         let prev = self
             .last_millis
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-                Some(now.max(last + 1))
-            })
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)))
             .unwrap_or_else(|last| last);
         QueueId::new(now.max(prev + 1), rand::random())
     }
@@ -306,12 +295,7 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             }
             let staged = self.incoming.join(id.as_str());
-            let mut file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&staged)
-            {
+            let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged) {
                 Ok(file) => file,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e.into()),
@@ -330,11 +314,8 @@ impl Inner {
                 }
             };
         }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("no free queue id after {ID_ATTEMPTS} attempts"),
-        )
-        .into())
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("no free queue id after {ID_ATTEMPTS} attempts"))
+            .into())
     }
 }
 
@@ -342,9 +323,7 @@ impl Inner {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
 ) -> Result<T, SpoolError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| io::Error::other(format!("spool writer task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(format!("spool writer task failed: {e}")))?
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -360,9 +339,7 @@ fn not_found(e: io::Error, id: &QueueId) -> SpoolError {
 }
 
 fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

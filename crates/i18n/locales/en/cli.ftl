@@ -1,0 +1,88 @@
+# authrelay command-line messages (English). Every error says what to do next.
+
+error-prefix = error:
+
+## Errors from the directory
+err-unknown-org = there is no organisation named "{ $name }". See the existing ones with `authrelay org list`, or create it with `authrelay org add { $name } --domain example.com`.
+err-org-exists = an organisation named "{ $name }" already exists. Pick another name, or change it with `authrelay org set { $name } ...`.
+err-domain-taken = the domain { $domain } already belongs to the organisation "{ $org }". A domain can belong to one organisation only; add users to "{ $org }" instead.
+err-no-org-for-domain = no organisation accepts the domain { $domain }. Create one with `authrelay org add NAME --domain { $domain }`, or add the domain to an existing one with `authrelay org set NAME --add-domain { $domain }`.
+err-unknown-user = there is no user { $address }. See the existing ones with `authrelay user list`, or create it with `authrelay user add { $address }`.
+err-user-exists = the user { $address } already exists. Change it with `authrelay user set { $address } ...` or reset its password with `authrelay user password { $address } --password-stdin`.
+err-unknown-app-password = { $address } has no app password named "{ $name }". See its app passwords with `authrelay app-password list { $address }`.
+err-app-password-exists = { $address } already has an app password named "{ $name }". Choose another name, or revoke the old one first with `authrelay app-password revoke { $address } --name { $name }`.
+err-too-many-app-passwords = { $address } already has 40 app passwords, the most allowed. Revoke unused ones with `authrelay app-password revoke { $address } --name NAME`.
+err-storage = the database could not be read or written ({ $reason }). Check that the data directory is on a writable disk with free space, then try again.
+
+## Errors about files, the network and configuration
+err-spool = the queue at { $path } could not be used ({ $reason }). Check the directory's permissions and free disk space.
+err-tls = the TLS certificate could not be loaded ({ $reason }). Fix tls.cert and tls.key in the configuration, or remove both to use a self-signed certificate.
+err-listen = could not open a listening port ({ $reason }). Another program may be using the port: choose another with --submission ADDR / --submissions ADDR.
+err-data-dir = the data directory { $path } could not be used ({ $reason }). Choose another with --data-dir DIR or AUTHRELAY_DATA_DIR.
+err-config = the configuration has problems:
+    { $problems }
+    Fix them and check again with `authrelay config check`.
+err-io = output could not be written ({ $reason }).
+config-ok = The configuration is valid. Effective settings:
+
+## Errors in what was typed
+err-bad-address = "{ $address }" is not a usable mail address: { $reason }. Write it as name@example.com.
+err-bad-domain = "{ $domain }" is not a domain name. Write it as example.com, without @ or spaces.
+err-bad-org-name = "{ $name }" cannot be an organisation name. Use 1 to 64 visible characters.
+err-nothing-to-set = nothing to change. Give at least one option to `{ $command }`; see `--help` for the list.
+err-bad-app-password-name = an app password needs a name of 1 to 64 characters, such as --name "office scanner".
+err-password-stdin = no password arrived on standard input. Pipe it in, for example: printf '%s\n' 'your password' | authrelay user password ADDRESS --password-stdin
+err-password-too-short = the password is too short. Use at least { $min } characters, or leave out --password-stdin and let authrelay generate a strong one.
+err-password-few-kinds = the password is too simple. Mix at least three of: lower-case letters, upper-case letters, digits, symbols, or use a passphrase of 20 characters or more.
+err-password-contains-address = the password contains the user's own name. Choose one that does not.
+err-password-common = the password is on the list of passwords attackers try first. Choose a less common one.
+err-bad-queue-id = "{ $id }" is not a queue id. Queue ids are 20 characters of 0-9 and A-F, as shown by `authrelay queue list`.
+err-queue-not-found = there is no queued message { $id }. It may have been delivered already; see `authrelay queue list`.
+
+## Organisations
+org-created = Created the organisation "{ $name }" for { $domains }.
+org-created-next = New organisations start with security defaults on and SMTP AUTH off, as Microsoft 365 tenants do. Add a mailbox with `authrelay user add someone@{ $domain }`.
+org-updated = Updated the organisation "{ $name }".
+org-none = There are no organisations yet. Create one with `authrelay org add NAME --domain example.com`.
+
+## Users
+user-created = Created the user { $address } in the organisation "{ $org }".
+user-password-generated = Generated password (shown only now; store it in the device's settings):
+user-created-next = To let a device send as { $address }, see what blocks it with `authrelay user show { $address }`.
+user-updated = Updated { $address }.
+user-password-set = The password of { $address } is changed. Devices using the old one will fail with 535 5.7.139 until they are updated.
+user-none = There are no users yet. Create one with `authrelay user add name@example.com`.
+smtp-auth-effective-on-mailbox = in effect: on, set on this mailbox
+smtp-auth-effective-on-org = in effect: on, following the organisation
+smtp-auth-effective-off-mailbox = in effect: off, set on this mailbox
+smtp-auth-effective-off-org = in effect: off, following the organisation
+
+## App passwords
+app-password-created = Created the app password "{ $name }" for { $address }. Enter it in the device instead of the account password; it is shown only now:
+app-password-org-blocks = Note: the organisation "{ $org }" blocks app passwords, so this one will be refused until an admin runs `authrelay org set { $org } --app-passwords allowed`.
+app-password-none = { $address } has no app passwords.
+app-password-revoked = Revoked the app password "{ $name }" of { $address }. Devices using it can no longer sign in.
+
+## Queue
+queue-count = { $count ->
+    [one] 1 message in the queue.
+   *[other] { $count } messages in the queue.
+}
+queue-corrupt = warning: a damaged queue file was found and will not be delivered: { $reason }
+queue-size = Size: { $size } bytes
+
+## Sign-in log
+signins-none = No sign-in attempts recorded yet.
+
+## Labels
+label-org = Organisation
+label-domains = Domains
+label-security-defaults = Security defaults
+label-org-smtp-auth = SMTP AUTH (org-wide)
+label-app-passwords = App passwords
+label-address = Address
+label-display-name = Display name
+label-sign-in = Sign-in
+label-mailbox-smtp-auth = Authenticated SMTP
+label-mfa = MFA
+label-send-as = Send as

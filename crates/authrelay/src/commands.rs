@@ -1,0 +1,419 @@
+//! The admin commands: each works on the data directory directly, so it can run beside a live
+//! server; the server reads the directory on every AUTH attempt, so changes apply at once.
+
+use std::io::Read;
+
+use authrelay_core::{effective_smtp_auth, Address, QueueId};
+use authrelay_directory::secrets::{self, WeakPassword};
+use authrelay_directory::sqlite::SqliteDirectory;
+use authrelay_directory::{Directory, NewAppPassword, NewUser, OrgChange, SignInFilter, UserChange};
+use authrelay_i18n::{t, Arg, Lang};
+use authrelay_spool::Spool;
+
+use crate::cli::*;
+use crate::config::{self, Effective};
+use crate::output::{say, when, CliError};
+
+pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
+    let serve_args = match &cli.command {
+        Command::Serve(a) => a.clone(),
+        _ => ServeArgs::default(),
+    };
+    let effective = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &serve_args).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
+        CliError::new("err-config").arg("problems", list.join("\n")).usage()
+    })?;
+    match cli.command {
+        Command::Serve(_) => {
+            init_logging();
+            crate::serve::serve(effective).await
+        }
+        Command::Config(ConfigCommand::Check) => {
+            say(lang, "config-ok", &[]);
+            print!("{}", effective.to_toml());
+            Ok(())
+        }
+        Command::Org(c) => org(c, &open_directory(&effective).await?, lang).await,
+        Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
+        Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
+        Command::Queue(c) => queue(c, &effective, lang),
+        Command::Signins(a) => signins(a, &open_directory(&effective).await?, lang).await,
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn open_directory(config: &Effective) -> Result<SqliteDirectory, CliError> {
+    if !config.data_dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .map_err(|e| CliError::new("err-data-dir").arg("path", config.data_dir.display()).arg("reason", e))?;
+    }
+    Ok(SqliteDirectory::open(&config.db_path()).await?)
+}
+
+fn json_out<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn parse_address(input: &str) -> Result<Address, CliError> {
+    Address::parse(input).map_err(|e| CliError::new("err-bad-address").arg("address", input).arg("reason", e).usage())
+}
+
+fn parse_domain(input: &str) -> Result<String, CliError> {
+    let d = input.trim().trim_end_matches('.').to_lowercase();
+    if !authrelay_core::address::is_domain(&d) || !d.contains('.') {
+        return Err(CliError::new("err-bad-domain").arg("domain", input).usage());
+    }
+    Ok(d)
+}
+
+async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+    match c {
+        OrgCommand::Add { name, domains } => {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
+                return Err(CliError::new("err-bad-org-name").arg("name", name).usage());
+            }
+            let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
+            let org = dir.create_org(&name, &domains).await?;
+            say(lang, "org-created", &[("name", Arg::Str(&org.name)), ("domains", Arg::Str(&org.domains.join(", ")))]);
+            print_org(&org, lang);
+            say(lang, "org-created-next", &[("name", Arg::Str(&org.name)), ("domain", Arg::Str(&org.domains[0]))]);
+        }
+        OrgCommand::List { json } => {
+            let orgs = dir.list_orgs().await?;
+            if json {
+                json_out(&orgs);
+            } else if orgs.is_empty() {
+                say(lang, "org-none", &[]);
+            } else {
+                for o in &orgs {
+                    println!(
+                        "{:<24} {:<40} security-defaults={} smtp-auth={} app-passwords={}",
+                        o.name,
+                        o.domains.join(","),
+                        o.settings.security_defaults,
+                        o.settings.smtp_auth,
+                        o.settings.app_passwords
+                    );
+                }
+            }
+        }
+        OrgCommand::Show { name, json } => {
+            let org =
+                dir.org(&name).await?.ok_or_else(|| CliError::new("err-unknown-org").arg("name", &name).usage())?;
+            if json {
+                json_out(&org);
+            } else {
+                print_org(&org, lang);
+            }
+        }
+        OrgCommand::Set { name, security_defaults, smtp_auth, app_passwords, add_domains } => {
+            if security_defaults.is_none() && smtp_auth.is_none() && app_passwords.is_none() && add_domains.is_empty() {
+                return Err(CliError::new("err-nothing-to-set").arg("command", "authrelay org set NAME").usage());
+            }
+            let before =
+                dir.org(&name).await?.ok_or_else(|| CliError::new("err-unknown-org").arg("name", &name).usage())?;
+            for d in &add_domains {
+                let d = parse_domain(d)?;
+                dir.add_domain(&before.name, &d).await?;
+            }
+            let after = dir.update_org(&before.name, OrgChange { security_defaults, smtp_auth, app_passwords }).await?;
+            say(lang, "org-updated", &[("name", Arg::Str(&after.name))]);
+            print_org(&after, lang);
+        }
+    }
+    Ok(())
+}
+
+fn print_org(org: &authrelay_directory::Org, lang: Lang) {
+    let s = &org.settings;
+    println!("  {:<22} {}", t(lang, "label-org", &[]), org.name);
+    println!("  {:<22} {}", t(lang, "label-domains", &[]), org.domains.join(", "));
+    println!("  {:<22} {}", t(lang, "label-security-defaults", &[]), s.security_defaults);
+    println!("  {:<22} {}", t(lang, "label-org-smtp-auth", &[]), s.smtp_auth);
+    println!("  {:<22} {}", t(lang, "label-app-passwords", &[]), s.app_passwords);
+}
+
+fn read_password_stdin() -> Result<String, CliError> {
+    let mut input = String::new();
+    std::io::stdin().take(4096).read_to_string(&mut input).map_err(|_| CliError::new("err-password-stdin").usage())?;
+    let password = input.lines().next().unwrap_or("").to_string();
+    if password.is_empty() {
+        return Err(CliError::new("err-password-stdin").usage());
+    }
+    Ok(password)
+}
+
+fn weak_password(e: WeakPassword) -> CliError {
+    let id = match e {
+        WeakPassword::TooShort { .. } => "err-password-too-short",
+        WeakPassword::TooFewKinds => "err-password-few-kinds",
+        WeakPassword::ContainsAddress => "err-password-contains-address",
+        WeakPassword::Common => "err-password-common",
+    };
+    CliError::new(id).arg("min", secrets::MIN_PASSWORD_LEN).usage()
+}
+
+async fn hash(secret: String) -> String {
+    tokio::task::spawn_blocking(move || secrets::hash_secret(&secret)).await.expect("hashing task")
+}
+
+async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+    match c {
+        UserCommand::Add { address, display_name, password_stdin } => {
+            let address = parse_address(&address)?;
+            if dir.org_for_domain(address.domain()).await?.is_none() {
+                return Err(CliError::new("err-no-org-for-domain").arg("domain", address.domain()).usage());
+            }
+            let (password, generated) = if password_stdin {
+                let p = read_password_stdin()?;
+                secrets::check_password_strength(&p, address.as_str()).map_err(weak_password)?;
+                (p, false)
+            } else {
+                (secrets::generate_password(), true)
+            };
+            let user = dir
+                .create_user(NewUser {
+                    address: address.to_string(),
+                    display_name: display_name.unwrap_or_else(|| address.local_part().to_string()),
+                    password_hash: hash(password.clone()).await,
+                })
+                .await?;
+            say(lang, "user-created", &[("address", Arg::Str(&user.address)), ("org", Arg::Str(&user.org))]);
+            if generated {
+                say(lang, "user-password-generated", &[]);
+                println!("  {password}");
+            }
+            say(lang, "user-created-next", &[("address", Arg::Str(&user.address))]);
+        }
+        UserCommand::Set { address, smtp_auth, mfa, sign_in, send_as, remove_send_as, display_name } => {
+            let address = parse_address(&address)?;
+            if smtp_auth.is_none()
+                && mfa.is_none()
+                && sign_in.is_none()
+                && send_as.is_empty()
+                && remove_send_as.is_empty()
+                && display_name.is_none()
+            {
+                return Err(CliError::new("err-nothing-to-set").arg("command", "authrelay user set ADDRESS").usage());
+            }
+            let add_send_as =
+                send_as.iter().map(|a| parse_address(a).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
+            let remove_send_as = remove_send_as
+                .iter()
+                .map(|a| parse_address(a).map(|a| a.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let user = dir
+                .update_user(
+                    address.as_str(),
+                    UserChange { display_name, sign_in, smtp_auth, mfa, add_send_as, remove_send_as },
+                )
+                .await?;
+            say(lang, "user-updated", &[("address", Arg::Str(&user.address))]);
+            print_user(&user, dir, lang).await?;
+        }
+        UserCommand::Password { address, .. } => {
+            let address = parse_address(&address)?;
+            let password = read_password_stdin()?;
+            secrets::check_password_strength(&password, address.as_str()).map_err(weak_password)?;
+            if dir.user(address.as_str()).await?.is_none() {
+                return Err(CliError::new("err-unknown-user").arg("address", &address).usage());
+            }
+            dir.set_password_hash(address.as_str(), &hash(password).await).await?;
+            say(lang, "user-password-set", &[("address", Arg::Str(address.as_str()))]);
+        }
+        UserCommand::List { org, json } => {
+            let users = dir.list_users(org.as_deref()).await?;
+            if json {
+                json_out(&users);
+            } else if users.is_empty() {
+                say(lang, "user-none", &[]);
+            } else {
+                for u in &users {
+                    println!(
+                        "{:<40} {:<16} sign-in={} smtp-auth={} mfa={}",
+                        u.address, u.org, u.settings.sign_in, u.settings.smtp_auth, u.settings.mfa
+                    );
+                }
+            }
+        }
+        UserCommand::Show { address, json } => {
+            let address = parse_address(&address)?;
+            let user = dir
+                .user(address.as_str())
+                .await?
+                .ok_or_else(|| CliError::new("err-unknown-user").arg("address", &address).usage())?;
+            if json {
+                json_out(&user);
+            } else {
+                print_user(&user, dir, lang).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn print_user(user: &authrelay_directory::User, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+    let org = dir.org(&user.org).await?.ok_or_else(|| CliError::new("err-unknown-org").arg("name", &user.org))?;
+    let (enabled, source) = effective_smtp_auth(org.settings.smtp_auth, user.settings.smtp_auth);
+    let effective = t(
+        lang,
+        match (enabled, source) {
+            (true, authrelay_core::SmtpAuthSource::Mailbox) => "smtp-auth-effective-on-mailbox",
+            (true, authrelay_core::SmtpAuthSource::Organisation) => "smtp-auth-effective-on-org",
+            (false, authrelay_core::SmtpAuthSource::Mailbox) => "smtp-auth-effective-off-mailbox",
+            (false, authrelay_core::SmtpAuthSource::Organisation) => "smtp-auth-effective-off-org",
+        },
+        &[],
+    );
+    let s = &user.settings;
+    println!("  {:<22} {}", t(lang, "label-address", &[]), user.address);
+    println!("  {:<22} {}", t(lang, "label-display-name", &[]), user.display_name);
+    println!("  {:<22} {}", t(lang, "label-org", &[]), user.org);
+    println!("  {:<22} {}", t(lang, "label-sign-in", &[]), s.sign_in);
+    println!("  {:<22} {} ({})", t(lang, "label-mailbox-smtp-auth", &[]), s.smtp_auth, effective);
+    println!("  {:<22} {}", t(lang, "label-mfa", &[]), s.mfa);
+    println!("  {:<22} {}", t(lang, "label-security-defaults", &[]), org.settings.security_defaults);
+    let send_as = if user.send_as.is_empty() { "-".to_string() } else { user.send_as.join(", ") };
+    println!("  {:<22} {}", t(lang, "label-send-as", &[]), send_as);
+    Ok(())
+}
+
+async fn app_password(c: AppPasswordCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+    match c {
+        AppPasswordCommand::Add { address, name } => {
+            let address = parse_address(&address)?;
+            let name = name.trim().to_string();
+            if name.is_empty() || name.len() > 64 {
+                return Err(CliError::new("err-bad-app-password-name").usage());
+            }
+            let user = dir
+                .user(address.as_str())
+                .await?
+                .ok_or_else(|| CliError::new("err-unknown-user").arg("address", &address).usage())?;
+            let secret = secrets::generate_app_password();
+            let normalized = secrets::normalize_app_password(&secret);
+            let hint = secrets::app_password_hint(&normalized);
+            dir.add_app_password(
+                address.as_str(),
+                NewAppPassword { name: name.clone(), hint, hash: hash(normalized).await },
+            )
+            .await?;
+            say(lang, "app-password-created", &[("name", Arg::Str(&name)), ("address", Arg::Str(&user.address))]);
+            println!("  {secret}");
+            let org = dir.org(&user.org).await?;
+            if org.is_some_and(|o| o.settings.app_passwords == authrelay_core::AppPasswordsPolicy::Blocked) {
+                say(lang, "app-password-org-blocks", &[("org", Arg::Str(&user.org))]);
+            }
+        }
+        AppPasswordCommand::List { address } => {
+            let address = parse_address(&address)?;
+            let list = dir.list_app_passwords(address.as_str()).await?;
+            if list.is_empty() {
+                say(lang, "app-password-none", &[("address", Arg::Str(address.as_str()))]);
+            }
+            for a in list {
+                println!("{:<24} {} {}", a.name, when(Some(a.created_at)), when(a.last_used_at));
+            }
+        }
+        AppPasswordCommand::Revoke { address, name } => {
+            let address = parse_address(&address)?;
+            dir.revoke_app_password(address.as_str(), &name).await?;
+            say(lang, "app-password-revoked", &[("name", Arg::Str(&name)), ("address", Arg::Str(address.as_str()))]);
+        }
+    }
+    Ok(())
+}
+
+fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError> {
+    let spool = Spool::open(&config.spool_path())
+        .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
+    match c {
+        QueueCommand::List { json } => {
+            let scan = spool
+                .scan()
+                .map_err(|e| CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e))?;
+            if json {
+                json_out(&scan.messages);
+            } else {
+                for m in &scan.messages {
+                    println!(
+                        "{}  {}  {:>9}  {} -> {}",
+                        m.id,
+                        when(Some(m.queued_at)),
+                        m.size,
+                        if m.envelope.mail_from.is_empty() { "<>" } else { &m.envelope.mail_from },
+                        m.envelope.rcpt_to.join(", ")
+                    );
+                }
+                say(lang, "queue-count", &[("count", Arg::from(scan.messages.len()))]);
+            }
+            for bad in &scan.corrupt {
+                eprintln!("{}", t(lang, "queue-corrupt", &[("reason", Arg::Str(&bad.to_string()))]));
+            }
+        }
+        QueueCommand::Show { id, raw } => {
+            let qid = QueueId::parse(&id).ok_or_else(|| CliError::new("err-bad-queue-id").arg("id", &id).usage())?;
+            let (envelope, message) = spool.read(&qid).map_err(|e| match e {
+                authrelay_spool::SpoolError::NotFound(_) => CliError::new("err-queue-not-found").arg("id", &id).usage(),
+                other => CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", other),
+            })?;
+            if raw {
+                use std::io::Write;
+                std::io::stdout().write_all(&message).map_err(|e| CliError::new("err-io").arg("reason", e))?;
+            } else {
+                json_out(&envelope);
+                let header_end =
+                    message.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(message.len());
+                println!("{}", String::from_utf8_lossy(&message[..header_end]));
+                say(lang, "queue-size", &[("size", Arg::from(message.len()))]);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn signins(a: SigninsArgs, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+    let filter = SignInFilter {
+        user: a.user.map(|u| u.to_lowercase()),
+        success: a.failures.then_some(false),
+        limit: Some(a.last.unwrap_or(20)),
+        ..Default::default()
+    };
+    let entries = dir.signins(&filter).await?;
+    if a.json {
+        json_out(&entries);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        say(lang, "signins-none", &[]);
+    }
+    // Oldest first on screen, like a log.
+    for e in entries.iter().rev() {
+        let (code, enhanced, text) =
+            authrelay_core::ReplyId::from_name(&e.reply).map(|r| r.row()).unwrap_or((0, "", ""));
+        println!(
+            "{}  {}:{}  {}  {}  {}  {}  {}  {} {} {}",
+            when(Some(e.at)),
+            e.client_ip,
+            e.client_port,
+            e.tls,
+            e.mechanism,
+            if e.user.is_empty() { "-" } else { &e.user },
+            e.credential.map(|c| c.as_str()).unwrap_or("-"),
+            e.check,
+            code,
+            enhanced,
+            text
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! Configuration: defaults, then the TOML file, then environment and flags — parsed once into
+//! [`Effective`], with every problem reported together. `authrelay config check` prints it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use authrelay_proto::DataLimits;
+use authrelay_smtp::SessionConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ServeArgs;
+
+pub const DEFAULT_DATA_DIR: &str = "./authrelay-data";
+pub const DEFAULT_SUBMISSION: &str = "127.0.0.1:2587";
+pub const DEFAULT_SUBMISSIONS: &str = "127.0.0.1:2465";
+
+/// The file as written; every key optional, unknown keys refused (a typo must not pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    hostname: Option<String>,
+    #[serde(default)]
+    listen: FileListen,
+    #[serde(default)]
+    tls: FileTls,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileListen {
+    /// "" turns the listener off.
+    submission: Option<String>,
+    submissions: Option<String>,
+    max_connections: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_message_size: Option<usize>,
+    max_recipients: Option<usize>,
+    max_line_length: Option<usize>,
+    max_header_size: Option<usize>,
+    command_timeout_secs: Option<u64>,
+    data_timeout_secs: Option<u64>,
+    auth_failures_per_connection: Option<u32>,
+    auth_failure_delay_ms: Option<u64>,
+    max_errors: Option<u32>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The configuration in force, after defaults, file, environment and flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct Effective {
+    pub data_dir: PathBuf,
+    pub hostname: String,
+    pub listen: Listen,
+    pub tls: Tls,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listen {
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tls {
+    /// None: a self-signed certificate under `<data_dir>/tls/` is made on first start.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub max_line_length: usize,
+    pub max_header_size: usize,
+    pub command_timeout_secs: u64,
+    pub data_timeout_secs: u64,
+    pub auth_failures_per_connection: u32,
+    pub auth_failure_delay_ms: u64,
+    pub max_errors: u32,
+    pub shutdown_grace_secs: u64,
+}
+
+/// One problem found in the configuration; `key` names where, `message` what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Effective {
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            hostname: self.hostname.clone(),
+            data_limits: DataLimits {
+                max_message: self.limits.max_message_size,
+                max_line: self.limits.max_line_length,
+                max_header: self.limits.max_header_size,
+            },
+            max_recipients: self.limits.max_recipients,
+            command_timeout: Duration::from_secs(self.limits.command_timeout_secs),
+            data_timeout: Duration::from_secs(self.limits.data_timeout_secs),
+            auth_failures_per_connection: self.limits.auth_failures_per_connection,
+            auth_failure_delay: Duration::from_millis(self.limits.auth_failure_delay_ms),
+            max_errors: self.limits.max_errors,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("authrelay.db")
+    }
+
+    pub fn spool_path(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Builds the effective configuration. `data_dir_flag` is `--data-dir` / `AUTHRELAY_DATA_DIR`.
+pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs) -> Result<Effective, Vec<Problem>> {
+    let mut problems = vec![];
+    let parsed: FileConfig = match file {
+        None => FileConfig::default(),
+        Some(path) => match std::fs::read_to_string(path) {
+            Err(e) => {
+                return Err(vec![Problem {
+                    key: path.display().to_string(),
+                    message: format!("cannot read the file: {e}"),
+                }])
+            }
+            Ok(text) => match toml::from_str(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Err(vec![Problem {
+                        key: path.display().to_string(),
+                        message: e.to_string().trim().replace('\n', " "),
+                    }])
+                }
+            },
+        },
+    };
+
+    let data_dir =
+        data_dir_flag.map(Path::to_path_buf).or(parsed.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+
+    let mut listener =
+        |key: &str, flag: Option<SocketAddr>, file: Option<String>, default: &str| -> Option<SocketAddr> {
+            if flag.is_some() {
+                return flag;
+            }
+            let text = file.unwrap_or_else(|| default.to_string());
+            if text.is_empty() {
+                return None;
+            }
+            match text.parse() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    problems.push(Problem {
+                        key: format!("listen.{key}"),
+                        message: format!(
+                            "'{text}' is not an address:port such as 127.0.0.1:2587 (use \"\" to turn it off)"
+                        ),
+                    });
+                    None
+                }
+            }
+        };
+    let submission = listener("submission", serve.submission, parsed.listen.submission, DEFAULT_SUBMISSION);
+    let submissions = listener("submissions", serve.submissions, parsed.listen.submissions, DEFAULT_SUBMISSIONS);
+    if submission.is_none() && submissions.is_none() && problems.is_empty() {
+        problems.push(Problem {
+            key: "listen".into(),
+            message: "both listeners are off; nothing would accept mail".into(),
+        });
+    }
+
+    let hostname = serve.hostname.clone().or(parsed.hostname).unwrap_or_else(default_hostname);
+    if !authrelay_core::address::is_domain(&hostname) {
+        problems.push(Problem { key: "hostname".into(), message: format!("'{hostname}' is not a valid host name") });
+    }
+
+    let tls = Tls { cert: parsed.tls.cert, key: parsed.tls.key };
+    match (&tls.cert, &tls.key) {
+        (Some(_), None) | (None, Some(_)) => problems.push(Problem {
+            key: "tls".into(),
+            message: "set both tls.cert and tls.key (PEM files), or neither to use the self-signed certificate".into(),
+        }),
+        (Some(c), Some(k)) => {
+            for (name, path) in [("tls.cert", c), ("tls.key", k)] {
+                if !path.is_file() {
+                    problems.push(Problem { key: name.into(), message: format!("no file at {}", path.display()) });
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    let l = parsed.limits;
+    let defaults = SessionConfig::default();
+    let limits = Limits {
+        max_message_size: l.max_message_size.unwrap_or(defaults.data_limits.max_message),
+        max_recipients: l.max_recipients.unwrap_or(defaults.max_recipients),
+        max_line_length: l.max_line_length.unwrap_or(defaults.data_limits.max_line),
+        max_header_size: l.max_header_size.unwrap_or(defaults.data_limits.max_header),
+        command_timeout_secs: l.command_timeout_secs.unwrap_or(defaults.command_timeout.as_secs()),
+        data_timeout_secs: l.data_timeout_secs.unwrap_or(defaults.data_timeout.as_secs()),
+        auth_failures_per_connection: l.auth_failures_per_connection.unwrap_or(defaults.auth_failures_per_connection),
+        auth_failure_delay_ms: l.auth_failure_delay_ms.unwrap_or(defaults.auth_failure_delay.as_millis() as u64),
+        max_errors: l.max_errors.unwrap_or(defaults.max_errors),
+        shutdown_grace_secs: l.shutdown_grace_secs.unwrap_or(30),
+    };
+    for (key, value) in [
+        ("limits.max_message_size", limits.max_message_size as u64),
+        ("limits.max_recipients", limits.max_recipients as u64),
+        ("limits.max_line_length", limits.max_line_length as u64),
+        ("limits.max_header_size", limits.max_header_size as u64),
+        ("limits.command_timeout_secs", limits.command_timeout_secs),
+        ("limits.data_timeout_secs", limits.data_timeout_secs),
+        ("limits.auth_failures_per_connection", limits.auth_failures_per_connection as u64),
+        ("limits.max_errors", limits.max_errors as u64),
+    ] {
+        if value == 0 {
+            problems.push(Problem { key: key.into(), message: "must be greater than 0".into() });
+        }
+    }
+    if limits.max_line_length < 998 {
+        problems.push(Problem {
+            key: "limits.max_line_length".into(),
+            message: "must be at least 998 (RFC 5322 2.1.1 allows lines of 998 characters)".into(),
+        });
+    }
+    let max_connections = parsed.listen.max_connections.unwrap_or(1000);
+    if max_connections == 0 {
+        problems.push(Problem { key: "listen.max_connections".into(), message: "must be greater than 0".into() });
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Effective { data_dir, hostname, listen: Listen { submission, submissions, max_connections }, tls, limits })
+}
+
+fn default_hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| authrelay_core::address::is_domain(s))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Effective, Vec<Problem>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        load(Some(&path), None, &ServeArgs::default())
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = load(None, None, &ServeArgs::default()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./authrelay-data"));
+        assert_eq!(c.listen.submission, Some("127.0.0.1:2587".parse().unwrap()));
+        assert_eq!(c.listen.submissions, Some("127.0.0.1:2465".parse().unwrap()));
+        assert_eq!(c.limits.max_recipients, 500);
+        assert_eq!(c.limits.max_message_size, 35 * 1024 * 1024);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[listen]\nsubmission = \"127.0.0.1:1\"\n").unwrap();
+        let serve = ServeArgs { submission: Some("127.0.0.1:2".parse().unwrap()), ..Default::default() };
+        let c = load(Some(&path), Some(Path::new("/tmp/x")), &serve).unwrap();
+        assert_eq!(c.listen.submission, Some("127.0.0.1:2".parse().unwrap()));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let problems = load_text(
+            "hostname = \"bad host\"\n[listen]\nsubmission = \"nowhere\"\n[tls]\ncert = \"/nonexistent.pem\"\n[limits]\nmax_recipients = 0\n",
+        )
+        .unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["listen.submission", "hostname", "tls", "limits.max_recipients"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let problems = load_text("[limits]\nmax_recipent = 5\n").unwrap_err();
+        assert!(problems[0].message.contains("max_recipent"), "{problems:?}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Errors and messages the CLI prints, rendered through the i18n catalogue.
+
+use authrelay_directory::DirectoryError;
+use authrelay_i18n::{t, Arg, Lang};
+
+/// A CLI failure: a catalogue message id with its arguments. Every one names the fix.
+#[derive(Debug)]
+pub struct CliError {
+    pub id: &'static str,
+    pub args: Vec<(&'static str, String)>,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn new(id: &'static str) -> Self {
+        CliError { id, args: vec![], code: 1 }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    /// Exit code 2: the request itself is wrong (as clap uses for usage errors).
+    pub fn usage(mut self) -> Self {
+        self.code = 2;
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    pub fn render(&self, lang: Lang) -> String {
+        let args: Vec<(&str, Arg)> = self.args.iter().map(|(k, v)| (*k, Arg::Str(v))).collect();
+        format!("{} {}", t(lang, "error-prefix", &[]), t(lang, self.id, &args))
+    }
+}
+
+impl From<DirectoryError> for CliError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::UnknownOrg(name) => CliError::new("err-unknown-org").arg("name", name).usage(),
+            DirectoryError::OrgExists(name) => CliError::new("err-org-exists").arg("name", name).usage(),
+            DirectoryError::DomainTaken { domain, org } => {
+                CliError::new("err-domain-taken").arg("domain", domain).arg("org", org).usage()
+            }
+            DirectoryError::NoOrgForDomain(domain) => {
+                CliError::new("err-no-org-for-domain").arg("domain", domain).usage()
+            }
+            DirectoryError::UnknownUser(address) => CliError::new("err-unknown-user").arg("address", address).usage(),
+            DirectoryError::UserExists(address) => CliError::new("err-user-exists").arg("address", address).usage(),
+            DirectoryError::UnknownAppPassword { user, name } => {
+                CliError::new("err-unknown-app-password").arg("address", user).arg("name", name).usage()
+            }
+            DirectoryError::AppPasswordExists { user, name } => {
+                CliError::new("err-app-password-exists").arg("address", user).arg("name", name).usage()
+            }
+            DirectoryError::TooManyAppPasswords(user) => {
+                CliError::new("err-too-many-app-passwords").arg("address", user).usage()
+            }
+            DirectoryError::Storage(reason) => CliError::new("err-storage").arg("reason", reason),
+        }
+    }
+}
+
+/// Prints a catalogue message on stdout.
+pub fn say(lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) {
+    println!("{}", t(lang, id, args));
+}
+
+/// Formats a unix time as RFC 3339 UTC, or "-" for none.
+pub fn when(unix: Option<i64>) -> String {
+    unix.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}

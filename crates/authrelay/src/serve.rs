@@ -1,0 +1,91 @@
+//! `authrelay serve`: open the data directory, start the listeners, stop cleanly on a signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authrelay_directory::sqlite::SqliteDirectory;
+use authrelay_smtp::auth::Authenticator;
+use authrelay_smtp::session::Shared;
+use authrelay_smtp::{ListenerKind, Server};
+use authrelay_spool::Spool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Effective;
+use crate::output::CliError;
+
+pub async fn serve(config: Effective) -> Result<(), CliError> {
+    create_data_dir(&config)?;
+    let directory = SqliteDirectory::open(&config.db_path()).await.map_err(CliError::from)?;
+    let spool = Spool::open(&config.spool_path())
+        .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
+    let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
+    let tls = crate::tls::server_config(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
+
+    let queued = spool.list().map(|l| l.len()).unwrap_or(0);
+    let shutdown = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        config: config.session_config(),
+        tls: tokio_rustls::TlsAcceptor::from(tls),
+        auth: Authenticator::new(Arc::new(directory)),
+        spool,
+        shutdown: shutdown.clone(),
+    });
+    let mut listeners = vec![];
+    if let Some(a) = config.listen.submission {
+        listeners.push((ListenerKind::Submission, a));
+    }
+    if let Some(a) = config.listen.submissions {
+        listeners.push((ListenerKind::Submissions, a));
+    }
+    let server = Server { listeners, max_connections: config.listen.max_connections, shared };
+    let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
+    write_listen_file(&config, &handle)?;
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        queued,
+        submission = ?handle.address(ListenerKind::Submission),
+        submissions = ?handle.address(ListenerKind::Submissions),
+        "authrelay is ready"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("stopping: no new connections; transactions in flight may finish");
+    handle.stop(Duration::from_secs(config.limits.shutdown_grace_secs)).await;
+    let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn create_data_dir(config: &Effective) -> Result<(), CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .map_err(|e| CliError::new("err-data-dir").arg("path", config.data_dir.display()).arg("reason", e))
+}
+
+/// `<data_dir>/listen.json` names the bound addresses, so scripts and tests that ask for port 0
+/// learn the real ports.
+fn write_listen_file(config: &Effective, handle: &authrelay_smtp::ServerHandle) -> Result<(), CliError> {
+    let body = serde_json::json!({
+        "pid": std::process::id(),
+        "submission": handle.address(ListenerKind::Submission).map(|a| a.to_string()),
+        "submissions": handle.address(ListenerKind::Submissions).map(|a| a.to_string()),
+    });
+    let path = config.data_dir.join("listen.json");
+    let tmp = config.data_dir.join("listen.json.tmp");
+    std::fs::write(&tmp, body.to_string())
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| CliError::new("err-data-dir").arg("path", path.display()).arg("reason", e))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

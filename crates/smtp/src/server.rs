@@ -1,0 +1,128 @@
+//! Listeners, the connection cap, and graceful shutdown.
+//!
+//! `Server::start` binds every configured listener and returns a handle with the bound
+//! addresses (port 0 in tests becomes a real port). Stopping cancels one token: accept loops
+//! end, idle sessions get `421 4.3.2`, sessions in a transaction finish it first, and the handle
+//! waits for them (bounded by a grace period).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use authrelay_core::ReplyId;
+
+use crate::config::ListenerKind;
+use crate::session::{Session, Shared};
+use crate::stream::Stream;
+
+pub struct Server {
+    pub listeners: Vec<(ListenerKind, SocketAddr)>,
+    /// Most connections served at once; one more is told `421 4.7.0` and closed.
+    pub max_connections: usize,
+    pub shared: Arc<Shared>,
+}
+
+pub struct ServerHandle {
+    pub addresses: Vec<(ListenerKind, SocketAddr)>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl ServerHandle {
+    pub fn address(&self, kind: ListenerKind) -> Option<SocketAddr> {
+        self.addresses.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
+    }
+
+    /// Stops accepting, lets transactions in flight finish (at most `grace`), then returns.
+    pub async fn stop(self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!("some sessions were still open after the shutdown grace period");
+        }
+    }
+}
+
+impl Server {
+    pub async fn start(self) -> std::io::Result<ServerHandle> {
+        let tracker = TaskTracker::new();
+        let shutdown = self.shared.shutdown.clone();
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let mut addresses = vec![];
+        for (kind, addr) in &self.listeners {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            let local = listener.local_addr()?;
+            tracing::info!(address = %local, kind = ?kind, "listening");
+            addresses.push((*kind, local));
+            tracker.spawn(accept_loop(listener, *kind, self.shared.clone(), slots.clone(), tracker.clone()));
+        }
+        Ok(ServerHandle { addresses, shutdown, tracker })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    kind: ListenerKind,
+    shared: Arc<Shared>,
+    slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shared.shutdown.cancelled() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracker.spawn(refuse_busy(tcp));
+            continue;
+        };
+        let shared = shared.clone();
+        tracker.spawn(async move {
+            let _permit = permit;
+            serve(shared, kind, tcp, peer).await;
+        });
+    }
+}
+
+async fn serve(shared: Arc<Shared>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
+    let stream = match kind {
+        ListenerKind::Submission => Stream::Plain(tcp),
+        ListenerKind::Submissions => {
+            let acceptor: TlsAcceptor = shared.tls.clone();
+            match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(client = %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    };
+    Session::new(shared, kind, peer).run(stream).await;
+}
+
+async fn refuse_busy(mut tcp: TcpStream) {
+    let reply = ReplyId::TooManyConnections.reply().to_wire();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply.as_bytes())).await;
+    let _ = tcp.shutdown().await;
+}

@@ -1,0 +1,631 @@
+//! One SMTP submission session (RFC 5321, 6409), from greeting to QUIT.
+//!
+//! Handlers return replies from the catalogue; only [`Session::run`]'s loop and its I/O helpers
+//! touch the socket. Replies to pipelined commands (RFC 2920) are collected and flushed before
+//! the session waits for more input.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authrelay_core::{Reply, ReplyId};
+use authrelay_policy::{may_send_as, AuthFacts};
+use authrelay_proto::command::Body;
+use authrelay_proto::{decode_login_field, decode_plain, parse_command, Command, DataReceiver, Mechanism, SaslError};
+use authrelay_spool::{Envelope, Spool};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{AttemptContext, AuthenticatedUser, Authenticator};
+use crate::config::{ListenerKind, SessionConfig};
+use crate::stream::{Stream, TlsInfo};
+
+/// What every session of one server shares.
+pub struct Shared {
+    pub config: SessionConfig,
+    pub tls: TlsAcceptor,
+    pub auth: Authenticator,
+    pub spool: Spool,
+    /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
+    pub shutdown: CancellationToken,
+}
+
+/// AUTH response lines may be longer than commands (RFC 4954 §4: 12288 octets).
+const MAX_AUTH_LINE: usize = 12288;
+
+/// Where the session is in the dialogue.
+#[derive(Debug)]
+enum Phase {
+    /// Connected (or just after STARTTLS): EHLO/HELO comes first.
+    AwaitingHello,
+    /// Greeted, no transaction open.
+    Ready,
+    /// MAIL accepted; RCPT and DATA follow.
+    Mail(Transaction),
+}
+
+#[derive(Debug)]
+struct Transaction {
+    from: String,
+    recipients: Vec<String>,
+    smtputf8: bool,
+    body: Body,
+}
+
+/// What the loop does after a handler.
+enum Next {
+    Continue,
+    Close,
+    StartTls,
+}
+
+enum ReadError {
+    Eof,
+    Timeout,
+    Shutdown,
+    TooLong,
+    Io,
+}
+
+pub struct Session {
+    shared: Arc<Shared>,
+    kind: ListenerKind,
+    peer: SocketAddr,
+    phase: Phase,
+    hello_name: String,
+    esmtp: bool,
+    user: Option<AuthenticatedUser>,
+    tls: Option<TlsInfo>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    auth_failures: u32,
+    errors: u32,
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, kind: ListenerKind, peer: SocketAddr) -> Self {
+        Session {
+            shared,
+            kind,
+            peer,
+            phase: Phase::AwaitingHello,
+            hello_name: String::new(),
+            esmtp: false,
+            user: None,
+            tls: None,
+            input: Vec::with_capacity(4096),
+            output: Vec::with_capacity(1024),
+            auth_failures: 0,
+            errors: 0,
+        }
+    }
+
+    fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        self.output.extend_from_slice(reply.to_wire().as_bytes());
+    }
+
+    fn say(&mut self, id: ReplyId) {
+        self.reply(id.reply());
+    }
+
+    pub async fn run(mut self, mut stream: Stream) {
+        self.tls = stream.tls_info();
+        let greeting = ReplyId::Greeting.with(&[&self.config().hostname.clone()]);
+        self.reply(greeting);
+        loop {
+            let line = match self.read_line(&mut stream, authrelay_proto::MAX_COMMAND_LINE).await {
+                Ok(line) => line,
+                Err(ReadError::TooLong) => {
+                    self.say(ReplyId::LineTooLong);
+                    if self.count_error() {
+                        break;
+                    }
+                    continue;
+                }
+                Err(ReadError::Timeout) => {
+                    self.say(ReplyId::IdleTimeout);
+                    break;
+                }
+                Err(ReadError::Shutdown) => {
+                    self.say(ReplyId::ShuttingDown);
+                    break;
+                }
+                Err(ReadError::Eof | ReadError::Io) => {
+                    self.output.clear();
+                    break;
+                }
+            };
+            match self.handle(&line, &mut stream).await {
+                Next::Continue => {}
+                Next::Close => break,
+                Next::StartTls => match self.start_tls(stream).await {
+                    Some(upgraded) => stream = upgraded,
+                    None => return,
+                },
+            }
+        }
+        let _ = self.flush(&mut stream).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+    }
+
+    /// Counts a protocol error; true when the session must close (the reply is queued).
+    fn count_error(&mut self) -> bool {
+        self.errors += 1;
+        if self.errors >= self.config().max_errors {
+            self.say(ReplyId::TooManyErrors);
+            return true;
+        }
+        false
+    }
+
+    async fn flush(&mut self, stream: &mut Stream) -> std::io::Result<()> {
+        if !self.output.is_empty() {
+            let result = stream.write_all(&self.output).await;
+            self.output.clear();
+            result?;
+            stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Next line from the client, without its line ending. Pending replies are flushed before
+    /// waiting. The deadline covers the whole line, not each byte (slowloris).
+    async fn read_line(&mut self, stream: &mut Stream, max: usize) -> Result<Vec<u8>, ReadError> {
+        let deadline = Instant::now() + self.config().command_timeout;
+        let mut discarding = false;
+        let mut scanned = 0;
+        loop {
+            if let Some(pos) = self.input[scanned..].iter().position(|b| *b == b'\n').map(|p| p + scanned) {
+                let mut line: Vec<u8> = self.input.drain(..=pos).collect();
+                if discarding {
+                    return Err(ReadError::TooLong);
+                }
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if line.len() + 2 > max {
+                    return Err(ReadError::TooLong);
+                }
+                return Ok(line);
+            }
+            scanned = self.input.len();
+            if self.input.len() > max {
+                // Keep reading to the end of the line, holding nothing.
+                discarding = true;
+                self.input.clear();
+                scanned = 0;
+            }
+            if self.flush(stream).await.is_err() {
+                return Err(ReadError::Io);
+            }
+            self.input.reserve(4096);
+            let in_transaction = matches!(self.phase, Phase::Mail(_));
+            let shutdown = self.shared.shutdown.clone();
+            let read = tokio::select! {
+                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input)) => r,
+                _ = shutdown.cancelled(), if !in_transaction && self.input.is_empty() => return Err(ReadError::Shutdown),
+            };
+            match read {
+                Err(_) => return Err(ReadError::Timeout),
+                Ok(Err(_)) => return Err(ReadError::Io),
+                Ok(Ok(0)) => return Err(ReadError::Eof),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn handle(&mut self, line: &[u8], stream: &mut Stream) -> Next {
+        let command = match parse_command(line) {
+            Ok(c) => c,
+            Err(e) => {
+                self.say(e.reply_id());
+                return if self.count_error() { Next::Close } else { Next::Continue };
+            }
+        };
+        match command {
+            Command::Ehlo(name) => self.hello(name, true),
+            Command::Helo(name) => self.hello(name, false),
+            Command::StartTls => return self.starttls_command(),
+            Command::Auth { mechanism, initial_response } => {
+                return self.auth(mechanism, initial_response, stream).await
+            }
+            Command::Mail { from, size, body, smtputf8 } => self.mail(from, size, body, smtputf8),
+            Command::Rcpt { to } => self.rcpt(to),
+            Command::Data => return self.data(stream).await,
+            Command::Rset => {
+                if !matches!(self.phase, Phase::AwaitingHello) {
+                    self.phase = Phase::Ready;
+                }
+                self.say(ReplyId::Ok);
+            }
+            Command::Noop => self.say(ReplyId::Ok),
+            Command::Vrfy => self.say(ReplyId::CannotVerify),
+            Command::Help => self.say(ReplyId::Help),
+            Command::Quit => {
+                self.say(ReplyId::Closing);
+                return Next::Close;
+            }
+            Command::NotImplemented(_) => {
+                self.say(ReplyId::NotImplemented);
+                if self.count_error() {
+                    return Next::Close;
+                }
+            }
+            Command::Http => {
+                self.say(ReplyId::HttpOnSmtpPort);
+                return Next::Close;
+            }
+        }
+        Next::Continue
+    }
+
+    fn hello(&mut self, name: String, esmtp: bool) {
+        // RFC 5321 4.1.4: EHLO/HELO resets any transaction.
+        self.phase = Phase::Ready;
+        self.hello_name = name.chars().filter(|c| !c.is_control()).take(255).collect();
+        self.esmtp = esmtp;
+        let host = self.config().hostname.clone();
+        let greeting = ReplyId::Hello.with(&[&host, &self.hello_name.clone()]);
+        if !esmtp {
+            self.reply(greeting);
+            return;
+        }
+        let mut keywords = vec![
+            "PIPELINING".to_string(),
+            format!("SIZE {}", self.config().data_limits.max_message),
+            "8BITMIME".to_string(),
+            "ENHANCEDSTATUSCODES".to_string(),
+            "SMTPUTF8".to_string(),
+        ];
+        if self.tls.is_none() {
+            // Before TLS we offer STARTTLS and never AUTH: no secret may cross in clear.
+            keywords.push("STARTTLS".to_string());
+        } else {
+            keywords.push("AUTH PLAIN LOGIN".to_string());
+        }
+        keywords.push("HELP".to_string());
+        // EHLO keyword lines carry no enhanced status code.
+        let mut reply = greeting.with_lines(keywords);
+        reply.enhanced = "";
+        self.reply(reply);
+    }
+
+    fn starttls_command(&mut self) -> Next {
+        if self.tls.is_some() {
+            self.say(ReplyId::TlsAlreadyActive);
+            return Next::Continue;
+        }
+        if matches!(self.phase, Phase::AwaitingHello) {
+            self.say(ReplyId::HelloFirst);
+            return Next::Continue;
+        }
+        self.say(ReplyId::StartTlsReady);
+        Next::StartTls
+    }
+
+    async fn start_tls(&mut self, mut stream: Stream) -> Option<Stream> {
+        self.flush(&mut stream).await.ok()?;
+        // Anything the client pipelined after STARTTLS arrived in clear and could have been
+        // injected (CVE-2011-0411): drop it.
+        self.input.clear();
+        let Stream::Plain(tcp) = stream else { return None };
+        let handshake = tokio::time::timeout(Duration::from_secs(30), self.shared.tls.accept(tcp)).await;
+        match handshake {
+            Ok(Ok(tls)) => {
+                let stream = Stream::Tls(Box::new(tls));
+                self.tls = stream.tls_info();
+                // RFC 3207 4.2: forget everything learned before TLS.
+                self.phase = Phase::AwaitingHello;
+                self.user = None;
+                Some(stream)
+            }
+            Ok(Err(e)) => {
+                tracing::info!(client = %self.peer, error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn attempt_context(&self, mechanism: &Mechanism) -> AttemptContext {
+        AttemptContext {
+            peer: self.peer,
+            tls: self.tls.as_ref().map(|t| t.version.clone()).unwrap_or_else(|| "none".into()),
+            mechanism: mechanism.name().to_string(),
+        }
+    }
+
+    async fn auth(&mut self, mechanism: Mechanism, initial: Option<String>, stream: &mut Stream) -> Next {
+        if matches!(self.phase, Phase::AwaitingHello) {
+            self.say(ReplyId::HelloFirst);
+            return Next::Continue;
+        }
+        if self.user.is_some() {
+            self.say(ReplyId::AlreadyAuthenticated);
+            return Next::Continue;
+        }
+        if matches!(self.phase, Phase::Mail(_)) {
+            self.say(ReplyId::AuthInTransaction);
+            return Next::Continue;
+        }
+        let ctx = self.attempt_context(&mechanism);
+        let mut facts = AuthFacts {
+            tls: self.tls.is_some(),
+            mechanism_offered: matches!(mechanism, Mechanism::Plain | Mechanism::Login),
+            client_budget_exhausted: self.auth_failures >= self.config().auth_failures_per_connection,
+            ..AuthFacts::new_over_tls()
+        };
+        if !facts.tls || !facts.mechanism_offered || facts.client_budget_exhausted {
+            let decision = self.shared.auth.refuse_early(&ctx, "", facts).await;
+            self.say(decision.reply);
+            return if decision.reply.closes_connection() { Next::Close } else { Next::Continue };
+        }
+        let credentials = match mechanism {
+            Mechanism::Plain => self.read_plain(initial, stream).await,
+            _ => self.read_login(initial, stream).await,
+        };
+        let (user, secret) = match credentials {
+            Ok(pair) => pair,
+            Err(None) => return Next::Close,
+            Err(Some(SaslError::Cancelled)) => {
+                self.say(ReplyId::AuthCancelled);
+                return Next::Continue;
+            }
+            Err(Some(SaslError::Malformed)) => {
+                facts.response_decoded = false;
+                let decision = self.shared.auth.refuse_early(&ctx, "", facts).await;
+                self.say(decision.reply);
+                return Next::Continue;
+            }
+        };
+        let (decision, authenticated) = self.shared.auth.authenticate(&ctx, &user, &secret, facts).await;
+        drop(secret);
+        if let Some(u) = authenticated {
+            self.user = Some(u);
+        } else {
+            self.auth_failures += 1;
+            if !self.config().auth_failure_delay.is_zero() {
+                self.flush(stream).await.ok();
+                tokio::time::sleep(self.config().auth_failure_delay).await;
+            }
+        }
+        self.say(decision.reply);
+        if decision.reply.closes_connection() {
+            Next::Close
+        } else {
+            Next::Continue
+        }
+    }
+
+    /// Reads one SASL continuation line after a 334 challenge. `Err(None)` = connection lost.
+    async fn sasl_line(&mut self, challenge: &str, stream: &mut Stream) -> Result<String, Option<SaslError>> {
+        self.reply(ReplyId::AuthChallenge.with(&[challenge]));
+        match self.read_line(stream, MAX_AUTH_LINE).await {
+            Ok(line) => String::from_utf8(line).map_err(|_| Some(SaslError::Malformed)),
+            Err(ReadError::TooLong) => Err(Some(SaslError::Malformed)),
+            Err(_) => Err(None),
+        }
+    }
+
+    async fn read_plain(
+        &mut self,
+        initial: Option<String>,
+        stream: &mut Stream,
+    ) -> Result<(String, String), Option<SaslError>> {
+        let response = match initial {
+            Some(r) => r,
+            None => self.sasl_line("", stream).await?,
+        };
+        let plain = decode_plain(&response).map_err(Some)?;
+        // We do not support acting on behalf of another identity.
+        if !plain.authzid.is_empty() && !plain.authzid.eq_ignore_ascii_case(&plain.authcid) {
+            return Err(Some(SaslError::Malformed));
+        }
+        Ok((plain.authcid, plain.password))
+    }
+
+    async fn read_login(
+        &mut self,
+        initial: Option<String>,
+        stream: &mut Stream,
+    ) -> Result<(String, String), Option<SaslError>> {
+        // "Username:" and "Password:", base64, as every LOGIN client expects.
+        let user_b64 = match initial {
+            Some(r) => r,
+            None => self.sasl_line("VXNlcm5hbWU6", stream).await?,
+        };
+        let user = decode_login_field(&user_b64).map_err(Some)?;
+        let pass_b64 = self.sasl_line("UGFzc3dvcmQ6", stream).await?;
+        let password = decode_login_field(&pass_b64).map_err(Some)?;
+        Ok((user, password))
+    }
+
+    fn mail(&mut self, from: String, size: Option<usize>, body: Body, smtputf8: bool) {
+        if matches!(self.phase, Phase::AwaitingHello) {
+            return self.say(ReplyId::HelloFirst);
+        }
+        if self.kind == ListenerKind::Submission && self.tls.is_none() {
+            return self.say(ReplyId::MailBeforeTls);
+        }
+        let Some(user) = &self.user else {
+            return self.say(ReplyId::NotAuthenticated);
+        };
+        if matches!(self.phase, Phase::Mail(_)) {
+            return self.say(ReplyId::NestedMail);
+        }
+        if size.is_some_and(|s| s > self.config().data_limits.max_message) {
+            return self.say(ReplyId::MessageTooBig);
+        }
+        if !may_send_as(&user.address, &user.send_as, &from) {
+            return self.say(ReplyId::SendAsDenied);
+        }
+        self.phase = Phase::Mail(Transaction { from, recipients: Vec::new(), smtputf8, body });
+        self.say(ReplyId::SenderOk);
+    }
+
+    fn rcpt(&mut self, to: String) {
+        let max = self.config().max_recipients;
+        let Phase::Mail(tx) = &mut self.phase else {
+            return self.say(if matches!(self.phase, Phase::AwaitingHello) {
+                ReplyId::HelloFirst
+            } else {
+                ReplyId::NeedMail
+            });
+        };
+        if tx.recipients.len() >= max {
+            return self.say(ReplyId::TooManyRecipients);
+        }
+        let Ok(address) = authrelay_core::Address::parse(&to) else {
+            return self.say(ReplyId::BadRecipientAddress);
+        };
+        tx.recipients.push(address.to_string());
+        self.say(ReplyId::RecipientOk);
+    }
+
+    async fn data(&mut self, stream: &mut Stream) -> Next {
+        match &self.phase {
+            Phase::Mail(tx) if !tx.recipients.is_empty() => {}
+            Phase::Mail(_) => {
+                self.say(ReplyId::NeedRecipient);
+                return Next::Continue;
+            }
+            Phase::Ready => {
+                self.say(ReplyId::NeedMail);
+                return Next::Continue;
+            }
+            Phase::AwaitingHello => {
+                self.say(ReplyId::HelloFirst);
+                return Next::Continue;
+            }
+        }
+        self.say(ReplyId::StartData);
+        if self.flush(stream).await.is_err() {
+            return Next::Close;
+        }
+        let mut receiver = DataReceiver::new(self.config().data_limits);
+        loop {
+            let used = receiver.feed(&self.input);
+            self.input.drain(..used);
+            if receiver.is_done() {
+                break;
+            }
+            self.input.reserve(64 * 1024);
+            match tokio::time::timeout(self.config().data_timeout, stream.read_buf(&mut self.input)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return Next::Close,
+                Err(_) => {
+                    self.say(ReplyId::IdleTimeout);
+                    return Next::Close;
+                }
+            }
+        }
+        let Phase::Mail(tx) = std::mem::replace(&mut self.phase, Phase::Ready) else { unreachable!() };
+        let message = match receiver.finish() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::info!(client = %self.peer, reason = ?e, "message refused at end of DATA");
+                self.say(e.reply_id());
+                return Next::Continue;
+            }
+        };
+        let user = self.user.clone().expect("a transaction implies an authenticated user");
+        if !header_senders_allowed(&message, &user) {
+            self.say(ReplyId::SendAsDenied);
+            return Next::Continue;
+        }
+        let envelope = Envelope {
+            mail_from: tx.from,
+            rcpt_to: tx.recipients,
+            auth_user: user.address.clone(),
+            client_ip: self.peer.ip().to_string(),
+            received_at: unix_now(),
+            smtputf8: tx.smtputf8,
+            body_8bit: tx.body == Body::EightBitMime,
+        };
+        let mut stored = self.received_header(&user, &envelope).into_bytes();
+        stored.extend_from_slice(&message);
+        match self.shared.spool.accept(&envelope, &stored).await {
+            Ok(id) => {
+                tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
+                self.reply(ReplyId::Queued.with(&[id.as_str()]));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not store a message");
+                self.say(ReplyId::QueueWriteFailed);
+            }
+        }
+        // A stopping server finishes this transaction and then says goodbye.
+        if self.shared.shutdown.is_cancelled() {
+            self.say(ReplyId::ShuttingDown);
+            return Next::Close;
+        }
+        Next::Continue
+    }
+
+    /// RFC 5321 4.4 trace header, with the authenticated user and TLS (RFC 3848 "ESMTPSA").
+    fn received_header(&self, user: &AuthenticatedUser, envelope: &Envelope) -> String {
+        let protocol = match (envelope.smtputf8, self.esmtp) {
+            (true, _) => "UTF8SMTPSA",
+            (false, true) => "ESMTPSA",
+            (false, false) => "SMTPSA",
+        };
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|t| format!("(version={} cipher={})", t.version, t.cipher))
+            .unwrap_or_else(|| "(no TLS)".into());
+        let date =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
+        let helo = sanitize_header_word(&self.hello_name);
+        format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {host} (authrelay) with {protocol}\r\n\t{tls}\r\n\t(authenticated user {user} with {kind});\r\n\t{date}\r\n",
+            ip = self.peer.ip(),
+            host = self.config().hostname,
+            user = user.address,
+            kind = user.credential.as_str(),
+        )
+    }
+}
+
+/// Header From and Sender must name addresses the mailbox may send as (5.7.60). A message
+/// without them is allowed (many devices send bare bodies); one whose From cannot be read is not.
+fn header_senders_allowed(message: &[u8], user: &AuthenticatedUser) -> bool {
+    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(message) else {
+        return true;
+    };
+    for header in [parsed.from(), parsed.sender()].into_iter().flatten() {
+        let mut any = false;
+        for addr in header.iter() {
+            any = true;
+            match addr.address() {
+                Some(a) if may_send_as(&user.address, &user.send_as, a) => {}
+                _ => return false,
+            }
+        }
+        if !any {
+            return false;
+        }
+    }
+    true
+}
+
+/// Keeps a client-chosen word safe inside a header: printable ASCII, no spaces, bounded.
+fn sanitize_header_word(s: &str) -> String {
+    let cleaned: String = s.chars().filter(|c| c.is_ascii_graphic()).take(255).collect();
+    if cleaned.is_empty() {
+        "unknown".into()
+    } else {
+        cleaned
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,76 @@
+//! A connection that starts as plain TCP and may become TLS (STARTTLS), or is TLS from the start.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// What the session and the Received header report about TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// "TLSv1.3" or "TLSv1.2".
+    pub version: String,
+    pub cipher: String,
+}
+
+impl Stream {
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(tls) => {
+                let conn = tls.get_ref().1;
+                let version = match conn.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+                    Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+                    Some(other) => format!("{other:?}"),
+                    None => "unknown".to_string(),
+                };
+                let cipher = conn
+                    .negotiated_cipher_suite()
+                    .and_then(|s| s.suite().as_str().map(str::to_string))
+                    .unwrap_or_else(|| "unknown".into());
+                Some(TlsInfo { version, cipher })
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
