@@ -12,7 +12,7 @@ use authrelay_spool::Spool;
 
 use crate::cli::*;
 use crate::config::{self, Effective};
-use crate::output::{say, when, CliError};
+use crate::output::{field, say, when, CliError};
 
 pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
     let serve_args = match &cli.command {
@@ -140,11 +140,11 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
 
 fn print_org(org: &authrelay_directory::Org, lang: Lang) {
     let s = &org.settings;
-    println!("  {:<22} {}", t(lang, "label-org", &[]), org.name);
-    println!("  {:<22} {}", t(lang, "label-domains", &[]), org.domains.join(", "));
-    println!("  {:<22} {}", t(lang, "label-security-defaults", &[]), s.security_defaults);
-    println!("  {:<22} {}", t(lang, "label-org-smtp-auth", &[]), s.smtp_auth);
-    println!("  {:<22} {}", t(lang, "label-app-passwords", &[]), s.app_passwords);
+    field(&t(lang, "label-org", &[]), &org.name);
+    field(&t(lang, "label-domains", &[]), org.domains.join(", "));
+    field(&t(lang, "label-security-defaults", &[]), s.security_defaults);
+    field(&t(lang, "label-org-smtp-auth", &[]), s.smtp_auth);
+    field(&t(lang, "label-app-passwords", &[]), s.app_passwords);
 }
 
 fn read_password_stdin() -> Result<String, CliError> {
@@ -280,15 +280,15 @@ async fn print_user(user: &authrelay_directory::User, dir: &SqliteDirectory, lan
         &[],
     );
     let s = &user.settings;
-    println!("  {:<22} {}", t(lang, "label-address", &[]), user.address);
-    println!("  {:<22} {}", t(lang, "label-display-name", &[]), user.display_name);
-    println!("  {:<22} {}", t(lang, "label-org", &[]), user.org);
-    println!("  {:<22} {}", t(lang, "label-sign-in", &[]), s.sign_in);
-    println!("  {:<22} {} ({})", t(lang, "label-mailbox-smtp-auth", &[]), s.smtp_auth, effective);
-    println!("  {:<22} {}", t(lang, "label-mfa", &[]), s.mfa);
-    println!("  {:<22} {}", t(lang, "label-security-defaults", &[]), org.settings.security_defaults);
+    field(&t(lang, "label-address", &[]), &user.address);
+    field(&t(lang, "label-display-name", &[]), &user.display_name);
+    field(&t(lang, "label-org", &[]), &user.org);
+    field(&t(lang, "label-sign-in", &[]), s.sign_in);
+    field(&t(lang, "label-mailbox-smtp-auth", &[]), format!("{} ({effective})", s.smtp_auth));
+    field(&t(lang, "label-mfa", &[]), s.mfa);
+    field(&t(lang, "label-security-defaults", &[]), org.settings.security_defaults);
     let send_as = if user.send_as.is_empty() { "-".to_string() } else { user.send_as.join(", ") };
-    println!("  {:<22} {}", t(lang, "label-send-as", &[]), send_as);
+    field(&t(lang, "label-send-as", &[]), send_as);
     Ok(())
 }
 

@@ -14,6 +14,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        // Admin commands behave like Unix tools when piped into `head`: end quietly on a closed
+        // pipe instead of panicking. The server keeps Rust's default (SIGPIPE ignored) so a
+        // client hanging up is an error on one socket, not the end of the process.
+        // SAFETY: called before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let lang = Lang::detect(cli.lang.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -75,3 +75,16 @@ pub fn when(unix: Option<i64>) -> String {
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| "-".into())
 }
+
+/// Pads `label` to `width` terminal columns. Hangul and CJK characters take two columns, so
+/// counting characters (as `{:<22}` does) would misalign the Korean output.
+pub fn pad(label: &str, width: usize) -> String {
+    let wide = |c: char| matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF00..=0xFF60);
+    let columns: usize = label.chars().map(|c| if wide(c) { 2 } else { 1 }).sum();
+    format!("{label}{}", " ".repeat(width.saturating_sub(columns)))
+}
+
+/// One "  label  value" line of a `show` command.
+pub fn field(label: &str, value: impl std::fmt::Display) {
+    println!("  {} {value}", pad(label, 24));
+}

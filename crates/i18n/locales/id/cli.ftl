@@ -1,0 +1,87 @@
+# authrelay command-line messages (Indonesian). Every error says what to do next.
+
+error-prefix = kesalahan:
+
+## Errors from the directory
+err-unknown-org = organisasi "{ $name }" tidak ditemukan. Lihat daftar organisasi yang ada dengan `authrelay org list`, atau buat organisasi baru dengan `authrelay org add { $name } --domain example.com`.
+err-org-exists = organisasi "{ $name }" sudah ada. Pilih nama lain, atau ubah organisasi tersebut dengan `authrelay org set { $name } ...`.
+err-domain-taken = domain { $domain } sudah dimiliki oleh organisasi "{ $org }". Satu domain hanya boleh dimiliki satu organisasi, jadi tambahkan pengguna ke organisasi "{ $org }".
+err-no-org-for-domain = tidak ada organisasi yang menerima domain { $domain }. Buat organisasi dengan `authrelay org add NAME --domain { $domain }`, atau tambahkan domain tersebut ke organisasi yang sudah ada dengan `authrelay org set NAME --add-domain { $domain }`.
+err-unknown-user = pengguna { $address } tidak ditemukan. Lihat daftar pengguna yang ada dengan `authrelay user list`, atau buat pengguna tersebut dengan `authrelay user add { $address }`.
+err-user-exists = pengguna { $address } sudah ada. Ubah pengguna tersebut dengan `authrelay user set { $address } ...` atau atur ulang kata sandinya dengan `authrelay user password { $address } --password-stdin`.
+err-unknown-app-password = { $address } tidak memiliki kata sandi aplikasi bernama "{ $name }". Lihat daftar kata sandi aplikasinya dengan `authrelay app-password list { $address }`.
+err-app-password-exists = { $address } sudah memiliki kata sandi aplikasi bernama "{ $name }". Pilih nama lain, atau cabut dulu kata sandi aplikasi yang lama dengan `authrelay app-password revoke { $address } --name { $name }`.
+err-too-many-app-passwords = { $address } sudah memiliki 40 kata sandi aplikasi, jumlah maksimum yang diizinkan. Cabut kata sandi aplikasi yang tidak dipakai dengan `authrelay app-password revoke { $address } --name NAME`.
+err-storage = basis data tidak dapat dibaca atau ditulis ({ $reason }). Pastikan direktori data berada di disk yang dapat ditulisi dan masih memiliki ruang kosong, lalu coba lagi.
+
+## Errors about files, the network and configuration
+err-spool = antrean di { $path } tidak dapat digunakan ({ $reason }). Periksa izin direktori tersebut dan ruang disk yang tersisa.
+err-tls = sertifikat TLS tidak dapat dimuat ({ $reason }). Perbaiki tls.cert dan tls.key di konfigurasi, atau hapus keduanya untuk memakai sertifikat yang ditandatangani sendiri.
+err-listen = port untuk menerima koneksi tidak dapat dibuka ({ $reason }). Port tersebut mungkin sedang dipakai program lain; pilih port lain dengan --submission ADDR / --submissions ADDR.
+err-data-dir = direktori data { $path } tidak dapat digunakan ({ $reason }). Pilih direktori lain dengan --data-dir DIR atau AUTHRELAY_DATA_DIR.
+err-config = konfigurasi memiliki masalah berikut:
+    { $problems }
+    Perbaiki masalah tersebut, lalu periksa lagi dengan `authrelay config check`.
+err-io = output tidak dapat ditulis ({ $reason }).
+config-ok = Konfigurasi valid. Pengaturan yang berlaku:
+
+## Errors in what was typed
+err-bad-address = "{ $address }" bukan alamat email yang dapat digunakan: { $reason }. Tulis dengan format nama@example.com.
+err-bad-domain = "{ $domain }" bukan nama domain. Tulis dengan format example.com, tanpa @ atau spasi.
+err-bad-org-name = "{ $name }" tidak dapat dijadikan nama organisasi. Gunakan 1 sampai 64 karakter yang dapat ditampilkan.
+err-nothing-to-set = tidak ada yang diubah. Berikan setidaknya satu opsi untuk `{ $command }`; lihat `--help` untuk daftar opsinya.
+err-bad-app-password-name = kata sandi aplikasi memerlukan nama sepanjang 1 sampai 64 karakter, misalnya --name "pemindai kantor".
+err-password-stdin = tidak ada kata sandi yang diterima dari input standar. Kirimkan melalui pipe, misalnya: printf '%s\n' 'kata sandi Anda' | authrelay user password ADDRESS --password-stdin
+err-password-too-short = kata sandi terlalu pendek. Gunakan minimal { $min } karakter, atau jalankan tanpa --password-stdin agar authrelay membuatkan kata sandi yang kuat.
+err-password-few-kinds = kata sandi terlalu sederhana. Gabungkan minimal tiga jenis dari huruf kecil, huruf besar, angka, dan simbol, atau gunakan frasa sandi sepanjang 20 karakter atau lebih.
+err-password-contains-address = kata sandi memuat nama pengguna itu sendiri. Pilih kata sandi yang tidak memuat nama tersebut.
+err-password-common = kata sandi ini ada dalam daftar kata sandi yang paling dulu dicoba oleh penyerang. Pilih kata sandi yang tidak umum.
+err-bad-queue-id = "{ $id }" bukan ID antrean. ID antrean terdiri atas 20 karakter 0-9 dan A-F, seperti yang ditampilkan oleh `authrelay queue list`.
+err-queue-not-found = tidak ada pesan { $id } di antrean. Pesan tersebut mungkin sudah terkirim; periksa dengan `authrelay queue list`.
+
+## Organisations
+org-created = Organisasi "{ $name }" untuk { $domains } telah dibuat.
+org-created-next = Seperti tenant Microsoft 365, organisasi baru dimulai dengan default keamanan aktif dan SMTP AUTH nonaktif. Tambahkan kotak surat dengan `authrelay user add someone@{ $domain }`.
+org-updated = Organisasi "{ $name }" telah diperbarui.
+org-none = Belum ada organisasi. Buat organisasi dengan `authrelay org add NAME --domain example.com`.
+
+## Users
+user-created = Pengguna { $address } telah dibuat di organisasi "{ $org }".
+user-password-generated = Kata sandi yang dibuat (hanya ditampilkan kali ini; simpan di pengaturan perangkat):
+user-created-next = Agar perangkat dapat mengirim sebagai { $address }, periksa apa yang memblokirnya dengan `authrelay user show { $address }`.
+user-updated = { $address } telah diperbarui.
+user-password-set = Kata sandi { $address } telah diubah. Perangkat yang masih memakai kata sandi lama akan gagal dengan 535 5.7.139 sampai kata sandinya diperbarui.
+user-none = Belum ada pengguna. Buat pengguna dengan `authrelay user add name@example.com`.
+smtp-auth-effective-on-mailbox = yang berlaku: aktif, diatur pada kotak surat ini
+smtp-auth-effective-on-org = yang berlaku: aktif, mengikuti pengaturan organisasi
+smtp-auth-effective-off-mailbox = yang berlaku: nonaktif, diatur pada kotak surat ini
+smtp-auth-effective-off-org = yang berlaku: nonaktif, mengikuti pengaturan organisasi
+
+## App passwords
+app-password-created = Kata sandi aplikasi "{ $name }" untuk { $address } telah dibuat. Masukkan kata sandi ini di perangkat sebagai pengganti kata sandi akun; kata sandi ini hanya ditampilkan kali ini:
+app-password-org-blocks = Catatan: organisasi "{ $org }" memblokir kata sandi aplikasi, jadi kata sandi ini akan ditolak sampai admin menjalankan `authrelay org set { $org } --app-passwords allowed`.
+app-password-none = { $address } tidak memiliki kata sandi aplikasi.
+app-password-revoked = Kata sandi aplikasi "{ $name }" milik { $address } telah dicabut. Perangkat yang memakainya tidak dapat masuk lagi.
+
+## Queue
+queue-count = { $count ->
+   *[other] Ada { $count } pesan di antrean.
+}
+queue-corrupt = peringatan: ditemukan file antrean yang rusak dan tidak akan dikirim: { $reason }
+queue-size = Ukuran: { $size } byte
+
+## Sign-in log
+signins-none = Belum ada upaya masuk yang tercatat.
+
+## Labels
+label-org = Organisasi
+label-domains = Domain
+label-security-defaults = Default keamanan
+label-org-smtp-auth = SMTP AUTH (organisasi)
+label-app-passwords = Kata sandi aplikasi
+label-address = Alamat
+label-display-name = Nama tampilan
+label-sign-in = Status masuk
+label-mailbox-smtp-auth = SMTP Terautentikasi
+label-mfa = MFA
+label-send-as = Kirim sebagai

@@ -1,0 +1,87 @@
+# authrelay command-line messages (Korean). Every error says what to do next.
+
+error-prefix = 오류:
+
+## Errors from the directory
+err-unknown-org = "{ $name }" 조직이 없습니다. `authrelay org list` 명령으로 기존 조직을 확인하거나, `authrelay org add { $name } --domain example.com` 명령으로 새로 만드세요.
+err-org-exists = "{ $name }" 조직이 이미 있습니다. 다른 이름을 사용하거나, `authrelay org set { $name } ...` 명령으로 기존 조직의 설정을 변경하세요.
+err-domain-taken = { $domain } 도메인은 이미 "{ $org }" 조직에 속해 있습니다. 도메인은 한 조직에만 속할 수 있으므로 사용자를 "{ $org }" 조직에 추가하세요.
+err-no-org-for-domain = { $domain } 도메인이 등록된 조직이 없습니다. `authrelay org add NAME --domain { $domain }` 명령으로 조직을 만들거나, `authrelay org set NAME --add-domain { $domain }` 명령으로 기존 조직에 도메인을 추가하세요.
+err-unknown-user = { $address } 사용자가 없습니다. `authrelay user list` 명령으로 기존 사용자를 확인하거나, `authrelay user add { $address }` 명령으로 새로 만드세요.
+err-user-exists = { $address } 사용자가 이미 있습니다. `authrelay user set { $address } ...` 명령으로 설정을 변경하거나, `authrelay user password { $address } --password-stdin` 명령으로 암호를 재설정하세요.
+err-unknown-app-password = { $address } 사용자에게는 이름이 "{ $name }"인 앱 암호가 없습니다. `authrelay app-password list { $address }` 명령으로 이 사용자의 앱 암호 목록을 확인하세요.
+err-app-password-exists = { $address } 사용자에게 이름이 "{ $name }"인 앱 암호가 이미 있습니다. 다른 이름을 사용하거나, `authrelay app-password revoke { $address } --name { $name }` 명령으로 기존 앱 암호를 먼저 폐기하세요.
+err-too-many-app-passwords = { $address } 사용자의 앱 암호가 허용되는 최대 개수인 40개에 도달했습니다. `authrelay app-password revoke { $address } --name NAME` 명령으로 사용하지 않는 앱 암호를 폐기하세요.
+err-storage = 데이터베이스를 읽거나 쓸 수 없습니다({ $reason }). 데이터 디렉터리가 쓰기 가능하고 여유 공간이 있는 디스크에 있는지 확인한 후 다시 시도하세요.
+
+## Errors about files, the network and configuration
+err-spool = { $path }에 있는 큐를 사용할 수 없습니다({ $reason }). 디렉터리 권한과 디스크 여유 공간을 확인하세요.
+err-tls = TLS 인증서를 로드할 수 없습니다({ $reason }). 구성의 tls.cert 및 tls.key 항목을 수정하거나, 자체 서명된 인증서를 사용하려면 두 항목을 모두 제거하세요.
+err-listen = 수신 대기 포트를 열 수 없습니다({ $reason }). 다른 프로그램이 해당 포트를 사용 중일 수 있습니다. --submission ADDR / --submissions ADDR 옵션으로 다른 포트를 지정하세요.
+err-data-dir = { $path } 데이터 디렉터리를 사용할 수 없습니다({ $reason }). --data-dir DIR 옵션이나 AUTHRELAY_DATA_DIR 환경 변수로 다른 디렉터리를 지정하세요.
+err-config = 구성에 다음 문제가 있습니다:
+    { $problems }
+    문제를 수정한 후 `authrelay config check` 명령으로 다시 확인하세요.
+err-io = 출력을 쓸 수 없습니다({ $reason }).
+config-ok = 구성이 올바릅니다. 현재 적용되는 설정:
+
+## Errors in what was typed
+err-bad-address = "{ $address }" 주소는 메일 주소로 사용할 수 없습니다: { $reason }. name@example.com 형식으로 입력하세요.
+err-bad-domain = "{ $domain }" 값은 도메인 이름이 아닙니다. @ 기호나 공백 없이 example.com 형식으로 입력하세요.
+err-bad-org-name = "{ $name }" 이름은 조직 이름으로 사용할 수 없습니다. 표시 가능한 문자 1~64자로 입력하세요.
+err-nothing-to-set = 변경할 항목이 없습니다. `{ $command }`에 옵션을 하나 이상 지정하세요. 옵션 목록은 `--help`에서 확인할 수 있습니다.
+err-bad-app-password-name = 앱 암호에는 1~64자의 이름이 필요합니다(예: --name "사무실 스캐너").
+err-password-stdin = 표준 입력으로 암호가 전달되지 않았습니다. 파이프로 암호를 전달하세요. 예: printf '%s\n' '사용할 암호' | authrelay user password ADDRESS --password-stdin
+err-password-too-short = 암호가 너무 짧습니다. { $min }자 이상으로 설정하거나, --password-stdin 없이 실행하여 authrelay가 강력한 암호를 생성하도록 하세요.
+err-password-few-kinds = 암호가 너무 단순합니다. 영문 소문자, 영문 대문자, 숫자, 기호 중 세 종류 이상을 섞어 쓰거나, 20자 이상의 암호 문구를 사용하세요.
+err-password-contains-address = 암호에 사용자 본인의 이름이 포함되어 있습니다. 이름이 들어가지 않은 암호를 사용하세요.
+err-password-common = 공격자가 가장 먼저 시도하는 암호 목록에 포함된 암호입니다. 흔하지 않은 암호를 사용하세요.
+err-bad-queue-id = "{ $id }" 값은 큐 ID가 아닙니다. 큐 ID는 `authrelay queue list` 명령에 표시되는 것처럼 0-9와 A-F로 이루어진 20자입니다.
+err-queue-not-found = 큐에 { $id } 메시지가 없습니다. 이미 배달되었을 수 있으니 `authrelay queue list` 명령으로 확인하세요.
+
+## Organisations
+org-created = { $domains } 도메인용 "{ $name }" 조직을 만들었습니다.
+org-created-next = 새 조직은 Microsoft 365 테넌트와 마찬가지로 보안 기본값은 켜지고 SMTP AUTH는 꺼진 상태로 시작합니다. `authrelay user add someone@{ $domain }` 명령으로 사서함을 추가하세요.
+org-updated = "{ $name }" 조직을 업데이트했습니다.
+org-none = 아직 조직이 없습니다. `authrelay org add NAME --domain example.com` 명령으로 조직을 만드세요.
+
+## Users
+user-created = "{ $org }" 조직에 { $address } 사용자를 만들었습니다.
+user-password-generated = 생성된 암호(지금만 표시되므로 장치 설정에 저장해 두세요):
+user-created-next = 장치가 { $address } 주소로 메일을 보내도록 하려면 `authrelay user show { $address }` 명령으로 무엇이 발송을 막고 있는지 확인하세요.
+user-updated = { $address } 사용자를 업데이트했습니다.
+user-password-set = { $address } 사용자의 암호를 변경했습니다. 이전 암호를 사용하는 장치는 새 암호로 업데이트할 때까지 535 5.7.139 오류로 실패합니다.
+user-none = 아직 사용자가 없습니다. `authrelay user add name@example.com` 명령으로 사용자를 만드세요.
+smtp-auth-effective-on-mailbox = 적용 상태: 켜짐, 이 사서함에서 설정됨
+smtp-auth-effective-on-org = 적용 상태: 켜짐, 조직 설정을 따름
+smtp-auth-effective-off-mailbox = 적용 상태: 꺼짐, 이 사서함에서 설정됨
+smtp-auth-effective-off-org = 적용 상태: 꺼짐, 조직 설정을 따름
+
+## App passwords
+app-password-created = { $address } 사용자의 "{ $name }" 앱 암호를 만들었습니다. 장치에 계정 암호 대신 이 암호를 입력하세요. 이 암호는 지금만 표시됩니다:
+app-password-org-blocks = 참고: "{ $org }" 조직에서 앱 암호를 차단하고 있으므로, 관리자가 `authrelay org set { $org } --app-passwords allowed` 명령을 실행하기 전까지 이 앱 암호는 거부됩니다.
+app-password-none = { $address } 사용자에게 앱 암호가 없습니다.
+app-password-revoked = { $address } 사용자의 "{ $name }" 앱 암호를 폐기했습니다. 이 앱 암호를 사용하던 장치는 더 이상 로그인할 수 없습니다.
+
+## Queue
+queue-count = { $count ->
+   *[other] 큐에 메시지가 { $count }개 있습니다.
+}
+queue-corrupt = 경고: 손상된 큐 파일이 발견되어 배달하지 않습니다: { $reason }
+queue-size = 크기: { $size }바이트
+
+## Sign-in log
+signins-none = 아직 기록된 로그인 시도가 없습니다.
+
+## Labels
+label-org = 조직
+label-domains = 도메인
+label-security-defaults = 보안 기본값
+label-org-smtp-auth = SMTP AUTH(조직 전체)
+label-app-passwords = 앱 암호
+label-address = 주소
+label-display-name = 표시 이름
+label-sign-in = 로그인
+label-mailbox-smtp-auth = 인증된 SMTP
+label-mfa = 다단계 인증(MFA)
+label-send-as = 다른 사람 이름으로 보내기
