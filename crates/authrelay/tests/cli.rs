@@ -28,7 +28,10 @@ fn errors_name_the_problem_and_the_fix() {
         (&["user", "add", "not-an-address"], "Write it as name@example.com"),
         (&["user", "show", "ghost@contoso.com"], "authrelay user add ghost@contoso.com"),
         (&["user", "set", "scanner@contoso.com"], "nothing to change"),
-        (&["app-password", "revoke", "scanner@contoso.com", "--name", "nope"], "authrelay app-password list scanner@contoso.com"),
+        (
+            &["app-password", "revoke", "scanner@contoso.com", "--name", "nope"],
+            "authrelay app-password list scanner@contoso.com",
+        ),
         (&["queue", "show", "../../etc/passwd"], "Queue ids are 20 characters"),
         (&["queue", "show", "0123456789ABCDEF0123"], "authrelay queue list"),
     ];
@@ -61,7 +64,8 @@ fn weak_passwords_are_refused_with_the_rule() {
         let err = stderr(&out);
         assert!(err.contains(fix), "{password:?}: {err}");
     }
-    let out = server.cli_with_stdin(&["user", "add", "scanner2@contoso.com", "--password-stdin"], Some("Long-and-Strong-2026"));
+    let out = server
+        .cli_with_stdin(&["user", "add", "scanner2@contoso.com", "--password-stdin"], Some("Long-and-Strong-2026"));
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -116,8 +120,10 @@ fn messages_follow_lang_and_the_flag() {
 fn config_check_reports_every_problem_and_prints_the_effective_config() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "hostname = \"a b\"\n[listen]\nsubmission = \"nowhere\"\n[limits]\nmax_recipients = 0\n").unwrap();
-    let out = Command::new(BIN).args(["--config"]).arg(&bad).args(["config", "check"]).env("LANG", "C").output().unwrap();
+    std::fs::write(&bad, "hostname = \"a b\"\n[listen]\nsubmission = \"nowhere\"\n[limits]\nmax_recipients = 0\n")
+        .unwrap();
+    let out =
+        Command::new(BIN).args(["--config"]).arg(&bad).args(["config", "check"]).env("LANG", "C").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     for key in ["listen.submission", "hostname", "limits.max_recipients", "authrelay config check"] {
@@ -125,7 +131,8 @@ fn config_check_reports_every_problem_and_prints_the_effective_config() {
     }
     let good = dir.path().join("good.toml");
     std::fs::write(&good, "[listen]\nsubmission = \"127.0.0.1:2525\"\nsubmissions = \"\"\n").unwrap();
-    let out = Command::new(BIN).args(["--config"]).arg(&good).args(["config", "check"]).env("LANG", "C").output().unwrap();
+    let out =
+        Command::new(BIN).args(["--config"]).arg(&good).args(["config", "check"]).env("LANG", "C").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("submission = \"127.0.0.1:2525\""), "{text}");

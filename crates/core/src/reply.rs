@@ -63,6 +63,8 @@ catalogue! {
     AuthTempFail => (454, "4.7.0", "Temporary authentication failure"),
     /// *spec* too many failures on this connection; the session closes after it
     AuthTooMany => (421, "4.7.0", "Too many failed authentication attempts; closing connection"),
+    /// the client's address used up its failure budget across connections; the session closes
+    AddressThrottled => (421, "4.7.0", "Too many failed authentication attempts from your address; try again later"),
 
     // --- spec §3: sending -------------------------------------------------------------------
     /// *spec* MAIL without a successful AUTH
@@ -149,6 +151,8 @@ catalogue! {
     ShuttingDown => (421, "4.3.2", "Service shutting down; please try again later"),
     /// the global connection cap is reached
     TooManyConnections => (421, "4.7.0", "Too many connections; please try again later"),
+    /// one client address holds too many connections, or opens them too fast
+    TooManyConnectionsFromAddress => (421, "4.7.0", "Too many connections from your address; please try again later"),
     /// too many protocol errors in one session
     TooManyErrors => (421, "4.7.0", "Too many errors; closing connection"),
     /// an HTTP request arrived on an SMTP port (cross-protocol attack or a misconfigured tool)

@@ -8,8 +8,7 @@ macro_rules! setting {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? } default $default:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -130,6 +129,12 @@ mod tests {
         assert_eq!("ENABLED".parse::<OrgSmtpAuth>().unwrap(), OrgSmtpAuth::Enabled);
         let err = "maybe".parse::<MailboxSmtpAuth>().unwrap_err();
         assert_eq!(err.choices, "default enabled disabled");
+    }
+
+    #[test]
+    fn json_uses_the_same_spelling_as_the_cli() {
+        assert_eq!(serde_json::to_string(&CredentialKind::AppPassword).unwrap(), "\"app-password\"");
+        assert_eq!(serde_json::from_str::<CredentialKind>("\"app-password\"").unwrap(), CredentialKind::AppPassword);
     }
 
     #[test]

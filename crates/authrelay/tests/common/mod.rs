@@ -131,6 +131,28 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM without waiting, so a test can watch its clients while the server stops;
+    /// [`TestServer::wait_exit`] then waits for the exit ([`TestServer::terminate`] does both).
+    pub fn sigterm(&self) {
+        let pid = self.pid();
+        assert_eq!(unsafe { libc_kill(pid as i32, 15) }, 0, "kill -TERM {pid}");
+    }
+
+    /// Waits (at most 20 s) for the process to exit after [`TestServer::sigterm`]; returns the
+    /// exit status success.
+    pub fn wait_exit(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs `authrelay <args>` against this server's data directory.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, None)
