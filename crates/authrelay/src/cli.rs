@@ -46,8 +46,20 @@ pub enum Command {
     /// The queue of accepted messages.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// DKIM signing keys for outbound mail.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
     /// The sign-in log: every AUTH attempt and the check that decided it.
     Signins(SigninsArgs),
+    /// Why can't this mailbox send? Every check of the decision order, and the least weakening fixes.
+    Doctor(DoctorArgs),
+    /// Diagnose any SMTP submission server from the client side: TLS, certificate, AUTH, replies explained.
+    Probe(ProbeArgs),
+    /// Load generator for SMTP servers on loopback, and queue-scale measurements.
+    Bench(BenchArgs),
+    /// Admin center accounts: add admins with a role, reset passwords and authenticator apps.
+    #[command(subcommand)]
+    Admin(crate::admin_cli::AdminCommand),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -61,6 +73,9 @@ pub struct ServeArgs {
     /// Host name for the greeting and Received headers.
     #[arg(long)]
     pub hostname: Option<String>,
+    /// Admin center (web pages and REST API) listener (default 127.0.0.1:8025).
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +115,18 @@ pub enum OrgCommand {
         /// Add another accepted domain.
         #[arg(long = "add-domain", value_name = "DOMAIN")]
         add_domains: Vec<String>,
+        /// Largest message in bytes for this organisation's mailboxes (0 = the server's limit).
+        #[arg(long, value_name = "BYTES")]
+        max_message_size: Option<u64>,
+        /// Recipients per message (0 = the server's limit).
+        #[arg(long, value_name = "N")]
+        max_recipients: Option<u64>,
+        /// Recipients per mailbox per rolling 24 hours (0 = the server's limit).
+        #[arg(long, value_name = "N")]
+        daily_recipients: Option<u64>,
+        /// Concurrent authenticated sessions per mailbox (0 = the server's limit).
+        #[arg(long, value_name = "N")]
+        max_sessions: Option<u64>,
     },
 }
 
@@ -151,6 +178,8 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lift a smart lockout at once (recorded in the sign-in log with the check "unlock").
+    Unlock { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +213,35 @@ pub enum QueueCommand {
         #[arg(long)]
         raw: bool,
     },
+    /// Try the pending recipients of a message now (or of every message with --all).
+    Retry {
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+    /// Keep a message from being delivered until it is released.
+    Hold { id: String },
+    /// Let a held message be delivered again.
+    Release { id: String },
+    /// Remove a message from the queue without delivering it and without a bounce.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Create a signing key for DOMAIN and print the DNS TXT record to publish.
+    Generate {
+        domain: String,
+        /// Key type: rsa (2048 bit, verified everywhere) or ed25519 (RFC 8463).
+        #[arg(long, value_name = "rsa|ed25519", default_value = "rsa")]
+        algorithm: String,
+        /// Selector (default: the algorithm and today's date, e.g. rsa-20261115).
+        #[arg(long, value_name = "NAME")]
+        selector: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +254,112 @@ pub struct SigninsArgs {
     /// Only failures.
     #[arg(long)]
     pub failures: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `authrelay bench`: with flags, a load run against an SMTP server on loopback; with a
+/// subcommand, a queue-scale measurement on the data directory's spool.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub queue: Option<BenchQueueCommand>,
+    /// SMTP server, HOST:PORT; loopback only (127.0.0.0/8, ::1).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// How the session is protected.
+    #[arg(long, value_name = "none|starttls|implicit", default_value = "starttls")]
+    pub tls: authrelay_bench::TlsMode,
+    /// Authenticate with AUTH PLAIN as this user (needs --password).
+    #[arg(long, requires = "password")]
+    pub user: Option<String>,
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    /// Concurrent connections.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    pub connections: usize,
+    /// Messages in total.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub messages: u64,
+    /// Messages per session; 1 = a new TCP+TLS+AUTH session per message, 0 = one session per
+    /// connection.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub per_session: u64,
+    /// Message size in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    pub size: usize,
+    /// Send MAIL, RCPT and DATA together when the server offers PIPELINING.
+    #[arg(long)]
+    pub pipelining: bool,
+    #[arg(long, value_name = "ADDR", default_value = "bench@example.com")]
+    pub from: String,
+    #[arg(long, value_name = "ADDR", default_value = "sink@example.net")]
+    pub to: String,
+    /// No message is started after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub time_limit: u64,
+    /// Idle mode: open --connections authenticated sessions, hold them this many seconds, QUIT.
+    #[arg(long, value_name = "SECS")]
+    pub hold: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchQueueCommand {
+    /// Accept N messages into the spool through the durable accept path.
+    QueueFill {
+        count: u64,
+        #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+        size: usize,
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// Open and scan the spool as a server start does; print the time and memory it took.
+    QueueRecover,
+}
+
+/// `authrelay doctor ADDRESS`: the server-side troubleshooter (see crates/troubleshoot).
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    pub address: String,
+    /// Also explain the user's latest failed sign-ins from the sign-in log.
+    #[arg(long)]
+    pub explain_last: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `authrelay probe`: the client-side troubleshooter, like swaks but explaining each reply.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// SMTP server as HOST:PORT, e.g. smtp.office365.com:587.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: String,
+    /// Upgrade a plain connection with STARTTLS (the default; port 587).
+    #[arg(long, conflicts_with = "tls")]
+    pub starttls: bool,
+    /// TLS from the first byte (port 465).
+    #[arg(long)]
+    pub tls: bool,
+    /// User name for AUTH.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Read the password from standard input (first line).
+    #[arg(long, requires = "user")]
+    pub password_stdin: bool,
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Option<String>,
+    /// Send a short test message from --from to --to.
+    #[arg(long)]
+    pub send: bool,
+    /// Trust the certificates in this PEM file instead of the system's CA bundle.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for each connect, handshake and reply.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
     #[arg(long)]
     pub json: bool,
 }

@@ -37,7 +37,11 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
         Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
         Command::Queue(c) => queue(c, &effective, lang),
+        Command::Dkim(c) => crate::delivery_cli::dkim(c, &effective, lang),
         Command::Signins(a) => signins(a, &open_directory(&effective).await?, lang).await,
+        c @ (Command::Doctor(_) | Command::Probe(_)) => crate::troubleshoot_cmd::run(c, &effective, lang).await,
+        Command::Bench(a) => crate::bench_cmd::run(a, &effective, lang).await,
+        Command::Admin(c) => crate::admin_cli::run(c, &open_directory(&effective).await?, lang).await,
     }
 }
 
@@ -118,10 +122,27 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
                 json_out(&org);
             } else {
                 print_org(&org, lang);
+                crate::protection_cli::print_org_limits(dir, &org.name, lang).await?;
             }
         }
-        OrgCommand::Set { name, security_defaults, smtp_auth, app_passwords, add_domains } => {
-            if security_defaults.is_none() && smtp_auth.is_none() && app_passwords.is_none() && add_domains.is_empty() {
+        OrgCommand::Set {
+            name,
+            security_defaults,
+            smtp_auth,
+            app_passwords,
+            add_domains,
+            max_message_size,
+            max_recipients,
+            daily_recipients,
+            max_sessions,
+        } => {
+            let limits = authrelay_directory::OrgLimits { max_message_size, max_recipients, daily_recipients, max_sessions };
+            if security_defaults.is_none()
+                && smtp_auth.is_none()
+                && app_passwords.is_none()
+                && add_domains.is_empty()
+                && limits == authrelay_directory::OrgLimits::default()
+            {
                 return Err(CliError::new("err-nothing-to-set").arg("command", "authrelay org set NAME").usage());
             }
             let before =
@@ -131,8 +152,10 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
                 dir.add_domain(&before.name, &d).await?;
             }
             let after = dir.update_org(&before.name, OrgChange { security_defaults, smtp_auth, app_passwords }).await?;
+            dir.set_org_limits(&after.name, limits).await?;
             say(lang, "org-updated", &[("name", Arg::Str(&after.name))]);
             print_org(&after, lang);
+            crate::protection_cli::print_org_limits(dir, &after.name, lang).await?;
         }
     }
     Ok(())
@@ -235,6 +258,7 @@ async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), C
             dir.set_password_hash(address.as_str(), &hash(password).await).await?;
             say(lang, "user-password-set", &[("address", Arg::Str(address.as_str()))]);
         }
+        UserCommand::Unlock { address } => crate::protection_cli::unlock(dir, &parse_address(&address)?, lang).await?,
         UserCommand::List { org, json } => {
             let users = dir.list_users(org.as_deref()).await?;
             if json {
@@ -289,6 +313,7 @@ async fn print_user(user: &authrelay_directory::User, dir: &SqliteDirectory, lan
     field(&t(lang, "label-security-defaults", &[]), org.settings.security_defaults);
     let send_as = if user.send_as.is_empty() { "-".to_string() } else { user.send_as.join(", ") };
     field(&t(lang, "label-send-as", &[]), send_as);
+    crate::protection_cli::print_lockout(dir, &user.address, lang).await?;
     Ok(())
 }
 
@@ -346,21 +371,7 @@ fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError
             let scan = spool
                 .scan()
                 .map_err(|e| CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e))?;
-            if json {
-                json_out(&scan.messages);
-            } else {
-                for m in &scan.messages {
-                    println!(
-                        "{}  {}  {:>9}  {} -> {}",
-                        m.id,
-                        when(Some(m.queued_at)),
-                        m.size,
-                        if m.envelope.mail_from.is_empty() { "<>" } else { &m.envelope.mail_from },
-                        m.envelope.rcpt_to.join(", ")
-                    );
-                }
-                say(lang, "queue-count", &[("count", Arg::from(scan.messages.len()))]);
-            }
+            crate::delivery_cli::list(&spool, &scan.messages, json, lang)?;
             for bad in &scan.corrupt {
                 eprintln!("{}", t(lang, "queue-corrupt", &[("reason", Arg::Str(&bad.to_string()))]));
             }
@@ -376,12 +387,17 @@ fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError
                 std::io::stdout().write_all(&message).map_err(|e| CliError::new("err-io").arg("reason", e))?;
             } else {
                 json_out(&envelope);
+                crate::delivery_cli::print_state(&spool, &qid, lang)?;
                 let header_end =
                     message.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(message.len());
                 println!("{}", String::from_utf8_lossy(&message[..header_end]));
                 say(lang, "queue-size", &[("size", Arg::from(message.len()))]);
             }
         }
+        QueueCommand::Retry { id, all } => crate::delivery_cli::retry(&spool, id, all, lang)?,
+        QueueCommand::Hold { id } => crate::delivery_cli::hold(&spool, &id, true, lang)?,
+        QueueCommand::Release { id } => crate::delivery_cli::hold(&spool, &id, false, lang)?,
+        QueueCommand::Delete { id } => crate::delivery_cli::delete(&spool, &id, lang)?,
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use authrelay_proto::DataLimits;
+use authrelay_directory::LockoutPolicy;
+use authrelay_smtp::protection::ProtectionConfig;
 use authrelay_smtp::SessionConfig;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,25 @@ struct FileConfig {
     tls: FileTls,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    lockout: FileLockout,
+    #[serde(default)]
+    delivery: crate::delivery_config::FileDelivery,
+    #[serde(default)]
+    routes: Vec<crate::delivery_config::FileRoute>,
+    #[serde(default)]
+    admin: crate::admin_config::FileAdmin,
+}
+
+/// `[lockout]`: smart lockout per user name (see README "Limits").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLockout {
+    threshold: Option<u32>,
+    window_secs: Option<i64>,
+    duration_secs: Option<i64>,
+    max_duration_secs: Option<i64>,
+    familiar_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +79,15 @@ struct FileLimits {
     auth_failure_delay_ms: Option<u64>,
     max_errors: Option<u32>,
     shutdown_grace_secs: Option<u64>,
+    data_deadline_secs: Option<u64>,
+    max_connections_per_address: Option<usize>,
+    connections_per_address_per_minute: Option<u32>,
+    address_failure_budget: Option<u32>,
+    address_failure_window_secs: Option<u64>,
+    address_failure_delay_step_ms: Option<u64>,
+    address_failure_delay_max_ms: Option<u64>,
+    max_sessions_per_mailbox: Option<u64>,
+    daily_recipients: Option<u64>,
 }
 
 /// The configuration in force, after defaults, file, environment and flags.
@@ -68,6 +98,18 @@ pub struct Effective {
     pub listen: Listen,
     pub tls: Tls,
     pub limits: Limits,
+    pub lockout: Lockout,
+    pub delivery: authrelay_delivery::DeliveryConfig,
+    pub admin: crate::admin_config::Admin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Lockout {
+    pub threshold: u32,
+    pub window_secs: i64,
+    pub duration_secs: i64,
+    pub max_duration_secs: i64,
+    pub familiar_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +138,15 @@ pub struct Limits {
     pub auth_failure_delay_ms: u64,
     pub max_errors: u32,
     pub shutdown_grace_secs: u64,
+    pub data_deadline_secs: u64,
+    pub max_connections_per_address: usize,
+    pub connections_per_address_per_minute: u32,
+    pub address_failure_budget: u32,
+    pub address_failure_window_secs: u64,
+    pub address_failure_delay_step_ms: u64,
+    pub address_failure_delay_max_ms: u64,
+    pub max_sessions_per_mailbox: u64,
+    pub daily_recipients: u64,
 }
 
 /// One problem found in the configuration; `key` names where, `message` what is wrong.
@@ -117,9 +168,33 @@ impl Effective {
             max_recipients: self.limits.max_recipients,
             command_timeout: Duration::from_secs(self.limits.command_timeout_secs),
             data_timeout: Duration::from_secs(self.limits.data_timeout_secs),
+            data_deadline: Duration::from_secs(self.limits.data_deadline_secs),
             auth_failures_per_connection: self.limits.auth_failures_per_connection,
             auth_failure_delay: Duration::from_millis(self.limits.auth_failure_delay_ms),
             max_errors: self.limits.max_errors,
+        }
+    }
+
+    pub fn protection_config(&self) -> ProtectionConfig {
+        let l = &self.limits;
+        let k = &self.lockout;
+        ProtectionConfig {
+            lockout: LockoutPolicy {
+                threshold: k.threshold,
+                window_secs: k.window_secs,
+                base_secs: k.duration_secs,
+                max_secs: k.max_duration_secs,
+                familiar_secs: k.familiar_days.saturating_mul(24 * 60 * 60),
+            },
+            address_failure_budget: l.address_failure_budget,
+            address_failure_window: Duration::from_secs(l.address_failure_window_secs),
+            address_failure_delay_step: Duration::from_millis(l.address_failure_delay_step_ms),
+            address_failure_delay_max: Duration::from_millis(l.address_failure_delay_max_ms),
+            max_connections_per_address: l.max_connections_per_address,
+            connection_rate_per_address: l.connections_per_address_per_minute,
+            connection_rate_window: Duration::from_secs(60),
+            max_sessions_per_mailbox: l.max_sessions_per_mailbox,
+            daily_recipients: l.daily_recipients,
         }
     }
 
@@ -138,25 +213,31 @@ impl Effective {
 
 /// Builds the effective configuration. `data_dir_flag` is `--data-dir` / `AUTHRELAY_DATA_DIR`.
 pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs) -> Result<Effective, Vec<Problem>> {
+    let Some(path) = file else {
+        return load_text(None, "", data_dir_flag, serve);
+    };
+    match std::fs::read_to_string(path) {
+        Err(e) => Err(vec![Problem { key: path.display().to_string(), message: format!("cannot read the file: {e}") }]),
+        Ok(text) => load_text(Some(&text), &path.display().to_string(), data_dir_flag, serve),
+    }
+}
+
+/// [`load`] for a file's text (`origin` names it in problems); also what the config fuzz
+/// target drives.
+pub fn load_text(
+    text: Option<&str>,
+    origin: &str,
+    data_dir_flag: Option<&Path>,
+    serve: &ServeArgs,
+) -> Result<Effective, Vec<Problem>> {
     let mut problems = vec![];
-    let parsed: FileConfig = match file {
+    let parsed: FileConfig = match text {
         None => FileConfig::default(),
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(text) => match toml::from_str(text) {
+            Ok(c) => c,
             Err(e) => {
-                return Err(vec![Problem {
-                    key: path.display().to_string(),
-                    message: format!("cannot read the file: {e}"),
-                }])
+                return Err(vec![Problem { key: origin.to_string(), message: e.to_string().trim().replace('\n', " ") }])
             }
-            Ok(text) => match toml::from_str(&text) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Err(vec![Problem {
-                        key: path.display().to_string(),
-                        message: e.to_string().trim().replace('\n', " "),
-                    }])
-                }
-            },
         },
     };
 
@@ -217,6 +298,7 @@ pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs
 
     let l = parsed.limits;
     let defaults = SessionConfig::default();
+    let pd = ProtectionConfig::default();
     let limits = Limits {
         max_message_size: l.max_message_size.unwrap_or(defaults.data_limits.max_message),
         max_recipients: l.max_recipients.unwrap_or(defaults.max_recipients),
@@ -228,7 +310,49 @@ pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs
         auth_failure_delay_ms: l.auth_failure_delay_ms.unwrap_or(defaults.auth_failure_delay.as_millis() as u64),
         max_errors: l.max_errors.unwrap_or(defaults.max_errors),
         shutdown_grace_secs: l.shutdown_grace_secs.unwrap_or(30),
+        data_deadline_secs: l.data_deadline_secs.unwrap_or(defaults.data_deadline.as_secs()),
+        max_connections_per_address: l.max_connections_per_address.unwrap_or(pd.max_connections_per_address),
+        connections_per_address_per_minute: l
+            .connections_per_address_per_minute
+            .unwrap_or(pd.connection_rate_per_address),
+        address_failure_budget: l.address_failure_budget.unwrap_or(pd.address_failure_budget),
+        address_failure_window_secs: l.address_failure_window_secs.unwrap_or(pd.address_failure_window.as_secs()),
+        address_failure_delay_step_ms: l
+            .address_failure_delay_step_ms
+            .unwrap_or(pd.address_failure_delay_step.as_millis() as u64),
+        address_failure_delay_max_ms: l
+            .address_failure_delay_max_ms
+            .unwrap_or(pd.address_failure_delay_max.as_millis() as u64),
+        max_sessions_per_mailbox: l.max_sessions_per_mailbox.unwrap_or(pd.max_sessions_per_mailbox),
+        daily_recipients: l.daily_recipients.unwrap_or(pd.daily_recipients),
     };
+    let k = parsed.lockout;
+    let lockout = Lockout {
+        threshold: k.threshold.unwrap_or(pd.lockout.threshold),
+        window_secs: k.window_secs.unwrap_or(pd.lockout.window_secs),
+        duration_secs: k.duration_secs.unwrap_or(pd.lockout.base_secs),
+        max_duration_secs: k.max_duration_secs.unwrap_or(pd.lockout.max_secs),
+        familiar_days: k.familiar_days.unwrap_or(pd.lockout.familiar_secs / (24 * 60 * 60)),
+    };
+    for (key, value) in [
+        ("lockout.threshold", i64::from(lockout.threshold)),
+        ("lockout.window_secs", lockout.window_secs),
+        ("lockout.duration_secs", lockout.duration_secs),
+        ("lockout.max_duration_secs", lockout.max_duration_secs),
+    ] {
+        if value <= 0 {
+            problems.push(Problem { key: key.into(), message: "must be greater than 0".into() });
+        }
+    }
+    if lockout.max_duration_secs < lockout.duration_secs {
+        problems.push(Problem {
+            key: "lockout.max_duration_secs".into(),
+            message: "must be at least lockout.duration_secs".into(),
+        });
+    }
+    if !(0..=3650).contains(&lockout.familiar_days) {
+        problems.push(Problem { key: "lockout.familiar_days".into(), message: "must be between 0 and 3650".into() });
+    }
     for (key, value) in [
         ("limits.max_message_size", limits.max_message_size as u64),
         ("limits.max_recipients", limits.max_recipients as u64),
@@ -238,6 +362,13 @@ pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs
         ("limits.data_timeout_secs", limits.data_timeout_secs),
         ("limits.auth_failures_per_connection", limits.auth_failures_per_connection as u64),
         ("limits.max_errors", limits.max_errors as u64),
+        ("limits.data_deadline_secs", limits.data_deadline_secs),
+        ("limits.max_connections_per_address", limits.max_connections_per_address as u64),
+        ("limits.connections_per_address_per_minute", limits.connections_per_address_per_minute as u64),
+        ("limits.address_failure_budget", limits.address_failure_budget as u64),
+        ("limits.address_failure_window_secs", limits.address_failure_window_secs),
+        ("limits.max_sessions_per_mailbox", limits.max_sessions_per_mailbox),
+        ("limits.daily_recipients", limits.daily_recipients),
     ] {
         if value == 0 {
             problems.push(Problem { key: key.into(), message: "must be greater than 0".into() });
@@ -254,10 +385,22 @@ pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs
         problems.push(Problem { key: "listen.max_connections".into(), message: "must be greater than 0".into() });
     }
 
+    let delivery =
+        crate::delivery_config::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
+    let admin = crate::admin_config::build(parsed.admin, serve.admin, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Effective { data_dir, hostname, listen: Listen { submission, submissions, max_connections }, tls, limits })
+    Ok(Effective {
+        data_dir,
+        hostname,
+        listen: Listen { submission, submissions, max_connections },
+        tls,
+        limits,
+        lockout,
+        delivery,
+        admin,
+    })
 }
 
 fn default_hostname() -> String {

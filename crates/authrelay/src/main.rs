@@ -1,11 +1,18 @@
 //! authrelay: the binary. CLI wiring only; each part lives in its own crate.
 
+mod admin_cli;
+mod admin_config;
+mod bench_cmd;
 mod cli;
 mod commands;
 mod config;
+mod delivery_cli;
+mod delivery_config;
 mod output;
+mod protection_cli;
 mod serve;
 mod tls;
+mod troubleshoot_cmd;
 
 use std::process::ExitCode;
 
@@ -14,7 +21,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Serve(_)) {
+    if !matches!(cli.command, cli::Command::Serve(_) | cli::Command::Bench(_)) {
         // Admin commands behave like Unix tools when piped into `head`: end quietly on a closed
         // pipe instead of panicking. The server keeps Rust's default (SIGPIPE ignored) so a
         // client hanging up is an error on one socket, not the end of the process.

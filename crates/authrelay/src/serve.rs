@@ -15,7 +15,7 @@ use crate::output::CliError;
 
 pub async fn serve(config: Effective) -> Result<(), CliError> {
     create_data_dir(&config)?;
-    let directory = SqliteDirectory::open(&config.db_path()).await.map_err(CliError::from)?;
+    let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
     let spool = Spool::open(&config.spool_path())
         .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
     let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
@@ -23,10 +23,17 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
 
     let queued = spool.list().map(|l| l.len()).unwrap_or(0);
     let shutdown = CancellationToken::new();
+    // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
+    let delivery = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
+    // The admin center shares the database and the queue with the SMTP side.
+    let admin = crate::admin_config::start(&config.admin, Some(tls.clone()), Arc::new(directory.clone()), spool.clone())
+        .await
+        .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
+    let admin_address = admin.as_ref().map(|a| a.address);
     let shared = Arc::new(Shared {
         config: config.session_config(),
         tls: tokio_rustls::TlsAcceptor::from(tls),
-        auth: Authenticator::new(Arc::new(directory)),
+        auth: Authenticator::with_protection(Arc::new(directory), config.protection_config()),
         spool,
         shutdown: shutdown.clone(),
     });
@@ -39,18 +46,23 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     }
     let server = Server { listeners, max_connections: config.listen.max_connections, shared };
     let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
-    write_listen_file(&config, &handle)?;
+    write_listen_file(&config, &handle, admin_address)?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
         queued,
         submission = ?handle.address(ListenerKind::Submission),
         submissions = ?handle.address(ListenerKind::Submissions),
+        admin = ?admin_address,
         "authrelay is ready"
     );
 
     wait_for_signal().await;
     tracing::info!("stopping: no new connections; transactions in flight may finish");
     handle.stop(Duration::from_secs(config.limits.shutdown_grace_secs)).await;
+    if let Some(admin) = admin {
+        admin.stop(Duration::from_secs(5)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
     let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
     tracing::info!("stopped");
     Ok(())
@@ -67,11 +79,16 @@ fn create_data_dir(config: &Effective) -> Result<(), CliError> {
 
 /// `<data_dir>/listen.json` names the bound addresses, so scripts and tests that ask for port 0
 /// learn the real ports.
-fn write_listen_file(config: &Effective, handle: &authrelay_smtp::ServerHandle) -> Result<(), CliError> {
+fn write_listen_file(
+    config: &Effective,
+    handle: &authrelay_smtp::ServerHandle,
+    admin: Option<std::net::SocketAddr>,
+) -> Result<(), CliError> {
     let body = serde_json::json!({
         "pid": std::process::id(),
         "submission": handle.address(ListenerKind::Submission).map(|a| a.to_string()),
         "submissions": handle.address(ListenerKind::Submissions).map(|a| a.to_string()),
+        "admin": admin.map(|a| a.to_string()),
     });
     let path = config.data_dir.join("listen.json");
     let tmp = config.data_dir.join("listen.json.tmp");
@@ -88,4 +105,21 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// Starts the queue manager (crates/delivery) on its own directory connection.
+async fn start_delivery(
+    config: &Effective,
+    spool: Spool,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
+    let manager = authrelay_delivery::QueueManager::new(
+        spool,
+        Arc::new(directory),
+        config.delivery.clone(),
+        Arc::new(authrelay_delivery::SystemClock),
+    )
+    .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
+    Ok(tokio::spawn(manager.run(shutdown)))
 }

@@ -119,6 +119,10 @@ catalogue! {
     BadSenderAddress => (501, "5.1.7", "Bad sender address syntax"),
     /// RCPT TO address does not parse
     BadRecipientAddress => (501, "5.1.3", "Bad recipient address syntax"),
+    /// RCPT to a domain we host, for a mailbox that does not exist (refused now, not bounced later)
+    UnknownLocalRecipient => (550, "5.1.1", "Recipient address rejected: no such mailbox here"),
+    /// RCPT to a domain we host while the directory cannot be read
+    RecipientLookupFailed => (451, "4.3.0", "Temporary failure looking up the recipient; please try again later"),
     /// a MAIL or RCPT parameter we do not support (RFC 5321 4.1.1.11)
     UnsupportedParameter => (555, "5.5.4", "Unsupported MAIL or RCPT parameter"),
     /// a command before EHLO/HELO

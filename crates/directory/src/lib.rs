@@ -8,11 +8,14 @@
 //! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend, migrations in
 //! `migrations/`), `secrets.rs` (hashing, verification, generation, strength rules).
 
+pub mod admin;
 pub mod model;
+pub mod protection;
 pub mod secrets;
 pub mod sqlite;
 
 pub use model::*;
+pub use protection::{LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
 
 use async_trait::async_trait;
 
@@ -86,4 +89,36 @@ pub trait Directory: Send + Sync + 'static {
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()>;
     /// Newest first.
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>>;
+
+    // --- protection (see `protection.rs`) ---
+    /// Whether the user name is locked for this client address at `now`. Nothing is written.
+    async fn lockout_status(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus>;
+    /// Counts one failed attempt (for any name, existing or not); reports a lockout it causes.
+    async fn record_auth_failure(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus>;
+    /// Resets the counter the attempt used and makes the client address familiar.
+    async fn record_auth_success(&self, name: &str, client_ip: &str, now: i64, policy: &LockoutPolicy) -> Result<()>;
+    /// Clears every lockout counter of the name; returns how many locations were locked.
+    async fn unlock(&self, name: &str, now: i64) -> Result<u64>;
+    /// The name's lockout counters, unfamiliar locations first.
+    async fn lockouts(&self, name: &str) -> Result<Vec<LockoutEntry>>;
+    /// Recipients of messages accepted for `address` after `since` (unix seconds).
+    async fn recipients_since(&self, address: &str, since: i64) -> Result<u64>;
+    /// Adds an accepted message's recipients to the rolling quota.
+    async fn record_recipients(&self, address: &str, at: i64, count: u32) -> Result<()>;
+    /// The organisation's limit overrides; `UnknownOrg` when there is no such organisation.
+    async fn org_limits(&self, org: &str) -> Result<OrgLimits>;
+    /// Applies a change (`None` unchanged, `Some(0)` back to the server's value).
+    async fn set_org_limits(&self, org: &str, change: OrgLimits) -> Result<OrgLimits>;
 }

@@ -20,10 +20,11 @@ use authrelay_core::{
     SecurityDefaults, SignIn,
 };
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::{protection, LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
 use crate::{
     AppPassword, AppPasswordSecret, AuthRecord, Directory, DirectoryError, NewAppPassword, NewUser, Org, OrgChange,
     Result, SignInEntry, SignInFilter, User, UserChange,
@@ -39,7 +40,8 @@ pub const DEFAULT_SIGNIN_LIMIT: u32 = 100;
 /// The directory in a SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteDirectory {
-    pool: SqlitePool,
+    /// Shared with the admin store (`crate::admin`), which keeps its tables in the same file.
+    pub(crate) pool: SqlitePool,
 }
 
 impl From<sqlx::Error> for DirectoryError {
@@ -51,11 +53,29 @@ impl From<sqlx::Error> for DirectoryError {
 
 impl SqliteDirectory {
     /// Opens (creating it if missing) the database at `path` and brings its schema up to date.
+    /// Every commit is fsynced: for the admin commands, whose changes must survive a power cut.
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, SqliteSynchronous::Full).await
+    }
+
+    /// [`SqliteDirectory::open`] for the server process: WAL with `synchronous = NORMAL`. A
+    /// commit is still atomic and never corrupts the database, but is not fsynced on its own
+    /// (checkpoints are). The server writes per-message counters and a sign-in row per AUTH;
+    /// with an fsync each, serialised behind SQLite's single writer, they were the bottleneck
+    /// under concurrent submission (README "Performance"). A power cut may lose the server's
+    /// last moments of counters and log rows; admin changes come from CLI processes, which
+    /// open with [`SqliteDirectory::open`] and fsync every commit, and accepted messages are
+    /// made durable by the spool, not by this database.
+    pub async fn open_for_server(path: &Path) -> Result<Self> {
+        Self::open_with(path, SqliteSynchronous::Normal).await
+    }
+
+    async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> Result<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -679,6 +699,56 @@ impl Directory for SqliteDirectory {
             .push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_SIGNIN_LIMIT)));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signin_from_row).collect()
+    }
+
+    async fn lockout_status(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus> {
+        protection::lockout_status(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn record_auth_failure(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus> {
+        protection::record_failure(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn record_auth_success(&self, name: &str, client_ip: &str, now: i64, policy: &LockoutPolicy) -> Result<()> {
+        protection::record_success(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn unlock(&self, name: &str, now: i64) -> Result<u64> {
+        protection::unlock(&self.pool, name, now).await
+    }
+
+    async fn lockouts(&self, name: &str) -> Result<Vec<LockoutEntry>> {
+        protection::lockouts(&self.pool, name).await
+    }
+
+    async fn recipients_since(&self, address: &str, since: i64) -> Result<u64> {
+        protection::recipients_since(&self.pool, address, since).await
+    }
+
+    async fn record_recipients(&self, address: &str, at: i64, count: u32) -> Result<()> {
+        protection::record_recipients(&self.pool, address, at, count).await
+    }
+
+    async fn org_limits(&self, org: &str) -> Result<OrgLimits> {
+        protection::org_limits(&self.pool, org).await?.ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
+    }
+
+    async fn set_org_limits(&self, org: &str, change: OrgLimits) -> Result<OrgLimits> {
+        protection::set_org_limits(&self.pool, org, change)
+            .await?
+            .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }
 }
 

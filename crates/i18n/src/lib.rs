@@ -82,6 +82,10 @@ macro_rules! sources {
         &[
             include_str!(concat!("../locales/", $lang, "/cli.ftl")),
             include_str!(concat!("../locales/", $lang, "/troubleshoot.ftl")),
+            include_str!(concat!("../locales/", $lang, "/protection.ftl")),
+            include_str!(concat!("../locales/", $lang, "/bench.ftl")),
+            include_str!(concat!("../locales/", $lang, "/delivery.ftl")),
+            include_str!(concat!("../locales/", $lang, "/web.ftl")),
         ]
     };
 }

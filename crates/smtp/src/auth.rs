@@ -8,9 +8,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authrelay_core::CredentialKind;
-use authrelay_directory::{secrets, AuthRecord, Directory, SignInEntry};
-use authrelay_policy::{decide, needs_credential_check, AccountFacts, AuthFacts, CredentialCheck, Decision};
+use authrelay_core::{CredentialKind, ReplyId};
+use authrelay_directory::{secrets, AuthRecord, Directory, OrgLimits, SignInEntry};
+use authrelay_policy::{decide, needs_credential_check, AccountFacts, AuthFacts, Check, CredentialCheck, Decision};
+
+use crate::credential_cache::CredentialCache;
+use crate::protection::{AddressGuard, MailboxSessions, MailboxSlot, ProtectionConfig};
+
+/// Unix seconds; injectable so quota and lockout tests can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Where an attempt comes from, for the sign-in log.
 #[derive(Debug, Clone)]
@@ -27,15 +33,88 @@ pub struct AuthenticatedUser {
     pub address: String,
     pub send_as: Vec<String>,
     pub credential: CredentialKind,
+    /// The limits in force for this mailbox: the server's, overridden by its organisation's.
+    pub limits: MailboxLimits,
+    /// This session's place among the mailbox's concurrent sessions (freed with the session).
+    pub slot: Option<Arc<MailboxSlot>>,
+}
+
+/// Per-mailbox limits after the organisation's overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxLimits {
+    pub max_message_size: Option<usize>,
+    pub max_recipients: Option<usize>,
+    pub daily_recipients: u64,
+    pub max_sessions: u64,
 }
 
 pub struct Authenticator {
     directory: Arc<dyn Directory>,
+    guard: Arc<AddressGuard>,
+    sessions: Arc<MailboxSessions>,
+    clock: Clock,
+    /// Credentials argon2id verified in the last minute (credential_cache.rs).
+    credentials: CredentialCache,
 }
 
 impl Authenticator {
     pub fn new(directory: Arc<dyn Directory>) -> Self {
-        Authenticator { directory }
+        Self::with_protection(directory, ProtectionConfig::default())
+    }
+
+    pub fn with_protection(directory: Arc<dyn Directory>, config: ProtectionConfig) -> Self {
+        Authenticator {
+            directory,
+            guard: AddressGuard::new(config),
+            sessions: Arc::new(MailboxSessions::default()),
+            clock: Arc::new(now),
+            credentials: CredentialCache::default(),
+        }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn guard(&self) -> &Arc<AddressGuard> {
+        &self.guard
+    }
+
+    pub fn protection(&self) -> &ProtectionConfig {
+        self.guard.config()
+    }
+
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.directory
+    }
+
+    /// Records an attempt refused because the client's address used up its failure budget.
+    pub async fn refuse_address(&self, ctx: &AttemptContext) -> ReplyId {
+        self.log_raw(ctx, "", None, Check::ClientBudget.as_str(), ReplyId::AddressThrottled).await;
+        ReplyId::AddressThrottled
+    }
+
+    /// How many more recipients `address` may have within the rolling 24 hours; `None` when the
+    /// directory cannot say (the quota is then not enforced for this message, and it is logged).
+    pub async fn recipients_left(&self, address: &str, limit: u64) -> Option<u64> {
+        let since = (self.clock)() - authrelay_directory::protection::DAY_SECS;
+        match self.directory.recipients_since(address, since).await {
+            Ok(used) => Some(limit.saturating_sub(used)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the recipient quota");
+                None
+            }
+        }
+    }
+
+    /// Adds an accepted message's recipients to the mailbox's rolling quota.
+    pub async fn record_recipients(&self, address: &str, count: usize) {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        if let Err(e) = self.directory.record_recipients(address, (self.clock)(), count).await {
+            tracing::error!(error = %e, "cannot record the recipient quota");
+        }
     }
 
     /// Records an attempt that the session refused before a user name was known or before the
@@ -54,6 +133,14 @@ impl Authenticator {
         secret: &str,
         mut facts: AuthFacts,
     ) -> (Decision, Option<AuthenticatedUser>) {
+        let policy = self.protection().lockout;
+        let ip = ctx.peer.ip().to_string();
+        let at = (self.clock)();
+        // Step 3: a locked name is refused before any hash is computed.
+        match self.directory.lockout_status(user, &ip, at, &policy).await {
+            Ok(status) => facts.user_locked = status.locked_until.is_some(),
+            Err(e) => tracing::error!(error = %e, "cannot read the lockout state"),
+        }
         if let Some(decision) = needs_credential_check(&facts) {
             self.log(ctx, user, None, &decision).await;
             return (decision, None);
@@ -65,7 +152,7 @@ impl Authenticator {
                 (CredentialCheck::DirectoryUnavailable, None)
             }
             Ok(record) => {
-                let (check, app_password_id) = verify(secret, record.as_ref()).await;
+                let (check, app_password_id) = verify(secret, record.as_ref(), &self.credentials).await;
                 if let (Some(id), CredentialCheck::Verified(_)) = (app_password_id, check) {
                     let _ = self.directory.touch_app_password(id, now()).await;
                 }
@@ -79,17 +166,76 @@ impl Authenticator {
             CredentialCheck::Verified(kind) => Some(kind),
             _ => None,
         };
-        self.log(ctx, user, kind, &decision).await;
-        let user = match (decision.accepted(), record, kind) {
-            (true, Some(r), Some(kind)) => {
-                Some(AuthenticatedUser { address: r.user.address, send_as: r.user.send_as, credential: kind })
+        if check == CredentialCheck::Invalid {
+            match self.directory.record_auth_failure(user, &ip, at, &policy).await {
+                Ok(s) if s.newly_locked => tracing::warn!(
+                    target: "authrelay::lockout",
+                    user = %printable(user),
+                    client = %ctx.peer.ip(),
+                    until = s.locked_until.unwrap_or(0),
+                    familiar = s.familiar,
+                    "user name locked after repeated failures"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "cannot record a failed attempt for lockout"),
             }
-            _ => None,
+        }
+        let (Some(r), Some(kind), true) = (record, kind, decision.accepted()) else {
+            self.log(ctx, user, kind, &decision).await;
+            return (decision, None);
         };
-        (decision, user)
+        if let Err(e) = self.directory.record_auth_success(user, &ip, at, &policy).await {
+            tracing::error!(error = %e, "cannot record a successful sign-in for lockout");
+        }
+        let limits = self.mailbox_limits(&r.user.org).await;
+        // Concurrent authenticated sessions per mailbox (Exchange Online: 3), checked last so
+        // only the holder of a valid credential learns of it.
+        let Some(slot) = self.sessions.try_acquire(&r.user.address, limits.max_sessions) else {
+            self.log_raw(ctx, user, Some(kind), "concurrency", ReplyId::ConcurrencyLimit).await;
+            return (Decision { reply: ReplyId::ConcurrencyLimit, check: Check::Accepted }, None);
+        };
+        self.log(ctx, user, Some(kind), &decision).await;
+        let user = AuthenticatedUser {
+            address: r.user.address,
+            send_as: r.user.send_as,
+            credential: kind,
+            limits,
+            slot: Some(Arc::new(slot)),
+        };
+        (decision, Some(user))
+    }
+
+    async fn mailbox_limits(&self, org: &str) -> MailboxLimits {
+        let c = self.protection();
+        let o = match self.directory.org_limits(org).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the organisation's limits; using the server's");
+                OrgLimits::default()
+            }
+        };
+        let size = |v: Option<u64>| v.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        MailboxLimits {
+            max_message_size: size(o.max_message_size),
+            max_recipients: size(o.max_recipients),
+            daily_recipients: o.daily_recipients.unwrap_or(c.daily_recipients),
+            max_sessions: o.max_sessions.unwrap_or(c.max_sessions_per_mailbox),
+        }
     }
 
     async fn log(&self, ctx: &AttemptContext, user: &str, credential: Option<CredentialKind>, decision: &Decision) {
+        self.log_raw(ctx, user, credential, decision.check.as_str(), decision.reply).await;
+    }
+
+    async fn log_raw(
+        &self,
+        ctx: &AttemptContext,
+        user: &str,
+        credential: Option<CredentialKind>,
+        check: &str,
+        reply: ReplyId,
+    ) {
+        let success = reply == ReplyId::AuthOk;
         let entry = SignInEntry {
             at: now(),
             client_ip: ctx.peer.ip().to_string(),
@@ -98,9 +244,9 @@ impl Authenticator {
             mechanism: ctx.mechanism.clone(),
             user: user.chars().take(320).collect(),
             credential,
-            check: decision.check.as_str().to_string(),
-            reply: decision.reply.as_str().to_string(),
-            success: decision.accepted(),
+            check: check.to_string(),
+            reply: reply.as_str().to_string(),
+            success,
         };
         tracing::info!(
             target: "authrelay::signin",
@@ -112,6 +258,20 @@ impl Authenticator {
             success = entry.success,
             "AUTH attempt"
         );
+        if fail2ban_counts(check) {
+            // The stable line etc/fail2ban/filter.d/authrelay.conf matches; its shape is a
+            // contract. The client address comes first and the user name is made printable and
+            // quoted, so nothing a client sends can move or forge the address.
+            tracing::warn!(
+                target: "authrelay::fail2ban",
+                "authrelay: auth failure client={} user=\"{}\" check={} reply={} {}",
+                ctx.peer.ip(),
+                printable(&entry.user),
+                check,
+                reply.code(),
+                reply.row().1,
+            );
+        }
         if let Err(e) = self.directory.record_signin(&entry).await {
             tracing::error!(error = %e, "could not write the sign-in log");
         }
@@ -119,7 +279,7 @@ impl Authenticator {
 }
 
 /// Exactly one argon2id verification, off the async runtime.
-async fn verify(secret: &str, record: Option<&AuthRecord>) -> (CredentialCheck, Option<i64>) {
+async fn verify(secret: &str, record: Option<&AuthRecord>, cache: &CredentialCache) -> (CredentialCheck, Option<i64>) {
     let secret = secret.to_string();
     // Pick the one hash to check.
     let (hash, kind, app_password_id, candidate) = match record {
@@ -135,11 +295,36 @@ async fn verify(secret: &str, record: Option<&AuthRecord>) -> (CredentialCheck, 
             }
         }
     };
-    let ok = tokio::task::spawn_blocking(move || secrets::verify_secret(&candidate, &hash)).await.unwrap_or(false);
+    // A credential verified within the last minute skips argon2id; only the verification is
+    // cached, and the stored hash is part of the tag, so a changed credential misses.
+    let tag = record.map(|r| cache.tag(&r.user.address, &candidate, &hash));
+    let ok = match tag {
+        Some(tag) if cache.verified_recently(&tag) => true,
+        _ => {
+            let ok =
+                tokio::task::spawn_blocking(move || secrets::verify_secret(&candidate, &hash)).await.unwrap_or(false);
+            if let (true, Some(tag)) = (ok, tag) {
+                cache.remember(tag);
+            }
+            ok
+        }
+    };
     match (ok, kind) {
         (true, Some(kind)) => (CredentialCheck::Verified(kind), app_password_id),
         _ => (CredentialCheck::Invalid, None),
     }
+}
+
+/// Checks whose refusal is a failed login worth banning for (not a policy refusal of a correct
+/// secret, which fail2ban must not punish).
+fn fail2ban_counts(check: &str) -> bool {
+    [Check::Credentials, Check::Lockout, Check::ClientBudget, Check::Decoding].iter().any(|c| c.as_str() == check)
+}
+
+/// A client-chosen name made safe for one log field: printable ASCII without quotes or
+/// backslashes (others become `?`), at most 64 characters.
+fn printable(s: &str) -> String {
+    s.chars().take(64).map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '?' }).collect()
 }
 
 fn now() -> i64 {

@@ -26,6 +26,8 @@ pub struct SessionConfig {
     pub command_timeout: Duration,
     /// How long DATA may go without a byte arriving (RFC 5321 4.5.3.2.6: 3 minutes).
     pub data_timeout: Duration,
+    /// How long the whole DATA phase may take, however steadily bytes trickle in (slowloris).
+    pub data_deadline: Duration,
     /// Failed AUTH attempts per connection before `421 4.7.0` and disconnect.
     pub auth_failures_per_connection: u32,
     /// Fixed pause before answering a failed AUTH, so guessing is slow and timing says nothing.
@@ -42,6 +44,7 @@ impl Default for SessionConfig {
             max_recipients: 500,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(180),
+            data_deadline: Duration::from_secs(900),
             auth_failures_per_connection: 3,
             auth_failure_delay: Duration::from_secs(1),
             max_errors: 10,

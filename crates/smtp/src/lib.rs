@@ -10,6 +10,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod credential_cache;
+pub mod protection;
+pub mod recipients;
 pub mod server;
 pub mod session;
 pub mod stream;

@@ -91,13 +91,23 @@ async fn accept_loop(
             }
         };
         let _ = tcp.set_nodelay(true);
+        // Per-address cap, connection rate and failure budget (protection.rs) before the global cap.
+        let address_permit = match shared.auth.guard().admit(peer.ip()) {
+            Ok(p) => p,
+            Err(reply) => {
+                tracing::info!(client = %peer.ip(), reply = reply.as_str(), "connection refused for its address");
+                tracker.spawn(refuse(tcp, reply));
+                continue;
+            }
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracker.spawn(refuse_busy(tcp));
+            tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
             continue;
         };
         let shared = shared.clone();
         tracker.spawn(async move {
             let _permit = permit;
+            let _address_permit = address_permit;
             serve(shared, kind, tcp, peer).await;
         });
     }
@@ -121,8 +131,8 @@ async fn serve(shared: Arc<Shared>, kind: ListenerKind, tcp: TcpStream, peer: So
     Session::new(shared, kind, peer).run(stream).await;
 }
 
-async fn refuse_busy(mut tcp: TcpStream) {
-    let reply = ReplyId::TooManyConnections.reply().to_wire();
+async fn refuse(mut tcp: TcpStream, reply: ReplyId) {
+    let reply = reply.reply().to_wire();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply.as_bytes())).await;
     let _ = tcp.shutdown().await;
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authrelay_core::{Reply, ReplyId};
-use authrelay_policy::{may_send_as, AuthFacts};
+use authrelay_policy::{may_send_as, AuthFacts, Check};
 use authrelay_proto::command::Body;
 use authrelay_proto::{decode_login_field, decode_plain, parse_command, Command, DataReceiver, Mechanism, SaslError};
 use authrelay_spool::{Envelope, Spool};
@@ -82,6 +82,8 @@ pub struct Session {
     output: Vec<u8>,
     auth_failures: u32,
     errors: u32,
+    /// Recipients the mailbox may still have in its rolling 24 hours, read at MAIL.
+    quota_left: Option<u64>,
 }
 
 impl Session {
@@ -99,6 +101,7 @@ impl Session {
             output: Vec::with_capacity(1024),
             auth_failures: 0,
             errors: 0,
+            quota_left: None,
         }
     }
 
@@ -236,8 +239,14 @@ impl Session {
             Command::Auth { mechanism, initial_response } => {
                 return self.auth(mechanism, initial_response, stream).await
             }
-            Command::Mail { from, size, body, smtputf8 } => self.mail(from, size, body, smtputf8),
-            Command::Rcpt { to } => self.rcpt(to),
+            Command::Mail { from, size, body, smtputf8 } => {
+                self.load_quota().await;
+                self.mail(from, size, body, smtputf8)
+            }
+            Command::Rcpt { to } => match self.local_recipient_refusal(&to).await {
+                Some(refusal) => self.say(refusal),
+                None => self.rcpt(to),
+            },
             Command::Data => return self.data(stream).await,
             Command::Rset => {
                 if !matches!(self.phase, Phase::AwaitingHello) {
@@ -367,6 +376,12 @@ impl Session {
             self.say(decision.reply);
             return if decision.reply.closes_connection() { Next::Close } else { Next::Continue };
         }
+        // The address's failure budget across connections (protection.rs).
+        if self.shared.auth.guard().exhausted(self.peer.ip()) {
+            let reply = self.shared.auth.refuse_address(&ctx).await;
+            self.say(reply);
+            return Next::Close;
+        }
         let credentials = match mechanism {
             Mechanism::Plain => self.read_plain(initial, stream).await,
             _ => self.read_login(initial, stream).await,
@@ -389,11 +404,16 @@ impl Session {
         drop(secret);
         if let Some(u) = authenticated {
             self.user = Some(u);
-        } else {
+        } else if decision.reply != ReplyId::ConcurrencyLimit {
             self.auth_failures += 1;
-            if !self.config().auth_failure_delay.is_zero() {
+            let mut delay = self.config().auth_failure_delay;
+            if matches!(decision.check, Check::Credentials | Check::Lockout) {
+                // A slowing delay that grows with the address's failures across connections.
+                delay += self.shared.auth.guard().record_failure(self.peer.ip());
+            }
+            if !delay.is_zero() {
                 self.flush(stream).await.ok();
-                tokio::time::sleep(self.config().auth_failure_delay).await;
+                tokio::time::sleep(delay).await;
             }
         }
         self.say(decision.reply);
@@ -460,7 +480,7 @@ impl Session {
         if matches!(self.phase, Phase::Mail(_)) {
             return self.say(ReplyId::NestedMail);
         }
-        if size.is_some_and(|s| s > self.config().data_limits.max_message) {
+        if size.is_some_and(|s| s > self.data_limits().max_message) {
             return self.say(ReplyId::MessageTooBig);
         }
         if !may_send_as(&user.address, &user.send_as, &from) {
@@ -470,8 +490,24 @@ impl Session {
         self.say(ReplyId::SenderOk);
     }
 
+    /// The DATA limits, with the mailbox's organisation's message size when it sets one.
+    fn data_limits(&self) -> authrelay_proto::DataLimits {
+        let mut limits = self.config().data_limits;
+        if let Some(size) = self.user.as_ref().and_then(|u| u.limits.max_message_size) {
+            limits.max_message = size;
+        }
+        limits
+    }
+
+    async fn load_quota(&mut self) {
+        self.quota_left = match &self.user {
+            Some(u) => self.shared.auth.recipients_left(&u.address, u.limits.daily_recipients).await,
+            None => None,
+        };
+    }
+
     fn rcpt(&mut self, to: String) {
-        let max = self.config().max_recipients;
+        let max = self.user.as_ref().and_then(|u| u.limits.max_recipients).unwrap_or(self.config().max_recipients);
         let Phase::Mail(tx) = &mut self.phase else {
             return self.say(if matches!(self.phase, Phase::AwaitingHello) {
                 ReplyId::HelloFirst
@@ -482,11 +518,24 @@ impl Session {
         if tx.recipients.len() >= max {
             return self.say(ReplyId::TooManyRecipients);
         }
+        if self.quota_left.is_some_and(|left| tx.recipients.len() as u64 >= left) {
+            return self.say(ReplyId::DailyRecipientQuota);
+        }
         let Ok(address) = authrelay_core::Address::parse(&to) else {
             return self.say(ReplyId::BadRecipientAddress);
         };
         tx.recipients.push(address.to_string());
         self.say(ReplyId::RecipientOk);
+    }
+
+    /// A recipient in a domain we host must be an existing mailbox (`recipients.rs`); asked
+    /// only inside a transaction, so the usual sequence errors come first.
+    async fn local_recipient_refusal(&self, to: &str) -> Option<ReplyId> {
+        if !matches!(self.phase, Phase::Mail(_)) || self.user.is_none() {
+            return None;
+        }
+        let address = authrelay_core::Address::parse(to).ok()?;
+        crate::recipients::refusal(self.shared.auth.directory().as_ref(), address.as_str()).await
     }
 
     async fn data(&mut self, stream: &mut Stream) -> Next {
@@ -509,7 +558,9 @@ impl Session {
         if self.flush(stream).await.is_err() {
             return Next::Close;
         }
-        let mut receiver = DataReceiver::new(self.config().data_limits);
+        let mut receiver = DataReceiver::new(self.data_limits());
+        // Slowloris: besides the idle timeout per read, the whole DATA phase has a deadline.
+        let data_deadline = Instant::now() + self.config().data_deadline;
         loop {
             let used = receiver.feed(&self.input);
             self.input.drain(..used);
@@ -517,7 +568,8 @@ impl Session {
                 break;
             }
             self.input.reserve(64 * 1024);
-            match tokio::time::timeout(self.config().data_timeout, stream.read_buf(&mut self.input)).await {
+            let deadline = (Instant::now() + self.config().data_timeout).min(data_deadline);
+            match tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 Ok(_) => return Next::Close,
                 Err(_) => {
@@ -554,6 +606,7 @@ impl Session {
         match self.shared.spool.accept(&envelope, &stored).await {
             Ok(id) => {
                 tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
+                self.shared.auth.record_recipients(&user.address, envelope.rcpt_to.len()).await;
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
             }
             Err(e) => {

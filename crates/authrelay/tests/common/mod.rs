@@ -50,6 +50,27 @@ impl TestServer {
         server
     }
 
+    /// [`TestServer::start_with`] plus more TOML tables after `[limits]` (e.g. `[delivery]`
+    /// and `[[routes]]`).
+    pub fn start_with_tables(options: Options, tables: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut limits = vec!["auth_failure_delay_ms = 0".to_string(), "shutdown_grace_secs = 10".to_string()];
+        limits.extend(options.limits);
+        let config = format!(
+            "hostname = \"{HOSTNAME}\"\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n[limits]\n{}\n{tables}\n",
+            limits.join("\n")
+        );
+        std::fs::write(dir.path().join("authrelay.toml"), config).unwrap();
+        let mut server = TestServer {
+            dir,
+            child: None,
+            submission: "127.0.0.1:1".parse().unwrap(),
+            submissions: "127.0.0.1:1".parse().unwrap(),
+        };
+        server.launch();
+        server
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -69,6 +90,9 @@ impl TestServer {
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")
+            // The admin center on an ephemeral port too, so servers in parallel never collide.
+            .arg("--admin")
+            .arg("127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -89,6 +113,13 @@ impl TestServer {
             assert!(Instant::now() < deadline, "server did not start: {}", self.logs());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The admin center's bound address, from `listen.json`.
+    pub fn admin(&self) -> SocketAddr {
+        let text = std::fs::read_to_string(self.data_dir().join("listen.json")).expect("listen.json");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("listen.json");
+        v["admin"].as_str().expect("admin listener in listen.json").parse().unwrap()
     }
 
     pub fn logs(&self) -> String {

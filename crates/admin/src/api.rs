@@ -1,0 +1,976 @@
+//! The JSON API under `/api`. [`routes`] returns the router together with the table of
+//! (method, path) it serves, which a test compares with `openapi.json` so the document stays
+//! true.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use authrelay_core::{effective_smtp_auth, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn};
+use authrelay_directory::{Org, SignInEntry, SignInFilter, User};
+use authrelay_i18n::{t, Arg, Lang};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::{self, lang_of, ApiCaller, ApiError, Caller};
+use crate::ops::{self, OrgEdit, UserEdit};
+use crate::roles::{Permission, Role};
+use crate::{now, SharedState};
+
+/// The API router and the (method, path) pairs it serves.
+pub struct Api {
+    pub router: Router<SharedState>,
+    pub table: Vec<(&'static str, &'static str)>,
+}
+
+impl Api {
+    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<SharedState>) -> Self {
+        self.table.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+}
+
+pub fn routes() -> Api {
+    Api { router: Router::new(), table: vec![] }
+        .add("get", "/api/openapi.json", get(openapi))
+        .add("post", "/api/session", post(create_session))
+        .add("get", "/api/session", get(show_session))
+        .add("delete", "/api/session", delete(end_session))
+        .add("post", "/api/session/totp", post(session_totp))
+        .add("get", "/api/orgs", get(list_orgs))
+        .add("post", "/api/orgs", post(create_org))
+        .add("get", "/api/orgs/{name}", get(show_org))
+        .add("patch", "/api/orgs/{name}", patch(edit_org))
+        .add("post", "/api/orgs/{name}/domains", post(add_domain))
+        .add("get", "/api/users", get(list_users))
+        .add("post", "/api/users", post(create_user))
+        .add("get", "/api/users/{address}", get(show_user))
+        .add("patch", "/api/users/{address}", patch(edit_user))
+        .add("post", "/api/users/{address}/password", post(reset_password))
+        .add("get", "/api/users/{address}/app-passwords", get(list_app_passwords))
+        .add("post", "/api/users/{address}/app-passwords", post(add_app_password))
+        .add("delete", "/api/users/{address}/app-passwords/{name}", delete(revoke_app_password))
+        .add("post", "/api/mfa", post(bulk_mfa))
+        .add("get", "/api/signins", get(signins))
+        .add("get", "/api/reports/smtp-auth-clients", get(smtp_auth_report))
+        .add("get", "/api/queue", get(queue))
+        .add("get", "/api/audit", get(audit))
+        .add("get", "/api/admins", get(list_admins))
+        .add("post", "/api/admins", post(create_admin))
+        .add("get", "/api/tokens", get(list_tokens))
+        .add("post", "/api/tokens", post(create_token))
+        .add("delete", "/api/tokens/{id}", delete(revoke_token))
+        .fallback_api()
+}
+
+impl Api {
+    fn fallback_api(mut self) -> Self {
+        self.router = self.router.route("/api/{*rest}", axum::routing::any(not_found));
+        self
+    }
+}
+
+async fn not_found(headers: HeaderMap) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not-found", lang_of(&headers), "api-err-not-found", &[])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors whose rejections are JSON errors like every other error.
+
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(req.headers());
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(r) => Err(bad_input(lang, r.status(), &r.body_text())),
+        }
+    }
+}
+
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers);
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Params(v)),
+            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
+        }
+    }
+}
+
+pub struct PathArgs<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArgs<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers);
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathArgs(v)),
+            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
+        }
+    }
+}
+
+fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
+    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
+    let detail: String = detail.chars().take(300).collect();
+    ApiError { status, code: "bad-request", message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]), required_roles: None }
+}
+
+/// Parses an optional setting spelling, naming the accepted ones when it is wrong.
+fn setting<T: std::str::FromStr<Err = authrelay_core::UnknownSetting>>(
+    lang: Lang,
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<T>().map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad-value",
+                    lang,
+                    "api-err-bad-value",
+                    &[("field", Arg::Str(field)), ("value", Arg::Str(v)), ("choices", Arg::Str(e.choices))],
+                )
+            })
+        })
+        .transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+#[derive(Serialize)]
+pub struct OrgView {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub security_defaults: SecurityDefaults,
+    pub smtp_auth: OrgSmtpAuth,
+    pub app_passwords: AppPasswordsPolicy,
+    pub created_at: i64,
+}
+
+impl From<&Org> for OrgView {
+    fn from(o: &Org) -> Self {
+        OrgView {
+            name: o.name.clone(),
+            domains: o.domains.clone(),
+            security_defaults: o.settings.security_defaults,
+            smtp_auth: o.settings.smtp_auth,
+            app_passwords: o.settings.app_passwords,
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct UserView {
+    pub address: String,
+    pub display_name: String,
+    pub org: String,
+    pub sign_in: SignIn,
+    /// The mailbox's own value; `default` follows the organisation.
+    pub smtp_auth: MailboxSmtpAuth,
+    /// What applies: the mailbox value, or the organisation's when the mailbox says `default`.
+    pub smtp_auth_effective: bool,
+    pub smtp_auth_source: authrelay_core::SmtpAuthSource,
+    pub mfa: MfaState,
+    pub send_as: Vec<String>,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+}
+
+pub fn user_view(u: &User, org: Option<&Org>) -> UserView {
+    let org_smtp = org.map(|o| o.settings.smtp_auth).unwrap_or_default();
+    let (effective, source) = effective_smtp_auth(org_smtp, u.settings.smtp_auth);
+    UserView {
+        address: u.address.clone(),
+        display_name: u.display_name.clone(),
+        org: u.org.clone(),
+        sign_in: u.settings.sign_in,
+        smtp_auth: u.settings.smtp_auth,
+        smtp_auth_effective: effective,
+        smtp_auth_source: source,
+        mfa: u.settings.mfa,
+        send_as: u.send_as.clone(),
+        created_at: u.created_at,
+        password_changed_at: u.password_changed_at,
+    }
+}
+
+async fn users_view(state: &SharedState, lang: Lang, users: &[User]) -> Result<Vec<UserView>, ApiError> {
+    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(lang, e))?;
+    Ok(users.iter().map(|u| user_view(u, orgs.iter().find(|o| o.name == u.org))).collect())
+}
+
+/// A sign-in log entry with the reply spelled out.
+#[derive(Serialize)]
+pub struct SignInView {
+    pub at: i64,
+    pub time: String,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub tls: String,
+    pub mechanism: String,
+    pub user: String,
+    pub credential: Option<String>,
+    pub success: bool,
+    /// The check that decided (`authenticated-smtp`, `security-defaults`, `mfa`, …).
+    pub check: String,
+    pub reply_id: String,
+    /// The full reply line the client saw, e.g. `535 5.7.139 Authentication unsuccessful, …`.
+    pub reply: String,
+}
+
+pub fn signin_view(e: &SignInEntry) -> SignInView {
+    let reply = authrelay_core::ReplyId::from_name(&e.reply)
+        .map(|r| {
+            let (code, enhanced, text) = r.row();
+            format!("{code} {enhanced} {text}").replace("  ", " ")
+        })
+        .unwrap_or_else(|| e.reply.clone());
+    SignInView {
+        at: e.at,
+        time: rfc3339(e.at),
+        client_ip: e.client_ip.clone(),
+        client_port: e.client_port,
+        tls: e.tls.clone(),
+        mechanism: e.mechanism.clone(),
+        user: e.user.clone(),
+        credential: e.credential.map(|c| c.as_str().to_string()),
+        success: e.success,
+        check: e.check.clone(),
+        reply_id: e.reply.clone(),
+        reply,
+    }
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: document and session
+
+async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
+}
+
+#[derive(Deserialize)]
+struct SignInRequest {
+    address: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+fn session_body(caller_admin: &authrelay_directory::admin::Admin, csrf: &str, stage: &str, expires_at: i64) -> Value {
+    let role = Role::parse(&caller_admin.role).unwrap_or(Role::Reports);
+    let permissions: Vec<Permission> = Permission::ALL.iter().copied().filter(|p| role.allows(*p)).collect();
+    json!({
+        "address": caller_admin.address,
+        "role": role,
+        "permissions": permissions,
+        "stage": stage,
+        "csrf_token": csrf,
+        "expires_at": expires_at,
+    })
+}
+
+async fn create_session(
+    State(state): State<SharedState>,
+    info: ConnectInfo<auth::ClientAddr>,
+    headers: HeaderMap,
+    Body(req): Body<SignInRequest>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let ip = auth::client_ip(&info);
+    let (id, session, stage) = auth::sign_in(&state, &ip, &req.address, &req.password, req.totp.as_deref())
+        .await
+        .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
+    let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
+    match stage {
+        auth::Stage::Done => {
+            Ok(([(SET_COOKIE, cookie)], Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)))
+                .into_response())
+        }
+        auth::Stage::Totp => {
+            // A code is needed and none was given: no session is kept for a password alone.
+            let _ = state.store.delete_session(&session.token_hash).await;
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "totp-required", lang, "api-err-totp-required", &[]))
+        }
+        auth::Stage::Enroll => {
+            let secret = session.pending_totp.clone().unwrap_or_default();
+            let mut body = session_body(&session.admin, &session.csrf, "enroll-totp", session.expires_at);
+            body["totp_secret"] = json!(secret);
+            body["otpauth_uri"] = json!(crate::totp::otpauth_uri("authrelay", &session.admin.address, &secret));
+            Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
+        }
+    }
+}
+
+async fn show_session(ApiCaller(c): ApiCaller) -> Json<Value> {
+    let (csrf, expires) = match &c.via {
+        auth::Via::Session(s) => (s.csrf.clone(), Some(s.expires_at)),
+        auth::Via::Token { .. } => (String::new(), None),
+    };
+    let mut body = session_body(&c.admin, &csrf, "signed-in", expires.unwrap_or(0));
+    body["role"] = json!(c.role);
+    body["permissions"] = json!(Permission::ALL.iter().copied().filter(|p| c.role.allows(*p)).collect::<Vec<_>>());
+    if expires.is_none() {
+        body["expires_at"] = Value::Null;
+    }
+    Json(body)
+}
+
+async fn end_session(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Response, ApiError> {
+    if let auth::Via::Session(s) = &c.via {
+        state.store.delete_session(&s.token_hash).await.map_err(|e| ApiError::storage(c.lang, e))?;
+    }
+    let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0));
+    Ok(([(SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+#[derive(Deserialize)]
+struct CodeRequest {
+    code: String,
+}
+
+/// Second step of a sign-in that needs TOTP enrolment (the session cookie and X-CSRF-Token).
+async fn session_totp(
+    State(state): State<SharedState>,
+    info: ConnectInfo<auth::ClientAddr>,
+    headers: HeaderMap,
+    Body(req): Body<CodeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let lang = lang_of(&headers);
+    let session = auth::session_of(&state, &headers, lang).await?;
+    let sent = headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !auth::ct_eq(sent, &session.csrf) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", lang, "api-err-csrf", &[]));
+    }
+    if session.mfa_done {
+        return Err(ApiError::new(StatusCode::CONFLICT, "totp-not-pending", lang, "api-err-totp-not-pending", &[]));
+    }
+    auth::second_factor(&state, &auth::client_ip(&info), &session, &req.code)
+        .await
+        .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
+    Ok(Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations
+
+async fn list_orgs(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Vec<OrgView>>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e))?;
+    Ok(Json(orgs.iter().map(OrgView::from).collect()))
+}
+
+#[derive(Deserialize)]
+struct NewOrgRequest {
+    name: String,
+    domains: Vec<String>,
+}
+
+async fn create_org(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<NewOrgRequest>,
+) -> Result<(StatusCode, Json<OrgView>), ApiError> {
+    let org = ops::create_org(&state, &c, &req.name, &req.domains).await?;
+    Ok((StatusCode::CREATED, Json(OrgView::from(&org))))
+}
+
+async fn show_org(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(name): PathArgs<String>,
+) -> Result<Json<OrgView>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    Ok(Json(OrgView::from(&ops::load_org(&state, c.lang, &name).await?)))
+}
+
+#[derive(Deserialize)]
+struct OrgPatch {
+    security_defaults: Option<String>,
+    smtp_auth: Option<String>,
+    app_passwords: Option<String>,
+}
+
+async fn edit_org(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(name): PathArgs<String>,
+    Body(req): Body<OrgPatch>,
+) -> Result<Json<OrgView>, ApiError> {
+    let edit = OrgEdit {
+        security_defaults: setting(c.lang, "security_defaults", req.security_defaults.as_deref())?,
+        smtp_auth: setting(c.lang, "smtp_auth", req.smtp_auth.as_deref())?,
+        app_passwords: setting(c.lang, "app_passwords", req.app_passwords.as_deref())?,
+    };
+    Ok(Json(OrgView::from(&ops::edit_org(&state, &c, &name, edit).await?)))
+}
+
+#[derive(Deserialize)]
+struct DomainRequest {
+    domain: String,
+}
+
+async fn add_domain(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(name): PathArgs<String>,
+    Body(req): Body<DomainRequest>,
+) -> Result<Json<OrgView>, ApiError> {
+    Ok(Json(OrgView::from(&ops::add_domain(&state, &c, &name, &req.domain).await?)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+#[derive(Deserialize)]
+pub struct UserQuery {
+    pub org: Option<String>,
+    pub search: Option<String>,
+}
+
+/// Users of one organisation (or all), filtered by a case-insensitive substring of the address
+/// or display name.
+pub async fn find_users(state: &SharedState, lang: Lang, q: &UserQuery) -> Result<Vec<User>, ApiError> {
+    let org = q.org.as_deref().filter(|o| !o.is_empty());
+    let users = state.directory.list_users(org).await.map_err(|e| ops::directory_error(lang, e))?;
+    let needle = q.search.as_deref().unwrap_or("").trim().to_lowercase();
+    Ok(users
+        .into_iter()
+        .filter(|u| {
+            needle.is_empty() || u.address.contains(&needle) || u.display_name.to_lowercase().contains(&needle)
+        })
+        .collect())
+}
+
+async fn list_users(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<UserQuery>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let users = find_users(&state, c.lang, &q).await?;
+    Ok(Json(users_view(&state, c.lang, &users).await?))
+}
+
+#[derive(Deserialize)]
+struct NewUserRequest {
+    address: String,
+    display_name: Option<String>,
+    password: Option<String>,
+}
+
+async fn create_user(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<NewUserRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (user, generated) =
+        ops::create_user(&state, &c, &req.address, req.display_name.as_deref(), req.password.as_deref()).await?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    let mut body = json!({ "user": user_view(&user, org.as_ref()) });
+    body["generated_password"] = json!(generated);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn show_user(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<Json<UserView>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let user = ops::load_user(&state, c.lang, &address).await?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    Ok(Json(user_view(&user, org.as_ref())))
+}
+
+#[derive(Deserialize)]
+struct UserPatch {
+    display_name: Option<String>,
+    sign_in: Option<String>,
+    smtp_auth: Option<String>,
+    mfa: Option<String>,
+}
+
+async fn edit_user(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<UserPatch>,
+) -> Result<Json<UserView>, ApiError> {
+    let edit = UserEdit {
+        display_name: req.display_name,
+        sign_in: setting(c.lang, "sign_in", req.sign_in.as_deref())?,
+        smtp_auth: setting(c.lang, "smtp_auth", req.smtp_auth.as_deref())?,
+        mfa: setting(c.lang, "mfa", req.mfa.as_deref())?,
+    };
+    let user = ops::edit_user(&state, &c, &address, edit).await?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    Ok(Json(user_view(&user, org.as_ref())))
+}
+
+#[derive(Deserialize)]
+struct PasswordRequest {
+    password: Option<String>,
+}
+
+async fn reset_password(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<PasswordRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let generated = ops::reset_password(&state, &c, &address, req.password.as_deref()).await?;
+    Ok(Json(json!({ "generated_password": generated })))
+}
+
+#[derive(Serialize)]
+struct AppPasswordView {
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+async fn list_app_passwords(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<Json<Vec<AppPasswordView>>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let user = ops::load_user(&state, c.lang, &address).await?;
+    let list = state.directory.list_app_passwords(&user.address).await.map_err(|e| ops::directory_error(c.lang, e))?;
+    Ok(Json(
+        list.into_iter()
+            .map(|a| AppPasswordView { name: a.name, created_at: a.created_at, last_used_at: a.last_used_at })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NameRequest {
+    name: String,
+}
+
+async fn add_app_password(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<NameRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let secret = ops::add_app_password(&state, &c, &address, &req.name).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": req.name.trim(), "secret": secret }))))
+}
+
+async fn revoke_app_password(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs((address, name)): PathArgs<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    ops::revoke_app_password(&state, &c, &address, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct BulkMfaRequest {
+    users: Vec<String>,
+    mfa: String,
+}
+
+async fn bulk_mfa(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<BulkMfaRequest>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let mfa: MfaState = setting(c.lang, "mfa", Some(&req.mfa))?.expect("given");
+    if req.users.len() > 1000 {
+        return Err(bad_input(c.lang, StatusCode::UNPROCESSABLE_ENTITY, "at most 1000 users at once"));
+    }
+    let users = ops::bulk_mfa(&state, &c, &req.users, mfa).await?;
+    Ok(Json(users_view(&state, c.lang, &users).await?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in logs, report, queue, audit
+
+#[derive(Deserialize, Default)]
+pub struct SignInQuery {
+    pub user: Option<String>,
+    /// `success` or `failure`.
+    pub result: Option<String>,
+    pub client_ip: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+pub fn signin_filter(lang: Lang, q: &SignInQuery) -> Result<SignInFilter, ApiError> {
+    let success = match q.result.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some("success") => Some(true),
+        Some("failure") => Some(false),
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-value",
+                lang,
+                "api-err-bad-value",
+                &[("field", Arg::Str("result")), ("value", Arg::Str(other)), ("choices", Arg::Str("success failure"))],
+            ))
+        }
+    };
+    Ok(SignInFilter {
+        user: q.user.as_deref().map(|u| u.trim().to_lowercase()).filter(|u| !u.is_empty()),
+        success,
+        client_ip: q.client_ip.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(String::from),
+        since: q.since,
+        until: q.until,
+        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+    })
+}
+
+async fn signins(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<SignInQuery>,
+) -> Result<Json<Vec<SignInView>>, ApiError> {
+    c.require(Permission::ReadSignins)?;
+    let filter = signin_filter(c.lang, &q)?;
+    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e))?;
+    Ok(Json(entries.iter().map(signin_view).collect()))
+}
+
+/// One sender in the SMTP AUTH clients report.
+#[derive(Serialize, Clone)]
+pub struct ClientRow {
+    pub user: String,
+    pub successful_sign_ins: u64,
+    pub failed_sign_ins: u64,
+    pub tls_versions: Vec<String>,
+    pub credential_kinds: Vec<String>,
+    pub mechanisms: Vec<String>,
+    pub client_addresses: Vec<String>,
+    pub last_seen: i64,
+    pub last_seen_time: String,
+}
+
+/// Most sign-in records the report reads.
+const REPORT_ROWS: u32 = 200_000;
+
+/// The SMTP AUTH clients report over the last `days` days: per user, sign-ins, TLS versions,
+/// credential kinds, mechanisms, client addresses, last seen. Busiest first.
+pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Result<Vec<ClientRow>, ApiError> {
+    let since = now() - i64::from(days) * 86_400;
+    let filter = SignInFilter { since: Some(since), limit: Some(REPORT_ROWS), ..Default::default() };
+    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(lang, e))?;
+    #[derive(Default)]
+    struct Acc {
+        ok: u64,
+        failed: u64,
+        tls: BTreeSet<String>,
+        kinds: BTreeSet<String>,
+        mechs: BTreeSet<String>,
+        ips: BTreeSet<String>,
+        last: i64,
+    }
+    let mut by_user: BTreeMap<String, Acc> = BTreeMap::new();
+    for e in &entries {
+        let key = if e.user.is_empty() { "-".to_string() } else { e.user.to_lowercase() };
+        let acc = by_user.entry(key).or_default();
+        if e.success {
+            acc.ok += 1;
+        } else {
+            acc.failed += 1;
+        }
+        acc.tls.insert(e.tls.clone());
+        if let Some(k) = e.credential {
+            acc.kinds.insert(k.as_str().to_string());
+        }
+        acc.mechs.insert(e.mechanism.clone());
+        acc.ips.insert(e.client_ip.clone());
+        acc.last = acc.last.max(e.at);
+    }
+    let mut rows: Vec<ClientRow> = by_user
+        .into_iter()
+        .map(|(user, a)| ClientRow {
+            user,
+            successful_sign_ins: a.ok,
+            failed_sign_ins: a.failed,
+            tls_versions: a.tls.into_iter().collect(),
+            credential_kinds: a.kinds.into_iter().collect(),
+            mechanisms: a.mechs.into_iter().collect(),
+            client_addresses: a.ips.into_iter().collect(),
+            last_seen: a.last,
+            last_seen_time: rfc3339(a.last),
+        })
+        .collect();
+    rows.sort_by(|a, b| (b.successful_sign_ins + b.failed_sign_ins).cmp(&(a.successful_sign_ins + a.failed_sign_ins)));
+    Ok(rows)
+}
+
+/// The report as CSV (RFC 4180), one line per sender.
+pub fn clients_csv(rows: &[ClientRow]) -> String {
+    let field = |s: &str| -> String {
+        // A leading =, +, - or @ would be a formula in a spreadsheet; quote it as text.
+        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    };
+    let mut out = String::from(
+        "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen\r\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            field(&r.user),
+            r.successful_sign_ins,
+            r.failed_sign_ins,
+            field(&r.tls_versions.join(" ")),
+            field(&r.credential_kinds.join(" ")),
+            field(&r.mechanisms.join(" ")),
+            field(&r.client_addresses.join(" ")),
+            r.last_seen_time
+        ));
+    }
+    out
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    pub days: Option<u32>,
+    pub format: Option<String>,
+}
+
+/// The report period, 7 to 90 days (Exchange's report offers the same range).
+pub fn report_days(lang: Lang, days: Option<u32>) -> Result<u32, ApiError> {
+    let days = days.unwrap_or(7);
+    if !(7..=90).contains(&days) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-days", lang, "api-err-bad-days", &[]));
+    }
+    Ok(days)
+}
+
+async fn smtp_auth_report(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<ReportQuery>,
+) -> Result<Response, ApiError> {
+    c.require(Permission::ReadReports)?;
+    let days = report_days(c.lang, q.days)?;
+    let rows = smtp_auth_clients(&state, c.lang, days).await?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(json!({ "days": days, "senders": rows })).into_response()),
+        "csv" => Ok((
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (CONTENT_DISPOSITION, format!("attachment; filename=\"smtp-auth-clients-{days}d.csv\"")),
+            ],
+            clients_csv(&rows),
+        )
+            .into_response()),
+        other => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-value",
+            c.lang,
+            "api-err-bad-value",
+            &[("field", Arg::Str("format")), ("value", Arg::Str(other)), ("choices", Arg::Str("json csv"))],
+        )),
+    }
+}
+
+#[derive(Serialize)]
+pub struct QueueView {
+    pub count: usize,
+    pub total_bytes: u64,
+    pub oldest_queued_at: Option<i64>,
+    pub corrupt: usize,
+    pub messages: Vec<Value>,
+}
+
+/// Most queued messages listed (the count covers all).
+const QUEUE_LIST: usize = 500;
+
+pub fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
+    let Some(spool) = &state.spool else {
+        return Ok(QueueView { count: 0, total_bytes: 0, oldest_queued_at: None, corrupt: 0, messages: vec![] });
+    };
+    let scan = spool.scan().map_err(|e| ApiError::storage(lang, e))?;
+    Ok(QueueView {
+        count: scan.messages.len(),
+        total_bytes: scan.messages.iter().map(|m| m.size).sum(),
+        oldest_queued_at: scan.messages.iter().map(|m| m.queued_at).min(),
+        corrupt: scan.corrupt.len(),
+        messages: scan
+            .messages
+            .iter()
+            .take(QUEUE_LIST)
+            .map(|m| {
+                json!({
+                    "id": m.id.to_string(),
+                    "queued_at": m.queued_at,
+                    "time": rfc3339(m.queued_at),
+                    "size": m.size,
+                    "mail_from": m.envelope.mail_from,
+                    "rcpt_to": m.envelope.rcpt_to,
+                    "auth_user": m.envelope.auth_user,
+                })
+            })
+            .collect(),
+    })
+}
+
+async fn queue(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<QueueView>, ApiError> {
+    c.require(Permission::ReadQueue)?;
+    Ok(Json(queue_view(&state, c.lang)?))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<LimitQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    c.require(Permission::ReadAudit)?;
+    let entries = state.store.audit(q.limit.unwrap_or(100).clamp(1, 1000)).await.map_err(|e| ApiError::storage(c.lang, e))?;
+    Ok(Json(
+        entries
+            .iter()
+            .map(|e| {
+                json!({ "at": e.at, "time": rfc3339(e.at), "actor": e.actor, "action": e.action,
+                        "target": e.target, "before": e.before, "after": e.after })
+            })
+            .collect(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admins and tokens
+
+async fn list_admins(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Value>, ApiError> {
+    c.require(Permission::ManageAdmins)?;
+    let admins = state.store.list_admins().await.map_err(|e| ApiError::storage(c.lang, e))?;
+    Ok(Json(json!(admins)))
+}
+
+#[derive(Deserialize)]
+struct NewAdminRequest {
+    address: String,
+    role: String,
+    password: String,
+}
+
+async fn create_admin(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<NewAdminRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = ops::create_admin(&state, &c, &req.address, &req.role, &req.password).await?;
+    Ok((StatusCode::CREATED, Json(json!(admin))))
+}
+
+async fn list_tokens(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Value>, ApiError> {
+    let owner = if c.may(Permission::ManageAdmins) { None } else { Some(c.admin.id) };
+    let tokens = state.store.list_api_tokens(owner).await.map_err(|e| ApiError::storage(c.lang, e))?;
+    Ok(Json(json!(tokens)))
+}
+
+#[derive(Deserialize)]
+struct NewTokenRequest {
+    name: String,
+    role: Option<String>,
+}
+
+async fn create_token(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<NewTokenRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (token, secret) = ops::create_token(&state, &c, &req.name, req.role.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token, "secret": secret }))))
+}
+
+async fn revoke_token(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(id): PathArgs<i64>,
+) -> Result<StatusCode, ApiError> {
+    ops::revoke_token(&state, &c, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a caller may see a page/API area; used by the pages to hide what they may not use.
+pub fn visible(c: &Caller, p: Permission) -> bool {
+    c.may(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route the API serves is in openapi.json, with the same method, and nothing else is.
+    #[test]
+    fn openapi_document_matches_the_routes() {
+        let doc: Value = serde_json::from_str(crate::OPENAPI).expect("openapi.json parses");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "post", "patch", "delete", "put"].contains(&method.as_str()) {
+                    documented.insert((method.clone(), path.clone()));
+                }
+            }
+        }
+        let served: BTreeSet<(String, String)> =
+            routes().table.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(undocumented.is_empty(), "served but not in openapi.json: {undocumented:?}");
+        assert!(unserved.is_empty(), "in openapi.json but not served: {unserved:?}");
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let row = ClientRow {
+            user: "=cmd|' /C calc'!A0".into(),
+            successful_sign_ins: 1,
+            failed_sign_ins: 2,
+            tls_versions: vec!["TLSv1.3".into()],
+            credential_kinds: vec!["password".into(), "app-password".into()],
+            mechanisms: vec!["LOGIN".into()],
+            client_addresses: vec!["127.0.0.1".into()],
+            last_seen: 0,
+            last_seen_time: "1970-01-01T00:00:00Z".into(),
+        };
+        let csv = clients_csv(&[row]);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(line.starts_with("'=cmd|' /C calc'!A0,1,2,TLSv1.3,password app-password,LOGIN,127.0.0.1,"), "{line}");
+        assert!(clients_csv(&[]).starts_with("user,"));
+    }
+}

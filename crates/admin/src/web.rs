@@ -1,0 +1,906 @@
+//! The web admin center: server-rendered pages (minijinja templates under `templates/`), in the
+//! places a Microsoft 365 admin looks for them. Every form posts back here with the session's
+//! CSRF token (checked by [`crate::auth::csrf_guard`]); a few lines of script in
+//! `static/admin.js` only make forms nicer and are not needed for anything to work.
+
+use authrelay_core::{AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn};
+use authrelay_i18n::{t, Arg, Lang};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::value::Kwargs;
+use minijinja::{context, Environment, State as TplState, Value};
+use serde::Deserialize;
+
+use crate::api::{self, SignInQuery, UserQuery};
+use crate::auth::{self, lang_of, ApiError, Caller, WebCaller};
+use crate::ops::{self, OrgEdit, UserEdit};
+use crate::roles::{Permission, Role};
+use crate::SharedState;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(signin_page).post(signin_post))
+        .route("/signin/totp", get(totp_page).post(totp_post))
+        .route("/signout", post(signout))
+        .route("/lang", post(set_lang))
+        .route("/static/admin.css", get(css))
+        .route("/static/admin.js", get(js))
+        .route("/users", get(users).post(users_add))
+        .route("/users/{address}", get(user_page))
+        .route("/users/{address}/sign-in", post(user_sign_in))
+        .route("/users/{address}/password", post(user_password))
+        .route("/users/{address}/email-apps", get(email_apps).post(email_apps_post))
+        .route("/users/{address}/app-passwords", post(app_password_add))
+        .route("/users/{address}/app-passwords/revoke", post(app_password_revoke))
+        .route("/mfa", get(mfa).post(mfa_bulk))
+        .route("/mfa/{address}", get(mfa_user).post(mfa_user_post))
+        .route("/org", get(orgs).post(org_add))
+        .route("/org/{name}", get(org_page))
+        .route("/org/{name}/domains", post(org_domain_add))
+        .route("/org/{name}/security-defaults", get(security_defaults).post(security_defaults_post))
+        .route("/org/{name}/mail", get(org_mail))
+        .route("/org/{name}/mail/smtp-auth", post(org_mail_smtp_auth))
+        .route("/org/{name}/mail/app-passwords", post(org_mail_app_passwords))
+        .route("/signins", get(signins))
+        .route("/reports/smtp-auth", get(report))
+        .route("/reports/smtp-auth.csv", get(report_csv))
+        .route("/queue", get(queue))
+        .route("/audit", get(audit))
+        .route("/admins", get(admins).post(admins_add))
+        .route("/tokens", post(token_add))
+        .route("/tokens/{id}/revoke", post(token_revoke))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),+]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "signin.html",
+    "totp.html",
+    "home.html",
+    "users.html",
+    "user.html",
+    "email_apps.html",
+    "mfa.html",
+    "mfa_user.html",
+    "orgs.html",
+    "org.html",
+    "security_defaults.html",
+    "org_mail.html",
+    "signins.html",
+    "report.html",
+    "queue.html",
+    "audit.html",
+    "admins.html",
+    "message.html",
+);
+
+/// The template environment: `.html` templates auto-escape; `t("id", name=value)` formats a
+/// catalogue message in the page's language.
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env.add_function("t", translate);
+    env
+}
+
+fn translate(state: &TplState, id: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or_default();
+    let mut owned: Vec<(String, Result<f64, String>)> = vec![];
+    for key in kwargs.args() {
+        let value: Value = kwargs.get(key)?;
+        let v = match value.as_i64() {
+            Some(n) if value.is_number() => Ok(n as f64),
+            _ => Err(value.as_str().map(String::from).unwrap_or_else(|| value.to_string())),
+        };
+        owned.push((key.to_string(), v));
+    }
+    let args: Vec<(&str, Arg)> = owned
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str(),
+                match v {
+                    Ok(n) => Arg::Num(*n),
+                    Err(s) => Arg::Str(s.as_str()),
+                },
+            )
+        })
+        .collect();
+    Ok(t(lang, id, &args))
+}
+
+fn render(state: &SharedState, name: &str, ctx: Value, status: StatusCode) -> Response {
+    match state.templates.get_template(name).and_then(|tpl| tpl.render(ctx)) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, template = name, "cannot render page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page error").into_response()
+        }
+    }
+}
+
+/// What every signed-in page needs: language, the admin, the CSRF token, which places to show.
+fn base(c: &Caller, active: &str) -> Value {
+    let may = |p| c.may(p);
+    context! {
+        lang => c.lang.tag(),
+        me => context! { address => c.admin.address.clone(), role => c.role.as_str(), role_name => t(c.lang, c.role.name_id(), &[]) },
+        csrf => c.csrf(),
+        active => active,
+        may => context! {
+            directory => may(Permission::ReadDirectory),
+            users => may(Permission::ManageUsers),
+            orgs => may(Permission::ManageOrgs),
+            security_defaults => may(Permission::ManageSecurityDefaults),
+            mfa => may(Permission::ManageMfa),
+            app_passwords => may(Permission::ManageAppPasswords),
+            smtp_auth => may(Permission::ManageSmtpAuth),
+            signins => may(Permission::ReadSignins),
+            reports => may(Permission::ReadReports),
+            queue => may(Permission::ReadQueue),
+            audit => may(Permission::ReadAudit),
+            admins => may(Permission::ManageAdmins),
+        },
+        langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>(),
+    }
+}
+
+fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value) -> Response {
+    let ctx = context! { ..extra, ..base(c, active) };
+    render(state, name, ctx, StatusCode::OK)
+}
+
+/// An error shown as a page in the admin's language, with the status the API would use.
+fn error_page(state: &SharedState, c: &Caller, e: ApiError) -> Response {
+    let ctx = context! { title => t(c.lang, "page-error-title", &[]), message => e.message, code => e.code, ..base(c, "") };
+    render(state, "message.html", ctx, e.status)
+}
+
+/// The answer to a form whose CSRF token is missing or wrong.
+pub fn csrf_failed(state: &SharedState, lang: Lang) -> Response {
+    let ctx = context! {
+        lang => lang.tag(), title => t(lang, "page-error-title", &[]), message => t(lang, "web-csrf-failed", &[]),
+        code => "csrf", anonymous => true,
+    };
+    render(state, "message.html", ctx, StatusCode::FORBIDDEN)
+}
+
+type Page = Result<Response, Response>;
+
+trait OrPage<T> {
+    fn or_page(self, state: &SharedState, c: &Caller) -> Result<T, Response>;
+}
+
+impl<T> OrPage<T> for Result<T, ApiError> {
+    fn or_page(self, state: &SharedState, c: &Caller) -> Result<T, Response> {
+        self.map_err(|e| error_page(state, c, e))
+    }
+}
+
+fn require(state: &SharedState, c: &Caller, p: Permission) -> Result<(), Response> {
+    c.require(p).or_page(state, c)
+}
+
+fn back(path: &str, done: &str) -> Response {
+    Redirect::to(&format!("{path}?done={done}")).into_response()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+struct Done {
+    done: Option<String>,
+}
+
+/// The notice for `?done=key`, if the key is one of ours.
+fn notice(lang: Lang, done: &Done) -> Option<String> {
+    let key = done.done.as_deref()?;
+    let id = format!("done-{key}");
+    authrelay_i18n::has(&id).then(|| t(lang, &id, &[]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static files
+
+async fn css() -> Response {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")], include_str!("../static/admin.css"))
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [(CONTENT_TYPE, "text/javascript; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../static/admin.js"),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in, second factor, sign-out, language
+
+#[derive(Deserialize, Default)]
+struct SignInPageQuery {
+    expired: Option<String>,
+}
+
+async fn signin_page(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<SignInPageQuery>) -> Response {
+    let lang = lang_of(&headers);
+    let csrf = auth::cookie(&headers, auth::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(auth::random_token);
+    signin_form(&state, lang, &csrf, q.expired.is_some().then(|| t(lang, "signin-expired", &[])), StatusCode::OK)
+}
+
+fn signin_form(state: &SharedState, lang: Lang, csrf: &str, error: Option<String>, status: StatusCode) -> Response {
+    let ctx = context! { lang => lang.tag(), csrf => csrf, error => error, anonymous => true,
+                         langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>() };
+    let mut response = render(state, "signin.html", ctx, status);
+    response.headers_mut().append(SET_COOKIE, auth::set_cookie(state, auth::PRE_CSRF_COOKIE, csrf, None));
+    response
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    address: String,
+    password: String,
+}
+
+async fn signin_post(
+    State(state): State<SharedState>,
+    info: ConnectInfo<auth::ClientAddr>,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let lang = lang_of(&headers);
+    match auth::sign_in(&state, &auth::client_ip(&info), &f.address, &f.password, None).await {
+        Ok((id, _session, stage)) => {
+            let to = if stage == auth::Stage::Done { "/" } else { "/signin/totp" };
+            let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
+            ([(SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+        }
+        Err(r) => {
+            let csrf = auth::random_token();
+            signin_form(&state, lang, &csrf, Some(t(lang, r.id, &[])), r.status)
+        }
+    }
+}
+
+async fn totp_page(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    totp_form(&state, &headers, None, StatusCode::OK).await
+}
+
+async fn totp_form(state: &SharedState, headers: &HeaderMap, error: Option<String>, status: StatusCode) -> Response {
+    let lang = lang_of(headers);
+    let Ok(session) = auth::session_of(state, headers, lang).await else {
+        return Redirect::to("/signin").into_response();
+    };
+    if session.mfa_done {
+        return Redirect::to("/").into_response();
+    }
+    let enroll = session.pending_totp.as_ref().filter(|_| !session.admin.totp_enrolled);
+    let (qr, secret) = match enroll {
+        Some(secret) => {
+            let uri = crate::totp::otpauth_uri("authrelay", &session.admin.address, secret);
+            (crate::totp::qr_svg(&uri), Some(secret.clone()))
+        }
+        None => (None, None),
+    };
+    let ctx = context! {
+        lang => lang.tag(), csrf => session.csrf, anonymous => true, error => error,
+        address => session.admin.address, enroll => secret.is_some(), secret => secret,
+        qr => qr.map(Value::from_safe_string),
+        langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>(),
+    };
+    render(state, "totp.html", ctx, status)
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn totp_post(
+    State(state): State<SharedState>,
+    info: ConnectInfo<auth::ClientAddr>,
+    headers: HeaderMap,
+    Form(f): Form<CodeForm>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let Ok(session) = auth::session_of(&state, &headers, lang).await else {
+        return Redirect::to("/signin").into_response();
+    };
+    if session.mfa_done {
+        return Redirect::to("/").into_response();
+    }
+    match auth::second_factor(&state, &auth::client_ip(&info), &session, &f.code).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(r) => totp_form(&state, &headers, Some(t(lang, r.id, &[])), r.status).await,
+    }
+}
+
+async fn signout(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::cookie(&headers, auth::SESSION_COOKIE) {
+        let _ = state.store.delete_session(&authrelay_directory::admin::token_hash(&id)).await;
+    }
+    ([(SET_COOKIE, auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0)))], Redirect::to("/signin")).into_response()
+}
+
+#[derive(Deserialize)]
+struct LangForm {
+    lang: String,
+    back: Option<String>,
+}
+
+/// The language switcher: a cookie for a year, so the choice sticks across sign-ins.
+async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> Response {
+    let lang = Lang::parse(&f.lang).unwrap_or_default();
+    // Only a local path is followed back, never another site.
+    let back = f.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\')).unwrap_or("/".into());
+    let cookie = auth::set_cookie(&state, auth::LANG_COOKIE, lang.tag(), Some(365 * 86_400));
+    ([(SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Home
+
+async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let users = state.directory.list_users(None).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let failures = if c.may(Permission::ReadSignins) {
+        let q = SignInQuery { result: Some("failure".into()), since: Some(crate::now() - 86_400), limit: Some(1000), ..Default::default() };
+        let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
+        Some(state.directory.signins(&filter).await.map(|v| v.len()).unwrap_or(0))
+    } else {
+        None
+    };
+    let queued = if c.may(Permission::ReadQueue) { api::queue_view(&state, c.lang).ok().map(|q| q.count) } else { None };
+    let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
+    Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Active users
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    search: Option<String>,
+    org: Option<String>,
+    done: Option<String>,
+}
+
+async fn users(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<UsersQuery>) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    users_page(&state, &c, &q, None, None, StatusCode::OK).await
+}
+
+async fn users_page(
+    state: &SharedState,
+    c: &Caller,
+    q: &UsersQuery,
+    created: Option<(String, Option<String>)>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Page {
+    let found = api::find_users(state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() }).await.or_page(state, c)?;
+    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(state, c)?;
+    let views: Vec<_> = found.iter().map(|u| api::user_view(u, orgs.iter().find(|o| o.name == u.org))).collect();
+    let links: Vec<String> = found.iter().map(|u| enc(&u.address)).collect();
+    let done = notice(c.lang, &Done { done: q.done.clone() });
+    let ctx = context! {
+        users => views, links, search => q.search.clone().unwrap_or_default(), org => q.org.clone().unwrap_or_default(),
+        orgs => orgs.iter().map(|o| o.name.clone()).collect::<Vec<_>>(), created => created.map(|(a, p)| context! { address => a, password => p }),
+        error, done,
+    };
+    let mut r = page(state, c, "users.html", "users", ctx);
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct AddUserForm {
+    address: String,
+    display_name: Option<String>,
+    password: Option<String>,
+}
+
+async fn users_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AddUserForm>) -> Page {
+    let q = UsersQuery { search: None, org: None, done: None };
+    match ops::create_user(&state, &c, &f.address, f.display_name.as_deref(), f.password.as_deref()).await {
+        Ok((user, password)) => users_page(&state, &c, &q, Some((user.address, password)), None, StatusCode::CREATED).await,
+        Err(e) if e.status == StatusCode::FORBIDDEN => Err(error_page(&state, &c, e)),
+        Err(e) => {
+            let status = e.status;
+            users_page(&state, &c, &q, None, Some(e.message), status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct UserTab {
+    tab: Option<String>,
+    done: Option<String>,
+}
+
+async fn user_page(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Query(q): Query<UserTab>,
+) -> Page {
+    user_panel(&state, &c, &address, q.tab.as_deref().unwrap_or("account"), q.done, None).await
+}
+
+async fn user_panel(
+    state: &SharedState,
+    c: &Caller,
+    address: &str,
+    tab: &str,
+    done: Option<String>,
+    secret: Option<(String, String)>,
+) -> Page {
+    require(state, c, Permission::ReadDirectory)?;
+    let user = ops::load_user(state, c.lang, address).await.or_page(state, c)?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    let app_passwords = state.directory.list_app_passwords(&user.address).await.unwrap_or_default();
+    let aps: Vec<_> = app_passwords
+        .iter()
+        .map(|a| context! { name => a.name.clone(), created => api::rfc3339(a.created_at), last_used => a.last_used_at.map(api::rfc3339) })
+        .collect();
+    let tab = if tab == "mail" { "mail" } else { "account" };
+    let ctx = context! {
+        user => api::user_view(&user, org.as_ref()), link => enc(&user.address), tab,
+        org_smtp_auth => org.as_ref().map(|o| o.settings.smtp_auth.as_str()),
+        org_app_passwords => org.as_ref().map(|o| o.settings.app_passwords.as_str()),
+        app_passwords => aps, done => notice(c.lang, &Done { done }),
+        secret => secret.map(|(kind, value)| context! { kind, value }),
+    };
+    Ok(page(state, c, "user.html", "users", ctx))
+}
+
+#[derive(Deserialize)]
+struct SignInForm2 {
+    blocked: Option<String>,
+}
+
+async fn user_sign_in(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<SignInForm2>,
+) -> Page {
+    let sign_in = if f.blocked.is_some() { SignIn::Blocked } else { SignIn::Allowed };
+    let user = ops::edit_user(&state, &c, &address, UserEdit { sign_in: Some(sign_in), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
+    Ok(back(&format!("/users/{}", enc(&user.address)), "saved"))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: Option<String>,
+}
+
+async fn user_password(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<PasswordForm>,
+) -> Page {
+    let generated = ops::reset_password(&state, &c, &address, f.password.as_deref()).await.or_page(&state, &c)?;
+    let secret = generated.map(|p| ("password".to_string(), p));
+    user_panel(&state, &c, &address, "account", Some("password".into()), secret).await
+}
+
+async fn email_apps(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Query(q): Query<Done>,
+) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let user = ops::load_user(&state, c.lang, &address).await.or_page(&state, &c)?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    let ctx = context! {
+        user => api::user_view(&user, org.as_ref()), link => enc(&user.address),
+        org_smtp_auth => org.as_ref().map(|o| o.settings.smtp_auth.as_str()).unwrap_or("disabled"),
+        done => notice(c.lang, &q),
+    };
+    Ok(page(&state, &c, "email_apps.html", "users", ctx))
+}
+
+#[derive(Deserialize)]
+struct EmailAppsForm {
+    /// "on" when the Authenticated SMTP box is ticked.
+    smtp_auth: Option<String>,
+    /// "on" when the mailbox follows the organisation (the third state).
+    follow_org: Option<String>,
+}
+
+async fn email_apps_post(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<EmailAppsForm>,
+) -> Page {
+    let value = match (f.follow_org.is_some(), f.smtp_auth.is_some()) {
+        (true, _) => MailboxSmtpAuth::Default,
+        (false, true) => MailboxSmtpAuth::Enabled,
+        (false, false) => MailboxSmtpAuth::Disabled,
+    };
+    let user = ops::edit_user(&state, &c, &address, UserEdit { smtp_auth: Some(value), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
+    Ok(back(&format!("/users/{}/email-apps", enc(&user.address)), "saved"))
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    name: String,
+}
+
+async fn app_password_add(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<NameForm>,
+) -> Page {
+    let secret = ops::add_app_password(&state, &c, &address, &f.name).await.or_page(&state, &c)?;
+    user_panel(&state, &c, &address, "account", Some("app-password".into()), Some(("app-password".into(), secret))).await
+}
+
+async fn app_password_revoke(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<NameForm>,
+) -> Page {
+    ops::revoke_app_password(&state, &c, &address, &f.name).await.or_page(&state, &c)?;
+    Ok(back(&format!("/users/{}", enc(&address)), "revoked"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-factor authentication
+
+async fn mfa(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<UsersQuery>) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let found = api::find_users(&state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() }).await.or_page(&state, &c)?;
+    let rows: Vec<_> = found
+        .iter()
+        .map(|u| context! { address => u.address.clone(), display_name => u.display_name.clone(), mfa => u.settings.mfa.as_str(), link => enc(&u.address) })
+        .collect();
+    let ctx = context! { users => rows, search => q.search.clone().unwrap_or_default(), done => notice(c.lang, &Done { done: q.done }) };
+    Ok(page(&state, &c, "mfa.html", "mfa", ctx))
+}
+
+/// Bulk enable / enforce / disable: the form carries one `user` field per ticked row.
+async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, body: Bytes) -> Page {
+    let pairs = auth::form_pairs(&body);
+    let users: Vec<String> = pairs.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
+    let action = pairs.iter().find(|(k, _)| k == "mfa").map(|(_, v)| v.as_str()).unwrap_or("");
+    let Ok(mfa) = action.parse::<MfaState>() else {
+        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[])));
+    };
+    if users.is_empty() {
+        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-users", &[])));
+    }
+    ops::bulk_mfa(&state, &c, &users, mfa).await.or_page(&state, &c)?;
+    Ok(back("/mfa", "saved"))
+}
+
+async fn mfa_user(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Query(q): Query<Done>,
+) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let user = ops::load_user(&state, c.lang, &address).await.or_page(&state, &c)?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    let ctx = context! {
+        user => api::user_view(&user, org.as_ref()), link => enc(&user.address), done => notice(c.lang, &q),
+        security_defaults => org.map(|o| o.settings.security_defaults.as_str()),
+    };
+    Ok(page(&state, &c, "mfa_user.html", "mfa", ctx))
+}
+
+#[derive(Deserialize)]
+struct MfaForm {
+    mfa: String,
+}
+
+async fn mfa_user_post(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<MfaForm>,
+) -> Page {
+    let Ok(mfa) = f.mfa.parse::<MfaState>() else {
+        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[])));
+    };
+    let user = ops::edit_user(&state, &c, &address, UserEdit { mfa: Some(mfa), ..Default::default() }).await.or_page(&state, &c)?;
+    Ok(back(&format!("/mfa/{}", enc(&user.address)), "saved"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisation
+
+async fn orgs(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let list = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let rows: Vec<_> = list.iter().map(|o| context! { org => api::OrgView::from(o), link => enc(&o.name) }).collect();
+    Ok(page(&state, &c, "orgs.html", "org", context! { orgs => rows, done => notice(c.lang, &q) }))
+}
+
+#[derive(Deserialize)]
+struct OrgForm {
+    name: String,
+    domain: String,
+}
+
+async fn org_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<OrgForm>) -> Page {
+    let org = ops::create_org(&state, &c, &f.name, &[f.domain]).await.or_page(&state, &c)?;
+    Ok(back(&format!("/org/{}", enc(&org.name)), "created"))
+}
+
+async fn org_page(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(name): Path<String>, Query(q): Query<Done>) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let users = state.directory.list_users(Some(&org.name)).await.map(|u| u.len()).unwrap_or(0);
+    let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), users, done => notice(c.lang, &q) };
+    Ok(page(&state, &c, "org.html", "org", ctx))
+}
+
+#[derive(Deserialize)]
+struct DomainForm {
+    domain: String,
+}
+
+async fn org_domain_add(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Form(f): Form<DomainForm>,
+) -> Page {
+    let org = ops::add_domain(&state, &c, &name, &f.domain).await.or_page(&state, &c)?;
+    Ok(back(&format!("/org/{}", enc(&org.name)), "saved"))
+}
+
+async fn security_defaults(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Query(q): Query<Done>,
+) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), done => notice(c.lang, &q) };
+    Ok(page(&state, &c, "security_defaults.html", "org", ctx))
+}
+
+#[derive(Deserialize)]
+struct SecurityDefaultsForm {
+    security_defaults: String,
+    /// Why they are turned off (as Entra asks); recorded in the audit log.
+    reason: Option<String>,
+}
+
+async fn security_defaults_post(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Form(f): Form<SecurityDefaultsForm>,
+) -> Page {
+    let value = match f.security_defaults.as_str() {
+        "on" | "enabled" => SecurityDefaults::On,
+        _ => SecurityDefaults::Off,
+    };
+    let org = ops::edit_org(&state, &c, &name, OrgEdit { security_defaults: Some(value), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
+    if let Some(reason) = f.reason.filter(|r| !r.trim().is_empty() && value == SecurityDefaults::Off) {
+        let reason: String = reason.chars().take(200).collect();
+        ops::audit(&state, &c.actor(), "org.security-defaults-reason", &org.name, "-", &reason).await;
+    }
+    Ok(back(&format!("/org/{}/security-defaults", enc(&org.name)), "saved"))
+}
+
+async fn org_mail(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(name): Path<String>, Query(q): Query<Done>) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), done => notice(c.lang, &q) };
+    Ok(page(&state, &c, "org_mail.html", "org", ctx))
+}
+
+#[derive(Deserialize)]
+struct ToggleForm {
+    enabled: Option<String>,
+}
+
+async fn org_mail_smtp_auth(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Form(f): Form<ToggleForm>,
+) -> Page {
+    let value = if f.enabled.is_some() { OrgSmtpAuth::Enabled } else { OrgSmtpAuth::Disabled };
+    let org = ops::edit_org(&state, &c, &name, OrgEdit { smtp_auth: Some(value), ..Default::default() }).await.or_page(&state, &c)?;
+    Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
+}
+
+async fn org_mail_app_passwords(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Form(f): Form<ToggleForm>,
+) -> Page {
+    let value = if f.enabled.is_some() { AppPasswordsPolicy::Allowed } else { AppPasswordsPolicy::Blocked };
+    let org =
+        ops::edit_org(&state, &c, &name, OrgEdit { app_passwords: Some(value), ..Default::default() }).await.or_page(&state, &c)?;
+    Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in logs, report, queue, audit, admins
+
+#[derive(Deserialize, Default)]
+struct SignInsForm {
+    user: Option<String>,
+    result: Option<String>,
+    client_ip: Option<String>,
+    hours: Option<String>,
+}
+
+async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<SignInsForm>) -> Page {
+    require(&state, &c, Permission::ReadSignins)?;
+    let hours: i64 = f.hours.as_deref().and_then(|h| h.parse().ok()).filter(|h| [1, 24, 168, 720, 2160].contains(h)).unwrap_or(168);
+    let q = SignInQuery {
+        user: f.user.clone(),
+        result: f.result.clone(),
+        client_ip: f.client_ip.clone(),
+        since: Some(crate::now() - hours * 3600),
+        until: None,
+        limit: Some(500),
+    };
+    let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
+    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let v = api::signin_view(e);
+            let check_id = format!("web-check-{}", e.check);
+            let check_name = if authrelay_i18n::has(&check_id) { t(c.lang, &check_id, &[]) } else { e.check.clone() };
+            context! { e => v, check_name }
+        })
+        .collect();
+    let ctx = context! {
+        rows, user => f.user.unwrap_or_default(), result => f.result.unwrap_or_default(),
+        client_ip => f.client_ip.unwrap_or_default(), hours,
+    };
+    Ok(page(&state, &c, "signins.html", "signins", ctx))
+}
+
+#[derive(Deserialize)]
+struct DaysForm {
+    days: Option<u32>,
+}
+
+async fn report(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
+    require(&state, &c, Permission::ReadReports)?;
+    let days = api::report_days(c.lang, f.days).or_page(&state, &c)?;
+    let rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
+    Ok(page(&state, &c, "report.html", "reports", context! { rows, days }))
+}
+
+async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
+    require(&state, &c, Permission::ReadReports)?;
+    let days = api::report_days(c.lang, f.days).or_page(&state, &c)?;
+    let rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
+    let disposition = format!("attachment; filename=\"smtp-auth-clients-{days}d.csv\"");
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ascii")),
+        ],
+        api::clients_csv(&rows),
+    )
+        .into_response())
+}
+
+async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+    require(&state, &c, Permission::ReadQueue)?;
+    let q = api::queue_view(&state, c.lang).or_page(&state, &c)?;
+    let oldest = q.oldest_queued_at.map(api::rfc3339);
+    Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest }))
+}
+
+async fn audit(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+    require(&state, &c, Permission::ReadAudit)?;
+    let entries = state.store.audit(500).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(&state, &c)?;
+    let rows: Vec<_> = entries.iter().map(|e| context! { e => e.clone(), time => api::rfc3339(e.at) }).collect();
+    Ok(page(&state, &c, "audit.html", "audit", context! { rows }))
+}
+
+async fn admins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
+    admins_page(&state, &c, notice(c.lang, &q), None).await
+}
+
+async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secret: Option<String>) -> Page {
+    let admins = if c.may(Permission::ManageAdmins) {
+        state.store.list_admins().await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?
+    } else {
+        vec![]
+    };
+    let owner = if c.may(Permission::ManageAdmins) { None } else { Some(c.admin.id) };
+    let tokens = state.store.list_api_tokens(owner).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?;
+    let admin_rows: Vec<_> = admins
+        .iter()
+        .map(|a| {
+            let role = Role::parse(&a.role).map(|r| t(c.lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
+            context! { address => a.address.clone(), role, totp => a.totp_enrolled, created => api::rfc3339(a.created_at) }
+        })
+        .collect();
+    let token_rows: Vec<_> = tokens
+        .iter()
+        .map(|tk| {
+            context! { id => tk.id, name => tk.name.clone(), admin => tk.admin.clone(), role => tk.role.clone(),
+                       created => api::rfc3339(tk.created_at), last_used => tk.last_used_at.map(api::rfc3339),
+                       revoked => tk.revoked_at.is_some() }
+        })
+        .collect();
+    let roles: Vec<_> = Role::ALL
+        .iter()
+        .filter(|r| c.may(Permission::ManageAdmins) || **r == c.role)
+        .map(|r| context! { value => r.as_str(), name => t(c.lang, r.name_id(), &[]) })
+        .collect();
+    let ctx = context! { admins => admin_rows, tokens => token_rows, roles, done, secret };
+    Ok(page(state, c, "admins.html", "admins", ctx))
+}
+
+#[derive(Deserialize)]
+struct AdminForm {
+    address: String,
+    role: String,
+    password: String,
+}
+
+async fn admins_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AdminForm>) -> Page {
+    ops::create_admin(&state, &c, &f.address, &f.role, &f.password).await.or_page(&state, &c)?;
+    Ok(back("/admins", "created"))
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+    role: Option<String>,
+}
+
+async fn token_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<TokenForm>) -> Page {
+    let (_, secret) = ops::create_token(&state, &c, &f.name, f.role.as_deref()).await.or_page(&state, &c)?;
+    admins_page(&state, &c, Some(t(c.lang, "done-token", &[])), Some(secret)).await
+}
+
+async fn token_revoke(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<i64>) -> Page {
+    ops::revoke_token(&state, &c, id).await.or_page(&state, &c)?;
+    Ok(back("/admins", "revoked"))
+}

@@ -1,0 +1,27 @@
+// Small conveniences only; every form works without script.
+document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
+  el.addEventListener("change", function () { el.form.submit(); });
+  var button = el.form.querySelector("button.js-hide");
+  if (button) button.hidden = true;
+});
+// Authenticated SMTP: while "follow the organisation" is ticked, the mailbox box shows the
+// organisation's value and cannot be changed.
+document.querySelectorAll("input[data-follows]").forEach(function (follow) {
+  var box = document.getElementById(follow.getAttribute("data-follows"));
+  var orgValue = follow.getAttribute("data-org-value") === "enabled";
+  function sync() {
+    box.disabled = follow.checked;
+    if (follow.checked) box.checked = orgValue;
+  }
+  follow.addEventListener("change", sync);
+  sync();
+});
+// "Select all" on the multi-factor authentication list.
+document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+  all.addEventListener("change", function () {
+    document.querySelectorAll("input[name=user]").forEach(function (b) { b.checked = all.checked; });
+  });
+});
+// The language switcher returns to the page it was used on.
+var langBack = document.getElementById("lang-back");
+if (langBack) langBack.value = location.pathname + location.search;

@@ -1,0 +1,290 @@
+// The seed's story, walked through the admin center in a real Chromium against a real server:
+// an admin signs in (enrolling TOTP, since security defaults are on), applies the three fixes in
+// the places the seed names them, a real SMTP client (swaks) is refused before each fix and
+// accepted after the last, and the Sign-in logs page shows the earlier failures with their
+// reasons. Screenshots of every page go to $SCREENSHOT_DIR/<lang>/.
+//
+// Run by crates/authrelay/tests/admin_browser.rs, which starts the server and seeds it; the
+// environment names the server and the language under test:
+//   ADMIN_URL, ADMIN_ADDRESS, ADMIN_PASSWORD, SMTP_PORT, USER_ADDRESS, USER_PASSWORD, ORG_NAME,
+//   WALK_LANG (en | ko | id), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
+//
+// Korean is chosen through Accept-Language (the browser's locale); Indonesian through the
+// language switcher on the sign-in page, which must then stick for the whole walk.
+
+import { chromium } from "playwright-core";
+import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import assert from "node:assert/strict";
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`missing environment variable ${name}`);
+  return v;
+};
+const ADMIN_URL = env("ADMIN_URL");
+const ADMIN_ADDRESS = env("ADMIN_ADDRESS");
+const ADMIN_PASSWORD = env("ADMIN_PASSWORD");
+const SMTP_PORT = env("SMTP_PORT");
+const USER_ADDRESS = env("USER_ADDRESS");
+const USER_PASSWORD = env("USER_PASSWORD");
+const ORG_NAME = env("ORG_NAME");
+const LANG = env("WALK_LANG", "en");
+const SHOTS = path.join(env("SCREENSHOT_DIR"), LANG);
+const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
+
+// What each page must say in the language under test (a few words per page, so a page that
+// fell back to English or lost a translation fails the walk).
+const TEXT = {
+  en: {
+    signin: "Sign in to the admin center", users: "Active users", emailApps: "Manage email apps",
+    securityDefaults: "Security defaults", mfa: "Multi-factor authentication", signins: "Sign-in logs",
+    checkSmtp: "Authenticated SMTP", checkSd: "Security defaults", checkMfa: "Multi-factor authentication",
+    report: "SMTP AUTH clients report", queue: "Queue", audit: "Audit log", saved: "Saved.",
+  },
+  ko: {
+    signin: "관리 센터에 로그인", users: "활성 사용자", emailApps: "전자 메일 앱 관리",
+    securityDefaults: "보안 기본값", mfa: "다단계 인증(MFA)", signins: "로그인 로그",
+    checkSmtp: "인증된 SMTP", checkSd: "보안 기본값", checkMfa: "다단계 인증(MFA)",
+    report: "SMTP AUTH 클라이언트 보고서", queue: "큐", audit: "감사 로그", saved: "저장했습니다.",
+  },
+  id: {
+    signin: "Masuk ke pusat admin", users: "Pengguna aktif", emailApps: "Kelola aplikasi email",
+    securityDefaults: "Default keamanan", mfa: "Autentikasi multifaktor", signins: "Log masuk",
+    checkSmtp: "SMTP Terautentikasi", checkSd: "Default keamanan", checkMfa: "Autentikasi multifaktor",
+    report: "Laporan klien SMTP AUTH", queue: "Antrean", audit: "Log audit", saved: "Tersimpan.",
+  },
+}[LANG];
+assert.ok(TEXT, `unknown language ${LANG}`);
+
+// The replies of spec §3, which stay English on the wire in every language.
+const TENANT = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.";
+const SECURITY_DEFAULTS =
+  "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator.";
+const MFA =
+  "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.";
+
+// --- RFC 6238 TOTP, computed here from the secret the enrolment page shows -------------------
+function base32Decode(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, "").toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+function totp(secret, unix = Math.floor(Date.now() / 1000)) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
+  const h = crypto.createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const o = h[h.length - 1] & 0x0f;
+  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(bin % 1_000_000).padStart(6, "0");
+}
+
+// --- The device: swaks over STARTTLS ----------------------------------------------------------
+function swaks(quitAfterAuth) {
+  const args = [
+    "--server", `127.0.0.1:${SMTP_PORT}`, "--tls", "--auth", "LOGIN",
+    "--auth-user", USER_ADDRESS, "--auth-password", USER_PASSWORD,
+    "--from", USER_ADDRESS, "--to", "frontdesk@example.net",
+    "--header", "Subject: Scan 0042", "--body", "Your scan is attached.",
+    "--timeout", "20",
+  ];
+  if (quitAfterAuth) args.push("--quit-after", "AUTH");
+  const run = spawnSync("swaks", args, { encoding: "utf8", timeout: 60_000 });
+  if (run.error) throw run.error;
+  return run.stdout + run.stderr;
+}
+function expectRefused(reply, step) {
+  const out = swaks(true);
+  assert.ok(out.includes(reply), `${step}: expected "${reply}" from swaks, got:\n${out}`);
+  console.log(`[${LANG}] ${step}: refused as expected: ${reply.slice(0, 60)}…`);
+}
+
+// --- The browser ------------------------------------------------------------------------------
+fs.mkdirSync(SHOTS, { recursive: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), "authrelay-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+  // Korean comes from Accept-Language; English and Indonesian start from an English browser.
+  locale: LANG === "ko" ? "ko-KR" : "en-US",
+  viewport: { width: 1360, height: 900 },
+});
+context.setDefaultTimeout(15_000);
+const page = context.pages()[0] ?? (await context.newPage());
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+
+let shot = 0;
+async function screenshot(name) {
+  shot += 1;
+  const file = path.join(SHOTS, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+async function title() {
+  return (await page.locator("#page-title").innerText()).trim();
+}
+async function expectLang() {
+  assert.equal(await page.locator("html").getAttribute("lang"), LANG, `page ${page.url()} is not in ${LANG}`);
+}
+
+try {
+  // Sign in.
+  await page.goto(`${ADMIN_URL}/signin`);
+  if (LANG === "id") {
+    // The switcher posts the choice (with the form's CSRF token) and the cookie keeps it.
+    await Promise.all([page.waitForNavigation(), page.selectOption("#lang-switch", "id")]);
+  }
+  await expectLang();
+  assert.equal((await page.locator("h1").innerText()).trim(), TEXT.signin);
+  await screenshot("signin");
+  await page.fill("#address", ADMIN_ADDRESS);
+  await page.fill("#password", ADMIN_PASSWORD);
+  await page.click("#signin-submit");
+
+  // Security defaults are on: the admin enrols an authenticator app (QR code), then gives a code.
+  await page.waitForURL("**/signin/totp");
+  await expectLang();
+  assert.equal(await page.locator("#totp-qr svg").count(), 1, "the enrolment page shows a QR code");
+  const secret = (await page.locator("#totp-secret").innerText()).trim();
+  await screenshot("totp-enrol");
+  await page.fill("#code", totp(secret));
+  await page.click("#totp-submit");
+  await page.waitForURL(`${ADMIN_URL}/`);
+  await expectLang();
+  await screenshot("home");
+
+  // The device is refused: SMTP AUTH is off for the tenant.
+  expectRefused(TENANT, "before the fixes");
+
+  // Fix 1: Active users → user → Mail → Manage email apps → Authenticated SMTP.
+  await page.click("#nav-users");
+  assert.equal(await title(), TEXT.users);
+  await screenshot("active-users");
+  await page.click(`a.user-link[data-address="${USER_ADDRESS}"]`);
+  await page.click("#tab-mail");
+  await screenshot("user-mail");
+  await page.click("#manage-email-apps");
+  assert.equal(await title(), TEXT.emailApps);
+  // The mailbox follows the organisation (the third state), so the box is greyed and off.
+  assert.ok(await page.isChecked("#follow-org"), "a new mailbox follows the organisation");
+  assert.ok(await page.isDisabled("#smtp-auth"), "the box is locked while following the organisation");
+  await screenshot("manage-email-apps");
+  await page.uncheck("#follow-org");
+  await page.check("#smtp-auth");
+  await page.click("#save-email-apps");
+  await page.waitForSelector("#notice");
+  assert.ok((await page.locator("#notice").innerText()).startsWith(TEXT.saved));
+  assert.ok(await page.isChecked("#smtp-auth"));
+  assert.ok(!(await page.isChecked("#follow-org")));
+  await screenshot("manage-email-apps-saved");
+  expectRefused(SECURITY_DEFAULTS, "after Authenticated SMTP");
+
+  // Fix 2: Organisation → Properties → Manage security defaults.
+  await page.click("#nav-org");
+  await page.click(`a.org-link[data-name="${ORG_NAME}"]`);
+  await screenshot("org-properties");
+  await page.click("#manage-security-defaults");
+  assert.equal(await title(), TEXT.securityDefaults);
+  await page.selectOption("#security-defaults", "off");
+  await page.selectOption("#reason", "legacy-smtp-devices");
+  await screenshot("security-defaults");
+  await page.click("#save-security-defaults");
+  await page.waitForSelector("#notice");
+  assert.equal(await page.locator("#security-defaults").inputValue(), "off");
+  expectRefused(MFA, "after security defaults");
+
+  // Fix 3: Multi-factor authentication → user → Disable.
+  await page.click("#nav-mfa");
+  assert.equal(await title(), TEXT.mfa);
+  assert.equal(await page.locator(`a.mfa-user-link[data-address="${USER_ADDRESS}"]`).count(), 1);
+  await screenshot("mfa");
+  await page.click(`a.mfa-user-link[data-address="${USER_ADDRESS}"]`);
+  assert.equal(await page.locator("#mfa-state").getAttribute("data-state"), "enabled");
+  await screenshot("mfa-user");
+  await page.click("#mfa-disable");
+  await page.waitForSelector("#notice");
+  assert.equal(await page.locator("#mfa-state").getAttribute("data-state"), "disabled");
+
+  // The device now signs in and its message is queued.
+  const sent = swaks(false);
+  assert.ok(sent.includes("235 2.7.0 Authentication successful"), `swaks after the fixes:\n${sent}`);
+  assert.match(sent, /250 2\.0\.0 OK queued as [0-9A-F]+/, `swaks after the fixes:\n${sent}`);
+  console.log(`[${LANG}] after the three fixes: 235 2.7.0 Authentication successful, message queued`);
+
+  // Sign-in logs: the three failures with their deciding check and reply, then the success.
+  await page.click("#nav-signins");
+  assert.equal(await title(), TEXT.signins);
+  await expectLang();
+  const rows = page.locator("tr.signin-row");
+  const seen = [];
+  for (let i = 0; i < (await rows.count()); i++) {
+    const row = rows.nth(i);
+    seen.push({
+      check: await row.getAttribute("data-check"),
+      success: await row.getAttribute("data-success"),
+      checkText: (await row.locator("td.check").innerText()).trim(),
+      reply: (await row.locator("td.reply").innerText()).trim(),
+    });
+  }
+  const find = (check) => seen.find((r) => r.check === check);
+  for (const [check, reply, label] of [
+    ["authenticated-smtp", TENANT, TEXT.checkSmtp],
+    ["security-defaults", SECURITY_DEFAULTS, TEXT.checkSd],
+    ["mfa", MFA, TEXT.checkMfa],
+  ]) {
+    const r = find(check);
+    assert.ok(r, `sign-in log lacks the ${check} failure: ${JSON.stringify(seen)}`);
+    assert.equal(r.success, "false");
+    assert.equal(r.reply, reply);
+    assert.equal(r.checkText, label);
+  }
+  assert.equal(find("accepted")?.success, "true", "the sign-in log shows the accepted attempt");
+  await screenshot("signin-logs");
+
+  // The rest of the admin center, for the record.
+  await page.click("#nav-reports");
+  assert.equal(await title(), TEXT.report);
+  assert.ok((await page.locator("#report-table").innerText()).includes(USER_ADDRESS));
+  await screenshot("smtp-auth-report");
+  await page.click("#nav-queue");
+  assert.equal(await title(), TEXT.queue);
+  await screenshot("queue");
+  await page.click("#nav-audit");
+  assert.equal(await title(), TEXT.audit);
+  const actions = await page.locator("tr.audit-row").evaluateAll((rs) => rs.map((r) => r.dataset.action));
+  for (const a of ["user.smtp-auth", "org.security-defaults", "user.mfa", "admin.totp-enrolled"]) {
+    assert.ok(actions.includes(a), `audit log lacks ${a}: ${actions}`);
+  }
+  await screenshot("audit-log");
+  await page.click("#signout");
+  await page.waitForURL("**/signin");
+
+  assert.deepEqual(problems, [], "no script errors in the pages");
+  console.log(`[${LANG}] seed walk passed; ${shot} screenshots in ${SHOTS}`);
+} catch (e) {
+  await screenshot("failure").catch(() => {});
+  console.error(`[${LANG}] seed walk failed at ${page.url()}:`, e);
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}

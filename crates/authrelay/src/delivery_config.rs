@@ -1,0 +1,169 @@
+//! `[delivery]` and `[[routes]]` of the configuration file, turned into
+//! [`authrelay_delivery::DeliveryConfig`]. Every problem is reported with its key, like the
+//! rest of the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use authrelay_delivery::{DeliveryConfig, Route, RouteKind, Schedule, Smarthost, TlsMode};
+use serde::Deserialize;
+
+use crate::config::Problem;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDelivery {
+    first_retry_secs: Option<u64>,
+    retry_growth: Option<f64>,
+    max_retry_interval_secs: Option<u64>,
+    give_up_after_secs: Option<u64>,
+    rate_per_minute: Option<u32>,
+    sent_copy: Option<bool>,
+    nameservers: Option<Vec<String>>,
+    mx_port: Option<u16>,
+    connect_timeout_secs: Option<u64>,
+    command_timeout_secs: Option<u64>,
+    scan_interval_ms: Option<u64>,
+    concurrency: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoute {
+    domains: Vec<String>,
+    kind: String,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    tls_name: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+}
+
+pub fn build(
+    file: FileDelivery,
+    routes: Vec<FileRoute>,
+    data_dir: &Path,
+    hostname: &str,
+    problems: &mut Vec<Problem>,
+) -> DeliveryConfig {
+    let mut c = DeliveryConfig::new(hostname, data_dir);
+    let d = Schedule::default();
+    c.schedule = Schedule {
+        first_retry: file.first_retry_secs.map(Duration::from_secs).unwrap_or(d.first_retry),
+        growth: file.retry_growth.unwrap_or(d.growth),
+        max_interval: file.max_retry_interval_secs.map(Duration::from_secs).unwrap_or(d.max_interval),
+        give_up_after: file.give_up_after_secs.map(Duration::from_secs).unwrap_or(d.give_up_after),
+    };
+    let mut problem = |key: &str, message: String| problems.push(Problem { key: key.into(), message });
+    if !(1.0..=10.0).contains(&c.schedule.growth) {
+        problem("delivery.retry_growth", "must be between 1.0 and 10.0".into());
+    }
+    for (key, v) in [
+        ("delivery.first_retry_secs", c.schedule.first_retry.as_secs()),
+        ("delivery.max_retry_interval_secs", c.schedule.max_interval.as_secs()),
+        ("delivery.give_up_after_secs", c.schedule.give_up_after.as_secs()),
+    ] {
+        if v == 0 {
+            problem(key, "must be greater than 0".into());
+        }
+    }
+    c.rate_per_minute = file.rate_per_minute.unwrap_or(c.rate_per_minute);
+    if c.rate_per_minute == 0 {
+        problem("delivery.rate_per_minute", "must be greater than 0 (30 is Microsoft's limit)".into());
+    }
+    c.sent_copy = file.sent_copy.unwrap_or(false);
+    for ns in file.nameservers.unwrap_or_default() {
+        let parsed =
+            ns.parse::<SocketAddr>().or_else(|_| ns.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)));
+        match parsed {
+            Ok(a) => c.nameservers.push(a),
+            Err(_) => problem("delivery.nameservers", format!("'{ns}' is not an IP address or address:port")),
+        }
+    }
+    c.mx_port = file.mx_port.unwrap_or(25);
+    c.connect_timeout = Duration::from_secs(file.connect_timeout_secs.unwrap_or(30).max(1));
+    c.command_timeout = Duration::from_secs(file.command_timeout_secs.unwrap_or(300).max(1));
+    c.scan_interval = Duration::from_millis(file.scan_interval_ms.unwrap_or(1000).clamp(10, 60_000));
+    c.concurrency = file.concurrency.unwrap_or(16).max(1);
+
+    for (i, r) in routes.into_iter().enumerate() {
+        let key = |field: &str| format!("routes[{i}].{field}");
+        let domains: Vec<String> =
+            r.domains.iter().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        if domains.is_empty() {
+            problem(&key("domains"), "list at least one domain, or \"*\" for every domain".into());
+        }
+        for d in &domains {
+            if d != "*" && !authrelay_core::address::is_domain(d) {
+                problem(&key("domains"), format!("'{d}' is not a domain"));
+            }
+        }
+        let kind = match r.kind.as_str() {
+            "mx" => RouteKind::Mx,
+            "smarthost" => {
+                let Some(host) = r.host.clone().filter(|h| !h.is_empty()) else {
+                    problem(&key("host"), "a smarthost route needs host, e.g. \"smtp.office365.com\"".into());
+                    continue;
+                };
+                let tls = match r.tls.as_deref().unwrap_or("starttls").parse::<TlsMode>() {
+                    Ok(t) => t,
+                    Err(()) => {
+                        problem(&key("tls"), "must be \"implicit\", \"starttls\" or \"opportunistic\"".into());
+                        TlsMode::StartTls
+                    }
+                };
+                let port = r.port.unwrap_or(if tls == TlsMode::Implicit { 465 } else { 587 });
+                let password = match (&r.password, &r.password_file) {
+                    (Some(_), Some(_)) => {
+                        problem(&key("password"), "set password or password_file, not both".into());
+                        None
+                    }
+                    (Some(p), None) => Some(p.clone()),
+                    (None, Some(path)) => match std::fs::read_to_string(path) {
+                        Ok(text) => Some(text.lines().next().unwrap_or("").to_string()),
+                        Err(e) => {
+                            problem(&key("password_file"), format!("cannot read {}: {e}", path.display()));
+                            None
+                        }
+                    },
+                    (None, None) => None,
+                };
+                if r.user.is_some() != password.is_some() && problems_is_clean(&r) {
+                    problem(&key("user"), "set both user and password (or password_file), or neither".into());
+                }
+                if let Some(ca) = &r.ca_file {
+                    if !ca.is_file() {
+                        problem(&key("ca_file"), format!("no file at {}", ca.display()));
+                    }
+                }
+                RouteKind::Smarthost(Smarthost {
+                    host,
+                    port,
+                    tls,
+                    tls_name: r.tls_name.clone(),
+                    user: r.user.clone(),
+                    password,
+                    ca_file: r.ca_file.clone(),
+                })
+            }
+            other => {
+                problem(&key("kind"), format!("'{other}' is not a route kind; use \"smarthost\" or \"mx\""));
+                continue;
+            }
+        };
+        if matches!(kind, RouteKind::Mx) && (r.host.is_some() || r.user.is_some()) {
+            problem(&key("kind"), "an mx route takes no host or credentials; use kind = \"smarthost\"".into());
+        }
+        c.routes.push(Route { domains, kind });
+    }
+    c
+}
+
+/// A password_file that could not be read was reported already; do not report the pair too.
+fn problems_is_clean(r: &FileRoute) -> bool {
+    r.password_file.as_ref().is_none_or(|p| p.is_file())
+}

@@ -1,0 +1,78 @@
+//! Admin commands of smart lockout and the per-organisation limits: `user unlock`, and the
+//! lockout and limit lines of `user show` and `org show`.
+
+use authrelay_core::Address;
+use authrelay_directory::sqlite::SqliteDirectory;
+use authrelay_directory::{Directory, SignInEntry};
+use authrelay_i18n::{t, Arg, Lang};
+
+use crate::output::{field, say, when, CliError};
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `authrelay user unlock ADDRESS`: clears every lockout counter of the name and records the
+/// unlock in the sign-in log (check "unlock", mechanism "admin", client "cli"), so the log
+/// shows when and why a locked user could sign in again.
+pub async fn unlock(dir: &SqliteDirectory, address: &Address, lang: Lang) -> Result<(), CliError> {
+    if dir.user(address.as_str()).await?.is_none() {
+        return Err(CliError::new("err-unknown-user").arg("address", address).usage());
+    }
+    let at = now();
+    let was_locked = dir.unlock(address.as_str(), at).await?;
+    dir.record_signin(&SignInEntry {
+        at,
+        client_ip: "cli".into(),
+        client_port: 0,
+        tls: "none".into(),
+        mechanism: "admin".into(),
+        user: address.to_string(),
+        credential: None,
+        check: "unlock".into(),
+        reply: String::new(),
+        success: false,
+    })
+    .await?;
+    let id = if was_locked > 0 { "user-unlocked" } else { "user-unlock-not-locked" };
+    say(lang, id, &[("address", Arg::Str(address.as_str()))]);
+    Ok(())
+}
+
+/// The lockout line(s) of `user show`.
+pub async fn print_lockout(dir: &SqliteDirectory, address: &str, lang: Lang) -> Result<(), CliError> {
+    let label = t(lang, "label-lockout", &[]);
+    let at = now();
+    let mut any = false;
+    for e in dir.lockouts(address).await? {
+        let place = match &e.location {
+            None => t(lang, "lockout-where-unfamiliar", &[]),
+            Some(ip) => t(lang, "lockout-where-familiar", &[("ip", Arg::Str(ip))]),
+        };
+        let text = if e.locked_until > at {
+            t(lang, "lockout-locked", &[("until", Arg::Str(&when(Some(e.locked_until)))), ("where", Arg::Str(&place))])
+        } else if e.failures > 0 {
+            t(lang, "lockout-counting", &[("failures", Arg::from(e.failures as usize)), ("where", Arg::Str(&place))])
+        } else {
+            continue;
+        };
+        field(if any { "" } else { &label }, text);
+        any = true;
+    }
+    if !any {
+        field(&label, t(lang, "lockout-none", &[]));
+    }
+    Ok(())
+}
+
+/// The limit lines of `org show` / `org set`.
+pub async fn print_org_limits(dir: &SqliteDirectory, org: &str, lang: Lang) -> Result<(), CliError> {
+    let limits = dir.org_limits(org).await?;
+    let default = t(lang, "limit-server-default", &[]);
+    let show = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| default.clone());
+    field(&t(lang, "label-max-message-size", &[]), show(limits.max_message_size));
+    field(&t(lang, "label-max-recipients", &[]), show(limits.max_recipients));
+    field(&t(lang, "label-daily-recipients", &[]), show(limits.daily_recipients));
+    field(&t(lang, "label-max-sessions", &[]), show(limits.max_sessions));
+    Ok(())
+}

@@ -1,0 +1,576 @@
+//! Protection under attack and load, over the wire against the real server: smart lockout with
+//! familiar locations, the per-address failure budget, concurrent sessions per mailbox, the
+//! rolling recipient quota, slowloris, SMTP smuggling, constant-shape failures and the
+//! fail2ban line. Different loopback source addresses (127.0.0.2, .3, …) stand for different
+//! client locations.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{Options, TestServer, PASSWORD};
+
+const USER: &str = "scanner@contoso.com";
+const LOCKED: &str = "535 5.7.139 Authentication unsuccessful, account locked.";
+const BAD: &str = "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.";
+const AUTH_OK: &str = "235 2.7.0 Authentication successful";
+
+/// A TCP connection from a chosen loopback source address.
+fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tcp = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        socket.connect(to).await.unwrap()
+    });
+    let std = tcp.into_std().unwrap();
+    std.set_nonblocking(false).unwrap();
+    std.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    std.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    std
+}
+
+enum Conn {
+    Plain(BufReader<TcpStream>),
+    Tls(Box<BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>>),
+}
+
+struct Client {
+    conn: Conn,
+}
+
+impl Client {
+    /// Implicit TLS from `source`, greeting read.
+    fn tls(server: &TestServer, source: &str) -> Client {
+        let tcp = connect_from(source, server.submissions);
+        let config = common::client_tls(&server.data_dir().join("tls/cert.pem"));
+        let session = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+        let mut c = Client { conn: Conn::Tls(Box::new(BufReader::new(rustls::StreamOwned::new(session, tcp)))) };
+        c.expect("220 ");
+        c
+    }
+
+    /// Plain TCP to the STARTTLS port from `source`; the greeting is left unread.
+    fn plain(server: &TestServer, source: &str) -> Client {
+        Client { conn: Conn::Plain(BufReader::new(connect_from(source, server.submission))) }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match &mut self.conn {
+            Conn::Plain(r) => r.get_mut().write_all(bytes).unwrap(),
+            Conn::Tls(r) => {
+                r.get_mut().write_all(bytes).unwrap();
+                r.get_mut().flush().unwrap();
+            }
+        }
+    }
+
+    fn try_line(&mut self) -> std::io::Result<String> {
+        let mut line = String::new();
+        let n = match &mut self.conn {
+            Conn::Plain(r) => r.read_line(&mut line)?,
+            Conn::Tls(r) => r.read_line(&mut line)?,
+        };
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        }
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+
+    /// The last line of the next (possibly multi-line) reply.
+    fn reply(&mut self) -> String {
+        for _ in 0..50 {
+            let line = self.try_line().unwrap_or_else(|e| panic!("reading a reply: {e}"));
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        }
+        panic!("reply too long");
+    }
+
+    fn expect(&mut self, prefix: &str) -> String {
+        let r = self.reply();
+        assert!(r.starts_with(prefix), "expected {prefix:?}, got {r:?}");
+        r
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.write(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    fn auth(&mut self, user: &str, password: &str) -> String {
+        let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        self.cmd(&format!("AUTH PLAIN {plain}"))
+    }
+
+    fn login(server: &TestServer, source: &str) -> Client {
+        let mut c = Client::tls(server, source);
+        c.cmd("EHLO protection.test");
+        let r = c.auth(USER, PASSWORD);
+        assert_eq!(r, AUTH_OK);
+        c
+    }
+
+    fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        let n = match &mut self.conn {
+            Conn::Plain(r) => r.read(&mut buf),
+            Conn::Tls(r) => r.read(&mut buf),
+        };
+        matches!(n, Ok(0) | Err(_))
+    }
+}
+
+fn options(limits: &[&str]) -> Options {
+    Options { limits: limits.iter().map(|s| s.to_string()).collect() }
+}
+
+fn signins(server: &TestServer, user: &str) -> Vec<serde_json::Value> {
+    let out = server.ok(&["signins", "--user", user, "--last", "200", "--json"]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().clone()
+}
+
+#[test]
+fn brute_force_locks_the_user_but_not_from_a_familiar_address() {
+    let server = TestServer::start();
+    server.open_contoso();
+    // The printer at 127.0.0.3 signs in: its address becomes familiar.
+    drop(Client::login(&server, "127.0.0.3"));
+
+    // An attacker at 127.0.0.2 guesses; three guesses per connection (the per-connection budget).
+    let mut replies = vec![];
+    for round in 0..4 {
+        let mut c = Client::tls(&server, "127.0.0.2");
+        c.cmd("EHLO attacker");
+        for guess in 0..3 {
+            replies.push(c.auth(USER, &format!("guess-{round}-{guess}")));
+        }
+    }
+    assert!(replies[..10].iter().all(|r| r == BAD), "{replies:?}");
+    assert!(replies[10..].iter().all(|r| r == LOCKED), "{replies:?}");
+
+    // Even the right password is refused from an unfamiliar address while locked…
+    let mut c = Client::tls(&server, "127.0.0.4");
+    c.cmd("EHLO elsewhere");
+    assert_eq!(c.auth(USER, PASSWORD), LOCKED);
+    // …but the printer at its familiar address still gets in.
+    drop(Client::login(&server, "127.0.0.3"));
+
+    let log = signins(&server, USER);
+    assert!(log.iter().any(|e| e["check"] == "lockout" && e["reply"] == "AccountLocked" && e["client_ip"] == "127.0.0.4"));
+    let show = server.ok(&["user", "show", USER]);
+    assert!(show.contains("locked until"), "{show}");
+
+    // The admin lifts the lockout; it is in the sign-in log and the next attempt gets in.
+    let out = server.ok(&["user", "unlock", USER]);
+    assert!(out.contains("Unlocked scanner@contoso.com"), "{out}");
+    assert_eq!(c.auth(USER, PASSWORD), AUTH_OK);
+    let log = signins(&server, USER);
+    assert!(log.iter().any(|e| e["check"] == "unlock" && e["client_ip"] == "cli"), "{log:?}");
+    // Unknown names are counted and locked the same way, so lockout does not reveal existence.
+    let mut replies = vec![];
+    for _ in 0..4 {
+        let mut c = Client::tls(&server, "127.0.0.5");
+        c.cmd("EHLO attacker");
+        for _ in 0..3 {
+            replies.push(c.auth("nobody@contoso.com", "whatever-guess"));
+        }
+    }
+    assert!(replies[..10].iter().all(|r| r == BAD) && replies[10..].iter().all(|r| r == LOCKED), "{replies:?}");
+    let out = server.cli(&["user", "unlock", "nobody@contoso.com"]);
+    assert!(!out.status.success(), "unlocking a user that does not exist names the problem");
+}
+
+#[test]
+fn spray_from_one_address_is_throttled_then_disconnected() {
+    let server = TestServer::start_with(options(&[
+        "address_failure_budget = 6",
+        "address_failure_delay_step_ms = 200",
+        "address_failure_delay_max_ms = 5000",
+    ]));
+    server.open_contoso();
+    // A connection opened before the budget runs out.
+    let mut early = Client::tls(&server, "127.0.0.7");
+    early.cmd("EHLO sprayer");
+    let mut times = vec![];
+    let mut n = 0;
+    for _ in 0..2 {
+        let mut c = Client::tls(&server, "127.0.0.7");
+        c.cmd("EHLO sprayer");
+        for _ in 0..3 {
+            n += 1;
+            let started = Instant::now();
+            assert_eq!(c.auth(&format!("user{n}@contoso.com"), "Spring2026!"), BAD);
+            times.push(started.elapsed());
+        }
+    }
+    // Each failure waits 200 ms longer than the one before: by the sixth, a second more.
+    assert!(times[5] >= times[0] + Duration::from_millis(900), "no slowing delay: {times:?}");
+    // The budget is spent: the next AUTH, even on a connection opened before, is refused and the
+    // connection closed…
+    assert_eq!(
+        early.auth("user99@contoso.com", "Spring2026!"),
+        "421 4.7.0 Too many failed authentication attempts from your address; try again later"
+    );
+    assert!(early.is_closed());
+    // …and new connections from that address are turned away at once.
+    let mut p = Client::plain(&server, "127.0.0.7");
+    p.expect("421 4.7.0 Too many failed authentication attempts from your address");
+    // Another address is not affected.
+    drop(Client::login(&server, "127.0.0.8"));
+}
+
+#[test]
+fn per_address_connection_cap() {
+    let server = TestServer::start_with(options(&["max_connections_per_address = 2"]));
+    let mut a = Client::plain(&server, "127.0.0.9");
+    a.expect("220 ");
+    let mut b = Client::plain(&server, "127.0.0.9");
+    b.expect("220 ");
+    let mut c = Client::plain(&server, "127.0.0.9");
+    c.expect("421 4.7.0 Too many connections from your address; please try again later");
+    let mut other = Client::plain(&server, "127.0.0.10");
+    other.expect("220 ");
+    drop(a);
+    // The slot is freed when the server notices the close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut d = Client::plain(&server, "127.0.0.9");
+        if d.reply().starts_with("220 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the closed connection's slot was never freed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn fourth_concurrent_session_gets_432() {
+    let server = TestServer::start();
+    server.open_contoso();
+    let mut held: Vec<Client> = (0..3).map(|_| Client::login(&server, "127.0.0.1")).collect();
+    let mut fourth = Client::tls(&server, "127.0.0.1");
+    fourth.cmd("EHLO fourth");
+    assert_eq!(fourth.auth(USER, PASSWORD), "432 4.3.2 Concurrent connections limit exceeded.");
+    let log = signins(&server, USER);
+    assert!(log.iter().any(|e| e["check"] == "concurrency" && e["reply"] == "ConcurrencyLimit"), "{log:?}");
+    // One session ends; the fourth may then sign in on the same connection.
+    held.pop().unwrap().cmd("QUIT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = fourth.auth(USER, PASSWORD);
+        if r == AUTH_OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ended session never freed its slot: {r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The limit is per organisation when it sets one.
+    server.ok(&["org", "set", "Contoso", "--max-sessions", "4"]);
+    drop(Client::login(&server, "127.0.0.1"));
+}
+
+fn send(c: &mut Client, recipients: &[&str]) -> Vec<String> {
+    let mut replies = vec![c.cmd(&format!("MAIL FROM:<{USER}>"))];
+    for r in recipients {
+        replies.push(c.cmd(&format!("RCPT TO:<{r}>")));
+    }
+    if replies.iter().filter(|r| r.starts_with("250 2.1.5")).count() > 0 {
+        c.write(b"DATA\r\n");
+        c.expect("354 ");
+        c.write(b"Subject: quota\r\n\r\nbody\r\n.\r\n");
+        replies.push(c.reply());
+    } else {
+        replies.push(c.cmd("RSET"));
+    }
+    replies
+}
+
+#[test]
+fn daily_recipient_quota_persists_across_restart() {
+    let mut server = TestServer::start_with(options(&["daily_recipients = 5"]));
+    server.open_contoso();
+    let mut c = Client::login(&server, "127.0.0.1");
+    let r = send(&mut c, &["a@example.net", "b@example.net", "c@example.net"]);
+    assert!(r.last().unwrap().starts_with("250 2.0.0 OK queued as"), "{r:?}");
+    let r = send(&mut c, &["d@example.net", "e@example.net", "f@example.net"]);
+    assert_eq!(r[3], "554 5.2.0 Submission quota exceeded: daily recipient limit reached.", "{r:?}");
+    assert!(r.last().unwrap().starts_with("250 2.0.0"), "the two accepted recipients are sent: {r:?}");
+    drop(c);
+    // A restart does not reset the count.
+    assert!(server.terminate());
+    server.launch();
+    let mut c = Client::login(&server, "127.0.0.1");
+    c.cmd(&format!("MAIL FROM:<{USER}>"));
+    assert_eq!(c.cmd("RCPT TO:<g@example.net>"), "554 5.2.0 Submission quota exceeded: daily recipient limit reached.");
+    c.cmd("RSET");
+    // The organisation may allow more.
+    server.ok(&["org", "set", "Contoso", "--daily-recipients", "6"]);
+    let mut c = Client::login(&server, "127.0.0.1");
+    let r = send(&mut c, &["g@example.net", "h@example.net"]);
+    assert_eq!(r[1], "250 2.1.5 Recipient OK");
+    assert!(r[2].starts_with("554 5.2.0"), "{r:?}");
+}
+
+#[test]
+fn slowloris_is_disconnected_on_time_while_real_clients_are_served() {
+    let server = TestServer::start_with(options(&[
+        "command_timeout_secs = 2",
+        "data_timeout_secs = 2",
+        "data_deadline_secs = 3",
+    ]));
+    server.open_contoso();
+    let server = Arc::new(server);
+    // A command trickled one byte every 400 ms never completes within the 2 s command deadline.
+    let s = server.clone();
+    let command_loris = std::thread::spawn(move || {
+        let mut c = Client::plain(&s, "127.0.0.11");
+        c.expect("220 ");
+        let started = Instant::now();
+        for b in b"EHLO a-very-slow-client-indeed.example".iter() {
+            if started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            match &mut c.conn {
+                Conn::Plain(r) => {
+                    if r.get_mut().write_all(&[*b]).is_err() {
+                        break;
+                    }
+                }
+                Conn::Tls(_) => unreachable!(),
+            }
+            std::thread::sleep(Duration::from_millis(400));
+            if let Conn::Plain(r) = &mut c.conn {
+                r.get_mut().set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                let mut line = String::new();
+                if r.read_line(&mut line).is_ok() && !line.is_empty() {
+                    return (line.trim_end().to_string(), started.elapsed());
+                }
+            }
+        }
+        (String::new(), started.elapsed())
+    });
+    // DATA trickled in whole lines, one byte every 400 ms: each read is on time, the whole is not.
+    let s = server.clone();
+    let data_loris = std::thread::spawn(move || {
+        let mut c = Client::login(&s, "127.0.0.12");
+        c.cmd(&format!("MAIL FROM:<{USER}>"));
+        c.cmd("RCPT TO:<frontdesk@example.net>");
+        c.write(b"DATA\r\n");
+        c.expect("354 ");
+        let started = Instant::now();
+        let Conn::Tls(r) = &mut c.conn else { unreachable!() };
+        r.get_mut().sock.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        for b in b"Subject: slow\r\n\r\nline\r\nline\r\nline\r\nline\r\nline\r\n".iter().cycle() {
+            if started.elapsed() > Duration::from_secs(12) {
+                break;
+            }
+            if r.get_mut().write_all(&[*b]).and_then(|_| r.get_mut().flush()).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(400));
+            let mut line = String::new();
+            if r.read_line(&mut line).is_ok() && !line.is_empty() {
+                return (line.trim_end().to_string(), started.elapsed());
+            }
+        }
+        (String::new(), started.elapsed())
+    });
+    // Meanwhile real clients keep being served.
+    let mut served = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        let mut c = Client::login(&server, "127.0.0.13");
+        let r = send(&mut c, &["frontdesk@example.net"]);
+        assert!(r.last().unwrap().starts_with("250 2.0.0 OK queued as"), "{r:?}");
+        served += 1;
+    }
+    let (reply, after) = command_loris.join().unwrap();
+    assert_eq!(reply, "421 4.4.2 Idle timeout; closing connection");
+    assert!(after >= Duration::from_millis(1500) && after < Duration::from_secs(6), "command cut after {after:?}");
+    let (reply, after) = data_loris.join().unwrap();
+    assert_eq!(reply, "421 4.4.2 Idle timeout; closing connection");
+    assert!(after >= Duration::from_millis(2500) && after < Duration::from_secs(7), "DATA cut after {after:?}");
+    assert!(served >= 1, "no real client was served during the attack");
+    // The trickled message was never queued.
+    assert!(server.queued().iter().all(|(_, m)| !m.windows(13).any(|w| w == b"Subject: slow")));
+}
+
+/// The published SMTP smuggling end-of-data variants (SEC Consult, December 2023, and the
+/// follow-ups): none may end the message.
+const SMUGGLING: &[&[u8]] = &[
+    b"\n.\n",
+    b"\n.\r\n",
+    b"\r.\r",
+    b"\r.\r\n",
+    b"\r\n.\r",
+    b"\r\n.\n",
+    b"\n.\r",
+    b"\r.\n",
+    b"\r\n\x00.\r\n",
+    b"\r\n.\x00\r\n",
+];
+
+#[test]
+fn smuggling_payloads_never_split_a_message() {
+    let server = TestServer::start();
+    server.open_contoso();
+    let mut c = Client::login(&server, "127.0.0.1");
+    let mut accepted = 0;
+    for (i, variant) in SMUGGLING.iter().enumerate() {
+        c.cmd(&format!("MAIL FROM:<{USER}>"));
+        c.cmd("RCPT TO:<frontdesk@example.net>");
+        c.write(b"DATA\r\n");
+        c.expect("354 ");
+        let mut body = format!("Subject: outer {i}\r\n\r\nouter body").into_bytes();
+        body.extend_from_slice(variant);
+        body.extend_from_slice(
+            format!(
+                "MAIL FROM:<{USER}>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nSubject: smuggled {i}\r\n\r\nsmuggled\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(b".\r\n");
+        c.write(&body);
+        // Exactly one reply for the whole DATA, and the next command is answered as a command.
+        let r = c.reply();
+        assert!(
+            r.starts_with("550 5.6.0 Message contains bare CR or LF") || r.starts_with("250 2.0.0 OK queued as"),
+            "variant {i} {variant:?}: {r}"
+        );
+        if r.starts_with("250") {
+            accepted += 1;
+        }
+        assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK", "variant {i}: a smuggled command was answered");
+    }
+    let queued = server.queued();
+    assert_eq!(queued.len(), accepted);
+    for (id, m) in &queued {
+        let text = String::from_utf8_lossy(m);
+        assert!(text.contains("Subject: outer"), "{id}: a queued message is not an outer one");
+        assert!(!text.contains("\r\nSubject: smuggled") || text.contains("outer body"), "{id}: split");
+    }
+    let log = server.logs();
+    assert!(!log.contains("victim@example.net"), "the smuggled envelope reached the server as commands");
+}
+
+/// Mann-Whitney U statistic of `a` against `b`, as a z-score (ties count half).
+fn mann_whitney_z(a: &[f64], b: &[f64]) -> f64 {
+    let mut u = 0.0;
+    for x in a {
+        for y in b {
+            u += if x > y {
+                1.0
+            } else if x == y {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let mean = n1 * n2 / 2.0;
+    let sd = (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt();
+    (u - mean) / sd
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[test]
+fn unknown_user_and_wrong_password_take_the_same_time() {
+    let server = TestServer::start_with(options(&[
+        "address_failure_budget = 100000",
+        "address_failure_delay_step_ms = 0",
+        "auth_failures_per_connection = 1000",
+    ]));
+    server.open_contoso();
+    // Lockout would end the experiment early; it is the same for both kinds anyway.
+    std::fs::write(
+        server.dir.path().join("authrelay.toml"),
+        std::fs::read_to_string(server.dir.path().join("authrelay.toml")).unwrap() + "[lockout]\nthreshold = 100000\n",
+    )
+    .unwrap();
+    let mut server = server;
+    assert!(server.terminate());
+    server.launch();
+    let secret = format!("Wrong-Secret-{}", common::now_millis());
+    let mut c = Client::tls(&server, "127.0.0.1");
+    c.cmd("EHLO timing");
+    // Warm up both paths.
+    for _ in 0..3 {
+        assert_eq!(c.auth(USER, &secret), BAD);
+        assert_eq!(c.auth("ghost@contoso.com", &secret), BAD);
+    }
+    let (mut wrong, mut unknown) = (vec![], vec![]);
+    for i in 0..40 {
+        // Interleaved, alternating which goes first, so drift in machine load hits both alike.
+        let order: [bool; 2] = if i % 2 == 0 { [true, false] } else { [false, true] };
+        for is_wrong in order {
+            let user = if is_wrong { USER.to_string() } else { format!("ghost{i}@contoso.com") };
+            let started = Instant::now();
+            assert_eq!(c.auth(&user, &secret), BAD);
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if is_wrong {
+                wrong.push(ms);
+            } else {
+                unknown.push(ms);
+            }
+        }
+    }
+    let (mw, mu) = (median(&wrong), median(&unknown));
+    let z = mann_whitney_z(&wrong, &unknown);
+    eprintln!("timing: wrong password median {mw:.2} ms, unknown user median {mu:.2} ms, Mann-Whitney z {z:.2}");
+    assert!((mw - mu).abs() <= 0.25 * mw.max(mu), "medians differ: {mw:.2} vs {mu:.2} ms");
+    assert!(z.abs() < 3.3, "distributions differ (z = {z:.2}): {wrong:?} vs {unknown:?}");
+
+    // The secret never reaches the logs or the sign-in log.
+    drop(c);
+    let log = server.logs();
+    assert!(log.contains("authrelay: auth failure client=127.0.0.1 user=\"ghost"), "no fail2ban line");
+    assert!(!log.contains(&secret), "a secret reached the server log");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{secret}"));
+    assert!(!log.contains(&b64), "an AUTH response reached the server log");
+    let signins = server.ok(&["signins", "--last", "500", "--json"]);
+    assert!(!signins.contains(&secret), "a secret reached the sign-in log");
+    let db = std::fs::read(server.data_dir().join("authrelay.db")).unwrap();
+    assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret reached the database");
+}
+
+#[test]
+fn fail2ban_filter_matches_the_failure_line_only() {
+    let server = TestServer::start();
+    server.open_contoso();
+    let mut c = Client::tls(&server, "127.0.0.14");
+    c.cmd("EHLO f2b");
+    // A user name that tries to forge another address in the log line.
+    assert_eq!(c.auth("x\" client=10.9.9.9 y@contoso.com", "nope"), BAD);
+    assert_eq!(c.auth(USER, "nope"), BAD);
+    drop(c);
+    drop(Client::login(&server, "127.0.0.15"));
+    let log_path = server.dir.path().join("all.log");
+    std::fs::write(&log_path, server.logs()).unwrap();
+    let filter = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/fail2ban/filter.d/authrelay.conf");
+    let out = std::process::Command::new("fail2ban-regex")
+        .args(["--print-all-matched", "-v"])
+        .arg(&log_path)
+        .arg(filter)
+        .output()
+        .expect("fail2ban-regex (Debian package fail2ban; scripts/test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Lines: ") && text.contains("2 matched"), "{text}");
+    // Both matched lines name the real client, never the address forged in the user name.
+    let matched = text.split("Matched line(s):").nth(1).and_then(|t| t.split("Missed line(s):").next()).unwrap();
+    let clients: Vec<&str> =
+        matched.lines().filter_map(|l| l.split("auth failure client=").nth(1)?.split(' ').next()).collect();
+    assert_eq!(clients, ["127.0.0.14", "127.0.0.14"], "{text}");
+}

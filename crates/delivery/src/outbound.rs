@@ -1,0 +1,456 @@
+//! Onward delivery over SMTP: to a smarthost, or straight to the recipient domain's MX hosts.
+//!
+//! The SMTP client is mail-send's low-level [`SmtpClient`]: its `cmd` hands back every reply,
+//! so each RCPT gets its own result (lettre stops at the first refused recipient, which would
+//! turn one bad address into a retry or bounce of all of them). MAIL, RCPT and the dot-stuffed
+//! DATA are written here so the message goes out byte for byte (mail-send's `data` adds a line).
+//!
+//! Reply classes decide the outcome (RFC 5321 4.2.1): 2yz delivered, 4yz and any connection,
+//! TLS or timeout failure temporary, 5yz permanent. A host that fails before the transaction
+//! (refused connection, non-220 greeting, failed EHLO or TLS) makes us try the next address
+//! and the next MX, in preference order (RFC 5321 5.1).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ProtocolConfig, ResolverConfig};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::TokioResolver;
+use mail_send::{Credentials, SmtpClient};
+use smtp_proto::{EhloResponse, Response, EXT_8BIT_MIME, EXT_SMTP_UTF8, EXT_START_TLS};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::config::{DeliveryConfig, Route, RouteKind, Smarthost, TlsMode};
+use crate::Attempt;
+
+/// One message for one group of recipients that share a destination.
+pub struct Job<'a> {
+    pub from: &'a str,
+    pub recipients: &'a [String],
+    pub message: &'a [u8],
+    pub smtputf8: bool,
+    pub body_8bit: bool,
+}
+
+pub struct Outbound {
+    hostname: String,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    mx_port: u16,
+    resolver: Option<TokioResolver>,
+    /// Verifying connector per route (public roots plus the route's `ca_file`).
+    verified: Vec<TlsConnector>,
+    /// For opportunistic TLS: encrypts, verifies nothing (RFC 7435).
+    unverified: TlsConnector,
+}
+
+/// A failure of one host before any recipient got an answer; the next host is tried.
+struct HostFailure(String);
+
+impl Outbound {
+    /// Builds the TLS connectors and the resolver; errors name the setting at fault.
+    pub fn new(config: &DeliveryConfig) -> Result<Outbound, String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut verified = vec![];
+        for route in &config.routes {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let RouteKind::Smarthost(Smarthost { ca_file: Some(path), .. }) = &route.kind {
+                use rustls::pki_types::pem::PemObject;
+                let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| format!("routes.ca_file {}: {e}", path.display()))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| format!("routes.ca_file {}: {e}", path.display()))?;
+                    roots.add(cert).map_err(|e| format!("routes.ca_file {}: {e}", path.display()))?;
+                }
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            verified.push(TlsConnector::from(Arc::new(tls)));
+        }
+        let unverified = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+
+        let resolver = if config.nameservers.is_empty() {
+            match hickory_resolver::system_conf::read_system_conf() {
+                Ok((conf, opts)) => Some(
+                    TokioResolver::builder_with_config(conf, TokioConnectionProvider::default())
+                        .with_options(opts)
+                        .build(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no system DNS configuration; MX routes cannot resolve");
+                    None
+                }
+            }
+        } else {
+            let mut servers = vec![];
+            for addr in &config.nameservers {
+                servers.push(NameServerConfig::new(*addr, ProtocolConfig::Udp));
+                servers.push(NameServerConfig::new(*addr, ProtocolConfig::Tcp));
+            }
+            let conf = ResolverConfig::from_parts(None, vec![], servers);
+            Some(TokioResolver::builder_with_config(conf, TokioConnectionProvider::default()).build())
+        };
+        Ok(Outbound {
+            hostname: config.hostname.clone(),
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.command_timeout,
+            mx_port: config.mx_port,
+            resolver,
+            verified,
+            unverified: TlsConnector::from(Arc::new(unverified)),
+        })
+    }
+
+    /// Delivers `job` by `route` (index `route_index` in the config) for recipients of `domain`.
+    /// Returns one attempt per recipient, in order.
+    pub async fn deliver(&self, route_index: usize, route: &Route, domain: &str, job: &Job<'_>) -> Vec<Attempt> {
+        let targets = match &route.kind {
+            RouteKind::Smarthost(s) => match tokio::net::lookup_host((s.host.as_str(), s.port)).await {
+                Ok(addrs) => vec![(s.host.clone(), addrs.collect::<Vec<_>>())],
+                Err(e) => return all(job, Attempt::temp(format!("cannot resolve smarthost {}: {e}", s.host), None)),
+            },
+            RouteKind::Mx => match self.mx_targets(domain).await {
+                Ok(t) => t,
+                Err(a) => return all(job, a),
+            },
+        };
+        let mut last = String::from("no address to connect to");
+        for (host, addrs) in targets {
+            for addr in addrs {
+                let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                    Ok(Ok(tcp)) => tcp,
+                    Ok(Err(e)) => {
+                        last = format!("connect to {host}[{}]:{}: {e}", addr.ip(), addr.port());
+                        tracing::info!(host = %host, addr = %addr, error = %e, "connection failed");
+                        continue;
+                    }
+                    Err(_) => {
+                        last = format!("connect to {host}[{}]:{}: timed out", addr.ip(), addr.port());
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                match self.session(tcp, route_index, route, &host, job).await {
+                    Ok(attempts) => return attempts,
+                    Err(HostFailure(why)) => {
+                        tracing::info!(host = %host, addr = %addr, reason = %why, "host failed; trying the next");
+                        last = why;
+                    }
+                }
+            }
+        }
+        all(job, Attempt::temp(last, None))
+    }
+
+    /// MX hosts by preference with their addresses; the domain itself when it has no MX
+    /// (RFC 5321 5.1 implicit MX).
+    async fn mx_targets(&self, domain: &str) -> Result<Vec<(String, Vec<SocketAddr>)>, Attempt> {
+        let Some(resolver) = &self.resolver else {
+            return Err(Attempt::temp("no DNS resolver configured for MX routes", None));
+        };
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        let mut hosts: Vec<(u16, String)> = vec![];
+        match resolver.mx_lookup(fqdn.as_str()).await {
+            Ok(lookup) => {
+                for record in lookup.as_lookup().records() {
+                    if let Some(mx) = record.data().as_mx() {
+                        hosts.push((mx.preference(), mx.exchange().to_lowercase().to_string()));
+                    }
+                }
+            }
+            Err(e) if e.is_nx_domain() => {
+                return Err(Attempt::perm(format!("550 5.1.2 domain {domain} does not exist (DNS NXDOMAIN)"), None))
+            }
+            Err(e) if e.is_no_records_found() => {}
+            Err(e) => return Err(Attempt::temp(format!("MX lookup for {domain} failed: {e}"), None)),
+        }
+        // RFC 7505: a single MX of "." means the domain accepts no mail.
+        if hosts.len() == 1 && (hosts[0].1 == "." || hosts[0].1.is_empty()) {
+            return Err(Attempt::perm(format!("556 5.1.10 domain {domain} accepts no mail (null MX)"), None));
+        }
+        hosts.sort_by_key(|h| h.0);
+        if hosts.is_empty() {
+            hosts.push((0, fqdn.clone()));
+        }
+        let mut targets = vec![];
+        let mut last_err = None;
+        for (_, host) in hosts {
+            match resolver.lookup_ip(host.as_str()).await {
+                Ok(ips) => {
+                    let addrs: Vec<SocketAddr> =
+                        ips.iter().map(|ip: IpAddr| SocketAddr::new(ip, self.mx_port)).collect();
+                    targets.push((host.trim_end_matches('.').to_string(), addrs));
+                }
+                Err(e) => last_err = Some(format!("address lookup for {host} failed: {e}")),
+            }
+        }
+        if targets.iter().all(|t| t.1.is_empty()) {
+            return Err(Attempt::temp(
+                last_err.unwrap_or_else(|| format!("no address for the MX hosts of {domain}")),
+                None,
+            ));
+        }
+        Ok(targets)
+    }
+
+    async fn session(
+        &self,
+        tcp: TcpStream,
+        route_index: usize,
+        route: &Route,
+        host: &str,
+        job: &Job<'_>,
+    ) -> Result<Vec<Attempt>, HostFailure> {
+        let (mode, tls_name, credentials) = match &route.kind {
+            RouteKind::Smarthost(s) => {
+                let creds = match (&s.user, &s.password) {
+                    (Some(u), Some(p)) => Some(Credentials::Plain { username: u.clone(), secret: p.clone() }),
+                    _ => None,
+                };
+                (s.tls, s.tls_name.clone().unwrap_or_else(|| s.host.clone()), creds)
+            }
+            RouteKind::Mx => (TlsMode::Opportunistic, host.to_string(), None),
+        };
+        let verified = &self.verified[route_index];
+        let client = SmtpClient { stream: tcp, timeout: self.command_timeout };
+        if mode == TlsMode::Implicit {
+            let mut tls = client.into_tls(verified, &tls_name).await.map_err(|e| host_failure(host, "TLS", e))?;
+            let ehlo = self.greet(&mut tls, host).await?;
+            return Ok(self.transaction(tls, &ehlo, credentials.as_ref(), host, job).await);
+        }
+        let mut client = client;
+        let ehlo = self.greet(&mut client, host).await?;
+        if ehlo.has_capability(EXT_START_TLS) {
+            let connector = if mode == TlsMode::StartTls { verified } else { &self.unverified };
+            let mut tls =
+                client.start_tls(connector, &tls_name).await.map_err(|e| host_failure(host, "STARTTLS", e))?;
+            // RFC 3207 4.2: everything learned before TLS is forgotten; ask again.
+            let ehlo = tls.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))?;
+            return Ok(self.transaction(tls, &ehlo, credentials.as_ref(), host, job).await);
+        }
+        if mode == TlsMode::StartTls {
+            return Err(HostFailure(format!("{host} does not offer STARTTLS, which this route requires")));
+        }
+        if credentials.is_some() {
+            return Err(HostFailure(format!("{host} offers no TLS; credentials are never sent in clear")));
+        }
+        Ok(self.transaction(client, &ehlo, None, host, job).await)
+    }
+
+    async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        client: &mut SmtpClient<T>,
+        host: &str,
+    ) -> Result<EhloResponse<String>, HostFailure> {
+        let greeting = tokio::time::timeout(self.command_timeout, client.read())
+            .await
+            .map_err(|_| HostFailure(format!("{host}: no greeting (timed out)")))?
+            .map_err(|e| host_failure(host, "greeting", e))?;
+        if greeting.code != 220 {
+            return Err(HostFailure(format!("{host} greeted with {}", reply_text(&greeting))));
+        }
+        client.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))
+    }
+
+    async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut c: SmtpClient<T>,
+        ehlo: &EhloResponse<String>,
+        credentials: Option<&Credentials<String>>,
+        host: &str,
+        job: &Job<'_>,
+    ) -> Vec<Attempt> {
+        let remote = Some(host.to_string());
+        let temp = |why: String| all(job, Attempt::temp(why, remote.clone()));
+        if let Some(creds) = credentials {
+            if let Err(e) = c.authenticate(creds, ehlo).await {
+                // Postfix's smtp_sasl_auth_soft_bounce: a credential problem is the admin's to
+                // fix, so keep the mail and retry rather than bounce it.
+                return temp(format!("authentication at {host} failed: {}", describe(&e)));
+            }
+        }
+        let mut params = String::new();
+        if job.body_8bit && ehlo.has_capability(EXT_8BIT_MIME) {
+            params.push_str(" BODY=8BITMIME");
+        }
+        if job.smtputf8 {
+            if !ehlo.has_capability(EXT_SMTP_UTF8) {
+                return all(
+                    job,
+                    Attempt::perm(
+                        format!("553 5.6.7 {host} does not support SMTPUTF8, which this message needs"),
+                        remote,
+                    ),
+                );
+            }
+            params.push_str(" SMTPUTF8");
+        }
+        let mail = match c.cmd(format!("MAIL FROM:<{}>{params}\r\n", job.from)).await {
+            Ok(r) => r,
+            Err(e) => return temp(format!("MAIL FROM at {host}: {}", describe(&e))),
+        };
+        if mail.code / 100 != 2 {
+            return all(job, Attempt::from_code(mail.code, reply_text(&mail), remote));
+        }
+        let mut results: Vec<Option<Attempt>> = vec![None; job.recipients.len()];
+        for (i, rcpt) in job.recipients.iter().enumerate() {
+            match c.cmd(format!("RCPT TO:<{rcpt}>\r\n")).await {
+                Ok(r) if r.code / 100 == 2 => {}
+                Ok(r) => results[i] = Some(Attempt::from_code(r.code, reply_text(&r), remote.clone())),
+                Err(e) => return temp(format!("RCPT TO at {host}: {}", describe(&e))),
+            }
+        }
+        let pending: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_none()).collect();
+        if pending.is_empty() {
+            let _ = c.cmd(b"QUIT\r\n").await;
+            return results.into_iter().map(|r| r.expect("every recipient answered")).collect();
+        }
+        let final_reply = match self.data(&mut c, job.message).await {
+            Ok(r) => Attempt::from_code(r.code, reply_text(&r), remote.clone()),
+            Err(why) => Attempt::temp(format!("DATA at {host}: {why}"), remote.clone()),
+        };
+        for i in pending {
+            results[i] = Some(final_reply.clone());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.cmd(b"QUIT\r\n")).await;
+        results.into_iter().map(|r| r.expect("every recipient answered")).collect()
+    }
+
+    /// DATA with dot-stuffing (RFC 5321 4.5.2); the message is sent exactly, plus the
+    /// terminator.
+    async fn data<T: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        c: &mut SmtpClient<T>,
+        message: &[u8],
+    ) -> Result<Response<String>, String> {
+        let go = c.cmd(b"DATA\r\n").await.map_err(|e| describe(&e))?;
+        if go.code != 354 {
+            return Ok(go);
+        }
+        let body = dot_stuff(message);
+        let timeout = self.command_timeout;
+        tokio::time::timeout(timeout, async {
+            c.stream.write_all(&body).await.map_err(|e| e.to_string())?;
+            c.stream.flush().await.map_err(|e| e.to_string())?;
+            c.read().await.map_err(|e| describe(&e))
+        })
+        .await
+        .map_err(|_| "timed out".to_string())?
+    }
+}
+
+/// The message with every line starting with "." doubled, and the end-of-data line.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut line_start = true;
+    for &b in message {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+fn all(job: &Job<'_>, attempt: Attempt) -> Vec<Attempt> {
+    vec![attempt; job.recipients.len()]
+}
+
+fn host_failure(host: &str, stage: &str, e: mail_send::Error) -> HostFailure {
+    HostFailure(format!("{host}: {stage} failed: {}", describe(&e)))
+}
+
+fn describe(e: &mail_send::Error) -> String {
+    match e {
+        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => reply_text(r),
+        other => other.to_string(),
+    }
+}
+
+/// `550 5.1.1 text` (multi-line replies joined with spaces).
+pub fn reply_text(r: &Response<String>) -> String {
+    let text: String = r.message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if r.esc[0] != 0 {
+        format!("{} {}.{}.{} {}", r.code, r.esc[0], r.esc[1], r.esc[2], text)
+    } else {
+        format!("{} {}", r.code, text)
+    }
+}
+
+/// Accepts any certificate but still checks the handshake signatures: opportunistic TLS
+/// protects against passive reading, which is all RFC 7435 asks of it.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_per_rfc5321_4_5_2() {
+        assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n"), b"..a\r\nb\r\n...c\r\n.\r\n");
+        assert_eq!(dot_stuff(b"no newline"), b"no newline\r\n.\r\n");
+        assert_eq!(dot_stuff(b"x\r\n.\r\n"), b"x\r\n..\r\n.\r\n");
+    }
+
+    #[test]
+    fn reply_classes_decide_the_outcome() {
+        use crate::Outcome;
+        assert_eq!(Attempt::from_code(250, "", None).outcome, Outcome::Delivered);
+        assert_eq!(Attempt::from_code(451, "", None).outcome, Outcome::Temp);
+        assert_eq!(Attempt::from_code(550, "", None).outcome, Outcome::Perm);
+        assert_eq!(Attempt::from_code(354, "", None).outcome, Outcome::Temp);
+    }
+}

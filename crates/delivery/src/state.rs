@@ -1,0 +1,245 @@
+//! Per-message delivery state, beside the spool: one small JSON file per message, replaced
+//! atomically (write `tmp`, fsync, rename, fsync the directory), so after a crash it holds
+//! either the old or the new state, never a torn one. Admin requests from the CLI (hold,
+//! retry) are separate marker files, so the CLI never races the manager over the state file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use authrelay_core::QueueId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientState {
+    pub address: String,
+    pub status: Status,
+    /// Attempts that ended in a temporary failure.
+    pub attempts: u32,
+    /// Unix ms; the recipient is not tried before this.
+    pub next_attempt: i64,
+    pub last_reply: Option<String>,
+    pub remote: Option<String>,
+    /// Unix ms of the last attempt.
+    pub last_attempt: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageState {
+    /// The mailbox's rate slot (unix ms): nothing is delivered before it.
+    pub not_before: i64,
+    pub recipients: Vec<RecipientState>,
+    /// The copy in the sender's `.Sent` folder has been written.
+    #[serde(default)]
+    pub sent_copy_done: bool,
+    /// Id of the bounce queued for this message, once it is.
+    #[serde(default)]
+    pub bounce: Option<String>,
+}
+
+impl MessageState {
+    pub fn new(recipients: &[String], not_before: i64) -> Self {
+        MessageState {
+            not_before,
+            recipients: recipients
+                .iter()
+                .map(|a| RecipientState {
+                    address: a.clone(),
+                    status: Status::Pending,
+                    attempts: 0,
+                    next_attempt: not_before,
+                    last_reply: None,
+                    remote: None,
+                    last_attempt: None,
+                })
+                .collect(),
+            sent_copy_done: false,
+            bounce: None,
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.recipients.iter().all(|r| r.status != Status::Pending)
+    }
+
+    /// When the next pending recipient is due (unix ms), if any is pending.
+    pub fn next_due(&self) -> Option<i64> {
+        self.recipients
+            .iter()
+            .filter(|r| r.status == Status::Pending)
+            .map(|r| r.next_attempt.max(self.not_before))
+            .min()
+    }
+
+    /// One word for `queue list`: held, deferred (tried and waiting), active (due or new),
+    /// or done (final, being removed).
+    pub fn summary(&self, held: bool, now_ms: i64) -> &'static str {
+        if held {
+            "held"
+        } else if self.is_final() {
+            "done"
+        } else if self.next_due().is_some_and(|t| t > now_ms) {
+            if self.recipients.iter().any(|r| r.attempts > 0) {
+                "deferred"
+            } else {
+                "throttled"
+            }
+        } else {
+            "active"
+        }
+    }
+}
+
+/// The state, hold and retry directories of one spool.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    state: PathBuf,
+    hold: PathBuf,
+    retry: PathBuf,
+}
+
+impl StateStore {
+    pub fn open(spool_root: &Path) -> io::Result<StateStore> {
+        let store = StateStore {
+            state: spool_root.join("state"),
+            hold: spool_root.join("hold"),
+            retry: spool_root.join("retry"),
+        };
+        for dir in [&store.state, &store.hold, &store.retry] {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        // Leftover temporary files of an interrupted write are never the current state.
+        for entry in fs::read_dir(&store.state)?.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn load(&self, id: &QueueId) -> io::Result<Option<MessageState>> {
+        match fs::read(self.state.join(id.as_str())) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io::Error::other),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the state atomically and durably.
+    pub fn save(&self, id: &QueueId, state: &MessageState) -> io::Result<()> {
+        let json = serde_json::to_vec(state).map_err(io::Error::other)?;
+        let tmp = self.state.join(format!("{id}.tmp"));
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        fs::rename(&tmp, self.state.join(id.as_str()))?;
+        fsync_dir(&self.state)
+    }
+
+    /// Forgets a message whose spool file is gone.
+    pub fn remove(&self, id: &QueueId) -> io::Result<()> {
+        for path in [self.state.join(id.as_str()), self.hold.join(id.as_str()), self.retry.join(id.as_str())] {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        fsync_dir(&self.state)
+    }
+
+    /// Ids with a state file (for cleaning up after messages removed by hand).
+    pub fn ids(&self) -> io::Result<Vec<QueueId>> {
+        Ok(fs::read_dir(&self.state)?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(QueueId::parse))
+            .collect())
+    }
+
+    pub fn is_held(&self, id: &QueueId) -> bool {
+        self.hold.join(id.as_str()).exists()
+    }
+
+    pub fn set_held(&self, id: &QueueId, held: bool) -> io::Result<()> {
+        let path = self.hold.join(id.as_str());
+        if held {
+            File::create(&path)?.sync_all()?;
+        } else {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        fsync_dir(&self.hold)
+    }
+
+    /// Asks the manager to try every pending recipient of `id` now, schedule notwithstanding.
+    pub fn request_retry(&self, id: &QueueId) -> io::Result<()> {
+        File::create(self.retry.join(id.as_str()))?.sync_all()?;
+        fsync_dir(&self.retry)
+    }
+
+    /// True (once) if a retry was requested; the request is consumed.
+    pub fn take_retry(&self, id: &QueueId) -> bool {
+        fs::remove_file(self.retry.join(id.as_str())).is_ok()
+    }
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_round_trip_and_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let id = QueueId::new(1_700_000_000_000, 7);
+        assert_eq!(store.load(&id).unwrap(), None);
+        let mut s = MessageState::new(&["a@x.test".into(), "b@y.test".into()], 5);
+        store.save(&id, &s).unwrap();
+        s.recipients[0].status = Status::Delivered;
+        store.save(&id, &s).unwrap();
+        assert_eq!(store.load(&id).unwrap(), Some(s.clone()));
+        assert!(!s.is_final());
+        assert_eq!(s.next_due(), Some(5));
+        assert_eq!(store.ids().unwrap(), vec![id.clone()]);
+
+        assert!(!store.is_held(&id));
+        store.set_held(&id, true).unwrap();
+        assert!(store.is_held(&id));
+        assert_eq!(s.summary(true, 0), "held");
+        store.set_held(&id, false).unwrap();
+        assert!(!store.is_held(&id));
+
+        assert!(!store.take_retry(&id));
+        store.request_retry(&id).unwrap();
+        assert!(store.take_retry(&id));
+        assert!(!store.take_retry(&id), "a request is consumed once");
+
+        store.remove(&id).unwrap();
+        assert_eq!(store.load(&id).unwrap(), None);
+    }
+
+    #[test]
+    fn leftover_temporary_files_are_cleared_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        StateStore::open(dir.path()).unwrap();
+        fs::write(dir.path().join("state/0000.tmp"), b"{torn").unwrap();
+        StateStore::open(dir.path()).unwrap();
+        assert!(!dir.path().join("state/0000.tmp").exists());
+    }
+}

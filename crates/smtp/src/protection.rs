@@ -1,0 +1,268 @@
+//! Protection that lives in the server's memory: per-client-address connection caps, connection
+//! rate and failure budget, and the count of authenticated sessions per mailbox.
+//!
+//! What must survive a restart or be shared with the admin CLI (lockout, the recipient quota)
+//! lives in the directory; see `authrelay_directory::protection`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use authrelay_core::ReplyId;
+use authrelay_directory::LockoutPolicy;
+
+/// Every protection knob; `authrelay`'s `[limits]` and `[lockout]` tables fill it in.
+#[derive(Debug, Clone)]
+pub struct ProtectionConfig {
+    /// Smart lockout per user name (stored in the directory).
+    pub lockout: LockoutPolicy,
+    /// Failed AUTH attempts from one client address, across connections, within
+    /// `address_failure_window`, after which the address gets `421 4.7.0` and is disconnected.
+    pub address_failure_budget: u32,
+    pub address_failure_window: Duration,
+    /// Extra pause before answering a failed AUTH, per failure the address already has in the
+    /// window (a slowing delay), capped at `address_failure_delay_max`.
+    pub address_failure_delay_step: Duration,
+    pub address_failure_delay_max: Duration,
+    /// Connections one client address may hold at once.
+    pub max_connections_per_address: usize,
+    /// New connections one client address may open per `connection_rate_window`.
+    pub connection_rate_per_address: u32,
+    pub connection_rate_window: Duration,
+    /// Authenticated sessions one mailbox may hold at once (Exchange Online: 3).
+    pub max_sessions_per_mailbox: u64,
+    /// Recipients per mailbox per rolling 24 hours (Exchange Online: 10,000).
+    pub daily_recipients: u64,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        ProtectionConfig {
+            lockout: LockoutPolicy::default(),
+            address_failure_budget: 20,
+            address_failure_window: Duration::from_secs(900),
+            address_failure_delay_step: Duration::from_millis(500),
+            address_failure_delay_max: Duration::from_secs(10),
+            max_connections_per_address: 50,
+            connection_rate_per_address: 300,
+            connection_rate_window: Duration::from_secs(60),
+            max_sessions_per_mailbox: 3,
+            daily_recipients: 10_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct AddressState {
+    connections: usize,
+    connects: VecDeque<Instant>,
+    failures: VecDeque<Instant>,
+}
+
+/// Per-client-address bookkeeping shared by every listener.
+pub struct AddressGuard {
+    config: ProtectionConfig,
+    state: Mutex<HashMap<IpAddr, AddressState>>,
+}
+
+/// Held by a connection for its lifetime; frees the address's slot when dropped.
+pub struct ConnectionPermit {
+    guard: Arc<AddressGuard>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut state = self.guard.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = state.get_mut(&self.ip) {
+            s.connections = s.connections.saturating_sub(1);
+            if s.connections == 0 && s.connects.is_empty() && s.failures.is_empty() {
+                state.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn prune(q: &mut VecDeque<Instant>, window: Duration, now: Instant) {
+    while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        q.pop_front();
+    }
+}
+
+/// Entries above which idle addresses are swept from the map on the next admission.
+const SWEEP_ABOVE: usize = 10_000;
+
+impl AddressGuard {
+    pub fn new(config: ProtectionConfig) -> Arc<Self> {
+        Arc::new(AddressGuard { config, state: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn config(&self) -> &ProtectionConfig {
+        &self.config
+    }
+
+    /// Admits a new connection from `ip`, or names the `421` to send before closing it.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, ReplyId> {
+        let now = Instant::now();
+        let c = &self.config;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.len() > SWEEP_ABOVE {
+            state.retain(|_, s| {
+                prune(&mut s.connects, c.connection_rate_window, now);
+                prune(&mut s.failures, c.address_failure_window, now);
+                s.connections > 0 || !s.connects.is_empty() || !s.failures.is_empty()
+            });
+        }
+        let s = state.entry(ip).or_default();
+        prune(&mut s.connects, c.connection_rate_window, now);
+        prune(&mut s.failures, c.address_failure_window, now);
+        if s.failures.len() >= c.address_failure_budget as usize {
+            return Err(ReplyId::AddressThrottled);
+        }
+        if s.connections >= c.max_connections_per_address || s.connects.len() >= c.connection_rate_per_address as usize
+        {
+            return Err(ReplyId::TooManyConnectionsFromAddress);
+        }
+        s.connections += 1;
+        s.connects.push_back(now);
+        drop(state);
+        Ok(ConnectionPermit { guard: self.clone(), ip })
+    }
+
+    /// Failed AUTH attempts from `ip` within the window.
+    pub fn failures(&self, ip: IpAddr) -> u32 {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match state.get_mut(&ip) {
+            Some(s) => {
+                prune(&mut s.failures, self.config.address_failure_window, now);
+                s.failures.len() as u32
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether `ip` has used up its failure budget.
+    pub fn exhausted(&self, ip: IpAddr) -> bool {
+        self.failures(ip) >= self.config.address_failure_budget
+    }
+
+    /// Counts a failed attempt; returns the slowing delay to apply before answering it.
+    pub fn record_failure(&self, ip: IpAddr) -> Duration {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let s = state.entry(ip).or_default();
+        prune(&mut s.failures, self.config.address_failure_window, now);
+        let earlier = s.failures.len() as u32;
+        s.failures.push_back(now);
+        self.config.address_failure_delay_step.saturating_mul(earlier).min(self.config.address_failure_delay_max)
+    }
+}
+
+/// Authenticated sessions per mailbox.
+#[derive(Default)]
+pub struct MailboxSessions {
+    counts: Mutex<HashMap<String, u64>>,
+}
+
+/// One authenticated session's place in its mailbox's count; freed when dropped.
+pub struct MailboxSlot {
+    owner: Arc<MailboxSessions>,
+    address: String,
+}
+
+impl std::fmt::Debug for MailboxSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxSlot").field("address", &self.address).finish()
+    }
+}
+
+impl Drop for MailboxSlot {
+    fn drop(&mut self) {
+        let mut counts = self.owner.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.address) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
+impl MailboxSessions {
+    /// A slot for one more authenticated session of `address`, unless it already holds `limit`.
+    pub fn try_acquire(self: &Arc<Self>, address: &str, limit: u64) -> Option<MailboxSlot> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(address.to_string()).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(MailboxSlot { owner: self.clone(), address: address.to_string() })
+    }
+
+    pub fn count(&self, address: &str) -> u64 {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).get(address).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(f: impl FnOnce(&mut ProtectionConfig)) -> Arc<AddressGuard> {
+        let mut c = ProtectionConfig::default();
+        f(&mut c);
+        AddressGuard::new(c)
+    }
+
+    #[test]
+    fn per_address_connection_cap_frees_on_drop() {
+        let g = guard(|c| c.max_connections_per_address = 2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let p1 = g.admit(a).unwrap();
+        let _p2 = g.admit(a).unwrap();
+        assert_eq!(g.admit(a).err(), Some(ReplyId::TooManyConnectionsFromAddress));
+        assert!(g.admit(b).is_ok(), "another address is not affected");
+        drop(p1);
+        assert!(g.admit(a).is_ok());
+    }
+
+    #[test]
+    fn per_address_connection_rate() {
+        let g = guard(|c| c.connection_rate_per_address = 3);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            drop(g.admit(a).unwrap());
+        }
+        assert_eq!(g.admit(a).err(), Some(ReplyId::TooManyConnectionsFromAddress));
+    }
+
+    #[test]
+    fn failures_slow_down_then_exhaust_the_budget() {
+        let g = guard(|c| {
+            c.address_failure_budget = 4;
+            c.address_failure_delay_step = Duration::from_millis(100);
+            c.address_failure_delay_max = Duration::from_millis(250);
+        });
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let delays: Vec<u128> = (0..4).map(|_| g.record_failure(a).as_millis()).collect();
+        assert_eq!(delays, [0, 100, 200, 250]);
+        assert!(g.exhausted(a));
+        assert_eq!(g.admit(a).err(), Some(ReplyId::AddressThrottled));
+        assert!(!g.exhausted("2001:db8::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn mailbox_sessions_are_capped_and_freed() {
+        let m = Arc::new(MailboxSessions::default());
+        let slots: Vec<_> = (0..3).map(|_| m.try_acquire("a@contoso.com", 3).unwrap()).collect();
+        assert!(m.try_acquire("a@contoso.com", 3).is_none());
+        assert!(m.try_acquire("b@contoso.com", 3).is_some());
+        drop(slots);
+        assert_eq!(m.count("a@contoso.com"), 0);
+        assert!(m.try_acquire("a@contoso.com", 3).is_some());
+    }
+}
