@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use authrelay_core::{effective_smtp_auth, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn};
+use authrelay_core::{
+    effective_smtp_auth, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn,
+};
 use authrelay_directory::{Org, SignInEntry, SignInFilter, User};
 use authrelay_i18n::{t, Arg, Lang};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
@@ -126,7 +128,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArg
 fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
     let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
     let detail: String = detail.chars().take(300).collect();
-    ApiError { status, code: "bad-request", message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]), required_roles: None }
+    ApiError {
+        status,
+        code: "bad-request",
+        message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]),
+        required_roles: None,
+    }
 }
 
 /// Parses an optional setting spelling, naming the accepted ones when it is wrong.
@@ -306,10 +313,11 @@ async fn create_session(
         .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
     let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
     match stage {
-        auth::Stage::Done => {
-            Ok(([(SET_COOKIE, cookie)], Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)))
-                .into_response())
-        }
+        auth::Stage::Done => Ok((
+            [(SET_COOKIE, cookie)],
+            Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)),
+        )
+            .into_response()),
         auth::Stage::Totp => {
             // A code is needed and none was given: no session is kept for a password alone.
             let _ = state.store.delete_session(&session.token_hash).await;
@@ -459,9 +467,7 @@ pub async fn find_users(state: &SharedState, lang: Lang, q: &UserQuery) -> Resul
     let needle = q.search.as_deref().unwrap_or("").trim().to_lowercase();
     Ok(users
         .into_iter()
-        .filter(|u| {
-            needle.is_empty() || u.address.contains(&needle) || u.display_name.to_lowercase().contains(&needle)
-        })
+        .filter(|u| needle.is_empty() || u.address.contains(&needle) || u.display_name.to_lowercase().contains(&needle))
         .collect())
 }
 
@@ -725,7 +731,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
             last_seen_time: rfc3339(a.last),
         })
         .collect();
-    rows.sort_by(|a, b| (b.successful_sign_ins + b.failed_sign_ins).cmp(&(a.successful_sign_ins + a.failed_sign_ins)));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.successful_sign_ins + r.failed_sign_ins));
     Ok(rows)
 }
 
@@ -859,7 +865,8 @@ async fn audit(
     Params(q): Params<LimitQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     c.require(Permission::ReadAudit)?;
-    let entries = state.store.audit(q.limit.unwrap_or(100).clamp(1, 1000)).await.map_err(|e| ApiError::storage(c.lang, e))?;
+    let entries =
+        state.store.audit(q.limit.unwrap_or(100).clamp(1, 1000)).await.map_err(|e| ApiError::storage(c.lang, e))?;
     Ok(Json(
         entries
             .iter()

@@ -177,7 +177,8 @@ impl FromRequestParts<SharedState> for ApiCaller {
         let lang = lang_of(&parts.headers);
         if let Some(auth) = parts.headers.get(AUTHORIZATION) {
             let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
-            let found = state.store.use_api_token(&token_hash(token), now()).await.map_err(|e| ApiError::storage(lang, e))?;
+            let found =
+                state.store.use_api_token(&token_hash(token), now()).await.map_err(|e| ApiError::storage(lang, e))?;
             let Some((token, admin)) = found else {
                 return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", lang, "api-err-bad-token", &[]));
             };
@@ -186,7 +187,13 @@ impl FromRequestParts<SharedState> for ApiCaller {
             };
             // A token never carries more than its owner holds today.
             if admin_role != Role::Global && admin_role != token_role {
-                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "token-role-outdated", lang, "api-err-token-role", &[]));
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "token-role-outdated",
+                    lang,
+                    "api-err-token-role",
+                    &[],
+                ));
             }
             return Ok(ApiCaller(Caller { admin, role: token_role, lang, via: Via::Token { name: token.name } }));
         }
@@ -469,7 +476,11 @@ pub async fn second_factor(state: &SharedState, ip: &str, session: &AdminSession
     let at = now();
     let address = session.admin.address.clone();
     if !state.limiter.allowed(&address, ip, at) {
-        return Err(Refused { status: StatusCode::TOO_MANY_REQUESTS, code: "rate-limited", id: "api-err-rate-limited" });
+        return Err(Refused {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate-limited",
+            id: "api-err-rate-limited",
+        });
     }
     let storage = |_| Refused { status: StatusCode::SERVICE_UNAVAILABLE, code: "storage", id: "api-err-storage" };
     let record = state.store.admin_secrets(&address).await.map_err(storage)?.ok_or(Refused {
@@ -481,7 +492,11 @@ pub async fn second_factor(state: &SharedState, ip: &str, session: &AdminSession
         (Some(s), _) => (s.clone(), false),
         (None, Some(p)) => (p.clone(), true),
         (None, None) => {
-            return Err(Refused { status: StatusCode::CONFLICT, code: "totp-not-pending", id: "api-err-totp-not-pending" })
+            return Err(Refused {
+                status: StatusCode::CONFLICT,
+                code: "totp-not-pending",
+                id: "api-err-totp-not-pending",
+            })
         }
     };
     let step = totp::verify(&secret, code, at);

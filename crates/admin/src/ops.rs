@@ -2,9 +2,7 @@
 //! caller's role for exactly what it changes, writes the same directory records the CLI writes,
 //! and adds one audit record per changed value (before → after).
 
-use authrelay_core::{
-    Address, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn,
-};
+use authrelay_core::{Address, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn};
 use authrelay_directory::admin::{AdminError, AuditEntry, NewAdmin};
 use authrelay_directory::secrets::{self, WeakPassword};
 use authrelay_directory::{DirectoryError, NewAppPassword, NewUser, Org, OrgChange, User, UserChange};
@@ -62,13 +60,9 @@ pub fn directory_error(lang: Lang, e: DirectoryError) -> ApiError {
             "api-err-unknown-user",
             &[("address", Arg::Str(&address))],
         ),
-        DirectoryError::UserExists(address) => ApiError::new(
-            S::CONFLICT,
-            "user-exists",
-            lang,
-            "api-err-user-exists",
-            &[("address", Arg::Str(&address))],
-        ),
+        DirectoryError::UserExists(address) => {
+            ApiError::new(S::CONFLICT, "user-exists", lang, "api-err-user-exists", &[("address", Arg::Str(&address))])
+        }
         DirectoryError::UnknownAppPassword { user, name } => ApiError::new(
             S::NOT_FOUND,
             "unknown-app-password",
@@ -100,7 +94,8 @@ fn bad_request(lang: Lang, code: &'static str, id: &str, args: &[(&str, Arg<'_>)
 }
 
 pub fn parse_address(lang: Lang, input: &str) -> Result<Address, ApiError> {
-    Address::parse(input).map_err(|_| bad_request(lang, "bad-address", "api-err-bad-address", &[("address", Arg::Str(input))]))
+    Address::parse(input)
+        .map_err(|_| bad_request(lang, "bad-address", "api-err-bad-address", &[("address", Arg::Str(input))]))
 }
 
 fn weak_password(lang: Lang, e: WeakPassword) -> ApiError {
@@ -207,8 +202,15 @@ pub async fn add_domain(state: &SharedState, caller: &Caller, org: &str, domain:
     let before = load_org(state, caller.lang, org).await?;
     let after = state.directory.add_domain(&before.name, &domain).await.map_err(|e| directory_error(caller.lang, e))?;
     if before.domains != after.domains {
-        audit(state, &caller.actor(), "org.add-domain", &after.name, &before.domains.join(", "), &after.domains.join(", "))
-            .await;
+        audit(
+            state,
+            &caller.actor(),
+            "org.add-domain",
+            &after.name,
+            &before.domains.join(", "),
+            &after.domains.join(", "),
+        )
+        .await;
     }
     Ok(after)
 }
@@ -315,13 +317,22 @@ pub async fn reset_password(
         }
         None => (secrets::generate_password(), true),
     };
-    state.directory.set_password_hash(&user.address, &hash(password.clone()).await).await.map_err(|e| directory_error(lang, e))?;
+    state
+        .directory
+        .set_password_hash(&user.address, &hash(password.clone()).await)
+        .await
+        .map_err(|e| directory_error(lang, e))?;
     audit(state, &caller.actor(), "user.password-reset", &user.address, "-", "-").await;
     Ok(generated.then_some(password))
 }
 
 /// Creates an app password; returns the secret (shown once).
-pub async fn add_app_password(state: &SharedState, caller: &Caller, address: &str, name: &str) -> Result<String, ApiError> {
+pub async fn add_app_password(
+    state: &SharedState,
+    caller: &Caller,
+    address: &str,
+    name: &str,
+) -> Result<String, ApiError> {
     caller.require(Permission::ManageAppPasswords)?;
     let lang = caller.lang;
     let name = name.trim();
@@ -341,7 +352,12 @@ pub async fn add_app_password(state: &SharedState, caller: &Caller, address: &st
     Ok(secret)
 }
 
-pub async fn revoke_app_password(state: &SharedState, caller: &Caller, address: &str, name: &str) -> Result<(), ApiError> {
+pub async fn revoke_app_password(
+    state: &SharedState,
+    caller: &Caller,
+    address: &str,
+    name: &str,
+) -> Result<(), ApiError> {
     caller.require(Permission::ManageAppPasswords)?;
     let user = load_user(state, caller.lang, address).await?;
     state.directory.revoke_app_password(&user.address, name).await.map_err(|e| directory_error(caller.lang, e))?;
@@ -350,7 +366,12 @@ pub async fn revoke_app_password(state: &SharedState, caller: &Caller, address: 
 }
 
 /// Sets MFA for several users at once; stops at the first unknown user (earlier ones stay set).
-pub async fn bulk_mfa(state: &SharedState, caller: &Caller, users: &[String], mfa: MfaState) -> Result<Vec<User>, ApiError> {
+pub async fn bulk_mfa(
+    state: &SharedState,
+    caller: &Caller,
+    users: &[String],
+    mfa: MfaState,
+) -> Result<Vec<User>, ApiError> {
     caller.require(Permission::ManageMfa)?;
     let mut done = vec![];
     for address in users {
@@ -369,16 +390,25 @@ pub async fn create_admin(
     caller.require(Permission::ManageAdmins)?;
     let lang = caller.lang;
     let address = parse_address(lang, address)?;
-    let role = Role::parse(role).ok_or_else(|| bad_request(lang, "bad-role", "api-err-bad-role", &[("role", Arg::Str(role))]))?;
+    let role = Role::parse(role)
+        .ok_or_else(|| bad_request(lang, "bad-role", "api-err-bad-role", &[("role", Arg::Str(role))]))?;
     secrets::check_password_strength(password, address.as_str()).map_err(|e| weak_password(lang, e))?;
     let admin = state
         .store
-        .create_admin(NewAdmin { address: address.to_string(), role: role.as_str().into(), password_hash: hash(password.into()).await })
+        .create_admin(NewAdmin {
+            address: address.to_string(),
+            role: role.as_str().into(),
+            password_hash: hash(password.into()).await,
+        })
         .await
         .map_err(|e| match e {
-            AdminError::AdminExists(a) => {
-                ApiError::new(StatusCode::CONFLICT, "admin-exists", lang, "api-err-admin-exists", &[("address", Arg::Str(&a))])
-            }
+            AdminError::AdminExists(a) => ApiError::new(
+                StatusCode::CONFLICT,
+                "admin-exists",
+                lang,
+                "api-err-admin-exists",
+                &[("address", Arg::Str(&a))],
+            ),
             other => ApiError::storage(lang, other),
         })?;
     audit(state, &caller.actor(), "admin.create", &admin.address, "-", role.as_str()).await;
@@ -400,7 +430,9 @@ pub async fn create_token(
     }
     let role = match role.filter(|r| !r.is_empty()) {
         None => caller.role,
-        Some(r) => Role::parse(r).ok_or_else(|| bad_request(lang, "bad-role", "api-err-bad-role", &[("role", Arg::Str(r))]))?,
+        Some(r) => {
+            Role::parse(r).ok_or_else(|| bad_request(lang, "bad-role", "api-err-bad-role", &[("role", Arg::Str(r))]))?
+        }
     };
     if role != caller.role {
         caller.require(Permission::ManageAdmins)?;

@@ -89,7 +89,13 @@ impl Role {
             Role::Global => true,
             Role::Security => matches!(
                 p,
-                ReadDirectory | ManageSecurityDefaults | ManageMfa | ManageAppPasswords | ReadSignins | ReadReports | ReadAudit
+                ReadDirectory
+                    | ManageSecurityDefaults
+                    | ManageMfa
+                    | ManageAppPasswords
+                    | ReadSignins
+                    | ReadReports
+                    | ReadAudit
             ),
             Role::Exchange => matches!(p, ReadDirectory | ManageSmtpAuth | ReadQueue | ReadReports),
             Role::User => matches!(p, ReadDirectory | ManageUsers),
@@ -135,7 +141,15 @@ mod tests {
             (Role::Global, Permission::ALL),
             (
                 Role::Security,
-                &[ReadDirectory, ManageSecurityDefaults, ManageMfa, ManageAppPasswords, ReadSignins, ReadReports, ReadAudit],
+                &[
+                    ReadDirectory,
+                    ManageSecurityDefaults,
+                    ManageMfa,
+                    ManageAppPasswords,
+                    ReadSignins,
+                    ReadReports,
+                    ReadAudit,
+                ],
             ),
             (Role::Exchange, &[ReadDirectory, ManageSmtpAuth, ReadQueue, ReadReports]),
             (Role::User, &[ReadDirectory, ManageUsers]),

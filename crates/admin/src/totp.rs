@@ -117,12 +117,7 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret_b32: &str) -> String {
 /// The QR code of `text` as an inline SVG element.
 pub fn qr_svg(text: &str) -> Option<String> {
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
-    Some(
-        code.render::<qrcode::render::svg::Color>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build(),
-    )
+    Some(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build())
 }
 
 #[cfg(test)]
@@ -156,7 +151,15 @@ mod tests {
 
     #[test]
     fn base32_round_trip_and_rfc4648_vectors() {
-        for (raw, enc) in [("", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"), ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI")] {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
             assert_eq!(base32_encode(raw.as_bytes()), enc);
             assert_eq!(base32_decode(enc).unwrap(), raw.as_bytes());
         }
@@ -178,13 +181,16 @@ mod tests {
         assert_eq!(verify(&secret, &code, t + 90), None);
         assert_eq!(verify(&secret, "12345", t), None);
         assert_eq!(verify(&secret, "abcdef", t), None);
-        assert_eq!(verify(&secret, &format!("{} ", &code[..3]) , t), None);
+        assert_eq!(verify(&secret, &format!("{} ", &code[..3]), t), None);
     }
 
     #[test]
     fn otpauth_uri_escapes_the_label() {
         let uri = otpauth_uri("authrelay", "boss@contoso.com", "ABC");
-        assert_eq!(uri, "otpauth://totp/authrelay:boss@contoso.com?secret=ABC&issuer=authrelay&algorithm=SHA1&digits=6&period=30");
+        assert_eq!(
+            uri,
+            "otpauth://totp/authrelay:boss@contoso.com?secret=ABC&issuer=authrelay&algorithm=SHA1&digits=6&period=30"
+        );
         assert!(otpauth_uri("a b", "x", "S").contains("a%20b"));
         assert!(qr_svg(&uri).unwrap().starts_with("<?xml") || qr_svg(&uri).unwrap().contains("<svg"));
     }

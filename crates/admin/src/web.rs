@@ -3,6 +3,10 @@
 //! CSRF token (checked by [`crate::auth::csrf_guard`]); a few lines of script in
 //! `static/admin.js` only make forms nicer and are not needed for anything to work.
 
+// Handlers answer with a page either way (the error is a rendered page too), so the Err side of
+// their Results is an axum Response like the Ok side; boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use authrelay_core::{AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn};
 use authrelay_i18n::{t, Arg, Lang};
 use axum::body::Bytes;
@@ -168,7 +172,8 @@ fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value)
 
 /// An error shown as a page in the admin's language, with the status the API would use.
 fn error_page(state: &SharedState, c: &Caller, e: ApiError) -> Response {
-    let ctx = context! { title => t(c.lang, "page-error-title", &[]), message => e.message, code => e.code, ..base(c, "") };
+    let ctx =
+        context! { title => t(c.lang, "page-error-title", &[]), message => e.message, code => e.code, ..base(c, "") };
     render(state, "message.html", ctx, e.status)
 }
 
@@ -226,7 +231,10 @@ fn notice(lang: Lang, done: &Done) -> Option<String> {
 // Static files
 
 async fn css() -> Response {
-    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")], include_str!("../static/admin.css"))
+    (
+        [(CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../static/admin.css"),
+    )
         .into_response()
 }
 
@@ -246,15 +254,20 @@ struct SignInPageQuery {
     expired: Option<String>,
 }
 
-async fn signin_page(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<SignInPageQuery>) -> Response {
+async fn signin_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<SignInPageQuery>,
+) -> Response {
     let lang = lang_of(&headers);
-    let csrf = auth::cookie(&headers, auth::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(auth::random_token);
+    let csrf =
+        auth::cookie(&headers, auth::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(auth::random_token);
     signin_form(&state, lang, &csrf, q.expired.is_some().then(|| t(lang, "signin-expired", &[])), StatusCode::OK)
 }
 
 fn signin_form(state: &SharedState, lang: Lang, csrf: &str, error: Option<String>, status: StatusCode) -> Response {
     let ctx = context! { lang => lang.tag(), csrf => csrf, error => error, anonymous => true,
-                         langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>() };
+    langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>() };
     let mut response = render(state, "signin.html", ctx, status);
     response.headers_mut().append(SET_COOKIE, auth::set_cookie(state, auth::PRE_CSRF_COOKIE, csrf, None));
     response
@@ -276,7 +289,8 @@ async fn signin_post(
     match auth::sign_in(&state, &auth::client_ip(&info), &f.address, &f.password, None).await {
         Ok((id, _session, stage)) => {
             let to = if stage == auth::Stage::Done { "/" } else { "/signin/totp" };
-            let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
+            let cookie =
+                auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
             ([(SET_COOKIE, cookie)], Redirect::to(to)).into_response()
         }
         Err(r) => {
@@ -343,7 +357,8 @@ async fn signout(State(state): State<SharedState>, headers: HeaderMap) -> Respon
     if let Some(id) = auth::cookie(&headers, auth::SESSION_COOKIE) {
         let _ = state.store.delete_session(&authrelay_directory::admin::token_hash(&id)).await;
     }
-    ([(SET_COOKIE, auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0)))], Redirect::to("/signin")).into_response()
+    ([(SET_COOKIE, auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0)))], Redirect::to("/signin"))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -366,15 +381,22 @@ async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> 
 
 async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
     let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
-    let users = state.directory.list_users(None).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let users =
+        state.directory.list_users(None).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
     let failures = if c.may(Permission::ReadSignins) {
-        let q = SignInQuery { result: Some("failure".into()), since: Some(crate::now() - 86_400), limit: Some(1000), ..Default::default() };
+        let q = SignInQuery {
+            result: Some("failure".into()),
+            since: Some(crate::now() - 86_400),
+            limit: Some(1000),
+            ..Default::default()
+        };
         let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
         Some(state.directory.signins(&filter).await.map(|v| v.len()).unwrap_or(0))
     } else {
         None
     };
-    let queued = if c.may(Permission::ReadQueue) { api::queue_view(&state, c.lang).ok().map(|q| q.count) } else { None };
+    let queued =
+        if c.may(Permission::ReadQueue) { api::queue_view(&state, c.lang).ok().map(|q| q.count) } else { None };
     let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
     Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued }))
 }
@@ -402,7 +424,9 @@ async fn users_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Page {
-    let found = api::find_users(state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() }).await.or_page(state, c)?;
+    let found = api::find_users(state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() })
+        .await
+        .or_page(state, c)?;
     let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(state, c)?;
     let views: Vec<_> = found.iter().map(|u| api::user_view(u, orgs.iter().find(|o| o.name == u.org))).collect();
     let links: Vec<String> = found.iter().map(|u| enc(&u.address)).collect();
@@ -427,7 +451,9 @@ struct AddUserForm {
 async fn users_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AddUserForm>) -> Page {
     let q = UsersQuery { search: None, org: None, done: None };
     match ops::create_user(&state, &c, &f.address, f.display_name.as_deref(), f.password.as_deref()).await {
-        Ok((user, password)) => users_page(&state, &c, &q, Some((user.address, password)), None, StatusCode::CREATED).await,
+        Ok((user, password)) => {
+            users_page(&state, &c, &q, Some((user.address, password)), None, StatusCode::CREATED).await
+        }
         Err(e) if e.status == StatusCode::FORBIDDEN => Err(error_page(&state, &c, e)),
         Err(e) => {
             let status = e.status;
@@ -566,7 +592,8 @@ async fn app_password_add(
     Form(f): Form<NameForm>,
 ) -> Page {
     let secret = ops::add_app_password(&state, &c, &address, &f.name).await.or_page(&state, &c)?;
-    user_panel(&state, &c, &address, "account", Some("app-password".into()), Some(("app-password".into(), secret))).await
+    user_panel(&state, &c, &address, "account", Some("app-password".into()), Some(("app-password".into(), secret)))
+        .await
 }
 
 async fn app_password_revoke(
@@ -584,7 +611,9 @@ async fn app_password_revoke(
 
 async fn mfa(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<UsersQuery>) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let found = api::find_users(&state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() }).await.or_page(&state, &c)?;
+    let found = api::find_users(&state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() })
+        .await
+        .or_page(&state, &c)?;
     let rows: Vec<_> = found
         .iter()
         .map(|u| context! { address => u.address.clone(), display_name => u.display_name.clone(), mfa => u.settings.mfa.as_str(), link => enc(&u.address) })
@@ -599,10 +628,18 @@ async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, bod
     let users: Vec<String> = pairs.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
     let action = pairs.iter().find(|(k, _)| k == "mfa").map(|(_, v)| v.as_str()).unwrap_or("");
     let Ok(mfa) = action.parse::<MfaState>() else {
-        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[])));
+        return Err(error_page(
+            &state,
+            &c,
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[]),
+        ));
     };
     if users.is_empty() {
-        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-users", &[])));
+        return Err(error_page(
+            &state,
+            &c,
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-users", &[]),
+        ));
     }
     ops::bulk_mfa(&state, &c, &users, mfa).await.or_page(&state, &c)?;
     Ok(back("/mfa", "saved"))
@@ -636,9 +673,15 @@ async fn mfa_user_post(
     Form(f): Form<MfaForm>,
 ) -> Page {
     let Ok(mfa) = f.mfa.parse::<MfaState>() else {
-        return Err(error_page(&state, &c, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[])));
+        return Err(error_page(
+            &state,
+            &c,
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[]),
+        ));
     };
-    let user = ops::edit_user(&state, &c, &address, UserEdit { mfa: Some(mfa), ..Default::default() }).await.or_page(&state, &c)?;
+    let user = ops::edit_user(&state, &c, &address, UserEdit { mfa: Some(mfa), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
     Ok(back(&format!("/mfa/{}", enc(&user.address)), "saved"))
 }
 
@@ -663,7 +706,12 @@ async fn org_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form
     Ok(back(&format!("/org/{}", enc(&org.name)), "created"))
 }
 
-async fn org_page(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(name): Path<String>, Query(q): Query<Done>) -> Page {
+async fn org_page(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Query(q): Query<Done>,
+) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
     let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
     let users = state.directory.list_users(Some(&org.name)).await.map(|u| u.len()).unwrap_or(0);
@@ -725,7 +773,12 @@ async fn security_defaults_post(
     Ok(back(&format!("/org/{}/security-defaults", enc(&org.name)), "saved"))
 }
 
-async fn org_mail(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(name): Path<String>, Query(q): Query<Done>) -> Page {
+async fn org_mail(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Query(q): Query<Done>,
+) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
     let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
     let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), done => notice(c.lang, &q) };
@@ -744,7 +797,9 @@ async fn org_mail_smtp_auth(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { OrgSmtpAuth::Enabled } else { OrgSmtpAuth::Disabled };
-    let org = ops::edit_org(&state, &c, &name, OrgEdit { smtp_auth: Some(value), ..Default::default() }).await.or_page(&state, &c)?;
+    let org = ops::edit_org(&state, &c, &name, OrgEdit { smtp_auth: Some(value), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
     Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
 }
 
@@ -755,8 +810,9 @@ async fn org_mail_app_passwords(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { AppPasswordsPolicy::Allowed } else { AppPasswordsPolicy::Blocked };
-    let org =
-        ops::edit_org(&state, &c, &name, OrgEdit { app_passwords: Some(value), ..Default::default() }).await.or_page(&state, &c)?;
+    let org = ops::edit_org(&state, &c, &name, OrgEdit { app_passwords: Some(value), ..Default::default() })
+        .await
+        .or_page(&state, &c)?;
     Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
 }
 
@@ -773,7 +829,8 @@ struct SignInsForm {
 
 async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<SignInsForm>) -> Page {
     require(&state, &c, Permission::ReadSignins)?;
-    let hours: i64 = f.hours.as_deref().and_then(|h| h.parse().ok()).filter(|h| [1, 24, 168, 720, 2160].contains(h)).unwrap_or(168);
+    let hours: i64 =
+        f.hours.as_deref().and_then(|h| h.parse().ok()).filter(|h| [1, 24, 168, 720, 2160].contains(h)).unwrap_or(168);
     let q = SignInQuery {
         user: f.user.clone(),
         result: f.result.clone(),
@@ -783,7 +840,8 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         limit: Some(500),
     };
     let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
-    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let entries =
+        state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
     let rows: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -852,7 +910,8 @@ async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secr
         vec![]
     };
     let owner = if c.may(Permission::ManageAdmins) { None } else { Some(c.admin.id) };
-    let tokens = state.store.list_api_tokens(owner).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?;
+    let tokens =
+        state.store.list_api_tokens(owner).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?;
     let admin_rows: Vec<_> = admins
         .iter()
         .map(|a| {
@@ -864,8 +923,8 @@ async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secr
         .iter()
         .map(|tk| {
             context! { id => tk.id, name => tk.name.clone(), admin => tk.admin.clone(), role => tk.role.clone(),
-                       created => api::rfc3339(tk.created_at), last_used => tk.last_used_at.map(api::rfc3339),
-                       revoked => tk.revoked_at.is_some() }
+            created => api::rfc3339(tk.created_at), last_used => tk.last_used_at.map(api::rfc3339),
+            revoked => tk.revoked_at.is_some() }
         })
         .collect();
     let roles: Vec<_> = Role::ALL
@@ -903,4 +962,53 @@ async fn token_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Fo
 async fn token_revoke(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<i64>) -> Page {
     ops::revoke_token(&state, &c, id).await.or_page(&state, &c)?;
     Ok(back("/admins", "revoked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every page renders in every language with sample data, so a template error or a missing
+    /// message shows up here rather than in front of an admin.
+    #[test]
+    fn every_template_renders_in_every_language() {
+        let env = templates();
+        let user = context! {
+            address => "scanner@contoso.com", display_name => "Scanner", org => "Contoso", sign_in => "allowed",
+            smtp_auth => "default", smtp_auth_effective => false, smtp_auth_source => "organisation", mfa => "enabled",
+            send_as => Vec::<String>::new(), created_at => 0, password_changed_at => 0,
+        };
+        let org = context! {
+            name => "Contoso", domains => vec!["contoso.com"], security_defaults => "on", smtp_auth => "disabled",
+            app_passwords => "blocked", created_at => 0,
+        };
+        for lang in Lang::ALL {
+            for (name, _) in TEMPLATES {
+                if *name == "base.html" {
+                    continue;
+                }
+                let ctx = context! {
+                    lang => lang.tag(), langs => vec!["en", "ko", "id"], csrf => "c", active => "users",
+                    me => context! { address => "boss@contoso.com", role => "global", role_name => "Global" },
+                    may => context! { directory => true, users => true, orgs => true, security_defaults => true, mfa => true,
+                                      app_passwords => true, smtp_auth => true, signins => true, reports => true,
+                                      queue => true, audit => true, admins => true },
+                    user => user.clone(), org => org.clone(), link => "x", tab => "mail", users => vec![user.clone()],
+                    links => vec!["x"], orgs => Vec::<String>::new(), rows => Vec::<String>::new(), days => 7, hours => 24,
+                    q => context! { count => 0, total_bytes => 0, corrupt => 0, messages => Vec::<String>::new() },
+                    admins => Vec::<String>::new(), tokens => Vec::<String>::new(), roles => Vec::<String>::new(),
+                    app_passwords => Vec::<String>::new(), org_smtp_auth => "disabled", enroll => true,
+                    secret => "ABC", qr => Value::from_safe_string("<svg></svg>".into()), title => "t", message => "m",
+                    code => "c", user_count => 1, failures => 0, queued => 0, address => "boss@contoso.com",
+                };
+                let html =
+                    env.get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name} {lang:?}: {e:#}"));
+                assert!(html.contains(&format!("<html lang=\"{}\">", lang.tag())), "{name}");
+                // A message id shown instead of its text means a catalogue entry is missing.
+                for id in ["nav-", "col-", "value-", "web-", "mfa-", "sd-", "org-", "account-", "report-", "audit-"] {
+                    assert!(!html.contains(&format!(">{id}")), "{name} in {} shows a raw id starting {id}", lang.tag());
+                }
+            }
+        }
+    }
 }

@@ -122,7 +122,8 @@ pub async fn run(c: AdminCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(
                 say(lang, "admin-cli-none", &[]);
             } else {
                 for a in &admins {
-                    let role = Role::parse(&a.role).map(|r| t(lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
+                    let role =
+                        Role::parse(&a.role).map(|r| t(lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
                     let totp = t(lang, if a.totp_enrolled { "admin-cli-totp-yes" } else { "admin-cli-totp-no" }, &[]);
                     println!("{:<40} {:<28} {:<24} {}", a.address, role, totp, when(Some(a.created_at)));
                 }

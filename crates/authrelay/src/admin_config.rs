@@ -95,7 +95,11 @@ mod tests {
         let flag = build(FileAdmin::default(), Some("127.0.0.1:9".parse().unwrap()), &mut problems);
         assert_eq!(flag.listen, Some("127.0.0.1:9".parse().unwrap()));
         assert!(problems.is_empty());
-        build(FileAdmin { listen: Some("nope".into()), session_ttl_secs: Some(0), ..Default::default() }, None, &mut problems);
+        build(
+            FileAdmin { listen: Some("nope".into()), session_ttl_secs: Some(0), ..Default::default() },
+            None,
+            &mut problems,
+        );
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["admin.listen", "admin.session_ttl_secs"]);
     }

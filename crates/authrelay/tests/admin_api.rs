@@ -55,9 +55,8 @@ fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)],
     let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response head");
     let mut lines = head.lines();
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))).collect();
     let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     let body = if chunked { dechunk(rest) } else { rest.to_string() };
     Response { status, headers, body }
@@ -133,7 +132,8 @@ fn sign_in(addr: SocketAddr, address: &str, password: &str, totp: Option<&str>) 
 }
 
 fn add_admin(server: &TestServer, address: &str, role: &str) {
-    let out = server.cli_with_stdin(&["admin", "add", address, "--role", role, "--password-stdin"], Some(ADMIN_PASSWORD));
+    let out =
+        server.cli_with_stdin(&["admin", "add", address, "--role", role, "--password-stdin"], Some(ADMIN_PASSWORD));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -169,25 +169,100 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { method: "GET", path: "/api/orgs", body: None, allowed: &["global", "security", "exchange", "user", "reports"] },
-    Case { method: "GET", path: "/api/users?search=scanner", body: None, allowed: &["global", "security", "exchange", "user", "reports"] },
-    Case { method: "PATCH", path: "/api/orgs/Contoso", body: Some(r#"{"security_defaults":"off"}"#), allowed: &["global", "security"] },
-    Case { method: "PATCH", path: "/api/orgs/Contoso", body: Some(r#"{"smtp_auth":"disabled"}"#), allowed: &["global", "exchange"] },
-    Case { method: "PATCH", path: "/api/orgs/Contoso", body: Some(r#"{"app_passwords":"allowed"}"#), allowed: &["global", "security"] },
-    Case { method: "PATCH", path: "/api/users/scanner@contoso.com", body: Some(r#"{"smtp_auth":"enabled"}"#), allowed: &["global", "exchange"] },
-    Case { method: "PATCH", path: "/api/users/scanner@contoso.com", body: Some(r#"{"mfa":"disabled"}"#), allowed: &["global", "security"] },
-    Case { method: "POST", path: "/api/mfa", body: Some(r#"{"users":["scanner@contoso.com"],"mfa":"disabled"}"#), allowed: &["global", "security"] },
-    Case { method: "PATCH", path: "/api/users/scanner@contoso.com", body: Some(r#"{"sign_in":"allowed"}"#), allowed: &["global", "user"] },
-    Case { method: "POST", path: "/api/users", body: Some(r#"{"address":"new-{r}@contoso.com"}"#), allowed: &["global", "user"] },
-    Case { method: "POST", path: "/api/users/scanner@contoso.com/password", body: Some(r#"{}"#), allowed: &["global", "user"] },
-    Case { method: "POST", path: "/api/users/scanner@contoso.com/app-passwords", body: Some(r#"{"name":"printer-{r}"}"#), allowed: &["global", "security"] },
-    Case { method: "POST", path: "/api/orgs", body: Some(r#"{"name":"Org {r}","domains":["{r}.example.org"]}"#), allowed: &["global"] },
+    Case {
+        method: "GET",
+        path: "/api/orgs",
+        body: None,
+        allowed: &["global", "security", "exchange", "user", "reports"],
+    },
+    Case {
+        method: "GET",
+        path: "/api/users?search=scanner",
+        body: None,
+        allowed: &["global", "security", "exchange", "user", "reports"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/orgs/Contoso",
+        body: Some(r#"{"security_defaults":"off"}"#),
+        allowed: &["global", "security"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/orgs/Contoso",
+        body: Some(r#"{"smtp_auth":"disabled"}"#),
+        allowed: &["global", "exchange"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/orgs/Contoso",
+        body: Some(r#"{"app_passwords":"allowed"}"#),
+        allowed: &["global", "security"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/users/scanner@contoso.com",
+        body: Some(r#"{"smtp_auth":"enabled"}"#),
+        allowed: &["global", "exchange"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/users/scanner@contoso.com",
+        body: Some(r#"{"mfa":"disabled"}"#),
+        allowed: &["global", "security"],
+    },
+    Case {
+        method: "POST",
+        path: "/api/mfa",
+        body: Some(r#"{"users":["scanner@contoso.com"],"mfa":"disabled"}"#),
+        allowed: &["global", "security"],
+    },
+    Case {
+        method: "PATCH",
+        path: "/api/users/scanner@contoso.com",
+        body: Some(r#"{"sign_in":"allowed"}"#),
+        allowed: &["global", "user"],
+    },
+    Case {
+        method: "POST",
+        path: "/api/users",
+        body: Some(r#"{"address":"new-{r}@contoso.com"}"#),
+        allowed: &["global", "user"],
+    },
+    Case {
+        method: "POST",
+        path: "/api/users/scanner@contoso.com/password",
+        body: Some(r#"{}"#),
+        allowed: &["global", "user"],
+    },
+    Case {
+        method: "POST",
+        path: "/api/users/scanner@contoso.com/app-passwords",
+        body: Some(r#"{"name":"printer-{r}"}"#),
+        allowed: &["global", "security"],
+    },
+    Case {
+        method: "POST",
+        path: "/api/orgs",
+        body: Some(r#"{"name":"Org {r}","domains":["{r}.example.org"]}"#),
+        allowed: &["global"],
+    },
     Case { method: "GET", path: "/api/signins", body: None, allowed: &["global", "security", "reports"] },
-    Case { method: "GET", path: "/api/reports/smtp-auth-clients?days=30", body: None, allowed: &["global", "security", "exchange", "reports"] },
+    Case {
+        method: "GET",
+        path: "/api/reports/smtp-auth-clients?days=30",
+        body: None,
+        allowed: &["global", "security", "exchange", "reports"],
+    },
     Case { method: "GET", path: "/api/queue", body: None, allowed: &["global", "exchange"] },
     Case { method: "GET", path: "/api/audit", body: None, allowed: &["global", "security", "reports"] },
     Case { method: "GET", path: "/api/admins", body: None, allowed: &["global"] },
-    Case { method: "POST", path: "/api/admins", body: Some(r#"{"address":"more-{r}@contoso.com","role":"reports","password":"Another-Adm1n-Pass!"}"#), allowed: &["global"] },
+    Case {
+        method: "POST",
+        path: "/api/admins",
+        body: Some(r#"{"address":"more-{r}@contoso.com","role":"reports","password":"Another-Adm1n-Pass!"}"#),
+        allowed: &["global"],
+    },
 ];
 
 const ROLE_NAMES: &[(&str, &str)] = &[
@@ -215,7 +290,8 @@ fn every_role_may_do_its_part_and_is_refused_the_rest_with_the_role_named() {
                 assert_eq!(r.status, 403, "{role} {} {path}: {}", case.method, r.body);
                 let e = r.json();
                 assert_eq!(e["error"]["code"], "role-required");
-                let needed: Vec<&str> = e["error"]["required_roles"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+                let needed: Vec<&str> =
+                    e["error"]["required_roles"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
                 let mut expected: Vec<&str> = case.allowed.to_vec();
                 expected.sort();
                 let mut got = needed.clone();
@@ -284,7 +360,10 @@ fn the_seed_fixes_through_the_api_let_the_device_sign_in() {
     assert!(report.body.contains("scanner@contoso.com,1,1,TLSv1.3,password,LOGIN,127.0.0.1,"), "{}", report.body);
     let audit = client.get("/api/audit").json();
     let mfa = audit.as_array().unwrap().iter().find(|e| e["action"] == "user.mfa").expect("audit of the MFA change");
-    assert_eq!((mfa["actor"].as_str(), mfa["before"].as_str(), mfa["after"].as_str()), (Some("boss@contoso.com"), Some("enabled"), Some("disabled")));
+    assert_eq!(
+        (mfa["actor"].as_str(), mfa["before"].as_str(), mfa["after"].as_str()),
+        (Some("boss@contoso.com"), Some("enabled"), Some("disabled"))
+    );
     assert_eq!(mfa["target"], "scanner@contoso.com");
 }
 
@@ -293,7 +372,16 @@ fn swaks_auth(server: &TestServer) -> String {
     let out = std::process::Command::new("swaks")
         .args(["--server", &server.submission.to_string(), "--tls", "--auth", "LOGIN"])
         .args(["--auth-user", "scanner@contoso.com", "--auth-password", PASSWORD])
-        .args(["--from", "scanner@contoso.com", "--to", "frontdesk@example.net", "--quit-after", "AUTH", "--timeout", "20"])
+        .args([
+            "--from",
+            "scanner@contoso.com",
+            "--to",
+            "frontdesk@example.net",
+            "--quit-after",
+            "AUTH",
+            "--timeout",
+            "20",
+        ])
         .output()
         .expect("swaks");
     let _ = out;
@@ -514,10 +602,15 @@ fn api_tokens_carry_a_role_and_can_be_revoked() {
     let r = global.call("POST", "/api/tokens", Some(json!({ "name": "reporting", "role": "reports" })));
     assert_eq!(r.status, 201, "{}", r.body);
     let created = r.json();
-    let token = Client { bearer: Some(created["secret"].as_str().unwrap().into()), ..Client::anonymous(server.admin()) };
+    let token =
+        Client { bearer: Some(created["secret"].as_str().unwrap().into()), ..Client::anonymous(server.admin()) };
     assert_eq!(token.get("/api/signins").status, 200);
     let r = token.call("PATCH", "/api/orgs/Contoso", Some(json!({ "security_defaults": "on" })));
-    assert_eq!((r.status, r.code()), (403, "role-required".to_string()), "a token needs no CSRF token but keeps its role");
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "role-required".to_string()),
+        "a token needs no CSRF token but keeps its role"
+    );
     assert_eq!(token.get("/api/session").json()["role"], "reports");
 
     // A Security administrator may make tokens for their own role only.
@@ -597,7 +690,10 @@ fn the_openapi_document_describes_the_real_answers() {
     server.ok(&["user", "set", "scanner@contoso.com", "--smtp-auth", "enabled"]);
     swaks_auth(&server);
     let client = signed_in(&server, "global");
-    assert_eq!(client.call("POST", "/api/users/scanner@contoso.com/app-passwords", Some(json!({ "name": "printer" }))).status, 201);
+    assert_eq!(
+        client.call("POST", "/api/users/scanner@contoso.com/app-passwords", Some(json!({ "name": "printer" }))).status,
+        201
+    );
     assert_eq!(client.call("POST", "/api/tokens", Some(json!({ "name": "ci" }))).status, 201);
 
     let r = Client::anonymous(server.admin()).get("/api/openapi.json");
@@ -619,7 +715,13 @@ fn the_openapi_document_describes_the_real_answers() {
     }
     // And the answers of writes and errors.
     let r = client.call("PATCH", "/api/users/scanner@contoso.com", Some(json!({ "mfa": "enforced" })));
-    validate(&doc, &doc["paths"]["/api/users/{address}"]["patch"]["responses"]["200"]["content"]["application/json"]["schema"], &r.json(), "PATCH user", &mut errors);
+    validate(
+        &doc,
+        &doc["paths"]["/api/users/{address}"]["patch"]["responses"]["200"]["content"]["application/json"]["schema"],
+        &r.json(),
+        "PATCH user",
+        &mut errors,
+    );
     let r = client.call("POST", "/api/users", Some(json!({ "address": "fresh@contoso.com" })));
     validate(&doc, &doc["components"]["schemas"]["CreatedUser"], &r.json(), "POST users", &mut errors);
     let r = client.call("PATCH", "/api/users/scanner@contoso.com", Some(json!({ "mfa": "sometimes" })));
@@ -635,7 +737,10 @@ fn the_openapi_document_describes_the_real_answers() {
 #[test]
 fn admin_cli_names_the_role_spellings() {
     let server = TestServer::start();
-    let out = server.cli_with_stdin(&["admin", "add", "x@contoso.com", "--role", "owner", "--password-stdin"], Some(ADMIN_PASSWORD));
+    let out = server.cli_with_stdin(
+        &["admin", "add", "x@contoso.com", "--role", "owner", "--password-stdin"],
+        Some(ADMIN_PASSWORD),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("global (Global administrator)") && err.contains("reports (Reports reader)"), "{err}");

@@ -4,14 +4,17 @@
 //! - [`settings`]: the values of the three controls (security defaults, Authenticated SMTP,
 //!   MFA) and the other organisation / mailbox settings, with their CLI and storage spellings.
 //! - [`address`]: a normalised mailbox address.
+//! - [`cidr`]: client-address ranges (device credentials' allow lists, connectors).
 //! - [`queue_id`]: identifiers of spooled messages.
 
 pub mod address;
+pub mod cidr;
 pub mod queue_id;
 pub mod reply;
 pub mod settings;
 
 pub use address::{Address, AddressError};
+pub use cidr::{BadCidr, Cidr};
 pub use queue_id::QueueId;
 pub use reply::{Reply, ReplyId};
 pub use settings::*;

@@ -66,6 +66,20 @@ catalogue! {
     /// the client's address used up its failure budget across connections; the session closes
     AddressThrottled => (421, "4.7.0", "Too many failed authentication attempts from your address; try again later"),
 
+    // --- device credentials and OAuth (issue 7) ----------------------------------------------
+    /// a valid device credential used from a client address outside its allow list
+    DeviceCredentialAddress => (535, "5.7.139", "Authentication unsuccessful, this device credential is not allowed from your address."),
+    /// a valid device credential past its expiry date
+    DeviceCredentialExpired => (535, "5.7.139", "Authentication unsuccessful, this device credential has expired."),
+    /// a valid device credential while the organisation blocks device credentials
+    DeviceCredentialsBlocked => (535, "5.7.139", "Authentication unsuccessful, device credentials are blocked by your organization. Contact your administrator."),
+    /// an OAuth bearer token with a bad signature, issuer or audience, or no usable user claim
+    OAuthTokenInvalid => (535, "5.7.139", "Authentication unsuccessful, the OAuth token is not valid for this server."),
+    /// an OAuth bearer token past its expiry (`exp`)
+    OAuthTokenExpired => (535, "5.7.139", "Authentication unsuccessful, the OAuth token has expired."),
+    /// unauthenticated MAIL from a connector's address with a sender domain the connector does not allow
+    ConnectorSenderDenied => (550, "5.7.64", "TenantAttribution; Relay Access Denied"),
+
     // --- spec §3: sending -------------------------------------------------------------------
     /// *spec* MAIL without a successful AUTH
     NotAuthenticated => (530, "5.7.57", "Client not authenticated to send mail."),

@@ -81,7 +81,21 @@ setting!(
 
 setting!(
     /// What kind of secret an AUTH attempt presented.
-    CredentialKind { Password = "password", AppPassword = "app-password" } default Password
+    CredentialKind {
+        Password = "password",
+        AppPassword = "app-password",
+        /// A generated per-mailbox secret for one device (`authrelay device-credential add`).
+        DeviceCredential = "device-credential",
+        /// An OAuth 2.0 bearer token (XOAUTH2 / OAUTHBEARER) from the configured issuer.
+        OAuth = "oauth",
+        /// No credential: an unauthenticated submission a `[[connectors]]` rule accepted.
+        Connector = "connector"
+    } default Password
+);
+
+setting!(
+    /// Whether the organisation's mailboxes may use device credentials.
+    DeviceCredentialsPolicy { Allowed = "allowed", Blocked = "blocked" } default Allowed
 );
 
 /// The settings of one organisation that take part in the AUTH decision.
@@ -90,6 +104,9 @@ pub struct OrgSettings {
     pub security_defaults: SecurityDefaults,
     pub smtp_auth: OrgSmtpAuth,
     pub app_passwords: AppPasswordsPolicy,
+    /// Absent in JSON written before device credentials existed: the default, allowed.
+    #[serde(default)]
+    pub device_credentials: DeviceCredentialsPolicy,
 }
 
 /// The settings of one mailbox that take part in the AUTH decision.
@@ -135,6 +152,8 @@ mod tests {
     fn json_uses_the_same_spelling_as_the_cli() {
         assert_eq!(serde_json::to_string(&CredentialKind::AppPassword).unwrap(), "\"app-password\"");
         assert_eq!(serde_json::from_str::<CredentialKind>("\"app-password\"").unwrap(), CredentialKind::AppPassword);
+        assert_eq!(serde_json::to_string(&CredentialKind::DeviceCredential).unwrap(), "\"device-credential\"");
+        assert_eq!("device-credential".parse::<CredentialKind>().unwrap(), CredentialKind::DeviceCredential);
     }
 
     #[test]
@@ -143,6 +162,7 @@ mod tests {
         assert_eq!(org.security_defaults, SecurityDefaults::On);
         assert_eq!(org.smtp_auth, OrgSmtpAuth::Disabled);
         assert_eq!(org.app_passwords, AppPasswordsPolicy::Blocked);
+        assert_eq!(org.device_credentials, DeviceCredentialsPolicy::Allowed);
         let mb = MailboxSettings::default();
         assert_eq!((mb.sign_in, mb.smtp_auth, mb.mfa), (SignIn::Allowed, MailboxSmtpAuth::Default, MfaState::Disabled));
     }

@@ -138,7 +138,8 @@ impl From<sqlx::Error> for AdminError {
     }
 }
 
-const ADMIN_COLUMNS: &str = "SELECT id, address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins";
+const ADMIN_COLUMNS: &str =
+    "SELECT id, address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins";
 
 fn admin_from_row(row: &SqliteRow) -> Result<AdminSecrets> {
     let totp_secret: Option<String> = row.try_get("totp_secret")?;
@@ -180,8 +181,10 @@ impl AdminStore for SqliteDirectory {
     async fn create_admin(&self, new: NewAdmin) -> Result<Admin, AdminError> {
         let address = new.address.trim().to_lowercase();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM admins WHERE address = ?").bind(&address).fetch_optional(&mut *tx).await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM admins WHERE address = ?")
+            .bind(&address)
+            .fetch_optional(&mut *tx)
+            .await?;
         if taken.is_some() {
             return Err(AdminError::AdminExists(address));
         }
@@ -232,7 +235,11 @@ impl AdminStore for SqliteDirectory {
 
     async fn set_admin_role(&self, address: &str, role: &str) -> Result<Admin, AdminError> {
         let address = address.trim().to_lowercase();
-        sqlx::query("UPDATE admins SET role = ? WHERE address = ?").bind(role).bind(&address).execute(&self.pool).await?;
+        sqlx::query("UPDATE admins SET role = ? WHERE address = ?")
+            .bind(role)
+            .bind(&address)
+            .execute(&self.pool)
+            .await?;
         self.admin_secrets(&address).await?.map(|s| s.admin).ok_or(AdminError::UnknownAdmin(address))
     }
 
@@ -432,13 +439,21 @@ mod tests {
     async fn admins_sessions_tokens_and_audit() {
         let dir = SqliteDirectory::open_in_memory().await.unwrap();
         let admin = dir
-            .create_admin(NewAdmin { address: "Boss@Contoso.com".into(), role: "global".into(), password_hash: "h".into() })
+            .create_admin(NewAdmin {
+                address: "Boss@Contoso.com".into(),
+                role: "global".into(),
+                password_hash: "h".into(),
+            })
             .await
             .unwrap();
         assert_eq!(admin.address, "boss@contoso.com");
         assert!(matches!(
-            dir.create_admin(NewAdmin { address: "boss@contoso.com".into(), role: "user".into(), password_hash: "h".into() })
-                .await,
+            dir.create_admin(NewAdmin {
+                address: "boss@contoso.com".into(),
+                role: "user".into(),
+                password_hash: "h".into()
+            })
+            .await,
             Err(AdminError::AdminExists(_))
         ));
         assert!(!dir.admin_secrets("BOSS@contoso.com").await.unwrap().unwrap().admin.totp_enrolled);

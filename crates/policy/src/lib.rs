@@ -8,8 +8,8 @@
 //! [`may_send_as`] is the sending rule (5.7.60).
 
 use authrelay_core::{
-    effective_smtp_auth, AppPasswordsPolicy, CredentialKind, MailboxSettings, MfaState, OrgSettings, ReplyId,
-    SecurityDefaults, SignIn, SmtpAuthSource,
+    effective_smtp_auth, AppPasswordsPolicy, CredentialKind, DeviceCredentialsPolicy, MailboxSettings, MfaState,
+    OrgSettings, ReplyId, SecurityDefaults, SignIn, SmtpAuthSource,
 };
 
 /// The checks of the decision order, in order. `as_str` is what the sign-in log stores.
@@ -24,9 +24,17 @@ pub enum Check {
     Credentials,
     SignIn,
     AuthenticatedSmtp,
+    /// The organisation blocks device credentials.
+    DeviceCredentialsPolicy,
+    /// The device credential is past its expiry.
+    DeviceCredentialExpiry,
+    /// The device credential is used from an address outside its allow list.
+    DeviceCredentialAddress,
     SecurityDefaults,
     Mfa,
     Accepted,
+    /// Not an AUTH step: an unauthenticated submission a connector rule decided (sign-in log).
+    Connector,
 }
 
 impl Check {
@@ -39,9 +47,13 @@ impl Check {
         Check::Credentials,
         Check::SignIn,
         Check::AuthenticatedSmtp,
+        Check::DeviceCredentialsPolicy,
+        Check::DeviceCredentialExpiry,
+        Check::DeviceCredentialAddress,
         Check::SecurityDefaults,
         Check::Mfa,
         Check::Accepted,
+        Check::Connector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,9 +66,13 @@ impl Check {
             Check::Credentials => "credentials",
             Check::SignIn => "sign-in",
             Check::AuthenticatedSmtp => "authenticated-smtp",
+            Check::DeviceCredentialsPolicy => "device-credentials-policy",
+            Check::DeviceCredentialExpiry => "device-credential-expiry",
+            Check::DeviceCredentialAddress => "device-credential-address",
             Check::SecurityDefaults => "security-defaults",
             Check::Mfa => "mfa",
             Check::Accepted => "accepted",
+            Check::Connector => "connector",
         }
     }
 
@@ -77,6 +93,20 @@ pub enum CredentialCheck {
     Verified(CredentialKind),
     /// The directory could not be read: an outage, not a verdict.
     DirectoryUnavailable,
+    /// An OAuth bearer token whose signature, issuer or audience did not verify, or whose user
+    /// claim names no mailbox.
+    TokenInvalid,
+    /// An OAuth bearer token that verified but is past its `exp` (plus the allowed skew).
+    TokenExpired,
+}
+
+/// What the decision needs to know about a verified device credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceFacts {
+    /// Its expiry has passed.
+    pub expired: bool,
+    /// The client's address is in its allow list, or it has none.
+    pub address_allowed: bool,
 }
 
 /// The account's side of the decision, known once the credential verified.
@@ -97,6 +127,8 @@ pub struct AuthFacts {
     pub credential: CredentialCheck,
     /// `Some` whenever `credential` is `Verified`.
     pub account: Option<AccountFacts>,
+    /// `Some` whenever `credential` is `Verified(DeviceCredential)`.
+    pub device: Option<DeviceFacts>,
 }
 
 impl AuthFacts {
@@ -111,6 +143,7 @@ impl AuthFacts {
             client_budget_exhausted: false,
             credential: CredentialCheck::NotChecked,
             account: None,
+            device: None,
         }
     }
 }
@@ -166,6 +199,8 @@ pub fn decide(f: &AuthFacts) -> Decision {
     let kind = match f.credential {
         CredentialCheck::Verified(kind) => kind,
         CredentialCheck::Invalid => return refuse(Check::Credentials, ReplyId::BadCredentials),
+        CredentialCheck::TokenInvalid => return refuse(Check::Credentials, ReplyId::OAuthTokenInvalid),
+        CredentialCheck::TokenExpired => return refuse(Check::Credentials, ReplyId::OAuthTokenExpired),
         CredentialCheck::DirectoryUnavailable | CredentialCheck::NotChecked => {
             return refuse(Check::Credentials, ReplyId::AuthTempFail)
         }
@@ -186,11 +221,36 @@ pub fn decide(f: &AuthFacts) -> Decision {
             return refuse(Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledTenant)
         }
     }
-    // 7. Security defaults block every password-based credential.
+    // 7. Credentials that are not the user's password. A device credential signs in nowhere
+    //    but SMTP submission, and a bearer token comes from an issuer that already applied its
+    //    own sign-in policy (MFA included), so security defaults and MFA do not concern them.
+    //    A device credential answers to its own rules instead: the organisation's policy, its
+    //    expiry, its client-address allow list. This is the only place these kinds are special.
+    match kind {
+        CredentialKind::DeviceCredential => {
+            if account.org.device_credentials == DeviceCredentialsPolicy::Blocked {
+                return refuse(Check::DeviceCredentialsPolicy, ReplyId::DeviceCredentialsBlocked);
+            }
+            // Missing facts are a caller bug: fail closed.
+            let device = f.device.unwrap_or(DeviceFacts { expired: true, address_allowed: false });
+            if device.expired {
+                return refuse(Check::DeviceCredentialExpiry, ReplyId::DeviceCredentialExpired);
+            }
+            if !device.address_allowed {
+                return refuse(Check::DeviceCredentialAddress, ReplyId::DeviceCredentialAddress);
+            }
+            return Decision { reply: ReplyId::AuthOk, check: Check::Accepted };
+        }
+        CredentialKind::OAuth => return Decision { reply: ReplyId::AuthOk, check: Check::Accepted },
+        // Not an AUTH credential; never verified by the AUTH path.
+        CredentialKind::Connector => return refuse(Check::Credentials, ReplyId::BadCredentials),
+        CredentialKind::Password | CredentialKind::AppPassword => {}
+    }
+    // 8. Security defaults block every password-based credential.
     if account.org.security_defaults == SecurityDefaults::On {
         return refuse(Check::SecurityDefaults, ReplyId::SecurityDefaults);
     }
-    // 8. MFA: the account password cannot satisfy it; an app password stands in for it only
+    // 9. MFA: the account password cannot satisfy it; an app password stands in for it only
     //    while the organisation allows app passwords.
     match kind {
         CredentialKind::Password if account.mailbox.mfa != MfaState::Disabled => {
@@ -201,7 +261,7 @@ pub fn decide(f: &AuthFacts) -> Decision {
         }
         _ => {}
     }
-    // 9. Accepted.
+    // 10. Accepted.
     Decision { reply: ReplyId::AuthOk, check: Check::Accepted }
 }
 

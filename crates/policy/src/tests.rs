@@ -3,16 +3,25 @@
 use super::*;
 use authrelay_core::{MailboxSmtpAuth as Mb, OrgSmtpAuth as Org};
 
+/// A fresh, in-range device credential (for kinds other than device credentials the facts are
+/// ignored).
+const GOOD_DEVICE: DeviceFacts = DeviceFacts { expired: false, address_allowed: true };
+
 fn facts(org: OrgSettings, mailbox: MailboxSettings, kind: CredentialKind) -> AuthFacts {
+    device_facts(org, mailbox, kind, GOOD_DEVICE)
+}
+
+fn device_facts(org: OrgSettings, mailbox: MailboxSettings, kind: CredentialKind, device: DeviceFacts) -> AuthFacts {
     AuthFacts {
         credential: CredentialCheck::Verified(kind),
         account: Some(AccountFacts { org, mailbox }),
+        device: (kind == CredentialKind::DeviceCredential).then_some(device),
         ..AuthFacts::new_over_tls()
     }
 }
 
 fn org(sd: SecurityDefaults, smtp: Org, app: AppPasswordsPolicy) -> OrgSettings {
-    OrgSettings { security_defaults: sd, smtp_auth: smtp, app_passwords: app }
+    OrgSettings { security_defaults: sd, smtp_auth: smtp, app_passwords: app, ..OrgSettings::default() }
 }
 
 fn mailbox(sign_in: SignIn, smtp: Mb, mfa: MfaState) -> MailboxSettings {
@@ -33,6 +42,18 @@ fn early_checks_each_produce_their_reply() {
             "wrong secret",
             AuthFacts { credential: CredentialCheck::Invalid, ..base },
             ReplyId::BadCredentials,
+            Check::Credentials,
+        ),
+        (
+            "OAuth token with a wrong audience or signature",
+            AuthFacts { credential: CredentialCheck::TokenInvalid, ..base },
+            ReplyId::OAuthTokenInvalid,
+            Check::Credentials,
+        ),
+        (
+            "expired OAuth token",
+            AuthFacts { credential: CredentialCheck::TokenExpired, ..base },
+            ReplyId::OAuthTokenExpired,
             Check::Credentials,
         ),
         (
@@ -139,47 +160,75 @@ fn seed_layers_in_order() {
 }
 
 /// Every combination of the controls: security defaults × org SMTP AUTH × app-password policy ×
-/// mailbox override × MFA × sign-in × credential kind. The expectation is written as the spec's
-/// list of refusals, each a predicate, first match wins.
+/// device-credential policy × mailbox override × MFA × sign-in × credential kind × the device
+/// credential's expiry and address. The expectation is written as the spec's list of refusals,
+/// each a predicate, first match wins.
 #[test]
 fn every_combination_of_the_controls() {
-    type Rule = (fn(&OrgSettings, &MailboxSettings, CredentialKind) -> bool, ReplyId, Check);
+    type Rule = (fn(&OrgSettings, &MailboxSettings, CredentialKind, DeviceFacts) -> bool, ReplyId, Check);
+    use CredentialKind as K;
     let spec: &[Rule] = &[
-        (|_, m, _| m.sign_in == SignIn::Blocked, ReplyId::SignInBlocked, Check::SignIn),
-        (|_, m, _| m.smtp_auth == Mb::Disabled, ReplyId::SmtpAuthDisabledMailbox, Check::AuthenticatedSmtp),
+        (|_, m, _, _| m.sign_in == SignIn::Blocked, ReplyId::SignInBlocked, Check::SignIn),
+        (|_, m, _, _| m.smtp_auth == Mb::Disabled, ReplyId::SmtpAuthDisabledMailbox, Check::AuthenticatedSmtp),
         (
-            |o, m, _| m.smtp_auth == Mb::Default && o.smtp_auth == Org::Disabled,
+            |o, m, _, _| m.smtp_auth == Mb::Default && o.smtp_auth == Org::Disabled,
             ReplyId::SmtpAuthDisabledTenant,
             Check::AuthenticatedSmtp,
         ),
-        (|o, _, _| o.security_defaults == SecurityDefaults::On, ReplyId::SecurityDefaults, Check::SecurityDefaults),
-        (|_, m, k| k == CredentialKind::Password && m.mfa != MfaState::Disabled, ReplyId::MfaRequired, Check::Mfa),
+        // A connector is not an AUTH credential: the AUTH path never accepts it.
+        (|_, _, k, _| k == K::Connector, ReplyId::BadCredentials, Check::Credentials),
         (
-            |o, _, k| k == CredentialKind::AppPassword && o.app_passwords == AppPasswordsPolicy::Blocked,
+            |o, _, k, _| k == K::DeviceCredential && o.device_credentials == DeviceCredentialsPolicy::Blocked,
+            ReplyId::DeviceCredentialsBlocked,
+            Check::DeviceCredentialsPolicy,
+        ),
+        (|_, _, k, d| k == K::DeviceCredential && d.expired, ReplyId::DeviceCredentialExpired, Check::DeviceCredentialExpiry),
+        (
+            |_, _, k, d| k == K::DeviceCredential && !d.address_allowed,
+            ReplyId::DeviceCredentialAddress,
+            Check::DeviceCredentialAddress,
+        ),
+        // Security defaults and MFA concern only the password-based kinds.
+        (
+            |o, _, k, _| matches!(k, K::Password | K::AppPassword) && o.security_defaults == SecurityDefaults::On,
+            ReplyId::SecurityDefaults,
+            Check::SecurityDefaults,
+        ),
+        (|_, m, k, _| k == K::Password && m.mfa != MfaState::Disabled, ReplyId::MfaRequired, Check::Mfa),
+        (
+            |o, _, k, _| k == K::AppPassword && o.app_passwords == AppPasswordsPolicy::Blocked,
             ReplyId::MfaRequired,
             Check::Mfa,
         ),
     ];
     let mut seen = std::collections::BTreeMap::new();
     let mut count = 0;
+    let devices: Vec<DeviceFacts> = [false, true]
+        .into_iter()
+        .flat_map(|expired| [false, true].into_iter().map(move |address_allowed| DeviceFacts { expired, address_allowed }))
+        .collect();
     for sd in SecurityDefaults::ALL {
         for os in Org::ALL {
             for ap in AppPasswordsPolicy::ALL {
-                for si in SignIn::ALL {
-                    for ms in Mb::ALL {
-                        for mfa in MfaState::ALL {
-                            for kind in CredentialKind::ALL {
-                                let o = org(*sd, *os, *ap);
-                                let m = mailbox(*si, *ms, *mfa);
-                                let expected = spec
-                                    .iter()
-                                    .find(|(p, _, _)| p(&o, &m, *kind))
-                                    .map(|(_, r, c)| Decision { reply: *r, check: *c })
-                                    .unwrap_or(Decision { reply: ReplyId::AuthOk, check: Check::Accepted });
-                                let got = decide(&facts(o, m, *kind));
-                                assert_eq!(got, expected, "{o:?} {m:?} {kind:?}");
-                                *seen.entry(got.reply.as_str()).or_insert(0) += 1;
-                                count += 1;
+                for dc in DeviceCredentialsPolicy::ALL {
+                    for si in SignIn::ALL {
+                        for ms in Mb::ALL {
+                            for mfa in MfaState::ALL {
+                                for kind in CredentialKind::ALL {
+                                    for d in &devices {
+                                        let o = OrgSettings { device_credentials: *dc, ..org(*sd, *os, *ap) };
+                                        let m = mailbox(*si, *ms, *mfa);
+                                        let expected = spec
+                                            .iter()
+                                            .find(|(p, _, _)| p(&o, &m, *kind, *d))
+                                            .map(|(_, r, c)| Decision { reply: *r, check: *c })
+                                            .unwrap_or(Decision { reply: ReplyId::AuthOk, check: Check::Accepted });
+                                        let got = decide(&device_facts(o, m, *kind, *d));
+                                        assert_eq!(got, expected, "{o:?} {m:?} {kind:?} {d:?}");
+                                        *seen.entry(got.reply.as_str()).or_insert(0) += 1;
+                                        count += 1;
+                                    }
+                                }
                             }
                         }
                     }
@@ -187,7 +236,7 @@ fn every_combination_of_the_controls() {
             }
         }
     }
-    assert_eq!(count, 2 * 2 * 2 * 2 * 3 * 3 * 2);
+    assert_eq!(count, 2 * 2 * 2 * 2 * 2 * 3 * 3 * 5 * 4);
     // Every post-credential row of the catalogue is reachable.
     for id in [
         "SignInBlocked",
@@ -195,6 +244,9 @@ fn every_combination_of_the_controls() {
         "SmtpAuthDisabledTenant",
         "SecurityDefaults",
         "MfaRequired",
+        "DeviceCredentialsBlocked",
+        "DeviceCredentialExpired",
+        "DeviceCredentialAddress",
         "AuthOk",
     ] {
         assert!(seen.contains_key(id), "{id} never produced");
@@ -228,5 +280,135 @@ fn send_as_rules() {
 fn check_names_round_trip() {
     for c in Check::ALL {
         assert_eq!(Check::parse(c.as_str()), Some(*c));
+    }
+}
+
+/// Issue 7: a device credential is the answer to "turn security defaults off": it works under
+/// security defaults and MFA, and still answers to Authenticated SMTP and its own rules.
+#[test]
+fn device_credentials_under_the_strictest_settings() {
+    use AppPasswordsPolicy::Blocked;
+    use SecurityDefaults::On;
+    let dc = CredentialKind::DeviceCredential;
+    let strict = org(On, Org::Disabled, Blocked);
+    let enforced = mailbox(SignIn::Allowed, Mb::Enabled, MfaState::Enforced);
+    let expired = DeviceFacts { expired: true, address_allowed: true };
+    let elsewhere = DeviceFacts { expired: false, address_allowed: false };
+    let both = DeviceFacts { expired: true, address_allowed: false };
+    let blocked = OrgSettings { device_credentials: DeviceCredentialsPolicy::Blocked, ..strict };
+    let rows: &[(&str, OrgSettings, MailboxSettings, CredentialKind, Option<DeviceFacts>, Decision)] = &[
+        (
+            "security defaults on, MFA enforced: accepted",
+            strict,
+            enforced,
+            dc,
+            Some(GOOD_DEVICE),
+            Decision { reply: ReplyId::AuthOk, check: Check::Accepted },
+        ),
+        (
+            "the same mailbox's password is still refused",
+            strict,
+            enforced,
+            CredentialKind::Password,
+            None,
+            Decision { reply: ReplyId::SecurityDefaults, check: Check::SecurityDefaults },
+        ),
+        (
+            "Authenticated SMTP off for the mailbox still applies",
+            strict,
+            mailbox(SignIn::Allowed, Mb::Disabled, MfaState::Enforced),
+            dc,
+            Some(GOOD_DEVICE),
+            Decision { reply: ReplyId::SmtpAuthDisabledMailbox, check: Check::AuthenticatedSmtp },
+        ),
+        (
+            "Authenticated SMTP off org-wide still applies",
+            strict,
+            mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled),
+            dc,
+            Some(GOOD_DEVICE),
+            Decision { reply: ReplyId::SmtpAuthDisabledTenant, check: Check::AuthenticatedSmtp },
+        ),
+        (
+            "sign-in blocked still applies",
+            strict,
+            mailbox(SignIn::Blocked, Mb::Enabled, MfaState::Disabled),
+            dc,
+            Some(GOOD_DEVICE),
+            Decision { reply: ReplyId::SignInBlocked, check: Check::SignIn },
+        ),
+        (
+            "organisation blocks device credentials",
+            blocked,
+            enforced,
+            dc,
+            Some(GOOD_DEVICE),
+            Decision { reply: ReplyId::DeviceCredentialsBlocked, check: Check::DeviceCredentialsPolicy },
+        ),
+        (
+            "policy before expiry",
+            blocked,
+            enforced,
+            dc,
+            Some(both),
+            Decision { reply: ReplyId::DeviceCredentialsBlocked, check: Check::DeviceCredentialsPolicy },
+        ),
+        (
+            "expired",
+            strict,
+            enforced,
+            dc,
+            Some(expired),
+            Decision { reply: ReplyId::DeviceCredentialExpired, check: Check::DeviceCredentialExpiry },
+        ),
+        (
+            "expiry before the allow list",
+            strict,
+            enforced,
+            dc,
+            Some(both),
+            Decision { reply: ReplyId::DeviceCredentialExpired, check: Check::DeviceCredentialExpiry },
+        ),
+        (
+            "outside the allow list",
+            strict,
+            enforced,
+            dc,
+            Some(elsewhere),
+            Decision { reply: ReplyId::DeviceCredentialAddress, check: Check::DeviceCredentialAddress },
+        ),
+        (
+            "device facts missing (caller bug): refused, never accepted",
+            strict,
+            enforced,
+            dc,
+            None,
+            Decision { reply: ReplyId::DeviceCredentialExpired, check: Check::DeviceCredentialExpiry },
+        ),
+        (
+            "OAuth under security defaults and MFA: accepted",
+            strict,
+            enforced,
+            CredentialKind::OAuth,
+            None,
+            Decision { reply: ReplyId::AuthOk, check: Check::Accepted },
+        ),
+        (
+            "OAuth still needs Authenticated SMTP",
+            strict,
+            mailbox(SignIn::Allowed, Mb::Disabled, MfaState::Disabled),
+            CredentialKind::OAuth,
+            None,
+            Decision { reply: ReplyId::SmtpAuthDisabledMailbox, check: Check::AuthenticatedSmtp },
+        ),
+    ];
+    for (name, o, m, kind, device, want) in rows {
+        let f = AuthFacts {
+            credential: CredentialCheck::Verified(*kind),
+            account: Some(AccountFacts { org: *o, mailbox: *m }),
+            device: *device,
+            ..AuthFacts::new_over_tls()
+        };
+        assert_eq!(decide(&f), *want, "{name}");
     }
 }
