@@ -244,6 +244,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+[ "$ROUNDS" -gt 0 ] && {
 echo
 echo "authrelay vs Postfix $(postconf -d -h mail_version 2>/dev/null) — median of $ROUNDS alternating rounds, submission with STARTTLS + AUTH PLAIN, to a durable queue"
 printf '%-38s %12s %12s %8s %12s %12s\n' "scenario" "postfix msg/s" "authrelay" "ratio" "p99 postfix" "p99 authrelay"
@@ -253,6 +254,7 @@ for i in "${!SCEN_NAMES[@]}"; do
   ratio=$(awk -v a="$ar" -v p="$pf" 'BEGIN { if (p > 0) printf "%.2fx", a / p; else print "-" }')
   printf '%-38s %12s %12s %8s %9s ms %9s ms\n' "${SCEN_NAMES[$i]}" "$pf" "$ar" "$ratio" "$pfp" "$arp"
 done
+}
 
 if [ "${SKIP_SCALING:-0}" != 1 ]; then
   echo
@@ -268,7 +270,7 @@ if [ "${SKIP_IDLE:-0}" != 1 ]; then
   IDLE=${IDLE:-10000}
   echo
   echo "authrelay memory with $IDLE idle authenticated sessions (STARTTLS + AUTH PLAIN, then idle)"
-  ulimit -n $((IDLE * 2 + 1024)) 2>/dev/null || die "cannot raise the open-files limit to $((IDLE * 2 + 1024)); run as root"
+  ulimit -n $((IDLE + 1024)) 2>/dev/null || die "cannot raise the open-files limit to $((IDLE + 1024)) (hard limit: $(ulimit -Hn))"
   # The server inherited the old limit: restart it with the raised one.
   kill "$AR_PID"; wait "$AR_PID" 2>/dev/null || true
   RUST_LOG=warn "$AUTHRELAY" --config "$WORK/authrelay.toml" serve 2>>"$WORK/authrelay.log" &

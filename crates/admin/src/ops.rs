@@ -85,7 +85,14 @@ pub fn directory_error(lang: Lang, e: DirectoryError) -> ApiError {
             &[("address", Arg::Str(&user))],
         ),
         DirectoryError::Storage(reason) => ApiError::storage(lang, reason),
-        other => ApiError::storage(lang, other),
+        // A verdict added to the directory after this was written: refuse with its own words
+        // rather than call it an outage.
+        other => ApiError {
+            status: S::UNPROCESSABLE_ENTITY,
+            code: "refused",
+            message: other.to_string(),
+            required_roles: None,
+        },
     }
 }
 
@@ -153,6 +160,7 @@ pub async fn edit_org(state: &SharedState, caller: &Caller, name: &str, edit: Or
         security_defaults: edit.security_defaults,
         smtp_auth: edit.smtp_auth,
         app_passwords: edit.app_passwords,
+        ..Default::default()
     };
     let after = state.directory.update_org(&before.name, change).await.map_err(|e| directory_error(caller.lang, e))?;
     let (b, a) = (&before.settings, &after.settings);
@@ -246,8 +254,7 @@ pub async fn edit_user(state: &SharedState, caller: &Caller, address: &str, edit
         sign_in: edit.sign_in,
         smtp_auth: edit.smtp_auth,
         mfa: edit.mfa,
-        add_send_as: vec![],
-        remove_send_as: vec![],
+        ..Default::default()
     };
     let after = state.directory.update_user(&before.address, change).await.map_err(|e| directory_error(lang, e))?;
     let (b, a) = (&before.settings, &after.settings);

@@ -43,6 +43,9 @@ pub enum Command {
     /// App passwords for users with MFA.
     #[command(subcommand, name = "app-password")]
     AppPassword(AppPasswordCommand),
+    /// Device credentials: generated per-mailbox secrets for devices that cannot do MFA or OAuth.
+    #[command(subcommand, name = "device-credential")]
+    DeviceCredential(crate::device_cli::DeviceCredentialCommand),
     /// The queue of accepted messages.
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -112,6 +115,9 @@ pub enum OrgCommand {
         smtp_auth: Option<OrgSmtpAuth>,
         #[arg(long, value_name = "allowed|blocked")]
         app_passwords: Option<AppPasswordsPolicy>,
+        /// Whether mailboxes may use device credentials (default allowed).
+        #[arg(long, value_name = "allowed|blocked")]
+        device_credentials: Option<authrelay_core::DeviceCredentialsPolicy>,
         /// Add another accepted domain.
         #[arg(long = "add-domain", value_name = "DOMAIN")]
         add_domains: Vec<String>,

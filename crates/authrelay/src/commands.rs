@@ -36,6 +36,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::Org(c) => org(c, &open_directory(&effective).await?, lang).await,
         Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
         Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
+        Command::DeviceCredential(c) => crate::device_cli::run(c, &open_directory(&effective).await?, lang).await,
         Command::Queue(c) => queue(c, &effective, lang),
         Command::Dkim(c) => crate::delivery_cli::dkim(c, &effective, lang),
         Command::Signins(a) => signins(a, &open_directory(&effective).await?, lang).await,
@@ -130,16 +131,19 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
             security_defaults,
             smtp_auth,
             app_passwords,
+            device_credentials,
             add_domains,
             max_message_size,
             max_recipients,
             daily_recipients,
             max_sessions,
         } => {
-            let limits = authrelay_directory::OrgLimits { max_message_size, max_recipients, daily_recipients, max_sessions };
+            let limits =
+                authrelay_directory::OrgLimits { max_message_size, max_recipients, daily_recipients, max_sessions };
             if security_defaults.is_none()
                 && smtp_auth.is_none()
                 && app_passwords.is_none()
+                && device_credentials.is_none()
                 && add_domains.is_empty()
                 && limits == authrelay_directory::OrgLimits::default()
             {
@@ -151,7 +155,9 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
                 let d = parse_domain(d)?;
                 dir.add_domain(&before.name, &d).await?;
             }
-            let after = dir.update_org(&before.name, OrgChange { security_defaults, smtp_auth, app_passwords }).await?;
+            let after = dir
+                .update_org(&before.name, OrgChange { security_defaults, smtp_auth, app_passwords, device_credentials })
+                .await?;
             dir.set_org_limits(&after.name, limits).await?;
             say(lang, "org-updated", &[("name", Arg::Str(&after.name))]);
             print_org(&after, lang);
@@ -168,6 +174,7 @@ fn print_org(org: &authrelay_directory::Org, lang: Lang) {
     field(&t(lang, "label-security-defaults", &[]), s.security_defaults);
     field(&t(lang, "label-org-smtp-auth", &[]), s.smtp_auth);
     field(&t(lang, "label-app-passwords", &[]), s.app_passwords);
+    field(&t(lang, "label-device-credentials", &[]), s.device_credentials);
 }
 
 fn read_password_stdin() -> Result<String, CliError> {

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authrelay_proto::DataLimits;
 use authrelay_directory::LockoutPolicy;
+use authrelay_proto::DataLimits;
 use authrelay_smtp::protection::ProtectionConfig;
 use authrelay_smtp::SessionConfig;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,9 @@ struct FileConfig {
     routes: Vec<crate::delivery_config::FileRoute>,
     #[serde(default)]
     admin: crate::admin_config::FileAdmin,
+    oauth: Option<crate::access_config::FileOAuth>,
+    #[serde(default)]
+    connectors: Vec<crate::access_config::FileConnector>,
 }
 
 /// `[lockout]`: smart lockout per user name (see README "Limits").
@@ -101,6 +104,8 @@ pub struct Effective {
     pub lockout: Lockout,
     pub delivery: authrelay_delivery::DeliveryConfig,
     pub admin: crate::admin_config::Admin,
+    /// `[oauth]` and `[[connectors]]`.
+    pub access: crate::access_config::Access,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -385,9 +390,9 @@ pub fn load_text(
         problems.push(Problem { key: "listen.max_connections".into(), message: "must be greater than 0".into() });
     }
 
-    let delivery =
-        crate::delivery_config::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
+    let delivery = crate::delivery_config::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
     let admin = crate::admin_config::build(parsed.admin, serve.admin, &mut problems);
+    let access = crate::access_config::build(parsed.oauth, parsed.connectors, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -400,6 +405,7 @@ pub fn load_text(
         lockout,
         delivery,
         admin,
+        access,
     })
 }
 
@@ -451,6 +457,20 @@ mod tests {
         .unwrap_err();
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["listen.submission", "hostname", "tls", "limits.max_recipients"]);
+    }
+
+    #[test]
+    fn protection_defaults_and_checks() {
+        let c = load(None, None, &ServeArgs::default()).unwrap();
+        let p = c.protection_config();
+        assert_eq!((p.lockout.threshold, p.lockout.base_secs, p.lockout.max_secs), (10, 60, 3600));
+        assert_eq!(p.lockout.familiar_secs, 14 * 24 * 3600);
+        assert_eq!((p.max_sessions_per_mailbox, p.daily_recipients, p.address_failure_budget), (3, 10_000, 20));
+        assert_eq!(c.session_config().data_deadline, Duration::from_secs(900));
+        let problems =
+            load_text("[lockout]\nthreshold = 0\nduration_secs = 600\nmax_duration_secs = 60\n").unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["lockout.threshold", "lockout.max_duration_secs"]);
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub struct FileRoute {
     password: Option<String>,
     password_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
+    /// `"password"` (default when user is set) or `"xoauth2"` (client-credentials grant).
+    auth: Option<String>,
+    /// `"microsoft365"` or `"google"`: host, port, token endpoint and scope filled in.
+    preset: Option<String>,
+    /// Microsoft 365 tenant id or `contoso.onmicrosoft.com`, for the microsoft365 preset.
+    tenant: Option<String>,
+    token_endpoint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    scope: Option<String>,
+    resource: Option<String>,
 }
 
 pub fn build(
@@ -105,7 +117,22 @@ pub fn build(
         let kind = match r.kind.as_str() {
             "mx" => RouteKind::Mx,
             "smarthost" => {
-                let Some(host) = r.host.clone().filter(|h| !h.is_empty()) else {
+                let preset = match r
+                    .preset
+                    .as_deref()
+                    .map(|p| authrelay_oauth::client_credentials::preset(p, r.tenant.as_deref()))
+                {
+                    Some(Ok(p)) => Some(p),
+                    Some(Err(e)) => {
+                        problem(&key("preset"), e);
+                        None
+                    }
+                    None => None,
+                };
+                let oauth = crate::delivery_oauth::route_oauth(&r, preset.as_ref(), &key, &mut problem);
+                let Some(host) =
+                    r.host.clone().or(preset.as_ref().map(|p| p.host.to_string())).filter(|h| !h.is_empty())
+                else {
                     problem(&key("host"), "a smarthost route needs host, e.g. \"smtp.office365.com\"".into());
                     continue;
                 };
@@ -116,7 +143,11 @@ pub fn build(
                         TlsMode::StartTls
                     }
                 };
-                let port = r.port.unwrap_or(if tls == TlsMode::Implicit { 465 } else { 587 });
+                let port = r.port.or(preset.as_ref().map(|p| p.port)).unwrap_or(if tls == TlsMode::Implicit {
+                    465
+                } else {
+                    587
+                });
                 let password = match (&r.password, &r.password_file) {
                     (Some(_), Some(_)) => {
                         problem(&key("password"), "set password or password_file, not both".into());
@@ -132,7 +163,7 @@ pub fn build(
                     },
                     (None, None) => None,
                 };
-                if r.user.is_some() != password.is_some() && problems_is_clean(&r) {
+                if oauth.is_none() && r.user.is_some() != password.is_some() && problems_is_clean(&r) {
                     problem(&key("user"), "set both user and password (or password_file), or neither".into());
                 }
                 if let Some(ca) = &r.ca_file {
@@ -148,6 +179,7 @@ pub fn build(
                     user: r.user.clone(),
                     password,
                     ca_file: r.ca_file.clone(),
+                    oauth: oauth.map(Box::new),
                 })
             }
             other => {
@@ -161,6 +193,36 @@ pub fn build(
         c.routes.push(Route { domains, kind });
     }
     c
+}
+
+impl FileRoute {
+    pub fn auth(&self) -> Option<String> {
+        self.auth.clone()
+    }
+    pub fn user_name(&self) -> Option<String> {
+        self.user.clone()
+    }
+    pub fn token_endpoint(&self) -> Option<String> {
+        self.token_endpoint.clone()
+    }
+    pub fn client_id(&self) -> Option<String> {
+        self.client_id.clone()
+    }
+    pub fn client_secret(&self) -> Option<String> {
+        self.client_secret.clone()
+    }
+    pub fn client_secret_file(&self) -> Option<PathBuf> {
+        self.client_secret_file.clone()
+    }
+    pub fn scope(&self) -> Option<String> {
+        self.scope.clone()
+    }
+    pub fn resource(&self) -> Option<String> {
+        self.resource.clone()
+    }
+    pub fn has_password(&self) -> bool {
+        self.password.is_some() || self.password_file.is_some()
+    }
 }
 
 /// A password_file that could not be read was reported already; do not report the pair too.

@@ -1,5 +1,6 @@
 //! authrelay: the binary. CLI wiring only; each part lives in its own crate.
 
+mod access_config;
 mod admin_cli;
 mod admin_config;
 mod bench_cmd;
@@ -8,6 +9,8 @@ mod commands;
 mod config;
 mod delivery_cli;
 mod delivery_config;
+mod delivery_oauth;
+mod device_cli;
 mod output;
 mod protection_cli;
 mod serve;

@@ -59,6 +59,15 @@ impl From<DirectoryError> for CliError {
             DirectoryError::TooManyAppPasswords(user) => {
                 CliError::new("err-too-many-app-passwords").arg("address", user).usage()
             }
+            DirectoryError::UnknownDeviceCredential { user, name } => {
+                CliError::new("err-unknown-device-credential").arg("address", user).arg("name", name).usage()
+            }
+            DirectoryError::DeviceCredentialExists { user, name } => {
+                CliError::new("err-device-credential-exists").arg("address", user).arg("name", name).usage()
+            }
+            DirectoryError::TooManyDeviceCredentials(user) => {
+                CliError::new("err-too-many-device-credentials").arg("address", user).usage()
+            }
             DirectoryError::Storage(reason) => CliError::new("err-storage").arg("reason", reason),
         }
     }

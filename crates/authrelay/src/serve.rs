@@ -26,14 +26,23 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
     let delivery = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
-    let admin = crate::admin_config::start(&config.admin, Some(tls.clone()), Arc::new(directory.clone()), spool.clone())
-        .await
-        .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
+    let admin =
+        crate::admin_config::start(&config.admin, Some(tls.clone()), Arc::new(directory.clone()), spool.clone())
+            .await
+            .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     let admin_address = admin.as_ref().map(|a| a.address);
+    let oauth = match &config.access.oauth {
+        Some(c) => Some(Arc::new(
+            authrelay_oauth::Validator::new(c.clone()).map_err(|e| CliError::new("err-oauth").arg("reason", e))?,
+        )),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         config: config.session_config(),
         tls: tokio_rustls::TlsAcceptor::from(tls),
-        auth: Authenticator::with_protection(Arc::new(directory), config.protection_config()),
+        auth: Authenticator::with_protection(Arc::new(directory), config.protection_config())
+            .with_oauth(oauth)
+            .with_connectors(config.access.connectors()),
         spool,
         shutdown: shutdown.clone(),
     });

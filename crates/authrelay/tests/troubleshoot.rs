@@ -73,7 +73,7 @@ fn apply(server: &TestServer, fix: &Value) -> Option<String> {
         let argv: Vec<&str> = command["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
         assert!(command["display"].as_str().unwrap().starts_with("authrelay "), "{command}");
         let out = server.ok(&argv);
-        if argv[..2] == ["app-password", "add"] {
+        if argv[..2] == ["app-password", "add"] || argv[..2] == ["device-credential", "add"] {
             // The secret is printed once, indented, on its own line.
             secret = out.lines().find(|l| l.starts_with("  ")).map(|l| l.trim().to_string());
         }
@@ -255,8 +255,11 @@ fn doctor_orders_fixes_least_weakening_first_and_speaks_korean_and_indonesian() 
         vec![
             ("authenticated-smtp", "authrelay user set scanner@contoso.com --smtp-auth enabled"),
             ("authenticated-smtp", "authrelay org set Contoso --smtp-auth enabled"),
+            // A device credential first: neither security defaults nor MFA block it (issue 7).
+            ("security-defaults", "authrelay device-credential add scanner@contoso.com --name smtp-device"),
             ("security-defaults", "authrelay org set Contoso --security-defaults off"),
             ("mfa", "authrelay org set Contoso --app-passwords allowed"),
+            ("mfa", "authrelay device-credential add scanner@contoso.com --name smtp-device"),
             ("mfa", "authrelay user set scanner@contoso.com --mfa disabled"),
         ]
     );

@@ -151,20 +151,26 @@ pub async fn run(config: Config) -> Result<Report, BenchError> {
     let started = Instant::now();
     let deadline = started + config.time_limit;
 
+    // Idle mode ramps up: at most this many session setups at once, as thousands of devices
+    // do not all connect in the same millisecond (and a listen backlog would drop them).
+    let ramp = Arc::new(tokio::sync::Semaphore::new(HOLD_SETUPS_AT_ONCE));
+    // ... and holds start together, once every session is open (or failed).
+    let all_open = Arc::new(tokio::sync::Barrier::new(config.connections));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..config.connections {
         let (config, setup, message, stats, next) =
             (config.clone(), setup.clone(), message.clone(), stats.clone(), next.clone());
+        let (ramp, all_open) = (ramp.clone(), all_open.clone());
         workers.spawn(async move {
             match config.hold {
-                Some(hold) => hold_worker(&config, &setup, &stats, hold).await,
+                Some(hold) => hold_worker(&config, &setup, &stats, hold, (&ramp, &all_open)).await,
                 None => worker(&config, &setup, &message, &stats, &next, deadline).await,
             }
         });
     }
     // Hard bound: workers stop claiming messages at the deadline; a wedged server gets at most a
     // few reply timeouts more before the remaining workers are aborted.
-    let hard = config.time_limit + config.hold.unwrap_or_default() + config.reply_timeout * 8;
+    let hard = config.time_limit + config.hold.unwrap_or_default() * 2 + config.reply_timeout * 8;
     let all_done = async { while workers.join_next().await.is_some() {} };
     if tokio::time::timeout(hard, all_done).await.is_err() {
         workers.abort_all();
@@ -238,9 +244,20 @@ async fn worker(
     }
 }
 
-/// Idle mode: one authenticated session, held open, then QUIT.
-async fn hold_worker(config: &Config, setup: &SessionSetup, stats: &Mutex<Stats>, hold: Duration) {
-    match setup.open(config).await {
+/// Idle mode: one authenticated session; once every connection has tried, held open, then QUIT.
+async fn hold_worker(
+    config: &Config,
+    setup: &SessionSetup,
+    stats: &Mutex<Stats>,
+    hold: Duration,
+    (ramp, all_open): (&tokio::sync::Semaphore, &tokio::sync::Barrier),
+) {
+    let opened = {
+        let _turn = ramp.acquire().await;
+        setup.open(config).await
+    };
+    all_open.wait().await;
+    match opened {
         Ok(session) => {
             lock(stats).session_opened(session.resumed);
             tokio::time::sleep(hold).await;
@@ -249,6 +266,9 @@ async fn hold_worker(config: &Config, setup: &SessionSetup, stats: &Mutex<Stats>
         Err(failure) => lock(stats).session_failed(&failure.key()),
     }
 }
+
+/// Session setups in flight at once in idle mode.
+const HOLD_SETUPS_AT_ONCE: usize = 128;
 
 fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
     stats.lock().unwrap_or_else(|e| e.into_inner())

@@ -87,6 +87,9 @@ pub struct Smarthost {
     pub password: Option<String>,
     /// Extra PEM certificates to trust besides the public roots (a private relay's CA).
     pub ca_file: Option<PathBuf>,
+    /// `auth = "xoauth2"`: sign in as `user` with a token from the client-credentials grant
+    /// instead of a password.
+    pub oauth: Option<Box<authrelay_oauth::ClientCredentials>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

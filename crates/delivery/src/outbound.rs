@@ -45,6 +45,8 @@ pub struct Outbound {
     verified: Vec<TlsConnector>,
     /// For opportunistic TLS: encrypts, verifies nothing (RFC 7435).
     unverified: TlsConnector,
+    /// Per route: the OAuth token source of an `auth = "xoauth2"` smarthost.
+    tokens: Vec<Option<Arc<authrelay_oauth::TokenSource>>>,
 }
 
 /// A failure of one host before any recipient got an answer; the next host is tried.
@@ -55,7 +57,15 @@ impl Outbound {
     pub fn new(config: &DeliveryConfig) -> Result<Outbound, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut verified = vec![];
+        let mut tokens = vec![];
         for route in &config.routes {
+            tokens.push(match &route.kind {
+                RouteKind::Smarthost(Smarthost { oauth: Some(o), ca_file, .. }) => Some(Arc::new(
+                    authrelay_oauth::TokenSource::new((**o).clone(), ca_file.as_deref())
+                        .map_err(|e| format!("routes.token_endpoint: {e}"))?,
+                )),
+                _ => None,
+            });
             let mut roots = rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             if let RouteKind::Smarthost(Smarthost { ca_file: Some(path), .. }) = &route.kind {
@@ -110,6 +120,7 @@ impl Outbound {
             resolver,
             verified,
             unverified: TlsConnector::from(Arc::new(unverified)),
+            tokens,
         })
     }
 
@@ -215,8 +226,14 @@ impl Outbound {
     ) -> Result<Vec<Attempt>, HostFailure> {
         let (mode, tls_name, credentials) = match &route.kind {
             RouteKind::Smarthost(s) => {
-                let creds = match (&s.user, &s.password) {
-                    (Some(u), Some(p)) => Some(Credentials::Plain { username: u.clone(), secret: p.clone() }),
+                let creds = match (&s.user, &s.password, &self.tokens[route_index]) {
+                    // XOAUTH2 with a token from the client-credentials grant (cached, renewed
+                    // before it expires); a token endpoint that refuses is the admin's to fix.
+                    (Some(u), _, Some(source)) => match source.token().await {
+                        Ok(token) => Some(Credentials::XOauth2 { username: u.clone(), secret: token }),
+                        Err(e) => return Err(HostFailure(format!("OAuth for {host}: {e}"))),
+                    },
+                    (Some(u), Some(p), None) => Some(Credentials::Plain { username: u.clone(), secret: p.clone() }),
                     _ => None,
                 };
                 (s.tls, s.tls_name.clone().unwrap_or_else(|| s.host.clone()), creds)

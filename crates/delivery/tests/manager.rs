@@ -83,6 +83,7 @@ async fn far_side_down_retries_on_schedule_then_gives_up_and_bounces() {
     let route = Route {
         domains: vec!["*".into()],
         kind: RouteKind::Smarthost(Smarthost {
+            oauth: None,
             host: "127.0.0.1".into(),
             port,
             tls: TlsMode::Opportunistic,

@@ -9,11 +9,13 @@
 //! `migrations/`), `secrets.rs` (hashing, verification, generation, strength rules).
 
 pub mod admin;
+pub mod device;
 pub mod model;
 pub mod protection;
 pub mod secrets;
 pub mod sqlite;
 
+pub use device::{DeviceCredential, DeviceCredentialSecret, NewDeviceCredential};
 pub use model::*;
 pub use protection::{LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
 
@@ -41,6 +43,12 @@ pub enum DirectoryError {
     AppPasswordExists { user: String, name: String },
     #[error("'{0}' already has the maximum of 40 app passwords")]
     TooManyAppPasswords(String),
+    #[error("no device credential named '{name}' for '{user}'")]
+    UnknownDeviceCredential { user: String, name: String },
+    #[error("'{user}' already has a device credential named '{name}'")]
+    DeviceCredentialExists { user: String, name: String },
+    #[error("'{0}' already has the maximum of 40 device credentials")]
+    TooManyDeviceCredentials(String),
     #[error("storage error: {0}")]
     Storage(String),
 }
@@ -79,6 +87,14 @@ pub trait Directory: Send + Sync + 'static {
     async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>>;
     async fn revoke_app_password(&self, address: &str, name: &str) -> Result<()>;
     async fn touch_app_password(&self, id: i64, at_unix: i64) -> Result<()>;
+
+    // --- device credentials (`device.rs`) ---
+    async fn add_device_credential(&self, address: &str, new: NewDeviceCredential) -> Result<DeviceCredential>;
+    /// Live (not revoked) device credentials, oldest first.
+    async fn list_device_credentials(&self, address: &str) -> Result<Vec<DeviceCredential>>;
+    async fn revoke_device_credential(&self, address: &str, name: &str) -> Result<()>;
+    /// Records a successful use: when, and from which client address.
+    async fn touch_device_credential(&self, id: i64, at_unix: i64, client_ip: &str) -> Result<()>;
 
     // --- authentication view ---
     /// Everything the AUTH decision needs about one address in one read: the user, their

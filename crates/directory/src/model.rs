@@ -1,8 +1,8 @@
 //! Records stored by the directory.
 
 use authrelay_core::{
-    AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
-    SecurityDefaults, SignIn,
+    AppPasswordsPolicy, CredentialKind, DeviceCredentialsPolicy, MailboxSettings, MailboxSmtpAuth, MfaState,
+    OrgSettings, OrgSmtpAuth, SecurityDefaults, SignIn,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,7 @@ pub struct OrgChange {
     pub security_defaults: Option<SecurityDefaults>,
     pub smtp_auth: Option<OrgSmtpAuth>,
     pub app_passwords: Option<AppPasswordsPolicy>,
+    pub device_credentials: Option<DeviceCredentialsPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +92,8 @@ pub struct AuthRecord {
     pub org: OrgSettings,
     pub password_hash: String,
     pub app_passwords: Vec<AppPasswordSecret>,
+    /// Live device credentials, each found by its tag.
+    pub device_credentials: Vec<crate::DeviceCredentialSecret>,
 }
 
 /// One AUTH attempt, accepted or not (spec §4, last paragraph).

@@ -20,11 +20,12 @@ use authrelay_core::{
     SecurityDefaults, SignIn,
 };
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::{protection, LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
+use crate::{protection, DeviceCredential, LockoutEntry, LockoutPolicy, LockoutStatus, NewDeviceCredential, OrgLimits};
 use crate::{
     AppPassword, AppPasswordSecret, AuthRecord, Directory, DirectoryError, NewAppPassword, NewUser, Org, OrgChange,
     Result, SignInEntry, SignInFilter, User, UserChange,
@@ -153,10 +154,12 @@ fn org_settings(row: &SqliteRow) -> Result<OrgSettings> {
         security_defaults: setting(row, "security_defaults")?,
         smtp_auth: setting(row, "org_smtp_auth")?,
         app_passwords: setting(row, "app_passwords")?,
+        device_credentials: setting(row, "device_credentials")?,
     })
 }
 
-const ORG_COLUMNS: &str = "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, created_at \
+const ORG_COLUMNS: &str = "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, \
+                           device_credentials, created_at \
                            FROM orgs";
 
 fn org_from_row(row: &SqliteRow, domains: Vec<String>) -> Result<Org> {
@@ -209,7 +212,8 @@ async fn domain_owner(conn: &mut SqliteConnection, domain: &str) -> Result<Optio
 /// name and settings, so the AUTH view needs one row.
 const USER_COLUMNS: &str = "SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash, \
                             u.sign_in, u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, \
-                            o.security_defaults, o.smtp_auth AS org_smtp_auth, o.app_passwords \
+                            o.security_defaults, o.smtp_auth AS org_smtp_auth, o.app_passwords, \
+                            o.device_credentials \
                             FROM users u JOIN orgs o ON o.id = u.org_id";
 
 fn user_from_row(row: &SqliteRow, send_as: Vec<String>) -> Result<User> {
@@ -382,11 +386,13 @@ impl Directory for SqliteDirectory {
         let id = org_id(&mut tx, name).await?;
         sqlx::query(
             "UPDATE orgs SET security_defaults = COALESCE(?, security_defaults), \
-             smtp_auth = COALESCE(?, smtp_auth), app_passwords = COALESCE(?, app_passwords) WHERE id = ?",
+             smtp_auth = COALESCE(?, smtp_auth), app_passwords = COALESCE(?, app_passwords), \
+             device_credentials = COALESCE(?, device_credentials) WHERE id = ?",
         )
         .bind(change.security_defaults.map(SecurityDefaults::as_str))
         .bind(change.smtp_auth.map(OrgSmtpAuth::as_str))
         .bind(change.app_passwords.map(AppPasswordsPolicy::as_str))
+        .bind(change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -620,6 +626,22 @@ impl Directory for SqliteDirectory {
         Ok(())
     }
 
+    async fn add_device_credential(&self, address: &str, new: NewDeviceCredential) -> Result<DeviceCredential> {
+        crate::device::add(&self.pool, address, new, now()).await
+    }
+
+    async fn list_device_credentials(&self, address: &str) -> Result<Vec<DeviceCredential>> {
+        crate::device::list(&self.pool, address).await
+    }
+
+    async fn revoke_device_credential(&self, address: &str, name: &str) -> Result<()> {
+        crate::device::revoke(&self.pool, address, name, now()).await
+    }
+
+    async fn touch_device_credential(&self, id: i64, at_unix: i64, client_ip: &str) -> Result<()> {
+        crate::device::touch(&self.pool, id, at_unix, client_ip).await
+    }
+
     async fn auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
         // One read transaction, so the user, settings and credentials come from one snapshot.
         let mut tx = self.pool.begin().await?;
@@ -633,6 +655,7 @@ impl Directory for SqliteDirectory {
         .bind(user.id)
         .fetch_all(&mut *tx)
         .await?;
+        let device_credentials = crate::device::secrets_of(&mut tx, user.id).await?;
         tx.commit().await?;
         let app_passwords = rows
             .iter()
@@ -650,6 +673,7 @@ impl Directory for SqliteDirectory {
             password_hash: row.try_get("password_hash")?,
             user,
             app_passwords,
+            device_credentials,
         }))
     }
 
@@ -885,6 +909,7 @@ mod tests {
                 security_defaults: SecurityDefaults::Off,
                 smtp_auth: OrgSmtpAuth::Enabled,
                 app_passwords: AppPasswordsPolicy::Allowed,
+                ..OrgSettings::default()
             }
         );
         assert_eq!(db.org("Contoso").await.unwrap().unwrap(), org);

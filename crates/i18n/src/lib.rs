@@ -86,6 +86,7 @@ macro_rules! sources {
             include_str!(concat!("../locales/", $lang, "/bench.ftl")),
             include_str!(concat!("../locales/", $lang, "/delivery.ftl")),
             include_str!(concat!("../locales/", $lang, "/web.ftl")),
+            include_str!(concat!("../locales/", $lang, "/devices.ftl")),
         ]
     };
 }

@@ -182,7 +182,11 @@ fn every_combination_of_the_controls() {
             ReplyId::DeviceCredentialsBlocked,
             Check::DeviceCredentialsPolicy,
         ),
-        (|_, _, k, d| k == K::DeviceCredential && d.expired, ReplyId::DeviceCredentialExpired, Check::DeviceCredentialExpiry),
+        (
+            |_, _, k, d| k == K::DeviceCredential && d.expired,
+            ReplyId::DeviceCredentialExpired,
+            Check::DeviceCredentialExpiry,
+        ),
         (
             |_, _, k, d| k == K::DeviceCredential && !d.address_allowed,
             ReplyId::DeviceCredentialAddress,
@@ -205,7 +209,9 @@ fn every_combination_of_the_controls() {
     let mut count = 0;
     let devices: Vec<DeviceFacts> = [false, true]
         .into_iter()
-        .flat_map(|expired| [false, true].into_iter().map(move |address_allowed| DeviceFacts { expired, address_allowed }))
+        .flat_map(|expired| {
+            [false, true].into_iter().map(move |address_allowed| DeviceFacts { expired, address_allowed })
+        })
         .collect();
     for sd in SecurityDefaults::ALL {
         for os in Org::ALL {
@@ -296,7 +302,8 @@ fn device_credentials_under_the_strictest_settings() {
     let elsewhere = DeviceFacts { expired: false, address_allowed: false };
     let both = DeviceFacts { expired: true, address_allowed: false };
     let blocked = OrgSettings { device_credentials: DeviceCredentialsPolicy::Blocked, ..strict };
-    let rows: &[(&str, OrgSettings, MailboxSettings, CredentialKind, Option<DeviceFacts>, Decision)] = &[
+    type Row = (&'static str, OrgSettings, MailboxSettings, CredentialKind, Option<DeviceFacts>, Decision);
+    let rows: &[Row] = &[
         (
             "security defaults on, MFA enforced: accepted",
             strict,

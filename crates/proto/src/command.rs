@@ -105,7 +105,10 @@ const HTTP_VERBS: &[&str] = &["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
 
 /// Parses one command line. `line` holds the line with or without its CRLF / LF.
 pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
-    if line.len() > crate::MAX_COMMAND_LINE {
+    // RFC 4954 §4: an AUTH line with an initial response (a bearer token) may be as long as a
+    // SASL response, 12288 octets; every other command stays within RFC 5321's 512.
+    let is_auth = line.len() > 5 && line[..5].eq_ignore_ascii_case(b"AUTH ");
+    if line.len() > if is_auth { crate::MAX_AUTH_LINE } else { crate::MAX_COMMAND_LINE } {
         return Err(CommandError::TooLong);
     }
     let text = trim_line_end(line);
@@ -254,6 +257,18 @@ mod tests {
         // RFC 5321 4.5.3.1.4: 512 octets including CRLF.
         let long = format!("NOOP {}\r\n", "x".repeat(600));
         assert_eq!(parse_command(long.as_bytes()), Err(CommandError::TooLong));
+        // RFC 4954 §4: AUTH with an initial response (a 2 KB bearer token) may be longer, up to
+        // 12288 octets; beyond that it is too long as well.
+        let token = "a".repeat(3000);
+        let auth = format!("AUTH XOAUTH2 {token}\r\n");
+        assert_eq!(
+            parse_command(auth.as_bytes()),
+            Ok(Command::Auth { mechanism: Mechanism::XOAuth2, initial_response: Some(token) })
+        );
+        let huge = format!("AUTH XOAUTH2 {}\r\n", "a".repeat(crate::MAX_AUTH_LINE));
+        assert_eq!(parse_command(huge.as_bytes()), Err(CommandError::TooLong));
+        let not_auth = format!("AUTHX {}\r\n", "a".repeat(600));
+        assert_eq!(parse_command(not_auth.as_bytes()), Err(CommandError::TooLong));
     }
 
     #[test]

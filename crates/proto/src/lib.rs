@@ -13,7 +13,11 @@ pub mod sasl;
 
 pub use command::{parse_command, Command, CommandError, Mechanism};
 pub use data::{DataError, DataLimits, DataReceiver};
-pub use sasl::{decode_login_field, decode_plain, PlainResponse, SaslError};
+pub use sasl::{
+    decode_login_field, decode_oauthbearer, decode_plain, decode_xoauth2, BearerResponse, PlainResponse, SaslError,
+};
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
 pub const MAX_COMMAND_LINE: usize = 512;
+/// Longest AUTH command line or SASL response (RFC 4954 §4).
+pub const MAX_AUTH_LINE: usize = 12288;

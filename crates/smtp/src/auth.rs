@@ -55,6 +55,10 @@ pub struct Authenticator {
     clock: Clock,
     /// Credentials argon2id verified in the last minute (credential_cache.rs).
     credentials: CredentialCache,
+    /// `[oauth]`: the issuer whose bearer tokens AUTH XOAUTH2 / OAUTHBEARER accept (oauth.rs).
+    oauth: Option<Arc<authrelay_oauth::Validator>>,
+    /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
+    connectors: Arc<Vec<crate::connector::Connector>>,
 }
 
 impl Authenticator {
@@ -69,7 +73,94 @@ impl Authenticator {
             sessions: Arc::new(MailboxSessions::default()),
             clock: Arc::new(now),
             credentials: CredentialCache::default(),
+            oauth: None,
+            connectors: Arc::new(Vec::new()),
         }
+    }
+
+    /// Accepts bearer tokens of this issuer with AUTH XOAUTH2 and OAUTHBEARER.
+    pub fn with_oauth(mut self, validator: Option<Arc<authrelay_oauth::Validator>>) -> Self {
+        self.oauth = validator;
+        self
+    }
+
+    pub fn oauth(&self) -> Option<&Arc<authrelay_oauth::Validator>> {
+        self.oauth.as_ref()
+    }
+
+    /// Accepts unauthenticated submission from these connectors' client addresses.
+    pub fn with_connectors(mut self, connectors: Vec<crate::connector::Connector>) -> Self {
+        self.connectors = Arc::new(connectors);
+        self
+    }
+
+    /// The first connector whose client ranges contain `ip`.
+    pub fn connector_for(&self, ip: std::net::IpAddr) -> Option<&crate::connector::Connector> {
+        self.connectors.iter().find(|c| c.admits(ip))
+    }
+
+    /// Writes a connector's decision to the sign-in log (check "connector").
+    pub async fn log_connector(&self, ctx: &AttemptContext, sender: &str, reply: ReplyId) {
+        self.log_raw(ctx, sender, Some(CredentialKind::Connector), Check::Connector.as_str(), reply).await;
+    }
+
+    /// AUTH XOAUTH2 / OAUTHBEARER: the token is validated against the issuer (no argon2id work);
+    /// its user claim names the mailbox, which must match the name the client gave, if any.
+    /// Then the same policy as every other credential (Authenticated SMTP applies; security
+    /// defaults and MFA do not, see crates/policy).
+    pub async fn authenticate_bearer(
+        &self,
+        ctx: &AttemptContext,
+        claimed: Option<&str>,
+        token: &str,
+        mut facts: AuthFacts,
+    ) -> (Decision, Option<AuthenticatedUser>) {
+        let Some(validator) = &self.oauth else {
+            facts.mechanism_offered = false;
+            let decision = decide(&facts);
+            self.log(ctx, claimed.unwrap_or(""), None, &decision).await;
+            return (decision, None);
+        };
+        let at = (self.clock)();
+        let ip = ctx.peer.ip().to_string();
+        let policy = self.protection().lockout;
+        let validated = validator.validate(token).await;
+        let name = match &validated {
+            Ok(user) => user.clone(),
+            Err(_) => claimed.unwrap_or("").trim().to_lowercase(),
+        };
+        let (check, record) = match validated {
+            Err(authrelay_oauth::TokenError::Expired) => (CredentialCheck::TokenExpired, None),
+            Err(authrelay_oauth::TokenError::Invalid(reason)) => {
+                tracing::info!(target: "authrelay::oauth", client = %ctx.peer.ip(), reason, "bearer token refused");
+                (CredentialCheck::TokenInvalid, None)
+            }
+            Err(authrelay_oauth::TokenError::Unavailable(e)) => {
+                tracing::error!(error = %e, "OAuth issuer unavailable during AUTH");
+                (CredentialCheck::DirectoryUnavailable, None)
+            }
+            Ok(user) if claimed.is_some_and(|c| !c.trim().eq_ignore_ascii_case(&user)) => {
+                tracing::info!(target: "authrelay::oauth", client = %ctx.peer.ip(), "token user differs from the SASL user");
+                (CredentialCheck::TokenInvalid, None)
+            }
+            Ok(user) => match self.directory.auth_record(&user).await {
+                Err(e) => {
+                    tracing::error!(error = %e, "directory unavailable during AUTH");
+                    (CredentialCheck::DirectoryUnavailable, None)
+                }
+                Ok(None) => (CredentialCheck::TokenInvalid, None),
+                Ok(Some(r)) => (CredentialCheck::Verified(CredentialKind::OAuth), Some(r)),
+            },
+        };
+        facts.credential = check;
+        facts.account = record.as_ref().map(|r| AccountFacts { org: r.org, mailbox: r.user.settings });
+        let decision = decide(&facts);
+        let kind = matches!(check, CredentialCheck::Verified(_)).then_some(CredentialKind::OAuth);
+        let (Some(r), Some(kind), true) = (record, kind, decision.accepted()) else {
+            self.log(ctx, &name, kind, &decision).await;
+            return (decision, None);
+        };
+        self.accepted(ctx, &name, kind, decision, r, &ip, at, &policy).await
     }
 
     /// Replaces the clock (tests).
@@ -153,8 +244,12 @@ impl Authenticator {
             }
             Ok(record) => {
                 let (check, app_password_id) = verify(secret, record.as_ref(), &self.credentials).await;
-                if let (Some(id), CredentialCheck::Verified(_)) = (app_password_id, check) {
+                if let (Some(id), CredentialCheck::Verified(CredentialKind::AppPassword)) = (app_password_id, check) {
                     let _ = self.directory.touch_app_password(id, now()).await;
+                }
+                if let (Some(r), CredentialCheck::Verified(CredentialKind::DeviceCredential)) = (&record, check) {
+                    // The device credential the secret verified against: its rules go to the policy.
+                    facts.device = crate::device::facts(r, secret, ctx.peer.ip(), at);
                 }
                 (check, record)
             }
@@ -184,7 +279,29 @@ impl Authenticator {
             self.log(ctx, user, kind, &decision).await;
             return (decision, None);
         };
-        if let Err(e) = self.directory.record_auth_success(user, &ip, at, &policy).await {
+        if kind == CredentialKind::DeviceCredential {
+            if let Some(id) = crate::device::credential_id(&r, secret) {
+                let _ = self.directory.touch_device_credential(id, at, &ip).await;
+            }
+        }
+        self.accepted(ctx, user, kind, decision, r, &ip, at, &policy).await
+    }
+
+    /// The end of every accepted attempt: lockout bookkeeping, limits, the per-mailbox session
+    /// slot, the sign-in log.
+    #[allow(clippy::too_many_arguments)]
+    async fn accepted(
+        &self,
+        ctx: &AttemptContext,
+        user: &str,
+        kind: CredentialKind,
+        decision: Decision,
+        r: AuthRecord,
+        ip: &str,
+        at: i64,
+        policy: &authrelay_directory::LockoutPolicy,
+    ) -> (Decision, Option<AuthenticatedUser>) {
+        if let Err(e) = self.directory.record_auth_success(user, ip, at, policy).await {
             tracing::error!(error = %e, "cannot record a successful sign-in for lockout");
         }
         let limits = self.mailbox_limits(&r.user.org).await;
@@ -235,7 +352,8 @@ impl Authenticator {
         check: &str,
         reply: ReplyId,
     ) {
-        let success = reply == ReplyId::AuthOk;
+        // A connector's accepted sender is a success too (it has no AUTH reply).
+        let success = reply == ReplyId::AuthOk || (check == Check::Connector.as_str() && reply == ReplyId::SenderOk);
         let entry = SignInEntry {
             at: now(),
             client_ip: ctx.peer.ip().to_string(),
@@ -284,6 +402,19 @@ async fn verify(secret: &str, record: Option<&AuthRecord>, cache: &CredentialCac
     // Pick the one hash to check.
     let (hash, kind, app_password_id, candidate) = match record {
         None => (secrets::dummy_hash().to_string(), None, None, secret),
+        Some(r) if authrelay_directory::device::tag_of(&secret).is_some() => {
+            // Shaped like a device credential: the one with its tag, or the account password
+            // (so someone whose password happens to look like this still signs in).
+            match crate::device::find(r, &secret) {
+                Some(d) => (
+                    d.hash.clone(),
+                    Some(CredentialKind::DeviceCredential),
+                    Some(d.id),
+                    authrelay_directory::device::normalize(&secret).to_string(),
+                ),
+                None => (r.password_hash.clone(), Some(CredentialKind::Password), None, secret),
+            }
+        }
         Some(r) => {
             let normalized = secrets::normalize_app_password(&secret);
             let app = secrets::looks_like_app_password(&secret)

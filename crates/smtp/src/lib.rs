@@ -10,7 +10,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod connector;
 pub mod credential_cache;
+mod device;
 pub mod protection;
 pub mod recipients;
 pub mod server;

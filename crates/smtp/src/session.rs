@@ -35,6 +35,9 @@ pub struct Shared {
 /// AUTH response lines may be longer than commands (RFC 4954 §4: 12288 octets).
 const MAX_AUTH_LINE: usize = 12288;
 
+mod bearer;
+mod connector_mail;
+
 /// Where the session is in the dialogue.
 #[derive(Debug)]
 enum Phase {
@@ -122,7 +125,8 @@ impl Session {
         let greeting = ReplyId::Greeting.with(&[&self.config().hostname.clone()]);
         self.reply(greeting);
         loop {
-            let line = match self.read_line(&mut stream, authrelay_proto::MAX_COMMAND_LINE).await {
+            // Up to the AUTH limit: parse_command holds every other verb to 512 octets.
+            let line = match self.read_line(&mut stream, authrelay_proto::MAX_AUTH_LINE).await {
                 Ok(line) => line,
                 Err(ReadError::TooLong) => {
                     self.say(ReplyId::LineTooLong);
@@ -240,6 +244,10 @@ impl Session {
                 return self.auth(mechanism, initial_response, stream).await
             }
             Command::Mail { from, size, body, smtputf8 } => {
+                // A connector's client without AUTH (connector_mail.rs); everyone else as usual.
+                if !self.connector_sender(&from).await {
+                    return Next::Continue;
+                }
                 self.load_quota().await;
                 self.mail(from, size, body, smtputf8)
             }
@@ -297,7 +305,11 @@ impl Session {
             // Before TLS we offer STARTTLS and never AUTH: no secret may cross in clear.
             keywords.push("STARTTLS".to_string());
         } else {
-            keywords.push("AUTH PLAIN LOGIN".to_string());
+            keywords.push(if self.shared.auth.oauth().is_some() {
+                "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".to_string()
+            } else {
+                "AUTH PLAIN LOGIN".to_string()
+            });
         }
         keywords.push("HELP".to_string());
         // EHLO keyword lines carry no enhanced status code.
@@ -367,7 +379,9 @@ impl Session {
         let ctx = self.attempt_context(&mechanism);
         let mut facts = AuthFacts {
             tls: self.tls.is_some(),
-            mechanism_offered: matches!(mechanism, Mechanism::Plain | Mechanism::Login),
+            mechanism_offered: matches!(mechanism, Mechanism::Plain | Mechanism::Login)
+                || (matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
+                    && self.shared.auth.oauth().is_some()),
             client_budget_exhausted: self.auth_failures >= self.config().auth_failures_per_connection,
             ..AuthFacts::new_over_tls()
         };
@@ -381,6 +395,9 @@ impl Session {
             let reply = self.shared.auth.refuse_address(&ctx).await;
             self.say(reply);
             return Next::Close;
+        }
+        if matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer) {
+            return self.auth_bearer(mechanism, initial, facts, ctx, stream).await;
         }
         let credentials = match mechanism {
             Mechanism::Plain => self.read_plain(initial, stream).await,

@@ -119,6 +119,25 @@ pub enum Weakening {
     Organisation,
 }
 
+/// A device credential for this mailbox (issue 7): neither security defaults nor MFA block it,
+/// so it is suggested before turning either off. Scoped: one revocable secret for one device,
+/// usable only for SMTP submission as this mailbox.
+fn device_credential_fix(check: DoctorCheck, o: &authrelay_core::OrgSettings, org_name: &str, u: &str) -> Fix {
+    let mut commands = vec![];
+    if o.device_credentials == authrelay_core::DeviceCredentialsPolicy::Blocked {
+        commands.push(Command::new(&["org", "set", org_name, "--device-credentials", "allowed"]));
+    }
+    commands.push(Command::new(&["device-credential", "add", u, "--name", "smtp-device"]));
+    Fix {
+        check,
+        weakening: Weakening::Scoped,
+        title: Text::new("fix-device-credential-add").arg("user", u),
+        commands,
+        admin_path: Text::new("path-device-credential").arg("user", u),
+        note: Some(Text::new("fix-device-credential-note")),
+    }
+}
+
 /// One command of a fix: as typed, and as an argument vector (without the program name).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Command {
@@ -233,6 +252,14 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     };
     let org = dir.org(&user.org).await?.ok_or_else(|| DirectoryError::UnknownOrg(user.org.clone()))?;
     let app_passwords = dir.list_app_passwords(&addr).await?;
+    // Live, unexpired device credentials the organisation allows: neither security defaults
+    // nor MFA block them (issue 7), so those checks only warn while one exists.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let devices = if org.settings.device_credentials == authrelay_core::DeviceCredentialsPolicy::Allowed {
+        dir.list_device_credentials(&addr).await?.iter().filter(|d| d.expires_at.is_none_or(|e| e > now)).count()
+    } else {
+        0
+    };
     let (o, m) = (org.settings, user.settings);
     let on = |c: DoctorCheck, s: Status, t: Text| CheckResult { check: c, status: s, detail: t };
     let u = addr.as_str();
@@ -345,8 +372,15 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     }
 
     // 7. Security defaults.
-    if o.security_defaults == SecurityDefaults::On {
+    if o.security_defaults == SecurityDefaults::On && devices > 0 {
+        checks.push(on(
+            DoctorCheck::SecurityDefaults,
+            Status::Warns,
+            Text::new("doctor-security-defaults-on-device-credentials").arg("count", devices),
+        ));
+    } else if o.security_defaults == SecurityDefaults::On {
         checks.push(on(DoctorCheck::SecurityDefaults, Status::Blocks, Text::new("doctor-security-defaults-on")));
+        fixes.push(device_credential_fix(DoctorCheck::SecurityDefaults, &o, org_name, u));
         fixes.push(Fix {
             check: DoctorCheck::SecurityDefaults,
             weakening: Weakening::Organisation,
@@ -362,7 +396,13 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     // 8. MFA, and whether an app password can stand in for the account password.
     let allowed = o.app_passwords == AppPasswordsPolicy::Allowed;
     let count = app_passwords.len();
-    if m.mfa == MfaState::Disabled {
+    if m.mfa != MfaState::Disabled && devices > 0 {
+        checks.push(on(
+            DoctorCheck::Mfa,
+            Status::Warns,
+            Text::new("doctor-mfa-on-device-credentials").arg("mfa", m.mfa).arg("count", devices),
+        ));
+    } else if m.mfa == MfaState::Disabled {
         checks.push(on(DoctorCheck::Mfa, Status::Pass, Text::new("doctor-mfa-off")));
     } else if allowed && count > 0 {
         checks.push(on(
@@ -404,6 +444,7 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
                 .arg("user", u),
             note: Some(note),
         });
+        fixes.push(device_credential_fix(DoctorCheck::Mfa, &o, org_name, u));
         fixes.push(Fix {
             check: DoctorCheck::Mfa,
             weakening: Weakening::Mailbox,

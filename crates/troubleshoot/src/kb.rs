@@ -133,6 +133,42 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
             "kb-ours-address-throttled",
             "kb-ours-auth-too-many-fix",
         ),
+        R::DeviceCredentialAddress => (
+            "ours-device-credential-address",
+            Some(Check::DeviceCredentialAddress),
+            "kb-ours-device-credential-address",
+            "kb-ours-device-credential-address-fix",
+        ),
+        R::DeviceCredentialExpired => (
+            "ours-device-credential-expired",
+            Some(Check::DeviceCredentialExpiry),
+            "kb-ours-device-credential-expired",
+            "kb-ours-device-credential-expired-fix",
+        ),
+        R::DeviceCredentialsBlocked => (
+            "ours-device-credentials-blocked",
+            Some(Check::DeviceCredentialsPolicy),
+            "kb-ours-device-credentials-blocked",
+            "kb-ours-device-credentials-blocked-fix",
+        ),
+        R::OAuthTokenInvalid => (
+            "ours-oauth-token-invalid",
+            Some(Check::Credentials),
+            "kb-ours-oauth-token-invalid",
+            "kb-ours-oauth-token-invalid-fix",
+        ),
+        R::OAuthTokenExpired => (
+            "ours-oauth-token-expired",
+            Some(Check::Credentials),
+            "kb-ours-oauth-token-expired",
+            "kb-ours-oauth-token-expired-fix",
+        ),
+        R::ConnectorSenderDenied => (
+            "ours-connector-sender-denied",
+            None,
+            "kb-ours-connector-sender-denied",
+            "kb-ours-connector-sender-denied-fix",
+        ),
         R::NotAuthenticated => {
             ("ours-not-authenticated", None, "kb-ours-not-authenticated", "kb-ours-not-authenticated-fix")
         }

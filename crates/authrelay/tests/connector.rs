@@ -1,0 +1,108 @@
+//! Connectors (issue 7): a device at a connector's client address sends without AUTH, only
+//! from the connector's sender domains; every other address still gets 530 5.7.57; the
+//! connector's decisions are in the sign-in log with the check "connector". The device is
+//! Python's smtplib, bound to 127.0.0.1 (listed) or 127.0.0.2 (not listed).
+
+mod common;
+
+use std::process::Command;
+
+use common::TestServer;
+
+const CLIENT: &str = r#"
+import smtplib, ssl, sys
+port, cafile, source, sender, rcpt = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=cafile)
+with smtplib.SMTP("localhost", int(port), local_hostname="mfp.contoso.com", timeout=15, source_address=(source, 0)) as s:
+    s.starttls(context=ctx)
+    s.ehlo()
+    msg = ("From: %s\r\nTo: %s\r\nSubject: scan\r\n\r\nscan attached\r\n" % (sender, rcpt)).encode()
+    try:
+        s.sendmail(sender, [rcpt], msg)
+    except smtplib.SMTPSenderRefused as e:
+        print("SENDER-REFUSED %d %s" % (e.smtp_code, e.smtp_error.decode()))
+        sys.exit(3)
+    print("QUEUED")
+"#;
+
+fn send(server: &TestServer, source: &str, sender: &str, rcpt: &str) -> (i32, String) {
+    let script = server.dir.path().join("connector_client.py");
+    std::fs::write(&script, CLIENT).unwrap();
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(server.submission.port().to_string())
+        .arg(server.data_dir().join("tls/cert.pem"))
+        .arg(source)
+        .arg(sender)
+        .arg(rcpt)
+        .output()
+        .expect("python3 must be installed to run this test");
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn server_with_connector() -> TestServer {
+    let tables = "[[connectors]]\nname = \"mfp-floor2\"\nclients = [\"127.0.0.1/32\"]\nsender_domains = [\"contoso.com\"]\nmax_recipients = 5\n";
+    let server = TestServer::start_with_tables(common::Options::default(), tables);
+    server.seed_contoso();
+    server
+}
+
+#[test]
+fn a_listed_device_sends_without_auth_from_its_domains_only() {
+    let server = server_with_connector();
+    // Listed address, allowed sender domain, foreign recipient: accepted without AUTH.
+    let (code, text) = send(&server, "127.0.0.1", "mfp@contoso.com", "partner@example.net");
+    assert_eq!(code, 0, "{text}");
+    let queued = server.queued();
+    assert_eq!(queued.len(), 1);
+    assert!(String::from_utf8_lossy(&queued[0].1).contains("with connector"));
+    let log: serde_json::Value = serde_json::from_str(&server.ok(&["signins", "--last", "1", "--json"])).unwrap();
+    let entry = &log[0];
+    assert_eq!((entry["check"].as_str(), entry["credential"].as_str()), (Some("connector"), Some("connector")));
+    assert_eq!((entry["mechanism"].as_str(), entry["success"].as_bool()), (Some("connector:mfp-floor2"), Some(true)));
+
+    // Listed address, a sender domain the connector does not allow, to a foreign domain:
+    // refused, never relayed.
+    let (code, text) = send(&server, "127.0.0.1", "ceo@fabrikam.com", "partner@example.net");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("SENDER-REFUSED 550 5.7.64 TenantAttribution; Relay Access Denied"), "{text}");
+    let (code, text) = send(&server, "127.0.0.1", "someone@gmail.com", "partner@example.net");
+    assert_eq!(code, 3, "{text}");
+    let log: serde_json::Value = serde_json::from_str(&server.ok(&["signins", "--last", "1", "--json"])).unwrap();
+    assert_eq!((log[0]["reply"].as_str(), log[0]["success"].as_bool()), (Some("ConnectorSenderDenied"), Some(false)));
+
+    // Any other address: 530 5.7.57, as without a connector.
+    let (code, text) = send(&server, "127.0.0.2", "mfp@contoso.com", "partner@example.net");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("SENDER-REFUSED 530 5.7.57 Client not authenticated to send mail."), "{text}");
+    assert_eq!(server.queued().len(), 1, "nothing else was queued");
+}
+
+#[test]
+fn off_by_default_and_open_relay_configurations_are_refused() {
+    let server = TestServer::start();
+    server.seed_contoso();
+    let (code, text) = send(&server, "127.0.0.1", "mfp@contoso.com", "partner@example.net");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("530 5.7.57"), "{text}");
+
+    // config check refuses a connector for every address, or without sender domains.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[[connectors]]\nclients = [\"0.0.0.0/0\"]\n").unwrap();
+    let out = Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&path)
+        .args(["config", "check"])
+        .env("LANG", "en_US.UTF-8")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("open relay") && err.contains("connectors[0].sender_domains"), "{err}");
+}

@@ -1,0 +1,54 @@
+// An OpenID provider nobody here wrote (panva/node-oidc-provider), on loopback, for the OAuth
+// tests: the client-credentials grant with JWT access tokens whose audience is the requested
+// resource (RFC 8707). Prints {"issuer": "..."} on stdout once it listens.
+//
+// usage: node provider.mjs CLIENTS_JSON
+//   CLIENTS_JSON: [{"client_id", "client_secret", "email", "ttl"}] — `email` becomes the token's
+//   email claim (the mailbox authrelay maps it to), `ttl` its lifetime in seconds.
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const clients = JSON.parse(process.argv[2] || '[]');
+const byId = Object.fromEntries(clients.map((c) => [c.client_id, c]));
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key-1', use: 'sig', alg: 'RS256' };
+
+const server = (await import('node:http')).createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+const provider = new Provider(issuer, {
+  clients: clients.map((c) => ({
+    client_id: c.client_id,
+    client_secret: c.client_secret,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_post',
+  })),
+  jwks: { keys: [jwk] },
+  scopes: ['smtp.send'],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, resource, client) => ({
+        scope: 'smtp.send',
+        audience: resource,
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: byId[client.clientId]?.ttl ?? 300,
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+  extraTokenClaims: (ctx, token) => {
+    const c = byId[token.clientId];
+    return c?.email ? { email: c.email } : undefined;
+  },
+});
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+server.on('request', provider.callback());
+console.log(JSON.stringify({ issuer }));

@@ -1,0 +1,53 @@
+//! MAIL without AUTH from a connector's client (crates/smtp/src/connector.rs).
+
+use std::sync::Arc;
+
+use authrelay_core::{CredentialKind, ReplyId};
+
+use super::{Phase, Session};
+use crate::auth::{AuthenticatedUser, MailboxLimits};
+
+impl Session {
+    /// Called before MAIL. For a session that did not AUTH and comes from a connector's client
+    /// range: a sender in the connector's domains becomes the session's sender identity for this
+    /// transaction (logged with the check "connector"); any other sender is refused with
+    /// `550 5.7.64` (returns false: the reply is already queued). Everyone else: true, and MAIL
+    /// goes on as usual (a client outside every connector still gets `530 5.7.57`).
+    pub(super) async fn connector_sender(&mut self, from: &str) -> bool {
+        let by_connector = self.user.as_ref().is_some_and(|u| u.credential == CredentialKind::Connector);
+        if (self.user.is_some() && !by_connector) || !matches!(self.phase, Phase::Ready) {
+            return true;
+        }
+        if self.kind == crate::config::ListenerKind::Submission && self.tls.is_none() {
+            return true; // mail() answers 530 5.7.0: STARTTLS first, connector or not.
+        }
+        let Some(connector) = self.shared.auth.connector_for(self.peer.ip()).cloned() else {
+            return true;
+        };
+        let ctx = crate::auth::AttemptContext {
+            peer: self.peer,
+            tls: self.tls.as_ref().map(|t| t.version.clone()).unwrap_or_else(|| "none".into()),
+            mechanism: format!("connector:{}", connector.name),
+        };
+        if !connector.allows_sender(from) {
+            self.user = None;
+            self.shared.auth.log_connector(&ctx, from, ReplyId::ConnectorSenderDenied).await;
+            self.say(ReplyId::ConnectorSenderDenied);
+            return false;
+        }
+        self.shared.auth.log_connector(&ctx, from, ReplyId::SenderOk).await;
+        self.user = Some(AuthenticatedUser {
+            address: from.trim().to_lowercase(),
+            send_as: vec![],
+            credential: CredentialKind::Connector,
+            limits: MailboxLimits {
+                max_message_size: None,
+                max_recipients: Some(connector.max_recipients),
+                daily_recipients: connector.daily_recipients,
+                max_sessions: u64::MAX,
+            },
+            slot: None::<Arc<_>>,
+        });
+        true
+    }
+}
