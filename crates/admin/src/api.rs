@@ -59,6 +59,12 @@ pub fn routes() -> Api {
         .add("get", "/api/users/{address}/app-passwords", get(list_app_passwords))
         .add("post", "/api/users/{address}/app-passwords", post(add_app_password))
         .add("delete", "/api/users/{address}/app-passwords/{name}", delete(revoke_app_password))
+        .add("get", "/api/users/{address}/device-credentials", get(crate::devices::api::list))
+        .add("post", "/api/users/{address}/device-credentials", post(crate::devices::api::add))
+        .add("delete", "/api/users/{address}/device-credentials/{name}", delete(crate::devices::api::revoke))
+        .add("get", "/api/users/{address}/doctor", get(crate::troubleshoot::api::doctor))
+        .add("post", "/api/users/{address}/doctor/fixes", post(crate::troubleshoot::api::apply_fix))
+        .add("post", "/api/troubleshoot/explain", post(crate::troubleshoot::api::explain))
         .add("post", "/api/mfa", post(bulk_mfa))
         .add("get", "/api/signins", get(signins))
         .add("get", "/api/reports/smtp-auth-clients", get(smtp_auth_report))
@@ -167,6 +173,7 @@ pub struct OrgView {
     pub security_defaults: SecurityDefaults,
     pub smtp_auth: OrgSmtpAuth,
     pub app_passwords: AppPasswordsPolicy,
+    pub device_credentials: authrelay_core::DeviceCredentialsPolicy,
     pub created_at: i64,
 }
 
@@ -178,6 +185,7 @@ impl From<&Org> for OrgView {
             security_defaults: o.settings.security_defaults,
             smtp_auth: o.settings.smtp_auth,
             app_passwords: o.settings.app_passwords,
+            device_credentials: o.settings.device_credentials,
             created_at: o.created_at,
         }
     }
@@ -420,6 +428,7 @@ struct OrgPatch {
     security_defaults: Option<String>,
     smtp_auth: Option<String>,
     app_passwords: Option<String>,
+    device_credentials: Option<String>,
 }
 
 async fn edit_org(
@@ -432,6 +441,7 @@ async fn edit_org(
         security_defaults: setting(c.lang, "security_defaults", req.security_defaults.as_deref())?,
         smtp_auth: setting(c.lang, "smtp_auth", req.smtp_auth.as_deref())?,
         app_passwords: setting(c.lang, "app_passwords", req.app_passwords.as_deref())?,
+        device_credentials: setting(c.lang, "device_credentials", req.device_credentials.as_deref())?,
     };
     Ok(Json(OrgView::from(&ops::edit_org(&state, &c, &name, edit).await?)))
 }
@@ -671,6 +681,8 @@ async fn signins(
 #[derive(Serialize, Clone)]
 pub struct ClientRow {
     pub user: String,
+    /// Messages accepted from this sender in the period (directory `submissions`).
+    pub messages_sent: u64,
     pub successful_sign_ins: u64,
     pub failed_sign_ins: u64,
     pub tls_versions: Vec<String>,
@@ -699,6 +711,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
         mechs: BTreeSet<String>,
         ips: BTreeSet<String>,
         last: i64,
+        sent: u64,
     }
     let mut by_user: BTreeMap<String, Acc> = BTreeMap::new();
     for e in &entries {
@@ -717,10 +730,21 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
         acc.ips.insert(e.client_ip.clone());
         acc.last = acc.last.max(e.at);
     }
+    // Messages sent, counted per mailbox, day, TLS version and credential kind as they were
+    // accepted. Whole UTC days: the first day of the period counts from its midnight.
+    let sent = state.directory.submissions_since(since).await.map_err(|e| ops::directory_error(lang, e))?;
+    for s in &sent {
+        let acc = by_user.entry(s.user.to_lowercase()).or_default();
+        acc.sent += s.messages;
+        acc.tls.insert(s.tls.clone());
+        acc.kinds.insert(s.credential.clone());
+        acc.last = acc.last.max(s.last_at);
+    }
     let mut rows: Vec<ClientRow> = by_user
         .into_iter()
         .map(|(user, a)| ClientRow {
             user,
+            messages_sent: a.sent,
             successful_sign_ins: a.ok,
             failed_sign_ins: a.failed,
             tls_versions: a.tls.into_iter().collect(),
@@ -731,7 +755,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
             last_seen_time: rfc3339(a.last),
         })
         .collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.successful_sign_ins + r.failed_sign_ins));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.messages_sent, r.successful_sign_ins + r.failed_sign_ins)));
     Ok(rows)
 }
 
@@ -747,11 +771,11 @@ pub fn clients_csv(rows: &[ClientRow]) -> String {
         }
     };
     let mut out = String::from(
-        "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen\r\n",
+        "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen,messages_sent\r\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{}\r\n",
             field(&r.user),
             r.successful_sign_ins,
             r.failed_sign_ins,
@@ -759,7 +783,8 @@ pub fn clients_csv(rows: &[ClientRow]) -> String {
             field(&r.credential_kinds.join(" ")),
             field(&r.mechanisms.join(" ")),
             field(&r.client_addresses.join(" ")),
-            r.last_seen_time
+            r.last_seen_time,
+            r.messages_sent
         ));
     }
     out
@@ -966,6 +991,7 @@ mod tests {
     fn csv_quotes_and_defuses_formulas() {
         let row = ClientRow {
             user: "=cmd|' /C calc'!A0".into(),
+            messages_sent: 4,
             successful_sign_ins: 1,
             failed_sign_ins: 2,
             tls_versions: vec!["TLSv1.3".into()],

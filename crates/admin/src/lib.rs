@@ -9,13 +9,18 @@
 //! Layout: `roles.rs` (roles and permissions), `totp.rs` (RFC 6238, base32, QR), `auth.rs`
 //! (sign-in, sessions, cookies, CSRF, rate limit, who is calling), `api.rs` (JSON handlers and
 //! the route table the OpenAPI test checks), `web.rs` (pages), `ops.rs` (the changes both
-//! surfaces make, with their audit records), `templates/` (minijinja), `openapi.json`.
+//! surfaces make, with their audit records), `troubleshoot.rs` (the Troubleshooter page and API:
+//! the doctor's verdict with one-click fixes, the knowledge base's explanations), `devices.rs`
+//! (device credentials on the user panel and in the API), `templates/` (minijinja),
+//! `openapi.json`.
 
 pub mod api;
 pub mod auth;
+pub mod devices;
 pub mod ops;
 pub mod roles;
 pub mod totp;
+pub mod troubleshoot;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -46,6 +51,8 @@ pub struct AdminConfig {
     /// `signin_window` before further attempts are refused.
     pub signin_failures: u32,
     pub signin_window: Duration,
+    /// The server's limits, for the Troubleshooter's `limits` check.
+    pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
 }
 
 impl AdminConfig {
@@ -56,6 +63,7 @@ impl AdminConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             signin_failures: 5,
             signin_window: Duration::from_secs(15 * 60),
+            doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
         }
     }
 }

@@ -84,6 +84,27 @@ pub fn directory_error(lang: Lang, e: DirectoryError) -> ApiError {
             "api-err-too-many-app-passwords",
             &[("address", Arg::Str(&user))],
         ),
+        DirectoryError::UnknownDeviceCredential { user, name } => ApiError::new(
+            S::NOT_FOUND,
+            "unknown-device-credential",
+            lang,
+            "api-err-unknown-device-credential",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::DeviceCredentialExists { user, name } => ApiError::new(
+            S::CONFLICT,
+            "device-credential-exists",
+            lang,
+            "api-err-device-credential-exists",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::TooManyDeviceCredentials(user) => ApiError::new(
+            S::CONFLICT,
+            "too-many-device-credentials",
+            lang,
+            "api-err-too-many-device-credentials",
+            &[("address", Arg::Str(&user))],
+        ),
         DirectoryError::Storage(reason) => ApiError::storage(lang, reason),
         // A verdict added to the directory after this was written: refuse with its own words
         // rather than call it an outage.
@@ -143,6 +164,8 @@ pub struct OrgEdit {
     pub security_defaults: Option<SecurityDefaults>,
     pub smtp_auth: Option<OrgSmtpAuth>,
     pub app_passwords: Option<AppPasswordsPolicy>,
+    /// Whether mailboxes may use device credentials (same permission as app passwords).
+    pub device_credentials: Option<authrelay_core::DeviceCredentialsPolicy>,
 }
 
 pub async fn edit_org(state: &SharedState, caller: &Caller, name: &str, edit: OrgEdit) -> Result<Org, ApiError> {
@@ -152,7 +175,7 @@ pub async fn edit_org(state: &SharedState, caller: &Caller, name: &str, edit: Or
     if edit.smtp_auth.is_some() {
         caller.require(Permission::ManageSmtpAuth)?;
     }
-    if edit.app_passwords.is_some() {
+    if edit.app_passwords.is_some() || edit.device_credentials.is_some() {
         caller.require(Permission::ManageAppPasswords)?;
     }
     let before = load_org(state, caller.lang, name).await?;
@@ -160,7 +183,7 @@ pub async fn edit_org(state: &SharedState, caller: &Caller, name: &str, edit: Or
         security_defaults: edit.security_defaults,
         smtp_auth: edit.smtp_auth,
         app_passwords: edit.app_passwords,
-        ..Default::default()
+        device_credentials: edit.device_credentials,
     };
     let after = state.directory.update_org(&before.name, change).await.map_err(|e| directory_error(caller.lang, e))?;
     let (b, a) = (&before.settings, &after.settings);
@@ -169,6 +192,7 @@ pub async fn edit_org(state: &SharedState, caller: &Caller, name: &str, edit: Or
         ("org.security-defaults", b.security_defaults.as_str(), a.security_defaults.as_str()),
         ("org.smtp-auth", b.smtp_auth.as_str(), a.smtp_auth.as_str()),
         ("org.app-passwords", b.app_passwords.as_str(), a.app_passwords.as_str()),
+        ("org.device-credentials", b.device_credentials.as_str(), a.device_credentials.as_str()),
     ] {
         if old != new {
             audit(state, &actor, action, &after.name, old, new).await;
@@ -463,4 +487,95 @@ pub async fn revoke_token(state: &SharedState, caller: &Caller, id: i64) -> Resu
     }
     audit(state, &caller.actor(), "token.revoke", &id.to_string(), "live", "revoked").await;
     Ok(())
+}
+
+/// What a new device credential is limited to.
+#[derive(Debug, Default, Clone)]
+pub struct DeviceCredentialSpec {
+    pub name: String,
+    /// Client-address ranges (CIDR or single address); empty = any address.
+    pub allow: Vec<String>,
+    /// RFC 3339 time or a date (YYYY-MM-DD, valid through that day, UTC).
+    pub expires: Option<String>,
+    pub expires_in_days: Option<u32>,
+}
+
+fn parse_expiry(lang: Lang, value: &str, now: i64) -> Result<i64, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    let bad = || bad_request(lang, "bad-expiry", "api-err-bad-expiry", &[("value", Arg::Str(value))]);
+    let text = value.trim();
+    let at = if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        t.unix_timestamp()
+    } else {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let day = time::Date::parse(text, &format).map_err(|_| bad())?;
+        day.next_day().ok_or_else(bad)?.midnight().assume_utc().unix_timestamp()
+    };
+    if at <= now {
+        return Err(bad_request(lang, "bad-expiry", "api-err-expiry-past", &[("value", Arg::Str(value))]));
+    }
+    Ok(at)
+}
+
+/// Creates a device credential; returns it and the secret (shown once).
+pub async fn add_device_credential(
+    state: &SharedState,
+    caller: &Caller,
+    address: &str,
+    spec: DeviceCredentialSpec,
+) -> Result<(authrelay_directory::DeviceCredential, String), ApiError> {
+    caller.require(Permission::ManageAppPasswords)?;
+    let lang = caller.lang;
+    let name = spec.name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(bad_request(lang, "bad-device-credential-name", "api-err-bad-device-credential-name", &[]));
+    }
+    let mut allow = vec![];
+    for item in spec.allow.iter().flat_map(|a| a.split([',', ' ', '\n', '\r', '\t'])).filter(|a| !a.is_empty()) {
+        allow.push(
+            item.parse::<authrelay_core::Cidr>()
+                .map_err(|_| bad_request(lang, "bad-cidr", "api-err-bad-cidr", &[("value", Arg::Str(item))]))?,
+        );
+    }
+    let now = now();
+    let expires_at = match (spec.expires.as_deref().map(str::trim).filter(|e| !e.is_empty()), spec.expires_in_days) {
+        (Some(e), _) => Some(parse_expiry(lang, e, now)?),
+        (None, Some(days)) => Some(now + i64::from(days.clamp(1, 3650)) * 86_400),
+        (None, None) => None,
+    };
+    let user = load_user(state, lang, address).await?;
+    let (secret, tag) = authrelay_directory::device::generate();
+    let new = authrelay_directory::NewDeviceCredential {
+        name: name.to_string(),
+        tag,
+        hash: hash(secret.clone()).await,
+        allow,
+        expires_at,
+    };
+    let created =
+        state.directory.add_device_credential(&user.address, new).await.map_err(|e| directory_error(lang, e))?;
+    audit(state, &caller.actor(), "user.device-credential-add", &user.address, "-", &created.name).await;
+    Ok((created, secret))
+}
+
+pub async fn revoke_device_credential(
+    state: &SharedState,
+    caller: &Caller,
+    address: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    caller.require(Permission::ManageAppPasswords)?;
+    let user = load_user(state, caller.lang, address).await?;
+    state.directory.revoke_device_credential(&user.address, name).await.map_err(|e| directory_error(caller.lang, e))?;
+    audit(state, &caller.actor(), "user.device-credential-revoke", &user.address, name, "-").await;
+    Ok(())
+}
+
+/// Clears a mailbox's smart-lockout counters (as `authrelay user unlock`).
+pub async fn unlock_user(state: &SharedState, caller: &Caller, address: &str) -> Result<u64, ApiError> {
+    caller.require(Permission::ManageUsers)?;
+    let user = load_user(state, caller.lang, address).await?;
+    let cleared = state.directory.unlock(&user.address, now()).await.map_err(|e| directory_error(caller.lang, e))?;
+    audit(state, &caller.actor(), "user.unlock", &user.address, &cleared.to_string(), "0").await;
+    Ok(cleared)
 }

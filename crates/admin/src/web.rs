@@ -57,6 +57,12 @@ pub fn routes() -> Router<SharedState> {
         .route("/queue", get(queue))
         .route("/audit", get(audit))
         .route("/admins", get(admins).post(admins_add))
+        .route("/troubleshoot", get(crate::troubleshoot::web::page))
+        .route("/troubleshoot/fix", post(crate::troubleshoot::web::fix))
+        .route("/troubleshoot/explain", post(crate::troubleshoot::web::explain))
+        .route("/users/{address}/device-credentials", post(crate::devices::web::add))
+        .route("/users/{address}/device-credentials/revoke", post(crate::devices::web::revoke))
+        .route("/org/{name}/mail/device-credentials", post(crate::devices::web::org_policy))
         .route("/tokens", post(token_add))
         .route("/tokens/{id}/revoke", post(token_revoke))
 }
@@ -90,6 +96,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "audit.html",
     "admins.html",
     "message.html",
+    "troubleshoot.html",
 );
 
 /// The template environment: `.html` templates auto-escape; `t("id", name=value)` formats a
@@ -165,13 +172,13 @@ fn base(c: &Caller, active: &str) -> Value {
     }
 }
 
-fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value) -> Response {
+pub(crate) fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value) -> Response {
     let ctx = context! { ..extra, ..base(c, active) };
     render(state, name, ctx, StatusCode::OK)
 }
 
 /// An error shown as a page in the admin's language, with the status the API would use.
-fn error_page(state: &SharedState, c: &Caller, e: ApiError) -> Response {
+pub(crate) fn error_page(state: &SharedState, c: &Caller, e: ApiError) -> Response {
     let ctx =
         context! { title => t(c.lang, "page-error-title", &[]), message => e.message, code => e.code, ..base(c, "") };
     render(state, "message.html", ctx, e.status)
@@ -186,9 +193,9 @@ pub fn csrf_failed(state: &SharedState, lang: Lang) -> Response {
     render(state, "message.html", ctx, StatusCode::FORBIDDEN)
 }
 
-type Page = Result<Response, Response>;
+pub(crate) type Page = Result<Response, Response>;
 
-trait OrPage<T> {
+pub(crate) trait OrPage<T> {
     fn or_page(self, state: &SharedState, c: &Caller) -> Result<T, Response>;
 }
 
@@ -202,11 +209,11 @@ fn require(state: &SharedState, c: &Caller, p: Permission) -> Result<(), Respons
     c.require(p).or_page(state, c)
 }
 
-fn back(path: &str, done: &str) -> Response {
+pub(crate) fn back(path: &str, done: &str) -> Response {
     Redirect::to(&format!("{path}?done={done}")).into_response()
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => char::from(b).to_string(),
@@ -477,7 +484,7 @@ async fn user_page(
     user_panel(&state, &c, &address, q.tab.as_deref().unwrap_or("account"), q.done, None).await
 }
 
-async fn user_panel(
+pub(crate) async fn user_panel(
     state: &SharedState,
     c: &Caller,
     address: &str,
@@ -494,10 +501,21 @@ async fn user_panel(
         .map(|a| context! { name => a.name.clone(), created => api::rfc3339(a.created_at), last_used => a.last_used_at.map(api::rfc3339) })
         .collect();
     let tab = if tab == "mail" { "mail" } else { "account" };
+    let now = crate::now();
+    let devices: Vec<_> = state
+        .directory
+        .list_device_credentials(&user.address)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|d| crate::devices::view(d, now))
+        .collect();
     let ctx = context! {
         user => api::user_view(&user, org.as_ref()), link => enc(&user.address), tab,
         org_smtp_auth => org.as_ref().map(|o| o.settings.smtp_auth.as_str()),
         org_app_passwords => org.as_ref().map(|o| o.settings.app_passwords.as_str()),
+        org_device_credentials => org.as_ref().map(|o| o.settings.device_credentials.as_str()),
+        device_credentials => devices,
         app_passwords => aps, done => notice(c.lang, &Done { done }),
         secret => secret.map(|(kind, value)| context! { kind, value }),
     };

@@ -26,10 +26,15 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
     let delivery = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
-    let admin =
-        crate::admin_config::start(&config.admin, Some(tls.clone()), Arc::new(directory.clone()), spool.clone())
-            .await
-            .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
+    let admin = crate::admin_config::start(
+        &config.admin,
+        Some(tls.clone()),
+        Arc::new(directory.clone()),
+        spool.clone(),
+        &config.limits,
+    )
+    .await
+    .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     let admin_address = admin.as_ref().map(|a| a.address);
     let oauth = match &config.access.oauth {
         Some(c) => Some(Arc::new(

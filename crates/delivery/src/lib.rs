@@ -1,7 +1,8 @@
 //! Delivery: takes accepted messages out of the spool and gets each recipient a final result.
 //!
-//! The queue manager ([`manager`]) scans the spool, keeps a small durable state file per message
-//! ([`state`]), and hands due recipients to local delivery ([`maildir`]) or onward SMTP
+//! The queue manager ([`manager`]) learns of each accepted message from the spool (one scan at
+//! startup, then announcements; the schedule lives in memory), keeps a small durable state file
+//! per message ([`state`]), and hands due recipients to local delivery ([`maildir`]) or onward SMTP
 //! ([`outbound`]). Every attempt ends as one of three [`Outcome`]s: Delivered, Temp (retry on the
 //! [`schedule::Schedule`]) or Perm (bounce). A message leaves the spool only when every recipient
 //! has a final result; failures produce an RFC 3464 report ([`dsn`]) queued through the same

@@ -1,16 +1,23 @@
 //! The queue manager: finds due messages in the spool, delivers their due recipients, records
 //! each result durably, retries on the schedule, bounces, and removes finished messages.
 //!
-//! One loop ([`QueueManager::run`]) rescans the spool every `scan_interval` (new messages,
-//! admin hold/retry requests) or sooner when a retry falls due, and runs each due message as
-//! its own task, at most `concurrency` at once; a message is never in two tasks.
+//! The manager keeps its schedule in memory: a min-heap of (next attempt, queue id), built by one
+//! scan of the spool at startup and then fed by the spool itself, which announces every message
+//! it accepts ([`Spool::subscribe`]). Nothing is re-read while nothing is due. Every
+//! `scan_interval` it only looks into the small `retry/` directory (admin retry requests) and
+//! re-checks held messages; a full rescan (messages put into the spool by another process) runs
+//! every [`RESCAN_EVERY`] intervals. Each due message runs as its own task, at most
+//! `concurrency` at once; a message is never in two tasks.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use authrelay_core::QueueId;
 use authrelay_directory::Directory;
 use authrelay_spool::{Envelope, QueuedMessage, Spool, SpoolError};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +30,10 @@ use crate::outbound::{Job, Outbound};
 use crate::rate::RateLimiter;
 use crate::state::{MessageState, StateStore, Status};
 use crate::{Attempt, Outcome};
+
+/// A full rescan of `queue/` runs once per this many scan intervals (only for messages that
+/// another process put into the spool; this process's own accepts are announced).
+pub const RESCAN_EVERY: u32 = 300;
 
 #[derive(Clone)]
 pub struct QueueManager {
@@ -40,6 +51,71 @@ struct Inner {
     rate: Mutex<RateLimiter>,
     in_flight: Mutex<HashSet<QueueId>>,
     slots: Semaphore,
+    schedule: Mutex<Plan>,
+    /// Messages accepted by this process, announced by the spool.
+    arrivals: Mutex<Option<UnboundedReceiver<QueuedMessage>>>,
+}
+
+/// The in-memory schedule: when each known, not-in-flight message is next worth looking at.
+#[derive(Default)]
+struct Plan {
+    heap: BinaryHeap<Reverse<(i64, QueueId)>>,
+    /// The current time of each id; heap entries with another time are stale and skipped.
+    due: HashMap<QueueId, i64>,
+}
+
+impl Plan {
+    fn set(&mut self, id: QueueId, at: i64) {
+        if self.due.get(&id) == Some(&at) {
+            return;
+        }
+        self.due.insert(id.clone(), at);
+        self.heap.push(Reverse((at, id)));
+    }
+
+    /// Moves `id` earlier (never later).
+    fn advance(&mut self, id: QueueId, at: i64) {
+        match self.due.get(&id) {
+            Some(&t) if t <= at => {}
+            _ => self.set(id, at),
+        }
+    }
+
+    /// Takes the next id due at or before `now`.
+    fn pop_due(&mut self, now: i64) -> Option<QueueId> {
+        while let Some(Reverse((at, _))) = self.heap.peek() {
+            let at = *at;
+            let Reverse((_, id)) = self.heap.pop().expect("peeked");
+            if self.due.get(&id) != Some(&at) {
+                continue; // stale
+            }
+            if at > now {
+                self.heap.push(Reverse((at, id)));
+                return None;
+            }
+            self.due.remove(&id);
+            return Some(id);
+        }
+        None
+    }
+
+    fn next_due(&mut self) -> Option<i64> {
+        while let Some(Reverse((at, id))) = self.heap.peek() {
+            if self.due.get(id) == Some(at) {
+                return Some(*at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+}
+
+/// What became of a message after its task ran.
+enum After {
+    /// Finished, removed, or not processable; forgotten until a rescan finds it again.
+    Gone,
+    /// Look at it again at this time (ms).
+    At(i64),
 }
 
 /// Where one due recipient goes.
@@ -60,11 +136,35 @@ impl QueueManager {
         let states = StateStore::open(spool.root()).map_err(|e| format!("delivery state directory: {e}"))?;
         let outbound = Outbound::new(&config)?;
         let mut rate = RateLimiter::new(config.rate_per_minute);
-        // Slots given out before a restart still count against each mailbox's minute.
+        // Subscribe before the scan so nothing accepted in between is missed (a message seen by
+        // both is simply known once).
+        let arrivals = spool.subscribe();
+        let mut plan = Plan::default();
+        let now = clock.now_ms();
+        // The one full scan: every queued message goes into the schedule, due when its state
+        // says (or now, for a message without state yet). Slots given out before a restart
+        // still count against each mailbox's minute.
         for m in spool.list().map_err(|e| e.to_string())? {
-            if let Ok(Some(state)) = states.load(&m.id) {
-                if !m.envelope.auth_user.is_empty() {
-                    rate.record(&m.envelope.auth_user, state.not_before);
+            let at = match states.load(&m.id) {
+                Ok(Some(state)) => {
+                    if !m.envelope.auth_user.is_empty() {
+                        rate.record(&m.envelope.auth_user, state.not_before);
+                    }
+                    if state.is_final() {
+                        now
+                    } else {
+                        state.next_due().unwrap_or(now)
+                    }
+                }
+                _ => now,
+            };
+            plan.set(m.id, at);
+        }
+        // State of messages deleted by hand (or removed just before a crash) is forgotten.
+        if let Ok(ids) = states.ids() {
+            for id in ids {
+                if !plan.due.contains_key(&id) {
+                    let _ = states.remove(&id);
                 }
             }
         }
@@ -81,6 +181,8 @@ impl QueueManager {
                 rate: Mutex::new(rate),
                 in_flight: Mutex::new(HashSet::new()),
                 slots,
+                schedule: Mutex::new(plan),
+                arrivals: Mutex::new(Some(arrivals)),
             }),
         })
     }
@@ -88,115 +190,225 @@ impl QueueManager {
     /// Runs until `shutdown`; deliveries in flight then get a few seconds to finish (an
     /// interrupted one is simply repeated after the restart).
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut tasks = JoinSet::new();
-        let scan = self.inner.config.scan_interval;
+        let mut tasks: JoinSet<(QueueId, After)> = JoinSet::new();
+        let scan = self.inner.config.scan_interval.max(Duration::from_millis(10));
+        let Some(mut arrivals) = self.inner.arrivals.lock().unwrap().take() else {
+            tracing::error!("the queue manager is already running");
+            return;
+        };
+        let mut last_check = tokio::time::Instant::now();
+        let mut checks = 0u32;
         loop {
-            let next = self.spawn_due(&mut tasks);
+            while let Ok(m) = arrivals.try_recv() {
+                self.inner.arrived(m.id);
+            }
+            if last_check.elapsed() >= scan {
+                last_check = tokio::time::Instant::now();
+                checks += 1;
+                if checks % RESCAN_EVERY == 0 {
+                    self.inner.rescan();
+                }
+                self.inner.check_retry_requests();
+            }
+            self.spawn_due(&mut tasks);
             let now = self.inner.clock.now_ms();
-            let wait =
-                next.map(|t| std::time::Duration::from_millis((t - now).max(0) as u64).min(scan)).unwrap_or(scan);
+            let next = self.inner.schedule.lock().unwrap().next_due();
+            let mut wait = scan.saturating_sub(last_check.elapsed());
+            if tasks.len() < self.inner.config.concurrency.max(1) {
+                if let Some(t) = next {
+                    wait = wait.min(Duration::from_millis((t - now).max(0) as u64));
+                }
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(m) = arrivals.recv() => self.inner.arrived(m.id),
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => self.inner.finished(done),
+            }
+            while let Some(done) = tasks.try_join_next() {
+                self.inner.finished(done);
             }
         }
         let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(std::time::Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
             tracing::info!("deliveries still running at shutdown are stopped; they are repeated on restart");
         }
     }
 
-    /// Processes every message due now and waits for them; for tests and one-shot runs.
+    /// Brings the schedule in line with the spool on disk (new files, admin retry requests)
+    /// and processes every message due now, waiting for them; for tests and one-shot runs.
     pub async fn run_due(&self) {
+        if let Some(arrivals) = self.inner.arrivals.lock().unwrap().as_mut() {
+            while let Ok(m) = arrivals.try_recv() {
+                self.inner.arrived(m.id);
+            }
+        }
+        self.inner.rescan();
+        self.inner.check_retry_requests();
         let mut tasks = JoinSet::new();
-        self.spawn_due(&mut tasks);
-        while tasks.join_next().await.is_some() {}
+        let now = self.inner.clock.now_ms();
+        loop {
+            let Some(id) = self.inner.schedule.lock().unwrap().pop_due(now) else { break };
+            self.spawn(&mut tasks, id);
+        }
+        while let Some(done) = tasks.join_next().await {
+            self.inner.finished(done);
+        }
     }
 
-    /// Starts a task for each due message not already in flight; returns when the next
-    /// not-yet-due recipient falls due.
-    fn spawn_due(&self, tasks: &mut JoinSet<()>) -> Option<i64> {
-        let inner = &self.inner;
-        let messages = match inner.spool.list() {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list the spool");
-                return None;
-            }
-        };
-        let now = inner.clock.now_ms();
-        let mut next: Option<i64> = None;
-        let present: HashSet<QueueId> = messages.iter().map(|m| m.id.clone()).collect();
-        for m in messages {
-            if inner.in_flight.lock().unwrap().contains(&m.id) {
-                continue;
-            }
-            let state = match inner.states.load(&m.id) {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    let slot = if m.envelope.auth_user.is_empty() {
-                        now
-                    } else {
-                        inner.rate.lock().unwrap().reserve(&m.envelope.auth_user, now)
-                    };
-                    if slot > now {
-                        tracing::info!(id = %m.id, user = %m.envelope.auth_user, delay_ms = slot - now, "over the per-minute rate; delivery carried over");
-                    }
-                    let s = MessageState::new(&m.envelope.rcpt_to, slot);
-                    if let Err(e) = inner.states.save(&m.id, &s) {
-                        tracing::error!(id = %m.id, error = %e, "cannot write delivery state");
-                        continue;
-                    }
-                    s
-                }
-                Err(e) => {
-                    tracing::error!(id = %m.id, error = %e, "unreadable delivery state; message left for an operator");
-                    continue;
-                }
-            };
-            if inner.states.is_held(&m.id) {
-                continue;
-            }
-            let retry = inner.states.take_retry(&m.id);
-            let due = retry || state.is_final() || state.next_due().is_some_and(|t| t <= now);
-            if !due {
-                next = match (next, state.next_due()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                continue;
-            }
-            inner.in_flight.lock().unwrap().insert(m.id.clone());
-            let inner = self.inner.clone();
-            tasks.spawn(async move {
-                let id = m.id.clone();
-                inner.process(m, state, retry).await;
-                inner.in_flight.lock().unwrap().remove(&id);
-            });
+    /// Starts a task for each due message, as long as fewer than `concurrency` run.
+    fn spawn_due(&self, tasks: &mut JoinSet<(QueueId, After)>) {
+        let now = self.inner.clock.now_ms();
+        while tasks.len() < self.inner.config.concurrency.max(1) {
+            let Some(id) = self.inner.schedule.lock().unwrap().pop_due(now) else { break };
+            self.spawn(tasks, id);
         }
-        // State of messages deleted by hand (or removed just before a crash) is forgotten.
-        if let Ok(ids) = inner.states.ids() {
-            for id in ids {
-                if !present.contains(&id) && !inner.in_flight.lock().unwrap().contains(&id) {
-                    let _ = inner.states.remove(&id);
-                }
-            }
-        }
-        next
+    }
+
+    fn spawn(&self, tasks: &mut JoinSet<(QueueId, After)>, id: QueueId) {
+        self.inner.in_flight.lock().unwrap().insert(id.clone());
+        let inner = self.inner.clone();
+        tasks.spawn(async move {
+            let after = inner.look_at(&id).await;
+            (id, after)
+        });
     }
 }
 
 impl Inner {
-    async fn process(&self, m: QueuedMessage, mut state: MessageState, retry: bool) {
+    /// A message this process just accepted: due now.
+    fn arrived(&self, id: QueueId) {
+        if !self.in_flight.lock().unwrap().contains(&id) {
+            self.schedule.lock().unwrap().advance(id, self.clock.now_ms());
+        }
+    }
+
+    fn finished(&self, done: Result<(QueueId, After), tokio::task::JoinError>) {
+        let Ok((id, after)) = done else {
+            tracing::error!("a delivery task failed; its message is looked at again on the next rescan");
+            return;
+        };
+        self.in_flight.lock().unwrap().remove(&id);
+        if let After::At(at) = after {
+            self.schedule.lock().unwrap().set(id, at);
+        }
+    }
+
+    /// Adds messages found in `queue/` that the schedule does not know (put there by another
+    /// process, or given up after an error) and forgets the state of vanished ones.
+    fn rescan(&self) {
+        let messages = match self.spool.list() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list the spool");
+                return;
+            }
+        };
+        let now = self.clock.now_ms();
+        let present: HashSet<QueueId> = messages.iter().map(|m| m.id.clone()).collect();
+        {
+            let in_flight = self.in_flight.lock().unwrap();
+            let mut plan = self.schedule.lock().unwrap();
+            for m in messages {
+                if !in_flight.contains(&m.id) && !plan.due.contains_key(&m.id) {
+                    plan.set(m.id, now);
+                }
+            }
+            plan.due.retain(|id, _| present.contains(id));
+        }
+        if let Ok(ids) = self.states.ids() {
+            for id in ids {
+                if !present.contains(&id) && !self.in_flight.lock().unwrap().contains(&id) {
+                    let _ = self.states.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Admin retry requests (`retry/<id>` files, written by the CLI) make their message due now.
+    fn check_retry_requests(&self) {
+        let Ok(ids) = self.states.retry_requests() else { return };
+        let now = self.clock.now_ms();
+        for id in ids {
+            if !self.in_flight.lock().unwrap().contains(&id) {
+                self.schedule.lock().unwrap().set(id, now);
+            }
+        }
+    }
+
+    /// Works on one message that the schedule says is due: creates its state on first sight,
+    /// honours hold and retry requests, and delivers what is due.
+    async fn look_at(&self, id: &QueueId) -> After {
+        let now = self.clock.now_ms();
+        let held_recheck = now + self.config.scan_interval.as_millis() as i64;
+        let (state, fresh) = match self.states.load(id) {
+            Ok(Some(s)) => (s, false),
+            Ok(None) => {
+                let m = match self.spool.entry(id) {
+                    Ok(m) => m,
+                    Err(SpoolError::NotFound(_)) => {
+                        // Deleted by hand: forget any hold or retry marker left for it.
+                        let _ = self.states.remove(id);
+                        return After::Gone;
+                    }
+                    Err(e) => {
+                        tracing::warn!(id = %id, error = %e, "queued message cannot be read; left for an operator");
+                        return After::Gone;
+                    }
+                };
+                let slot = if m.envelope.auth_user.is_empty() {
+                    now
+                } else {
+                    self.rate.lock().unwrap().reserve(&m.envelope.auth_user, now)
+                };
+                let s = MessageState::new(&m.envelope.rcpt_to, slot);
+                if slot > now {
+                    tracing::info!(id = %id, user = %m.envelope.auth_user, delay_ms = slot - now, "over the per-minute rate; delivery carried over");
+                    // The slot must survive a restart; a message delivered right away needs no
+                    // state before its first attempt (a crash just makes it new again).
+                    if let Err(e) = self.states.save(id, &s) {
+                        tracing::error!(id = %id, error = %e, "cannot write delivery state");
+                        return After::At(held_recheck);
+                    }
+                }
+                (s, true)
+            }
+            Err(e) => {
+                tracing::error!(id = %id, error = %e, "unreadable delivery state; message left for an operator");
+                return After::Gone;
+            }
+        };
+        if self.states.is_held(id) {
+            return After::At(held_recheck);
+        }
+        let retry = self.states.take_retry(id);
+        let due = retry || state.is_final() || state.next_due().is_some_and(|t| t <= now);
+        if !due {
+            return match state.next_due() {
+                Some(t) => After::At(t),
+                None => After::Gone,
+            };
+        }
+        match self.process(id.clone(), state, retry, fresh).await {
+            Some(state) if !state.is_final() => state.next_due().map_or(After::Gone, After::At),
+            Some(_) => After::At(held_recheck),
+            None => After::Gone,
+        }
+    }
+}
+
+impl Inner {
+    /// Delivers the due recipients of `id` and records the results; returns the new state, or
+    /// `None` when the message is gone (finished, removed, unreadable) or the state could not be
+    /// written. `fresh`: the state exists only in memory so far.
+    async fn process(&self, id: QueueId, mut state: MessageState, retry: bool, fresh: bool) -> Option<MessageState> {
         let _slot = self.slots.acquire().await;
-        let id = m.id;
         let (envelope, message) = match self.spool.read(&id) {
             Ok(pair) => pair,
-            Err(SpoolError::NotFound(_)) => return,
+            Err(SpoolError::NotFound(_)) => return None,
             Err(e) => {
                 tracing::error!(id = %id, error = %e, "cannot read a queued message");
-                return;
+                return None;
             }
         };
         let now = self.clock.now_ms();
@@ -291,14 +503,21 @@ impl Inner {
                 "delivery attempt"
             );
         }
-        if let Err(e) = self.states.save(&id, &state) {
-            // The attempt's result is lost; the next scan repeats it (at least once).
-            tracing::error!(id = %id, error = %e, "cannot record delivery results");
-            return;
+        let all_delivered = state.recipients.iter().all(|r| r.status == Status::Delivered);
+        // A message delivered to everyone on its first attempt goes straight to removal: its
+        // state would be deleted right after being written, and a crash before the removal
+        // repeats the delivery either way (at least once).
+        if !(fresh && all_delivered && state.bounce.is_none()) {
+            if let Err(e) = self.states.save(&id, &state) {
+                // The attempt's result is lost; the next scan repeats it (at least once).
+                tracing::error!(id = %id, error = %e, "cannot record delivery results");
+                return None;
+            }
         }
-        if state.is_final() {
-            self.finish(&id, &mut state, &envelope, &message).await;
+        if state.is_final() && self.finish(&id, &mut state, &envelope, &message).await {
+            return None;
         }
+        Some(state)
     }
 
     async fn destination(&self, address: &str) -> Result<Destination, String> {
@@ -351,8 +570,8 @@ impl Inner {
         crate::dkim::sign(&keys, message)
     }
 
-    /// Bounces what failed (once), then takes the message out of the spool.
-    async fn finish(&self, id: &QueueId, state: &mut MessageState, envelope: &Envelope, message: &[u8]) {
+    /// Bounces what failed (once), then takes the message out of the spool; true once removed.
+    async fn finish(&self, id: &QueueId, state: &mut MessageState, envelope: &Envelope, message: &[u8]) -> bool {
         let failures: Vec<dsn::Failure> = state
             .recipients
             .iter()
@@ -377,22 +596,23 @@ impl Inner {
                     }
                     Err(e) => {
                         tracing::error!(id = %id, error = %e, "cannot queue the bounce; keeping the message");
-                        return;
+                        return false;
                     }
                 }
             } else if !failures.is_empty() {
                 tracing::info!(id = %id, "no bounce for a message from the null sender");
             }
         }
-        match self.spool.remove(id) {
+        match self.spool.remove_async(id).await {
             Ok(()) | Err(SpoolError::NotFound(_)) => {}
             Err(e) => {
                 tracing::error!(id = %id, error = %e, "cannot remove a finished message");
-                return;
+                return false;
             }
         }
         let _ = self.states.remove(id);
         tracing::info!(id = %id, "message finished and removed from the queue");
+        true
     }
 }
 

@@ -147,14 +147,28 @@ impl StateStore {
 
     /// Forgets a message whose spool file is gone.
     pub fn remove(&self, id: &QueueId) -> io::Result<()> {
+        let mut removed = false;
         for path in [self.state.join(id.as_str()), self.hold.join(id.as_str()), self.retry.join(id.as_str())] {
             match fs::remove_file(path) {
-                Ok(()) => {}
+                Ok(()) => removed = true,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
-        fsync_dir(&self.state)
+        // Nothing to make durable when there was nothing (a message delivered on its first try).
+        if removed {
+            fsync_dir(&self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Ids with a pending admin retry request (the `retry/` directory is small: one file per
+    /// request, removed when the manager takes it).
+    pub fn retry_requests(&self) -> io::Result<Vec<QueueId>> {
+        Ok(fs::read_dir(&self.retry)?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(QueueId::parse))
+            .collect())
     }
 
     /// Ids with a state file (for cleaning up after messages removed by hand).

@@ -14,10 +14,12 @@ pub mod model;
 pub mod protection;
 pub mod secrets;
 pub mod sqlite;
+pub mod submissions;
 
 pub use device::{DeviceCredential, DeviceCredentialSecret, NewDeviceCredential};
 pub use model::*;
 pub use protection::{LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
+pub use submissions::SubmissionCount;
 
 use async_trait::async_trait;
 
@@ -137,4 +139,14 @@ pub trait Directory: Send + Sync + 'static {
     async fn org_limits(&self, org: &str) -> Result<OrgLimits>;
     /// Applies a change (`None` unchanged, `Some(0)` back to the server's value).
     async fn set_org_limits(&self, org: &str, change: OrgLimits) -> Result<OrgLimits>;
+
+    // --- accepted submissions, for the SMTP AUTH clients report (`submissions.rs`) ---
+    /// Adds the counts of a batch of accepted messages to their buckets.
+    async fn record_submissions(&self, _batch: &[SubmissionCount]) -> Result<()> {
+        Err(DirectoryError::Storage("this directory does not record submissions".into()))
+    }
+    /// The buckets of the UTC days from the one holding `since` (unix seconds) on.
+    async fn submissions_since(&self, _since: i64) -> Result<Vec<SubmissionCount>> {
+        Err(DirectoryError::Storage("this directory does not record submissions".into()))
+    }
 }

@@ -263,20 +263,37 @@ pub(crate) async fn recipients_since(pool: &SqlitePool, address: &str, since: i6
     Ok(u64::try_from(sum.unwrap_or(0)).unwrap_or(0))
 }
 
+/// Usage is kept per mailbox and minute: one row per minute with traffic (at most 1,440 in the
+/// window), so neither the sum on MAIL FROM nor the table grows with the number of messages.
+/// A message counts from the start of its minute, so it leaves the window up to 59 s early.
 pub(crate) async fn record_recipients(pool: &SqlitePool, address: &str, at: i64, count: u32) -> Result<()> {
     let address = address.trim().to_lowercase();
+    let minute = at - at.rem_euclid(60);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("INSERT INTO recipient_usage (address, at, recipients) VALUES (?, ?, ?)")
-        .bind(&address)
-        .bind(at)
-        .bind(i64::from(count))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM recipient_usage WHERE address = ? AND at <= ?")
-        .bind(&address)
-        .bind(at - DAY_SECS)
-        .execute(&mut *tx)
-        .await?;
+    let updated = sqlx::query(
+        "UPDATE recipient_usage SET recipients = recipients + ? WHERE rowid = \
+         (SELECT rowid FROM recipient_usage WHERE address = ? AND at = ? LIMIT 1)",
+    )
+    .bind(i64::from(count))
+    .bind(&address)
+    .bind(minute)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        sqlx::query("INSERT INTO recipient_usage (address, at, recipients) VALUES (?, ?, ?)")
+            .bind(&address)
+            .bind(minute)
+            .bind(i64::from(count))
+            .execute(&mut *tx)
+            .await?;
+        // A new minute: the oldest ones leave the window (once a minute, not per message).
+        sqlx::query("DELETE FROM recipient_usage WHERE address = ? AND at <= ?")
+            .bind(&address)
+            .bind(minute - DAY_SECS)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -774,6 +774,14 @@ impl Directory for SqliteDirectory {
             .await?
             .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }
+
+    async fn record_submissions(&self, batch: &[crate::SubmissionCount]) -> Result<()> {
+        crate::submissions::record(&self.pool, batch).await
+    }
+
+    async fn submissions_since(&self, since: i64) -> Result<Vec<crate::SubmissionCount>> {
+        crate::submissions::since(&self.pool, since).await
+    }
 }
 
 #[cfg(test)]

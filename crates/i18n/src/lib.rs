@@ -87,6 +87,7 @@ macro_rules! sources {
             include_str!(concat!("../locales/", $lang, "/delivery.ftl")),
             include_str!(concat!("../locales/", $lang, "/web.ftl")),
             include_str!(concat!("../locales/", $lang, "/devices.ftl")),
+            include_str!(concat!("../locales/", $lang, "/web-troubleshoot.ftl")),
         ]
     };
 }

@@ -87,9 +87,29 @@ impl DataReceiver {
     /// Feeds bytes; returns how many were consumed. When the end of data is reached, consumption
     /// stops right after it (the rest are pipelined commands) and [`is_done`](Self::is_done) is true.
     pub fn feed(&mut self, input: &[u8]) -> usize {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
+            // Fast path inside a line: take the run up to the next CR or LF in one piece. Only
+            // when no limit can trip within the run, so errors come out exactly as byte by byte.
+            if self.state == State::InLine {
+                let rest = &input[i..];
+                let run = rest.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(rest.len());
+                if run > 0
+                    && self.line_len + run <= self.limits.max_line
+                    && (self.error.is_some() || self.message.len() + run <= self.limits.max_message)
+                {
+                    self.line_len += run;
+                    if self.error.is_none() {
+                        self.message.extend_from_slice(&rest[..run]);
+                    }
+                    i += run;
+                    continue;
+                }
+            }
+            let b = input[i];
+            i += 1;
             match self.state {
-                State::Done => return i,
+                State::Done => return i - 1,
                 State::LineStart => {
                     if b == b'.' {
                         self.state = State::Dot;
@@ -108,7 +128,7 @@ impl DataReceiver {
                 State::DotCr => {
                     if b == b'\n' {
                         self.state = State::Done;
-                        return i + 1;
+                        return i;
                     }
                     // ".\r" followed by anything else: a bare CR.
                     self.fail(DataError::BareLineEnding);

@@ -59,6 +59,8 @@ pub struct Authenticator {
     oauth: Option<Arc<authrelay_oauth::Validator>>,
     /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
     connectors: Arc<Vec<crate::connector::Connector>>,
+    /// Accepted messages for the SMTP AUTH clients report, written off the hot path.
+    submissions: Arc<crate::submissions::Recorder>,
 }
 
 impl Authenticator {
@@ -68,6 +70,7 @@ impl Authenticator {
 
     pub fn with_protection(directory: Arc<dyn Directory>, config: ProtectionConfig) -> Self {
         Authenticator {
+            submissions: Arc::new(crate::submissions::Recorder::new(directory.clone())),
             directory,
             guard: AddressGuard::new(config),
             sessions: Arc::new(MailboxSessions::default()),
@@ -179,6 +182,11 @@ impl Authenticator {
 
     pub fn directory(&self) -> &Arc<dyn Directory> {
         &self.directory
+    }
+
+    /// Counts an accepted message for the SMTP AUTH clients report; never waits (submissions.rs).
+    pub fn record_submission(&self, user: &AuthenticatedUser, tls: Option<&str>) {
+        self.submissions.record(&user.address, tls, user.credential, (self.clock)());
     }
 
     /// Records an attempt refused because the client's address used up its failure budget.

@@ -18,6 +18,7 @@ pub mod recipients;
 pub mod server;
 pub mod session;
 pub mod stream;
+pub mod submissions;
 
 pub use config::{ListenerKind, SessionConfig};
 pub use server::{Server, ServerHandle};

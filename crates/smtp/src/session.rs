@@ -625,6 +625,7 @@ impl Session {
                 tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
                 self.shared.auth.record_recipients(&user.address, envelope.rcpt_to.len()).await;
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
+                self.shared.auth.record_submission(&user, self.tls.as_ref().map(|t| t.version.as_str()));
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a message");

@@ -31,11 +31,12 @@ use std::io::{self, BufReader, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authrelay_core::QueueId;
 use serde::{Deserialize, Serialize, Serializer};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use commit::Committer;
 
@@ -107,6 +108,8 @@ struct Inner {
     /// Millisecond part of the last id handed out; ids of this process strictly increase, so
     /// they never collide with each other and sort in arrival order even within a millisecond.
     last_millis: AtomicU64,
+    /// Told about every message once it is durable (see [`Spool::subscribe`]).
+    subscribers: Mutex<Vec<UnboundedSender<QueuedMessage>>>,
 }
 
 /// How many fresh ids `accept` tries when a name is already taken (only possible across
@@ -160,6 +163,7 @@ impl Spool {
                 queue,
                 committer,
                 last_millis: AtomicU64::new(0),
+                subscribers: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -174,6 +178,7 @@ impl Spool {
     pub async fn accept_owned(&self, envelope: &Envelope, message: Vec<u8>) -> Result<QueueId, SpoolError> {
         let queued_at = unix_millis() as i64 / 1000;
         let header = format::encode_header(envelope, &message, queued_at)?;
+        let size = message.len() as u64;
         let inner = self.inner.clone();
         let id = blocking(move || inner.write_and_rename(&header, &message)).await?;
 
@@ -185,7 +190,34 @@ impl Spool {
             return Err(e.into());
         }
         tracing::debug!(id = %id, "message queued");
+        self.notify(QueuedMessage { id: id.clone(), envelope: envelope.clone(), size, queued_at });
         Ok(id)
+    }
+
+    /// A channel that receives every message this process accepts from now on, right after it
+    /// became durable, so a queue manager needs no rescans to find new work. Messages put into
+    /// `queue/` by other processes are not announced.
+    pub fn subscribe(&self) -> UnboundedReceiver<QueuedMessage> {
+        let (tx, rx) = unbounded_channel();
+        self.inner.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        rx
+    }
+
+    fn notify(&self, message: QueuedMessage) {
+        let mut subscribers = self.inner.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subscribers.retain(|tx| !tx.is_closed());
+        if let Some((last, rest)) = subscribers.split_last() {
+            for tx in rest {
+                let _ = tx.send(message.clone());
+            }
+            let _ = last.send(message);
+        }
+    }
+
+    /// The header of one queued message (envelope, size, accept time), checked like
+    /// [`Spool::list`] checks each file.
+    pub fn entry(&self, id: &QueueId) -> Result<QueuedMessage, SpoolError> {
+        self.header(id)
     }
 
     /// The queued messages, oldest first. Corrupt files are logged (warn) and left out; use
@@ -240,6 +272,18 @@ impl Spool {
     pub fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
         fs::remove_file(self.path(id)).map_err(|e| not_found(e, id))?;
         fsync_dir(&self.inner.queue)?;
+        Ok(())
+    }
+
+    /// [`Spool::remove`] for the async side: the directory fsync that makes the deletion
+    /// durable is shared with concurrent accepts and removals (group commit; a removal waits up
+    /// to 50 ms for an accept's fsync to ride along with) instead of one per message. Returns
+    /// once the deletion is durable.
+    pub async fn remove_async(&self, id: &QueueId) -> Result<(), SpoolError> {
+        let path = self.path(id);
+        let owned = id.clone();
+        blocking(move || fs::remove_file(path).map_err(|e| not_found(e, &owned))).await?;
+        self.inner.committer.commit_lazy().await?;
         Ok(())
     }
 

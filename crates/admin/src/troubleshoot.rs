@@ -1,0 +1,548 @@
+//! The Troubleshooter (issue 8): pick a mailbox and see the doctor's verdict — every check of the
+//! decision order as pass / blocks / warns — with its fixes least weakening first, each a
+//! one-click button when the admin's role permits it (shown disabled, naming the role, when it
+//! does not); or paste a reply line and get the knowledge base's explanation and fix.
+//!
+//! A fix is applied through the same [`crate::ops`] functions (role check, audit record) as the
+//! other pages, after the doctor is asked again, so only a fix the mailbox still needs is applied.
+//! The API (`GET /api/users/{address}/doctor`, `POST /api/users/{address}/doctor/fixes`,
+//! `POST /api/troubleshoot/explain`) returns the same views the page renders.
+
+use authrelay_core::{
+    Address, AppPasswordsPolicy, DeviceCredentialsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults,
+    SignIn,
+};
+use authrelay_i18n::{t, Arg, Lang};
+use authrelay_troubleshoot::doctor::{self, DoctorCheck, Fix, Report, Weakening};
+use authrelay_troubleshoot::kb;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::auth::{ApiError, Caller};
+use crate::ops::{self, DeviceCredentialSpec, OrgEdit, UserEdit};
+use crate::roles::{Permission, Role};
+use crate::SharedState;
+
+/// The name given to the secrets a one-click fix creates (a number is added when taken).
+const DEVICE_NAME: &str = "smtp-device";
+
+/// The one-click action behind a fix, and what it needs. Fixes without one (creating an
+/// organisation, raising a limit) need choices the doctor cannot make; they show their path.
+fn action_of(fix: &Fix) -> (Option<&'static str>, Permission) {
+    use Permission::*;
+    match fix.title.id {
+        "fix-user-add" => (Some("user-add"), ManageUsers),
+        "fix-unlock" => (Some("unlock"), ManageUsers),
+        "fix-sign-in-allow" => (Some("sign-in-allow"), ManageUsers),
+        "fix-smtp-auth-mailbox" => (Some("smtp-auth-mailbox"), ManageSmtpAuth),
+        "fix-smtp-auth-org" => (Some("smtp-auth-org"), ManageSmtpAuth),
+        "fix-device-credential-add" => (Some("device-credential"), ManageAppPasswords),
+        "fix-security-defaults-off" => (Some("security-defaults-off"), ManageSecurityDefaults),
+        "fix-app-password-add" | "fix-app-password-allow" => (Some("app-password"), ManageAppPasswords),
+        "fix-mfa-off" => (Some("mfa-off"), ManageMfa),
+        // Creating an organisation, raising a limit: link to the page.
+        _ => (None, ManageOrgs),
+    }
+}
+
+fn check_label(c: DoctorCheck) -> &'static str {
+    match c {
+        DoctorCheck::Organisation => "doctor-check-organisation",
+        DoctorCheck::Account => "doctor-check-account",
+        DoctorCheck::Lockout => "doctor-check-lockout",
+        DoctorCheck::SignIn => "doctor-check-sign-in",
+        DoctorCheck::AuthenticatedSmtp => "doctor-check-authenticated-smtp",
+        DoctorCheck::SecurityDefaults => "doctor-check-security-defaults",
+        DoctorCheck::Mfa => "doctor-check-mfa",
+        DoctorCheck::AppPasswords => "doctor-check-app-passwords",
+        DoctorCheck::Limits => "doctor-check-limits",
+    }
+}
+
+fn weakening_key(w: Weakening) -> &'static str {
+    match w {
+        Weakening::None => "none",
+        Weakening::Scoped => "scoped",
+        Weakening::Mailbox => "mailbox",
+        Weakening::Organisation => "organisation",
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    pub check: &'static str,
+    pub name: String,
+    /// pass, blocks, warns or not-tracked.
+    pub status: &'static str,
+    pub status_label: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FixView {
+    /// The blocking check it clears.
+    pub check: &'static str,
+    pub check_name: String,
+    /// none, scoped, mailbox or organisation (least weakening first).
+    pub weakening: &'static str,
+    pub weakening_label: String,
+    /// True when the fix lowers protection for a whole mailbox or organisation.
+    pub weakens: bool,
+    /// The first (least weakening) fix for its check.
+    pub recommended: bool,
+    pub title: String,
+    pub commands: Vec<String>,
+    pub admin_path: String,
+    pub note: Option<String>,
+    /// The one-click action (`POST …/doctor/fixes` with this), if there is one.
+    pub action: Option<&'static str>,
+    /// Whether the caller's role may apply it.
+    pub permitted: bool,
+    pub required_roles: Vec<Role>,
+    /// "Requires the … role", in the caller's language, when not permitted.
+    pub requires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorView {
+    pub address: String,
+    pub org: Option<String>,
+    pub can_send: bool,
+    pub verdict: String,
+    pub blocking: Vec<&'static str>,
+    pub checks: Vec<CheckView>,
+    pub fixes: Vec<FixView>,
+}
+
+fn requires(lang: Lang, p: Permission) -> String {
+    let names: Vec<String> = Role::holders(p).iter().map(|r| t(lang, r.name_id(), &[])).collect();
+    t(lang, "ts-requires-role", &[("roles", Arg::Str(&names.join(&t(lang, "list-or", &[]))))])
+}
+
+pub fn view(report: &Report, c: &Caller) -> DoctorView {
+    let lang = c.lang;
+    let checks = report
+        .checks
+        .iter()
+        .map(|r| CheckView {
+            check: r.check.as_str(),
+            name: t(lang, check_label(r.check), &[]),
+            status: r.status.as_str(),
+            status_label: t(lang, &format!("doctor-status-{}", r.status.as_str()), &[]),
+            detail: r.detail.render(lang),
+        })
+        .collect();
+    let mut last = None;
+    let fixes = report
+        .fixes
+        .iter()
+        .map(|f| {
+            let (action, permission) = action_of(f);
+            let recommended = last != Some(f.check);
+            last = Some(f.check);
+            let permitted = c.may(permission);
+            FixView {
+                check: f.check.as_str(),
+                check_name: t(lang, check_label(f.check), &[]),
+                weakening: weakening_key(f.weakening),
+                weakening_label: t(lang, &format!("ts-weakening-{}", weakening_key(f.weakening)), &[]),
+                weakens: f.weakening >= Weakening::Mailbox,
+                recommended,
+                title: f.title.render(lang),
+                commands: f.commands.iter().map(|c| c.display.clone()).collect(),
+                admin_path: f.admin_path.render(lang),
+                note: f.note.as_ref().map(|n| n.render(lang)),
+                action,
+                permitted,
+                required_roles: Role::holders(permission),
+                requires: (!permitted).then(|| requires(lang, permission)),
+            }
+        })
+        .collect();
+    let verdict = if report.can_send {
+        t(lang, "doctor-verdict-ok", &[("user", Arg::Str(&report.address))])
+    } else {
+        let names: Vec<String> = report.blocking().iter().map(|c| t(lang, check_label(*c), &[])).collect();
+        t(
+            lang,
+            "doctor-verdict-blocked",
+            &[("user", Arg::Str(&report.address)), ("checks", Arg::Str(&names.join(", ")))],
+        )
+    };
+    DoctorView {
+        address: report.address.clone(),
+        org: report.org.clone(),
+        can_send: report.can_send,
+        verdict,
+        blocking: report.blocking().iter().map(|c| c.as_str()).collect(),
+        checks,
+        fixes,
+    }
+}
+
+/// Runs the doctor for `address` (any admin may look).
+pub async fn diagnose(state: &SharedState, c: &Caller, address: &str) -> Result<Report, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let address = ops::parse_address(c.lang, address)?;
+    doctor::diagnose(state.directory.as_ref(), &address, state.config.doctor_limits)
+        .await
+        .map_err(|e| ops::directory_error(c.lang, e))
+}
+
+/// What applying a fix did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub action: &'static str,
+    /// A secret the fix created (shown once): its kind (password, app-password,
+    /// device-credential) and value.
+    pub secret_kind: Option<&'static str>,
+    pub secret: Option<String>,
+}
+
+/// Applies the doctor's fix `action` for `address`: only a fix the doctor suggests now, only
+/// when the caller's role permits it, through the audited `ops` functions.
+pub async fn apply(state: &SharedState, c: &Caller, address: &str, action: &str) -> Result<Applied, ApiError> {
+    let report = diagnose(state, c, address).await?;
+    let found = report.fixes.iter().find_map(|f| match action_of(f) {
+        (Some(a), p) if a == action => Some((f, a, p)),
+        _ => None,
+    });
+    let Some((fix, action, permission)) = found else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "fix-not-suggested",
+            c.lang,
+            "ts-err-not-suggested",
+            &[("action", Arg::Str(action)), ("address", Arg::Str(&report.address))],
+        ));
+    };
+    // Refuse before changing anything, so a fix of several steps is never half applied.
+    c.require(permission)?;
+    let user = report.address.as_str();
+    let org = report.org.clone().unwrap_or_default();
+    let mut applied = Applied { action, secret_kind: None, secret: None };
+    match action {
+        "user-add" => {
+            let (_, password) = ops::create_user(state, c, user, None, None).await?;
+            applied.secret_kind = Some("password");
+            applied.secret = password;
+        }
+        "unlock" => {
+            ops::unlock_user(state, c, user).await?;
+        }
+        "sign-in-allow" => {
+            ops::edit_user(state, c, user, UserEdit { sign_in: Some(SignIn::Allowed), ..Default::default() }).await?;
+        }
+        "smtp-auth-mailbox" => {
+            let edit = UserEdit { smtp_auth: Some(MailboxSmtpAuth::Enabled), ..Default::default() };
+            ops::edit_user(state, c, user, edit).await?;
+        }
+        "smtp-auth-org" => {
+            ops::edit_org(state, c, &org, OrgEdit { smtp_auth: Some(OrgSmtpAuth::Enabled), ..Default::default() })
+                .await?;
+        }
+        "security-defaults-off" => {
+            let edit = OrgEdit { security_defaults: Some(SecurityDefaults::Off), ..Default::default() };
+            ops::edit_org(state, c, &org, edit).await?;
+        }
+        "mfa-off" => {
+            ops::edit_user(state, c, user, UserEdit { mfa: Some(MfaState::Disabled), ..Default::default() }).await?;
+        }
+        "device-credential" => {
+            let current = ops::load_org(state, c.lang, &org).await?;
+            if current.settings.device_credentials == DeviceCredentialsPolicy::Blocked {
+                let edit = OrgEdit { device_credentials: Some(DeviceCredentialsPolicy::Allowed), ..Default::default() };
+                ops::edit_org(state, c, &org, edit).await?;
+            }
+            let taken: Vec<String> = state
+                .directory
+                .list_device_credentials(user)
+                .await
+                .map_err(|e| ops::directory_error(c.lang, e))?
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            let spec = DeviceCredentialSpec { name: free_name(&taken), ..Default::default() };
+            let (_, secret) = ops::add_device_credential(state, c, user, spec).await?;
+            applied.secret_kind = Some("device-credential");
+            applied.secret = Some(secret);
+        }
+        "app-password" => {
+            let current = ops::load_org(state, c.lang, &org).await?;
+            if current.settings.app_passwords == AppPasswordsPolicy::Blocked {
+                let edit = OrgEdit { app_passwords: Some(AppPasswordsPolicy::Allowed), ..Default::default() };
+                ops::edit_org(state, c, &org, edit).await?;
+            }
+            if fix.title.id == "fix-app-password-add" {
+                let taken: Vec<String> = state
+                    .directory
+                    .list_app_passwords(user)
+                    .await
+                    .map_err(|e| ops::directory_error(c.lang, e))?
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect();
+                let secret = ops::add_app_password(state, c, user, &free_name(&taken)).await?;
+                applied.secret_kind = Some("app-password");
+                applied.secret = Some(secret);
+            }
+        }
+        _ => unreachable!("every action of action_of is handled"),
+    }
+    Ok(applied)
+}
+
+/// `smtp-device`, or `smtp-device-2`, … when taken (a mailbox holds at most 40 of each kind).
+fn free_name(taken: &[String]) -> String {
+    (1..=64)
+        .map(|n| if n == 1 { DEVICE_NAME.to_string() } else { format!("{DEVICE_NAME}-{n}") })
+        .find(|name| !taken.iter().any(|t| t.eq_ignore_ascii_case(name)))
+        .unwrap_or_else(|| format!("{DEVICE_NAME}-{}", crate::now()))
+}
+
+/// The knowledge base's answer for one pasted reply line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainView {
+    pub reply: String,
+    pub known: bool,
+    pub entry: Option<&'static str>,
+    pub provider: Option<&'static str>,
+    pub provider_name: Option<String>,
+    /// The sign-in log's name of the deciding check, for our own replies.
+    pub layer: Option<&'static str>,
+    pub means: String,
+    pub fix: Option<String>,
+}
+
+/// Most characters of a pasted reply that are looked at.
+const MAX_REPLY: usize = 2000;
+
+pub async fn explain(
+    state: &SharedState,
+    c: &Caller,
+    reply: &str,
+    provider: Option<&str>,
+    user: Option<&str>,
+) -> Result<ExplainView, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let lang = c.lang;
+    let reply: String = reply.trim().chars().take(MAX_REPLY).collect();
+    if reply.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-reply", lang, "ts-err-empty-reply", &[]));
+    }
+    let hint = match provider.map(str::trim).filter(|p| !p.is_empty() && *p != "auto") {
+        None => None,
+        Some(p) => Some(match p.to_ascii_lowercase().as_str() {
+            "authrelay" => kb::Provider::Authrelay,
+            "microsoft365" | "m365" | "microsoft" | "office365" => kb::Provider::Microsoft365,
+            "gmail" | "google" => kb::Provider::Gmail,
+            "generic" => kb::Provider::Generic,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad-value",
+                    lang,
+                    "api-err-bad-value",
+                    &[
+                        ("field", Arg::Str("provider")),
+                        ("value", Arg::Str(p)),
+                        ("choices", Arg::Str("auto authrelay microsoft365 gmail generic")),
+                    ],
+                ))
+            }
+        }),
+    };
+    // The fix names the mailbox and organisation when the admin says whose device it is.
+    let mut ctx = kb::Context::default();
+    if let Some(u) = user.map(str::trim).filter(|u| !u.is_empty()) {
+        if let Ok(a) = Address::parse(u) {
+            let found = state.directory.user(a.as_str()).await.map_err(|e| ops::directory_error(lang, e))?;
+            ctx.org = found.map(|u| u.org);
+            ctx.user = Some(a.as_str().to_string());
+        }
+    }
+    Ok(match kb::explain(&reply, hint, &ctx, lang) {
+        Some(e) => ExplainView {
+            reply,
+            known: true,
+            entry: Some(e.entry),
+            provider: Some(e.provider.as_str()),
+            provider_name: Some(t(lang, &format!("ts-provider-{}", e.provider.as_str()), &[])),
+            layer: e.layer,
+            means: e.means,
+            fix: Some(e.fix),
+        },
+        None => ExplainView {
+            reply,
+            known: false,
+            entry: None,
+            provider: None,
+            provider_name: None,
+            layer: None,
+            means: t(lang, "ts-unknown-reply", &[]),
+            fix: None,
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// API handlers (routes in api.rs)
+
+pub mod api {
+    use axum::extract::State;
+    use axum::Json;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+
+    use crate::api::{Body, PathArgs};
+    use crate::auth::{ApiCaller, ApiError};
+    use crate::SharedState;
+
+    pub async fn doctor(
+        State(state): State<SharedState>,
+        ApiCaller(c): ApiCaller,
+        PathArgs(address): PathArgs<String>,
+    ) -> Result<Json<super::DoctorView>, ApiError> {
+        let report = super::diagnose(&state, &c, &address).await?;
+        Ok(Json(super::view(&report, &c)))
+    }
+
+    #[derive(Deserialize)]
+    pub struct FixRequest {
+        action: String,
+    }
+
+    pub async fn apply_fix(
+        State(state): State<SharedState>,
+        ApiCaller(c): ApiCaller,
+        PathArgs(address): PathArgs<String>,
+        Body(req): Body<FixRequest>,
+    ) -> Result<Json<Value>, ApiError> {
+        let applied = super::apply(&state, &c, &address, &req.action).await?;
+        let after = super::diagnose(&state, &c, &address).await?;
+        Ok(Json(json!({
+            "applied": applied.action,
+            "secret_kind": applied.secret_kind,
+            "secret": applied.secret,
+            "doctor": super::view(&after, &c),
+        })))
+    }
+
+    #[derive(Deserialize)]
+    pub struct ExplainRequest {
+        reply: String,
+        provider: Option<String>,
+        user: Option<String>,
+    }
+
+    pub async fn explain(
+        State(state): State<SharedState>,
+        ApiCaller(c): ApiCaller,
+        Body(req): Body<ExplainRequest>,
+    ) -> Result<Json<super::ExplainView>, ApiError> {
+        Ok(Json(super::explain(&state, &c, &req.reply, req.provider.as_deref(), req.user.as_deref()).await?))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page handlers (routes in web.rs)
+
+pub mod web {
+    use axum::extract::{Form, Query, State};
+    use minijinja::{context, Value};
+    use serde::Deserialize;
+
+    use crate::auth::{ApiError, Caller, WebCaller};
+    use crate::roles::Permission;
+    use crate::web::{error_page, page as render_page, OrPage, Page};
+    use crate::SharedState;
+
+    #[derive(Deserialize, Default)]
+    pub struct PageQuery {
+        user: Option<String>,
+    }
+
+    /// Everything the page shows; `doctor` only once a mailbox is picked.
+    #[derive(Default)]
+    struct Shown {
+        picked: Option<String>,
+        secret: Option<(String, String)>,
+        done: Option<String>,
+        error: Option<String>,
+        reply: Option<String>,
+        provider: Option<String>,
+        explanation: Option<super::ExplainView>,
+    }
+
+    async fn show(state: &SharedState, c: &Caller, s: Shown) -> Page {
+        if !c.may(Permission::ReadDirectory) {
+            return Err(error_page(state, c, ApiError::forbidden(c.lang, Permission::ReadDirectory, c.role)));
+        }
+        let mailboxes: Vec<String> = state
+            .directory
+            .list_users(None)
+            .await
+            .map_err(|e| crate::ops::directory_error(c.lang, e))
+            .or_page(state, c)?
+            .into_iter()
+            .map(|u| u.address)
+            .collect();
+        let mut error = s.error;
+        let doctor = match s.picked.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => match super::diagnose(state, c, p).await {
+                Ok(report) => Some(super::view(&report, c)),
+                Err(e) => {
+                    error.get_or_insert(e.message);
+                    None
+                }
+            },
+        };
+        let ctx = context! {
+            mailboxes, picked => s.picked, doctor => doctor.map(|d| Value::from_serialize(&d)),
+            secret => s.secret.map(|(kind, value)| context! { kind, value }), done => s.done, error,
+            reply => s.reply, provider => s.provider.unwrap_or_else(|| "auto".into()),
+            explanation => s.explanation.map(|e| Value::from_serialize(&e)),
+        };
+        Ok(render_page(state, c, "troubleshoot.html", "troubleshoot", ctx))
+    }
+
+    pub async fn page(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<PageQuery>) -> Page {
+        show(&state, &c, Shown { picked: q.user, ..Default::default() }).await
+    }
+
+    #[derive(Deserialize)]
+    pub struct FixForm {
+        user: String,
+        action: String,
+    }
+
+    /// One click: applies the fix and shows the verdict after it (and a new secret, once).
+    pub async fn fix(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<FixForm>) -> Page {
+        let applied = super::apply(&state, &c, &f.user, &f.action).await.or_page(&state, &c)?;
+        let secret = applied.secret.map(|v| (applied.secret_kind.unwrap_or("password").to_string(), v));
+        let done = Some(authrelay_i18n::t(c.lang, "ts-applied", &[]));
+        show(&state, &c, Shown { picked: Some(f.user), secret, done, ..Default::default() }).await
+    }
+
+    #[derive(Deserialize)]
+    pub struct ExplainForm {
+        reply: String,
+        provider: Option<String>,
+        user: Option<String>,
+    }
+
+    pub async fn explain(
+        State(state): State<SharedState>,
+        WebCaller(c): WebCaller,
+        Form(f): Form<ExplainForm>,
+    ) -> Page {
+        let mut shown = Shown { reply: Some(f.reply.clone()), provider: f.provider.clone(), ..Default::default() };
+        match super::explain(&state, &c, &f.reply, f.provider.as_deref(), f.user.as_deref()).await {
+            Ok(e) => shown.explanation = Some(e),
+            Err(e) => shown.error = Some(e.message),
+        }
+        shown.picked = f.user.filter(|u| !u.trim().is_empty());
+        show(&state, &c, shown).await
+    }
+}

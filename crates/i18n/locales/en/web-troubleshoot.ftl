@@ -1,0 +1,67 @@
+# Admin center: the Troubleshooter page, device credentials, messages sent (issues 4, 7, 8).
+
+ts-intro = Pick a mailbox to see, check by check, why its devices cannot send, and fix it with one click. Fixes are listed least weakening first.
+ts-pick-mailbox = Mailbox
+ts-check-button = Check this mailbox
+ts-verdict-title = Verdict for { $user }
+ts-col-check = Check
+ts-col-result = Result
+ts-col-detail = Details
+ts-fixes-title = Fixes
+ts-fixes-intro = For each blocking check, the first fix keeps the most protection. Fixes marked with ⚠ lower protection for a whole mailbox or organisation; use them only when nothing above works for the device.
+ts-recommended = Recommended
+ts-alternative = Alternative
+ts-weakening-none = Restores the intended state
+ts-weakening-scoped = Scoped to one device; the account keeps its protection
+ts-weakening-mailbox = Weakens protection for this mailbox
+ts-weakening-organisation = Weakens protection for the whole organisation
+ts-requires-role = Requires the role { $roles }.
+ts-admin-path = Where in the admin center:
+ts-explain-title = Explain an error message
+ts-explain-label = Paste the reply the device or app showed (for example from its log or its test page)
+ts-provider = Server
+ts-provider-auto = Detect from the reply
+ts-provider-authrelay = authrelay (this server)
+ts-provider-microsoft365 = Microsoft 365 / Outlook
+ts-provider-gmail = Gmail / Google Workspace
+ts-provider-generic = Any SMTP server
+ts-explain-user = Mailbox (optional, makes the fix exact)
+ts-explain-button = Explain
+ts-explained-for = Reply recognised as from: { $provider }
+ts-means = What it means:
+ts-how-to-fix = How to fix it:
+ts-unknown-reply = This reply is not in the knowledge base, so it is not explained here rather than guessed. Check the server's documentation for this exact code, or run `authrelay probe` against the server to see the whole conversation.
+ts-applied = Fix applied and written to the audit log. The verdict below is the new one.
+ts-err-not-suggested = The fix "{ $action }" is not suggested for { $address } now (it may already be applied). Reload the Troubleshooter to see the current verdict.
+ts-err-empty-reply = Paste the reply line first, for example "535 5.7.139 Authentication unsuccessful …".
+
+secret-once-device-credential = The device credential is shown only once. Enter it in the device as the password now:
+done-device-credential = Device credential created.
+cred-device-credential = Device credential
+cred-oauth = OAuth token
+cred-connector = Connector (no sign-in)
+report-sent = Messages sent
+
+dc-title = Device credentials
+dc-intro = A device credential is a generated password for one device. It works only for sending mail (SMTP) as this mailbox, so security defaults and MFA do not block it, and it can be limited to client addresses and an end date.
+dc-org-blocked = The organisation blocks device credentials; existing ones are refused until it allows them again (Organisation → Mail settings).
+dc-col-tag = Tag
+dc-col-allow = Allowed from
+dc-col-expires = Expires
+dc-any-address = any address
+dc-never = never
+dc-none = No device credentials.
+dc-allow-label = Allowed client addresses (optional, CIDRs)
+dc-expires-label = Expires after (optional)
+dc-add = Create device credential
+dc-org-title = Device credentials
+dc-org-label = Allow device credentials
+dc-org-help = Mailboxes may give printers and apps a generated, revocable secret that only sends mail. Turning this off refuses every device credential of the organisation at once.
+
+api-err-unknown-device-credential = { $address } has no device credential named "{ $name }".
+api-err-device-credential-exists = { $address } already has a device credential named "{ $name }". Choose another name.
+api-err-too-many-device-credentials = { $address } already has 40 device credentials. Revoke one first.
+api-err-bad-device-credential-name = The device credential name must be 1 to 64 characters without control characters.
+api-err-bad-cidr = "{ $value }" is not a client address range. Use an address or a CIDR such as 192.0.2.0/24 or 2001:db8::/32.
+api-err-bad-expiry = "{ $value }" is not a date. Use YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T18:00:00Z.
+api-err-expiry-past = The expiry { $value } is already past. Choose a later date.

@@ -1,0 +1,67 @@
+# Pusat admin: halaman Pemecah masalah, kredensial perangkat, jumlah pesan terkirim (isu 4, 7, 8).
+
+ts-intro = Pilih kotak surat untuk melihat, per pemeriksaan, mengapa perangkatnya tidak bisa mengirim, lalu perbaiki dengan satu klik. Perbaikan yang paling sedikit melemahkan keamanan ditampilkan lebih dulu.
+ts-pick-mailbox = Kotak surat
+ts-check-button = Periksa kotak surat ini
+ts-verdict-title = Hasil pemeriksaan { $user }
+ts-col-check = Pemeriksaan
+ts-col-result = Hasil
+ts-col-detail = Detail
+ts-fixes-title = Perbaikan
+ts-fixes-intro = Untuk setiap pemeriksaan yang memblokir, perbaikan pertama mempertahankan perlindungan paling banyak. Perbaikan bertanda ⚠ menurunkan perlindungan seluruh kotak surat atau seluruh organisasi; gunakan hanya jika cara di atasnya tidak cocok untuk perangkat itu.
+ts-recommended = Disarankan
+ts-alternative = Alternatif
+ts-weakening-none = Mengembalikan keadaan yang dimaksud
+ts-weakening-scoped = Hanya untuk satu perangkat; akun tetap terlindungi
+ts-weakening-mailbox = Melemahkan perlindungan kotak surat ini
+ts-weakening-organisation = Melemahkan perlindungan seluruh organisasi
+ts-requires-role = Memerlukan peran { $roles }.
+ts-admin-path = Letaknya di pusat admin:
+ts-explain-title = Jelaskan pesan galat
+ts-explain-label = Tempelkan balasan yang ditampilkan perangkat atau aplikasi (misalnya dari log atau halaman ujinya)
+ts-provider = Server
+ts-provider-auto = Kenali dari balasannya
+ts-provider-authrelay = authrelay (server ini)
+ts-provider-microsoft365 = Microsoft 365 / Outlook
+ts-provider-gmail = Gmail / Google Workspace
+ts-provider-generic = Server SMTP apa pun
+ts-explain-user = Kotak surat (opsional, membuat perbaikannya tepat)
+ts-explain-button = Jelaskan
+ts-explained-for = Balasan dikenali berasal dari: { $provider }
+ts-means = Artinya:
+ts-how-to-fix = Cara memperbaikinya:
+ts-unknown-reply = Balasan ini tidak ada di basis pengetahuan, jadi tidak dijelaskan di sini alih-alih ditebak. Periksa dokumentasi server untuk kode ini, atau jalankan `authrelay probe` ke server itu untuk melihat seluruh percakapannya.
+ts-applied = Perbaikan diterapkan dan dicatat di log audit. Hasil pemeriksaan di bawah adalah yang terbaru.
+ts-err-not-suggested = Perbaikan "{ $action }" saat ini tidak disarankan untuk { $address } (mungkin sudah diterapkan). Buka lagi Pemecah masalah untuk melihat hasil terkini.
+ts-err-empty-reply = Tempelkan dulu baris balasannya, misalnya "535 5.7.139 Authentication unsuccessful …".
+
+secret-once-device-credential = Kredensial perangkat hanya ditampilkan sekali. Masukkan sekarang ke perangkat sebagai kata sandinya:
+done-device-credential = Kredensial perangkat dibuat.
+cred-device-credential = Kredensial perangkat
+cred-oauth = Token OAuth
+cred-connector = Konektor (tanpa masuk)
+report-sent = Pesan terkirim
+
+dc-title = Kredensial perangkat
+dc-intro = Kredensial perangkat adalah kata sandi buatan sistem untuk satu perangkat. Ia hanya bisa dipakai untuk mengirim email (SMTP) sebagai kotak surat ini, sehingga default keamanan dan autentikasi multifaktor tidak memblokirnya, dan bisa dibatasi ke alamat klien tertentu serta tanggal berakhir.
+dc-org-blocked = Organisasi memblokir kredensial perangkat; kredensial yang ada ditolak sampai diizinkan lagi (Organisasi → Pengaturan email).
+dc-col-tag = Tag
+dc-col-allow = Diizinkan dari
+dc-col-expires = Berakhir
+dc-any-address = alamat mana pun
+dc-never = tidak pernah
+dc-none = Tidak ada kredensial perangkat.
+dc-allow-label = Alamat klien yang diizinkan (opsional, CIDR)
+dc-expires-label = Berakhir setelah (opsional)
+dc-add = Buat kredensial perangkat
+dc-org-title = Kredensial perangkat
+dc-org-label = Izinkan kredensial perangkat
+dc-org-help = Kotak surat boleh memberi printer dan aplikasi rahasia buatan sistem yang bisa dicabut dan hanya untuk mengirim email. Mematikan ini langsung menolak semua kredensial perangkat di organisasi.
+
+api-err-unknown-device-credential = { $address } tidak punya kredensial perangkat bernama "{ $name }".
+api-err-device-credential-exists = { $address } sudah punya kredensial perangkat bernama "{ $name }". Pilih nama lain.
+api-err-too-many-device-credentials = { $address } sudah punya 40 kredensial perangkat. Cabut salah satunya dulu.
+api-err-bad-device-credential-name = Nama kredensial perangkat harus 1 sampai 64 karakter tanpa karakter kontrol.
+api-err-bad-cidr = "{ $value }" bukan rentang alamat klien. Gunakan alamat atau CIDR seperti 192.0.2.0/24 atau 2001:db8::/32.
+api-err-bad-expiry = "{ $value }" bukan tanggal. Gunakan YYYY-MM-DD atau waktu RFC 3339 seperti 2027-01-31T18:00:00Z.
+api-err-expiry-past = Tanggal berakhir { $value } sudah lewat. Pilih tanggal yang lebih baru.

@@ -1,0 +1,67 @@
+# 관리 센터: 문제 해결사 페이지, 장치 자격 증명, 보낸 메시지 수 (이슈 4, 7, 8).
+
+ts-intro = 사서함을 고르면 장치가 메일을 보내지 못하는 이유를 검사 항목별로 보여 주고, 클릭 한 번으로 해결할 수 있습니다. 보안을 가장 적게 낮추는 해결 방법이 먼저 나옵니다.
+ts-pick-mailbox = 사서함
+ts-check-button = 이 사서함 검사
+ts-verdict-title = { $user } 검사 결과
+ts-col-check = 검사 항목
+ts-col-result = 결과
+ts-col-detail = 세부 정보
+ts-fixes-title = 해결 방법
+ts-fixes-intro = 막고 있는 검사 항목마다 첫 번째 방법이 보호를 가장 많이 유지합니다. ⚠ 표시가 있는 방법은 사서함 전체나 조직 전체의 보호를 낮추므로, 위의 방법이 장치에 맞지 않을 때만 사용하세요.
+ts-recommended = 권장
+ts-alternative = 대안
+ts-weakening-none = 원래 의도한 상태로 되돌림
+ts-weakening-scoped = 장치 하나에만 적용되며 계정의 보호는 그대로 유지됨
+ts-weakening-mailbox = 이 사서함의 보호를 낮춤
+ts-weakening-organisation = 조직 전체의 보호를 낮춤
+ts-requires-role = { $roles } 역할이 필요합니다.
+ts-admin-path = 관리 센터 위치:
+ts-explain-title = 오류 메시지 설명
+ts-explain-label = 장치나 앱에 표시된 응답을 붙여 넣으세요(예: 장치 로그나 테스트 페이지의 내용)
+ts-provider = 서버
+ts-provider-auto = 응답에서 자동으로 판단
+ts-provider-authrelay = authrelay(이 서버)
+ts-provider-microsoft365 = Microsoft 365 / Outlook
+ts-provider-gmail = Gmail / Google Workspace
+ts-provider-generic = 일반 SMTP 서버
+ts-explain-user = 사서함(선택 사항, 입력하면 해결 방법이 정확해집니다)
+ts-explain-button = 설명 보기
+ts-explained-for = 다음 서버의 응답으로 인식했습니다: { $provider }
+ts-means = 의미:
+ts-how-to-fix = 해결 방법:
+ts-unknown-reply = 이 응답은 지식 베이스에 없으므로 추측하지 않고 설명하지 않습니다. 이 코드에 대해서는 해당 서버의 문서를 확인하거나, `authrelay probe`로 서버와의 전체 대화를 확인하세요.
+ts-applied = 해결 방법을 적용하고 감사 로그에 기록했습니다. 아래는 새 검사 결과입니다.
+ts-err-not-suggested = 지금은 { $address }에 "{ $action }" 해결 방법이 제안되지 않습니다(이미 적용되었을 수 있습니다). 문제 해결사를 다시 열어 현재 결과를 확인하세요.
+ts-err-empty-reply = 먼저 응답 줄을 붙여 넣으세요. 예: "535 5.7.139 Authentication unsuccessful …"
+
+secret-once-device-credential = 장치 자격 증명은 한 번만 표시됩니다. 지금 장치에 암호로 입력하세요:
+done-device-credential = 장치 자격 증명을 만들었습니다.
+cred-device-credential = 장치 자격 증명
+cred-oauth = OAuth 토큰
+cred-connector = 커넥터(로그인 없음)
+report-sent = 보낸 메시지
+
+dc-title = 장치 자격 증명
+dc-intro = 장치 자격 증명은 장치 하나를 위해 생성된 암호입니다. 이 사서함으로 메일을 보내는(SMTP) 데만 쓸 수 있으므로 보안 기본값과 다단계 인증(MFA)에 막히지 않으며, 사용할 수 있는 클라이언트 주소와 만료일을 제한할 수 있습니다.
+dc-org-blocked = 조직에서 장치 자격 증명을 차단했습니다. 다시 허용할 때까지 기존 자격 증명도 거부됩니다(조직 → 메일 설정).
+dc-col-tag = 태그
+dc-col-allow = 허용된 주소
+dc-col-expires = 만료
+dc-any-address = 모든 주소
+dc-never = 없음
+dc-none = 장치 자격 증명이 없습니다.
+dc-allow-label = 허용할 클라이언트 주소(선택 사항, CIDR)
+dc-expires-label = 만료일(선택 사항)
+dc-add = 장치 자격 증명 만들기
+dc-org-title = 장치 자격 증명
+dc-org-label = 장치 자격 증명 허용
+dc-org-help = 사서함이 프린터와 앱에 메일 전송 전용의, 취소할 수 있는 생성된 비밀을 줄 수 있습니다. 이 설정을 끄면 조직의 모든 장치 자격 증명이 즉시 거부됩니다.
+
+api-err-unknown-device-credential = { $address }에 "{ $name }"(이)라는 장치 자격 증명이 없습니다.
+api-err-device-credential-exists = { $address }에 이미 "{ $name }"(이)라는 장치 자격 증명이 있습니다. 다른 이름을 사용하세요.
+api-err-too-many-device-credentials = { $address }에 이미 장치 자격 증명이 40개 있습니다. 먼저 하나를 취소하세요.
+api-err-bad-device-credential-name = 장치 자격 증명 이름은 제어 문자 없이 1~64자여야 합니다.
+api-err-bad-cidr = "{ $value }"은(는) 클라이언트 주소 범위가 아닙니다. 주소나 192.0.2.0/24, 2001:db8::/32 같은 CIDR을 사용하세요.
+api-err-bad-expiry = "{ $value }"은(는) 날짜가 아닙니다. YYYY-MM-DD 또는 2027-01-31T18:00:00Z 같은 RFC 3339 시각을 사용하세요.
+api-err-expiry-past = 만료일 { $value }은(는) 이미 지났습니다. 더 나중 날짜를 고르세요.
