@@ -777,9 +777,24 @@ async fn security_defaults_post(
     Path(name): Path<String>,
     Form(f): Form<SecurityDefaultsForm>,
 ) -> Page {
+    // Only an explicit "off" weakens the organisation; anything unrecognised is refused.
     let value = match f.security_defaults.as_str() {
         "on" | "enabled" => SecurityDefaults::On,
-        _ => SecurityDefaults::Off,
+        "off" | "disabled" => SecurityDefaults::Off,
+        other => {
+            let err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-value",
+                c.lang,
+                "api-err-bad-value",
+                &[
+                    ("field", Arg::Str("security_defaults")),
+                    ("value", Arg::Str(other)),
+                    ("choices", Arg::Str("on off")),
+                ],
+            );
+            return Err(error_page(&state, &c, err));
+        }
     };
     let org = ops::edit_org(&state, &c, &name, OrgEdit { security_defaults: Some(value), ..Default::default() })
         .await
