@@ -645,18 +645,24 @@ impl Directory for SqliteDirectory {
     async fn auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
         // One read transaction, so the user, settings and credentials come from one snapshot.
         let mut tx = self.pool.begin().await?;
-        let Some((row, user)) = load_user_row(&mut tx, address).await? else {
-            tx.commit().await?;
-            return Ok(None);
-        };
+        let found = load_user_row(&mut tx, address).await?;
+        // An unknown user runs the same credential queries (for an id that cannot exist), so the
+        // directory's share of an AUTH attempt costs the same whether the user exists or not.
+        let user_id = found.as_ref().map(|(_, u)| u.id).unwrap_or(-1);
+        if found.is_none() {
+            user_send_as(&mut tx, user_id).await?;
+        }
         let rows = sqlx::query(
             "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
         )
-        .bind(user.id)
+        .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
-        let device_credentials = crate::device::secrets_of(&mut tx, user.id).await?;
+        let device_credentials = crate::device::secrets_of(&mut tx, user_id).await?;
         tx.commit().await?;
+        let Some((row, user)) = found else {
+            return Ok(None);
+        };
         let app_passwords = rows
             .iter()
             .map(|r| {
