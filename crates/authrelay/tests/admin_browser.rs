@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{TestServer, PASSWORD};
 
@@ -46,7 +46,7 @@ fn walk(lang: &str) {
 
     let shots = artifacts();
     let _ = std::fs::remove_dir_all(shots.join(lang));
-    let mut child = Command::new("node")
+    let child = Command::new("node")
         .arg(dir.join("seed-walk.mjs"))
         .current_dir(&dir)
         .env("ADMIN_URL", format!("http://{}", server.admin()))
@@ -63,21 +63,8 @@ fn walk(lang: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run node (Node.js is needed for the browser tests)");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the {lang} browser walk took more than 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (status, stdout, stderr) =
+        common::wait_bounded(child, Duration::from_secs(180), &format!("the {lang} browser walk"));
     assert!(status.success(), "browser walk ({lang}) failed:\n{stdout}\n{stderr}\nserver log:\n{}", server.logs());
     assert!(stdout.contains("seed walk passed"), "{stdout}");
     let taken = std::fs::read_dir(shots.join(lang)).map(|d| d.count()).unwrap_or(0);

@@ -275,3 +275,26 @@ pub fn client_tls(cert_pem: &Path) -> std::sync::Arc<rustls::ClientConfig> {
             .with_no_client_auth(),
     )
 }
+
+/// Runs a spawned helper process (a browser walk, a client script) to completion, killing it if
+/// it outlives `limit`; returns its exit status, stdout and stderr.
+pub fn wait_bounded(
+    mut child: std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} took more than {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = child.wait_with_output().unwrap();
+    (status, String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
