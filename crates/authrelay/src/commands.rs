@@ -371,7 +371,7 @@ async fn app_password(c: AppPasswordCommand, dir: &SqliteDirectory, lang: Lang) 
 }
 
 fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError> {
-    let spool = Spool::open(&config.spool_path())
+    let spool = Spool::attach(&config.spool_path())
         .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
     match c {
         QueueCommand::List { json } => {

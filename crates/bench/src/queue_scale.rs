@@ -56,7 +56,7 @@ pub async fn fill(root: &Path, count: u64, size: usize, concurrency: usize) -> R
 pub struct Recovered {
     /// Messages found by the scan.
     pub messages: usize,
-    /// `Spool::open`: cleaning `incoming/` and the directory fsyncs.
+    /// `Spool::open`: cleaning `incoming/`, replaying the journal, the directory fsyncs.
     pub open: Duration,
     /// `Spool::list`: reading and checking every queued file's header.
     pub scan: Duration,

@@ -1,15 +1,21 @@
 //! Spool: the durable queue of accepted messages.
 //!
-//! The one rule: a message is written, fsynced, renamed into `queue/` and the directory fsynced
-//! **before** [`Spool::accept`] returns, and only then does the session send `250 … queued as`.
-//! A crash before that leaves at most a file in `incoming/`, which [`Spool::open`] deletes: it was
-//! never acknowledged and is never delivered.
+//! The one rule: a message is on disk **before** [`Spool::accept`] returns, and only then does
+//! the session send `250 … queued as`. The process that owns the spool (the server, opened with
+//! [`Spool::open`]) writes the queue file and appends the same bytes to a write-ahead journal,
+//! and one `fdatasync` of the journal, shared by concurrent accepts, makes it durable (see
+//! `journal`). Other processes (the admin CLI) [`Spool::attach`] and do without the journal:
+//! their writes fsync the file and the directory themselves.
 //!
 //! Layout on disk (all directories 0700, files 0600):
 //!
 //! ```text
 //! <root>/incoming/<id>   being written; never read by anyone, wiped by `open`
-//! <root>/queue/<id>      accepted and durable; one file per message
+//! <root>/queue/<id>      accepted; one file per message
+//! <root>/journal/        the owner's write-ahead journal: segments and a checkpoint
+//! <root>/removed/<id>    left by `remove` in an attached process, so a journal replay does
+//!                        not bring back a message an operator deleted
+//! <root>/lock            held (flock) by the owner
 //! ```
 //!
 //! Modules:
@@ -17,14 +23,15 @@
 //!   as one line of JSON, a line with size, accept time and an FNV-1a 64 checksum over envelope
 //!   and message, then the message bytes. A torn, truncated or edited file reads as
 //!   [`SpoolError::Corrupt`], never as a message.
-//! - `commit`: the group commit of the `queue/` directory fsync, shared by concurrent accepts.
+//! - `journal`: the write-ahead journal, its group commit, checkpoints and replay.
 //!
-//! Delivery is at least once: a message whose acceptance failed after its rename is taken back
-//! out of `queue/` on a best-effort basis, and a client that disconnects while its accept is in
-//! flight may still have its message queued. Neither ever loses an acknowledged message.
+//! Delivery is at least once: a message whose acceptance failed after its queue file was written
+//! is taken back out on a best-effort basis, a client that disconnects while its accept is in
+//! flight may still have its message queued, and a crash can bring back a message delivered just
+//! before it. None of these ever loses an acknowledged message.
 
-mod commit;
 mod format;
+mod journal;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufReader, Write};
@@ -38,7 +45,8 @@ use authrelay_core::QueueId;
 use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use commit::Committer;
+use journal::{Journal, Record};
+pub use journal::{JournalOptions, ReplayReport};
 
 /// What the session learned about a message besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +112,11 @@ struct Inner {
     root: PathBuf,
     incoming: PathBuf,
     queue: PathBuf,
-    committer: Committer,
+    removed: PathBuf,
+    /// The owner's journal; None in an attached process.
+    journal: Option<Journal>,
+    /// What opening found in the journal (owner only).
+    replayed: ReplayReport,
     /// Millisecond part of the last id handed out; ids of this process strictly increase, so
     /// they never collide with each other and sort in arrival order even within a millisecond.
     last_millis: AtomicU64,
@@ -117,23 +129,21 @@ struct Inner {
 const ID_ATTEMPTS: usize = 16;
 
 impl Spool {
-    /// Opens (creating if needed) the spool at `root`, and deletes everything left in
-    /// `incoming/`: those messages were never acknowledged, so the client still owns them.
+    /// Opens (creating if needed) the spool at `root` as its owner: takes the lock, deletes
+    /// everything left in `incoming/` (never acknowledged, so the client still owns those),
+    /// repairs the queue from the journal after an unclean stop, and starts the journal.
     pub fn open(root: &Path) -> Result<Spool, SpoolError> {
-        Self::open_with_gather(root, Duration::ZERO)
+        Self::open_with(root, JournalOptions::default())
     }
 
-    fn open_with_gather(root: &Path, gather: Duration) -> Result<Spool, SpoolError> {
+    /// [`Spool::open`] with journal tunables (tests and benchmarks).
+    pub fn open_with(root: &Path, options: JournalOptions) -> Result<Spool, SpoolError> {
         let created_root = !root.exists();
-        let incoming = root.join("incoming");
-        let queue = root.join("queue");
-        let mut builder = DirBuilder::new();
-        builder.recursive(true).mode(0o700);
-        builder.create(&incoming)?;
-        builder.create(&queue)?;
+        let dirs = Dirs::create(root)?;
+        let lock = Arc::new(take_lock(&root.join("lock"), options.lock_wait)?);
 
         let mut removed = 0usize;
-        for entry in fs::read_dir(&incoming)? {
+        for entry in fs::read_dir(&dirs.incoming)? {
             let entry = entry?;
             if entry.file_type()?.is_dir() {
                 fs::remove_dir_all(entry.path())?;
@@ -143,10 +153,18 @@ impl Spool {
             removed += 1;
         }
         if removed > 0 {
-            tracing::info!(removed, dir = %incoming.display(), "deleted unacknowledged spool leftovers");
+            tracing::info!(removed, dir = %dirs.incoming.display(), "deleted unacknowledged spool leftovers");
+        }
+        let journal_dir = root.join("journal");
+        DirBuilder::new().recursive(true).mode(0o700).create(&journal_dir)?;
+        let replayed = journal::replay(&journal_dir, &dirs.queue, &dirs.incoming, &dirs.removed, root)?;
+        // Operators' deletions only matter to records the journal held; it starts empty.
+        for entry in fs::read_dir(&dirs.removed)? {
+            fs::remove_file(entry?.path())?;
         }
         // Make the new directories and the cleanup durable before anyone is told "queued".
-        for dir in [incoming.as_path(), queue.as_path(), root] {
+        for dir in [dirs.incoming.as_path(), dirs.queue.as_path(), dirs.removed.as_path(), journal_dir.as_path(), root]
+        {
             fsync_dir(dir)?;
         }
         if created_root {
@@ -154,18 +172,30 @@ impl Spool {
                 fsync_dir(parent)?;
             }
         }
+        let journal = Journal::start(&journal_dir, root, options, lock)?;
+        Ok(Spool::new(root, dirs, Some(journal), replayed))
+    }
 
-        let committer = Committer::start(File::open(&queue)?, gather)?;
-        Ok(Spool {
+    /// Uses the spool at `root` without owning it (the admin CLI while a server runs): no
+    /// cleanup, no journal; a write here fsyncs its file and directory itself.
+    pub fn attach(root: &Path) -> Result<Spool, SpoolError> {
+        let dirs = Dirs::create(root)?;
+        Ok(Spool::new(root, dirs, None, ReplayReport::default()))
+    }
+
+    fn new(root: &Path, dirs: Dirs, journal: Option<Journal>, replayed: ReplayReport) -> Spool {
+        Spool {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
-                incoming,
-                queue,
-                committer,
+                incoming: dirs.incoming,
+                queue: dirs.queue,
+                removed: dirs.removed,
+                journal,
+                replayed,
                 last_millis: AtomicU64::new(0),
                 subscribers: Mutex::new(Vec::new()),
             }),
-        })
+        }
     }
 
     /// Stores a message durably and returns its id. `Ok` means the message survives a crash;
@@ -180,15 +210,32 @@ impl Spool {
         let header = format::encode_header(envelope, &message, queued_at)?;
         let size = message.len() as u64;
         let inner = self.inner.clone();
-        let id = blocking(move || inner.write_and_rename(&header, &message)).await?;
-
-        if let Err(e) = self.inner.committer.commit().await {
-            // Not known to be durable, so not acknowledged: take it back out so it is not
-            // delivered behind the client's back while the client retries.
-            let path = self.inner.queue.join(id.as_str());
-            let _ = blocking(move || fs::remove_file(path).map_err(SpoolError::from)).await;
-            return Err(e.into());
-        }
+        let id = match &self.inner.journal {
+            Some(journal) => {
+                let (id, record) = blocking(move || {
+                    let id = inner.write_and_rename(&header, &message, false)?;
+                    let record = Record::accept(&id, &[&header, &message]);
+                    Ok((id, record))
+                })
+                .await?;
+                if let Err(e) = journal.append(record).await {
+                    // Not known to be durable, so not acknowledged: take it back out so it is
+                    // not delivered behind the client's back while the client retries.
+                    let path = self.inner.queue.join(id.as_str());
+                    let _ = blocking(move || fs::remove_file(path).map_err(SpoolError::from)).await;
+                    return Err(e.into());
+                }
+                id
+            }
+            None => {
+                blocking(move || {
+                    let id = inner.write_and_rename(&header, &message, true)?;
+                    fsync_dir(&inner.queue)?;
+                    Ok(id)
+                })
+                .await?
+            }
+        };
         tracing::debug!(id = %id, "message queued");
         self.notify(QueuedMessage { id: id.clone(), envelope: envelope.clone(), size, queued_at });
         Ok(id)
@@ -267,23 +314,43 @@ impl Spool {
         Ok((header.envelope, data))
     }
 
-    /// Deletes a message (delivered or bounced) and makes the deletion durable, so it does not
-    /// come back after a crash and get delivered twice.
+    /// Deletes a message (delivered, bounced, or by an operator) and makes the deletion durable,
+    /// so it does not come back after a crash and get delivered twice.
     pub fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
-        fs::remove_file(self.path(id)).map_err(|e| not_found(e, id))?;
+        let path = self.path(id);
+        fs::symlink_metadata(&path).map_err(|e| not_found(e, id))?;
+        if self.inner.journal.is_none() {
+            // The owner's journal may still hold this message's accept record: leave a marker
+            // so a replay after a crash does not restore it.
+            let marker = self.inner.removed.join(id.as_str());
+            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&marker)?;
+            fsync_dir(&self.inner.removed)?;
+        }
+        fs::remove_file(&path).map_err(|e| not_found(e, id))?;
         fsync_dir(&self.inner.queue)?;
+        if let Some(journal) = &self.inner.journal {
+            // The removal is already durable; the record only keeps a replay from restoring it.
+            journal.append_detached(Record::done(id));
+        }
         Ok(())
     }
 
-    /// [`Spool::remove`] for the async side: the directory fsync that makes the deletion
-    /// durable is shared with concurrent accepts and removals (group commit; a removal waits up
-    /// to 50 ms for an accept's fsync to ride along with) instead of one per message. Returns
-    /// once the deletion is durable.
+    /// [`Spool::remove`] for the async side: in the owner, the deletion is made durable by a
+    /// `done` record in the journal that rides along with the next sync (a removal waits up to
+    /// 50 ms for an accept's sync) instead of a directory fsync per message. Returns once the
+    /// deletion is durable.
     pub async fn remove_async(&self, id: &QueueId) -> Result<(), SpoolError> {
+        if self.inner.journal.is_none() {
+            let spool = self.clone();
+            let id = id.clone();
+            return blocking(move || spool.remove(&id)).await;
+        }
         let path = self.path(id);
         let owned = id.clone();
         blocking(move || fs::remove_file(path).map_err(|e| not_found(e, &owned))).await?;
-        self.inner.committer.commit_lazy().await?;
+        if let Some(journal) = &self.inner.journal {
+            journal.append_lazy(Record::done(id)).await?;
+        }
         Ok(())
     }
 
@@ -291,10 +358,20 @@ impl Spool {
         &self.inner.root
     }
 
-    /// Directory fsyncs done by the group commit so far; fewer than accepts means batching
-    /// worked. For metrics and tests.
-    pub fn dir_fsyncs(&self) -> u64 {
-        self.inner.committer.fsyncs()
+    /// Journal syncs done so far (zero in an attached process); fewer than accepts means the
+    /// group commit batched them. For metrics and tests.
+    pub fn syncs(&self) -> u64 {
+        self.inner.journal.as_ref().map_or(0, Journal::syncs)
+    }
+
+    /// Checkpoints the journal has completed so far (see `journal`). For tests.
+    pub fn checkpoints(&self) -> u64 {
+        self.inner.journal.as_ref().map_or(0, Journal::checkpoints)
+    }
+
+    /// What opening the spool repaired from the journal (owner only).
+    pub fn replayed(&self) -> ReplayReport {
+        self.inner.replayed
     }
 
     fn path(&self, id: &QueueId) -> PathBuf {
@@ -327,8 +404,9 @@ impl Inner {
         QueueId::new(now.max(prev + 1), rand::random())
     }
 
-    /// Blocking part of an accept: write `incoming/<id>`, fsync it, rename it into `queue/`.
-    fn write_and_rename(&self, header: &[u8], message: &[u8]) -> Result<QueueId, SpoolError> {
+    /// Blocking part of an accept: write `incoming/<id>` (fsync it when `sync`: without a
+    /// journal to cover it), rename it into `queue/`.
+    fn write_and_rename(&self, header: &[u8], message: &[u8], sync: bool) -> Result<QueueId, SpoolError> {
         for _ in 0..ID_ATTEMPTS {
             let id = self.next_id();
             let queued = self.queue.join(id.as_str());
@@ -347,7 +425,9 @@ impl Inner {
             let written = (|| {
                 file.write_all(header)?;
                 file.write_all(message)?;
-                file.sync_all()?;
+                if sync {
+                    file.sync_all()?;
+                }
                 fs::rename(&staged, &queued)
             })();
             return match written {
@@ -368,6 +448,52 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
 ) -> Result<T, SpoolError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(format!("spool writer task failed: {e}")))?
+}
+
+/// The directories every spool has, created if missing.
+struct Dirs {
+    incoming: PathBuf,
+    queue: PathBuf,
+    removed: PathBuf,
+}
+
+impl Dirs {
+    fn create(root: &Path) -> io::Result<Dirs> {
+        let dirs = Dirs { incoming: root.join("incoming"), queue: root.join("queue"), removed: root.join("removed") };
+        let mut builder = DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        for dir in [&dirs.incoming, &dirs.queue, &dirs.removed] {
+            builder.create(dir)?;
+        }
+        Ok(dirs)
+    }
+}
+
+/// The owner's exclusive lock. Waits a little, as a previous owner in this process (a test, a
+/// restart) may still be letting go; another live owner is an error that names the cause.
+fn take_lock(path: &Path, wait: Duration) -> Result<File, SpoolError> {
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        // SAFETY: plain syscall on a descriptor we own.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(err.into());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(SpoolError::Io(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is locked by another authrelay process using the same data directory; stop it or use another --data-dir",
+                    path.display()
+                ),
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {

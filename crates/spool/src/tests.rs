@@ -214,16 +214,17 @@ async fn concurrent_accepts_all_land_with_unique_ids() {
     }
     assert_eq!(spool.list().unwrap().len(), 200);
     assert!(spool.scan().unwrap().corrupt.is_empty());
-    // Every accept waited for a directory fsync, and never more than one each.
-    assert!((1..=200).contains(&spool.dir_fsyncs()), "{}", spool.dir_fsyncs());
+    // Every accept waited for a journal sync, and never more than one each.
+    assert!((1..=200).contains(&spool.syncs()), "{}", spool.syncs());
 }
 
-/// With a short gathering pause before each directory fsync, concurrent accepts must share
-/// fsyncs: the group commit is working, not one fsync per message.
+/// With a short gathering pause before each journal sync, concurrent accepts must share
+/// syncs: the group commit is working, not one sync per message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn group_commit_shares_directory_fsyncs() {
+async fn group_commit_shares_journal_syncs() {
     let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open_with_gather(dir.path(), Duration::from_millis(20)).unwrap();
+    let options = JournalOptions { gather: Duration::from_millis(20), ..JournalOptions::default() };
+    let spool = Spool::open_with(dir.path(), options).unwrap();
     let tasks: Vec<_> = (0..100)
         .map(|i| {
             let spool = spool.clone();
@@ -235,18 +236,18 @@ async fn group_commit_shares_directory_fsyncs() {
     for task in tasks {
         task.await.unwrap();
     }
-    let fsyncs = spool.dir_fsyncs();
-    assert!((1..50).contains(&fsyncs), "100 accepts took {fsyncs} directory fsyncs");
+    let syncs = spool.syncs();
+    assert!((1..50).contains(&syncs), "100 accepts took {syncs} journal syncs");
     assert_eq!(spool.list().unwrap().len(), 100);
 }
 
 #[tokio::test]
-async fn idle_accept_costs_one_directory_fsync() {
+async fn idle_accept_costs_one_journal_sync() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     for n in 1..=3 {
         spool.accept(&envelope("bob@example.net"), b"x").await.unwrap();
-        assert_eq!(spool.dir_fsyncs(), n);
+        assert_eq!(spool.syncs(), n);
     }
 }
 

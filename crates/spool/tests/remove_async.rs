@@ -1,5 +1,5 @@
-//! `Spool::remove_async`: removals of delivered messages share directory fsyncs (a removal
-//! waits briefly for another fsync to ride along with), a lone removal still completes on its
+//! `Spool::remove_async`: removals of delivered messages share journal syncs (a removal
+//! waits briefly for another sync to ride along with), a lone removal still completes on its
 //! own, and a removed message is gone for good.
 
 use std::time::{Duration, Instant};
@@ -19,14 +19,14 @@ fn envelope() -> Envelope {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_removals_share_directory_fsyncs() {
+async fn concurrent_removals_share_journal_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     let mut ids = Vec::new();
     for i in 0..6 {
         ids.push(spool.accept(&envelope(), format!("m{i}").as_bytes()).await.unwrap());
     }
-    let before = spool.dir_fsyncs();
+    let before = spool.syncs();
     let tasks: Vec<_> = ids
         .iter()
         .cloned()
@@ -38,8 +38,8 @@ async fn concurrent_removals_share_directory_fsyncs() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let used = spool.dir_fsyncs() - before;
-    assert!((1..6).contains(&used), "6 removals took {used} directory fsyncs");
+    let used = spool.syncs() - before;
+    assert!((1..6).contains(&used), "6 removals took {used} journal syncs");
     assert!(spool.list().unwrap().is_empty());
     for id in &ids {
         assert!(matches!(spool.read(id), Err(SpoolError::NotFound(_))));
@@ -48,14 +48,14 @@ async fn concurrent_removals_share_directory_fsyncs() {
 }
 
 #[tokio::test]
-async fn a_lone_removal_completes_on_its_own_fsync() {
+async fn a_lone_removal_completes_on_its_own_sync() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     let id = spool.accept(&envelope(), b"x").await.unwrap();
-    let before = spool.dir_fsyncs();
+    let before = spool.syncs();
     let start = Instant::now();
     tokio::time::timeout(Duration::from_secs(10), spool.remove_async(&id)).await.expect("removal hangs").unwrap();
-    assert_eq!(spool.dir_fsyncs(), before + 1);
+    assert_eq!(spool.syncs(), before + 1);
     assert!(start.elapsed() >= Duration::from_millis(40), "it waited for company first");
     assert!(spool.list().unwrap().is_empty());
 }
