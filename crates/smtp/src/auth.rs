@@ -61,6 +61,8 @@ pub struct Authenticator {
     connectors: Arc<Vec<crate::connector::Connector>>,
     /// Accepted messages for the SMTP AUTH clients report, written off the hot path.
     submissions: Arc<crate::submissions::Recorder>,
+    /// Recipient quota used per mailbox, spares a directory read per MAIL FROM.
+    quota: Arc<crate::quota_cache::QuotaCache>,
 }
 
 impl Authenticator {
@@ -78,6 +80,7 @@ impl Authenticator {
             credentials: CredentialCache::default(),
             oauth: None,
             connectors: Arc::new(Vec::new()),
+            quota: Arc::default(),
         }
     }
 
@@ -198,9 +201,16 @@ impl Authenticator {
     /// How many more recipients `address` may have within the rolling 24 hours; `None` when the
     /// directory cannot say (the quota is then not enforced for this message, and it is logged).
     pub async fn recipients_left(&self, address: &str, limit: u64) -> Option<u64> {
-        let since = (self.clock)() - authrelay_directory::protection::DAY_SECS;
-        match self.directory.recipients_since(address, since).await {
-            Ok(used) => Some(limit.saturating_sub(used)),
+        let now = (self.clock)();
+        let ticket = match self.quota.used(address, now) {
+            Ok(used) => return Some(limit.saturating_sub(used)),
+            Err(ticket) => ticket,
+        };
+        match self.directory.recipients_since(address, now - authrelay_directory::protection::DAY_SECS).await {
+            Ok(used) => {
+                self.quota.store(address, used, now, ticket);
+                Some(limit.saturating_sub(used))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the recipient quota");
                 None
@@ -211,8 +221,9 @@ impl Authenticator {
     /// Adds an accepted message's recipients to the mailbox's rolling quota.
     pub async fn record_recipients(&self, address: &str, count: usize) {
         let count = u32::try_from(count).unwrap_or(u32::MAX);
-        if let Err(e) = self.directory.record_recipients(address, (self.clock)(), count).await {
-            tracing::error!(error = %e, "cannot record the recipient quota");
+        match self.directory.record_recipients(address, (self.clock)(), count).await {
+            Ok(()) => self.quota.add(address, u64::from(count)),
+            Err(e) => tracing::error!(error = %e, "cannot record the recipient quota"),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod connector;
 pub mod credential_cache;
 mod device;
 pub mod protection;
+mod quota_cache;
 pub mod recipients;
 pub mod server;
 pub mod session;

@@ -623,9 +623,15 @@ impl Session {
         match self.shared.spool.accept(&envelope, &stored).await {
             Ok(id) => {
                 tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
-                self.shared.auth.record_recipients(&user.address, envelope.rcpt_to.len()).await;
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
+                // The client hears 250 now; the quota write happens while it prepares the next
+                // message, and the session reads that next command only once it is recorded.
+                let sent = self.flush(stream).await;
+                self.shared.auth.record_recipients(&user.address, envelope.rcpt_to.len()).await;
                 self.shared.auth.record_submission(&user, self.tls.as_ref().map(|t| t.version.as_str()));
+                if sent.is_err() {
+                    return Next::Close;
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a message");

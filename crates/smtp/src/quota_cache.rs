@@ -1,0 +1,100 @@
+//! What each mailbox has used of its rolling 24-hour recipient quota, kept in memory so a MAIL
+//! FROM does not read the directory every time.
+//!
+//! The directory stays the record (it survives restarts); this cache only spares the reads. An
+//! entry is the directory's figure at load time plus every count this process wrote since, so
+//! it is exact for writes made here. It is reloaded after [`REFRESH_SECS`], which is how counts
+//! leaving the 24-hour window show up (late, so the quota errs on the strict side). A reload
+//! that raced with a write is not stored, so a write is never forgotten.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Seconds an entry is trusted before the directory is asked again (the quota's buckets are per
+/// minute, so nothing finer is lost).
+pub const REFRESH_SECS: i64 = 60;
+/// Beyond this many mailboxes the cache starts over rather than grow without bound.
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Default)]
+pub struct QuotaCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    used: u64,
+    loaded_at: i64,
+    /// Bumped by every write, so a reload can tell it raced with one.
+    writes: u64,
+}
+
+/// Taken before reading the directory; hands the figure to [`QuotaCache::store`].
+pub struct Ticket {
+    writes: u64,
+}
+
+impl QuotaCache {
+    /// The cached figure for `address` if loaded less than [`REFRESH_SECS`] ago (by the same
+    /// clock as `now`), else a ticket for a reload.
+    pub fn used(&self, address: &str, now: i64) -> Result<u64, Ticket> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(address) {
+            Some(e) if (0..REFRESH_SECS).contains(&(now - e.loaded_at)) => Ok(e.used),
+            Some(e) => Err(Ticket { writes: e.writes }),
+            None => Err(Ticket { writes: 0 }),
+        }
+    }
+
+    /// Stores a figure read from the directory, unless a write happened since the ticket.
+    pub fn store(&self, address: &str, used: u64, now: i64, ticket: Ticket) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let writes = entries.get(address).map_or(0, |e| e.writes);
+        if writes != ticket.writes {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(address) {
+            entries.clear();
+        }
+        entries.insert(address.to_string(), Entry { used, loaded_at: now, writes });
+    }
+
+    /// Adds `count` written to the directory for `address`.
+    pub fn add(&self, address: &str, count: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entries.get_mut(address) {
+            e.used += count;
+            e.writes += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_until_refresh_then_reloaded() {
+        let cache = QuotaCache::default();
+        let ticket = cache.used("a@x", 100).unwrap_err();
+        cache.store("a@x", 7, 100, ticket);
+        assert_eq!(cache.used("a@x", 100).ok(), Some(7));
+        cache.add("a@x", 3);
+        assert_eq!(cache.used("a@x", 100 + REFRESH_SECS - 1).ok(), Some(10));
+        assert!(cache.used("a@x", 100 + REFRESH_SECS).is_err());
+        // A clock that went back is not trusted either.
+        assert!(cache.used("a@x", 99).is_err());
+        assert!(cache.used("b@x", 100).is_err(), "other mailboxes are separate");
+    }
+
+    #[test]
+    fn a_reload_that_raced_with_a_write_is_not_stored() {
+        let cache = QuotaCache::default();
+        let first = cache.used("a@x", 0).unwrap_err();
+        cache.store("a@x", 5, 0, first);
+        let stale = cache.used("a@x", REFRESH_SECS).unwrap_err();
+        // A write lands while the reload reads the directory (which did not see it yet).
+        cache.add("a@x", 2);
+        cache.store("a@x", 5, REFRESH_SECS, stale);
+        assert_eq!(cache.used("a@x", 1).ok(), Some(7), "the write is kept");
+    }
+}
