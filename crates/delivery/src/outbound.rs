@@ -696,6 +696,171 @@ mod tests {
         assert_eq!(dot_stuff(b"x\r\n.\r\n"), b"x\r\n..\r\n.\r\n");
     }
 
+    /// A scripted SMTP server on 127.0.0.1 that counts connections. `drop_second_mail`: on a
+    /// connection's second MAIL it closes without answering (a server gone while idle, seen
+    /// only when the client writes).
+    async fn far_side(drop_second_mail: bool) -> (u16, Arc<std::sync::atomic::AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(vec![]));
+        let (count, seen) = (connections.clone(), log.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = tcp.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let mut mails = 0;
+                    write.write_all(b"220 far side\r\n").await.unwrap();
+                    while let Ok(Ok(Some(line))) =
+                        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
+                    {
+                        let verb = line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase();
+                        seen.lock().unwrap().push(format!("{n} {verb}"));
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-far side\r\n250 8BITMIME\r\n",
+                            "MAIL" => {
+                                mails += 1;
+                                if drop_second_mail && mails > 1 {
+                                    return;
+                                }
+                                b"250 2.1.0 ok\r\n"
+                            }
+                            "RCPT" if line.contains("refused") => b"550 5.1.1 no such user\r\n",
+                            "RCPT" => b"250 2.1.5 ok\r\n",
+                            "RSET" => b"250 2.0.0 ok\r\n",
+                            "DATA" => {
+                                write.write_all(b"354 go ahead\r\n").await.unwrap();
+                                while let Ok(Some(body)) = lines.next_line().await {
+                                    if body == "." {
+                                        break;
+                                    }
+                                }
+                                b"250 2.0.0 queued\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"502 5.5.1 unknown\r\n",
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, connections, log)
+    }
+
+    fn outbound(port: u16, idle: Duration, per_connection: u32) -> (Outbound, Route) {
+        let mut config = DeliveryConfig::new("relay.test", "/nonexistent");
+        config.connection_idle = idle;
+        config.messages_per_connection = per_connection;
+        config.command_timeout = Duration::from_secs(5);
+        let route = Route {
+            domains: vec!["*".into()],
+            kind: RouteKind::Smarthost(Smarthost {
+                host: "127.0.0.1".into(),
+                port,
+                tls: TlsMode::Opportunistic,
+                tls_name: None,
+                user: None,
+                password: None,
+                ca_file: None,
+                oauth: None,
+            }),
+        };
+        config.routes.push(route.clone());
+        (Outbound::new(&config).unwrap(), route)
+    }
+
+    async fn send(o: &Outbound, route: &Route, to: &[&str]) -> Vec<crate::Outcome> {
+        let recipients: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+        let job = Job {
+            from: "printer@contoso.com",
+            recipients: &recipients,
+            message: b"Subject: t\r\n\r\nhello\r\n",
+            smtputf8: false,
+            body_8bit: false,
+        };
+        o.deliver(0, route, "example.net", &job).await.into_iter().map(|a| a.outcome).collect()
+    }
+
+    use crate::Outcome::{Delivered, Perm};
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn messages_to_one_destination_share_a_connection_up_to_the_limit() {
+        let (port, connections, log) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::from_secs(30), 3);
+        for _ in 0..7 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        // 3 + 3 + 1 messages: the third transaction on a connection ends it.
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{:?}", log.lock().unwrap());
+        // All recipients refused: RSET, and the connection still serves the next message.
+        assert_eq!(send(&o, &route, &["refused@example.net"]).await, [Perm]);
+        assert_eq!(send(&o, &route, &["a@example.net", "refused@example.net"]).await, [Delivered, Perm]);
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+        assert!(log.lock().unwrap().iter().any(|l| l == "3 RSET"));
+        // Used up after 3 transactions: the first two connections, and the third after the
+        // message above; each is ended with QUIT (in the background).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let quits: Vec<String> = log.lock().unwrap().iter().filter(|l| l.ends_with("QUIT")).cloned().collect();
+            if quits.len() == 3 {
+                assert_eq!(quits, ["1 QUIT", "2 QUIT", "3 QUIT"]);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{quits:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn zero_idle_time_opens_a_connection_per_message() {
+        let (port, connections, _) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::ZERO, 100);
+        for _ in 0..3 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_with_quit_after_the_idle_time() {
+        let (port, connections, log) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::from_millis(300), 100);
+        assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !log.lock().unwrap().iter().any(|l| l == "1 QUIT") {
+            assert!(Instant::now() < deadline, "no QUIT after the idle time: {:?}", log.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(o.pool.idle_count(), 0);
+        assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "a fresh connection after the expiry");
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_that_dies_at_mail_is_replaced_without_a_failure() {
+        let (port, connections, log) = far_side(true).await;
+        let (o, route) = outbound(port, Duration::from_secs(30), 100);
+        for _ in 0..3 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        // Each reuse met a closed connection at MAIL, and the message went out on a fresh one.
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{:?}", log.lock().unwrap());
+        let mails = log.lock().unwrap().iter().filter(|l| l.ends_with("MAIL")).count();
+        assert_eq!(mails, 5, "two MAILs met a dead connection: {:?}", log.lock().unwrap());
+    }
+
     #[test]
     fn reply_classes_decide_the_outcome() {
         use crate::Outcome;
