@@ -331,7 +331,9 @@ impl Outbound {
         if let Some(surplus) = self.pool.put(key, Pooled { conn, used }, Instant::now()) {
             close_all(vec![surplus]);
         }
-        self.start_reaper();
+        if self.pool.enabled() {
+            self.start_reaper();
+        }
     }
 
     /// Closes idle connections as they expire; runs while any connection is idle.
@@ -357,11 +359,7 @@ impl Outbound {
                 };
                 tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
                 let Some(p) = pool.upgrade() else { return };
-                let expired = p.sweep(Instant::now());
-                drop(p);
-                for conn in expired {
-                    conn.quit().await;
-                }
+                close_all(p.sweep(Instant::now()));
             }
         });
     }
