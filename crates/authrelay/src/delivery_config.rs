@@ -26,6 +26,8 @@ pub struct FileDelivery {
     command_timeout_secs: Option<u64>,
     scan_interval_ms: Option<u64>,
     concurrency: Option<usize>,
+    connection_idle_secs: Option<u64>,
+    messages_per_connection: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +103,11 @@ pub fn build(
     c.command_timeout = Duration::from_secs(file.command_timeout_secs.unwrap_or(300).max(1));
     c.scan_interval = Duration::from_millis(file.scan_interval_ms.unwrap_or(1000).clamp(10, 60_000));
     c.concurrency = file.concurrency.unwrap_or(16).max(1);
+    c.connection_idle = file.connection_idle_secs.map(Duration::from_secs).unwrap_or(c.connection_idle);
+    c.messages_per_connection = file.messages_per_connection.unwrap_or(c.messages_per_connection);
+    if c.messages_per_connection == 0 {
+        problem("delivery.messages_per_connection", "must be at least 1 (1: a new connection per message)".into());
+    }
 
     for (i, r) in routes.into_iter().enumerate() {
         let key = |field: &str| format!("routes[{i}].{field}");

@@ -82,7 +82,32 @@ impl Sink {
 
     /// DATA commands the sink has seen (accepted or not).
     fn data_attempts(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("attempts")).map(|t| t.lines().count()).unwrap_or(0)
+        self.lines("attempts")
+    }
+
+    /// Connections that carried a MAIL command.
+    fn connections(&self) -> usize {
+        self.lines("connections")
+    }
+
+    /// MAIL commands refused with 421 (mode 421-reused).
+    fn refused(&self) -> usize {
+        self.lines("refused")
+    }
+
+    fn lines(&self, file: &str) -> usize {
+        std::fs::read_to_string(self.dir.join(file)).map(|t| t.lines().count()).unwrap_or(0)
+    }
+
+    /// Subjects of the accepted messages, in order.
+    fn subjects(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|m| {
+                let text = String::from_utf8(bytes_of(m)).unwrap();
+                text.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap().to_string()
+            })
+            .collect()
     }
 }
 
@@ -466,4 +491,122 @@ fn queue_commands_hold_release_retry_delete() {
     let bad = server.cli(&["queue", "hold", "00000000000000000000"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(maildir(&server, USER).is_empty(), "deleting never bounces");
+}
+
+/// Connection reuse: 20 messages to a smarthost that requires STARTTLS and AUTH arrive exactly
+/// once each, over fewer connections than messages (the sink counts them), every one still
+/// encrypted and signed in.
+#[test]
+fn many_messages_to_one_smarthost_share_connections() {
+    let work = tempfile::tempdir().unwrap();
+    let (cert, key) = rcgen_cert(work.path());
+    let sink = Sink::start(
+        work.path(),
+        "reuse",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--auth",
+            "relay@contoso.com:Relay-Pass-1",
+        ],
+    );
+    let extra = format!("user = \"relay@contoso.com\"\npassword = \"Relay-Pass-1\"\nca_file = \"{}\"", cert.display());
+    // Defaults for connection reuse (5 s idle, 100 messages per connection).
+    let server = TestServer::start_with_tables(Options::default(), &smarthost_route(sink.port, "starttls", &extra));
+    server.open_contoso();
+    let subjects: Vec<String> = (0..20).map(|n| format!("reuse-{n}")).collect();
+    for s in &subjects {
+        assert!(submit(&server, &["partner@fabrikam.example"], &message(s, "partner@fabrikam.example"))
+            .contains("DATA 250"));
+    }
+    let got = sink.wait_for(20, 60);
+    assert!(wait_until(10, || queue_empty(&server)), "{}", server.logs());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut delivered = sink.subjects();
+    delivered.sort();
+    let mut expected = subjects.clone();
+    expected.sort();
+    assert_eq!(delivered, expected, "each message exactly once");
+    assert!(got.iter().all(|m| m["tls"] == true && m["authenticated"] == true), "{got:?}");
+    let connections = sink.connections();
+    eprintln!("connection reuse: 20 messages over {connections} connections");
+    assert!((1..20).contains(&connections), "fewer connections than messages: {connections}");
+    assert!(maildir(&server, USER).is_empty(), "no bounce");
+}
+
+/// The far side closes our idle connection (its idle timeout), and later restarts: each next
+/// message still goes out at once over a fresh connection. A counted failure would wait for
+/// the first retry (an hour here), so arriving within seconds proves there was none.
+#[test]
+fn idle_connection_closed_by_the_far_side_is_replaced_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let sink = Sink::start(work.path(), "idle", &["--idle-timeout", "1"]);
+    let tables = smarthost_route(sink.port, "opportunistic", "").replace(
+        "first_retry_secs = 1\nmax_retry_interval_secs = 1\n",
+        "first_retry_secs = 3600\nconnection_idle_secs = 30\n",
+    );
+    let server = TestServer::start_with_tables(Options::default(), &tables);
+    server.open_contoso();
+    assert!(submit(&server, &["x@far.example"], &message("idle-1", "x@far.example")).contains("DATA 250"));
+    sink.wait_for(1, 20);
+    // The sink drops the connection after 1 s idle; ours would have kept it for 30 s.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(submit(&server, &["x@far.example"], &message("idle-2", "x@far.example")).contains("DATA 250"));
+    sink.wait_for(2, 15);
+    assert_eq!(sink.connections(), 2);
+
+    // A restarted far side on the same port: the pooled connection died with the old process.
+    let port = sink.port.to_string();
+    drop(sink);
+    let sink = Sink::start(work.path(), "idle-restarted", &["--port", &port]);
+    assert!(submit(&server, &["x@far.example"], &message("idle-3", "x@far.example")).contains("DATA 250"));
+    sink.wait_for(1, 15);
+    assert_eq!(sink.subjects(), ["idle-3"]);
+    assert!(wait_until(10, || queue_empty(&server)), "{}", server.logs());
+    assert!(maildir(&server, USER).is_empty(), "no bounce");
+}
+
+/// A reused connection whose MAIL is answered with 421 (the far side ending the session) is
+/// dropped and the message goes out at once over a fresh connection: no retry, no bounce.
+#[test]
+fn reused_connection_refused_with_421_is_replaced_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let sink = Sink::start(work.path(), "421", &["--mode", "421-reused"]);
+    let tables = smarthost_route(sink.port, "opportunistic", "").replace(
+        "first_retry_secs = 1\nmax_retry_interval_secs = 1\n",
+        "first_retry_secs = 3600\nconnection_idle_secs = 30\n",
+    );
+    let server = TestServer::start_with_tables(Options::default(), &tables);
+    server.open_contoso();
+    for n in 1..=3 {
+        let subject = format!("refused-{n}");
+        assert!(submit(&server, &["x@far.example"], &message(&subject, "x@far.example")).contains("DATA 250"));
+        sink.wait_for(n, 15);
+    }
+    assert_eq!(sink.subjects(), ["refused-1", "refused-2", "refused-3"]);
+    assert_eq!(sink.refused(), 2, "the second and third messages first met the 421 on a reused connection");
+    assert_eq!(sink.connections(), 3);
+    assert!(wait_until(10, || queue_empty(&server)), "{}", server.logs());
+    assert!(maildir(&server, USER).is_empty(), "no bounce");
+}
+
+/// The reuse settings are checked like every other key.
+#[test]
+fn connection_reuse_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |delivery: &str| {
+        let path = dir.path().join("authrelay.toml");
+        std::fs::write(&path, format!("[listen]\nsubmission = \"127.0.0.1:2525\"\n[delivery]\n{delivery}\n")).unwrap();
+        Command::new(BIN).arg("--config").arg(&path).args(["config", "check"]).env("LANG", "C").output().unwrap()
+    };
+    let out = check("connection_idle_secs = 0\nmessages_per_connection = 50");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = check("messages_per_connection = 0");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("delivery.messages_per_connection"));
+    let out = check("connection_idle_sec = 5");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connection_idle_sec"));
 }

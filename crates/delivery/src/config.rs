@@ -30,8 +30,13 @@ pub struct DeliveryConfig {
     pub command_timeout: Duration,
     /// How often the spool is looked at for new messages and admin requests.
     pub scan_interval: Duration,
-    /// Messages delivered at once.
+    /// Messages delivered at once; also the most idle connections kept per destination.
     pub concurrency: usize,
+    /// How long an SMTP connection is kept open for the next message to the same destination
+    /// after a transaction; zero: never reused (one connection per message).
+    pub connection_idle: Duration,
+    /// Transactions one connection carries at most before it is closed.
+    pub messages_per_connection: u32,
 }
 
 impl DeliveryConfig {
@@ -49,6 +54,8 @@ impl DeliveryConfig {
             command_timeout: Duration::from_secs(300),
             scan_interval: Duration::from_secs(1),
             concurrency: 16,
+            connection_idle: Duration::from_secs(5),
+            messages_per_connection: 100,
         }
     }
 
@@ -92,7 +99,7 @@ pub struct Smarthost {
     pub oauth: Option<Box<authrelay_oauth::ClientCredentials>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// TLS from the first byte (port 465, RFC 8314); certificate verified.

@@ -7,7 +7,8 @@
 //! [`schedule::Schedule`]) or Perm (bounce). A message leaves the spool only when every recipient
 //! has a final result; failures produce an RFC 3464 report ([`dsn`]) queued through the same
 //! spool. Outbound mail is DKIM-signed with the keys under `<data_dir>/dkim/` ([`dkim`]); each
-//! mailbox's deliveries are spread out by the per-minute rate ([`rate`]).
+//! mailbox's deliveries are spread out by the per-minute rate ([`rate`]). Onward SMTP connections
+//! are kept open for a few seconds after a transaction and reused ([`pool`]).
 //!
 //! Crash safety: a recipient is marked delivered only after the far side (or the Maildir rename)
 //! confirmed it, and the state file is replaced atomically; a crash between the two repeats that
@@ -30,6 +31,7 @@ pub mod dsn;
 pub mod maildir;
 pub mod manager;
 pub mod outbound;
+pub mod pool;
 pub mod rate;
 pub mod schedule;
 pub mod state;

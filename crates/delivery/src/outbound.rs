@@ -9,21 +9,33 @@
 //! TLS or timeout failure temporary, 5yz permanent. A host that fails before the transaction
 //! (refused connection, non-220 greeting, failed EHLO or TLS) makes us try the next address
 //! and the next MX, in preference order (RFC 5321 5.1).
+//!
+//! Connections are reused ([`crate::pool`]): after a transaction that ended cleanly (the final
+//! reply to DATA, or RSET accepted after every recipient was refused) the greeted, encrypted and
+//! signed-in connection waits idle for the next message to the same destination. A reused
+//! connection that turns out closed, or fails or answers 421 before any recipient got an answer,
+//! is dropped and the message goes out at once over a fresh connection; that is no failed
+//! attempt. A connection that saw a protocol error, a timeout or a 421 is never reused.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{NameServerConfig, ProtocolConfig, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::TokioResolver;
 use mail_send::{Credentials, SmtpClient};
 use smtp_proto::{EhloResponse, Response, EXT_8BIT_MIME, EXT_SMTP_UTF8, EXT_START_TLS};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{DeliveryConfig, Route, RouteKind, Smarthost, TlsMode};
+use crate::pool::{Destination, Pool, Pooled};
 use crate::Attempt;
 
 /// One message for one group of recipients that share a destination.
@@ -47,10 +59,110 @@ pub struct Outbound {
     unverified: TlsConnector,
     /// Per route: the OAuth token source of an `auth = "xoauth2"` smarthost.
     tokens: Vec<Option<Arc<authrelay_oauth::TokenSource>>>,
+    /// Idle connections, ready for the next message to the same destination.
+    pool: Arc<ConnectionPool>,
+    /// Set while the task closing expired idle connections runs.
+    reaper: Arc<AtomicBool>,
 }
+
+type ConnectionPool = Pool<Destination, Connection>;
 
 /// A failure of one host before any recipient got an answer; the next host is tried.
 struct HostFailure(String);
+
+/// Why a fresh connection could not be made ready for a transaction.
+enum SetupFailure {
+    /// Try the next address or host.
+    Host(HostFailure),
+    /// Signing in failed: every recipient is retried later (the admin's to fix).
+    Auth(String),
+}
+
+impl From<HostFailure> for SetupFailure {
+    fn from(f: HostFailure) -> Self {
+        SetupFailure::Host(f)
+    }
+}
+
+/// A connection greeted (and, as the route asks, encrypted and signed in), between transactions.
+pub struct Connection {
+    client: SmtpClient<Stream>,
+    ehlo: EhloResponse<String>,
+}
+
+/// How a transaction ended.
+enum Ended {
+    /// Every recipient has its attempt; the connection, when it may carry another transaction.
+    Done(Vec<Attempt>, Option<Connection>),
+    /// A reused connection failed before any recipient got an answer: nothing happened yet,
+    /// the message goes out over a fresh connection.
+    Stale(String),
+}
+
+/// Plain TCP or TLS, so one connection type covers every route.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl Connection {
+    /// False when the far side has closed the idle connection or sent something unasked (a
+    /// 421 before closing): nothing may be waiting on a connection between transactions.
+    fn looks_alive(&self) -> bool {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        matches!(self.client.stream.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
+    }
+
+    /// Ends the connection politely; a far side that does not answer within a moment is left.
+    async fn quit(mut self) {
+        let _ = tokio::time::timeout(QUIT_WAIT, self.client.cmd(b"QUIT\r\n")).await;
+        let _ = tokio::time::timeout(QUIT_WAIT, self.client.stream.shutdown()).await;
+    }
+}
+
+/// How long QUIT may take before the connection is simply dropped.
+const QUIT_WAIT: Duration = Duration::from_secs(5);
 
 impl Outbound {
     /// Builds the TLS connectors and the resolver; errors name the setting at fault.
@@ -121,6 +233,8 @@ impl Outbound {
             verified,
             unverified: TlsConnector::from(Arc::new(unverified)),
             tokens,
+            pool: Arc::new(Pool::new(config.connection_idle, config.concurrency, config.messages_per_connection)),
+            reaper: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -137,9 +251,31 @@ impl Outbound {
                 Err(a) => return all(job, a),
             },
         };
+        let identity = match &route.kind {
+            RouteKind::Smarthost(s) => s.user.clone(),
+            RouteKind::Mx => None,
+        };
+        let mode = match &route.kind {
+            RouteKind::Smarthost(s) => s.tls,
+            RouteKind::Mx => TlsMode::Opportunistic,
+        };
         let mut last = String::from("no address to connect to");
         for (host, addrs) in targets {
             for addr in addrs {
+                let key =
+                    Destination { route: route_index, host: host.clone(), addr, tls: mode, identity: identity.clone() };
+                // Idle connections first; each is taken once, so this ends.
+                while let Some(pooled) = self.take_idle(&key) {
+                    match self.transaction(pooled.conn, &host, job, true).await {
+                        Ended::Done(attempts, conn) => {
+                            self.give_back(key, conn, pooled.used + 1);
+                            return attempts;
+                        }
+                        Ended::Stale(why) => {
+                            tracing::debug!(host = %host, addr = %addr, reason = %why, "reused connection gone; using a fresh one");
+                        }
+                    }
+                }
                 let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
                     Ok(Ok(tcp)) => tcp,
                     Ok(Err(e)) => {
@@ -153,9 +289,16 @@ impl Outbound {
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                match self.session(tcp, route_index, route, &host, job).await {
-                    Ok(attempts) => return attempts,
-                    Err(HostFailure(why)) => {
+                match self.session(tcp, route_index, route, &host).await {
+                    Ok(conn) => match self.transaction(conn, &host, job, false).await {
+                        Ended::Done(attempts, conn) => {
+                            self.give_back(key, conn, 1);
+                            return attempts;
+                        }
+                        Ended::Stale(why) => return all(job, Attempt::temp(why, Some(host.clone()))),
+                    },
+                    Err(SetupFailure::Auth(why)) => return all(job, Attempt::temp(why, Some(host.clone()))),
+                    Err(SetupFailure::Host(HostFailure(why))) => {
                         tracing::info!(host = %host, addr = %addr, reason = %why, "host failed; trying the next");
                         last = why;
                     }
@@ -163,6 +306,62 @@ impl Outbound {
             }
         }
         all(job, Attempt::temp(last, None))
+    }
+
+    /// An idle connection for `key` that still looks open; expired ones are closed on the way.
+    fn take_idle(&self, key: &Destination) -> Option<Pooled<Connection>> {
+        if !self.pool.enabled() {
+            return None;
+        }
+        loop {
+            let (found, expired) = self.pool.take(key, Instant::now());
+            close_all(expired);
+            let pooled = found?;
+            if pooled.conn.looks_alive() {
+                return Some(pooled);
+            }
+            tracing::debug!(host = %key.host, addr = %key.addr, "idle connection closed by the far side");
+        }
+    }
+
+    /// Keeps a connection that may carry another transaction (`used` counts the one just
+    /// done), or ends it with QUIT.
+    fn give_back(&self, key: Destination, conn: Option<Connection>, used: u32) {
+        let Some(conn) = conn else { return };
+        if let Some(surplus) = self.pool.put(key, Pooled { conn, used }, Instant::now()) {
+            close_all(vec![surplus]);
+        }
+        if self.pool.enabled() {
+            self.start_reaper();
+        }
+    }
+
+    /// Closes idle connections as they expire; runs while any connection is idle.
+    fn start_reaper(&self) {
+        if self.reaper.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool: Weak<ConnectionPool> = Arc::downgrade(&self.pool);
+        let running = self.reaper.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = match pool.upgrade() {
+                    Some(p) => p.next_expiry(),
+                    None => return,
+                };
+                let Some(at) = next else {
+                    running.store(false, Ordering::Release);
+                    // A connection returned meanwhile may have found the flag still set.
+                    match pool.upgrade() {
+                        Some(p) if p.idle_count() > 0 && !running.swap(true, Ordering::AcqRel) => continue,
+                        _ => return,
+                    }
+                };
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                let Some(p) = pool.upgrade() else { return };
+                close_all(p.sweep(Instant::now()));
+            }
+        });
     }
 
     /// MX hosts by preference with their addresses; the domain itself when it has no MX
@@ -216,14 +415,14 @@ impl Outbound {
         Ok(targets)
     }
 
+    /// Greets a fresh connection and, as the route asks, starts TLS and signs in.
     async fn session(
         &self,
         tcp: TcpStream,
         route_index: usize,
         route: &Route,
         host: &str,
-        job: &Job<'_>,
-    ) -> Result<Vec<Attempt>, HostFailure> {
+    ) -> Result<Connection, SetupFailure> {
         let (mode, tls_name, credentials) = match &route.kind {
             RouteKind::Smarthost(s) => {
                 let creds = match (&s.user, &s.password, &self.tokens[route_index]) {
@@ -231,7 +430,7 @@ impl Outbound {
                     // before it expires); a token endpoint that refuses is the admin's to fix.
                     (Some(u), _, Some(source)) => match source.token().await {
                         Ok(token) => Some(Credentials::XOauth2 { username: u.clone(), secret: token }),
-                        Err(e) => return Err(HostFailure(format!("OAuth for {host}: {e}"))),
+                        Err(e) => return Err(HostFailure(format!("OAuth for {host}: {e}")).into()),
                     },
                     (Some(u), Some(p), None) => Some(Credentials::Plain { username: u.clone(), secret: p.clone() }),
                     _ => None,
@@ -242,28 +441,39 @@ impl Outbound {
         };
         let verified = &self.verified[route_index];
         let client = SmtpClient { stream: tcp, timeout: self.command_timeout };
-        if mode == TlsMode::Implicit {
+        let mut conn = if mode == TlsMode::Implicit {
             let mut tls = client.into_tls(verified, &tls_name).await.map_err(|e| host_failure(host, "TLS", e))?;
             let ehlo = self.greet(&mut tls, host).await?;
-            return Ok(self.transaction(tls, &ehlo, credentials.as_ref(), host, job).await);
+            Connection { client: tls_client(tls), ehlo }
+        } else {
+            let mut client = client;
+            let ehlo = self.greet(&mut client, host).await?;
+            if ehlo.has_capability(EXT_START_TLS) {
+                let connector = if mode == TlsMode::StartTls { verified } else { &self.unverified };
+                let mut tls =
+                    client.start_tls(connector, &tls_name).await.map_err(|e| host_failure(host, "STARTTLS", e))?;
+                // RFC 3207 4.2: everything learned before TLS is forgotten; ask again.
+                let ehlo = tls.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))?;
+                Connection { client: tls_client(tls), ehlo }
+            } else if mode == TlsMode::StartTls {
+                return Err(HostFailure(format!("{host} does not offer STARTTLS, which this route requires")).into());
+            } else if credentials.is_some() {
+                return Err(HostFailure(format!("{host} offers no TLS; credentials are never sent in clear")).into());
+            } else {
+                Connection {
+                    client: SmtpClient { stream: Stream::Plain(client.stream), timeout: client.timeout },
+                    ehlo,
+                }
+            }
+        };
+        if let Some(creds) = &credentials {
+            if let Err(e) = conn.client.authenticate(creds, &conn.ehlo).await {
+                // Postfix's smtp_sasl_auth_soft_bounce: a credential problem is the admin's to
+                // fix, so keep the mail and retry rather than bounce it.
+                return Err(SetupFailure::Auth(format!("authentication at {host} failed: {}", describe(&e))));
+            }
         }
-        let mut client = client;
-        let ehlo = self.greet(&mut client, host).await?;
-        if ehlo.has_capability(EXT_START_TLS) {
-            let connector = if mode == TlsMode::StartTls { verified } else { &self.unverified };
-            let mut tls =
-                client.start_tls(connector, &tls_name).await.map_err(|e| host_failure(host, "STARTTLS", e))?;
-            // RFC 3207 4.2: everything learned before TLS is forgotten; ask again.
-            let ehlo = tls.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))?;
-            return Ok(self.transaction(tls, &ehlo, credentials.as_ref(), host, job).await);
-        }
-        if mode == TlsMode::StartTls {
-            return Err(HostFailure(format!("{host} does not offer STARTTLS, which this route requires")));
-        }
-        if credentials.is_some() {
-            return Err(HostFailure(format!("{host} offers no TLS; credentials are never sent in clear")));
-        }
-        Ok(self.transaction(client, &ehlo, None, host, job).await)
+        Ok(conn)
     }
 
     async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
@@ -281,87 +491,98 @@ impl Outbound {
         client.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))
     }
 
-    async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        mut c: SmtpClient<T>,
-        ehlo: &EhloResponse<String>,
-        credentials: Option<&Credentials<String>>,
-        host: &str,
-        job: &Job<'_>,
-    ) -> Vec<Attempt> {
+    /// One mail transaction on a ready connection. `reused`: the connection carried an earlier
+    /// transaction, so a failure before any recipient got an answer means it went stale.
+    async fn transaction(&self, mut conn: Connection, host: &str, job: &Job<'_>, reused: bool) -> Ended {
         let remote = Some(host.to_string());
-        let temp = |why: String| all(job, Attempt::temp(why, remote.clone()));
-        if let Some(creds) = credentials {
-            if let Err(e) = c.authenticate(creds, ehlo).await {
-                // Postfix's smtp_sasl_auth_soft_bounce: a credential problem is the admin's to
-                // fix, so keep the mail and retry rather than bounce it.
-                return temp(format!("authentication at {host} failed: {}", describe(&e)));
-            }
-        }
+        let temp = |why: String| Ended::Done(all(job, Attempt::temp(why, remote.clone())), None);
         let mut params = String::new();
-        if job.body_8bit && ehlo.has_capability(EXT_8BIT_MIME) {
+        if job.body_8bit && conn.ehlo.has_capability(EXT_8BIT_MIME) {
             params.push_str(" BODY=8BITMIME");
         }
         if job.smtputf8 {
-            if !ehlo.has_capability(EXT_SMTP_UTF8) {
-                return all(
-                    job,
-                    Attempt::perm(
-                        format!("553 5.6.7 {host} does not support SMTPUTF8, which this message needs"),
-                        remote,
-                    ),
-                );
+            if !conn.ehlo.has_capability(EXT_SMTP_UTF8) {
+                // Nothing was sent: the connection stays usable for other messages.
+                let why = format!("553 5.6.7 {host} does not support SMTPUTF8, which this message needs");
+                return Ended::Done(all(job, Attempt::perm(why, remote)), Some(conn));
             }
             params.push_str(" SMTPUTF8");
         }
+        let c = &mut conn.client;
         let mail = match c.cmd(format!("MAIL FROM:<{}>{params}\r\n", job.from)).await {
+            Ok(r) if reused && r.code == 421 => {
+                return Ended::Stale(format!("MAIL FROM at {host}: {}", reply_text(&r)))
+            }
             Ok(r) => r,
+            Err(e) if reused => return Ended::Stale(format!("MAIL FROM at {host}: {}", describe(&e))),
             Err(e) => return temp(format!("MAIL FROM at {host}: {}", describe(&e))),
         };
         if mail.code / 100 != 2 {
-            return all(job, Attempt::from_code(mail.code, reply_text(&mail), remote));
+            return Ended::Done(all(job, Attempt::from_code(mail.code, reply_text(&mail), remote)), None);
         }
+        // A 421 anywhere means the far side is closing: the connection is not reused.
+        let mut closing = false;
         let mut results: Vec<Option<Attempt>> = vec![None; job.recipients.len()];
         for (i, rcpt) in job.recipients.iter().enumerate() {
             match c.cmd(format!("RCPT TO:<{rcpt}>\r\n")).await {
+                Ok(r) if reused && i == 0 && r.code == 421 => {
+                    return Ended::Stale(format!("RCPT TO at {host}: {}", reply_text(&r)))
+                }
                 Ok(r) if r.code / 100 == 2 => {}
-                Ok(r) => results[i] = Some(Attempt::from_code(r.code, reply_text(&r), remote.clone())),
+                Ok(r) => {
+                    closing |= r.code == 421;
+                    results[i] = Some(Attempt::from_code(r.code, reply_text(&r), remote.clone()))
+                }
+                Err(e) if reused && i == 0 => return Ended::Stale(format!("RCPT TO at {host}: {}", describe(&e))),
                 Err(e) => return temp(format!("RCPT TO at {host}: {}", describe(&e))),
             }
         }
         let pending: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_none()).collect();
         if pending.is_empty() {
-            let _ = c.cmd(b"QUIT\r\n").await;
-            return results.into_iter().map(|r| r.expect("every recipient answered")).collect();
+            // Every recipient refused: RSET ends the transaction; a 250 keeps the connection.
+            let reusable = !closing && matches!(c.cmd(b"RSET\r\n").await, Ok(r) if r.code == 250);
+            let results = results.into_iter().map(|r| r.expect("every recipient answered")).collect();
+            if reusable {
+                return Ended::Done(results, Some(conn));
+            }
+            conn.quit().await;
+            return Ended::Done(results, None);
         }
-        let final_reply = match self.data(&mut c, job.message).await {
-            Ok(r) => Attempt::from_code(r.code, reply_text(&r), remote.clone()),
-            Err(why) => Attempt::temp(format!("DATA at {host}: {why}"), remote.clone()),
+        let (final_reply, clean) = match self.data(c, job.message).await {
+            Ok((r, complete)) => {
+                (Attempt::from_code(r.code, reply_text(&r), remote.clone()), complete && r.code != 421)
+            }
+            Err(why) => (Attempt::temp(format!("DATA at {host}: {why}"), remote.clone()), false),
         };
         for i in pending {
             results[i] = Some(final_reply.clone());
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), c.cmd(b"QUIT\r\n")).await;
-        results.into_iter().map(|r| r.expect("every recipient answered")).collect()
+        let results = results.into_iter().map(|r| r.expect("every recipient answered")).collect();
+        if clean && !closing {
+            return Ended::Done(results, Some(conn));
+        }
+        conn.quit().await;
+        Ended::Done(results, None)
     }
 
     /// DATA with dot-stuffing (RFC 5321 4.5.2); the message is sent exactly, plus the
-    /// terminator.
+    /// terminator. The reply, and whether it is the final reply after the message (the
+    /// transaction is over and the connection may carry another).
     async fn data<T: AsyncRead + AsyncWrite + Unpin>(
         &self,
         c: &mut SmtpClient<T>,
         message: &[u8],
-    ) -> Result<Response<String>, String> {
+    ) -> Result<(Response<String>, bool), String> {
         let go = c.cmd(b"DATA\r\n").await.map_err(|e| describe(&e))?;
         if go.code != 354 {
-            return Ok(go);
+            return Ok((go, false));
         }
         let body = dot_stuff(message);
         let timeout = self.command_timeout;
         tokio::time::timeout(timeout, async {
             c.stream.write_all(&body).await.map_err(|e| e.to_string())?;
             c.stream.flush().await.map_err(|e| e.to_string())?;
-            c.read().await.map_err(|e| describe(&e))
+            c.read().await.map(|r| (r, true)).map_err(|e| describe(&e))
         })
         .await
         .map_err(|_| "timed out".to_string())?
@@ -384,6 +605,17 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(b".\r\n");
     out
+}
+
+fn tls_client(c: SmtpClient<TlsStream<TcpStream>>) -> SmtpClient<Stream> {
+    SmtpClient { stream: Stream::Tls(Box::new(c.stream)), timeout: c.timeout }
+}
+
+/// Ends connections with QUIT in the background.
+fn close_all(conns: Vec<Connection>) {
+    for conn in conns {
+        tokio::spawn(conn.quit());
+    }
 }
 
 fn all(job: &Job<'_>, attempt: Attempt) -> Vec<Attempt> {
@@ -460,6 +692,171 @@ mod tests {
         assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n"), b"..a\r\nb\r\n...c\r\n.\r\n");
         assert_eq!(dot_stuff(b"no newline"), b"no newline\r\n.\r\n");
         assert_eq!(dot_stuff(b"x\r\n.\r\n"), b"x\r\n..\r\n.\r\n");
+    }
+
+    /// A scripted SMTP server on 127.0.0.1 that counts connections. `drop_second_mail`: on a
+    /// connection's second MAIL it closes without answering (a server gone while idle, seen
+    /// only when the client writes).
+    async fn far_side(drop_second_mail: bool) -> (u16, Arc<std::sync::atomic::AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(vec![]));
+        let (count, seen) = (connections.clone(), log.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = tcp.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let mut mails = 0;
+                    write.write_all(b"220 far side\r\n").await.unwrap();
+                    while let Ok(Ok(Some(line))) =
+                        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
+                    {
+                        let verb = line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase();
+                        seen.lock().unwrap().push(format!("{n} {verb}"));
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-far side\r\n250 8BITMIME\r\n",
+                            "MAIL" => {
+                                mails += 1;
+                                if drop_second_mail && mails > 1 {
+                                    return;
+                                }
+                                b"250 2.1.0 ok\r\n"
+                            }
+                            "RCPT" if line.contains("refused") => b"550 5.1.1 no such user\r\n",
+                            "RCPT" => b"250 2.1.5 ok\r\n",
+                            "RSET" => b"250 2.0.0 ok\r\n",
+                            "DATA" => {
+                                write.write_all(b"354 go ahead\r\n").await.unwrap();
+                                while let Ok(Some(body)) = lines.next_line().await {
+                                    if body == "." {
+                                        break;
+                                    }
+                                }
+                                b"250 2.0.0 queued\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"502 5.5.1 unknown\r\n",
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, connections, log)
+    }
+
+    fn outbound(port: u16, idle: Duration, per_connection: u32) -> (Outbound, Route) {
+        let mut config = DeliveryConfig::new("relay.test", "/nonexistent");
+        config.connection_idle = idle;
+        config.messages_per_connection = per_connection;
+        config.command_timeout = Duration::from_secs(5);
+        let route = Route {
+            domains: vec!["*".into()],
+            kind: RouteKind::Smarthost(Smarthost {
+                host: "127.0.0.1".into(),
+                port,
+                tls: TlsMode::Opportunistic,
+                tls_name: None,
+                user: None,
+                password: None,
+                ca_file: None,
+                oauth: None,
+            }),
+        };
+        config.routes.push(route.clone());
+        (Outbound::new(&config).unwrap(), route)
+    }
+
+    async fn send(o: &Outbound, route: &Route, to: &[&str]) -> Vec<crate::Outcome> {
+        let recipients: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+        let job = Job {
+            from: "printer@contoso.com",
+            recipients: &recipients,
+            message: b"Subject: t\r\n\r\nhello\r\n",
+            smtputf8: false,
+            body_8bit: false,
+        };
+        o.deliver(0, route, "example.net", &job).await.into_iter().map(|a| a.outcome).collect()
+    }
+
+    use crate::Outcome::{Delivered, Perm};
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn messages_to_one_destination_share_a_connection_up_to_the_limit() {
+        let (port, connections, log) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::from_secs(30), 3);
+        for _ in 0..7 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        // 3 + 3 + 1 messages: the third transaction on a connection ends it.
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{:?}", log.lock().unwrap());
+        // All recipients refused: RSET, and the connection still serves the next message.
+        assert_eq!(send(&o, &route, &["refused@example.net"]).await, [Perm]);
+        assert_eq!(send(&o, &route, &["a@example.net", "refused@example.net"]).await, [Delivered, Perm]);
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+        assert!(log.lock().unwrap().iter().any(|l| l == "3 RSET"));
+        // Used up after 3 transactions: the first two connections, and the third after the
+        // message above; each is ended with QUIT (in the background).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let quits: Vec<String> = log.lock().unwrap().iter().filter(|l| l.ends_with("QUIT")).cloned().collect();
+            if quits.len() == 3 {
+                assert_eq!(quits, ["1 QUIT", "2 QUIT", "3 QUIT"]);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{quits:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn zero_idle_time_opens_a_connection_per_message() {
+        let (port, connections, _) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::ZERO, 100);
+        for _ in 0..3 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_with_quit_after_the_idle_time() {
+        let (port, connections, log) = far_side(false).await;
+        let (o, route) = outbound(port, Duration::from_millis(300), 100);
+        assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !log.lock().unwrap().iter().any(|l| l == "1 QUIT") {
+            assert!(Instant::now() < deadline, "no QUIT after the idle time: {:?}", log.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(o.pool.idle_count(), 0);
+        assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "a fresh connection after the expiry");
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_that_dies_at_mail_is_replaced_without_a_failure() {
+        let (port, connections, log) = far_side(true).await;
+        let (o, route) = outbound(port, Duration::from_secs(30), 100);
+        for _ in 0..3 {
+            assert_eq!(send(&o, &route, &["a@example.net"]).await, [Delivered]);
+        }
+        // Each reuse met a closed connection at MAIL, and the message went out on a fresh one.
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{:?}", log.lock().unwrap());
+        let mails = log.lock().unwrap().iter().filter(|l| l.ends_with("MAIL")).count();
+        assert_eq!(mails, 5, "two MAILs met a dead connection: {:?}", log.lock().unwrap());
     }
 
     #[test]
