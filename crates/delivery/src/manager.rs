@@ -522,9 +522,9 @@ impl Inner {
 
     async fn destination(&self, address: &str) -> Result<Destination, String> {
         let domain = domain_of(address);
-        match self.directory.org_for_domain(&domain).await {
-            Ok(Some(_)) => Ok(Destination::Local),
-            Ok(None) => Ok(match self.config.route_for(&domain) {
+        match self.directory.hosts_domain(&domain).await {
+            Ok(true) => Ok(Destination::Local),
+            Ok(false) => Ok(match self.config.route_for(&domain) {
                 Some((i, route)) => {
                     Destination::Remote(i, if matches!(route.kind, RouteKind::Mx) { domain } else { String::new() })
                 }

@@ -23,6 +23,9 @@ pub use submissions::SubmissionCount;
 
 use async_trait::async_trait;
 
+/// How stale [`Directory::hosts_domain`] may be for changes made by another process.
+pub const HOSTED_DOMAIN_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why a directory call failed. `Storage` is an outage (the caller answers 454 / exits 1);
 /// the others are verdicts about the request that the CLI turns into a message naming the fix.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,12 @@ pub trait Directory: Send + Sync + 'static {
     async fn org(&self, name: &str) -> Result<Option<Org>>;
     /// The organisation accepting `domain`, if any.
     async fn org_for_domain(&self, domain: &str) -> Result<Option<Org>>;
+    /// Whether an organisation accepts `domain`: asked for every recipient and every delivery,
+    /// so a backend may answer from a short-lived cache (a change made by another process shows
+    /// within [`HOSTED_DOMAIN_TTL`]; one made through this directory at once).
+    async fn hosts_domain(&self, domain: &str) -> Result<bool> {
+        Ok(self.org_for_domain(domain).await?.is_some())
+    }
     /// Applies the given changes (None = unchanged) and returns the organisation after them.
     async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org>;
     async fn add_domain(&self, org: &str, domain: &str) -> Result<Org>;

@@ -43,6 +43,32 @@ pub const DEFAULT_SIGNIN_LIMIT: u32 = 100;
 pub struct SqliteDirectory {
     /// Shared with the admin store (`crate::admin`), which keeps its tables in the same file.
     pub(crate) pool: SqlitePool,
+    /// Answers of `hosts_domain`, cleared by every write through this directory.
+    hosted: std::sync::Arc<HostedCache>,
+}
+
+/// Domain → (hosted, when asked); see [`Directory::hosts_domain`].
+#[derive(Debug, Default)]
+struct HostedCache(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
+
+impl HostedCache {
+    fn get(&self, domain: &str) -> Option<bool> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(domain).filter(|(_, at)| at.elapsed() < crate::HOSTED_DOMAIN_TTL).map(|(hosted, _)| *hosted)
+    }
+
+    fn put(&self, domain: String, hosted: bool) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Client-chosen names: keep the map small rather than let it grow without bound.
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(domain, (hosted, std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 impl From<sqlx::Error> for DirectoryError {
@@ -106,7 +132,7 @@ impl SqliteDirectory {
             .run(&pool)
             .await
             .map_err(|e| DirectoryError::Storage(format!("cannot apply the directory schema: {e}")))?;
-        Ok(SqliteDirectory { pool })
+        Ok(SqliteDirectory { pool, hosted: Default::default() })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -116,6 +142,8 @@ impl SqliteDirectory {
 
     /// Starts a read-modify-write transaction holding the write lock from the start.
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        // Any write may add or move a domain.
+        self.hosted.clear();
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
@@ -379,6 +407,16 @@ impl Directory for SqliteDirectory {
         };
         tx.commit().await?;
         Ok(org)
+    }
+
+    async fn hosts_domain(&self, domain: &str) -> Result<bool> {
+        let domain = normalize_domain(domain);
+        if let Some(hosted) = self.hosted.get(&domain) {
+            return Ok(hosted);
+        }
+        let hosted = domain_owner(&mut *self.pool.acquire().await?, &domain).await?.is_some();
+        self.hosted.put(domain, hosted);
+        Ok(hosted)
     }
 
     async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org> {

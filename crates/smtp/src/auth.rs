@@ -218,6 +218,22 @@ impl Authenticator {
         }
     }
 
+    /// [`Authenticator::record_recipients`] without waiting: counted at once for the next
+    /// MAIL FROM of any session, written to the directory in the background. The session awaits
+    /// the handles before it ends, so a stopping server still records every message.
+    pub fn record_recipients_in_background(&self, address: &str, count: usize) -> tokio::task::JoinHandle<()> {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        self.quota.started(address, u64::from(count));
+        let (directory, quota, at, address) =
+            (self.directory.clone(), self.quota.clone(), (self.clock)(), address.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = directory.record_recipients(&address, at, count).await {
+                tracing::error!(error = %e, "cannot record the recipient quota");
+            }
+            quota.settled(&address);
+        })
+    }
+
     /// Adds an accepted message's recipients to the mailbox's rolling quota.
     pub async fn record_recipients(&self, address: &str, count: usize) {
         let count = u32::try_from(count).unwrap_or(u32::MAX);

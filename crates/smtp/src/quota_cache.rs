@@ -3,9 +3,11 @@
 //!
 //! The directory stays the record (it survives restarts); this cache only spares the reads. An
 //! entry is the directory's figure at load time plus every count this process wrote since, so
-//! it is exact for writes made here. It is reloaded after [`REFRESH_SECS`], which is how counts
-//! leaving the 24-hour window show up (late, so the quota errs on the strict side). A reload
-//! that raced with a write is not stored, so a write is never forgotten.
+//! it is exact for writes made here, counted from the moment they are started (the session does
+//! not wait for the directory before its next command). It is reloaded after [`REFRESH_SECS`],
+//! which is how counts leaving the 24-hour window show up (late, so the quota errs on the strict
+//! side), but never while a write is still under way, and a reload that raced with a write is
+//! not stored, so a write is never forgotten.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,6 +28,8 @@ struct Entry {
     loaded_at: i64,
     /// Bumped by every write, so a reload can tell it raced with one.
     writes: u64,
+    /// Writes started and not yet in the directory.
+    in_flight: u64,
 }
 
 /// Taken before reading the directory; hands the figure to [`QuotaCache::store`].
@@ -39,7 +43,7 @@ impl QuotaCache {
     pub fn used(&self, address: &str, now: i64) -> Result<u64, Ticket> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(address) {
-            Some(e) if (0..REFRESH_SECS).contains(&(now - e.loaded_at)) => Ok(e.used),
+            Some(e) if e.in_flight > 0 || (0..REFRESH_SECS).contains(&(now - e.loaded_at)) => Ok(e.used),
             Some(e) => Err(Ticket { writes: e.writes }),
             None => Err(Ticket { writes: 0 }),
         }
@@ -55,16 +59,32 @@ impl QuotaCache {
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(address) {
             entries.clear();
         }
-        entries.insert(address.to_string(), Entry { used, loaded_at: now, writes });
+        entries.insert(address.to_string(), Entry { used, loaded_at: now, writes, in_flight: 0 });
     }
 
-    /// Adds `count` written to the directory for `address`.
-    pub fn add(&self, address: &str, count: u64) {
+    /// Counts `count` for `address` from now on; call [`QuotaCache::settled`] once the directory
+    /// has it (or failed to take it).
+    pub fn started(&self, address: &str, count: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = entries.get_mut(address) {
             e.used += count;
             e.writes += 1;
+            e.in_flight += 1;
         }
+    }
+
+    /// A write begun by [`QuotaCache::started`] has ended.
+    pub fn settled(&self, address: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entries.get_mut(address) {
+            e.in_flight = e.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Adds `count` already written to the directory for `address`.
+    pub fn add(&self, address: &str, count: u64) {
+        self.started(address, count);
+        self.settled(address);
     }
 }
 
@@ -96,5 +116,17 @@ mod tests {
         cache.add("a@x", 2);
         cache.store("a@x", 5, REFRESH_SECS, stale);
         assert_eq!(cache.used("a@x", 1).ok(), Some(7), "the write is kept");
+    }
+
+    #[test]
+    fn no_reload_while_a_write_is_under_way() {
+        let cache = QuotaCache::default();
+        let first = cache.used("a@x", 0).unwrap_err();
+        cache.store("a@x", 5, 0, first);
+        cache.started("a@x", 3);
+        // Stale by age, but the directory may not have the 3 yet: the cache keeps answering.
+        assert_eq!(cache.used("a@x", 10 * REFRESH_SECS).ok(), Some(8));
+        cache.settled("a@x");
+        assert!(cache.used("a@x", 10 * REFRESH_SECS).is_err(), "then it reloads");
     }
 }

@@ -10,9 +10,9 @@ use authrelay_directory::Directory;
 /// The reply refusing `address`, or None to accept it.
 pub async fn refusal(directory: &dyn Directory, address: &str) -> Option<ReplyId> {
     let domain = address.rsplit_once('@').map(|(_, d)| d)?;
-    match directory.org_for_domain(&domain.to_lowercase()).await {
-        Ok(None) => None,
-        Ok(Some(_)) => match directory.user(&address.to_lowercase()).await {
+    match directory.hosts_domain(&domain.to_lowercase()).await {
+        Ok(false) => None,
+        Ok(true) => match directory.user(&address.to_lowercase()).await {
             Ok(Some(_)) => None,
             Ok(None) => Some(ReplyId::UnknownLocalRecipient),
             Err(e) => {

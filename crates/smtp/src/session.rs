@@ -87,6 +87,8 @@ pub struct Session {
     errors: u32,
     /// Recipients the mailbox may still have in its rolling 24 hours, read at MAIL.
     quota_left: Option<u64>,
+    /// Quota writes of accepted messages still under way; awaited before the session ends.
+    quota_writes: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Session {
@@ -105,6 +107,7 @@ impl Session {
             auth_failures: 0,
             errors: 0,
             quota_left: None,
+            quota_writes: Vec::new(),
         }
     }
 
@@ -159,6 +162,9 @@ impl Session {
         }
         let _ = self.flush(&mut stream).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+        for write in self.quota_writes.drain(..) {
+            let _ = write.await;
+        }
     }
 
     /// Counts a protocol error; true when the session must close (the reply is queued).
@@ -624,14 +630,11 @@ impl Session {
             Ok(id) => {
                 tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
-                // The client hears 250 now; the quota write happens while it prepares the next
-                // message, and the session reads that next command only once it is recorded.
-                let sent = self.flush(stream).await;
-                self.shared.auth.record_recipients(&user.address, envelope.rcpt_to.len()).await;
+                // Counted at once, written while the client sends its next message.
+                self.quota_writes.retain(|w| !w.is_finished());
+                self.quota_writes
+                    .push(self.shared.auth.record_recipients_in_background(&user.address, envelope.rcpt_to.len()));
                 self.shared.auth.record_submission(&user, self.tls.as_ref().map(|t| t.version.as_str()));
-                if sent.is_err() {
-                    return Next::Close;
-                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a message");
