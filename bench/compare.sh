@@ -10,8 +10,9 @@
 # has none). POSTFIX_DELIVER=0 keeps Postfix's messages in its hold queue instead (less work for
 # Postfix than authrelay does, which always delivers).
 #
-# Rounds alternate (Postfix first in odd rounds, authrelay first in even ones); the table shows
-# the median of ROUNDS rounds per scenario. Then authrelay alone at 1/4/16/64 connections.
+# Rounds alternate (Postfix first in odd rounds, authrelay first in even ones), and every run
+# starts with both queues empty (each server has delivered all it accepted before); the table
+# shows the median of ROUNDS rounds per scenario. Then authrelay alone at 1/4/16/64 connections.
 #
 # Needs root (installs postfix and dovecot-core from Debian if missing). Loopback only; every
 # step is bounded in time. Environment:
@@ -228,14 +229,32 @@ run() {
   echo "${rate:-0} ${p99:-0}"
 }
 
+# Both queues empty before a run starts: a server still delivering the previous run's messages
+# (its own or the other server's) would be measured against that leftover work.
+queued() {
+  local pf ar
+  pf=$(find "$PF_QUEUE"/maildrop "$PF_QUEUE"/incoming "$PF_QUEUE"/active "$PF_QUEUE"/deferred -type f 2>/dev/null | wc -l)
+  ar=$(find "$WORK/authrelay/spool/queue" -type f 2>/dev/null | wc -l)
+  echo $((pf + ar))
+}
+drain() {
+  local n
+  for _ in $(seq 600); do
+    n=$(queued)
+    [ "$n" = 0 ] && { sleep 0.5; return 0; }
+    sleep 0.2
+  done
+  log "queues still hold $n messages after 120 s; measuring anyway"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 SCEN_NAMES=("1 conn, persistent, 1 KiB" "16 conn, persistent, 1 KiB" "8 conn, new session per msg, 1 KiB" "16 conn, persistent, 100 KiB")
 SCEN_ARGS=(
-  "--connections 1 --messages $((400 * SCALE)) --size 1024"
-  "--connections 16 --messages $((3000 * SCALE)) --size 1024"
+  "--connections 1 --messages $((2000 * SCALE)) --size 1024"
+  "--connections 16 --messages $((8000 * SCALE)) --size 1024"
   "--connections 8 --messages $((600 * SCALE)) --per-session 1 --size 1024"
-  "--connections 16 --messages $((1000 * SCALE)) --size 102400"
+  "--connections 16 --messages $((3000 * SCALE)) --size 102400"
 )
 
 for round in $(seq "$ROUNDS"); do
@@ -243,6 +262,7 @@ for round in $(seq "$ROUNDS"); do
   for i in "${!SCEN_NAMES[@]}"; do
     for server in $order; do
       port=$PF_PORT; [ "$server" = authrelay ] && port=$AR_PORT
+      drain
       # shellcheck disable=SC2086
       read -r rate p99 < <(run "r${round}-s${i}-${server}" "$port" ${SCEN_ARGS[$i]})
       echo "$rate" >>"$WORK/results/s${i}-${server}.rate"
@@ -269,7 +289,8 @@ if [ "${SKIP_SCALING:-0}" != 1 ]; then
   echo "authrelay alone, persistent sessions, 1 KiB: how msg/s grows with connections"
   printf '%-12s %12s %12s\n' "connections" "msg/s" "p99"
   for c in 1 4 16 64; do
-    read -r rate p99 < <(run "scale-$c" "$AR_PORT" --connections "$c" --messages $(( (c == 1 ? 400 : 200 * c) * SCALE )) --size 1024)
+    drain
+    read -r rate p99 < <(run "scale-$c" "$AR_PORT" --connections "$c" --messages $(( (c == 1 ? 2000 : 500 * c) * SCALE )) --size 1024)
     printf '%-12s %12s %9s ms\n' "$c" "$rate" "$p99"
   done
 fi

@@ -23,8 +23,8 @@
 //! Record layout (little endian), appended back to back in `journal/<seq as 16 hex>.journal`:
 //!
 //! ```text
-//! "AJR1" | kind u8 (1 accept, 2 done) | 3 zero bytes | payload length u32 | FNV-1a 64 of
-//! kind, length and payload | payload = queue id (20 ASCII bytes) + for accept: the queue file
+//! "AJR1" | kind u8 (1 accept, 2 done) | 3 zero bytes | payload length u32 | CRC-32 of kind,
+//! length and payload as u64 | payload = queue id (20 ASCII bytes) + for accept: the queue file
 //! ```
 //!
 //! Segments are preallocated, so they read as zeros past the last record: replay stops at the
@@ -129,8 +129,13 @@ impl Record {
     }
 }
 
+/// CRC-32 of kind, length and payload (hardware-assisted: records carry whole messages).
 fn checksum(kind: u8, len: u32, payload: &[u8]) -> u64 {
-    Fnv1a64::new().update(&[kind]).update(&len.to_le_bytes()).update(payload).finish()
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&[kind]);
+    crc.update(&len.to_le_bytes());
+    crc.update(payload);
+    u64::from(crc.finalize())
 }
 
 /// `io::Error` is not `Clone`, so one failure is handed to a whole batch as kind + text.
