@@ -144,6 +144,13 @@ pub trait Directory: Send + Sync + 'static {
     async fn recipients_since(&self, address: &str, since: i64) -> Result<u64>;
     /// Adds an accepted message's recipients to the rolling quota.
     async fn record_recipients(&self, address: &str, at: i64, count: u32) -> Result<()>;
+    /// Several additions `(address, at, count)` at once, in one transaction where the backend can.
+    async fn record_recipients_batch(&self, batch: &[(String, i64, u32)]) -> Result<()> {
+        for (address, at, count) in batch {
+            self.record_recipients(address, *at, *count).await?;
+        }
+        Ok(())
+    }
     /// The organisation's limit overrides; `UnknownOrg` when there is no such organisation.
     async fn org_limits(&self, org: &str) -> Result<OrgLimits>;
     /// Applies a change (`None` unchanged, `Some(0)` back to the server's value).

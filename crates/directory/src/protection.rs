@@ -267,9 +267,22 @@ pub(crate) async fn recipients_since(pool: &SqlitePool, address: &str, since: i6
 /// window), so neither the sum on MAIL FROM nor the table grows with the number of messages.
 /// A message counts from the start of its minute, so it leaves the window up to 59 s early.
 pub(crate) async fn record_recipients(pool: &SqlitePool, address: &str, at: i64, count: u32) -> Result<()> {
+    record_recipients_batch(pool, &[(address.to_string(), at, count)]).await
+}
+
+/// Several quota additions in one transaction (the server's quota writer folds a burst).
+pub(crate) async fn record_recipients_batch(pool: &SqlitePool, batch: &[(String, i64, u32)]) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for (address, at, count) in batch {
+        add_recipients(&mut tx, address, *at, *count).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn add_recipients(conn: &mut sqlx::SqliteConnection, address: &str, at: i64, count: u32) -> Result<()> {
     let address = address.trim().to_lowercase();
     let minute = at - at.rem_euclid(60);
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let updated = sqlx::query(
         "UPDATE recipient_usage SET recipients = recipients + ? WHERE rowid = \
          (SELECT rowid FROM recipient_usage WHERE address = ? AND at = ? LIMIT 1)",
@@ -277,7 +290,7 @@ pub(crate) async fn record_recipients(pool: &SqlitePool, address: &str, at: i64,
     .bind(i64::from(count))
     .bind(&address)
     .bind(minute)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
     if updated == 0 {
@@ -285,16 +298,15 @@ pub(crate) async fn record_recipients(pool: &SqlitePool, address: &str, at: i64,
             .bind(&address)
             .bind(minute)
             .bind(i64::from(count))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         // A new minute: the oldest ones leave the window (once a minute, not per message).
         sqlx::query("DELETE FROM recipient_usage WHERE address = ? AND at <= ?")
             .bind(&address)
             .bind(minute - DAY_SECS)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

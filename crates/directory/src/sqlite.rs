@@ -809,6 +809,10 @@ impl Directory for SqliteDirectory {
         protection::record_recipients(&self.pool, address, at, count).await
     }
 
+    async fn record_recipients_batch(&self, batch: &[(String, i64, u32)]) -> Result<()> {
+        protection::record_recipients_batch(&self.pool, batch).await
+    }
+
     async fn org_limits(&self, org: &str) -> Result<OrgLimits> {
         protection::org_limits(&self.pool, org).await?.ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }

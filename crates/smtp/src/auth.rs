@@ -63,6 +63,8 @@ pub struct Authenticator {
     submissions: Arc<crate::submissions::Recorder>,
     /// Recipient quota used per mailbox, spares a directory read per MAIL FROM.
     quota: Arc<crate::quota_cache::QuotaCache>,
+    /// Batches the quota writes of accepted messages.
+    quota_writer: Arc<crate::quota_writer::QuotaWriter>,
 }
 
 impl Authenticator {
@@ -71,7 +73,10 @@ impl Authenticator {
     }
 
     pub fn with_protection(directory: Arc<dyn Directory>, config: ProtectionConfig) -> Self {
+        let quota: Arc<crate::quota_cache::QuotaCache> = Arc::default();
         Authenticator {
+            quota_writer: Arc::new(crate::quota_writer::QuotaWriter::new(directory.clone(), quota.clone())),
+            quota,
             submissions: Arc::new(crate::submissions::Recorder::new(directory.clone())),
             directory,
             guard: AddressGuard::new(config),
@@ -80,7 +85,6 @@ impl Authenticator {
             credentials: CredentialCache::default(),
             oauth: None,
             connectors: Arc::new(Vec::new()),
-            quota: Arc::default(),
         }
     }
 
@@ -219,19 +223,11 @@ impl Authenticator {
     }
 
     /// [`Authenticator::record_recipients`] without waiting: counted at once for the next
-    /// MAIL FROM of any session, written to the directory in the background. The session awaits
-    /// the handles before it ends, so a stopping server still records every message.
-    pub fn record_recipients_in_background(&self, address: &str, count: usize) -> tokio::task::JoinHandle<()> {
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        self.quota.started(address, u64::from(count));
-        let (directory, quota, at, address) =
-            (self.directory.clone(), self.quota.clone(), (self.clock)(), address.to_string());
-        tokio::spawn(async move {
-            if let Err(e) = directory.record_recipients(&address, at, count).await {
-                tracing::error!(error = %e, "cannot record the recipient quota");
-            }
-            quota.settled(&address);
-        })
+    /// MAIL FROM of any session, written to the directory in a batch (quota_writer.rs). The
+    /// receiver resolves once it is written; the session awaits them before it ends, so a
+    /// stopping server still records every message.
+    pub fn record_recipients_in_background(&self, address: &str, count: usize) -> tokio::sync::oneshot::Receiver<()> {
+        self.quota_writer.record(address, (self.clock)(), u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// Adds an accepted message's recipients to the mailbox's rolling quota.

@@ -15,6 +15,7 @@ pub mod credential_cache;
 mod device;
 pub mod protection;
 mod quota_cache;
+mod quota_writer;
 pub mod recipients;
 pub mod server;
 pub mod session;

@@ -14,6 +14,7 @@ use authrelay_proto::command::Body;
 use authrelay_proto::{decode_login_field, decode_plain, parse_command, Command, DataReceiver, Mechanism, SaslError};
 use authrelay_spool::{Envelope, Spool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -88,7 +89,7 @@ pub struct Session {
     /// Recipients the mailbox may still have in its rolling 24 hours, read at MAIL.
     quota_left: Option<u64>,
     /// Quota writes of accepted messages still under way; awaited before the session ends.
-    quota_writes: Vec<tokio::task::JoinHandle<()>>,
+    quota_writes: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Session {
@@ -631,7 +632,7 @@ impl Session {
                 tracing::info!(id = %id, user = %user.address, recipients = envelope.rcpt_to.len(), size = stored.len(), "queued");
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
                 // Counted at once, written while the client sends its next message.
-                self.quota_writes.retain(|w| !w.is_finished());
+                self.quota_writes.retain_mut(|w| matches!(w.try_recv(), Err(TryRecvError::Empty)));
                 self.quota_writes
                     .push(self.shared.auth.record_recipients_in_background(&user.address, envelope.rcpt_to.len()));
                 self.shared.auth.record_submission(&user, self.tls.as_ref().map(|t| t.version.as_str()));
