@@ -21,10 +21,9 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
     let tls = crate::tls::server_config(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
 
-    let queued = spool.list().map(|l| l.len()).unwrap_or(0);
     let shutdown = CancellationToken::new();
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
-    let delivery = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
+    let (delivery, queued) = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_config::start(
         &config.admin,
@@ -126,7 +125,7 @@ async fn start_delivery(
     config: &Effective,
     spool: Spool,
     shutdown: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, CliError> {
+) -> Result<(tokio::task::JoinHandle<()>, usize), CliError> {
     let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
     let manager = authrelay_delivery::QueueManager::new(
         spool,
@@ -135,5 +134,7 @@ async fn start_delivery(
         Arc::new(authrelay_delivery::SystemClock),
     )
     .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
-    Ok(tokio::spawn(manager.run(shutdown)))
+    // The manager's startup scan is the one read of the whole queue.
+    let queued = manager.queued();
+    Ok((tokio::spawn(manager.run(shutdown)), queued))
 }

@@ -58,9 +58,10 @@ pub struct Recovered {
     pub messages: usize,
     /// `Spool::open`: cleaning `incoming/`, replaying the journal, the directory fsyncs.
     pub open: Duration,
-    /// `Spool::list`: reading and checking every queued file's header.
+    /// `Spool::visit`: reading and checking every queued file's header, keeping what the
+    /// queue manager keeps per message (its id and when it is due).
     pub scan: Duration,
-    /// Resident memory after the scan, with the list still held (KiB; 0 if unknown).
+    /// Resident memory after the scan, with that schedule still held (KiB; 0 if unknown).
     pub rss_kib: u64,
     /// Peak resident memory of the process (KiB; 0 if unknown).
     pub peak_rss_kib: u64,
@@ -72,10 +73,13 @@ pub fn recover(root: &Path) -> Result<Recovered, SpoolError> {
     let spool = Spool::open(root)?;
     let open = started.elapsed();
     let started = Instant::now();
-    let list = spool.list()?;
+    let mut schedule = std::collections::HashMap::new();
+    spool.visit(|m| {
+        schedule.insert(m.id, m.queued_at);
+    })?;
     let scan = started.elapsed();
     let (rss_kib, peak_rss_kib) = (proc_status_kib("VmRSS:"), proc_status_kib("VmHWM:"));
-    Ok(Recovered { messages: list.len(), open, scan, rss_kib, peak_rss_kib })
+    Ok(Recovered { messages: schedule.len(), open, scan, rss_kib, peak_rss_kib })
 }
 
 /// A field of /proc/self/status in KiB (Linux); 0 elsewhere.

@@ -144,21 +144,26 @@ impl QueueManager {
         // The one full scan: every queued message goes into the schedule, due when its state
         // says (or now, for a message without state yet). Slots given out before a restart
         // still count against each mailbox's minute.
-        for m in spool.list().map_err(|e| e.to_string())? {
-            let at = match states.load(&m.id) {
-                Ok(Some(state)) => {
-                    if !m.envelope.auth_user.is_empty() {
-                        rate.record(&m.envelope.auth_user, state.not_before);
+        let corrupt = spool
+            .visit(|m| {
+                let at = match states.load(&m.id) {
+                    Ok(Some(state)) => {
+                        if !m.envelope.auth_user.is_empty() {
+                            rate.record(&m.envelope.auth_user, state.not_before);
+                        }
+                        if state.is_final() {
+                            now
+                        } else {
+                            state.next_due().unwrap_or(now)
+                        }
                     }
-                    if state.is_final() {
-                        now
-                    } else {
-                        state.next_due().unwrap_or(now)
-                    }
-                }
-                _ => now,
-            };
-            plan.set(m.id, at);
+                    _ => now,
+                };
+                plan.set(m.id, at);
+            })
+            .map_err(|e| e.to_string())?;
+        for bad in &corrupt {
+            tracing::warn!(error = %bad, "corrupt spool file is not delivered");
         }
         // State of messages deleted by hand (or removed just before a crash) is forgotten.
         if let Ok(ids) = states.ids() {
@@ -185,6 +190,11 @@ impl QueueManager {
                 arrivals: Mutex::new(Some(arrivals)),
             }),
         })
+    }
+
+    /// Messages in the schedule (after the startup scan: everything queued).
+    pub fn queued(&self) -> usize {
+        self.inner.schedule.lock().unwrap().due.len()
     }
 
     /// Runs until `shutdown`; deliveries in flight then get a few seconds to finish (an
@@ -297,21 +307,20 @@ impl Inner {
     /// Adds messages found in `queue/` that the schedule does not know (put there by another
     /// process, or given up after an error) and forgets the state of vanished ones.
     fn rescan(&self) {
-        let messages = match self.spool.list() {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list the spool");
-                return;
-            }
-        };
+        let mut present: HashSet<QueueId> = HashSet::new();
+        if let Err(e) = self.spool.visit(|m| {
+            present.insert(m.id);
+        }) {
+            tracing::error!(error = %e, "cannot list the spool");
+            return;
+        }
         let now = self.clock.now_ms();
-        let present: HashSet<QueueId> = messages.iter().map(|m| m.id.clone()).collect();
         {
             let in_flight = self.in_flight.lock().unwrap();
             let mut plan = self.schedule.lock().unwrap();
-            for m in messages {
-                if !in_flight.contains(&m.id) && !plan.due.contains_key(&m.id) {
-                    plan.set(m.id, now);
+            for id in &present {
+                if !in_flight.contains(id) && !plan.due.contains_key(id) {
+                    plan.set(id.clone(), now);
                 }
             }
             plan.due.retain(|id, _| present.contains(id));

@@ -257,3 +257,39 @@ fn error_texts_name_the_message() {
     assert_eq!(e.to_string(), "spool file ABC is corrupt: checksum mismatch");
     assert_eq!(SpoolError::NotFound("ABC".into()).to_string(), "no queued message with id ABC");
 }
+
+/// `visit` reads the queue a batch at a time on several threads: across batch boundaries every
+/// message is seen exactly once, and damaged files come back as corrupt, not as messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn visit_sees_every_message_once_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let total = SCAN_BATCH + 300;
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let spool = spool.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in (t..total).step_by(32) {
+                    ids.push(spool.accept(&envelope("bob@example.net"), format!("{i}").as_bytes()).await.unwrap());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut accepted = HashSet::new();
+    for t in tasks {
+        accepted.extend(t.await.unwrap());
+    }
+    assert_eq!(accepted.len(), total);
+    fs::write(dir.path().join("queue").join("stray.txt"), b"x").unwrap();
+    let torn = accepted.iter().next().unwrap().clone();
+    OpenOptions::new().write(true).open(queue_file(&spool, &torn)).unwrap().set_len(10).unwrap();
+
+    let mut seen = HashSet::new();
+    let corrupt = spool.visit(|m| assert!(seen.insert(m.id), "a message seen twice")).unwrap();
+    assert_eq!(seen.len(), total - 1);
+    assert!(!seen.contains(&torn));
+    assert_eq!(corrupt.len(), 2, "{corrupt:?}");
+    assert!(seen.iter().all(|id| accepted.contains(id)));
+}
