@@ -124,6 +124,9 @@ struct Inner {
     subscribers: Mutex<Vec<UnboundedSender<QueuedMessage>>>,
 }
 
+/// What one scan thread read: the readable messages and the corrupt files.
+type Headers = (Vec<QueuedMessage>, Vec<SpoolError>);
+
 /// Queue files whose headers a scan reads per batch, and the threads reading them.
 const SCAN_BATCH: usize = 8192;
 const SCAN_THREADS: usize = 4;
@@ -308,7 +311,7 @@ impl Spool {
             }
             let threads = SCAN_THREADS.min(names.len().div_ceil(256)).max(1);
             let chunk = names.len().div_ceil(threads);
-            let results: Vec<Result<(Vec<QueuedMessage>, Vec<SpoolError>), SpoolError>> = std::thread::scope(|scope| {
+            let results: Vec<Result<Headers, SpoolError>> = std::thread::scope(|scope| {
                 let workers: Vec<_> =
                     names.chunks(chunk).map(|part| scope.spawn(move || self.read_headers(part))).collect();
                 workers
@@ -325,7 +328,7 @@ impl Spool {
     }
 
     /// Headers of the named queue files: the readable ones and the corrupt ones.
-    fn read_headers(&self, names: &[std::ffi::OsString]) -> Result<(Vec<QueuedMessage>, Vec<SpoolError>), SpoolError> {
+    fn read_headers(&self, names: &[std::ffi::OsString]) -> Result<Headers, SpoolError> {
         let mut messages = Vec::with_capacity(names.len());
         let mut corrupt = Vec::new();
         for name in names {
