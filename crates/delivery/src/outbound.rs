@@ -592,13 +592,16 @@ impl Outbound {
 /// The message with every line starting with "." doubled, and the end-of-data line.
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 64);
-    let mut line_start = true;
-    for &b in message {
-        if line_start && b == b'.' {
+    // A line at a time (memchr finds the ends), not a byte at a time: this runs over every
+    // byte of every message sent onward.
+    let mut rest = message;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        if rest[0] == b'.' {
             out.push(b'.');
         }
-        out.push(b);
-        line_start = b == b'\n';
+        out.extend_from_slice(&rest[..end]);
+        rest = &rest[end..];
     }
     if !out.is_empty() && !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -692,6 +695,43 @@ mod tests {
         assert_eq!(dot_stuff(b".a\r\nb\r\n..c\r\n"), b"..a\r\nb\r\n...c\r\n.\r\n");
         assert_eq!(dot_stuff(b"no newline"), b"no newline\r\n.\r\n");
         assert_eq!(dot_stuff(b"x\r\n.\r\n"), b"x\r\n..\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+        assert_eq!(dot_stuff(b"."), b"..\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\n.b\r\n"), b"a\n..b\r\n.\r\n", "a bare LF also starts a line");
+    }
+
+    /// The line-at-a-time version against the byte-at-a-time definition, on varied input.
+    #[test]
+    fn dot_stuffing_matches_the_bytewise_definition() {
+        fn bytewise(message: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut line_start = true;
+            for &b in message {
+                if line_start && b == b'.' {
+                    out.push(b'.');
+                }
+                out.push(b);
+                line_start = b == b'\n';
+            }
+            if !out.is_empty() && !out.ends_with(b"\r\n") {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+            out
+        }
+        let alphabet = b".\r\na";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..400 {
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % 4) as usize]
+                })
+                .collect();
+            assert_eq!(dot_stuff(&input), bytewise(&input), "{input:?}");
+        }
     }
 
     /// A scripted SMTP server on 127.0.0.1 that counts connections. `drop_second_mail`: on a
