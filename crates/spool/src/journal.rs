@@ -73,6 +73,9 @@ pub struct JournalOptions {
     pub checkpoint_interval: Duration,
     /// How long opening waits for another owner of the spool to let go of the lock.
     pub lock_wait: Duration,
+    /// Accepted bytes kept in memory instead of queue files until the next checkpoint
+    /// (unwritten.rs); beyond this an accept writes its file at once.
+    pub memory_bytes: usize,
 }
 
 impl Default for JournalOptions {
@@ -82,6 +85,7 @@ impl Default for JournalOptions {
             gather: Duration::ZERO,
             checkpoint_interval: Duration::from_secs(1),
             lock_wait: Duration::from_secs(10),
+            memory_bytes: 64 << 20,
         }
     }
 }
@@ -93,8 +97,9 @@ pub(crate) struct Position {
     offset: u64,
 }
 
-/// One framed record, ready to append.
-pub(crate) struct Record(Vec<u8>);
+/// One framed record, ready to append; shared with the spool's in-memory copy of the message.
+#[derive(Clone)]
+pub(crate) struct Record(Arc<Vec<u8>>);
 
 impl Record {
     /// The record of an accepted message: `file` is the queue file's exact content, in parts.
@@ -121,11 +126,16 @@ impl Record {
         }
         let sum = checksum(kind, payload_len as u32, &bytes[HEADER_LEN..]);
         bytes[12..20].copy_from_slice(&sum.to_le_bytes());
-        Record(bytes)
+        Record(Arc::new(bytes))
     }
 
     fn len(&self) -> u64 {
         self.0.len() as u64
+    }
+
+    /// What an accept record carries: the queue file's exact content.
+    pub(crate) fn content(&self) -> &[u8] {
+        &self.0[HEADER_LEN + ID_LEN..]
     }
 }
 
@@ -159,12 +169,15 @@ pub(crate) struct Journal {
 impl Journal {
     /// Starts an empty journal in `dir` (after [`replay`]). `root` is any directory on the
     /// spool's filesystem, for `syncfs`. `owner_lock` is held by both threads until they end, so
-    /// the next owner cannot start while this one still writes.
+    /// the next owner cannot start while this one still writes. `before_checkpoint` runs before
+    /// each `syncfs`: it must write every queue file the records so far stand for (the spool's
+    /// messages still held in memory, unwritten.rs).
     pub(crate) fn start(
         dir: &Path,
         root: &Path,
         options: JournalOptions,
         owner_lock: Arc<File>,
+        before_checkpoint: Box<dyn Fn() -> io::Result<()> + Send>,
     ) -> io::Result<Journal> {
         let next = next_seq(dir)?;
         // The replayed state is already durable (see `replay`), so the journal starts over.
@@ -198,6 +211,7 @@ impl Journal {
             interval: options.checkpoint_interval,
             stop: stop.clone(),
             count: checkpoints.clone(),
+            before: before_checkpoint,
             _lock: owner_lock,
         };
         thread::Builder::new().name("spool-checkpoint".into()).spawn(move || checkpointer.run())?;
@@ -370,6 +384,7 @@ struct Checkpointer {
     interval: Duration,
     stop: Arc<(Mutex<bool>, Condvar)>,
     count: Arc<AtomicU64>,
+    before: Box<dyn Fn() -> io::Result<()> + Send>,
     _lock: Arc<File>,
 }
 
@@ -403,6 +418,9 @@ impl Checkpointer {
     }
 
     fn checkpoint(&self, reached: Position) -> io::Result<()> {
+        // Every record up to `reached` was appended after its message entered the spool's
+        // memory, so writing out what is in memory now covers them all.
+        (self.before)()?;
         syncfs(&self.filesystem)?;
         write_checkpoint(&self.dir, reached)?;
         for (seq, path) in segments(&self.dir)? {
@@ -578,6 +596,26 @@ fn each_record(
         }
     }
     Ok(())
+}
+
+/// The accepted messages the journal in `dir` holds after its checkpoint that were not
+/// removed since: id → queue file content. An attached process (the CLI) adds these to what it
+/// finds in `queue/`, as the owner may not have written their files yet.
+pub(crate) fn pending(dir: &Path) -> io::Result<std::collections::HashMap<QueueId, Vec<u8>>> {
+    let mut found = std::collections::HashMap::new();
+    if !dir.is_dir() {
+        return Ok(found);
+    }
+    let start = read_checkpoint(dir).unwrap_or_default();
+    each_record(dir, start, |kind, id, content| {
+        if kind == KIND_ACCEPT {
+            found.insert(id.clone(), content.to_vec());
+        } else {
+            found.remove(id);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The next valid record, or None at the end of the written part (zeros, a torn record).

@@ -32,6 +32,7 @@
 
 mod format;
 mod journal;
+mod unwritten;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufReader, Write};
@@ -47,6 +48,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use journal::{Journal, Record};
 pub use journal::{JournalOptions, ReplayReport};
+use unwritten::{Taken, Unwritten};
 
 /// What the session learned about a message besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +117,11 @@ struct Inner {
     removed: PathBuf,
     /// The owner's journal; None in an attached process.
     journal: Option<Journal>,
+    /// The owner's accepted messages whose queue files are not written yet (unwritten.rs).
+    unwritten: Option<Arc<Unwritten>>,
+    /// In an attached process: what the owner's journal holds beyond the checkpoint, read when
+    /// attaching (id → queue file content), for messages whose files the owner has not written.
+    journaled: std::collections::HashMap<QueueId, Vec<u8>>,
     /// What opening found in the journal (owner only).
     replayed: ReplayReport,
     /// Millisecond part of the last id handed out; ids of this process strictly increase, so
@@ -130,6 +137,9 @@ type Headers = (Vec<QueuedMessage>, Vec<SpoolError>);
 /// Queue files whose headers a scan reads per batch, and the threads reading them.
 const SCAN_BATCH: usize = 8192;
 const SCAN_THREADS: usize = 4;
+
+/// Messages below this size have their journal record built on the async worker.
+const BUILD_INLINE: usize = 256 << 10;
 
 /// How many fresh ids `accept` tries when a name is already taken (only possible across
 /// processes or restarts with a clock that went backwards).
@@ -179,15 +189,27 @@ impl Spool {
                 fsync_dir(parent)?;
             }
         }
-        let journal = Journal::start(&journal_dir, root, options, lock)?;
-        Ok(Spool::new(root, dirs, Some(journal), replayed))
+        let unwritten = Arc::new(Unwritten::new(
+            dirs.queue.clone(),
+            dirs.incoming.clone(),
+            dirs.removed.clone(),
+            options.memory_bytes,
+        ));
+        let hook = unwritten.clone();
+        let journal = Journal::start(&journal_dir, root, options, lock, Box::new(move || hook.write_all()))?;
+        let mut spool = Spool::new(root, dirs, Some(journal), replayed);
+        Arc::get_mut(&mut spool.inner).expect("not shared yet").unwritten = Some(unwritten);
+        Ok(spool)
     }
 
     /// Uses the spool at `root` without owning it (the admin CLI while a server runs): no
     /// cleanup, no journal; a write here fsyncs its file and directory itself.
     pub fn attach(root: &Path) -> Result<Spool, SpoolError> {
         let dirs = Dirs::create(root)?;
-        Ok(Spool::new(root, dirs, None, ReplayReport::default()))
+        let journaled = journal::pending(&root.join("journal"))?;
+        let mut spool = Spool::new(root, dirs, None, ReplayReport::default());
+        Arc::get_mut(&mut spool.inner).expect("not shared yet").journaled = journaled;
+        Ok(spool)
     }
 
     fn new(root: &Path, dirs: Dirs, journal: Option<Journal>, replayed: ReplayReport) -> Spool {
@@ -198,6 +220,8 @@ impl Spool {
                 queue: dirs.queue,
                 removed: dirs.removed,
                 journal,
+                unwritten: None,
+                journaled: Default::default(),
                 replayed,
                 last_millis: AtomicU64::new(0),
                 subscribers: Mutex::new(Vec::new()),
@@ -216,25 +240,37 @@ impl Spool {
         let queued_at = unix_millis() as i64 / 1000;
         let header = format::encode_header(envelope, &message, queued_at)?;
         let size = message.len() as u64;
-        let inner = self.inner.clone();
-        let id = match &self.inner.journal {
-            Some(journal) => {
-                let (id, record) = blocking(move || {
-                    let id = inner.write_and_rename(&header, &message, false)?;
-                    let record = Record::accept(&id, &[&header, &message]);
-                    Ok((id, record))
-                })
-                .await?;
+        let id = match (&self.inner.journal, &self.inner.unwritten) {
+            (Some(journal), Some(unwritten)) => {
+                let id = self.inner.fresh_id()?;
+                let record = if message.len() < BUILD_INLINE {
+                    Record::accept(&id, &[&header, &message])
+                } else {
+                    // Copying and checksumming megabytes is kept off the async workers.
+                    let (id, header) = (id.clone(), header.clone());
+                    blocking(move || Ok(Record::accept(&id, &[&header, &message]))).await?
+                };
+                let meta = QueuedMessage { id: id.clone(), envelope: envelope.clone(), size, queued_at };
+                if !unwritten.insert(meta, record.clone(), header.len()) {
+                    // Over the memory bound: the file is written before the record, as without
+                    // the journal's help (see unwritten.rs).
+                    let (inner, id) = (self.inner.clone(), id.clone());
+                    let content = record.clone();
+                    blocking(move || Ok(inner.write_file(&id, content.content())?)).await?;
+                }
                 if let Err(e) = journal.append(record).await {
                     // Not known to be durable, so not acknowledged: take it back out so it is
                     // not delivered behind the client's back while the client retries.
-                    let path = self.inner.queue.join(id.as_str());
-                    let _ = blocking(move || fs::remove_file(path).map_err(SpoolError::from)).await;
+                    if !matches!(unwritten.take(&id), Taken::Memory) {
+                        let path = self.inner.queue.join(id.as_str());
+                        let _ = blocking(move || fs::remove_file(path).map_err(SpoolError::from)).await;
+                    }
                     return Err(e.into());
                 }
                 id
             }
-            None => {
+            _ => {
+                let inner = self.inner.clone();
                 blocking(move || {
                     let id = inner.write_and_rename(&header, &message, true)?;
                     fsync_dir(&inner.queue)?;
@@ -271,7 +307,23 @@ impl Spool {
     /// The header of one queued message (envelope, size, accept time), checked like
     /// [`Spool::list`] checks each file.
     pub fn entry(&self, id: &QueueId) -> Result<QueuedMessage, SpoolError> {
-        self.header(id)
+        if let Some(m) = self.inner.unwritten.as_ref().and_then(|u| u.entry(id)) {
+            return Ok(m);
+        }
+        match self.header(id) {
+            Err(SpoolError::NotFound(_)) if self.inner.journaled(id).is_some() => {
+                let content = self.inner.journaled(id).expect("checked");
+                let mut rest = &content[..];
+                let header = format::read_header(id.as_str(), &mut rest)?;
+                Ok(QueuedMessage {
+                    id: id.clone(),
+                    envelope: header.envelope,
+                    size: header.size,
+                    queued_at: header.queued_at,
+                })
+            }
+            other => other,
+        }
     }
 
     /// The queued messages, oldest first. Corrupt files are logged (warn) and left out; use
@@ -298,6 +350,17 @@ impl Spool {
     /// million messages waiting reads their headers a batch at a time, on several threads (the
     /// reads are independent; on a cold cache they overlap on the disk).
     pub fn visit(&self, mut f: impl FnMut(QueuedMessage)) -> Result<Vec<SpoolError>, SpoolError> {
+        // Held in memory (owner) or only in the journal (attached): taken first, so a file
+        // written meanwhile is not seen twice.
+        let mut held: std::collections::HashMap<QueueId, QueuedMessage> = match &self.inner.unwritten {
+            Some(u) => u.snapshot().into_iter().map(|m| (m.id.clone(), m)).collect(),
+            None => Default::default(),
+        };
+        for id in self.inner.journaled.keys() {
+            if let Ok(m) = self.entry(id) {
+                held.entry(id.clone()).or_insert(m);
+            }
+        }
         let mut corrupt = Vec::new();
         let mut names = Vec::with_capacity(SCAN_BATCH);
         let mut entries = fs::read_dir(&self.inner.queue)?;
@@ -307,7 +370,7 @@ impl Spool {
                 names.push(entry?.file_name());
             }
             if names.is_empty() {
-                return Ok(corrupt);
+                break;
             }
             let threads = SCAN_THREADS.min(names.len().div_ceil(256)).max(1);
             let chunk = names.len().div_ceil(threads);
@@ -321,10 +384,16 @@ impl Spool {
             });
             for result in results {
                 let (messages, bad) = result?;
-                messages.into_iter().for_each(&mut f);
+                for m in messages {
+                    if !held.contains_key(&m.id) {
+                        f(m);
+                    }
+                }
                 corrupt.extend(bad);
             }
         }
+        held.into_values().for_each(f);
+        Ok(corrupt)
     }
 
     /// Headers of the named queue files: the readable ones and the corrupt ones.
@@ -353,7 +422,16 @@ impl Spool {
     /// The envelope and the message bytes exactly as accepted, after checking magic, envelope,
     /// length and checksum.
     pub fn read(&self, id: &QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
-        let mut data = fs::read(self.path(id)).map_err(|e| not_found(e, id))?;
+        if let Some(pair) = self.inner.unwritten.as_ref().and_then(|u| u.read(id)) {
+            return Ok(pair);
+        }
+        let mut data = match fs::read(self.path(id)) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.inner.journaled(id).is_some() => {
+                self.inner.journaled(id).expect("checked").clone()
+            }
+            Err(e) => return Err(not_found(e, id)),
+        };
         let mut rest = &data[..];
         let header = format::read_header(id.as_str(), &mut rest)?;
         format::verify_message(id.as_str(), &header, rest)?;
@@ -364,14 +442,31 @@ impl Spool {
     /// Deletes a message (delivered, bounced, or by an operator) and makes the deletion durable,
     /// so it does not come back after a crash and get delivered twice.
     pub fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
+        if let (Some(unwritten), Some(journal)) = (&self.inner.unwritten, &self.inner.journal) {
+            if let Taken::Memory = unwritten.take(id) {
+                journal.append_detached(Record::done(id));
+                return Ok(());
+            }
+        }
         let path = self.path(id);
-        fs::symlink_metadata(&path).map_err(|e| not_found(e, id))?;
+        let journal_only = match fs::symlink_metadata(&path) {
+            Ok(_) => false,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.inner.journaled.contains_key(id) => true,
+            Err(e) => return Err(not_found(e, id)),
+        };
         if self.inner.journal.is_none() {
             // The owner's journal may still hold this message's accept record: leave a marker
             // so a replay after a crash does not restore it.
             let marker = self.inner.removed.join(id.as_str());
+            if journal_only && marker.exists() {
+                return Err(SpoolError::NotFound(id.to_string()));
+            }
             OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&marker)?;
             fsync_dir(&self.inner.removed)?;
+        }
+        if journal_only {
+            // The owner has not written its file yet; the marker keeps it from doing so.
+            return Ok(());
         }
         fs::remove_file(&path).map_err(|e| not_found(e, id))?;
         fsync_dir(&self.inner.queue)?;
@@ -392,9 +487,12 @@ impl Spool {
             let id = id.clone();
             return blocking(move || spool.remove(&id)).await;
         }
-        let path = self.path(id);
-        let owned = id.clone();
-        blocking(move || fs::remove_file(path).map_err(|e| not_found(e, &owned))).await?;
+        let held = self.inner.unwritten.as_ref().map_or(Taken::NotHeld, |u| u.take(id));
+        if !matches!(held, Taken::Memory) {
+            let path = self.path(id);
+            let owned = id.clone();
+            blocking(move || fs::remove_file(path).map_err(|e| not_found(e, &owned))).await?;
+        }
         if let Some(journal) = &self.inner.journal {
             journal.append_lazy(Record::done(id)).await?;
         }
@@ -414,6 +512,16 @@ impl Spool {
     /// Checkpoints the journal has completed so far (see `journal`). For tests.
     pub fn checkpoints(&self) -> u64 {
         self.inner.journal.as_ref().map_or(0, Journal::checkpoints)
+    }
+
+    /// Writes the queue file of every accepted message still held only in memory (they are
+    /// written at each journal checkpoint anyway, and when the spool closes). For tests and
+    /// tools that look at `queue/` directly.
+    pub fn flush(&self) -> Result<(), SpoolError> {
+        if let Some(u) = &self.inner.unwritten {
+            u.write_all()?;
+        }
+        Ok(())
     }
 
     /// What opening the spool repaired from the journal (owner only).
@@ -441,7 +549,46 @@ impl Spool {
     }
 }
 
+impl Drop for Inner {
+    /// A clean stop leaves every accepted message as a file, for tools that read `queue/`.
+    fn drop(&mut self) {
+        if let Some(u) = &self.unwritten {
+            if let Err(e) = u.write_all() {
+                tracing::warn!(error = %e, "queue files not written at close; the journal replays them at the next start");
+            }
+        }
+    }
+}
+
 impl Inner {
+    /// The queue file content of `id` as the owner's journal holds it (attached processes),
+    /// unless an operator deleted the message.
+    fn journaled(&self, id: &QueueId) -> Option<&Vec<u8>> {
+        self.journaled.get(id).filter(|_| !self.removed.join(id.as_str()).exists())
+    }
+
+    /// A new id whose queue file does not exist (see [`Inner::next_id`]).
+    fn fresh_id(&self) -> Result<QueueId, SpoolError> {
+        for _ in 0..ID_ATTEMPTS {
+            let id = self.next_id();
+            match fs::symlink_metadata(self.queue.join(id.as_str())) {
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(id),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("no free queue id after {ID_ATTEMPTS} attempts"))
+            .into())
+    }
+
+    /// Writes `queue/<id>` through `incoming/` without syncing (the journal covers it).
+    fn write_file(&self, id: &QueueId, content: &[u8]) -> io::Result<()> {
+        let staged = self.incoming.join(id.as_str());
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged)?;
+        file.write_all(content)?;
+        fs::rename(&staged, self.queue.join(id.as_str()))
+    }
+
     /// Strictly increasing within this process (see `last_millis`).
     fn next_id(&self) -> QueueId {
         let now = unix_millis();

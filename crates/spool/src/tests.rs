@@ -83,6 +83,7 @@ async fn directories_and_files_are_private() {
     let root = dir.path().join("spool");
     let spool = Spool::open(&root).unwrap();
     let id = spool.accept(&envelope("bob@example.net"), b"x").await.unwrap();
+    spool.flush().unwrap();
     for (path, mode) in [
         (root.clone(), 0o700),
         (root.join("incoming"), 0o700),
@@ -101,6 +102,7 @@ async fn truncated_queue_file_is_corrupt_and_never_listed() {
     let good = spool.accept(&envelope("bob@example.net"), b"fine\r\n").await.unwrap();
     let message = b"Subject: torn\r\n\r\nthis body will lose its tail\r\n";
     let torn = spool.accept(&envelope("bob@example.net"), message).await.unwrap();
+    spool.flush().unwrap();
 
     let path = queue_file(&spool, &torn);
     let len = fs::metadata(&path).unwrap().len();
@@ -125,6 +127,7 @@ async fn flipped_byte_is_caught_by_read() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     let id = spool.accept(&envelope("bob@example.net"), b"payload").await.unwrap();
+    spool.flush().unwrap();
     let path = queue_file(&spool, &id);
     let mut bytes = fs::read(&path).unwrap();
     let last = bytes.len() - 1;
@@ -282,6 +285,7 @@ async fn visit_sees_every_message_once_across_batches() {
         accepted.extend(t.await.unwrap());
     }
     assert_eq!(accepted.len(), total);
+    spool.flush().unwrap();
     fs::write(dir.path().join("queue").join("stray.txt"), b"x").unwrap();
     let torn = accepted.iter().next().unwrap().clone();
     OpenOptions::new().write(true).open(queue_file(&spool, &torn)).unwrap().set_len(10).unwrap();

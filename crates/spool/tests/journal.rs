@@ -60,6 +60,8 @@ async fn queue_files_lost_in_a_power_cut_come_back_from_the_journal() {
         let id = spool.accept(&envelope(i), &message).await.unwrap();
         accepted.push((id, message));
     }
+    // Files written, as at a checkpoint that is not made (no syncfs, no checkpoint record).
+    spool.flush().unwrap();
     // Three are delivered; one of those removals is then "lost" (the file reappears).
     let first_file = fs::read(queue_file(root, &accepted[0].0)).unwrap();
     for (id, _) in &accepted[..3] {
@@ -224,4 +226,104 @@ async fn a_second_owner_is_refused_with_the_reason() {
     drop(first);
     // Once the first owner is gone, the spool can be opened again.
     Spool::open(dir.path()).unwrap();
+}
+
+fn queue_files(root: &Path) -> usize {
+    fs::read_dir(root.join("queue")).unwrap().count()
+}
+
+/// A message delivered before the next checkpoint never gets a queue file: its journal records
+/// (accept, done) are all it leaves, and a replay of them restores nothing.
+#[tokio::test]
+async fn a_message_delivered_at_once_never_touches_the_queue_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let spool = Spool::open_with(root, no_checkpoints()).unwrap();
+    let id = spool.accept(&envelope(1), b"Subject: fast\r\n\r\nx\r\n").await.unwrap();
+    assert_eq!(queue_files(root), 0, "held in memory, durable in the journal");
+    assert_eq!(spool.read(&id).unwrap().1, b"Subject: fast\r\n\r\nx\r\n");
+    assert_eq!(spool.entry(&id).unwrap().envelope, envelope(1));
+    assert_eq!(spool.list().unwrap().len(), 1);
+    spool.remove_async(&id).await.unwrap();
+    assert!(matches!(spool.read(&id), Err(SpoolError::NotFound(_))));
+    assert!(matches!(spool.remove_async(&id).await, Err(SpoolError::NotFound(_))));
+    spool.flush().unwrap();
+    assert_eq!(queue_files(root), 0);
+    drop(spool);
+    let spool = Spool::open_with(root, no_checkpoints()).unwrap();
+    assert_eq!(spool.replayed(), ReplayReport { records: 2, restored: 0, removed: 0 });
+    assert!(spool.list().unwrap().is_empty());
+}
+
+/// Messages still queued get their files at the next checkpoint, and when the spool closes.
+#[tokio::test]
+async fn queued_messages_get_their_files_at_a_checkpoint_or_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let options = JournalOptions { checkpoint_interval: Duration::from_millis(50), ..JournalOptions::default() };
+    let spool = Spool::open_with(root, options).unwrap();
+    let waiting = spool.accept(&envelope(1), &body(1, 2000)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while spool.checkpoints() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(spool.checkpoints() >= 1, "no checkpoint within 10 s");
+    assert!(queue_file(root, &waiting).exists(), "written before the checkpoint");
+    drop(spool);
+
+    let spool = Spool::open_with(root, no_checkpoints()).unwrap();
+    let late = spool.accept(&envelope(2), &body(2, 2000)).await.unwrap();
+    assert!(!queue_file(root, &late).exists());
+    drop(spool);
+    assert!(queue_file(root, &late).exists(), "a clean close writes it");
+    let cli = Spool::attach(root).unwrap();
+    assert_eq!(cli.read(&late).unwrap().1, body(2, 2000));
+    assert_eq!(cli.read(&waiting).unwrap().1, body(1, 2000));
+}
+
+/// The CLI runs in another process while the server holds messages in memory: it finds them
+/// in the journal, can show them, and a deletion keeps the server from writing them later.
+#[tokio::test]
+async fn an_attached_process_sees_messages_the_owner_holds_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let owner = Spool::open_with(root, no_checkpoints()).unwrap();
+    let a = owner.accept(&envelope(1), b"only in the journal").await.unwrap();
+    let b = owner.accept(&envelope(2), b"delivered already").await.unwrap();
+    owner.remove_async(&b).await.unwrap();
+    let c = owner.accept(&envelope(3), b"to be deleted").await.unwrap();
+    assert_eq!(queue_files(root), 0);
+
+    let cli = Spool::attach(root).unwrap();
+    let listed: Vec<QueueId> = cli.list().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(listed, vec![a.clone(), c.clone()]);
+    assert_eq!(cli.read(&a).unwrap(), (envelope(1), b"only in the journal".to_vec()));
+    assert_eq!(cli.entry(&c).unwrap().size, 13);
+    cli.remove(&c).unwrap();
+    drop(cli);
+
+    owner.flush().unwrap();
+    assert!(queue_file(root, &a).exists());
+    assert!(!queue_file(root, &c).exists(), "deleted by the operator: never written");
+    drop(owner);
+    let owner = Spool::open_with(root, no_checkpoints()).unwrap();
+    let listed: Vec<QueueId> = owner.list().unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(listed, vec![a]);
+}
+
+/// Past the memory bound an accept writes its file at once; nothing else changes.
+#[tokio::test]
+async fn past_the_memory_bound_files_are_written_at_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let options = JournalOptions { memory_bytes: 4096, ..no_checkpoints() };
+    let spool = Spool::open_with(root, options).unwrap();
+    let held = spool.accept(&envelope(1), &body(1, 1000)).await.unwrap();
+    let big = spool.accept(&envelope(2), &body(2, 5000)).await.unwrap();
+    assert!(!queue_file(root, &held).exists());
+    assert!(queue_file(root, &big).exists());
+    assert_eq!(spool.read(&big).unwrap().1, body(2, 5000));
+    spool.remove_async(&big).await.unwrap();
+    assert!(!queue_file(root, &big).exists());
+    assert_eq!(spool.list().unwrap().len(), 1);
 }
