@@ -164,6 +164,9 @@ pub(crate) struct Journal {
     syncs: Arc<AtomicU64>,
     checkpoints: Arc<AtomicU64>,
     stop: Arc<(Mutex<bool>, Condvar)>,
+    checkpointer: Option<thread::JoinHandle<()>>,
+    /// Set by [`Journal::abandon`]: stop without the final checkpoint, as a crash would.
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Journal {
@@ -204,7 +207,9 @@ impl Journal {
             _lock: owner_lock.clone(),
         };
         thread::Builder::new().name("spool-journal".into()).spawn(move || writer.run(rx, options.gather))?;
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let checkpointer = Checkpointer {
+            abandoned: abandoned.clone(),
             dir: dir.to_path_buf(),
             filesystem: File::open(root)?,
             progress,
@@ -214,8 +219,8 @@ impl Journal {
             before: before_checkpoint,
             _lock: owner_lock,
         };
-        thread::Builder::new().name("spool-checkpoint".into()).spawn(move || checkpointer.run())?;
-        Ok(Journal { requests, syncs, checkpoints, stop })
+        let checkpointer = thread::Builder::new().name("spool-checkpoint".into()).spawn(move || checkpointer.run())?;
+        Ok(Journal { requests, syncs, checkpoints, stop, checkpointer: Some(checkpointer), abandoned })
     }
 
     /// Returns once `record` is on disk.
@@ -246,6 +251,11 @@ impl Journal {
         }
     }
 
+    /// The next stop skips the final checkpoint (see `Spool::simulate_crash`).
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::Relaxed)
     }
@@ -256,10 +266,14 @@ impl Journal {
 }
 
 impl Drop for Journal {
+    /// Waits for the final checkpoint (the spool has written its queue files by now).
     fn drop(&mut self) {
         let (stopped, wake) = &*self.stop;
         *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
         wake.notify_all();
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -385,25 +399,32 @@ struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
     count: Arc<AtomicU64>,
     before: Box<dyn Fn() -> io::Result<()> + Send>,
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
     _lock: Arc<File>,
 }
 
 impl Checkpointer {
     fn run(self) {
         let mut done = *self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        // A clean stop ends with one more checkpoint, so the next start has nothing to replay.
+        let mut stopping = false;
         loop {
             {
                 let (stopped, wake) = &*self.stop;
                 let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
                 let (guard, _) =
                     wake.wait_timeout_while(guard, self.interval, |s| !*s).unwrap_or_else(|e| e.into_inner());
-                if *guard {
-                    return;
-                }
+                stopping = *guard;
+            }
+            if stopping && self.abandoned.load(Ordering::Relaxed) {
+                return;
             }
             // Every record before this position had its queue file written or removed first.
             let reached = *self.progress.lock().unwrap_or_else(|e| e.into_inner());
             if reached == done {
+                if stopping {
+                    return;
+                }
                 continue;
             }
             match self.checkpoint(reached) {
@@ -413,6 +434,9 @@ impl Checkpointer {
                 }
                 // Harmless for safety (replay just has more to read); keep trying.
                 Err(e) => tracing::warn!(error = %e, "spool journal checkpoint failed"),
+            }
+            if stopping {
+                return;
             }
         }
     }

@@ -129,6 +129,8 @@ struct Inner {
     last_millis: AtomicU64,
     /// Told about every message once it is durable (see [`Spool::subscribe`]).
     subscribers: Mutex<Vec<UnboundedSender<QueuedMessage>>>,
+    /// Set by [`Spool::simulate_crash`]: drop without writing anything out.
+    crashed: std::sync::atomic::AtomicBool,
 }
 
 /// What one scan thread read: the readable messages and the corrupt files.
@@ -225,6 +227,7 @@ impl Spool {
                 replayed,
                 last_millis: AtomicU64::new(0),
                 subscribers: Mutex::new(Vec::new()),
+                crashed: Default::default(),
             }),
         }
     }
@@ -524,6 +527,17 @@ impl Spool {
         Ok(())
     }
 
+    /// Lets go of the spool the way a crash of the process would: queue files of messages held
+    /// in memory are not written and the journal gets no final checkpoint, so the next open
+    /// replays it. For tests of the recovery; a real stop just drops the spool.
+    #[doc(hidden)]
+    pub fn simulate_crash(self) {
+        self.inner.crashed.store(true, Ordering::Relaxed);
+        if let Some(journal) = &self.inner.journal {
+            journal.abandon();
+        }
+    }
+
     /// What opening the spool repaired from the journal (owner only).
     pub fn replayed(&self) -> ReplayReport {
         self.inner.replayed
@@ -552,6 +566,9 @@ impl Spool {
 impl Drop for Inner {
     /// A clean stop leaves every accepted message as a file, for tools that read `queue/`.
     fn drop(&mut self) {
+        if self.crashed.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(u) = &self.unwritten {
             if let Err(e) = u.write_all() {
                 tracing::warn!(error = %e, "queue files not written at close; the journal replays them at the next start");

@@ -67,7 +67,7 @@ async fn queue_files_lost_in_a_power_cut_come_back_from_the_journal() {
     for (id, _) in &accepted[..3] {
         spool.remove_async(id).await.unwrap();
     }
-    drop(spool);
+    spool.simulate_crash();
 
     let originals: Vec<Vec<u8>> = accepted[3..].iter().map(|(id, _)| fs::read(queue_file(root, id)).unwrap()).collect();
     // What an unsynced page cache loses: whole files, tails, contents.
@@ -111,7 +111,8 @@ async fn a_torn_record_ends_the_replay() {
     for i in 0..3 {
         ids.push(spool.accept(&envelope(i), &body(i, 500)).await.unwrap());
     }
-    drop(spool);
+    spool.flush().unwrap();
+    spool.simulate_crash();
     for id in &ids {
         fs::remove_file(queue_file(root, id)).unwrap();
     }
@@ -141,9 +142,9 @@ async fn records_span_segments_including_one_larger_than_a_segment() {
         accepted.push((spool.accept(&envelope(i), &message).await.unwrap(), message));
     }
     assert!(segments(root).len() >= 4, "{:?}", segments(root));
-    drop(spool);
+    spool.simulate_crash();
     for (id, _) in &accepted {
-        fs::remove_file(queue_file(root, id)).unwrap();
+        assert!(!queue_file(root, id).exists(), "held in memory when the process died");
     }
     let spool = Spool::open_with(root, options).unwrap();
     assert_eq!(spool.replayed().restored, 6);
@@ -192,9 +193,9 @@ async fn an_operator_deletion_from_another_process_survives_a_replay() {
     cli.remove(&gone).unwrap();
     assert!(matches!(cli.remove(&gone), Err(SpoolError::NotFound(_))));
     drop(cli);
-    drop(owner);
-    // Both files lost their data too: only the journal can bring anything back.
-    fs::remove_file(queue_file(root, &keep)).unwrap();
+    // Neither was written to `queue/`: only the journal can bring anything back.
+    owner.simulate_crash();
+    assert!(!queue_file(root, &keep).exists());
 
     let owner = Spool::open_with(root, no_checkpoints()).unwrap();
     assert_eq!(owner.read(&keep).unwrap().1, b"keep");
@@ -249,7 +250,7 @@ async fn a_message_delivered_at_once_never_touches_the_queue_directory() {
     assert!(matches!(spool.remove_async(&id).await, Err(SpoolError::NotFound(_))));
     spool.flush().unwrap();
     assert_eq!(queue_files(root), 0);
-    drop(spool);
+    spool.simulate_crash();
     let spool = Spool::open_with(root, no_checkpoints()).unwrap();
     assert_eq!(spool.replayed(), ReplayReport { records: 2, restored: 0, removed: 0 });
     assert!(spool.list().unwrap().is_empty());
@@ -276,6 +277,8 @@ async fn queued_messages_get_their_files_at_a_checkpoint_or_at_close() {
     assert!(!queue_file(root, &late).exists());
     drop(spool);
     assert!(queue_file(root, &late).exists(), "a clean close writes it");
+    // And checkpoints: the next start has nothing to replay.
+    assert_eq!(Spool::open(root).unwrap().replayed(), ReplayReport::default());
     let cli = Spool::attach(root).unwrap();
     assert_eq!(cli.read(&late).unwrap().1, body(2, 2000));
     assert_eq!(cli.read(&waiting).unwrap().1, body(1, 2000));
