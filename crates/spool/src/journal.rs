@@ -406,16 +406,15 @@ struct Checkpointer {
 impl Checkpointer {
     fn run(self) {
         let mut done = *self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        // A clean stop ends with one more checkpoint, so the next start has nothing to replay.
-        let mut stopping = false;
         loop {
-            {
+            // A clean stop ends with one more checkpoint, so the next start has nothing to replay.
+            let stopping = {
                 let (stopped, wake) = &*self.stop;
                 let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
                 let (guard, _) =
                     wake.wait_timeout_while(guard, self.interval, |s| !*s).unwrap_or_else(|e| e.into_inner());
-                stopping = *guard;
-            }
+                *guard
+            };
             if stopping && self.abandoned.load(Ordering::Relaxed) {
                 return;
             }
