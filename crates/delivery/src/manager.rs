@@ -54,7 +54,13 @@ struct Inner {
     schedule: Mutex<Plan>,
     /// Messages accepted by this process, announced by the spool.
     arrivals: Mutex<Option<UnboundedReceiver<QueuedMessage>>>,
+    /// Destinations (route, MX domain or "" for a smarthost) no host of which answered, until
+    /// when, and why (see `mark_unreachable`).
+    unreachable: Mutex<HashMap<(usize, String), (i64, String)>>,
 }
+
+/// Longest pause of a destination that reached no host (shorter when the first retry is).
+const UNREACHABLE_PAUSE_MS: i64 = 60_000;
 
 /// The in-memory schedule: when each known, not-in-flight message is next worth looking at.
 #[derive(Default)]
@@ -188,6 +194,7 @@ impl QueueManager {
                 slots,
                 schedule: Mutex::new(plan),
                 arrivals: Mutex::new(Some(arrivals)),
+                unreachable: Mutex::default(),
             }),
         })
     }
@@ -412,14 +419,6 @@ impl Inner {
     /// written. `fresh`: the state exists only in memory so far.
     async fn process(&self, id: QueueId, mut state: MessageState, retry: bool, fresh: bool) -> Option<MessageState> {
         let _slot = self.slots.acquire().await;
-        let (envelope, message) = match self.spool.read(&id) {
-            Ok(pair) => pair,
-            Err(SpoolError::NotFound(_)) => return None,
-            Err(e) => {
-                tracing::error!(id = %id, error = %e, "cannot read a queued message");
-                return None;
-            }
-        };
         let now = self.clock.now_ms();
         if retry {
             state.not_before = state.not_before.min(now);
@@ -427,25 +426,21 @@ impl Inner {
                 r.next_attempt = now;
             }
         }
-        if self.config.sent_copy && !state.sent_copy_done && !envelope.auth_user.is_empty() {
-            match self.mailboxes.file_sent(&envelope.auth_user, &message) {
-                Ok(_) => state.sent_copy_done = true,
-                Err(e) => tracing::warn!(id = %id, error = %e, "could not file the Sent copy"),
-            }
-        }
-
         let due: Vec<usize> = (0..state.recipients.len())
             .filter(|i| {
                 let r = &state.recipients[*i];
                 r.status == Status::Pending && r.next_attempt.max(state.not_before) <= now
             })
             .collect();
+        // Where each goes is known before the message is read, so a message whose destination
+        // is unreachable costs neither a read nor a state write.
         let mut results: Vec<(usize, Attempt)> = vec![];
+        let mut local: Vec<usize> = vec![];
         let mut groups: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
         for i in due {
             let address = state.recipients[i].address.clone();
             match self.destination(&address).await {
-                Ok(Destination::Local) => results.push((i, self.deliver_local(&address, &message).await)),
+                Ok(Destination::Local) => local.push(i),
                 Ok(Destination::Remote(route, key)) => groups.entry((route, key)).or_default().push(i),
                 Ok(Destination::Unrouted) => results.push((
                     i,
@@ -456,6 +451,43 @@ impl Inner {
                 )),
                 Err(why) => results.push((i, Attempt::temp(why, None))),
             }
+        }
+        if !retry {
+            let mut postponed = false;
+            groups.retain(|(route, key), members| {
+                if !self.unreachable(*route, key, now) {
+                    return true;
+                }
+                for i in members.iter() {
+                    let r = &mut state.recipients[*i];
+                    r.next_attempt = now + self.postpone_ms(&id, r.attempts);
+                }
+                postponed = true;
+                false
+            });
+            if postponed && results.is_empty() && local.is_empty() && groups.is_empty() {
+                // Nothing was attempted: no attempt is counted and nothing is written; the new
+                // times live in the schedule (after a restart the message is simply due again).
+                return Some(state);
+            }
+        }
+        let (envelope, message) = match self.spool.read(&id) {
+            Ok(pair) => pair,
+            Err(SpoolError::NotFound(_)) => return None,
+            Err(e) => {
+                tracing::error!(id = %id, error = %e, "cannot read a queued message");
+                return None;
+            }
+        };
+        if self.config.sent_copy && !state.sent_copy_done && !envelope.auth_user.is_empty() {
+            match self.mailboxes.file_sent(&envelope.auth_user, &message) {
+                Ok(_) => state.sent_copy_done = true,
+                Err(e) => tracing::warn!(id = %id, error = %e, "could not file the Sent copy"),
+            }
+        }
+        for i in local {
+            let address = state.recipients[i].address.clone();
+            results.push((i, self.deliver_local(&address, &message).await));
         }
         if !groups.is_empty() {
             let mut outgoing = self.dkim_signatures(&envelope, &message);
@@ -472,6 +504,12 @@ impl Inner {
                     body_8bit: envelope.body_8bit,
                 };
                 let attempts = self.outbound.deliver(route_index, route, &domain, &job).await;
+                // No host answered at all (refused, timed out, no greeting or TLS, no address):
+                // the destination is down, not this message's problem.
+                if attempts.iter().all(|a| a.outcome == Outcome::Temp && a.remote.is_none()) {
+                    let key = if matches!(route.kind, RouteKind::Mx) { domain.clone() } else { String::new() };
+                    self.mark_unreachable(route_index, key, now, &attempts[0].reply);
+                }
                 results.extend(members.into_iter().zip(attempts));
             }
         }
@@ -527,6 +565,38 @@ impl Inner {
             return None;
         }
         Some(state)
+    }
+
+    /// Whether deliveries to this destination are suspended: its last attempt reached no host.
+    fn unreachable(&self, route: usize, key: &str, now: i64) -> bool {
+        let mut map = self.unreachable.lock().unwrap();
+        match map.get(&(route, key.to_string())) {
+            Some((until, _)) if *until > now => true,
+            Some(_) => {
+                map.remove(&(route, key.to_string()));
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Suspends deliveries to a destination no host of which answered (Postfix's "delivery
+    /// temporarily suspended"): during an upstream outage, messages for it are not tried one by
+    /// one; after the pause the next due message probes it again.
+    fn mark_unreachable(&self, route: usize, key: String, now: i64, reason: &str) {
+        let pause = (self.config.schedule.first_retry.as_millis() as i64).clamp(1, UNREACHABLE_PAUSE_MS);
+        let mut map = self.unreachable.lock().unwrap();
+        if map.insert((route, key.clone()), (now + pause, reason.to_string())).is_none() {
+            tracing::warn!(route, destination = %key, pause_ms = pause, reason, "destination unreachable; deliveries to it suspended");
+        }
+    }
+
+    /// When a message for a suspended destination is looked at again: its own retry delay,
+    /// spread by up to half again (from its id) so a large queue does not come due at once.
+    fn postpone_ms(&self, id: &QueueId, attempts: u32) -> i64 {
+        let delay = self.config.schedule.delay_after(attempts.max(1)).as_millis() as i64;
+        let spread = id.as_str().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 1000;
+        delay + delay * spread as i64 / 2000
     }
 
     async fn destination(&self, address: &str) -> Result<Destination, String> {

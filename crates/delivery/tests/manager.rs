@@ -23,6 +23,10 @@ struct World {
 }
 
 async fn world(routes: Vec<Route>) -> World {
+    world_with(routes, None).await
+}
+
+async fn world_with(routes: Vec<Route>, concurrency: Option<usize>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
     let directory = SqliteDirectory::open(&data.join("authrelay.db")).await.unwrap();
@@ -39,6 +43,9 @@ async fn world(routes: Vec<Route>) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let mut config = DeliveryConfig::new("mx.test", &data);
     config.routes = routes;
+    if let Some(n) = concurrency {
+        config.concurrency = n;
+    }
     config.connect_timeout = Duration::from_secs(2);
     config.schedule = Schedule {
         first_retry: Duration::from_secs(60),
@@ -175,4 +182,58 @@ async fn over_the_rate_is_carried_over_to_the_next_minute() {
     w.clock.advance_ms(1_000);
     w.manager.run_due().await;
     assert_eq!(inbox(&w, "scanner@contoso.com").len(), 35);
+}
+
+/// An upstream outage with a queue: once a destination's hosts all failed, the other messages
+/// for it are postponed without a connection attempt, without an attempt counted and without a
+/// state file written each; after the pause the next due message probes the destination again.
+#[tokio::test]
+async fn an_unreachable_destination_is_suspended_not_tried_per_message() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A far side that accepts and hangs up at once: no greeting, a host failure.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(1000) {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let route = Route {
+        domains: vec!["*".into()],
+        kind: RouteKind::Smarthost(Smarthost {
+            oauth: None,
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::Opportunistic,
+            tls_name: None,
+            user: None,
+            password: None,
+            ca_file: None,
+        }),
+    };
+    let w = world_with(vec![route], Some(1)).await;
+    let mut ids = vec![];
+    for i in 0..30 {
+        ids.push(w.spool.accept(&envelope(&format!("r{i}@far.test")), b"Subject: outage\r\n\r\nx\r\n").await.unwrap());
+    }
+    w.manager.run_due().await;
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "one message found the destination down");
+    let tried: Vec<_> = ids.iter().filter_map(|id| w.states.load(id).unwrap()).collect();
+    assert_eq!(tried.len(), 1, "the postponed ones wrote no state");
+    assert_eq!(tried[0].recipients[0].attempts, 1);
+    assert!(tried[0].recipients[0].last_reply.as_deref().unwrap_or("").contains("127.0.0.1"), "{tried:?}");
+    assert_eq!(w.spool.list().unwrap().len(), 30, "nothing bounced, nothing lost");
+
+    // Within the pause nothing is tried; after it (and after their spread-out retry times) the
+    // first due message probes again, finds it still down, and the rest wait once more.
+    w.clock.set_ms(T0 + 30_000);
+    w.manager.run_due().await;
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    w.clock.set_ms(T0 + 95_000);
+    w.manager.run_due().await;
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "one probe after the pause");
+    assert_eq!(w.spool.list().unwrap().len(), 30);
 }
