@@ -460,27 +460,36 @@ fn queue_commands_hold_release_retry_delete() {
     let server = TestServer::start_with_tables(Options::default(), &tables);
     server.open_contoso();
     submit(&server, &["a@down.example"], &message("one", "a@down.example"));
-    submit(&server, &["b@down.example"], &message("two", "b@down.example"));
     assert!(
-        wait_until(15, || server.ok(&["queue", "list"]).contains("deferred 2")),
+        wait_until(15, || server.ok(&["queue", "list"]).contains("deferred 1")),
         "{}",
         server.ok(&["queue", "list"])
     );
+    // The destination is now known to be down: the next message waits without being tried
+    // (no connection, no attempt counted, nothing written for it).
+    submit(&server, &["b@down.example"], &message("two", "b@down.example"));
+    assert!(wait_until(15, || server.logs().contains("deliveries to it suspended")), "{}", server.logs());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let list = server.ok(&["queue", "list"]);
+    assert!(list.contains("deferred 1") && list.contains("new 1"), "{list}");
     let ids: Vec<String> = server.queued().into_iter().map(|(id, _)| id).collect();
     let json: serde_json::Value = serde_json::from_str(&server.ok(&["queue", "list", "--json"])).unwrap();
     assert_eq!(json[0]["state"], "deferred");
     assert_eq!(json[0]["recipients"][0]["attempts"], 1);
     assert!(json[0]["recipients"][0]["last_reply"].as_str().unwrap().contains("refused"));
+    assert_eq!(json[1]["state"], "new");
 
     let out = server.ok(&["queue", "hold", &ids[0]]);
     assert!(out.contains("is held"), "{out}");
     assert!(server.ok(&["queue", "list"]).contains("held 1"));
-    let show = server.ok(&["queue", "show", &ids[1]]);
-    assert!(show.contains("b@down.example  Pending  attempts=1"), "{show}");
-
-    // Retry: the deferred one is tried again at once (attempts 2); the held one is not.
+    // Retry: the waiting one is tried at once despite the suspension (attempts 1); the held
+    // one is not.
     server.ok(&["queue", "retry", "--all"]);
-    assert!(wait_until(10, || server.ok(&["queue", "show", &ids[1]]).contains("attempts=2")));
+    assert!(
+        wait_until(10, || server.ok(&["queue", "show", &ids[1]]).contains("b@down.example  Pending  attempts=1")),
+        "{}",
+        server.ok(&["queue", "show", &ids[1]])
+    );
     assert!(server.ok(&["queue", "show", &ids[0]]).contains("attempts=1"));
 
     let out = server.ok(&["queue", "delete", &ids[1]]);
