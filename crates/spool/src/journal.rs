@@ -609,9 +609,13 @@ fn each_record(
             continue;
         }
         let offset = if seq == start.seq { start.offset } else { 0 };
-        let mut reader = BufReader::with_capacity(1 << 20, File::open(&path)?);
+        let file = File::open(&path)?;
+        // A damaged length field can claim anything: no record is longer than what is left.
+        let mut left = file.metadata()?.len().saturating_sub(offset);
+        let mut reader = BufReader::with_capacity(1 << 20, file);
         io::copy(&mut (&mut reader).take(offset), &mut io::sink())?;
-        while let Some((kind, payload)) = read_record(&mut reader)? {
+        while let Some((kind, payload)) = read_record(&mut reader, left)? {
+            left = left.saturating_sub((HEADER_LEN + payload.len()) as u64);
             match std::str::from_utf8(&payload[..ID_LEN]).ok().and_then(QueueId::parse) {
                 Some(id) => f(kind, &id, &payload[ID_LEN..])?,
                 None => tracing::warn!(segment = %path.display(), "journal record with an invalid queue id skipped"),
@@ -642,7 +646,7 @@ pub(crate) fn pending(dir: &Path) -> io::Result<std::collections::HashMap<QueueI
 }
 
 /// The next valid record, or None at the end of the written part (zeros, a torn record).
-fn read_record(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+fn read_record(r: &mut impl Read, left: u64) -> io::Result<Option<(u8, Vec<u8>)>> {
     let mut header = [0u8; HEADER_LEN];
     if !read_full(r, &mut header)? || &header[..4] != MAGIC {
         return Ok(None);
@@ -650,7 +654,8 @@ fn read_record(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     let kind = header[4];
     let len = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
     let sum = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
-    if !matches!(kind, KIND_ACCEPT | KIND_DONE) || (len as u64) < ID_LEN as u64 || len as u64 > MAX_PAYLOAD {
+    let fits = (len as u64) <= MAX_PAYLOAD && (len as u64) <= left.saturating_sub(HEADER_LEN as u64);
+    if !matches!(kind, KIND_ACCEPT | KIND_DONE) || (len as u64) < ID_LEN as u64 || !fits {
         return Ok(None);
     }
     let mut payload = vec![0u8; len as usize];
@@ -658,6 +663,49 @@ fn read_record(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
         return Ok(None);
     }
     Ok(Some((kind, payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> QueueId {
+        QueueId::new(1_800_000_000_000 + u64::from(n), n)
+    }
+
+    /// Whatever the bytes, reading stops cleanly: a record is returned only when its magic,
+    /// kind, length and checksum all hold, and a length beyond the file is not believed.
+    #[test]
+    fn damaged_records_end_the_log() {
+        let good = Record::accept(&id(1), &[b"AUTHRELAY-SPOOL 2\n", b"body"]);
+        let bytes = good.0.as_slice();
+        let read = |b: &[u8]| read_record(&mut &b[..], b.len() as u64).unwrap();
+        let (kind, payload) = read(bytes).expect("an intact record");
+        assert_eq!(kind, KIND_ACCEPT);
+        assert_eq!(&payload[ID_LEN..], b"AUTHRELAY-SPOOL 2\nbody");
+
+        let mut huge = bytes.to_vec();
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut wrong_kind = bytes.to_vec();
+        wrong_kind[4] = 9;
+        let mut flipped = bytes.to_vec();
+        *flipped.last_mut().unwrap() ^= 1;
+        let mut short_len = bytes.to_vec();
+        short_len[8..12].copy_from_slice(&3u32.to_le_bytes());
+        for (name, b) in [
+            ("zeros", vec![0u8; 64]),
+            ("torn", bytes[..bytes.len() - 1].to_vec()),
+            ("header only", bytes[..HEADER_LEN].to_vec()),
+            ("length beyond the file", huge),
+            ("unknown kind", wrong_kind),
+            ("flipped payload bit", flipped),
+            ("length shorter than an id", short_len),
+        ] {
+            assert!(read(&b).is_none(), "{name}");
+        }
+        // Bounded by what is left, not by the claim: 40 bytes left, the claim is larger.
+        assert!(read_record(&mut &bytes[..], 40).unwrap().is_none());
+    }
 }
 
 /// Fills `buf`; false at end of file.
