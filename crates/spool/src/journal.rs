@@ -665,6 +665,15 @@ fn read_record(r: &mut impl Read, left: u64) -> io::Result<Option<(u8, Vec<u8>)>
     Ok(Some((kind, payload)))
 }
 
+/// Fills `buf`; false at end of file.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match r.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,14 +714,5 @@ mod tests {
         }
         // Bounded by what is left, not by the claim: 40 bytes left, the claim is larger.
         assert!(read_record(&mut &bytes[..], 40).unwrap().is_none());
-    }
-}
-
-/// Fills `buf`; false at end of file.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
-    match r.read_exact(buf) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
     }
 }
