@@ -665,6 +665,19 @@ fn read_record(r: &mut impl Read, left: u64) -> io::Result<Option<(u8, Vec<u8>)>
     Ok(Some((kind, payload)))
 }
 
+/// Reads `bytes` as one segment the way replay does; the records it accepts (fuzz target).
+pub(crate) fn records_in(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    loop {
+        let left = rest.len() as u64;
+        match read_record(&mut rest, left) {
+            Ok(Some(record)) => out.push(record),
+            _ => return out,
+        }
+    }
+}
+
 /// Fills `buf`; false at end of file.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
     match r.read_exact(buf) {

@@ -655,6 +655,21 @@ impl Inner {
     }
 }
 
+/// Reads `bytes` as a journal segment, as replay does, and checks that every record it accepts
+/// is well formed. For the fuzz target (fuzz/fuzz_targets/journal.rs); panics on a violation.
+#[doc(hidden)]
+pub fn fuzz_journal_segment(bytes: &[u8]) -> usize {
+    let records = journal::records_in(bytes);
+    let mut framed = 0usize;
+    for (kind, payload) in &records {
+        assert!(matches!(kind, 1 | 2), "unknown record kind {kind} accepted");
+        assert!(payload.len() >= 20, "record without a queue id accepted");
+        framed += 20 + payload.len();
+    }
+    assert!(framed <= bytes.len(), "records longer than the segment");
+    records.len()
+}
+
 /// Runs file work off the async worker threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
