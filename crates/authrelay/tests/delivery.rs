@@ -545,6 +545,15 @@ fn many_messages_to_one_smarthost_share_connections() {
     assert!(maildir(&server, USER).is_empty(), "no bounce");
 }
 
+/// A smarthost route whose connections stay pooled for 30 s and whose first retry is an hour
+/// away, so a message that arrives within seconds was not counted as a failed attempt.
+fn reuse_route(port: u16) -> String {
+    smarthost_route(port, "opportunistic", "").replace(
+        "first_retry_secs = 1\nmax_retry_interval_secs = 1\n",
+        "first_retry_secs = 3600\nconnection_idle_secs = 30\n",
+    )
+}
+
 /// The far side closes our idle connection (its idle timeout), and later restarts: each next
 /// message still goes out at once over a fresh connection. A counted failure would wait for
 /// the first retry (an hour here), so arriving within seconds proves there was none.
@@ -552,10 +561,7 @@ fn many_messages_to_one_smarthost_share_connections() {
 fn idle_connection_closed_by_the_far_side_is_replaced_at_once() {
     let work = tempfile::tempdir().unwrap();
     let sink = Sink::start(work.path(), "idle", &["--idle-timeout", "1"]);
-    let tables = smarthost_route(sink.port, "opportunistic", "").replace(
-        "first_retry_secs = 1\nmax_retry_interval_secs = 1\n",
-        "first_retry_secs = 3600\nconnection_idle_secs = 30\n",
-    );
+    let tables = reuse_route(sink.port);
     let server = TestServer::start_with_tables(Options::default(), &tables);
     server.open_contoso();
     assert!(submit(&server, &["x@far.example"], &message("idle-1", "x@far.example")).contains("DATA 250"));
@@ -583,10 +589,7 @@ fn idle_connection_closed_by_the_far_side_is_replaced_at_once() {
 fn reused_connection_refused_with_421_is_replaced_at_once() {
     let work = tempfile::tempdir().unwrap();
     let sink = Sink::start(work.path(), "421", &["--mode", "421-reused"]);
-    let tables = smarthost_route(sink.port, "opportunistic", "").replace(
-        "first_retry_secs = 1\nmax_retry_interval_secs = 1\n",
-        "first_retry_secs = 3600\nconnection_idle_secs = 30\n",
-    );
+    let tables = reuse_route(sink.port);
     let server = TestServer::start_with_tables(Options::default(), &tables);
     server.open_contoso();
     for n in 1..=3 {

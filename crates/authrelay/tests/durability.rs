@@ -257,6 +257,10 @@ fn wait_until_refused(addr: SocketAddr) {
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            // A connection that reached the listener's backlog as it closed is reset: the
+            // listener is going away; poll until it is refused outright.
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {}
             Err(e) => panic!("unexpected connect error: {e}"),
             Ok(_) => {}
         }

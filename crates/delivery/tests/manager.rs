@@ -58,6 +58,23 @@ async fn world_with(routes: Vec<Route>, concurrency: Option<usize>) -> World {
     World { _dir: dir, data, spool, clock, manager, states }
 }
 
+/// Everything to 127.0.0.1:`port`, plain SMTP (STARTTLS if offered), no AUTH.
+fn smarthost(port: u16) -> Route {
+    Route {
+        domains: vec!["*".into()],
+        kind: RouteKind::Smarthost(Smarthost {
+            oauth: None,
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::Opportunistic,
+            tls_name: None,
+            user: None,
+            password: None,
+            ca_file: None,
+        }),
+    }
+}
+
 fn envelope(to: &str) -> Envelope {
     Envelope {
         mail_from: "scanner@contoso.com".into(),
@@ -87,19 +104,7 @@ fn inbox(w: &World, address: &str) -> Vec<Vec<u8>> {
 async fn far_side_down_retries_on_schedule_then_gives_up_and_bounces() {
     // A port that was free a moment ago: connections to it are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let route = Route {
-        domains: vec!["*".into()],
-        kind: RouteKind::Smarthost(Smarthost {
-            oauth: None,
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::Opportunistic,
-            tls_name: None,
-            user: None,
-            password: None,
-            ca_file: None,
-        }),
-    };
+    let route = smarthost(port);
     let w = world(vec![route]).await;
     let id = w.spool.accept(&envelope("someone@far.test"), b"Subject: scan\r\n\r\nbody\r\n").await.unwrap();
 
@@ -201,19 +206,7 @@ async fn an_unreachable_destination_is_suspended_not_tried_per_message() {
             drop(stream);
         }
     });
-    let route = Route {
-        domains: vec!["*".into()],
-        kind: RouteKind::Smarthost(Smarthost {
-            oauth: None,
-            host: "127.0.0.1".into(),
-            port,
-            tls: TlsMode::Opportunistic,
-            tls_name: None,
-            user: None,
-            password: None,
-            ca_file: None,
-        }),
-    };
+    let route = smarthost(port);
     let w = world_with(vec![route], Some(1)).await;
     let mut ids = vec![];
     for i in 0..30 {
