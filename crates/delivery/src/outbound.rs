@@ -63,7 +63,12 @@ pub struct Outbound {
     pool: Arc<ConnectionPool>,
     /// Set while the task closing expired idle connections runs.
     reaper: Arc<AtomicBool>,
+    /// Smarthost name → addresses, so a message does not cost a resolver call (see `smarthost_addrs`).
+    resolved: std::sync::Mutex<std::collections::HashMap<(String, u16), (Instant, Vec<SocketAddr>)>>,
 }
+
+/// How long a smarthost's resolved addresses are reused.
+const RESOLVED_TTL: Duration = Duration::from_secs(60);
 
 type ConnectionPool = Pool<Destination, Connection>;
 
@@ -235,15 +240,30 @@ impl Outbound {
             tokens,
             pool: Arc::new(Pool::new(config.connection_idle, config.concurrency, config.messages_per_connection)),
             reaper: Arc::new(AtomicBool::new(false)),
+            resolved: Default::default(),
         })
+    }
+
+    /// The smarthost's addresses: from the last minute's lookup, else resolved now. Failed
+    /// lookups are not kept.
+    async fn smarthost_addrs(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        let key = (host.to_string(), port);
+        if let Some((at, addrs)) = self.resolved.lock().unwrap().get(&key) {
+            if at.elapsed() < RESOLVED_TTL {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        self.resolved.lock().unwrap().insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 
     /// Delivers `job` by `route` (index `route_index` in the config) for recipients of `domain`.
     /// Returns one attempt per recipient, in order.
     pub async fn deliver(&self, route_index: usize, route: &Route, domain: &str, job: &Job<'_>) -> Vec<Attempt> {
         let targets = match &route.kind {
-            RouteKind::Smarthost(s) => match tokio::net::lookup_host((s.host.as_str(), s.port)).await {
-                Ok(addrs) => vec![(s.host.clone(), addrs.collect::<Vec<_>>())],
+            RouteKind::Smarthost(s) => match self.smarthost_addrs(&s.host, s.port).await {
+                Ok(addrs) => vec![(s.host.clone(), addrs)],
                 Err(e) => return all(job, Attempt::temp(format!("cannot resolve smarthost {}: {e}", s.host), None)),
             },
             RouteKind::Mx => match self.mx_targets(domain).await {
@@ -689,6 +709,23 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A smarthost name is resolved once a minute, not per message (only `localhost` is looked
+    /// up: no test depends on DNS).
+    #[tokio::test]
+    async fn smarthost_addresses_are_reused_for_a_minute() {
+        let (outbound, _) = outbound(25, Duration::ZERO, 1);
+        let first = outbound.smarthost_addrs("localhost", 2525).await.unwrap();
+        assert!(!first.is_empty() && first.iter().all(|a| a.ip().is_loopback() && a.port() == 2525), "{first:?}");
+        // Make the cached entry recognisable: a second call must return it, not a new lookup.
+        let marked: SocketAddr = "127.0.0.9:2525".parse().unwrap();
+        outbound.resolved.lock().unwrap().get_mut(&("localhost".to_string(), 2525)).unwrap().1 = vec![marked];
+        assert_eq!(outbound.smarthost_addrs("localhost", 2525).await.unwrap(), vec![marked]);
+        // Older than the TTL: looked up again.
+        outbound.resolved.lock().unwrap().get_mut(&("localhost".to_string(), 2525)).unwrap().0 =
+            Instant::now() - RESOLVED_TTL - Duration::from_secs(1);
+        assert_eq!(outbound.smarthost_addrs("localhost", 2525).await.unwrap(), first);
+    }
 
     #[test]
     fn dot_stuffing_per_rfc5321_4_5_2() {
