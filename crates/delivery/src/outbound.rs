@@ -64,8 +64,11 @@ pub struct Outbound {
     /// Set while the task closing expired idle connections runs.
     reaper: Arc<AtomicBool>,
     /// Smarthost name → addresses, so a message does not cost a resolver call (see `smarthost_addrs`).
-    resolved: std::sync::Mutex<std::collections::HashMap<(String, u16), (Instant, Vec<SocketAddr>)>>,
+    resolved: std::sync::Mutex<std::collections::HashMap<(String, u16), Resolved>>,
 }
+
+/// When a smarthost name was looked up, and what it gave.
+type Resolved = (Instant, Vec<SocketAddr>);
 
 /// How long a smarthost's resolved addresses are reused.
 const RESOLVED_TTL: Duration = Duration::from_secs(60);
