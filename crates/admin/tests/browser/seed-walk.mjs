@@ -12,19 +12,11 @@
 // Korean is chosen through Accept-Language (the browser's locale); Indonesian through the
 // language switcher on the sign-in page, which must then stick for the whole walk.
 
-import { chromium } from "playwright-core";
-import { spawnSync } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import assert from "node:assert/strict";
+import { env, launch, swaks as device, totp, MFA, SECURITY_DEFAULTS, TENANT } from "./common.mjs";
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`missing environment variable ${name}`);
-  return v;
-};
 const ADMIN_URL = env("ADMIN_URL");
 const ADMIN_ADDRESS = env("ADMIN_ADDRESS");
 const ADMIN_PASSWORD = env("ADMIN_PASSWORD");
@@ -60,52 +52,9 @@ const TEXT = {
 }[LANG];
 assert.ok(TEXT, `unknown language ${LANG}`);
 
-// The replies of spec §3, which stay English on the wire in every language.
-const TENANT = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.";
-const SECURITY_DEFAULTS =
-  "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. Contact your administrator.";
-const MFA =
-  "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.";
-
-// --- RFC 6238 TOTP, computed here from the secret the enrolment page shows -------------------
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/[\s=]/g, "").toUpperCase()) {
-    const i = alphabet.indexOf(c);
-    if (i < 0) throw new Error(`not base32: ${c}`);
-    value = (value << 5) | i;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-function totp(secret, unix = Math.floor(Date.now() / 1000)) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
-  const h = crypto.createHmac("sha1", base32Decode(secret)).update(counter).digest();
-  const o = h[h.length - 1] & 0x0f;
-  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
-  return String(bin % 1_000_000).padStart(6, "0");
-}
-
 // --- The device: swaks over STARTTLS ----------------------------------------------------------
 function swaks(quitAfterAuth) {
-  const args = [
-    "--server", `127.0.0.1:${SMTP_PORT}`, "--tls", "--auth", "LOGIN",
-    "--auth-user", USER_ADDRESS, "--auth-password", USER_PASSWORD,
-    "--from", USER_ADDRESS, "--to", "frontdesk@example.net",
-    "--header", "Subject: Scan 0042", "--body", "Your scan is attached.",
-    "--timeout", "20",
-  ];
-  if (quitAfterAuth) args.push("--quit-after", "AUTH");
-  const run = spawnSync("swaks", args, { encoding: "utf8", timeout: 60_000 });
-  if (run.error) throw run.error;
-  return run.stdout + run.stderr;
+  return device({ port: SMTP_PORT, user: USER_ADDRESS, password: USER_PASSWORD, subject: "Scan 0042", quitAfterAuth });
 }
 function expectRefused(reply, step) {
   const out = swaks(true);
@@ -115,23 +64,7 @@ function expectRefused(reply, step) {
 
 // --- The browser ------------------------------------------------------------------------------
 fs.mkdirSync(SHOTS, { recursive: true });
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), "authrelay-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  // Korean comes from Accept-Language; English and Indonesian start from an English browser.
-  locale: LANG === "ko" ? "ko-KR" : "en-US",
-  viewport: { width: 1360, height: 900 },
-});
-context.setDefaultTimeout(15_000);
-const page = context.pages()[0] ?? (await context.newPage());
-const problems = [];
-page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+const { page, problems, close } = await launch(CHROMIUM, LANG);
 
 let shot = 0;
 async function screenshot(name) {
@@ -285,6 +218,5 @@ try {
   console.error(`[${LANG}] seed walk failed at ${page.url()}:`, e);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
