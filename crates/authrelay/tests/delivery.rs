@@ -233,16 +233,13 @@ fn rcgen_cert(dir: &Path) -> (PathBuf, PathBuf) {
     (c, k)
 }
 
-/// (b) A smarthost that requires STARTTLS and AUTH (aiosmtpd) receives the message over
-/// verified TLS, authenticated, with a DKIM signature that dkimpy verifies against the record
-/// `authrelay dkim generate` printed.
-#[test]
-fn smarthost_with_starttls_and_auth_gets_a_dkim_signed_message() {
-    let work = tempfile::tempdir().unwrap();
-    let (cert, key) = rcgen_cert(work.path());
+/// A sink that requires STARTTLS (with a fresh certificate, returned for `ca_file`) and AUTH as
+/// relay@contoso.com / Relay-Pass-1.
+fn tls_auth_sink(work: &Path, name: &str) -> (Sink, PathBuf) {
+    let (cert, key) = rcgen_cert(work);
     let sink = Sink::start(
-        work.path(),
-        "smarthost",
+        work,
+        name,
         &[
             "--tls-cert",
             cert.to_str().unwrap(),
@@ -252,6 +249,16 @@ fn smarthost_with_starttls_and_auth_gets_a_dkim_signed_message() {
             "relay@contoso.com:Relay-Pass-1",
         ],
     );
+    (sink, cert)
+}
+
+/// (b) A smarthost that requires STARTTLS and AUTH (aiosmtpd) receives the message over
+/// verified TLS, authenticated, with a DKIM signature that dkimpy verifies against the record
+/// `authrelay dkim generate` printed.
+#[test]
+fn smarthost_with_starttls_and_auth_gets_a_dkim_signed_message() {
+    let work = tempfile::tempdir().unwrap();
+    let (sink, cert) = tls_auth_sink(work.path(), "smarthost");
     let password_file = work.path().join("relay-password");
     std::fs::write(&password_file, "Relay-Pass-1\n").unwrap();
     let extra = format!(
@@ -508,19 +515,7 @@ fn queue_commands_hold_release_retry_delete() {
 #[test]
 fn many_messages_to_one_smarthost_share_connections() {
     let work = tempfile::tempdir().unwrap();
-    let (cert, key) = rcgen_cert(work.path());
-    let sink = Sink::start(
-        work.path(),
-        "reuse",
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-            "--auth",
-            "relay@contoso.com:Relay-Pass-1",
-        ],
-    );
+    let (sink, cert) = tls_auth_sink(work.path(), "reuse");
     let extra = format!("user = \"relay@contoso.com\"\npassword = \"Relay-Pass-1\"\nca_file = \"{}\"", cert.display());
     // Defaults for connection reuse (5 s idle, 100 messages per connection).
     let server = TestServer::start_with_tables(Options::default(), &smarthost_route(sink.port, "starttls", &extra));
