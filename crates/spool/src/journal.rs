@@ -573,11 +573,7 @@ pub(crate) fn replay(
             Err(e) => return Err(e),
         };
         if !intact {
-            let staged = incoming.join(id.as_str());
-            let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staged)?;
-            file.write_all(content)?;
-            file.sync_all()?;
-            fs::rename(&staged, &target)?;
+            crate::place_file(incoming, queue, id, content, true)?;
             report.restored += 1;
         }
         Ok(())

@@ -485,20 +485,16 @@ impl Spool {
     /// 50 ms for an accept's sync) instead of a directory fsync per message. Returns once the
     /// deletion is durable.
     pub async fn remove_async(&self, id: &QueueId) -> Result<(), SpoolError> {
-        if self.inner.journal.is_none() {
-            let spool = self.clone();
-            let id = id.clone();
+        let (Some(journal), Some(unwritten)) = (&self.inner.journal, &self.inner.unwritten) else {
+            let (spool, id) = (self.clone(), id.clone());
             return blocking(move || spool.remove(&id)).await;
-        }
-        let held = self.inner.unwritten.as_ref().map_or(Taken::NotHeld, |u| u.take(id));
-        if !matches!(held, Taken::Memory) {
+        };
+        if !matches!(unwritten.take(id), Taken::Memory) {
             let path = self.path(id);
             let owned = id.clone();
             blocking(move || fs::remove_file(path).map_err(|e| not_found(e, &owned))).await?;
         }
-        if let Some(journal) = &self.inner.journal {
-            journal.append_lazy(Record::done(id)).await?;
-        }
+        journal.append_lazy(Record::done(id)).await?;
         Ok(())
     }
 
@@ -598,12 +594,9 @@ impl Inner {
             .into())
     }
 
-    /// Writes `queue/<id>` through `incoming/` without syncing (the journal covers it).
+    /// Writes `queue/<id>` without syncing (the journal covers it).
     fn write_file(&self, id: &QueueId, content: &[u8]) -> io::Result<()> {
-        let staged = self.incoming.join(id.as_str());
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged)?;
-        file.write_all(content)?;
-        fs::rename(&staged, self.queue.join(id.as_str()))
+        place_file(&self.incoming, &self.queue, id, content, false)
     }
 
     /// Strictly increasing within this process (see `last_millis`).
@@ -721,6 +714,19 @@ fn take_lock(path: &Path, wait: Duration) -> Result<File, SpoolError> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Writes `queue/<id>` whole or not at all: staged in `incoming/` (fsynced when `sync`), then
+/// renamed into place, so no reader ever sees a partial queue file. The owner's writes use it
+/// (accept past the memory bound, checkpoints, journal replay).
+fn place_file(incoming: &Path, queue: &Path, id: &QueueId, content: &[u8], sync: bool) -> io::Result<()> {
+    let staged = incoming.join(id.as_str());
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staged)?;
+    file.write_all(content)?;
+    if sync {
+        file.sync_all()?;
+    }
+    fs::rename(&staged, queue.join(id.as_str()))
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {

@@ -14,9 +14,7 @@
 //! (`JournalOptions::memory_bytes`, 64 MiB by default); past it, accepts write their file at once.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,10 +134,7 @@ impl Unwritten {
     }
 
     fn write_file(&self, id: &QueueId, content: &[u8]) -> io::Result<()> {
-        let staged = self.incoming.join(id.as_str());
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staged)?;
-        file.write_all(content)?;
-        fs::rename(&staged, self.queue.join(id.as_str()))
+        crate::place_file(&self.incoming, &self.queue, id, content, false)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<QueueId, Arc<Entry>>> {
