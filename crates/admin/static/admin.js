@@ -5,13 +5,18 @@ document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
   if (button) button.hidden = true;
 });
 // Authenticated SMTP: while "follow the organisation" is ticked, the mailbox box shows the
-// organisation's value and cannot be changed.
+// organisation's value and cannot be changed. Unticking it gives the box back the mailbox's own
+// choice: leaving the organisation's value there would make Save silently store it as the
+// mailbox's setting.
 document.querySelectorAll("input[data-follows]").forEach(function (follow) {
   var box = document.getElementById(follow.getAttribute("data-follows"));
   var orgValue = follow.getAttribute("data-org-value") === "enabled";
+  var ownValue = box.checked;
   function sync() {
+    if (follow.disabled) return; // read-only role: the server rendered both boxes locked
+    if (follow.checked && !box.disabled) ownValue = box.checked;
     box.disabled = follow.checked;
-    if (follow.checked) box.checked = orgValue;
+    box.checked = follow.checked ? orgValue : ownValue;
   }
   follow.addEventListener("change", sync);
   sync();

@@ -129,6 +129,17 @@ try {
   assert.ok(await page.isChecked("#smtp-auth"));
   assert.ok(!(await page.isChecked("#follow-org")));
   await screenshot("manage-email-apps-saved");
+  // Ticking and unticking "follow the organisation" must give the box back the mailbox's own
+  // choice; Save must not turn the mailbox's Authenticated SMTP off behind the admin's back.
+  await page.check("#follow-org");
+  assert.ok(!(await page.isChecked("#smtp-auth")), "following shows the organisation's value (off)");
+  assert.ok(await page.isDisabled("#smtp-auth"));
+  await page.uncheck("#follow-org");
+  assert.ok(await page.isChecked("#smtp-auth"), "unticking follow restores the mailbox's own choice");
+  await page.click("#save-email-apps");
+  await page.waitForSelector("#notice");
+  assert.ok(await page.isChecked("#smtp-auth"), "the mailbox's setting survived the round trip");
+  assert.ok(!(await page.isChecked("#follow-org")));
   expectRefused(SECURITY_DEFAULTS, "after Authenticated SMTP");
 
   // Fix 2: Organisation → Properties → Manage security defaults.
