@@ -1,5 +1,5 @@
 //! The settings that decide whether SMTP AUTH works, with one spelling each for the CLI, the
-//! database and JSON (`enabled`, `disabled`, …). Defaults follow `shared/spec/smtp-auth.md` §1.
+//! database and JSON (`enabled`, `disabled`, …). Defaults follow `docs/behaviour.md` (The model).
 
 use std::fmt;
 

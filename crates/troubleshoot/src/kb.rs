@@ -4,7 +4,7 @@
 //! names two catalogue messages: what the reply means and how to fix it, for that provider.
 //! Our own entries are built from the reply catalogue itself (an exhaustive `match` over
 //! [`ReplyId`], so a new reply cannot ship without an explanation); the other providers' come from
-//! `shared/spec/provider-replies.md`.
+//! `docs/provider-replies.md`.
 //!
 //! Matching ignores the trailing `[HOST timestamp id]` part that Microsoft appends, compares words
 //! case-insensitively, and prefers the provider the caller names (from the banner or host name)
@@ -249,7 +249,7 @@ const OTHERS: &[Row] = {
     use Check as C;
     use Provider::*;
     &[
-        // Microsoft 365 / Exchange Online (provider-replies.md, first table).
+        // Microsoft 365 / Exchange Online (docs/provider-replies.md).
         ("m365-auth-unsuccessful", Microsoft365, Some(535), Some("5.7.3"), &[], Some(C::Credentials)),
         (
             "m365-bad-credentials",

@@ -5,7 +5,7 @@
 //! after STARTTLS with a certificate made here — while the real `probe` talks to it; the test then
 //! checks that probe explains the refusal with the expected entry, for that provider, and never
 //! shows the password. A table test below feeds the knowledge base every reply line quoted in
-//! `shared/spec/provider-replies.md`.
+//! `docs/provider-replies.md`.
 //!
 //! Fixture lines: `S: text` the server sends; `C: PREFIX` the client's next line must start with
 //! PREFIX (`*` = any); `TLS` the server's side of the handshake; `BODY` lines up to the final dot;
@@ -216,7 +216,7 @@ async fn probe_explains_every_recorded_provider_dialogue() {
     }
 }
 
-/// Every reply line quoted in shared/spec/provider-replies.md, with the entry it must get.
+/// Every provider reply line collected for docs/provider-replies.md, with the entry it must get.
 #[test]
 fn every_quoted_provider_reply_is_recognised() {
     use Provider::*;
