@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod device;
+pub mod imports;
 pub mod model;
 pub mod protection;
 pub mod secrets;
@@ -17,6 +18,7 @@ pub mod sqlite;
 pub mod submissions;
 
 pub use device::{DeviceCredential, DeviceCredentialSecret, NewDeviceCredential};
+pub use imports::ImportedSender;
 pub use model::*;
 pub use protection::{LockoutEntry, LockoutPolicy, LockoutStatus, OrgLimits};
 pub use submissions::SubmissionCount;
@@ -164,5 +166,15 @@ pub trait Directory: Send + Sync + 'static {
     /// The buckets of the UTC days from the one holding `since` (unix seconds) on.
     async fn submissions_since(&self, _since: i64) -> Result<Vec<SubmissionCount>> {
         Err(DirectoryError::Storage("this directory does not record submissions".into()))
+    }
+
+    // --- senders imported from Microsoft 365 (`imports.rs`) ---
+    /// Records (or updates, keeping the first import time) one imported sender.
+    async fn record_imported_sender(&self, _sender: &ImportedSender) -> Result<()> {
+        Err(DirectoryError::Storage("this directory does not record imports".into()))
+    }
+    /// Every imported sender, by organisation and address.
+    async fn imported_senders(&self) -> Result<Vec<ImportedSender>> {
+        Err(DirectoryError::Storage("this directory does not record imports".into()))
     }
 }

@@ -830,6 +830,14 @@ impl Directory for SqliteDirectory {
     async fn submissions_since(&self, since: i64) -> Result<Vec<crate::SubmissionCount>> {
         crate::submissions::since(&self.pool, since).await
     }
+
+    async fn record_imported_sender(&self, sender: &crate::ImportedSender) -> Result<()> {
+        crate::imports::record(&self.pool, sender).await
+    }
+
+    async fn imported_senders(&self) -> Result<Vec<crate::ImportedSender>> {
+        crate::imports::list(&self.pool).await
+    }
 }
 
 #[cfg(test)]
