@@ -63,6 +63,10 @@ pub enum Command {
     /// Admin center accounts: add admins with a role, reset passwords and authenticator apps.
     #[command(subcommand)]
     Admin(crate::admin_cli::AdminCommand),
+    /// Move a Microsoft 365 tenant's SMTP AUTH devices here: import its exports, issue device
+    /// credentials, print setup sheets; follow the cutover.
+    #[command(subcommand)]
+    Import(crate::import_cli::ImportCommand),
 }
 
 #[derive(Debug, Args, Default, Clone)]

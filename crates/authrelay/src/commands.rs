@@ -43,6 +43,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         c @ (Command::Doctor(_) | Command::Probe(_)) => crate::troubleshoot_cmd::run(c, &effective, lang).await,
         Command::Bench(a) => crate::bench_cmd::run(a, &effective, lang).await,
         Command::Admin(c) => crate::admin_cli::run(c, &open_directory(&effective).await?, lang).await,
+        Command::Import(c) => crate::import_cli::run(c, &open_directory(&effective).await?, &effective, lang).await,
     }
 }
 

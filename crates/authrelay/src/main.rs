@@ -11,6 +11,7 @@ mod delivery_cli;
 mod delivery_config;
 mod delivery_oauth;
 mod device_cli;
+mod import_cli;
 mod output;
 mod protection_cli;
 mod serve;

@@ -89,7 +89,7 @@ impl OrgStep {
     fn changes(&self) -> usize {
         usize::from(self.create)
             + self.add_domains.len() * usize::from(!self.create)
-            + usize::from(self.smtp_auth_before.unwrap_or(OrgSmtpAuth::default()) != self.smtp_auth_after)
+            + usize::from(self.smtp_auth_before.unwrap_or_default() != self.smtp_auth_after)
     }
 }
 
