@@ -58,7 +58,8 @@ fn a_listed_device_sends_without_auth_from_its_domains_only() {
     assert_eq!(code, 0, "{text}");
     let queued = server.queued();
     assert_eq!(queued.len(), 1);
-    assert!(String::from_utf8_lossy(&queued[0].1).contains("with connector"));
+    let stored = String::from_utf8_lossy(&queued[0].1).to_string();
+    assert!(stored.contains("(connector mfp-floor2 admitted sender mfp@contoso.com, not authenticated)"), "{stored}");
     let log: serde_json::Value = serde_json::from_str(&server.ok(&["signins", "--last", "1", "--json"])).unwrap();
     let entry = &log[0];
     assert_eq!((entry["check"].as_str(), entry["credential"].as_str()), (Some("connector"), Some("connector")));
@@ -105,4 +106,65 @@ fn off_by_default_and_open_relay_configurations_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("open relay") && err.contains("connectors[0].sender_domains"), "{err}");
+}
+
+/// Issue 12: a connector's client names any sender in its domains, so its message must not be
+/// filed in that mailbox's Sent folder (nor create a Maildir for an invented sender), and its
+/// Received header must not claim ESMTPSA or an authenticated user. An authenticated
+/// submission still gets both.
+#[test]
+fn connector_mail_gets_no_sent_copy_and_a_truthful_received_header() {
+    let tables = "[delivery]\nsent_copy = true\n[[connectors]]\nname = \"mfp-floor2\"\nclients = [\"127.0.0.1/32\"]\nsender_domains = [\"contoso.com\"]\nmax_recipients = 5\n";
+    let server = TestServer::start_with_tables(common::Options::default(), tables);
+    server.open_contoso();
+    let out = server.cli_with_stdin(&["user", "add", "ceo@contoso.com", "--password-stdin"], Some(common::PASSWORD));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    for sender in ["ceo@contoso.com", "invented@contoso.com"] {
+        let (code, text) = send(&server, "127.0.0.1", sender, "scanner@contoso.com");
+        assert_eq!(code, 0, "{text}");
+    }
+    let message = server.dir.path().join("own.eml");
+    std::fs::write(&message, "From: scanner@contoso.com\r\nSubject: own\r\n\r\nmine\r\n").unwrap();
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/submit.py"))
+        .arg(server.submission.port().to_string())
+        .arg(server.data_dir().join("tls/cert.pem"))
+        .args(["scanner@contoso.com", common::PASSWORD, "scanner@contoso.com", "scanner@contoso.com"])
+        .arg(&message)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DATA 250"), "{out:?}");
+
+    let mailboxes = server.data_dir().join("mailboxes");
+    let files = |dir: std::path::PathBuf| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap()).collect())
+            .unwrap_or_default()
+    };
+    let inbox = mailboxes.join("scanner@contoso.com/new");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while files(inbox.clone()).len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "3 messages were not delivered: {}", server.logs());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The authenticated submission's Sent copy is the only one.
+    let sent = files(mailboxes.join("scanner@contoso.com/.Sent/cur"));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("Subject: own"));
+    assert!(!mailboxes.join("ceo@contoso.com/.Sent").exists(), "connector mail filed in the CEO's Sent folder");
+    assert!(!mailboxes.join("invented@contoso.com").exists(), "a Maildir was created for an invented sender");
+
+    for text in files(inbox) {
+        let received = text.split("\r\n\r\n").next().unwrap().to_string();
+        if text.contains("Subject: own") {
+            assert!(received.contains("with ESMTPSA\r\n"), "{received}");
+            assert!(received.contains("(authenticated user scanner@contoso.com with password)"), "{received}");
+        } else {
+            assert!(received.contains("with ESMTPS\r\n"), "{received}");
+            assert!(received.contains("(connector mfp-floor2 admitted sender "), "{received}");
+            assert!(received.contains(", not authenticated)"), "{received}");
+            assert!(!received.contains("authenticated user") && !received.contains("ESMTPSA"), "{received}");
+        }
+    }
 }

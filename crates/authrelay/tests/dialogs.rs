@@ -9,7 +9,8 @@
 //! - `@implicit` — connect to the implicit-TLS port instead of the STARTTLS one
 //! - `C: text` — client line, sent with CRLF; `{b64:…}` is replaced by the base64 of its
 //!   content, where `\0` is a NUL; `C:` alone sends an empty line; `C! text` sends text raw
-//!   (with `{b64:…}` expanded) and `\r` `\n` escapes, and no CRLF
+//!   (with `{b64:…}` expanded) and `\r` `\n` `\0` escapes, and no CRLF; in both, `{rep:N:c}`
+//!   is the character c N times
 //! - `S: text` — one exact server line (trailing spaces ignored); `{*}` matches any run of characters
 //! - `S… 250` — a whole (multi-line) reply with this code, content not checked
 //! - `~tls` — the TLS handshake after `220 2.0.0 Ready to start TLS`
@@ -61,8 +62,15 @@ impl Conn {
 }
 
 fn expand(text: &str) -> String {
+    let mut text = text.to_string();
+    while let Some(start) = text.find("{rep:") {
+        let end = text[start..].find('}').expect("closing brace") + start;
+        let (count, c) = text[start + 5..end].split_once(':').expect("{rep:N:c}");
+        let run = c.repeat(count.parse().expect("{rep:N:c} count"));
+        text.replace_range(start..=end, &run);
+    }
     let mut out = String::new();
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(start) = rest.find("{b64:") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').expect("closing brace") + start;
@@ -75,7 +83,7 @@ fn expand(text: &str) -> String {
 }
 
 fn unescape(text: &str) -> Vec<u8> {
-    text.replace("\\r", "\r").replace("\\n", "\n").into_bytes()
+    text.replace("\\r", "\r").replace("\\n", "\n").replace("\\0", "\0").into_bytes()
 }
 
 /// `{*}` matches any run of characters; everything else literally.
@@ -221,4 +229,6 @@ fn pattern_matching() {
     assert!(matches("250 2.0.0 OK queued as {*}", "250 2.0.0 OK queued as 0123"));
     assert!(!matches("250 2.0.0 OK", "250 2.0.0 OK queued"));
     assert!(matches("a{*}c{*}e", "abcde"));
+    assert_eq!(expand("x{rep:3:ab}y{rep:2:-}"), "xabababy--");
+    assert_eq!(unescape("a\\0.\\r\\n"), b"a\0.\r\n");
 }

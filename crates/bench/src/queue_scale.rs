@@ -38,6 +38,7 @@ pub async fn fill(root: &Path, count: u64, size: usize, concurrency: usize) -> R
                 received_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
                 smtputf8: false,
                 body_8bit: false,
+                connector: None,
             };
             while next.fetch_add(1, Ordering::Relaxed) < count {
                 spool.accept(&envelope, &body).await?;

@@ -23,6 +23,8 @@ pub enum AddressError {
     BadCharacter,
     #[error("the domain part is not a valid domain name")]
     BadDomain,
+    #[error("the local part is not a plain dot-atom (letters, digits, !#$%&'*+-/=?^_`{{|}}~ and single dots)")]
+    BadLocalPart,
 }
 
 impl Address {
@@ -43,6 +45,12 @@ impl Address {
         if local.is_empty() || domain.is_empty() {
             return Err(AddressError::MissingAt);
         }
+        // Only a dot-atom is written out unquoted with the same meaning: a quoted local part
+        // that is not one (`"a@b"@c`, `"x> RET=FULL"@c`) would change when re-emitted, so it is
+        // refused rather than carried (issue 12).
+        if !is_dot_atom(local) {
+            return Err(AddressError::BadLocalPart);
+        }
         if !is_domain(domain) {
             return Err(AddressError::BadDomain);
         }
@@ -60,6 +68,15 @@ impl Address {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
     }
+}
+
+/// RFC 5322 3.2.3 dot-atom (with UTF-8 letters, RFC 6531): atext runs joined by single dots.
+pub fn is_dot_atom(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii())
+        })
 }
 
 /// A domain name: dot-separated labels of letters, digits, hyphens (and UTF-8 for SMTPUTF8).
@@ -125,6 +142,11 @@ mod tests {
             ("a@contoso..com", AddressError::BadDomain),
             ("a@-contoso.com", AddressError::BadDomain),
             ("a\r\n@contoso.com", AddressError::BadCharacter),
+            ("victim@internal.example@remote.example", AddressError::BadLocalPart),
+            ("a@b:c@contoso.com", AddressError::BadLocalPart),
+            (".a@contoso.com", AddressError::BadLocalPart),
+            ("a..b@contoso.com", AddressError::BadLocalPart),
+            ("a:b@contoso.com", AddressError::BadLocalPart),
         ] {
             assert_eq!(Address::parse(input), Err(err), "{input:?}");
         }

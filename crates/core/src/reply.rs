@@ -97,6 +97,12 @@ catalogue! {
     LineTooLong => (500, "5.5.2", "Line too long"),
     /// *spec* bare CR or LF inside DATA (SMTP smuggling defence)
     BareLineEnding => (550, "5.6.0", "Message contains bare CR or LF; lines must end with CRLF"),
+    /// a NUL byte inside DATA: not allowed in SMTP content (RFC 5321 2.3.8), and a next hop that
+    /// drops it could read `<CRLF>NUL.<CRLF>` as the end of the message (SMTP smuggling)
+    NulInMessage => (550, "5.6.0", "Message contains a NUL byte, which SMTP does not allow"),
+    /// a header section readers could split differently, a repeated From or Sender, or a sender
+    /// field without a readable address (docs: README "Security")
+    HeaderSectionMalformed => (554, "5.6.0", "Message header section is malformed: every header line needs a name and a colon, and From and Sender may appear once each with a readable address"),
     /// *spec* message stored durably
     Queued => (250, "2.0.0", "OK queued as {}"),
 
@@ -161,6 +167,8 @@ catalogue! {
     DataLineTooLong => (552, "5.3.4", "Message line exceeds {} octets"),
     /// the header section is over the configured limit
     HeaderTooBig => (552, "5.3.4", "Header size exceeds fixed maximum size"),
+    /// the data directory's file system is full (ENOSPC, EDQUOT); nothing was kept
+    StorageFull => (452, "4.3.1", "Insufficient system storage; nothing was kept, please try again later"),
     /// the message could not be stored; nothing was kept
     QueueWriteFailed => (451, "4.3.0", "Could not store the message; nothing was kept, please try again later"),
     /// the session was idle too long (RFC 5321 4.5.3.2)
@@ -188,13 +196,22 @@ pub struct Reply {
 }
 
 impl ReplyId {
-    /// The reply with no placeholders filled (templates with `{}` keep the braces).
+    /// How many `{}` values the row's text takes.
+    pub fn placeholders(self) -> usize {
+        self.row().2.matches("{}").count()
+    }
+
+    /// The reply of a row that takes no value. A row that takes one must go through
+    /// [`ReplyId::with`]: no reply on the wire may carry a `{}` (the test
+    /// `no_reply_on_the_wire_carries_a_placeholder` walks the callers).
     pub fn reply(self) -> Reply {
         self.with(&[])
     }
 
-    /// The reply with each `{}` replaced by the next argument.
+    /// The reply with each `{}` replaced by the next argument. A missing value is a caller bug:
+    /// debug builds (every test) panic; a release build says "-" rather than send the braces.
     pub fn with(self, args: &[&str]) -> Reply {
+        debug_assert_eq!(args.len(), self.placeholders(), "{self:?} takes {} value(s)", self.placeholders());
         let (code, enhanced, template) = self.row();
         let mut text = String::with_capacity(template.len() + 32);
         let mut args = args.iter();
@@ -203,7 +220,7 @@ impl ReplyId {
             text.push_str(&rest[..pos]);
             match args.next() {
                 Some(arg) => text.push_str(arg),
-                None => text.push_str("{}"),
+                None => text.push('-'),
             }
             rest = &rest[pos + 2..];
         }
@@ -274,6 +291,70 @@ mod tests {
     fn multi_line_replies_use_hyphen_continuations() {
         let r = ReplyId::Hello.with(&["mx", "client"]).with_lines(["PIPELINING".to_string(), "SIZE 10".to_string()]);
         assert_eq!(r.to_wire(), "250-mx Hello client\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+    }
+
+    #[test]
+    fn every_row_that_takes_a_value_is_filled() {
+        let mut templated = 0;
+        for id in ReplyId::ALL {
+            let n = id.placeholders();
+            if n == 0 {
+                assert!(!id.reply().to_wire().contains("{}"), "{id:?}");
+                continue;
+            }
+            templated += 1;
+            let args: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let wire = id.with(&refs).to_wire();
+            assert!(!wire.contains("{}") && refs.iter().all(|a| wire.contains(a)), "{id:?}: {wire}");
+            // Too few values is refused (debug builds; tests run those).
+            assert!(std::panic::catch_unwind(|| id.reply()).is_err(), "{id:?}.reply() must not pass");
+        }
+        assert!(templated >= 5, "the rows with values are walked");
+    }
+
+    /// Every use of a row that takes a value, anywhere in the workspace's sources, fills it:
+    /// `ReplyId::Row` is followed by `.with(`. (Issue 12: `552 5.3.4 Message line exceeds {}
+    /// octets` reached the wire through a mapping that returned the bare id.)
+    #[test]
+    fn no_reply_on_the_wire_carries_a_placeholder() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = vec![];
+        for krate in std::fs::read_dir(&crates).unwrap().flatten() {
+            if krate.path().join("src").is_dir() {
+                walk(&krate.path().join("src"), &mut files);
+            }
+        }
+        assert!(files.len() > 50, "walked {} files", files.len());
+        let templated: Vec<&ReplyId> = ReplyId::ALL.iter().filter(|id| id.placeholders() > 0).collect();
+        let mut bad = vec![];
+        for file in files.iter().filter(|f| !f.ends_with("core/src/reply.rs")) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for id in &templated {
+                let needle = format!("ReplyId::{}", id.as_str());
+                for (pos, _) in text.match_indices(&needle) {
+                    let after = &text[pos + needle.len()..];
+                    let next = after.chars().next().unwrap_or(' ');
+                    if next.is_alphanumeric() || next == '_' {
+                        continue; // a longer name
+                    }
+                    if !after.trim_start().starts_with(".with(") {
+                        bad.push(format!("{}: {needle}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "rows that take a value used without .with(): {bad:#?}");
     }
 
     #[test]

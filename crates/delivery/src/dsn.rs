@@ -88,6 +88,7 @@ pub fn build(
         received_at: now_secs,
         smtputf8: original.smtputf8,
         body_8bit: original.body_8bit,
+        connector: None,
     };
     Some((envelope, bytes))
 }
@@ -134,6 +135,7 @@ mod tests {
             received_at: 1_700_000_000,
             smtputf8: false,
             body_8bit: false,
+            connector: None,
         }
     }
 

@@ -479,11 +479,8 @@ impl Inner {
                 return None;
             }
         };
-        if self.config.sent_copy && !state.sent_copy_done && !envelope.auth_user.is_empty() {
-            match self.mailboxes.file_sent(&envelope.auth_user, &message) {
-                Ok(_) => state.sent_copy_done = true,
-                Err(e) => tracing::warn!(id = %id, error = %e, "could not file the Sent copy"),
-            }
+        if self.config.sent_copy && !state.sent_copy_done {
+            self.file_sent_copy(&id, &envelope, &message, &mut state).await;
         }
         for i in local {
             let address = state.recipients[i].address.clone();
@@ -610,6 +607,27 @@ impl Inner {
                 None => Destination::Unrouted,
             }),
             Err(e) => Err(format!("451 4.3.0 directory unavailable: {e}")),
+        }
+    }
+
+    /// The Sent copy goes only to a mailbox that signed in and still exists: a connector's
+    /// sender is whatever its client claimed, and must not reach anyone's Sent folder or
+    /// create a Maildir (issue 12).
+    async fn file_sent_copy(&self, id: &QueueId, envelope: &Envelope, message: &[u8], state: &mut MessageState) {
+        if envelope.connector.is_some() || envelope.auth_user.is_empty() {
+            state.sent_copy_done = true;
+            return;
+        }
+        match self.directory.user(&envelope.auth_user).await {
+            Ok(Some(user)) => match self.mailboxes.file_sent(&user.address, message) {
+                Ok(_) => state.sent_copy_done = true,
+                Err(e) => tracing::warn!(id = %id, error = %e, "could not file the Sent copy"),
+            },
+            Ok(None) => {
+                tracing::info!(id = %id, user = %envelope.auth_user, "no Sent copy: the mailbox no longer exists");
+                state.sent_copy_done = true;
+            }
+            Err(e) => tracing::warn!(id = %id, error = %e, "could not file the Sent copy: directory unavailable"),
         }
     }
 

@@ -84,6 +84,7 @@ fn envelope(to: &str) -> Envelope {
         received_at: T0 / 1000,
         smtputf8: false,
         body_8bit: false,
+        connector: None,
     }
 }
 

@@ -148,10 +148,16 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             if from.flags & smtp_proto::MAIL_BODY_BINARYMIME != 0 {
                 return Err(CommandError::UnsupportedParameter);
             }
+            // smtp-proto removes the quotes of a quoted local part; only a dot-atom means the
+            // same without them, so anything else is refused here rather than re-emitted
+            // changed to the next hop (`"x> RET=FULL"@d` would become parameters).
+            if !from.address.is_empty() && authrelay_core::Address::parse(&from.address).is_err() {
+                return Err(CommandError::BadSender);
+            }
             Ok(Command::Mail { from: from.address, size: (from.size > 0).then_some(from.size), body, smtputf8 })
         }
         Ok(Request::Rcpt { to }) => {
-            if to.address.is_empty() {
+            if to.address.is_empty() || authrelay_core::Address::parse(&to.address).is_err() {
                 return Err(CommandError::BadRecipient);
             }
             Ok(Command::Rcpt { to: to.address })
@@ -222,6 +228,8 @@ mod tests {
             ),
             ("MAIL FROM:<>\r\n", Command::Mail { from: "".into(), size: None, body: Body::SevenBit, smtputf8: false }),
             ("RCPT TO:<a@b.example>\r\n", Command::Rcpt { to: "a@b.example".into() }),
+            // A quoted dot-atom means the same unquoted.
+            ("RCPT TO:<\"john.doe\"@b.example>\r\n", Command::Rcpt { to: "john.doe@b.example".into() }),
             ("DATA\r\n", Command::Data),
             ("NOOP\r\n", Command::Noop),
             ("VRFY postmaster\r\n", Command::Vrfy),
@@ -250,6 +258,14 @@ mod tests {
             (b"AUTH PL\xffIN\r\n", CommandError::Syntax),
             (b"\xff\xfe\r\n", CommandError::Unknown),
             ("MAIL FROM:<jörg@example.com>\r\n".as_bytes(), CommandError::NeedsSmtpUtf8),
+            // Quoted local parts that would change meaning without their quotes (issue 12).
+            (
+                b"MAIL FROM:<\"x> RET=FULL ENVID=injected AUTH=<ceo@contoso.com>\"@contoso.com>\r\n",
+                CommandError::BadSender,
+            ),
+            (b"RCPT TO:<\"victim@internal.example\"@remote.example>\r\n", CommandError::BadRecipient),
+            (b"RCPT TO:<\"a b\"@remote.example>\r\n", CommandError::BadRecipient),
+            (b"MAIL FROM:<\"a\\\"b\"@contoso.com>\r\n", CommandError::BadSender),
         ];
         for (line, expected) in rows {
             assert_eq!(parse_command(line).as_ref(), Err(expected), "{:?}", String::from_utf8_lossy(line));

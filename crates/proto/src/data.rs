@@ -3,10 +3,12 @@
 //! Only `<CRLF>.<CRLF>` ends a message, and every line must end in CRLF. A bare LF or bare CR
 //! anywhere marks the message for rejection (`550 5.6.0`) but never ends it: the variants used
 //! for SMTP smuggling (`<LF>.<LF>`, `<CR>.<CR>`, `<LF>.<CRLF>`, `<CR>.<LF>`, …) stay inside the
-//! one message and the whole message is refused. Limits are checked as bytes arrive; once one
+//! one message and the whole message is refused. A NUL byte is refused the same way (`550
+//! 5.6.0`): SMTP content may not carry it, and a next hop that drops NULs would read
+//! `<CRLF>NUL.<CRLF>` as the end of data. Limits are checked as bytes arrive; once one
 //! is exceeded the rest of the message is read and discarded so the session stays in step.
 
-use authrelay_core::ReplyId;
+use authrelay_core::{Reply, ReplyId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataLimits {
@@ -28,19 +30,32 @@ impl Default for DataLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataError {
     BareLineEnding,
+    Nul,
     TooBig,
     LineTooLong,
     HeaderTooBig,
 }
 
 impl DataError {
-    pub fn reply_id(self) -> ReplyId {
+    /// The reply, with the limit it names filled in.
+    pub fn reply(self, limits: &DataLimits) -> Reply {
         match self {
-            DataError::BareLineEnding => ReplyId::BareLineEnding,
-            DataError::TooBig => ReplyId::MessageTooBig,
-            DataError::LineTooLong => ReplyId::DataLineTooLong,
-            DataError::HeaderTooBig => ReplyId::HeaderTooBig,
+            DataError::BareLineEnding => ReplyId::BareLineEnding.reply(),
+            DataError::Nul => ReplyId::NulInMessage.reply(),
+            DataError::TooBig => ReplyId::MessageTooBig.reply(),
+            DataError::LineTooLong => ReplyId::DataLineTooLong.with(&[&limits.max_line.to_string()]),
+            DataError::HeaderTooBig => ReplyId::HeaderTooBig.reply(),
         }
+    }
+
+    pub fn reply_id(self) -> ReplyId {
+        self.reply(&DataLimits::default()).id
+    }
+
+    /// An attempt to end the message early for some reader (SMTP smuggling): this error wins
+    /// over a limit, since it is the one an admin most needs to see.
+    fn is_smuggling(self) -> bool {
+        matches!(self, DataError::BareLineEnding | DataError::Nul)
     }
 }
 
@@ -93,7 +108,7 @@ impl DataReceiver {
             // when no limit can trip within the run, so errors come out exactly as byte by byte.
             if self.state == State::InLine {
                 let rest = &input[i..];
-                let run = rest.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(rest.len());
+                let run = rest.iter().position(|&c| c == b'\r' || c == b'\n' || c == 0).unwrap_or(rest.len());
                 if run > 0
                     && self.line_len + run <= self.limits.max_line
                     && (self.error.is_some() || self.message.len() + run <= self.limits.max_message)
@@ -158,6 +173,10 @@ impl DataReceiver {
                 self.fail(DataError::BareLineEnding);
                 self.state = State::InLine;
             }
+            0 => {
+                self.state = State::InLine;
+                self.fail(DataError::Nul);
+            }
             _ => {
                 self.state = State::InLine;
                 self.line_len += 1;
@@ -197,9 +216,8 @@ impl DataReceiver {
     }
 
     fn fail(&mut self, error: DataError) {
-        // The first error decides the reply, except that a smuggling attempt always wins: it is
-        // the one an admin most needs to see in the log.
-        if self.error.is_none() || error == DataError::BareLineEnding {
+        // The first error decides the reply, except that a smuggling attempt wins over a limit.
+        if self.error.is_none() || (error.is_smuggling() && !self.error.is_some_and(DataError::is_smuggling)) {
             self.error = Some(error);
             self.message = Vec::new();
         }
@@ -280,9 +298,8 @@ mod tests {
             let (msg, used, done) = receive(&input);
             assert!(done, "{v:?}");
             assert_eq!(used, input.len(), "{v:?} ended the message early");
-            if !v.contains(&0) {
-                assert_eq!(msg, Err(DataError::BareLineEnding), "{v:?}");
-            }
+            let expected = if v.contains(&0) { DataError::Nul } else { DataError::BareLineEnding };
+            assert_eq!(msg, Err(expected), "{v:?}");
         }
     }
 

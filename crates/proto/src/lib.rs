@@ -3,16 +3,19 @@
 //! - [`command`]: one command line → a [`Command`] (smtp-proto does the RFC 5321 grammar).
 //! - [`data`]: the DATA receiver: dot-unstuffing, CRLF-only line endings (the SMTP smuggling
 //!   defence), size, line and header limits.
+//! - [`headers`]: the sender fields of a header section, read strictly (send-as, 5.7.60).
 //! - [`sasl`]: AUTH PLAIN and LOGIN responses.
 //!
 //! Every error here maps to exactly one catalogue reply through `reply_id()`.
 
 pub mod command;
 pub mod data;
+pub mod headers;
 pub mod sasl;
 
 pub use command::{parse_command, Command, CommandError, Mechanism};
 pub use data::{DataError, DataLimits, DataReceiver};
+pub use headers::{sender_fields, HeaderError, SenderField};
 pub use sasl::{
     decode_login_field, decode_oauthbearer, decode_plain, decode_xoauth2, BearerResponse, PlainResponse, SaslError,
 };

@@ -106,6 +106,10 @@ mod reference {
                     self.fail(DataError::BareLineEnding);
                     self.state = State::InLine;
                 }
+                0 => {
+                    self.state = State::InLine;
+                    self.fail(DataError::Nul);
+                }
                 _ => {
                     self.state = State::InLine;
                     self.line_len += 1;
@@ -147,7 +151,8 @@ mod reference {
         fn fail(&mut self, error: DataError) {
             // The first error decides the reply, except that a smuggling attempt always wins: it is
             // the one an admin most needs to see in the log.
-            if self.error.is_none() || error == DataError::BareLineEnding {
+            let smuggling = |e: DataError| matches!(e, DataError::BareLineEnding | DataError::Nul);
+            if self.error.is_none() || (smuggling(error) && !self.error.is_some_and(smuggling)) {
                 self.error = Some(error);
                 self.message = Vec::new();
             }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authrelay_core::{Reply, ReplyId};
+use authrelay_core::{CredentialKind, Reply, ReplyId};
 use authrelay_policy::{may_send_as, AuthFacts, Check};
 use authrelay_proto::command::Body;
 use authrelay_proto::{decode_login_field, decode_plain, parse_command, Command, DataReceiver, Mechanism, SaslError};
@@ -90,6 +90,8 @@ pub struct Session {
     quota_left: Option<u64>,
     /// Quota writes of accepted messages still under way; awaited before the session ends.
     quota_writes: Vec<tokio::sync::oneshot::Receiver<()>>,
+    /// The connector whose rule admitted this transaction's sender without AUTH.
+    connector: Option<String>,
 }
 
 impl Session {
@@ -109,6 +111,7 @@ impl Session {
             errors: 0,
             quota_left: None,
             quota_writes: Vec::new(),
+            connector: None,
         }
     }
 
@@ -607,13 +610,15 @@ impl Session {
             Ok(m) => m,
             Err(e) => {
                 tracing::info!(client = %self.peer, reason = ?e, "message refused at end of DATA");
-                self.say(e.reply_id());
+                let reply = e.reply(&self.data_limits());
+                self.reply(reply);
                 return Next::Continue;
             }
         };
         let user = self.user.clone().expect("a transaction implies an authenticated user");
-        if !header_senders_allowed(&message, &user) {
-            self.say(ReplyId::SendAsDenied);
+        if let Some(refusal) = header_senders_refusal(&message, &user) {
+            tracing::info!(client = %self.peer, user = %user.address, reply = refusal.as_str(), "message refused: header senders");
+            self.say(refusal);
             return Next::Continue;
         }
         let envelope = Envelope {
@@ -624,6 +629,7 @@ impl Session {
             received_at: unix_now(),
             smtputf8: tx.smtputf8,
             body_8bit: tx.body == Body::EightBitMime,
+            connector: self.connector.clone().filter(|_| user.credential == CredentialKind::Connector),
         };
         let mut stored = self.received_header(&user, &envelope).into_bytes();
         stored.extend_from_slice(&message);
@@ -650,51 +656,62 @@ impl Session {
         Next::Continue
     }
 
-    /// RFC 5321 4.4 trace header, with the authenticated user and TLS (RFC 3848 "ESMTPSA").
+    /// RFC 5321 4.4 trace header. The protocol is RFC 3848's (RFC 6531's with SMTPUTF8): `S`
+    /// for TLS, `A` only for a signed-in mailbox; a connector's message says which connector
+    /// admitted which unauthenticated sender.
     fn received_header(&self, user: &AuthenticatedUser, envelope: &Envelope) -> String {
-        let protocol = match (envelope.smtputf8, self.esmtp) {
-            (true, _) => "UTF8SMTPSA",
-            (false, true) => "ESMTPSA",
-            (false, false) => "SMTPSA",
-        };
+        let authenticated = user.credential != CredentialKind::Connector;
+        let protocol = received_protocol(self.esmtp, envelope.smtputf8, self.tls.is_some(), authenticated);
         let tls = self
             .tls
             .as_ref()
             .map(|t| format!("(version={} cipher={})", t.version, t.cipher))
             .unwrap_or_else(|| "(no TLS)".into());
+        let who = match &envelope.connector {
+            Some(name) if !authenticated => format!(
+                "(connector {} admitted sender {}, not authenticated)",
+                sanitize_header_word(name),
+                sanitize_header_word(&user.address)
+            ),
+            _ if !authenticated => "(not authenticated)".to_string(),
+            _ => format!("(authenticated user {} with {})", user.address, user.credential.as_str()),
+        };
         let date =
             time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
         let helo = sanitize_header_word(&self.hello_name);
         format!(
-            "Received: from {helo} ([{ip}])\r\n\tby {host} (authrelay) with {protocol}\r\n\t{tls}\r\n\t(authenticated user {user} with {kind});\r\n\t{date}\r\n",
+            "Received: from {helo} ([{ip}])\r\n\tby {host} (authrelay) with {protocol}\r\n\t{tls}\r\n\t{who};\r\n\t{date}\r\n",
             ip = self.peer.ip(),
             host = self.config().hostname,
-            user = user.address,
-            kind = user.credential.as_str(),
         )
     }
 }
 
-/// Header From and Sender must name addresses the mailbox may send as (5.7.60). A message
-/// without them is allowed (many devices send bare bodies); one whose From cannot be read is not.
-fn header_senders_allowed(message: &[u8], user: &AuthenticatedUser) -> bool {
-    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(message) else {
-        return true;
+/// The "with" protocol of a Received header (RFC 3848; RFC 6531 3.7.3 for UTF8SMTP): HELO is
+/// plain SMTP, which has no registered S/A forms.
+fn received_protocol(esmtp: bool, smtputf8: bool, tls: bool, authenticated: bool) -> String {
+    let base = match (smtputf8, esmtp) {
+        (true, _) => "UTF8SMTP",
+        (false, true) => "ESMTP",
+        (false, false) => return "SMTP".into(),
     };
-    for header in [parsed.from(), parsed.sender()].into_iter().flatten() {
-        let mut any = false;
-        for addr in header.iter() {
-            any = true;
-            match addr.address() {
-                Some(a) if may_send_as(&user.address, &user.send_as, a) => {}
-                _ => return false,
-            }
-        }
-        if !any {
-            return false;
-        }
+    format!("{base}{}{}", if tls { "S" } else { "" }, if authenticated { "A" } else { "" })
+}
+
+/// Every sender field (From, Sender, Resent-From, Resent-Sender; every mailbox of a list or
+/// group) must name an address the mailbox may send as: `550 5.7.60`. A header section that
+/// readers could read differently, a repeated From or Sender, or a sender field without a
+/// readable address: `554 5.6.0` (crates/proto/src/headers.rs). A message without sender fields
+/// is allowed (many devices send bare bodies).
+fn header_senders_refusal(message: &[u8], user: &AuthenticatedUser) -> Option<ReplyId> {
+    match authrelay_proto::sender_fields(message) {
+        Err(e) => Some(e.reply_id()),
+        Ok(fields) => fields
+            .iter()
+            .flat_map(|f| &f.addresses)
+            .any(|a| !may_send_as(&user.address, &user.send_as, a))
+            .then_some(ReplyId::SendAsDenied),
     }
-    true
 }
 
 /// Keeps a client-chosen word safe inside a header: printable ASCII, no spaces, bounded.

@@ -217,6 +217,7 @@ mod tests {
             received_at: 1_700_000_000,
             smtputf8: false,
             body_8bit: false,
+            connector: None,
         }
     }
 

@@ -65,6 +65,11 @@ pub struct Envelope {
     pub smtputf8: bool,
     /// The client declared BODY=8BITMIME, so onward delivery must preserve 8-bit data.
     pub body_8bit: bool,
+    /// The connector that let the client send without AUTH; then `auth_user` is only the
+    /// sender it gave, not a signed-in mailbox (no Sent copy is filed for it). Absent from
+    /// files written before it existed, and for authenticated submissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
 }
 
 /// One entry of [`Spool::list`]: everything except the message bytes.

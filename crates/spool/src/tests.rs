@@ -14,6 +14,7 @@ fn envelope(rcpt: &str) -> Envelope {
         received_at: 1_700_000_000,
         smtputf8: false,
         body_8bit: false,
+        connector: None,
     }
 }
 
@@ -37,6 +38,7 @@ async fn accept_then_read_returns_identical_bytes() {
         rcpt_to: vec!["用户@例子.广告".into(), "line\nbreak@x".into()],
         smtputf8: true,
         body_8bit: true,
+        connector: None,
         ..envelope("bob@example.net")
     };
     let cases: Vec<(&str, Envelope, Vec<u8>)> = vec![

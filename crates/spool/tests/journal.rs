@@ -21,6 +21,7 @@ fn envelope(i: usize) -> Envelope {
         received_at: 1_800_000_000,
         smtputf8: false,
         body_8bit: false,
+        connector: None,
     }
 }
 

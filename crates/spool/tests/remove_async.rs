@@ -15,6 +15,7 @@ fn envelope() -> Envelope {
         received_at: 1_800_000_000,
         smtputf8: false,
         body_8bit: false,
+        connector: None,
     }
 }
 

@@ -194,6 +194,14 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         R::BareLineEnding => {
             ("ours-bare-line-ending", None, "kb-ours-bare-line-ending", "kb-ours-bare-line-ending-fix")
         }
+        R::NulInMessage => ("ours-nul-in-message", None, "kb-ours-nul-in-message", "kb-ours-bare-line-ending-fix"),
+        R::HeaderSectionMalformed => (
+            "ours-header-section-malformed",
+            None,
+            "kb-ours-header-section-malformed",
+            "kb-ours-header-section-malformed-fix",
+        ),
+        R::StorageFull => ("ours-storage-full", None, "kb-ours-storage-full", "kb-ours-server-fix"),
         R::Queued => ("ours-queued", None, "kb-ours-queued", NONE),
         R::Greeting => ("ours-greeting", None, "kb-ours-greeting", NONE),
         R::Hello => ("ours-hello", None, "kb-ours-greeting", NONE),

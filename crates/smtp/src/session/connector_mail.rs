@@ -36,6 +36,7 @@ impl Session {
             return false;
         }
         self.shared.auth.log_connector(&ctx, from, ReplyId::SenderOk).await;
+        self.connector = Some(connector.name.clone());
         self.user = Some(AuthenticatedUser {
             address: from.trim().to_lowercase(),
             send_as: vec![],
