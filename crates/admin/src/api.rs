@@ -8,22 +8,25 @@ use authrelay_core::{
     effective_smtp_auth, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn,
 };
 use authrelay_directory::{Org, SignInEntry, SignInFilter, User};
-use authrelay_i18n::{t, Arg, Lang};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use authrelay_i18n::{Arg, Lang};
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::{self, lang_of, ApiCaller, ApiError, Caller};
-use crate::ops::{self, OrgEdit, UserEdit};
-use crate::roles::{Permission, Role};
-use crate::{now, SharedState};
+use authrelay_core::Cidr;
+use authrelay_directory::DeviceCredential;
+use authrelay_ops::{DeviceCredentialSpec, OrgEdit, Permission, Role, UserEdit};
+
+use crate::auth::{self, ApiCaller, Caller};
+use crate::http::{self, lang_of, ApiError, Body, OrApi, Params, PathArgs};
+use crate::listener::{self, ClientAddr};
+use crate::state::{now, SharedState};
+use crate::troubleshoot;
 
 /// The API router and the (method, path) pairs it serves.
 pub struct Api {
@@ -59,12 +62,12 @@ pub fn routes() -> Api {
         .add("get", "/api/users/{address}/app-passwords", get(list_app_passwords))
         .add("post", "/api/users/{address}/app-passwords", post(add_app_password))
         .add("delete", "/api/users/{address}/app-passwords/{name}", delete(revoke_app_password))
-        .add("get", "/api/users/{address}/device-credentials", get(crate::devices::api::list))
-        .add("post", "/api/users/{address}/device-credentials", post(crate::devices::api::add))
-        .add("delete", "/api/users/{address}/device-credentials/{name}", delete(crate::devices::api::revoke))
-        .add("get", "/api/users/{address}/doctor", get(crate::troubleshoot::api::doctor))
-        .add("post", "/api/users/{address}/doctor/fixes", post(crate::troubleshoot::api::apply_fix))
-        .add("post", "/api/troubleshoot/explain", post(crate::troubleshoot::api::explain))
+        .add("get", "/api/users/{address}/device-credentials", get(device_credentials))
+        .add("post", "/api/users/{address}/device-credentials", post(add_device_credential))
+        .add("delete", "/api/users/{address}/device-credentials/{name}", delete(revoke_device_credential))
+        .add("get", "/api/users/{address}/doctor", get(doctor))
+        .add("post", "/api/users/{address}/doctor/fixes", post(doctor_fix))
+        .add("post", "/api/troubleshoot/explain", post(explain))
         .add("post", "/api/mfa", post(bulk_mfa))
         .add("get", "/api/signins", get(signins))
         .add("get", "/api/reports/smtp-auth-clients", get(smtp_auth_report))
@@ -89,58 +92,7 @@ async fn not_found(headers: HeaderMap) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", lang_of(&headers), "api-err-not-found", &[])
 }
 
-// ---------------------------------------------------------------------------------------------
-// Extractors whose rejections are JSON errors like every other error.
-
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let lang = lang_of(req.headers());
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(r) => Err(bad_input(lang, r.status(), &r.body_text())),
-        }
-    }
-}
-
-pub struct Params<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let lang = lang_of(&parts.headers);
-        match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(v)) => Ok(Params(v)),
-            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
-        }
-    }
-}
-
-pub struct PathArgs<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArgs<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let lang = lang_of(&parts.headers);
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(PathArgs(v)),
-            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
-        }
-    }
-}
-
-fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
-    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
-    let detail: String = detail.chars().take(300).collect();
-    ApiError {
-        status,
-        code: "bad-request",
-        message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]),
-        required_roles: None,
-    }
-}
+//
 
 /// Parses an optional setting spelling, naming the accepted ones when it is wrong.
 fn setting<T: std::str::FromStr<Err = authrelay_core::UnknownSetting>>(
@@ -227,7 +179,7 @@ pub fn user_view(u: &User, org: Option<&Org>) -> UserView {
 }
 
 async fn users_view(state: &SharedState, lang: Lang, users: &[User]) -> Result<Vec<UserView>, ApiError> {
-    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(lang, e))?;
+    let orgs = state.directory.list_orgs().await.api(lang)?;
     Ok(users.iter().map(|u| user_view(u, orgs.iter().find(|o| o.name == u.org))).collect())
 }
 
@@ -310,16 +262,16 @@ fn session_body(caller_admin: &authrelay_directory::admin::Admin, csrf: &str, st
 
 async fn create_session(
     State(state): State<SharedState>,
-    info: ConnectInfo<auth::ClientAddr>,
+    info: ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     Body(req): Body<SignInRequest>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let ip = auth::client_ip(&info);
+    let ip = listener::client_ip(&info);
     let (id, session, stage) = auth::sign_in(&state, &ip, &req.address, &req.password, req.totp.as_deref())
         .await
         .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
-    let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
+    let cookie = auth::set_cookie(&state, http::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
     match stage {
         auth::Stage::Done => Ok((
             [(SET_COOKIE, cookie)],
@@ -359,7 +311,7 @@ async fn end_session(State(state): State<SharedState>, ApiCaller(c): ApiCaller) 
     if let auth::Via::Session(s) = &c.via {
         state.store.delete_session(&s.token_hash).await.map_err(|e| ApiError::storage(c.lang, e))?;
     }
-    let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0));
+    let cookie = auth::set_cookie(&state, http::SESSION_COOKIE, "", Some(0));
     Ok(([(SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
@@ -371,20 +323,20 @@ struct CodeRequest {
 /// Second step of a sign-in that needs TOTP enrolment (the session cookie and X-CSRF-Token).
 async fn session_totp(
     State(state): State<SharedState>,
-    info: ConnectInfo<auth::ClientAddr>,
+    info: ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     Body(req): Body<CodeRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(&headers);
     let session = auth::session_of(&state, &headers, lang).await?;
-    let sent = headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !auth::ct_eq(sent, &session.csrf) {
+    let sent = headers.get(http::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !http::ct_eq(sent, &session.csrf) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", lang, "api-err-csrf", &[]));
     }
     if session.mfa_done {
         return Err(ApiError::new(StatusCode::CONFLICT, "totp-not-pending", lang, "api-err-totp-not-pending", &[]));
     }
-    auth::second_factor(&state, &auth::client_ip(&info), &session, &req.code)
+    auth::second_factor(&state, &listener::client_ip(&info), &session, &req.code)
         .await
         .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
     Ok(Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)))
@@ -395,7 +347,7 @@ async fn session_totp(
 
 async fn list_orgs(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Vec<OrgView>>, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e))?;
+    let orgs = state.directory.list_orgs().await.api(c.lang)?;
     Ok(Json(orgs.iter().map(OrgView::from).collect()))
 }
 
@@ -410,7 +362,7 @@ async fn create_org(
     ApiCaller(c): ApiCaller,
     Body(req): Body<NewOrgRequest>,
 ) -> Result<(StatusCode, Json<OrgView>), ApiError> {
-    let org = ops::create_org(&state, &c, &req.name, &req.domains).await?;
+    let org = state.ops.create_org(&c.actor(), &req.name, &req.domains).await.api(c.lang)?;
     Ok((StatusCode::CREATED, Json(OrgView::from(&org))))
 }
 
@@ -420,7 +372,7 @@ async fn show_org(
     PathArgs(name): PathArgs<String>,
 ) -> Result<Json<OrgView>, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    Ok(Json(OrgView::from(&ops::load_org(&state, c.lang, &name).await?)))
+    Ok(Json(OrgView::from(&state.ops.org(&name).await.api(c.lang)?)))
 }
 
 #[derive(Deserialize)]
@@ -443,7 +395,7 @@ async fn edit_org(
         app_passwords: setting(c.lang, "app_passwords", req.app_passwords.as_deref())?,
         device_credentials: setting(c.lang, "device_credentials", req.device_credentials.as_deref())?,
     };
-    Ok(Json(OrgView::from(&ops::edit_org(&state, &c, &name, edit).await?)))
+    Ok(Json(OrgView::from(&state.ops.edit_org(&c.actor(), &name, edit).await.api(c.lang)?)))
 }
 
 #[derive(Deserialize)]
@@ -457,7 +409,7 @@ async fn add_domain(
     PathArgs(name): PathArgs<String>,
     Body(req): Body<DomainRequest>,
 ) -> Result<Json<OrgView>, ApiError> {
-    Ok(Json(OrgView::from(&ops::add_domain(&state, &c, &name, &req.domain).await?)))
+    Ok(Json(OrgView::from(&state.ops.add_domain(&c.actor(), &name, &req.domain).await.api(c.lang)?)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,7 +425,7 @@ pub struct UserQuery {
 /// or display name.
 pub async fn find_users(state: &SharedState, lang: Lang, q: &UserQuery) -> Result<Vec<User>, ApiError> {
     let org = q.org.as_deref().filter(|o| !o.is_empty());
-    let users = state.directory.list_users(org).await.map_err(|e| ops::directory_error(lang, e))?;
+    let users = state.directory.list_users(org).await.api(lang)?;
     let needle = q.search.as_deref().unwrap_or("").trim().to_lowercase();
     Ok(users
         .into_iter()
@@ -503,8 +455,11 @@ async fn create_user(
     ApiCaller(c): ApiCaller,
     Body(req): Body<NewUserRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (user, generated) =
-        ops::create_user(&state, &c, &req.address, req.display_name.as_deref(), req.password.as_deref()).await?;
+    let (user, generated) = state
+        .ops
+        .create_user(&c.actor(), &req.address, req.display_name.as_deref(), req.password.as_deref())
+        .await
+        .api(c.lang)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     let mut body = json!({ "user": user_view(&user, org.as_ref()) });
     body["generated_password"] = json!(generated);
@@ -517,7 +472,7 @@ async fn show_user(
     PathArgs(address): PathArgs<String>,
 ) -> Result<Json<UserView>, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    let user = ops::load_user(&state, c.lang, &address).await?;
+    let user = state.ops.user(&address).await.api(c.lang)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     Ok(Json(user_view(&user, org.as_ref())))
 }
@@ -541,8 +496,9 @@ async fn edit_user(
         sign_in: setting(c.lang, "sign_in", req.sign_in.as_deref())?,
         smtp_auth: setting(c.lang, "smtp_auth", req.smtp_auth.as_deref())?,
         mfa: setting(c.lang, "mfa", req.mfa.as_deref())?,
+        ..Default::default()
     };
-    let user = ops::edit_user(&state, &c, &address, edit).await?;
+    let user = state.ops.edit_user(&c.actor(), &address, edit).await.api(c.lang)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     Ok(Json(user_view(&user, org.as_ref())))
 }
@@ -558,7 +514,7 @@ async fn reset_password(
     PathArgs(address): PathArgs<String>,
     Body(req): Body<PasswordRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let generated = ops::reset_password(&state, &c, &address, req.password.as_deref()).await?;
+    let generated = state.ops.reset_password(&c.actor(), &address, req.password.as_deref()).await.api(c.lang)?;
     Ok(Json(json!({ "generated_password": generated })))
 }
 
@@ -575,8 +531,8 @@ async fn list_app_passwords(
     PathArgs(address): PathArgs<String>,
 ) -> Result<Json<Vec<AppPasswordView>>, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    let user = ops::load_user(&state, c.lang, &address).await?;
-    let list = state.directory.list_app_passwords(&user.address).await.map_err(|e| ops::directory_error(c.lang, e))?;
+    let user = state.ops.user(&address).await.api(c.lang)?;
+    let list = state.directory.list_app_passwords(&user.address).await.api(c.lang)?;
     Ok(Json(
         list.into_iter()
             .map(|a| AppPasswordView { name: a.name, created_at: a.created_at, last_used_at: a.last_used_at })
@@ -595,7 +551,7 @@ async fn add_app_password(
     PathArgs(address): PathArgs<String>,
     Body(req): Body<NameRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let secret = ops::add_app_password(&state, &c, &address, &req.name).await?;
+    let (_, secret) = state.ops.add_app_password(&c.actor(), &address, &req.name).await.api(c.lang)?;
     Ok((StatusCode::CREATED, Json(json!({ "name": req.name.trim(), "secret": secret }))))
 }
 
@@ -604,7 +560,7 @@ async fn revoke_app_password(
     ApiCaller(c): ApiCaller,
     PathArgs((address, name)): PathArgs<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    ops::revoke_app_password(&state, &c, &address, &name).await?;
+    state.ops.revoke_app_password(&c.actor(), &address, &name).await.api(c.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -621,9 +577,9 @@ async fn bulk_mfa(
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     let mfa: MfaState = setting(c.lang, "mfa", Some(&req.mfa))?.expect("given");
     if req.users.len() > 1000 {
-        return Err(bad_input(c.lang, StatusCode::UNPROCESSABLE_ENTITY, "at most 1000 users at once"));
+        return Err(http::bad_input(c.lang, StatusCode::UNPROCESSABLE_ENTITY, "at most 1000 users at once"));
     }
-    let users = ops::bulk_mfa(&state, &c, &req.users, mfa).await?;
+    let users = state.ops.bulk_mfa(&c.actor(), &req.users, mfa).await.api(c.lang)?;
     Ok(Json(users_view(&state, c.lang, &users).await?))
 }
 
@@ -673,7 +629,7 @@ async fn signins(
 ) -> Result<Json<Vec<SignInView>>, ApiError> {
     c.require(Permission::ReadSignins)?;
     let filter = signin_filter(c.lang, &q)?;
-    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e))?;
+    let entries = state.directory.signins(&filter).await.api(c.lang)?;
     Ok(Json(entries.iter().map(signin_view).collect()))
 }
 
@@ -701,7 +657,7 @@ const REPORT_ROWS: u32 = 200_000;
 pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Result<Vec<ClientRow>, ApiError> {
     let since = now() - i64::from(days) * 86_400;
     let filter = SignInFilter { since: Some(since), limit: Some(REPORT_ROWS), ..Default::default() };
-    let entries = state.directory.signins(&filter).await.map_err(|e| ops::directory_error(lang, e))?;
+    let entries = state.directory.signins(&filter).await.api(lang)?;
     #[derive(Default)]
     struct Acc {
         ok: u64,
@@ -732,7 +688,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
     }
     // Messages sent, counted per mailbox, day, TLS version and credential kind as they were
     // accepted. Whole UTC days: the first day of the period counts from its midnight.
-    let sent = state.directory.submissions_since(since).await.map_err(|e| ops::directory_error(lang, e))?;
+    let sent = state.directory.submissions_since(since).await.api(lang)?;
     for s in &sent {
         let acc = by_user.entry(s.user.to_lowercase()).or_default();
         acc.sent += s.messages;
@@ -924,7 +880,8 @@ async fn create_admin(
     ApiCaller(c): ApiCaller,
     Body(req): Body<NewAdminRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let admin = ops::create_admin(&state, &c, &req.address, &req.role, &req.password).await?;
+    let (admin, _) =
+        state.ops.create_admin(&c.actor(), &req.address, &req.role, Some(&req.password)).await.api(c.lang)?;
     Ok((StatusCode::CREATED, Json(json!(admin))))
 }
 
@@ -945,7 +902,7 @@ async fn create_token(
     ApiCaller(c): ApiCaller,
     Body(req): Body<NewTokenRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (token, secret) = ops::create_token(&state, &c, &req.name, req.role.as_deref()).await?;
+    let (token, secret) = state.ops.create_token(&c.actor(), &req.name, req.role.as_deref()).await.api(c.lang)?;
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "secret": secret }))))
 }
 
@@ -954,13 +911,145 @@ async fn revoke_token(
     ApiCaller(c): ApiCaller,
     PathArgs(id): PathArgs<i64>,
 ) -> Result<StatusCode, ApiError> {
-    ops::revoke_token(&state, &c, id).await?;
+    state.ops.revoke_token(&c.actor(), id).await.api(c.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Whether a caller may see a page/API area; used by the pages to hide what they may not use.
 pub fn visible(c: &Caller, p: Permission) -> bool {
     c.may(p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device credentials (issue 7): created and revoked with the permission that governs app passwords.
+
+/// A device credential as the page and the API show it (never the secret or its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceCredentialView {
+    pub name: String,
+    pub tag: String,
+    /// CIDRs it may be used from; empty = any address.
+    pub allow: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub expires: Option<String>,
+    pub expired: bool,
+    pub created_at: i64,
+    pub created: String,
+    pub last_used_at: Option<i64>,
+    pub last_used: Option<String>,
+    pub last_used_ip: Option<String>,
+}
+
+pub fn device_view(d: &DeviceCredential, now: i64) -> DeviceCredentialView {
+    DeviceCredentialView {
+        name: d.name.clone(),
+        tag: d.tag.clone(),
+        allow: d.allow.iter().map(Cidr::to_string).collect(),
+        expires_at: d.expires_at,
+        expires: d.expires_at.map(rfc3339),
+        expired: d.expires_at.is_some_and(|e| e <= now),
+        created_at: d.created_at,
+        created: rfc3339(d.created_at),
+        last_used_at: d.last_used_at,
+        last_used: d.last_used_at.map(rfc3339),
+        last_used_ip: d.last_used_ip.clone(),
+    }
+}
+
+async fn device_credentials(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<Json<Vec<DeviceCredentialView>>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let user = state.ops.user(&address).await.api(c.lang)?;
+    let list = state.directory.list_device_credentials(&user.address).await.api(c.lang)?;
+    let now = crate::state::now();
+    Ok(Json(list.iter().map(|d| device_view(d, now)).collect()))
+}
+
+#[derive(Deserialize)]
+struct NewDeviceRequest {
+    name: String,
+    #[serde(default)]
+    allow: Vec<String>,
+    expires: Option<String>,
+    expires_in_days: Option<u32>,
+}
+
+async fn add_device_credential(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<NewDeviceRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let spec = DeviceCredentialSpec {
+        name: req.name,
+        allow: req.allow,
+        expires: req.expires,
+        expires_in_days: req.expires_in_days,
+    };
+    let (created, secret) = state.ops.add_device_credential(&c.actor(), &address, spec).await.api(c.lang)?;
+    let mut body = serde_json::to_value(device_view(&created, crate::state::now())).unwrap_or_default();
+    body["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn revoke_device_credential(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs((address, name)): PathArgs<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.ops.revoke_device_credential(&c.actor(), &address, &name).await.api(c.lang)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Troubleshooter (troubleshoot.rs builds the views the page shows too)
+
+async fn doctor(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<Json<troubleshoot::DoctorView>, ApiError> {
+    let report = troubleshoot::diagnose(&state, &c, &address).await?;
+    Ok(Json(troubleshoot::view(&report, &c)))
+}
+
+#[derive(Deserialize)]
+struct FixRequest {
+    action: String,
+}
+
+async fn doctor_fix(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<FixRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let applied = troubleshoot::apply(&state, &c, &address, &req.action).await?;
+    let after = troubleshoot::diagnose(&state, &c, &address).await?;
+    Ok(Json(json!({
+        "applied": applied.action,
+        "secret_kind": applied.secret_kind,
+        "secret": applied.secret,
+        "doctor": troubleshoot::view(&after, &c),
+    })))
+}
+
+#[derive(Deserialize)]
+struct ExplainRequest {
+    reply: String,
+    provider: Option<String>,
+    user: Option<String>,
+}
+
+async fn explain(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Body(req): Body<ExplainRequest>,
+) -> Result<Json<troubleshoot::ExplainView>, ApiError> {
+    Ok(Json(troubleshoot::explain(&state, &c, &req.reply, req.provider.as_deref(), req.user.as_deref()).await?))
 }
 
 #[cfg(test)]

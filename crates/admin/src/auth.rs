@@ -1,55 +1,20 @@
 //! Who is calling: admin sign-in (password, then TOTP while security defaults are on), the
-//! session cookie, API tokens, CSRF protection, the sign-in rate limit and the error values the
-//! API returns.
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::Duration;
+//! session cookie and API tokens, and the [`Caller`] every handler receives.
 
 use authrelay_core::SecurityDefaults;
 use authrelay_directory::admin::{token_hash, Admin, AdminSession};
 use authrelay_directory::secrets;
-use authrelay_i18n::{t, Arg, Lang};
-use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{HeaderMap, HeaderValue, ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE};
+use authrelay_i18n::Lang;
+use authrelay_ops::{Actor, Permission, Role};
+use axum::extract::FromRequestParts;
+use axum::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use rand::RngCore;
-use subtle::ConstantTimeEq;
 
-use crate::roles::{Permission, Role};
-use crate::{now, totp, SharedState};
-
-pub const SESSION_COOKIE: &str = "ar_session";
-/// Double-submit token for forms shown before sign-in (the sign-in form itself).
-pub const PRE_CSRF_COOKIE: &str = "ar_csrf";
-pub const LANG_COOKIE: &str = "ar_lang";
-pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Largest form body the CSRF guard reads.
-const MAX_FORM: usize = 64 * 1024;
-
-/// A random 256-bit value, hex: session ids, CSRF tokens, API tokens.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// The value of cookie `name`, if sent.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
-}
+use crate::http::{cookie, ct_eq, lang_of, random_token, ApiError, CSRF_HEADER, SESSION_COOKIE};
+use crate::state::{now, SharedState};
+use crate::totp;
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure on TLS.
 pub fn set_cookie(state: &SharedState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
@@ -61,62 +26,6 @@ pub fn set_cookie(state: &SharedState, name: &str, value: &str, max_age: Option<
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).expect("cookie values are hex or short words")
-}
-
-/// The page or message language: the sticky switcher's cookie, else Accept-Language.
-pub fn lang_of(headers: &HeaderMap) -> Lang {
-    if let Some(lang) = cookie(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
-        return lang;
-    }
-    headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(Lang::from_accept_language).unwrap_or_default()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-/// An API error: HTTP status, a stable machine-readable code and a message in the caller's
-/// language that names the problem and the fix.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub required_roles: Option<Vec<Role>>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> Self {
-        ApiError { status, code, message: t(lang, id, args), required_roles: None }
-    }
-
-    pub fn storage(lang: Lang, e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "admin center: storage error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", lang, "api-err-storage", &[])
-    }
-
-    /// 403 naming the roles that may do this and the caller's own.
-    pub fn forbidden(lang: Lang, needed: Permission, have: Role) -> Self {
-        let holders = Role::holders(needed);
-        let names: Vec<String> = holders.iter().map(|r| t(lang, r.name_id(), &[])).collect();
-        let list = names.join(&t(lang, "list-or", &[]));
-        let mine = t(lang, have.name_id(), &[]);
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "role-required",
-            message: t(lang, "api-err-role", &[("roles", Arg::Str(&list)), ("role", Arg::Str(&mine))]),
-            required_roles: Some(holders),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        if let Some(roles) = self.required_roles {
-            body["error"]["required_roles"] = serde_json::json!(roles);
-        }
-        (self.status, axum::Json(body)).into_response()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,11 +48,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The name written to the audit log.
-    pub fn actor(&self) -> String {
+    /// Who the operations layer records as making a change.
+    pub fn actor(&self) -> Actor {
         match &self.via {
-            Via::Session(_) => self.admin.address.clone(),
-            Via::Token { name } => format!("{} (API token {name})", self.admin.address),
+            Via::Session(_) => Actor::admin(&self.admin.address, self.role, self.admin.id),
+            Via::Token { name } => Actor::token(&self.admin.address, name, self.role, self.admin.id),
         }
     }
 
@@ -224,7 +133,7 @@ pub async fn session_of(state: &SharedState, headers: &HeaderMap, lang: Lang) ->
     }
 }
 
-fn is_safe(m: &Method) -> bool {
+pub fn is_safe(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -248,143 +157,6 @@ impl FromRequestParts<SharedState> for WebCaller {
                 Err(Redirect::to(&format!("/signin{expired}")).into_response())
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// CSRF for the pages' forms
-
-/// Every form POST must carry the `csrf` field of the session (or, before sign-in, of the
-/// `ar_csrf` cookie). Requests to `/api` are checked by [`ApiCaller`] instead.
-pub async fn csrf_guard(State(state): State<SharedState>, request: Request, next: Next) -> Response {
-    if is_safe(request.method()) || request.uri().path().starts_with("/api/") {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let lang = lang_of(&parts.headers);
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
-    };
-    let sent = form_field(&bytes, "csrf").unwrap_or_default();
-    // Either the session's token or, before sign-in, the pre-session cookie's token: both are
-    // random values only this browser holds (the cookies are SameSite=Strict).
-    let mut expected = vec![];
-    if let Some(id) = cookie(&parts.headers, SESSION_COOKIE) {
-        match state.store.session(&token_hash(&id), now()).await {
-            Ok(Some(s)) => expected.push(s.csrf),
-            Ok(None) => {}
-            Err(e) => return ApiError::storage(lang, e).into_response(),
-        }
-    }
-    expected.extend(cookie(&parts.headers, PRE_CSRF_COOKIE));
-    if !sent.is_empty() && expected.iter().any(|e| ct_eq(&sent, e)) {
-        next.run(Request::from_parts(parts, Body::from(bytes))).await
-    } else {
-        crate::web::csrf_failed(&state, lang)
-    }
-}
-
-/// One field of an `application/x-www-form-urlencoded` body.
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = form_pairs(body);
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
-pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|p| p.split_once('=').map(|(k, v)| (decode(k), decode(v))))
-        .collect()
-}
-
-/// Headers every response carries: no framing, no sniffing, no referrer, a tight CSP (the few
-/// lines of script live in /static/admin.js).
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    if !h.contains_key("cache-control") {
-        h.insert("cache-control", HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sign-in
-
-/// Counts failed sign-ins per address and per client address in a sliding window.
-pub struct SignInLimiter {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
-    per_address: u32,
-    window: i64,
-}
-
-/// Keys the limiter remembers at most; beyond that the oldest windows are dropped first.
-const LIMITER_KEYS: usize = 100_000;
-
-impl SignInLimiter {
-    pub fn new(per_address: u32, window: Duration) -> Self {
-        SignInLimiter { failures: Mutex::new(HashMap::new()), per_address, window: window.as_secs() as i64 }
-    }
-
-    fn keys(address: &str, ip: &str) -> [(String, u32); 2] {
-        [(format!("a:{}", address.trim().to_lowercase()), 1), (format!("i:{ip}"), 4)]
-    }
-
-    /// Whether another attempt is allowed now.
-    pub fn allowed(&self, address: &str, ip: &str, at: i64) -> bool {
-        let map = self.failures.lock().expect("limiter lock");
-        Self::keys(address, ip).iter().all(|(key, factor)| {
-            let recent = map.get(key).map_or(0, |v| v.iter().filter(|t| **t > at - self.window).count());
-            recent < (self.per_address * factor) as usize
-        })
-    }
-
-    pub fn failed(&self, address: &str, ip: &str, at: i64) {
-        let mut map = self.failures.lock().expect("limiter lock");
-        if map.len() > LIMITER_KEYS {
-            let window = self.window;
-            map.retain(|_, v| v.iter().any(|t| *t > at - window));
-        }
-        for (key, _) in Self::keys(address, ip) {
-            let v = map.entry(key).or_default();
-            v.retain(|t| *t > at - self.window);
-            v.push(at);
-        }
-    }
-
-    pub fn succeeded(&self, address: &str) {
-        self.failures.lock().expect("limiter lock").remove(&format!("a:{}", address.trim().to_lowercase()));
     }
 }
 
@@ -519,65 +291,7 @@ pub async fn second_factor(state: &SharedState, ip: &str, session: &AdminSession
     }
     state.store.update_session(&session.token_hash, true, None).await.map_err(storage)?;
     if enrolling {
-        crate::ops::audit(state, &address, "admin.totp-enrolled", &address, "-", "enrolled").await;
+        state.ops.audit(&address, "admin.totp-enrolled", &address, "-", "enrolled").await;
     }
     Ok(())
-}
-
-/// The peer of a connection, for both the plain and the TLS listener.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls_listener::TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls_listener::TlsListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-/// The client's IP address as text.
-pub fn client_ip(info: &ConnectInfo<ClientAddr>) -> String {
-    info.0 .0.ip().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_fields_are_decoded() {
-        assert_eq!(form_field(b"a=1&csrf=ab%2Fc+d&x=", "csrf").as_deref(), Some("ab/c d"));
-        assert_eq!(form_field(b"a=1", "csrf"), None);
-        assert_eq!(form_field(b"csrf=%zz%", "csrf").as_deref(), Some("%zz%"));
-    }
-
-    #[test]
-    fn limiter_counts_per_address_and_forgets_old_failures() {
-        let l = SignInLimiter::new(2, Duration::from_secs(60));
-        assert!(l.allowed("a@x", "1.1.1.1", 0));
-        l.failed("a@x", "1.1.1.1", 0);
-        l.failed("A@X", "1.1.1.1", 1);
-        assert!(!l.allowed("a@x", "1.1.1.1", 2));
-        assert!(l.allowed("b@x", "1.1.1.1", 2), "another address from the same client still may try");
-        assert!(l.allowed("a@x", "1.1.1.1", 62), "the window slides");
-        for i in 0..8 {
-            l.failed(&format!("u{i}@x"), "2.2.2.2", 100);
-        }
-        assert!(!l.allowed("fresh@x", "2.2.2.2", 100), "one client spraying many addresses is stopped");
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("x=1; ar_session=abc; ar_lang=ko"));
-        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
-        assert_eq!(lang_of(&h), Lang::Ko);
-    }
 }

@@ -18,10 +18,11 @@ use authrelay_troubleshoot::kb;
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::auth::{ApiError, Caller};
-use crate::ops::{self, DeviceCredentialSpec, OrgEdit, UserEdit};
-use crate::roles::{Permission, Role};
-use crate::SharedState;
+use authrelay_ops::{DeviceCredentialSpec, OrgEdit, Permission, Role, UserEdit};
+
+use crate::auth::Caller;
+use crate::http::{ApiError, OrApi};
+use crate::state::SharedState;
 
 /// The name given to the secrets a one-click fix creates (a number is added when taken).
 const DEVICE_NAME: &str = "smtp-device";
@@ -183,10 +184,8 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
 /// Runs the doctor for `address` (any admin may look).
 pub async fn diagnose(state: &SharedState, c: &Caller, address: &str) -> Result<Report, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    let address = ops::parse_address(c.lang, address)?;
-    doctor::diagnose(state.directory.as_ref(), &address, state.config.doctor_limits)
-        .await
-        .map_err(|e| ops::directory_error(c.lang, e))
+    let address = authrelay_ops::validate::address(address).api(c.lang)?;
+    doctor::diagnose(state.directory.as_ref(), &address, state.config.doctor_limits).await.api(c.lang)
 }
 
 /// What applying a fix did.
@@ -223,66 +222,65 @@ pub async fn apply(state: &SharedState, c: &Caller, address: &str, action: &str)
     let mut applied = Applied { action, secret_kind: None, secret: None };
     match action {
         "user-add" => {
-            let (_, password) = ops::create_user(state, c, user, None, None).await?;
+            let (_, password) = state.ops.create_user(&c.actor(), user, None, None).await.api(c.lang)?;
             applied.secret_kind = Some("password");
             applied.secret = password;
         }
         "unlock" => {
-            ops::unlock_user(state, c, user).await?;
+            state.ops.unlock_user(&c.actor(), user).await.api(c.lang)?;
         }
         "sign-in-allow" => {
-            ops::edit_user(state, c, user, UserEdit { sign_in: Some(SignIn::Allowed), ..Default::default() }).await?;
+            state
+                .ops
+                .edit_user(&c.actor(), user, UserEdit { sign_in: Some(SignIn::Allowed), ..Default::default() })
+                .await
+                .api(c.lang)?;
         }
         "smtp-auth-mailbox" => {
             let edit = UserEdit { smtp_auth: Some(MailboxSmtpAuth::Enabled), ..Default::default() };
-            ops::edit_user(state, c, user, edit).await?;
+            state.ops.edit_user(&c.actor(), user, edit).await.api(c.lang)?;
         }
         "smtp-auth-org" => {
-            ops::edit_org(state, c, &org, OrgEdit { smtp_auth: Some(OrgSmtpAuth::Enabled), ..Default::default() })
-                .await?;
+            state
+                .ops
+                .edit_org(&c.actor(), &org, OrgEdit { smtp_auth: Some(OrgSmtpAuth::Enabled), ..Default::default() })
+                .await
+                .api(c.lang)?;
         }
         "security-defaults-off" => {
             let edit = OrgEdit { security_defaults: Some(SecurityDefaults::Off), ..Default::default() };
-            ops::edit_org(state, c, &org, edit).await?;
+            state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
         }
         "mfa-off" => {
-            ops::edit_user(state, c, user, UserEdit { mfa: Some(MfaState::Disabled), ..Default::default() }).await?;
+            state
+                .ops
+                .edit_user(&c.actor(), user, UserEdit { mfa: Some(MfaState::Disabled), ..Default::default() })
+                .await
+                .api(c.lang)?;
         }
         "device-credential" => {
-            let current = ops::load_org(state, c.lang, &org).await?;
+            let current = state.ops.org(&org).await.api(c.lang)?;
             if current.settings.device_credentials == DeviceCredentialsPolicy::Blocked {
                 let edit = OrgEdit { device_credentials: Some(DeviceCredentialsPolicy::Allowed), ..Default::default() };
-                ops::edit_org(state, c, &org, edit).await?;
+                state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
             }
-            let taken: Vec<String> = state
-                .directory
-                .list_device_credentials(user)
-                .await
-                .map_err(|e| ops::directory_error(c.lang, e))?
-                .into_iter()
-                .map(|d| d.name)
-                .collect();
+            let taken: Vec<String> =
+                state.directory.list_device_credentials(user).await.api(c.lang)?.into_iter().map(|d| d.name).collect();
             let spec = DeviceCredentialSpec { name: free_name(&taken), ..Default::default() };
-            let (_, secret) = ops::add_device_credential(state, c, user, spec).await?;
+            let (_, secret) = state.ops.add_device_credential(&c.actor(), user, spec).await.api(c.lang)?;
             applied.secret_kind = Some("device-credential");
             applied.secret = Some(secret);
         }
         "app-password" => {
-            let current = ops::load_org(state, c.lang, &org).await?;
+            let current = state.ops.org(&org).await.api(c.lang)?;
             if current.settings.app_passwords == AppPasswordsPolicy::Blocked {
                 let edit = OrgEdit { app_passwords: Some(AppPasswordsPolicy::Allowed), ..Default::default() };
-                ops::edit_org(state, c, &org, edit).await?;
+                state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
             }
             if fix.title.id == "fix-app-password-add" {
-                let taken: Vec<String> = state
-                    .directory
-                    .list_app_passwords(user)
-                    .await
-                    .map_err(|e| ops::directory_error(c.lang, e))?
-                    .into_iter()
-                    .map(|a| a.name)
-                    .collect();
-                let secret = ops::add_app_password(state, c, user, &free_name(&taken)).await?;
+                let taken: Vec<String> =
+                    state.directory.list_app_passwords(user).await.api(c.lang)?.into_iter().map(|a| a.name).collect();
+                let (_, secret) = state.ops.add_app_password(&c.actor(), user, &free_name(&taken)).await.api(c.lang)?;
                 applied.secret_kind = Some("app-password");
                 applied.secret = Some(secret);
             }
@@ -297,7 +295,7 @@ fn free_name(taken: &[String]) -> String {
     (1..=64)
         .map(|n| if n == 1 { DEVICE_NAME.to_string() } else { format!("{DEVICE_NAME}-{n}") })
         .find(|name| !taken.iter().any(|t| t.eq_ignore_ascii_case(name)))
-        .unwrap_or_else(|| format!("{DEVICE_NAME}-{}", crate::now()))
+        .unwrap_or_else(|| format!("{DEVICE_NAME}-{}", crate::state::now()))
 }
 
 /// The knowledge base's answer for one pasted reply line.
@@ -356,7 +354,7 @@ pub async fn explain(
     let mut ctx = kb::Context::default();
     if let Some(u) = user.map(str::trim).filter(|u| !u.is_empty()) {
         if let Ok(a) = Address::parse(u) {
-            let found = state.directory.user(a.as_str()).await.map_err(|e| ops::directory_error(lang, e))?;
+            let found = state.directory.user(a.as_str()).await.api(lang)?;
             ctx.org = found.map(|u| u.org);
             ctx.user = Some(a.as_str().to_string());
         }
@@ -383,166 +381,4 @@ pub async fn explain(
             fix: None,
         },
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// API handlers (routes in api.rs)
-
-pub mod api {
-    use axum::extract::State;
-    use axum::Json;
-    use serde::Deserialize;
-    use serde_json::{json, Value};
-
-    use crate::api::{Body, PathArgs};
-    use crate::auth::{ApiCaller, ApiError};
-    use crate::SharedState;
-
-    pub async fn doctor(
-        State(state): State<SharedState>,
-        ApiCaller(c): ApiCaller,
-        PathArgs(address): PathArgs<String>,
-    ) -> Result<Json<super::DoctorView>, ApiError> {
-        let report = super::diagnose(&state, &c, &address).await?;
-        Ok(Json(super::view(&report, &c)))
-    }
-
-    #[derive(Deserialize)]
-    pub struct FixRequest {
-        action: String,
-    }
-
-    pub async fn apply_fix(
-        State(state): State<SharedState>,
-        ApiCaller(c): ApiCaller,
-        PathArgs(address): PathArgs<String>,
-        Body(req): Body<FixRequest>,
-    ) -> Result<Json<Value>, ApiError> {
-        let applied = super::apply(&state, &c, &address, &req.action).await?;
-        let after = super::diagnose(&state, &c, &address).await?;
-        Ok(Json(json!({
-            "applied": applied.action,
-            "secret_kind": applied.secret_kind,
-            "secret": applied.secret,
-            "doctor": super::view(&after, &c),
-        })))
-    }
-
-    #[derive(Deserialize)]
-    pub struct ExplainRequest {
-        reply: String,
-        provider: Option<String>,
-        user: Option<String>,
-    }
-
-    pub async fn explain(
-        State(state): State<SharedState>,
-        ApiCaller(c): ApiCaller,
-        Body(req): Body<ExplainRequest>,
-    ) -> Result<Json<super::ExplainView>, ApiError> {
-        Ok(Json(super::explain(&state, &c, &req.reply, req.provider.as_deref(), req.user.as_deref()).await?))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Page handlers (routes in web.rs)
-
-pub mod web {
-    use axum::extract::{Form, Query, State};
-    use minijinja::{context, Value};
-    use serde::Deserialize;
-
-    use crate::auth::{ApiError, Caller, WebCaller};
-    use crate::roles::Permission;
-    use crate::web::{error_page, page as render_page, OrPage, Page};
-    use crate::SharedState;
-
-    #[derive(Deserialize, Default)]
-    pub struct PageQuery {
-        user: Option<String>,
-    }
-
-    /// Everything the page shows; `doctor` only once a mailbox is picked.
-    #[derive(Default)]
-    struct Shown {
-        picked: Option<String>,
-        secret: Option<(String, String)>,
-        done: Option<String>,
-        error: Option<String>,
-        reply: Option<String>,
-        provider: Option<String>,
-        explanation: Option<super::ExplainView>,
-    }
-
-    async fn show(state: &SharedState, c: &Caller, s: Shown) -> Page {
-        if !c.may(Permission::ReadDirectory) {
-            return Err(error_page(state, c, ApiError::forbidden(c.lang, Permission::ReadDirectory, c.role)));
-        }
-        let mailboxes: Vec<String> = state
-            .directory
-            .list_users(None)
-            .await
-            .map_err(|e| crate::ops::directory_error(c.lang, e))
-            .or_page(state, c)?
-            .into_iter()
-            .map(|u| u.address)
-            .collect();
-        let mut error = s.error;
-        let doctor = match s.picked.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            None => None,
-            Some(p) => match super::diagnose(state, c, p).await {
-                Ok(report) => Some(super::view(&report, c)),
-                Err(e) => {
-                    error.get_or_insert(e.message);
-                    None
-                }
-            },
-        };
-        let ctx = context! {
-            mailboxes, picked => s.picked, doctor => doctor.map(|d| Value::from_serialize(&d)),
-            secret => s.secret.map(|(kind, value)| context! { kind, value }), done => s.done, error,
-            reply => s.reply, provider => s.provider.unwrap_or_else(|| "auto".into()),
-            explanation => s.explanation.map(|e| Value::from_serialize(&e)),
-        };
-        Ok(render_page(state, c, "troubleshoot.html", "troubleshoot", ctx))
-    }
-
-    pub async fn page(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<PageQuery>) -> Page {
-        show(&state, &c, Shown { picked: q.user, ..Default::default() }).await
-    }
-
-    #[derive(Deserialize)]
-    pub struct FixForm {
-        user: String,
-        action: String,
-    }
-
-    /// One click: applies the fix and shows the verdict after it (and a new secret, once).
-    pub async fn fix(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<FixForm>) -> Page {
-        let applied = super::apply(&state, &c, &f.user, &f.action).await.or_page(&state, &c)?;
-        let secret = applied.secret.map(|v| (applied.secret_kind.unwrap_or("password").to_string(), v));
-        let done = Some(authrelay_i18n::t(c.lang, "ts-applied", &[]));
-        show(&state, &c, Shown { picked: Some(f.user), secret, done, ..Default::default() }).await
-    }
-
-    #[derive(Deserialize)]
-    pub struct ExplainForm {
-        reply: String,
-        provider: Option<String>,
-        user: Option<String>,
-    }
-
-    pub async fn explain(
-        State(state): State<SharedState>,
-        WebCaller(c): WebCaller,
-        Form(f): Form<ExplainForm>,
-    ) -> Page {
-        let mut shown = Shown { reply: Some(f.reply.clone()), provider: f.provider.clone(), ..Default::default() };
-        match super::explain(&state, &c, &f.reply, f.provider.as_deref(), f.user.as_deref()).await {
-            Ok(e) => shown.explanation = Some(e),
-            Err(e) => shown.error = Some(e.message),
-        }
-        shown.picked = f.user.filter(|u| !u.trim().is_empty());
-        show(&state, &c, shown).await
-    }
 }

@@ -20,11 +20,21 @@ use minijinja::value::Kwargs;
 use minijinja::{context, Environment, State as TplState, Value};
 use serde::Deserialize;
 
+use authrelay_core::DeviceCredentialsPolicy;
+use authrelay_directory::admin::token_hash;
+use authrelay_ops::{DeviceCredentialSpec, OrgEdit, Permission, Role, UserEdit};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+
 use crate::api::{self, SignInQuery, UserQuery};
-use crate::auth::{self, lang_of, ApiError, Caller, WebCaller};
-use crate::ops::{self, OrgEdit, UserEdit};
-use crate::roles::{Permission, Role};
-use crate::SharedState;
+use crate::auth::{self, Caller, WebCaller};
+use crate::http::{
+    self, cookie, ct_eq, form_field, lang_of, ApiError, OrApi, MAX_FORM, PRE_CSRF_COOKIE, SESSION_COOKIE,
+};
+use crate::listener::{self, ClientAddr};
+use crate::state::{now, SharedState};
+use crate::troubleshoot;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -57,12 +67,12 @@ pub fn routes() -> Router<SharedState> {
         .route("/queue", get(queue))
         .route("/audit", get(audit))
         .route("/admins", get(admins).post(admins_add))
-        .route("/troubleshoot", get(crate::troubleshoot::web::page))
-        .route("/troubleshoot/fix", post(crate::troubleshoot::web::fix))
-        .route("/troubleshoot/explain", post(crate::troubleshoot::web::explain))
-        .route("/users/{address}/device-credentials", post(crate::devices::web::add))
-        .route("/users/{address}/device-credentials/revoke", post(crate::devices::web::revoke))
-        .route("/org/{name}/mail/device-credentials", post(crate::devices::web::org_policy))
+        .route("/troubleshoot", get(troubleshoot))
+        .route("/troubleshoot/fix", post(troubleshoot_fix))
+        .route("/troubleshoot/explain", post(troubleshoot_explain))
+        .route("/users/{address}/device-credentials", post(device_credential_add))
+        .route("/users/{address}/device-credentials/revoke", post(device_credential_revoke))
+        .route("/org/{name}/mail/device-credentials", post(org_mail_device_credentials))
         .route("/tokens", post(token_add))
         .route("/tokens/{id}/revoke", post(token_revoke))
 }
@@ -268,7 +278,7 @@ async fn signin_page(
 ) -> Response {
     let lang = lang_of(&headers);
     let csrf =
-        auth::cookie(&headers, auth::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(auth::random_token);
+        http::cookie(&headers, http::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(http::random_token);
     signin_form(&state, lang, &csrf, q.expired.is_some().then(|| t(lang, "signin-expired", &[])), StatusCode::OK)
 }
 
@@ -276,7 +286,7 @@ fn signin_form(state: &SharedState, lang: Lang, csrf: &str, error: Option<String
     let ctx = context! { lang => lang.tag(), csrf => csrf, error => error, anonymous => true,
     langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>() };
     let mut response = render(state, "signin.html", ctx, status);
-    response.headers_mut().append(SET_COOKIE, auth::set_cookie(state, auth::PRE_CSRF_COOKIE, csrf, None));
+    response.headers_mut().append(SET_COOKIE, auth::set_cookie(state, http::PRE_CSRF_COOKIE, csrf, None));
     response
 }
 
@@ -288,20 +298,20 @@ struct SignInForm {
 
 async fn signin_post(
     State(state): State<SharedState>,
-    info: ConnectInfo<auth::ClientAddr>,
+    info: ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Response {
     let lang = lang_of(&headers);
-    match auth::sign_in(&state, &auth::client_ip(&info), &f.address, &f.password, None).await {
+    match auth::sign_in(&state, &listener::client_ip(&info), &f.address, &f.password, None).await {
         Ok((id, _session, stage)) => {
             let to = if stage == auth::Stage::Done { "/" } else { "/signin/totp" };
             let cookie =
-                auth::set_cookie(&state, auth::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
+                auth::set_cookie(&state, http::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
             ([(SET_COOKIE, cookie)], Redirect::to(to)).into_response()
         }
         Err(r) => {
-            let csrf = auth::random_token();
+            let csrf = http::random_token();
             signin_form(&state, lang, &csrf, Some(t(lang, r.id, &[])), r.status)
         }
     }
@@ -343,7 +353,7 @@ struct CodeForm {
 
 async fn totp_post(
     State(state): State<SharedState>,
-    info: ConnectInfo<auth::ClientAddr>,
+    info: ConnectInfo<ClientAddr>,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
@@ -354,17 +364,17 @@ async fn totp_post(
     if session.mfa_done {
         return Redirect::to("/").into_response();
     }
-    match auth::second_factor(&state, &auth::client_ip(&info), &session, &f.code).await {
+    match auth::second_factor(&state, &listener::client_ip(&info), &session, &f.code).await {
         Ok(()) => Redirect::to("/").into_response(),
         Err(r) => totp_form(&state, &headers, Some(t(lang, r.id, &[])), r.status).await,
     }
 }
 
 async fn signout(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    if let Some(id) = auth::cookie(&headers, auth::SESSION_COOKIE) {
+    if let Some(id) = http::cookie(&headers, http::SESSION_COOKIE) {
         let _ = state.store.delete_session(&authrelay_directory::admin::token_hash(&id)).await;
     }
-    ([(SET_COOKIE, auth::set_cookie(&state, auth::SESSION_COOKIE, "", Some(0)))], Redirect::to("/signin"))
+    ([(SET_COOKIE, auth::set_cookie(&state, http::SESSION_COOKIE, "", Some(0)))], Redirect::to("/signin"))
         .into_response()
 }
 
@@ -379,7 +389,7 @@ async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> 
     let lang = Lang::parse(&f.lang).unwrap_or_default();
     // Only a local path is followed back, never another site.
     let back = f.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\')).unwrap_or("/".into());
-    let cookie = auth::set_cookie(&state, auth::LANG_COOKIE, lang.tag(), Some(365 * 86_400));
+    let cookie = auth::set_cookie(&state, http::LANG_COOKIE, lang.tag(), Some(365 * 86_400));
     ([(SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
 }
 
@@ -387,13 +397,12 @@ async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> 
 // Home
 
 async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
-    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
-    let users =
-        state.directory.list_users(None).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let orgs = state.directory.list_orgs().await.api(c.lang).or_page(&state, &c)?;
+    let users = state.directory.list_users(None).await.api(c.lang).or_page(&state, &c)?;
     let failures = if c.may(Permission::ReadSignins) {
         let q = SignInQuery {
             result: Some("failure".into()),
-            since: Some(crate::now() - 86_400),
+            since: Some(crate::state::now() - 86_400),
             limit: Some(1000),
             ..Default::default()
         };
@@ -434,7 +443,7 @@ async fn users_page(
     let found = api::find_users(state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() })
         .await
         .or_page(state, c)?;
-    let orgs = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(state, c)?;
+    let orgs = state.directory.list_orgs().await.api(c.lang).or_page(state, c)?;
     let views: Vec<_> = found.iter().map(|u| api::user_view(u, orgs.iter().find(|o| o.name == u.org))).collect();
     let links: Vec<String> = found.iter().map(|u| enc(&u.address)).collect();
     let done = notice(c.lang, &Done { done: q.done.clone() });
@@ -457,7 +466,12 @@ struct AddUserForm {
 
 async fn users_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AddUserForm>) -> Page {
     let q = UsersQuery { search: None, org: None, done: None };
-    match ops::create_user(&state, &c, &f.address, f.display_name.as_deref(), f.password.as_deref()).await {
+    match state
+        .ops
+        .create_user(&c.actor(), &f.address, f.display_name.as_deref(), f.password.as_deref())
+        .await
+        .api(c.lang)
+    {
         Ok((user, password)) => {
             users_page(&state, &c, &q, Some((user.address, password)), None, StatusCode::CREATED).await
         }
@@ -493,7 +507,7 @@ pub(crate) async fn user_panel(
     secret: Option<(String, String)>,
 ) -> Page {
     require(state, c, Permission::ReadDirectory)?;
-    let user = ops::load_user(state, c.lang, address).await.or_page(state, c)?;
+    let user = state.ops.user(address).await.api(c.lang).or_page(state, c)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     let app_passwords = state.directory.list_app_passwords(&user.address).await.unwrap_or_default();
     let aps: Vec<_> = app_passwords
@@ -501,14 +515,14 @@ pub(crate) async fn user_panel(
         .map(|a| context! { name => a.name.clone(), created => api::rfc3339(a.created_at), last_used => a.last_used_at.map(api::rfc3339) })
         .collect();
     let tab = if tab == "mail" { "mail" } else { "account" };
-    let now = crate::now();
+    let now = crate::state::now();
     let devices: Vec<_> = state
         .directory
         .list_device_credentials(&user.address)
         .await
         .unwrap_or_default()
         .iter()
-        .map(|d| crate::devices::view(d, now))
+        .map(|d| api::device_view(d, now))
         .collect();
     let ctx = context! {
         user => api::user_view(&user, org.as_ref()), link => enc(&user.address), tab,
@@ -534,8 +548,11 @@ async fn user_sign_in(
     Form(f): Form<SignInForm2>,
 ) -> Page {
     let sign_in = if f.blocked.is_some() { SignIn::Blocked } else { SignIn::Allowed };
-    let user = ops::edit_user(&state, &c, &address, UserEdit { sign_in: Some(sign_in), ..Default::default() })
+    let user = state
+        .ops
+        .edit_user(&c.actor(), &address, UserEdit { sign_in: Some(sign_in), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     Ok(back(&format!("/users/{}", enc(&user.address)), "saved"))
 }
@@ -551,7 +568,8 @@ async fn user_password(
     Path(address): Path<String>,
     Form(f): Form<PasswordForm>,
 ) -> Page {
-    let generated = ops::reset_password(&state, &c, &address, f.password.as_deref()).await.or_page(&state, &c)?;
+    let generated =
+        state.ops.reset_password(&c.actor(), &address, f.password.as_deref()).await.api(c.lang).or_page(&state, &c)?;
     let secret = generated.map(|p| ("password".to_string(), p));
     user_panel(&state, &c, &address, "account", Some("password".into()), secret).await
 }
@@ -563,7 +581,7 @@ async fn email_apps(
     Query(q): Query<Done>,
 ) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let user = ops::load_user(&state, c.lang, &address).await.or_page(&state, &c)?;
+    let user = state.ops.user(&address).await.api(c.lang).or_page(&state, &c)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     let ctx = context! {
         user => api::user_view(&user, org.as_ref()), link => enc(&user.address),
@@ -592,8 +610,11 @@ async fn email_apps_post(
         (false, true) => MailboxSmtpAuth::Enabled,
         (false, false) => MailboxSmtpAuth::Disabled,
     };
-    let user = ops::edit_user(&state, &c, &address, UserEdit { smtp_auth: Some(value), ..Default::default() })
+    let user = state
+        .ops
+        .edit_user(&c.actor(), &address, UserEdit { smtp_auth: Some(value), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     Ok(back(&format!("/users/{}/email-apps", enc(&user.address)), "saved"))
 }
@@ -609,7 +630,8 @@ async fn app_password_add(
     Path(address): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Page {
-    let secret = ops::add_app_password(&state, &c, &address, &f.name).await.or_page(&state, &c)?;
+    let (_, secret) =
+        state.ops.add_app_password(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
     user_panel(&state, &c, &address, "account", Some("app-password".into()), Some(("app-password".into(), secret)))
         .await
 }
@@ -620,7 +642,7 @@ async fn app_password_revoke(
     Path(address): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Page {
-    ops::revoke_app_password(&state, &c, &address, &f.name).await.or_page(&state, &c)?;
+    state.ops.revoke_app_password(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
     Ok(back(&format!("/users/{}", enc(&address)), "revoked"))
 }
 
@@ -642,7 +664,7 @@ async fn mfa(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q)
 
 /// Bulk enable / enforce / disable: the form carries one `user` field per ticked row.
 async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, body: Bytes) -> Page {
-    let pairs = auth::form_pairs(&body);
+    let pairs = http::form_pairs(&body);
     let users: Vec<String> = pairs.iter().filter(|(k, _)| k == "user").map(|(_, v)| v.clone()).collect();
     let action = pairs.iter().find(|(k, _)| k == "mfa").map(|(_, v)| v.as_str()).unwrap_or("");
     let Ok(mfa) = action.parse::<MfaState>() else {
@@ -659,7 +681,7 @@ async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, bod
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-users", &[]),
         ));
     }
-    ops::bulk_mfa(&state, &c, &users, mfa).await.or_page(&state, &c)?;
+    state.ops.bulk_mfa(&c.actor(), &users, mfa).await.api(c.lang).or_page(&state, &c)?;
     Ok(back("/mfa", "saved"))
 }
 
@@ -670,7 +692,7 @@ async fn mfa_user(
     Query(q): Query<Done>,
 ) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let user = ops::load_user(&state, c.lang, &address).await.or_page(&state, &c)?;
+    let user = state.ops.user(&address).await.api(c.lang).or_page(&state, &c)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     let ctx = context! {
         user => api::user_view(&user, org.as_ref()), link => enc(&user.address), done => notice(c.lang, &q),
@@ -697,8 +719,11 @@ async fn mfa_user_post(
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[]),
         ));
     };
-    let user = ops::edit_user(&state, &c, &address, UserEdit { mfa: Some(mfa), ..Default::default() })
+    let user = state
+        .ops
+        .edit_user(&c.actor(), &address, UserEdit { mfa: Some(mfa), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     Ok(back(&format!("/mfa/{}", enc(&user.address)), "saved"))
 }
@@ -708,7 +733,7 @@ async fn mfa_user_post(
 
 async fn orgs(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let list = state.directory.list_orgs().await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let list = state.directory.list_orgs().await.api(c.lang).or_page(&state, &c)?;
     let rows: Vec<_> = list.iter().map(|o| context! { org => api::OrgView::from(o), link => enc(&o.name) }).collect();
     Ok(page(&state, &c, "orgs.html", "org", context! { orgs => rows, done => notice(c.lang, &q) }))
 }
@@ -720,7 +745,7 @@ struct OrgForm {
 }
 
 async fn org_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<OrgForm>) -> Page {
-    let org = ops::create_org(&state, &c, &f.name, &[f.domain]).await.or_page(&state, &c)?;
+    let org = state.ops.create_org(&c.actor(), &f.name, &[f.domain]).await.api(c.lang).or_page(&state, &c)?;
     Ok(back(&format!("/org/{}", enc(&org.name)), "created"))
 }
 
@@ -731,7 +756,7 @@ async fn org_page(
     Query(q): Query<Done>,
 ) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let org = state.ops.org(&name).await.api(c.lang).or_page(&state, &c)?;
     let users = state.directory.list_users(Some(&org.name)).await.map(|u| u.len()).unwrap_or(0);
     let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), users, done => notice(c.lang, &q) };
     Ok(page(&state, &c, "org.html", "org", ctx))
@@ -748,7 +773,7 @@ async fn org_domain_add(
     Path(name): Path<String>,
     Form(f): Form<DomainForm>,
 ) -> Page {
-    let org = ops::add_domain(&state, &c, &name, &f.domain).await.or_page(&state, &c)?;
+    let org = state.ops.add_domain(&c.actor(), &name, &f.domain).await.api(c.lang).or_page(&state, &c)?;
     Ok(back(&format!("/org/{}", enc(&org.name)), "saved"))
 }
 
@@ -759,7 +784,7 @@ async fn security_defaults(
     Query(q): Query<Done>,
 ) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let org = state.ops.org(&name).await.api(c.lang).or_page(&state, &c)?;
     let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), done => notice(c.lang, &q) };
     Ok(page(&state, &c, "security_defaults.html", "org", ctx))
 }
@@ -796,12 +821,15 @@ async fn security_defaults_post(
             return Err(error_page(&state, &c, err));
         }
     };
-    let org = ops::edit_org(&state, &c, &name, OrgEdit { security_defaults: Some(value), ..Default::default() })
+    let org = state
+        .ops
+        .edit_org(&c.actor(), &name, OrgEdit { security_defaults: Some(value), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     if let Some(reason) = f.reason.filter(|r| !r.trim().is_empty() && value == SecurityDefaults::Off) {
         let reason: String = reason.chars().take(200).collect();
-        ops::audit(&state, &c.actor(), "org.security-defaults-reason", &org.name, "-", &reason).await;
+        state.ops.audit(&c.actor().name, "org.security-defaults-reason", &org.name, "-", &reason).await;
     }
     Ok(back(&format!("/org/{}/security-defaults", enc(&org.name)), "saved"))
 }
@@ -813,7 +841,7 @@ async fn org_mail(
     Query(q): Query<Done>,
 ) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let org = ops::load_org(&state, c.lang, &name).await.or_page(&state, &c)?;
+    let org = state.ops.org(&name).await.api(c.lang).or_page(&state, &c)?;
     let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), done => notice(c.lang, &q) };
     Ok(page(&state, &c, "org_mail.html", "org", ctx))
 }
@@ -830,8 +858,11 @@ async fn org_mail_smtp_auth(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { OrgSmtpAuth::Enabled } else { OrgSmtpAuth::Disabled };
-    let org = ops::edit_org(&state, &c, &name, OrgEdit { smtp_auth: Some(value), ..Default::default() })
+    let org = state
+        .ops
+        .edit_org(&c.actor(), &name, OrgEdit { smtp_auth: Some(value), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
 }
@@ -843,8 +874,11 @@ async fn org_mail_app_passwords(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { AppPasswordsPolicy::Allowed } else { AppPasswordsPolicy::Blocked };
-    let org = ops::edit_org(&state, &c, &name, OrgEdit { app_passwords: Some(value), ..Default::default() })
+    let org = state
+        .ops
+        .edit_org(&c.actor(), &name, OrgEdit { app_passwords: Some(value), ..Default::default() })
         .await
+        .api(c.lang)
         .or_page(&state, &c)?;
     Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
 }
@@ -868,13 +902,12 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         user: f.user.clone(),
         result: f.result.clone(),
         client_ip: f.client_ip.clone(),
-        since: Some(crate::now() - hours * 3600),
+        since: Some(crate::state::now() - hours * 3600),
         until: None,
         limit: Some(500),
     };
     let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
-    let entries =
-        state.directory.signins(&filter).await.map_err(|e| ops::directory_error(c.lang, e)).or_page(&state, &c)?;
+    let entries = state.directory.signins(&filter).await.api(c.lang).or_page(&state, &c)?;
     let rows: Vec<_> = entries
         .iter()
         .map(|e| {
@@ -977,7 +1010,7 @@ struct AdminForm {
 }
 
 async fn admins_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AdminForm>) -> Page {
-    ops::create_admin(&state, &c, &f.address, &f.role, &f.password).await.or_page(&state, &c)?;
+    state.ops.create_admin(&c.actor(), &f.address, &f.role, Some(&f.password)).await.api(c.lang).or_page(&state, &c)?;
     Ok(back("/admins", "created"))
 }
 
@@ -988,13 +1021,191 @@ struct TokenForm {
 }
 
 async fn token_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<TokenForm>) -> Page {
-    let (_, secret) = ops::create_token(&state, &c, &f.name, f.role.as_deref()).await.or_page(&state, &c)?;
+    let (_, secret) =
+        state.ops.create_token(&c.actor(), &f.name, f.role.as_deref()).await.api(c.lang).or_page(&state, &c)?;
     admins_page(&state, &c, Some(t(c.lang, "done-token", &[])), Some(secret)).await
 }
 
 async fn token_revoke(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<i64>) -> Page {
-    ops::revoke_token(&state, &c, id).await.or_page(&state, &c)?;
+    state.ops.revoke_token(&c.actor(), id).await.api(c.lang).or_page(&state, &c)?;
     Ok(back("/admins", "revoked"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device credentials: the user panel's card and the organisation's mail settings switch
+
+#[derive(Deserialize)]
+struct DeviceForm {
+    name: String,
+    allow: Option<String>,
+    /// A date (YYYY-MM-DD) from the date picker; empty = never.
+    expires: Option<String>,
+}
+
+async fn device_credential_add(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<DeviceForm>,
+) -> Page {
+    let spec = DeviceCredentialSpec {
+        name: f.name,
+        allow: f.allow.into_iter().collect(),
+        expires: f.expires,
+        expires_in_days: None,
+    };
+    let (_, secret) =
+        state.ops.add_device_credential(&c.actor(), &address, spec).await.api(c.lang).or_page(&state, &c)?;
+    let secret = Some(("device-credential".to_string(), secret));
+    user_panel(&state, &c, &address, "account", Some("device-credential".into()), secret).await
+}
+
+async fn device_credential_revoke(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(address): Path<String>,
+    Form(f): Form<NameForm>,
+) -> Page {
+    state.ops.revoke_device_credential(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
+    Ok(back(&format!("/users/{}", enc(&address)), "revoked"))
+}
+
+async fn org_mail_device_credentials(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(name): Path<String>,
+    Form(f): Form<ToggleForm>,
+) -> Page {
+    let value = if f.enabled.is_some() { DeviceCredentialsPolicy::Allowed } else { DeviceCredentialsPolicy::Blocked };
+    let org = state
+        .ops
+        .edit_org(&c.actor(), &name, OrgEdit { device_credentials: Some(value), ..Default::default() })
+        .await
+        .api(c.lang)
+        .or_page(&state, &c)?;
+    Ok(back(&format!("/org/{}/mail", enc(&org.name)), "saved"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Troubleshooter
+
+#[derive(Deserialize, Default)]
+struct TroubleshootQuery {
+    user: Option<String>,
+}
+
+/// Everything the page shows; `doctor` only once a mailbox is picked.
+#[derive(Default)]
+struct Shown {
+    picked: Option<String>,
+    secret: Option<(String, String)>,
+    done: Option<String>,
+    error: Option<String>,
+    reply: Option<String>,
+    provider: Option<String>,
+    explanation: Option<troubleshoot::ExplainView>,
+}
+
+async fn troubleshoot_show(state: &SharedState, c: &Caller, s: Shown) -> Page {
+    if !c.may(Permission::ReadDirectory) {
+        return Err(error_page(state, c, ApiError::forbidden(c.lang, Permission::ReadDirectory, c.role)));
+    }
+    let mailboxes: Vec<String> =
+        state.directory.list_users(None).await.api(c.lang).or_page(state, c)?.into_iter().map(|u| u.address).collect();
+    let mut error = s.error;
+    let doctor = match s.picked.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => match troubleshoot::diagnose(state, c, p).await {
+            Ok(report) => Some(troubleshoot::view(&report, c)),
+            Err(e) => {
+                error.get_or_insert(e.message);
+                None
+            }
+        },
+    };
+    let ctx = context! {
+        mailboxes, picked => s.picked, doctor => doctor.map(|d| Value::from_serialize(&d)),
+        secret => s.secret.map(|(kind, value)| context! { kind, value }), done => s.done, error,
+        reply => s.reply, provider => s.provider.unwrap_or_else(|| "auto".into()),
+        explanation => s.explanation.map(|e| Value::from_serialize(&e)),
+    };
+    Ok(page(state, c, "troubleshoot.html", "troubleshoot", ctx))
+}
+
+async fn troubleshoot(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Query(q): Query<TroubleshootQuery>,
+) -> Page {
+    troubleshoot_show(&state, &c, Shown { picked: q.user, ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+struct FixForm {
+    user: String,
+    action: String,
+}
+
+/// One click: applies the fix and shows the verdict after it (and a new secret, once).
+async fn troubleshoot_fix(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<FixForm>) -> Page {
+    let applied = troubleshoot::apply(&state, &c, &f.user, &f.action).await.or_page(&state, &c)?;
+    let secret = applied.secret.map(|v| (applied.secret_kind.unwrap_or("password").to_string(), v));
+    let done = Some(authrelay_i18n::t(c.lang, "ts-applied", &[]));
+    troubleshoot_show(&state, &c, Shown { picked: Some(f.user), secret, done, ..Default::default() }).await
+}
+
+#[derive(Deserialize)]
+struct ExplainForm {
+    reply: String,
+    provider: Option<String>,
+    user: Option<String>,
+}
+
+async fn troubleshoot_explain(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Form(f): Form<ExplainForm>,
+) -> Page {
+    let mut shown = Shown { reply: Some(f.reply.clone()), provider: f.provider.clone(), ..Default::default() };
+    match troubleshoot::explain(&state, &c, &f.reply, f.provider.as_deref(), f.user.as_deref()).await {
+        Ok(e) => shown.explanation = Some(e),
+        Err(e) => shown.error = Some(e.message),
+    }
+    shown.picked = f.user.filter(|u| !u.trim().is_empty());
+    troubleshoot_show(&state, &c, shown).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSRF for the pages' forms
+
+/// Every form POST must carry the `csrf` field of the session (or, before sign-in, of the
+/// `ar_csrf` cookie). Requests to `/api` are checked by [`ApiCaller`] instead.
+pub async fn csrf_guard(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    if auth::is_safe(request.method()) || request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let lang = lang_of(&parts.headers);
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+    };
+    let sent = form_field(&bytes, "csrf").unwrap_or_default();
+    // Either the session's token or, before sign-in, the pre-session cookie's token: both are
+    // random values only this browser holds (the cookies are SameSite=Strict).
+    let mut expected = vec![];
+    if let Some(id) = cookie(&parts.headers, SESSION_COOKIE) {
+        match state.store.session(&token_hash(&id), now()).await {
+            Ok(Some(s)) => expected.push(s.csrf),
+            Ok(None) => {}
+            Err(e) => return ApiError::storage(lang, e).into_response(),
+        }
+    }
+    expected.extend(cookie(&parts.headers, PRE_CSRF_COOKIE));
+    if !sent.is_empty() && expected.iter().any(|e| ct_eq(&sent, e)) {
+        next.run(Request::from_parts(parts, Body::from(bytes))).await
+    } else {
+        crate::web::csrf_failed(&state, lang)
+    }
 }
 
 #[cfg(test)]

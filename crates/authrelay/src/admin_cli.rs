@@ -3,11 +3,10 @@
 
 use std::io::Read;
 
-use authrelay_admin::Role;
-use authrelay_directory::admin::{AdminError, AdminStore, NewAdmin};
-use authrelay_directory::secrets;
+use authrelay_directory::admin::AdminStore;
 use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_i18n::{t, Arg, Lang};
+use authrelay_ops::Role;
 use clap::Subcommand;
 
 use crate::output::{say, when, CliError};
@@ -46,18 +45,6 @@ pub enum AdminCommand {
     ResetTotp { address: String },
 }
 
-fn parse_role(role: &str) -> Result<Role, CliError> {
-    Role::parse(role).ok_or_else(|| CliError::new("admin-cli-err-role").arg("role", role).usage())
-}
-
-fn admin_error(e: AdminError) -> CliError {
-    match e {
-        AdminError::AdminExists(a) => CliError::new("admin-cli-err-exists").arg("address", a).usage(),
-        AdminError::UnknownAdmin(a) => CliError::new("admin-cli-err-unknown").arg("address", a).usage(),
-        AdminError::Directory(d) => d.into(),
-    }
-}
-
 fn read_password() -> Result<String, CliError> {
     let mut input = String::new();
     std::io::stdin().take(4096).read_to_string(&mut input).map_err(|_| CliError::new("err-password-stdin").usage())?;
@@ -68,47 +55,16 @@ fn read_password() -> Result<String, CliError> {
     Ok(password)
 }
 
-fn strong(password: &str, address: &str) -> Result<(), CliError> {
-    use secrets::WeakPassword::*;
-    secrets::check_password_strength(password, address).map_err(|e| {
-        let id = match e {
-            TooShort { .. } => "err-password-too-short",
-            TooFewKinds => "err-password-few-kinds",
-            ContainsAddress => "err-password-contains-address",
-            Common => "err-password-common",
-        };
-        CliError::new(id).arg("min", secrets::MIN_PASSWORD_LEN).usage()
-    })
-}
-
-async fn hash(secret: String) -> String {
-    tokio::task::spawn_blocking(move || secrets::hash_secret(&secret)).await.expect("hashing task")
-}
-
 pub async fn run(c: AdminCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
     match c {
         AdminCommand::Add { address, role, password_stdin } => {
-            let address = authrelay_core::Address::parse(&address)
-                .map_err(|e| CliError::new("err-bad-address").arg("address", &address).arg("reason", e).usage())?;
-            let role = parse_role(&role)?;
-            let (password, generated) = if password_stdin {
-                let p = read_password()?;
-                strong(&p, address.as_str())?;
-                (p, false)
-            } else {
-                (secrets::generate_password(), true)
-            };
-            let admin = dir
-                .create_admin(NewAdmin {
-                    address: address.to_string(),
-                    role: role.as_str().into(),
-                    password_hash: hash(password.clone()).await,
-                })
-                .await
-                .map_err(admin_error)?;
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let (ops, actor) = crate::operations::ops(dir);
+            let (admin, generated) = ops.create_admin(&actor, &address, &role, password.as_deref()).await?;
+            let role = Role::parse(&admin.role).unwrap_or(Role::Reports);
             let role_name = t(lang, role.name_id(), &[]);
             say(lang, "admin-cli-created", &[("address", Arg::Str(&admin.address)), ("role", Arg::Str(&role_name))]);
-            if generated {
+            if let Some(password) = generated {
                 say(lang, "user-password-generated", &[]);
                 println!("  {password}");
             }
@@ -131,18 +87,20 @@ pub async fn run(c: AdminCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(
         }
         AdminCommand::Password { address, .. } => {
             let password = read_password()?;
-            strong(&password, &address)?;
-            dir.set_admin_password(&address, &hash(password).await).await.map_err(admin_error)?;
+            let (ops, actor) = crate::operations::ops(dir);
+            ops.set_admin_password(&actor, &address, &password).await?;
             say(lang, "admin-cli-password-set", &[("address", Arg::Str(address.trim()))]);
         }
         AdminCommand::SetRole { address, role } => {
-            let role = parse_role(&role)?;
-            let admin = dir.set_admin_role(&address, role.as_str()).await.map_err(admin_error)?;
+            let (ops, actor) = crate::operations::ops(dir);
+            let admin = ops.set_admin_role(&actor, &address, &role).await?;
+            let role = Role::parse(&admin.role).unwrap_or(Role::Reports);
             let role_name = t(lang, role.name_id(), &[]);
             say(lang, "admin-cli-role-set", &[("address", Arg::Str(&admin.address)), ("role", Arg::Str(&role_name))]);
         }
         AdminCommand::ResetTotp { address } => {
-            dir.set_admin_totp(&address, None).await.map_err(admin_error)?;
+            let (ops, actor) = crate::operations::ops(dir);
+            ops.reset_admin_totp(&actor, &address).await?;
             say(lang, "admin-cli-totp-reset", &[("address", Arg::Str(address.trim()))]);
         }
     }

@@ -8,8 +8,8 @@ use authrelay_bench::{queue_scale, BenchError, Config, Report, TlsMode};
 use authrelay_i18n::{t, Arg, Lang};
 
 use crate::cli::{BenchArgs, BenchQueueCommand};
-use crate::config::Effective;
 use crate::output::{field, say, CliError};
+use authrelay_config::Effective;
 
 pub async fn run(args: BenchArgs, effective: &Effective, lang: Lang) -> Result<(), CliError> {
     match args.queue {

@@ -85,6 +85,18 @@ pub struct ServeArgs {
     pub admin: Option<SocketAddr>,
 }
 
+impl ServeArgs {
+    /// What the configuration takes from these flags.
+    pub fn overrides(&self) -> authrelay_config::Overrides {
+        authrelay_config::Overrides {
+            submission: self.submission,
+            submissions: self.submissions,
+            hostname: self.hostname.clone(),
+            admin: self.admin,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration and print the effective settings.

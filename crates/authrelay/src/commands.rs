@@ -4,25 +4,28 @@
 use std::io::Read;
 
 use authrelay_core::{effective_smtp_auth, Address, QueueId};
-use authrelay_directory::secrets::{self, WeakPassword};
 use authrelay_directory::sqlite::SqliteDirectory;
-use authrelay_directory::{Directory, NewAppPassword, NewUser, OrgChange, SignInFilter, UserChange};
+use authrelay_directory::{Directory, SignInFilter};
+use authrelay_ops::{OrgEdit, UserEdit};
+
+use crate::operations::ops;
 use authrelay_i18n::{t, Arg, Lang};
 use authrelay_spool::Spool;
 
 use crate::cli::*;
-use crate::config::{self, Effective};
 use crate::output::{field, say, when, CliError};
+use authrelay_config::{self as config, Effective};
 
 pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
     let serve_args = match &cli.command {
         Command::Serve(a) => a.clone(),
         _ => ServeArgs::default(),
     };
-    let effective = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &serve_args).map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
-        CliError::new("err-config").arg("problems", list.join("\n")).usage()
-    })?;
+    let effective =
+        config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &serve_args.overrides()).map_err(|problems| {
+            let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
+            CliError::new("err-config").arg("problems", list.join("\n")).usage()
+        })?;
     match cli.command {
         Command::Serve(_) => {
             init_logging();
@@ -77,23 +80,11 @@ fn parse_address(input: &str) -> Result<Address, CliError> {
     Address::parse(input).map_err(|e| CliError::new("err-bad-address").arg("address", input).arg("reason", e).usage())
 }
 
-fn parse_domain(input: &str) -> Result<String, CliError> {
-    let d = input.trim().trim_end_matches('.').to_lowercase();
-    if !authrelay_core::address::is_domain(&d) || !d.contains('.') {
-        return Err(CliError::new("err-bad-domain").arg("domain", input).usage());
-    }
-    Ok(d)
-}
-
 async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
     match c {
         OrgCommand::Add { name, domains } => {
-            let name = name.trim().to_string();
-            if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
-                return Err(CliError::new("err-bad-org-name").arg("name", name).usage());
-            }
-            let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
-            let org = dir.create_org(&name, &domains).await?;
+            let (ops, actor) = ops(dir);
+            let org = ops.create_org(&actor, &name, &domains).await?;
             say(lang, "org-created", &[("name", Arg::Str(&org.name)), ("domains", Arg::Str(&org.domains.join(", ")))]);
             print_org(&org, lang);
             say(lang, "org-created-next", &[("name", Arg::Str(&org.name)), ("domain", Arg::Str(&org.domains[0]))]);
@@ -150,16 +141,16 @@ async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), Cli
             {
                 return Err(CliError::new("err-nothing-to-set").arg("command", "authrelay org set NAME").usage());
             }
-            let before =
-                dir.org(&name).await?.ok_or_else(|| CliError::new("err-unknown-org").arg("name", &name).usage())?;
+            let (ops, actor) = ops(dir);
+            let before = ops.org(&name).await?;
             for d in &add_domains {
-                let d = parse_domain(d)?;
-                dir.add_domain(&before.name, &d).await?;
+                ops.add_domain(&actor, &before.name, d).await?;
             }
-            let after = dir
-                .update_org(&before.name, OrgChange { security_defaults, smtp_auth, app_passwords, device_credentials })
-                .await?;
-            dir.set_org_limits(&after.name, limits).await?;
+            let edit = OrgEdit { security_defaults, smtp_auth, app_passwords, device_credentials };
+            let after = ops.edit_org(&actor, &before.name, edit).await?;
+            if limits != authrelay_directory::OrgLimits::default() {
+                ops.set_org_limits(&actor, &after.name, limits).await?;
+            }
             say(lang, "org-updated", &[("name", Arg::Str(&after.name))]);
             print_org(&after, lang);
             crate::protection_cli::print_org_limits(dir, &after.name, lang).await?;
@@ -188,20 +179,6 @@ fn read_password_stdin() -> Result<String, CliError> {
     Ok(password)
 }
 
-fn weak_password(e: WeakPassword) -> CliError {
-    let id = match e {
-        WeakPassword::TooShort { .. } => "err-password-too-short",
-        WeakPassword::TooFewKinds => "err-password-few-kinds",
-        WeakPassword::ContainsAddress => "err-password-contains-address",
-        WeakPassword::Common => "err-password-common",
-    };
-    CliError::new(id).arg("min", secrets::MIN_PASSWORD_LEN).usage()
-}
-
-async fn hash(secret: String) -> String {
-    tokio::task::spawn_blocking(move || secrets::hash_secret(&secret)).await.expect("hashing task")
-}
-
 async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
     match c {
         UserCommand::Add { address, display_name, password_stdin } => {
@@ -209,22 +186,12 @@ async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), C
             if dir.org_for_domain(address.domain()).await?.is_none() {
                 return Err(CliError::new("err-no-org-for-domain").arg("domain", address.domain()).usage());
             }
-            let (password, generated) = if password_stdin {
-                let p = read_password_stdin()?;
-                secrets::check_password_strength(&p, address.as_str()).map_err(weak_password)?;
-                (p, false)
-            } else {
-                (secrets::generate_password(), true)
-            };
-            let user = dir
-                .create_user(NewUser {
-                    address: address.to_string(),
-                    display_name: display_name.unwrap_or_else(|| address.local_part().to_string()),
-                    password_hash: hash(password.clone()).await,
-                })
-                .await?;
+            let password = if password_stdin { Some(read_password_stdin()?) } else { None };
+            let (ops, actor) = ops(dir);
+            let (user, generated) =
+                ops.create_user(&actor, address.as_str(), display_name.as_deref(), password.as_deref()).await?;
             say(lang, "user-created", &[("address", Arg::Str(&user.address)), ("org", Arg::Str(&user.org))]);
-            if generated {
+            if let Some(password) = generated {
                 say(lang, "user-password-generated", &[]);
                 println!("  {password}");
             }
@@ -241,29 +208,17 @@ async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), C
             {
                 return Err(CliError::new("err-nothing-to-set").arg("command", "authrelay user set ADDRESS").usage());
             }
-            let add_send_as =
-                send_as.iter().map(|a| parse_address(a).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
-            let remove_send_as = remove_send_as
-                .iter()
-                .map(|a| parse_address(a).map(|a| a.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let user = dir
-                .update_user(
-                    address.as_str(),
-                    UserChange { display_name, sign_in, smtp_auth, mfa, add_send_as, remove_send_as },
-                )
-                .await?;
+            let (ops, actor) = ops(dir);
+            let edit = UserEdit { display_name, sign_in, smtp_auth, mfa, add_send_as: send_as, remove_send_as };
+            let user = ops.edit_user(&actor, address.as_str(), edit).await?;
             say(lang, "user-updated", &[("address", Arg::Str(&user.address))]);
             print_user(&user, dir, lang).await?;
         }
         UserCommand::Password { address, .. } => {
             let address = parse_address(&address)?;
             let password = read_password_stdin()?;
-            secrets::check_password_strength(&password, address.as_str()).map_err(weak_password)?;
-            if dir.user(address.as_str()).await?.is_none() {
-                return Err(CliError::new("err-unknown-user").arg("address", &address).usage());
-            }
-            dir.set_password_hash(address.as_str(), &hash(password).await).await?;
+            let (ops, actor) = ops(dir);
+            ops.reset_password(&actor, address.as_str(), Some(&password)).await?;
             say(lang, "user-password-set", &[("address", Arg::Str(address.as_str()))]);
         }
         UserCommand::Unlock { address } => crate::protection_cli::unlock(dir, &parse_address(&address)?, lang).await?,
@@ -329,23 +284,10 @@ async fn app_password(c: AppPasswordCommand, dir: &SqliteDirectory, lang: Lang) 
     match c {
         AppPasswordCommand::Add { address, name } => {
             let address = parse_address(&address)?;
-            let name = name.trim().to_string();
-            if name.is_empty() || name.len() > 64 {
-                return Err(CliError::new("err-bad-app-password-name").usage());
-            }
-            let user = dir
-                .user(address.as_str())
-                .await?
-                .ok_or_else(|| CliError::new("err-unknown-user").arg("address", &address).usage())?;
-            let secret = secrets::generate_app_password();
-            let normalized = secrets::normalize_app_password(&secret);
-            let hint = secrets::app_password_hint(&normalized);
-            dir.add_app_password(
-                address.as_str(),
-                NewAppPassword { name: name.clone(), hint, hash: hash(normalized).await },
-            )
-            .await?;
-            say(lang, "app-password-created", &[("name", Arg::Str(&name)), ("address", Arg::Str(&user.address))]);
+            let (ops, actor) = ops(dir);
+            let (user, secret) = ops.add_app_password(&actor, address.as_str(), &name).await?;
+            let name = name.trim();
+            say(lang, "app-password-created", &[("name", Arg::Str(name)), ("address", Arg::Str(&user.address))]);
             println!("  {secret}");
             let org = dir.org(&user.org).await?;
             if org.is_some_and(|o| o.settings.app_passwords == authrelay_core::AppPasswordsPolicy::Blocked) {
@@ -364,7 +306,8 @@ async fn app_password(c: AppPasswordCommand, dir: &SqliteDirectory, lang: Lang) 
         }
         AppPasswordCommand::Revoke { address, name } => {
             let address = parse_address(&address)?;
-            dir.revoke_app_password(address.as_str(), &name).await?;
+            let (ops, actor) = ops(dir);
+            ops.revoke_app_password(&actor, address.as_str(), &name).await?;
             say(lang, "app-password-revoked", &[("name", Arg::Str(&name)), ("address", Arg::Str(address.as_str()))]);
         }
     }

@@ -11,8 +11,8 @@ use authrelay_i18n::{t, Arg, Lang};
 use authrelay_spool::{QueuedMessage, Spool, SpoolError};
 
 use crate::cli::DkimCommand;
-use crate::config::Effective;
 use crate::output::{say, when, CliError};
+use authrelay_config::Effective;
 
 fn store(spool: &Spool) -> Result<StateStore, CliError> {
     StateStore::open(spool.root())

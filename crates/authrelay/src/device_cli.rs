@@ -3,8 +3,9 @@
 
 use authrelay_core::{effective_smtp_auth, Cidr, DeviceCredentialsPolicy};
 use authrelay_directory::sqlite::SqliteDirectory;
-use authrelay_directory::{device, Directory, NewDeviceCredential};
+use authrelay_directory::Directory;
 use authrelay_i18n::{t, Arg, Lang};
+use authrelay_ops::DeviceCredentialSpec;
 use clap::Subcommand;
 
 use crate::output::{say, when, CliError};
@@ -42,58 +43,14 @@ pub enum DeviceCredentialCommand {
     },
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// `--expires`: a day (valid through its end, UTC) or an RFC 3339 time; must lie in the future.
-fn parse_expiry(value: &str, now: i64) -> Result<i64, CliError> {
-    use time::format_description::well_known::Rfc3339;
-    let bad = || CliError::new("err-bad-expiry").arg("value", value).usage();
-    let text = value.trim();
-    let at = if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
-        t.unix_timestamp()
-    } else {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let day = time::Date::parse(text, &format).map_err(|_| bad())?;
-        day.next_day().ok_or_else(bad)?.midnight().assume_utc().unix_timestamp()
-    };
-    if at <= now {
-        return Err(CliError::new("err-expiry-past").arg("value", value).usage());
-    }
-    Ok(at)
-}
-
 pub async fn run(c: DeviceCredentialCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
     match c {
         DeviceCredentialCommand::Add { address, name, allow, expires, expires_in, json } => {
-            let name = name.trim().to_string();
-            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-                return Err(CliError::new("err-bad-device-credential-name").usage());
-            }
-            let allow = allow
-                .iter()
-                .map(|c| c.parse::<Cidr>().map_err(|_| CliError::new("err-bad-cidr").arg("value", c).usage()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let now = now();
-            let expires_at = match (expires, expires_in) {
-                (Some(date), _) => Some(parse_expiry(&date, now)?),
-                (None, Some(days)) => Some(now + i64::from(days.max(1)) * 86_400),
-                (None, None) => None,
-            };
-            let user = dir
-                .user(&address)
-                .await?
-                .ok_or_else(|| CliError::new("err-unknown-user").arg("address", address.trim()).usage())?;
-            let (secret, tag) = device::generate();
-            let hashed = {
-                let s = secret.clone();
-                tokio::task::spawn_blocking(move || authrelay_directory::secrets::hash_secret(&s))
-                    .await
-                    .expect("hashing task")
-            };
-            let new = NewDeviceCredential { name: name.clone(), tag, hash: hashed, allow: allow.clone(), expires_at };
-            let created = dir.add_device_credential(&user.address, new).await?;
+            let (ops, actor) = crate::operations::ops(dir);
+            let spec = DeviceCredentialSpec { name, allow, expires, expires_in_days: expires_in };
+            let (created, secret) = ops.add_device_credential(&actor, &address, spec).await?;
+            let user = ops.user(&address).await?;
+            let (name, allow, expires_at) = (created.name.clone(), created.allow.clone(), created.expires_at);
             if json {
                 let mut value = serde_json::to_value(&created).unwrap_or_default();
                 value["address"] = user.address.clone().into();
@@ -157,7 +114,8 @@ pub async fn run(c: DeviceCredentialCommand, dir: &SqliteDirectory, lang: Lang) 
             }
         }
         DeviceCredentialCommand::Revoke { address, name } => {
-            dir.revoke_device_credential(&address, &name).await?;
+            let (ops, actor) = crate::operations::ops(dir);
+            ops.revoke_device_credential(&actor, &address, &name).await?;
             say(
                 lang,
                 "device-credential-revoked",
@@ -166,21 +124,4 @@ pub async fn run(c: DeviceCredentialCommand, dir: &SqliteDirectory, lang: Lang) 
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_forms() {
-        let now = 1_700_000_000; // 2023-11-14
-                                 // A day is valid through its end, UTC.
-        assert_eq!(parse_expiry("2027-06-30", now).unwrap(), 1_814_400_000);
-        assert_eq!(parse_expiry("2027-06-30T18:00:00Z", now).unwrap(), 1_814_378_400);
-        for bad in ["tomorrow", "2027-13-01", "30/06/2027", "", "2027-06-30T25:00:00Z"] {
-            assert!(parse_expiry(bad, now).unwrap_err().render(Lang::En).contains("is not a date"), "{bad}");
-        }
-        assert!(parse_expiry("2020-01-01", now).unwrap_err().render(Lang::En).contains("not in the future"));
-    }
 }

@@ -9,7 +9,7 @@ use authrelay_migrate::sheet::{self, Server};
 use authrelay_migrate::{describe, status, Files, ImportError};
 use clap::{Args, Subcommand};
 
-use crate::config::Effective;
+use authrelay_config::Effective;
 use crate::output::{say, CliError};
 
 #[derive(Debug, Subcommand)]

@@ -1,17 +1,14 @@
 //! authrelay: the binary. CLI wiring only; each part lives in its own crate.
 
-mod access_config;
 mod admin_cli;
-mod admin_config;
+mod admin_listener;
 mod bench_cmd;
 mod cli;
 mod commands;
-mod config;
 mod delivery_cli;
-mod delivery_config;
-mod delivery_oauth;
 mod device_cli;
 mod import_cli;
+mod operations;
 mod output;
 mod protection_cli;
 mod serve;

@@ -97,3 +97,45 @@ pub fn pad(label: &str, width: usize) -> String {
 pub fn field(label: &str, value: impl std::fmt::Display) {
     println!("  {} {value}", pad(label, 24));
 }
+
+/// The one mapping from an operation's refusal to a CLI message and exit code.
+impl From<authrelay_ops::OpsError> for CliError {
+    fn from(e: authrelay_ops::OpsError) -> Self {
+        use authrelay_directory::secrets::{WeakPassword, MIN_PASSWORD_LEN};
+        use authrelay_ops::OpsError as E;
+        match e {
+            E::Directory(d) => d.into(),
+            // The CLI acts as Global administrator; kept total for an actor with less.
+            E::Forbidden { needed, have } => {
+                CliError::new("err-forbidden").arg("needed", format!("{needed:?}")).arg("role", have.as_str()).usage()
+            }
+            E::BadAddress { input, reason } => {
+                CliError::new("err-bad-address").arg("address", input).arg("reason", reason).usage()
+            }
+            E::BadDomain { input } => CliError::new("err-bad-domain").arg("domain", input).usage(),
+            E::NoDomain => CliError::new("err-bad-domain").arg("domain", "").usage(),
+            E::BadOrgName => CliError::new("err-bad-org-name").usage(),
+            E::BadDisplayName => CliError::new("err-bad-display-name").usage(),
+            E::BadAppPasswordName => CliError::new("err-bad-app-password-name").usage(),
+            E::BadDeviceCredentialName => CliError::new("err-bad-device-credential-name").usage(),
+            E::BadTokenName => CliError::new("api-err-bad-token-name").usage(),
+            E::BadRole { input } => CliError::new("admin-cli-err-role").arg("role", input).usage(),
+            E::BadCidr { value } => CliError::new("err-bad-cidr").arg("value", value).usage(),
+            E::BadExpiry { value } => CliError::new("err-bad-expiry").arg("value", value).usage(),
+            E::ExpiryPast { value } => CliError::new("err-expiry-past").arg("value", value).usage(),
+            E::WeakPassword(w) => {
+                let id = match w {
+                    WeakPassword::TooShort { .. } => "err-password-too-short",
+                    WeakPassword::TooFewKinds => "err-password-few-kinds",
+                    WeakPassword::ContainsAddress => "err-password-contains-address",
+                    WeakPassword::Common => "err-password-common",
+                };
+                CliError::new(id).arg("min", MIN_PASSWORD_LEN).usage()
+            }
+            E::AdminExists(a) => CliError::new("admin-cli-err-exists").arg("address", a).usage(),
+            E::UnknownAdmin(a) => CliError::new("admin-cli-err-unknown").arg("address", a).usage(),
+            E::UnknownToken => CliError::new("api-err-unknown-token").usage(),
+            E::NothingToSet => CliError::new("err-nothing-to-set").arg("command", "authrelay").usage(),
+        }
+    }
+}

@@ -16,11 +16,9 @@ fn now() -> i64 {
 /// unlock in the sign-in log (check "unlock", mechanism "admin", client "cli"), so the log
 /// shows when and why a locked user could sign in again.
 pub async fn unlock(dir: &SqliteDirectory, address: &Address, lang: Lang) -> Result<(), CliError> {
-    if dir.user(address.as_str()).await?.is_none() {
-        return Err(CliError::new("err-unknown-user").arg("address", address).usage());
-    }
+    let (ops, actor) = crate::operations::ops(dir);
+    let was_locked = ops.unlock_user(&actor, address.as_str()).await?;
     let at = now();
-    let was_locked = dir.unlock(address.as_str(), at).await?;
     dir.record_signin(&SignInEntry {
         at,
         client_ip: "cli".into(),

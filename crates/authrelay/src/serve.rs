@@ -10,8 +10,8 @@ use authrelay_smtp::{ListenerKind, Server};
 use authrelay_spool::Spool;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Effective;
 use crate::output::CliError;
+use authrelay_config::Effective;
 
 pub async fn serve(config: Effective) -> Result<(), CliError> {
     create_data_dir(&config)?;
@@ -25,7 +25,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
     let (delivery, queued) = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
-    let admin = crate::admin_config::start(
+    let admin = crate::admin_listener::start(
         &config.admin,
         Some(tls.clone()),
         Arc::new(directory.clone()),

@@ -10,8 +10,8 @@ use authrelay_i18n::Lang;
 use authrelay_troubleshoot::{doctor, probe};
 
 use crate::cli::{Command, DoctorArgs, ProbeArgs};
-use crate::config::Effective;
 use crate::output::CliError;
+use authrelay_config::Effective;
 
 pub async fn run(command: Command, config: &Effective, lang: Lang) -> Result<(), CliError> {
     match command {

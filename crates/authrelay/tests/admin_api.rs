@@ -751,3 +751,122 @@ fn admin_cli_names_the_role_spellings() {
     let list = server.ok(&["admin", "list", "--json"]);
     assert!(list.contains("\"role\": \"security\""), "{list}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// One operations layer: every door audits with its actor and validates alike (issue 12 item 8,
+// issue 13 item 2).
+
+/// What the CLI writes as its actor: `cli:USER@HOST`, as the operating system names them.
+fn cli_actor() -> String {
+    let run = |cmd: &str, args: &[&str]| {
+        let out = std::process::Command::new(cmd).args(args).output().expect(cmd);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    format!("cli:{}@{}", run("id", &["-un"]), run("hostname", &[]))
+}
+
+#[test]
+fn cli_changes_are_audited_with_their_actor() {
+    // server_with_admins runs `org set --security-defaults off` and `admin add --role global`
+    // (and the other roles) through the CLI.
+    let server = server_with_admins();
+    server.ok(&["app-password", "add", "scanner@contoso.com", "--name", "office scanner"]);
+    server.ok(&["user", "set", "scanner@contoso.com", "--display-name", "Scanner 2F"]);
+    let global = signed_in(&server, "global");
+    let audit = global.get("/api/audit?limit=200").json();
+    let entries = audit.as_array().unwrap();
+    let actor = cli_actor();
+    let find = |action: &str, target: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["target"] == target)
+            .unwrap_or_else(|| panic!("no {action} for {target} in {audit:#}"))
+    };
+    let e = find("org.security-defaults", "Contoso");
+    assert_eq!(
+        (e["actor"].as_str().unwrap(), e["before"].as_str(), e["after"].as_str()),
+        (actor.as_str(), Some("on"), Some("off"))
+    );
+    let e = find("admin.create", "global-admin@contoso.com");
+    assert_eq!((e["actor"].as_str().unwrap(), e["after"].as_str()), (actor.as_str(), Some("global")));
+    let e = find("user.app-password-add", "scanner@contoso.com");
+    assert_eq!((e["actor"].as_str().unwrap(), e["after"].as_str()), (actor.as_str(), Some("office scanner")));
+    assert_eq!(find("user.display-name", "scanner@contoso.com")["actor"], actor.as_str());
+    // And the same change through the API names the admin.
+    let r = global.call("PATCH", "/api/orgs/Contoso", Some(json!({ "security_defaults": "on" })));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let audit = global.get("/api/audit?limit=5").json();
+    assert_eq!(audit[0]["actor"], "global-admin@contoso.com", "{audit:#}");
+}
+
+#[test]
+fn hostile_names_are_refused_alike_by_cli_and_api() {
+    let server = server_with_admins();
+    let global = signed_in(&server, "global");
+    let long = "x".repeat(65);
+    // NUL cannot travel in argv; the API case covers it below.
+    let hostile =
+        ["a\nb", "ok\r\n2026 accepted", "\u{1b}[31mred", "tab\there", "del\u{7f}", "bidi\u{202e}gpj.exe", "  ", &long];
+    for name in hostile {
+        let out = server.cli(&["app-password", "add", "scanner@contoso.com", "--name", name]);
+        assert_eq!(out.status.code(), Some(2), "CLI accepted {name:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("without control characters"), "{name:?}");
+        let r = global.call("POST", "/api/users/scanner@contoso.com/app-passwords", Some(json!({ "name": name })));
+        assert_eq!((r.status, r.code()), (422, "bad-app-password-name".to_string()), "API on {name:?}");
+
+        let out = server.cli(&["device-credential", "add", "scanner@contoso.com", "--name", name]);
+        assert_eq!(out.status.code(), Some(2), "CLI accepted device credential {name:?}");
+        let r = global.call("POST", "/api/users/scanner@contoso.com/device-credentials", Some(json!({ "name": name })));
+        assert_eq!((r.status, r.code()), (422, "bad-device-credential-name".to_string()), "API on {name:?}");
+
+        let out = server.cli(&["org", "add", name, "--domain", "hostile.example"]);
+        assert_eq!(out.status.code(), Some(2), "CLI accepted org {name:?}");
+        let r = global.call("POST", "/api/orgs", Some(json!({ "name": name, "domains": ["hostile.example"] })));
+        assert_eq!((r.status, r.code()), (422, "bad-org-name".to_string()), "API on org {name:?}");
+
+        if name != long {
+            let out = server.cli(&["user", "set", "scanner@contoso.com", "--display-name", name]);
+            assert_eq!(out.status.code(), Some(2), "CLI accepted display name {name:?}");
+            let r = global.call("PATCH", "/api/users/scanner@contoso.com", Some(json!({ "display_name": name })));
+            assert_eq!((r.status, r.code()), (422, "bad-display-name".to_string()), "API on {name:?}");
+        }
+    }
+    let r = global.call("POST", "/api/users/scanner@contoso.com/app-passwords", Some(json!({ "name": "nul\u{0}" })));
+    assert_eq!((r.status, r.code()), (422, "bad-app-password-name".to_string()));
+    // Nothing hostile was stored.
+    let list = global.get("/api/users/scanner@contoso.com/app-passwords").json();
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list:#}");
+    assert!(server.ok(&["org", "list"]).lines().count() == 1);
+}
+
+#[test]
+fn admin_password_change_and_totp_reset_end_sessions_and_tokens() {
+    let server = server_with_admins();
+    let global = signed_in(&server, "global");
+    let security = signed_in(&server, "security");
+    let r = security.call("POST", "/api/tokens", Some(json!({ "name": "automation" })));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token =
+        Client { bearer: Some(r.json()["secret"].as_str().unwrap().into()), ..Client::anonymous(server.admin()) };
+    assert_eq!(token.get("/api/signins").status, 200);
+    assert_eq!(security.get("/api/signins").status, 200);
+
+    let out = server.cli_with_stdin(
+        &["admin", "password", "security-admin@contoso.com", "--password-stdin"],
+        Some("Brand-New-Adm1n-Pass!"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(security.get("/api/signins").status, 401, "the old session ended");
+    assert_eq!(token.get("/api/signins").status, 401, "the old token was revoked");
+    assert_eq!(global.get("/api/signins").status, 200, "other admins keep theirs");
+
+    // A TOTP reset does the same.
+    let (r, again) = sign_in(server.admin(), "security-admin@contoso.com", "Brand-New-Adm1n-Pass!", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(again.get("/api/signins").status, 200);
+    server.ok(&["admin", "reset-totp", "security-admin@contoso.com"]);
+    assert_eq!(again.get("/api/signins").status, 401);
+    let audit = global.get("/api/audit?limit=20").json();
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"admin.password-reset") && actions.contains(&"admin.totp-reset"), "{actions:?}");
+}

@@ -116,6 +116,11 @@ pub trait AdminStore: Send + Sync + 'static {
     /// Revokes a token; false if there was no live token with that id (of that admin, if given).
     async fn revoke_api_token(&self, id: i64, admin_id: Option<i64>) -> Result<bool>;
 
+    /// Ends every session of an admin (password or second factor changed); returns how many.
+    async fn end_admin_sessions(&self, admin_id: i64) -> Result<u64>;
+    /// Revokes every live API token of an admin at `now`; returns how many.
+    async fn revoke_admin_tokens(&self, admin_id: i64, now: i64) -> Result<u64>;
+
     async fn record_audit(&self, entry: &AuditEntry) -> Result<()>;
     /// Newest first, at most `limit`.
     async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
@@ -382,6 +387,21 @@ impl AdminStore for SqliteDirectory {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn end_admin_sessions(&self, admin_id: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM admin_sessions WHERE admin_id = ?").bind(admin_id).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_admin_tokens(&self, admin_id: i64, now: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE admin_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(admin_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn record_audit(&self, e: &AuditEntry) -> Result<()> {

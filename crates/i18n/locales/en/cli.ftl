@@ -28,9 +28,9 @@ config-ok = The configuration is valid. Effective settings:
 ## Errors in what was typed
 err-bad-address = "{ $address }" is not a usable mail address: { $reason }. Write it as name@example.com.
 err-bad-domain = "{ $domain }" is not a domain name. Write it as example.com, without @ or spaces.
-err-bad-org-name = "{ $name }" cannot be an organisation name. Use 1 to 64 visible characters.
+err-bad-org-name = an organisation name must be 1 to 64 characters without control characters (line breaks, escapes), such as "Contoso".
 err-nothing-to-set = nothing to change. Give at least one option to `{ $command }`; see `--help` for the list.
-err-bad-app-password-name = an app password needs a name of 1 to 64 characters, such as --name "office scanner".
+err-bad-app-password-name = an app password needs a name of 1 to 64 characters without control characters (line breaks, escapes), such as --name "office scanner".
 err-password-stdin = no password arrived on standard input. Pipe it in, for example: printf '%s\n' 'your password' | authrelay user password ADDRESS --password-stdin
 err-password-too-short = the password is too short. Use at least { $min } characters, or leave out --password-stdin and let authrelay generate a strong one.
 err-password-few-kinds = the password is too simple. Mix at least three of: lower-case letters, upper-case letters, digits, symbols, or use a passphrase of 20 characters or more.
@@ -86,3 +86,5 @@ label-sign-in = Sign-in
 label-mailbox-smtp-auth = Authenticated SMTP
 label-mfa = MFA
 label-send-as = Send as
+err-bad-display-name = the display name must be 1 to 256 characters without control characters (line breaks, escapes). Fix --display-name.
+err-forbidden = the { $role } role may not do this ({ $needed }). Run the command as an administrator who may.

@@ -28,9 +28,9 @@ config-ok = Konfigurasi valid. Pengaturan yang berlaku:
 ## Errors in what was typed
 err-bad-address = "{ $address }" bukan alamat email yang dapat digunakan: { $reason }. Tulis dengan format nama@example.com.
 err-bad-domain = "{ $domain }" bukan nama domain. Tulis dengan format example.com, tanpa @ atau spasi.
-err-bad-org-name = "{ $name }" tidak dapat dijadikan nama organisasi. Gunakan 1 sampai 64 karakter yang dapat ditampilkan.
+err-bad-org-name = nama organisasi harus 1 sampai 64 karakter tanpa karakter kontrol (pemisah baris, escape), misalnya "Contoso".
 err-nothing-to-set = tidak ada yang diubah. Berikan setidaknya satu opsi untuk `{ $command }`; lihat `--help` untuk daftar opsinya.
-err-bad-app-password-name = kata sandi aplikasi memerlukan nama sepanjang 1 sampai 64 karakter, misalnya --name "pemindai kantor".
+err-bad-app-password-name = kata sandi aplikasi memerlukan nama sepanjang 1 sampai 64 karakter tanpa karakter kontrol (pemisah baris, escape), misalnya --name "pemindai kantor".
 err-password-stdin = tidak ada kata sandi yang diterima dari input standar. Kirimkan melalui pipe, misalnya: printf '%s\n' 'kata sandi Anda' | authrelay user password ADDRESS --password-stdin
 err-password-too-short = kata sandi terlalu pendek. Gunakan minimal { $min } karakter, atau jalankan tanpa --password-stdin agar authrelay membuatkan kata sandi yang kuat.
 err-password-few-kinds = kata sandi terlalu sederhana. Gabungkan minimal tiga jenis dari huruf kecil, huruf besar, angka, dan simbol, atau gunakan frasa sandi sepanjang 20 karakter atau lebih.
@@ -85,3 +85,5 @@ label-sign-in = Status masuk
 label-mailbox-smtp-auth = SMTP Terautentikasi
 label-mfa = MFA
 label-send-as = Kirim sebagai
+err-bad-display-name = nama tampilan harus 1 sampai 256 karakter tanpa karakter kontrol (pemisah baris, escape). Perbaiki --display-name.
+err-forbidden = peran { $role } tidak boleh melakukan ini ({ $needed }). Jalankan perintah sebagai administrator yang berwenang.

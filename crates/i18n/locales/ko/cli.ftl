@@ -28,9 +28,9 @@ config-ok = 구성이 올바릅니다. 현재 적용되는 설정:
 ## Errors in what was typed
 err-bad-address = "{ $address }" 주소는 메일 주소로 사용할 수 없습니다: { $reason }. name@example.com 형식으로 입력하세요.
 err-bad-domain = "{ $domain }" 값은 도메인 이름이 아닙니다. @ 기호나 공백 없이 example.com 형식으로 입력하세요.
-err-bad-org-name = "{ $name }" 이름은 조직 이름으로 사용할 수 없습니다. 표시 가능한 문자 1~64자로 입력하세요.
+err-bad-org-name = 조직 이름은 제어 문자(줄바꿈, 이스케이프) 없이 1~64자여야 합니다(예: "Contoso").
 err-nothing-to-set = 변경할 항목이 없습니다. `{ $command }`에 옵션을 하나 이상 지정하세요. 옵션 목록은 `--help`에서 확인할 수 있습니다.
-err-bad-app-password-name = 앱 암호에는 1~64자의 이름이 필요합니다(예: --name "사무실 스캐너").
+err-bad-app-password-name = 앱 암호에는 제어 문자(줄바꿈, 이스케이프) 없이 1~64자의 이름이 필요합니다(예: --name "사무실 스캐너").
 err-password-stdin = 표준 입력으로 암호가 전달되지 않았습니다. 파이프로 암호를 전달하세요. 예: printf '%s\n' '사용할 암호' | authrelay user password ADDRESS --password-stdin
 err-password-too-short = 암호가 너무 짧습니다. { $min }자 이상으로 설정하거나, --password-stdin 없이 실행하여 authrelay가 강력한 암호를 생성하도록 하세요.
 err-password-few-kinds = 암호가 너무 단순합니다. 영문 소문자, 영문 대문자, 숫자, 기호 중 세 종류 이상을 섞어 쓰거나, 20자 이상의 암호 문구를 사용하세요.
@@ -85,3 +85,5 @@ label-sign-in = 로그인
 label-mailbox-smtp-auth = 인증된 SMTP
 label-mfa = 다단계 인증(MFA)
 label-send-as = 다른 사람 이름으로 보내기
+err-bad-display-name = 표시 이름은 제어 문자(줄바꿈, 이스케이프) 없이 1~256자여야 합니다. --display-name 값을 고치세요.
+err-forbidden = { $role } 역할로는 이 작업({ $needed })을 할 수 없습니다. 권한이 있는 관리자로 명령을 실행하세요.

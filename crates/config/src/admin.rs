@@ -1,11 +1,10 @@
 //! The `[admin]` table: the admin center's listener, TLS and session lifetime.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
+use crate::problem::Problem;
 
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:8025";
 
@@ -61,32 +60,6 @@ pub fn build(file: FileAdmin, flag: Option<SocketAddr>, problems: &mut Vec<Probl
         problems.push(Problem { key: "admin.signin_failures".into(), message: "must be greater than 0".into() });
     }
     Admin { listen, tls: file.tls.unwrap_or(false), session_ttl_secs, signin_failures }
-}
-
-/// Starts the admin center when configured; `None` when `[admin] listen = ""`.
-pub async fn start(
-    admin: &Admin,
-    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
-    directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
-    spool: authrelay_spool::Spool,
-    limits: &crate::config::Limits,
-) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
-    let Some(listen) = admin.listen else { return Ok(None) };
-    let mut config = authrelay_admin::AdminConfig::new(listen);
-    // The Troubleshooter's limits check uses the same values as `authrelay doctor`.
-    config.doctor_limits = authrelay_troubleshoot::doctor::Limits {
-        max_recipients: limits.max_recipients as u64,
-        max_message_size: limits.max_message_size as u64,
-        daily_recipients: limits.daily_recipients,
-        max_sessions: limits.max_sessions_per_mailbox,
-    };
-    config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
-    config.signin_failures = admin.signin_failures;
-    if admin.tls {
-        config.tls = tls;
-    }
-    let handle = authrelay_admin::start(config, directory.clone(), directory, Some(spool)).await?;
-    Ok(Some(handle))
 }
 
 #[cfg(test)]

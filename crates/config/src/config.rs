@@ -11,7 +11,19 @@ use authrelay_smtp::protection::ProtectionConfig;
 use authrelay_smtp::SessionConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::ServeArgs;
+use crate::access;
+use crate::admin;
+use crate::delivery;
+use crate::problem::Problem;
+
+/// The command line's overrides of the file (`authrelay serve --submission …`).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
+    pub hostname: Option<String>,
+    pub admin: Option<SocketAddr>,
+}
 
 pub const DEFAULT_DATA_DIR: &str = "./authrelay-data";
 pub const DEFAULT_SUBMISSION: &str = "127.0.0.1:2587";
@@ -32,14 +44,14 @@ struct FileConfig {
     #[serde(default)]
     lockout: FileLockout,
     #[serde(default)]
-    delivery: crate::delivery_config::FileDelivery,
+    delivery: delivery::FileDelivery,
     #[serde(default)]
-    routes: Vec<crate::delivery_config::FileRoute>,
+    routes: Vec<delivery::FileRoute>,
     #[serde(default)]
-    admin: crate::admin_config::FileAdmin,
-    oauth: Option<crate::access_config::FileOAuth>,
+    admin: admin::FileAdmin,
+    oauth: Option<access::FileOAuth>,
     #[serde(default)]
-    connectors: Vec<crate::access_config::FileConnector>,
+    connectors: Vec<access::FileConnector>,
 }
 
 /// `[lockout]`: smart lockout per user name (see README "Limits").
@@ -103,9 +115,9 @@ pub struct Effective {
     pub limits: Limits,
     pub lockout: Lockout,
     pub delivery: authrelay_delivery::DeliveryConfig,
-    pub admin: crate::admin_config::Admin,
+    pub admin: admin::Admin,
     /// `[oauth]` and `[[connectors]]`.
-    pub access: crate::access_config::Access,
+    pub access: access::Access,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,13 +164,6 @@ pub struct Limits {
     pub address_failure_delay_max_ms: u64,
     pub max_sessions_per_mailbox: u64,
     pub daily_recipients: u64,
-}
-
-/// One problem found in the configuration; `key` names where, `message` what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub message: String,
 }
 
 impl Effective {
@@ -217,7 +222,7 @@ impl Effective {
 }
 
 /// Builds the effective configuration. `data_dir_flag` is `--data-dir` / `AUTHRELAY_DATA_DIR`.
-pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &ServeArgs) -> Result<Effective, Vec<Problem>> {
+pub fn load(file: Option<&Path>, data_dir_flag: Option<&Path>, serve: &Overrides) -> Result<Effective, Vec<Problem>> {
     let Some(path) = file else {
         return load_text(None, "", data_dir_flag, serve);
     };
@@ -233,7 +238,7 @@ pub fn load_text(
     text: Option<&str>,
     origin: &str,
     data_dir_flag: Option<&Path>,
-    serve: &ServeArgs,
+    serve: &Overrides,
 ) -> Result<Effective, Vec<Problem>> {
     let mut problems = vec![];
     let parsed: FileConfig = match text {
@@ -390,9 +395,9 @@ pub fn load_text(
         problems.push(Problem { key: "listen.max_connections".into(), message: "must be greater than 0".into() });
     }
 
-    let delivery = crate::delivery_config::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
-    let admin = crate::admin_config::build(parsed.admin, serve.admin, &mut problems);
-    let access = crate::access_config::build(parsed.oauth, parsed.connectors, &mut problems);
+    let delivery = delivery::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
+    let admin = admin::build(parsed.admin, serve.admin, &mut problems);
+    let access = access::build(parsed.oauth, parsed.connectors, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -425,12 +430,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        load(Some(&path), None, &ServeArgs::default())
+        load(Some(&path), None, &Overrides::default())
     }
 
     #[test]
     fn defaults_are_the_documented_ones() {
-        let c = load(None, None, &ServeArgs::default()).unwrap();
+        let c = load(None, None, &Overrides::default()).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("./authrelay-data"));
         assert_eq!(c.listen.submission, Some("127.0.0.1:2587".parse().unwrap()));
         assert_eq!(c.listen.submissions, Some("127.0.0.1:2465".parse().unwrap()));
@@ -443,7 +448,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[listen]\nsubmission = \"127.0.0.1:1\"\n").unwrap();
-        let serve = ServeArgs { submission: Some("127.0.0.1:2".parse().unwrap()), ..Default::default() };
+        let serve = Overrides { submission: Some("127.0.0.1:2".parse().unwrap()), ..Default::default() };
         let c = load(Some(&path), Some(Path::new("/tmp/x")), &serve).unwrap();
         assert_eq!(c.listen.submission, Some("127.0.0.1:2".parse().unwrap()));
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
@@ -461,7 +466,7 @@ mod tests {
 
     #[test]
     fn protection_defaults_and_checks() {
-        let c = load(None, None, &ServeArgs::default()).unwrap();
+        let c = load(None, None, &Overrides::default()).unwrap();
         let p = c.protection_config();
         assert_eq!((p.lockout.threshold, p.lockout.base_secs, p.lockout.max_secs), (10, 60, 3600));
         assert_eq!(p.lockout.familiar_secs, 14 * 24 * 3600);

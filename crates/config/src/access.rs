@@ -8,7 +8,7 @@ use authrelay_oauth::IssuerConfig;
 use authrelay_smtp::connector::Connector;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
+use crate::problem::Problem;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,386 @@
+//! The HTTP vocabulary both surfaces share, and nothing else: the JSON error value (with the
+//! one mapping from the operations layer's errors), cookies and the language they carry,
+//! extractors whose rejections are JSON errors, form decoding and the security headers. A leaf:
+//! it imports no other module of this crate.
+
+use authrelay_directory::DirectoryError;
+use authrelay_i18n::{t, Arg, Lang};
+use authrelay_ops::{OpsError, Permission, Role};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::{HeaderMap, HeaderValue, ACCEPT_LANGUAGE, COOKIE};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+pub use authrelay_ops::ops::random_token;
+
+pub const SESSION_COOKIE: &str = "ar_session";
+/// Double-submit token for forms shown before sign-in (the sign-in form itself).
+pub const PRE_CSRF_COOKIE: &str = "ar_csrf";
+pub const LANG_COOKIE: &str = "ar_lang";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Largest form body the CSRF guard reads.
+pub const MAX_FORM: usize = 64 * 1024;
+
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// The page or message language: the sticky switcher's cookie, else Accept-Language.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    if let Some(lang) = cookie(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)) {
+        return lang;
+    }
+    headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(Lang::from_accept_language).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// An API error: HTTP status, a stable machine-readable code and a message in the caller's
+/// language that names the problem and the fix.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub required_roles: Option<Vec<Role>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> Self {
+        ApiError { status, code, message: t(lang, id, args), required_roles: None }
+    }
+
+    pub fn storage(lang: Lang, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "admin center: storage error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", lang, "api-err-storage", &[])
+    }
+
+    /// 403 naming the roles that may do this and the caller's own.
+    pub fn forbidden(lang: Lang, needed: Permission, have: Role) -> Self {
+        let holders = Role::holders(needed);
+        let names: Vec<String> = holders.iter().map(|r| t(lang, r.name_id(), &[])).collect();
+        let list = names.join(&t(lang, "list-or", &[]));
+        let mine = t(lang, have.name_id(), &[]);
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "role-required",
+            message: t(lang, "api-err-role", &[("roles", Arg::Str(&list)), ("role", Arg::Str(&mine))]),
+            required_roles: Some(holders),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some(roles) = self.required_roles {
+            body["error"]["required_roles"] = serde_json::json!(roles);
+        }
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl ApiError {
+    /// The one mapping from an operation's refusal to an HTTP answer.
+    pub fn ops(lang: Lang, e: OpsError) -> Self {
+        use StatusCode as S;
+        let unprocessable =
+            |code, id: &str, args: &[(&str, Arg<'_>)]| ApiError::new(S::UNPROCESSABLE_ENTITY, code, lang, id, args);
+        match e {
+            OpsError::Forbidden { needed, have } => ApiError::forbidden(lang, needed, have),
+            OpsError::Directory(d) => directory_error(lang, d),
+            OpsError::BadAddress { input, .. } => {
+                unprocessable("bad-address", "api-err-bad-address", &[("address", Arg::Str(&input))])
+            }
+            OpsError::BadDomain { input } => {
+                unprocessable("bad-domain", "api-err-bad-domain", &[("domain", Arg::Str(&input))])
+            }
+            OpsError::NoDomain => unprocessable("bad-domain", "api-err-bad-domain", &[("domain", Arg::Str(""))]),
+            OpsError::BadOrgName => unprocessable("bad-org-name", "api-err-bad-org-name", &[]),
+            OpsError::BadDisplayName => unprocessable("bad-display-name", "api-err-bad-display-name", &[]),
+            OpsError::BadAppPasswordName => {
+                unprocessable("bad-app-password-name", "api-err-bad-app-password-name", &[])
+            }
+            OpsError::BadDeviceCredentialName => {
+                unprocessable("bad-device-credential-name", "api-err-bad-device-credential-name", &[])
+            }
+            OpsError::BadTokenName => unprocessable("bad-token-name", "api-err-bad-token-name", &[]),
+            OpsError::BadRole { input } => unprocessable("bad-role", "api-err-bad-role", &[("role", Arg::Str(&input))]),
+            OpsError::BadCidr { value } => {
+                unprocessable("bad-cidr", "api-err-bad-cidr", &[("value", Arg::Str(&value))])
+            }
+            OpsError::BadExpiry { value } => {
+                unprocessable("bad-expiry", "api-err-bad-expiry", &[("value", Arg::Str(&value))])
+            }
+            OpsError::ExpiryPast { value } => {
+                unprocessable("bad-expiry", "api-err-expiry-past", &[("value", Arg::Str(&value))])
+            }
+            OpsError::WeakPassword(w) => {
+                use authrelay_directory::secrets::{WeakPassword, MIN_PASSWORD_LEN};
+                let id = match w {
+                    WeakPassword::TooShort { .. } => "api-err-password-too-short",
+                    WeakPassword::TooFewKinds => "api-err-password-few-kinds",
+                    WeakPassword::ContainsAddress => "api-err-password-contains-address",
+                    WeakPassword::Common => "api-err-password-common",
+                };
+                unprocessable("weak-password", id, &[("min", Arg::from(MIN_PASSWORD_LEN))])
+            }
+            OpsError::AdminExists(a) => {
+                ApiError::new(S::CONFLICT, "admin-exists", lang, "api-err-admin-exists", &[("address", Arg::Str(&a))])
+            }
+            OpsError::UnknownAdmin(_) => ApiError::new(S::NOT_FOUND, "unknown-admin", lang, "api-err-not-found", &[]),
+            OpsError::UnknownToken => ApiError::new(S::NOT_FOUND, "unknown-token", lang, "api-err-unknown-token", &[]),
+            OpsError::NothingToSet => {
+                unprocessable("bad-request", "api-err-bad-request", &[("detail", Arg::Str("nothing to change"))])
+            }
+        }
+    }
+}
+
+/// Results of the operations layer answered as API errors in the caller's language.
+pub trait OrApi<T> {
+    fn api(self, lang: Lang) -> Result<T, ApiError>;
+}
+
+impl<T> OrApi<T> for Result<T, OpsError> {
+    fn api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::ops(lang, e))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, DirectoryError> {
+    fn api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| directory_error(lang, e))
+    }
+}
+
+/// A directory verdict or outage as an API error in `lang`.
+pub fn directory_error(lang: Lang, e: DirectoryError) -> ApiError {
+    use StatusCode as S;
+    #[allow(unreachable_patterns)]
+    match e {
+        DirectoryError::UnknownOrg(name) => {
+            ApiError::new(S::NOT_FOUND, "unknown-org", lang, "api-err-unknown-org", &[("name", Arg::Str(&name))])
+        }
+        DirectoryError::OrgExists(name) => {
+            ApiError::new(S::CONFLICT, "org-exists", lang, "api-err-org-exists", &[("name", Arg::Str(&name))])
+        }
+        DirectoryError::DomainTaken { domain, org } => ApiError::new(
+            S::CONFLICT,
+            "domain-taken",
+            lang,
+            "api-err-domain-taken",
+            &[("domain", Arg::Str(&domain)), ("org", Arg::Str(&org))],
+        ),
+        DirectoryError::NoOrgForDomain(domain) => ApiError::new(
+            S::UNPROCESSABLE_ENTITY,
+            "no-org-for-domain",
+            lang,
+            "api-err-no-org-for-domain",
+            &[("domain", Arg::Str(&domain))],
+        ),
+        DirectoryError::UnknownUser(address) => ApiError::new(
+            S::NOT_FOUND,
+            "unknown-user",
+            lang,
+            "api-err-unknown-user",
+            &[("address", Arg::Str(&address))],
+        ),
+        DirectoryError::UserExists(address) => {
+            ApiError::new(S::CONFLICT, "user-exists", lang, "api-err-user-exists", &[("address", Arg::Str(&address))])
+        }
+        DirectoryError::UnknownAppPassword { user, name } => ApiError::new(
+            S::NOT_FOUND,
+            "unknown-app-password",
+            lang,
+            "api-err-unknown-app-password",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::AppPasswordExists { user, name } => ApiError::new(
+            S::CONFLICT,
+            "app-password-exists",
+            lang,
+            "api-err-app-password-exists",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::TooManyAppPasswords(user) => ApiError::new(
+            S::CONFLICT,
+            "too-many-app-passwords",
+            lang,
+            "api-err-too-many-app-passwords",
+            &[("address", Arg::Str(&user))],
+        ),
+        DirectoryError::UnknownDeviceCredential { user, name } => ApiError::new(
+            S::NOT_FOUND,
+            "unknown-device-credential",
+            lang,
+            "api-err-unknown-device-credential",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::DeviceCredentialExists { user, name } => ApiError::new(
+            S::CONFLICT,
+            "device-credential-exists",
+            lang,
+            "api-err-device-credential-exists",
+            &[("address", Arg::Str(&user)), ("name", Arg::Str(&name))],
+        ),
+        DirectoryError::TooManyDeviceCredentials(user) => ApiError::new(
+            S::CONFLICT,
+            "too-many-device-credentials",
+            lang,
+            "api-err-too-many-device-credentials",
+            &[("address", Arg::Str(&user))],
+        ),
+        DirectoryError::Storage(reason) => ApiError::storage(lang, reason),
+        // A verdict added to the directory after this was written: refuse with its own words
+        // rather than call it an outage.
+        other => ApiError {
+            status: S::UNPROCESSABLE_ENTITY,
+            code: "refused",
+            message: other.to_string(),
+            required_roles: None,
+        },
+    }
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = form_pairs(body);
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|p| p.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+        .collect()
+}
+
+/// Headers every response carries: no framing, no sniffing, no referrer, a tight CSP (the few
+/// lines of script live in /static/admin.js).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    if !h.contains_key("cache-control") {
+        h.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors whose rejections are JSON errors like every other error.
+
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(req.headers());
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(r) => Err(bad_input(lang, r.status(), &r.body_text())),
+        }
+    }
+}
+
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers);
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Params(v)),
+            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
+        }
+    }
+}
+
+pub struct PathArgs<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArgs<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(&parts.headers);
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathArgs(v)),
+            Err(r) => Err(bad_input(lang, StatusCode::BAD_REQUEST, &r.body_text())),
+        }
+    }
+}
+
+pub fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
+    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
+    let detail: String = detail.chars().take(300).collect();
+    ApiError {
+        status,
+        code: "bad-request",
+        message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]),
+        required_roles: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_are_decoded() {
+        assert_eq!(form_field(b"a=1&csrf=ab%2Fc+d&x=", "csrf").as_deref(), Some("ab/c d"));
+        assert_eq!(form_field(b"a=1", "csrf"), None);
+        assert_eq!(form_field(b"csrf=%zz%", "csrf").as_deref(), Some("%zz%"));
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("x=1; ar_session=abc; ar_lang=ko"));
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(lang_of(&h), Lang::Ko);
+    }
+}

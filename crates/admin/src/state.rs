@@ -1,0 +1,61 @@
+//! What every handler reaches: the listener's settings, the stores behind the operations
+//! layer, the queue, the templates and the sign-in limiter.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authrelay_directory::admin::AdminStore;
+use authrelay_directory::Directory;
+use authrelay_ops::Ops;
+use authrelay_spool::Spool;
+
+use crate::limiter::SignInLimiter;
+
+/// Settings of the admin listener.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this configuration (cookies then get the Secure flag).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// Failed sign-ins allowed per address (and, times four, per client address) in
+    /// `signin_window` before further attempts are refused.
+    pub signin_failures: u32,
+    pub signin_window: Duration,
+    /// The server's limits, for the Troubleshooter's `limits` check.
+    pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
+}
+
+impl AdminConfig {
+    pub fn new(listen: SocketAddr) -> Self {
+        AdminConfig {
+            listen,
+            tls: None,
+            session_ttl: Duration::from_secs(8 * 3600),
+            signin_failures: 5,
+            signin_window: Duration::from_secs(15 * 60),
+            doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
+        }
+    }
+}
+
+/// What every handler reaches: the stores, the queue, the templates and the limiter.
+pub struct AppState {
+    pub directory: Arc<dyn Directory>,
+    pub store: Arc<dyn AdminStore>,
+    pub spool: Option<Spool>,
+    pub config: AdminConfig,
+    pub templates: minijinja::Environment<'static>,
+    pub limiter: SignInLimiter,
+    /// Every change goes through here (validation, write, audit record).
+    pub ops: Ops,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

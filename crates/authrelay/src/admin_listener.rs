@@ -1,0 +1,29 @@
+//! The admin center's listener, started by `serve` from the `[admin]` settings.
+
+use std::time::Duration;
+
+/// Starts the admin center when configured; `None` when `[admin] listen = ""`.
+pub async fn start(
+    admin: &authrelay_config::admin::Admin,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
+    spool: authrelay_spool::Spool,
+    limits: &authrelay_config::Limits,
+) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
+    let Some(listen) = admin.listen else { return Ok(None) };
+    let mut config = authrelay_admin::AdminConfig::new(listen);
+    // The Troubleshooter's limits check uses the same values as `authrelay doctor`.
+    config.doctor_limits = authrelay_troubleshoot::doctor::Limits {
+        max_recipients: limits.max_recipients as u64,
+        max_message_size: limits.max_message_size as u64,
+        daily_recipients: limits.daily_recipients,
+        max_sessions: limits.max_sessions_per_mailbox,
+    };
+    config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
+    config.signin_failures = admin.signin_failures;
+    if admin.tls {
+        config.tls = tls;
+    }
+    let handle = authrelay_admin::start(config, directory.clone(), directory, Some(spool)).await?;
+    Ok(Some(handle))
+}
