@@ -9,8 +9,8 @@ use authrelay_migrate::sheet::{self, Server};
 use authrelay_migrate::{describe, status, Files, ImportError};
 use clap::{Args, Subcommand};
 
-use authrelay_config::Effective;
 use crate::output::{say, CliError};
+use authrelay_config::Effective;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
