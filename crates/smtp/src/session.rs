@@ -645,7 +645,8 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a message");
-                self.say(ReplyId::QueueWriteFailed);
+                // Nothing was kept either way; a full disk is worth its own reply (RFC 3463 4.3.1).
+                self.say(if e.is_storage_full() { ReplyId::StorageFull } else { ReplyId::QueueWriteFailed });
             }
         }
         // A stopping server finishes this transaction and then says goodbye.

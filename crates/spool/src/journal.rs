@@ -290,9 +290,14 @@ impl Segment {
     fn create(dir: &Path, seq: u64, capacity: u64) -> io::Result<Segment> {
         let path = segment_path(dir, seq);
         let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
-        preallocate(&file, capacity)?;
-        file.sync_all()?;
-        File::open(dir)?.sync_all()?;
+        let ready =
+            preallocate(&file, capacity).and_then(|()| file.sync_all()).and_then(|()| File::open(dir)?.sync_all());
+        if let Err(e) = ready {
+            // A full disk fails the preallocation: leave no half-made segment behind, or every
+            // later attempt would find the name taken and the journal would never recover.
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(Segment { seq, file, offset: 0, capacity })
     }
 }
@@ -372,6 +377,21 @@ impl Writer {
 
     /// Appends the batch and syncs it; the position is published only once it is durable.
     fn write(&mut self, batch: &[Request]) -> io::Result<()> {
+        let start = (self.segment.seq, self.segment.offset);
+        let result = self.write_batch(batch);
+        if result.is_err() && self.segment.seq == start.0 && self.segment.offset > start.1 {
+            // Nobody was told these records are kept (a full disk while opening the next
+            // segment, say): blank them, so a replay cannot deliver a message its client was
+            // refused and will send again. Best effort: the blocks are preallocated.
+            let blank = vec![0u8; (self.segment.offset - start.1) as usize];
+            if self.segment.file.write_all_at(&blank, start.1).is_ok() {
+                self.segment.offset = start.1;
+            }
+        }
+        result
+    }
+
+    fn write_batch(&mut self, batch: &[Request]) -> io::Result<()> {
         for request in batch {
             let len = request.record.len();
             if self.segment.offset + len > self.segment.capacity {

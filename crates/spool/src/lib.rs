@@ -100,6 +100,20 @@ pub enum SpoolError {
     NotFound(String),
 }
 
+impl SpoolError {
+    /// The file system is full (ENOSPC) or the quota is used up (EDQUOT): a temporary condition
+    /// the client hears as `452 4.3.1`, and that ends by itself when space returns.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            SpoolError::Io(e) => {
+                matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+                    || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The result of [`Spool::scan`]: the readable messages and the files that are not.
 #[derive(Debug)]
 pub struct Scan {

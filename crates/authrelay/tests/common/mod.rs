@@ -53,6 +53,14 @@ impl TestServer {
     /// [`TestServer::start_with`] plus more TOML tables after `[limits]` (e.g. `[delivery]`
     /// and `[[routes]]`).
     pub fn start_with_tables(options: Options, tables: &str) -> TestServer {
+        let mut server = Self::configure_with_tables(options, tables);
+        server.launch();
+        server
+    }
+
+    /// [`TestServer::start_with_tables`] without starting the process: the test may prepare
+    /// the data directory first (mount a small file system there, say), then call `launch`.
+    pub fn configure_with_tables(options: Options, tables: &str) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut limits = vec!["auth_failure_delay_ms = 0".to_string(), "shutdown_grace_secs = 10".to_string()];
         limits.extend(options.limits);
@@ -61,14 +69,12 @@ impl TestServer {
             limits.join("\n")
         );
         std::fs::write(dir.path().join("authrelay.toml"), config).unwrap();
-        let mut server = TestServer {
+        TestServer {
             dir,
             child: None,
             submission: "127.0.0.1:1".parse().unwrap(),
             submissions: "127.0.0.1:1".parse().unwrap(),
-        };
-        server.launch();
-        server
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
