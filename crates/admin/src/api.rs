@@ -193,6 +193,10 @@ pub struct SignInView {
     pub tls: String,
     pub mechanism: String,
     pub user: String,
+    /// `user` and `mechanism` as pages and tables show them: quoted, every control, format or
+    /// quote character escaped (client-controlled; authrelay_core::display).
+    pub user_shown: String,
+    pub mechanism_shown: String,
     pub credential: Option<String>,
     pub success: bool,
     /// The check that decided (`authenticated-smtp`, `security-defaults`, `mfa`, …).
@@ -203,12 +207,13 @@ pub struct SignInView {
 }
 
 pub fn signin_view(e: &SignInEntry) -> SignInView {
-    let reply = authrelay_core::ReplyId::from_name(&e.reply)
+    let reply = e
+        .reply
         .map(|r| {
             let (code, enhanced, text) = r.row();
             format!("{code} {enhanced} {text}").replace("  ", " ")
         })
-        .unwrap_or_else(|| e.reply.clone());
+        .unwrap_or_default();
     SignInView {
         at: e.at,
         time: rfc3339(e.at),
@@ -217,10 +222,12 @@ pub fn signin_view(e: &SignInEntry) -> SignInView {
         tls: e.tls.clone(),
         mechanism: e.mechanism.clone(),
         user: e.user.clone(),
+        user_shown: if e.user.is_empty() { "-".to_string() } else { authrelay_core::display::quoted(&e.user) },
+        mechanism_shown: authrelay_core::display::quoted(&e.mechanism),
         credential: e.credential.map(|c| c.as_str().to_string()),
         success: e.success,
-        check: e.check.clone(),
-        reply_id: e.reply.clone(),
+        check: e.check.as_str().to_string(),
+        reply_id: e.reply.map_or("", |r| r.as_str()).to_string(),
         reply,
     }
 }

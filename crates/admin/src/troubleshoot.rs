@@ -13,7 +13,7 @@ use authrelay_core::{
     SignIn,
 };
 use authrelay_i18n::{t, Arg, Lang};
-use authrelay_troubleshoot::doctor::{self, DoctorCheck, Fix, Report, Weakening};
+use authrelay_troubleshoot::doctor::{self, DoctorCheck, Fix, FixKind, Report, Weakening};
 use authrelay_troubleshoot::kb;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -27,22 +27,25 @@ use crate::state::SharedState;
 /// The name given to the secrets a one-click fix creates (a number is added when taken).
 const DEVICE_NAME: &str = "smtp-device";
 
-/// The one-click action behind a fix, and what it needs. Fixes without one (creating an
-/// organisation, raising a limit) need choices the doctor cannot make; they show their path.
+/// The one-click action behind a fix, and what it needs: one arm per [`FixKind`], so a new
+/// kind of fix cannot be added without deciding here (the match is exhaustive). Fixes without
+/// an action (creating an organisation, raising a limit) need choices the doctor cannot make;
+/// they show their path.
 fn action_of(fix: &Fix) -> (Option<&'static str>, Permission) {
     use Permission::*;
-    match fix.title.id {
-        "fix-user-add" => (Some("user-add"), ManageUsers),
-        "fix-unlock" => (Some("unlock"), ManageUsers),
-        "fix-sign-in-allow" => (Some("sign-in-allow"), ManageUsers),
-        "fix-smtp-auth-mailbox" => (Some("smtp-auth-mailbox"), ManageSmtpAuth),
-        "fix-smtp-auth-org" => (Some("smtp-auth-org"), ManageSmtpAuth),
-        "fix-device-credential-add" => (Some("device-credential"), ManageAppPasswords),
-        "fix-security-defaults-off" => (Some("security-defaults-off"), ManageSecurityDefaults),
-        "fix-app-password-add" | "fix-app-password-allow" => (Some("app-password"), ManageAppPasswords),
-        "fix-mfa-off" => (Some("mfa-off"), ManageMfa),
-        // Creating an organisation, raising a limit: link to the page.
-        _ => (None, ManageOrgs),
+    match fix.kind {
+        FixKind::AddUser => (Some("user-add"), ManageUsers),
+        FixKind::Unlock => (Some("unlock"), ManageUsers),
+        FixKind::AllowSignIn => (Some("sign-in-allow"), ManageUsers),
+        FixKind::EnableSmtpAuthMailbox => (Some("smtp-auth-mailbox"), ManageSmtpAuth),
+        FixKind::EnableSmtpAuthOrg => (Some("smtp-auth-org"), ManageSmtpAuth),
+        FixKind::AllowDeviceCredentials => (Some("device-credentials-allow"), ManageAppPasswords),
+        FixKind::AddDeviceCredential => (Some("device-credential"), ManageAppPasswords),
+        FixKind::SecurityDefaultsOff => (Some("security-defaults-off"), ManageSecurityDefaults),
+        FixKind::AllowAppPasswords => (Some("app-passwords-allow"), ManageAppPasswords),
+        FixKind::AddAppPassword => (Some("app-password"), ManageAppPasswords),
+        FixKind::MfaOff => (Some("mfa-off"), ManageMfa),
+        FixKind::AddOrg | FixKind::RaiseDailyLimit => (None, ManageOrgs),
     }
 }
 
@@ -63,6 +66,7 @@ fn check_label(c: DoctorCheck) -> &'static str {
 fn weakening_key(w: Weakening) -> &'static str {
     match w {
         Weakening::None => "none",
+        Weakening::Device => "device",
         Weakening::Scoped => "scoped",
         Weakening::Mailbox => "mailbox",
         Weakening::Organisation => "organisation",
@@ -89,8 +93,10 @@ pub struct FixView {
     pub weakening_label: String,
     /// True when the fix lowers protection for a whole mailbox or organisation.
     pub weakens: bool,
-    /// The first (least weakening) fix for its check.
+    /// Part of the recommended plan (the smallest, least weakening set of changes).
     pub recommended: bool,
+    /// The plan (0 = recommended) that first needs this change.
+    pub plan: usize,
     pub title: String,
     pub commands: Vec<String>,
     pub admin_path: String,
@@ -133,22 +139,21 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
             detail: r.detail.render(lang),
         })
         .collect();
-    let mut last = None;
     let fixes = report
         .fixes
         .iter()
         .map(|f| {
             let (action, permission) = action_of(f);
-            let recommended = last != Some(f.check);
-            last = Some(f.check);
+            let recommended = f.plan == 0;
             let permitted = c.may(permission);
             FixView {
                 check: f.check.as_str(),
                 check_name: t(lang, check_label(f.check), &[]),
                 weakening: weakening_key(f.weakening),
-                weakening_label: t(lang, &format!("ts-weakening-{}", weakening_key(f.weakening)), &[]),
+                weakening_label: t(lang, f.weakening.label(), &[]),
                 weakens: f.weakening >= Weakening::Mailbox,
                 recommended,
+                plan: f.plan,
                 title: f.title.render(lang),
                 commands: f.commands.iter().map(|c| c.display.clone()).collect(),
                 admin_path: f.admin_path.render(lang),
@@ -206,7 +211,7 @@ pub async fn apply(state: &SharedState, c: &Caller, address: &str, action: &str)
         (Some(a), p) if a == action => Some((f, a, p)),
         _ => None,
     });
-    let Some((fix, action, permission)) = found else {
+    let Some((_, action, permission)) = found else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "fix-not-suggested",
@@ -251,6 +256,14 @@ pub async fn apply(state: &SharedState, c: &Caller, address: &str, action: &str)
             let edit = OrgEdit { security_defaults: Some(SecurityDefaults::Off), ..Default::default() };
             state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
         }
+        "device-credentials-allow" => {
+            let edit = OrgEdit { device_credentials: Some(DeviceCredentialsPolicy::Allowed), ..Default::default() };
+            state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
+        }
+        "app-passwords-allow" => {
+            let edit = OrgEdit { app_passwords: Some(AppPasswordsPolicy::Allowed), ..Default::default() };
+            state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
+        }
         "mfa-off" => {
             state
                 .ops
@@ -277,7 +290,7 @@ pub async fn apply(state: &SharedState, c: &Caller, address: &str, action: &str)
                 let edit = OrgEdit { app_passwords: Some(AppPasswordsPolicy::Allowed), ..Default::default() };
                 state.ops.edit_org(&c.actor(), &org, edit).await.api(c.lang)?;
             }
-            if fix.title.id == "fix-app-password-add" {
+            {
                 let taken: Vec<String> =
                     state.directory.list_app_passwords(user).await.api(c.lang)?.into_iter().map(|a| a.name).collect();
                 let (_, secret) = state.ops.add_app_password(&c.actor(), user, &free_name(&taken)).await.api(c.lang)?;

@@ -912,8 +912,7 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         .iter()
         .map(|e| {
             let v = api::signin_view(e);
-            let check_id = format!("web-check-{}", e.check);
-            let check_name = if authrelay_i18n::has(&check_id) { t(c.lang, &check_id, &[]) } else { e.check.clone() };
+            let check_name = t(c.lang, &format!("web-check-{}", e.check), &[]);
             context! { e => v, check_name }
         })
         .collect();

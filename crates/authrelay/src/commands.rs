@@ -368,18 +368,19 @@ async fn signins(a: SigninsArgs, dir: &SqliteDirectory, lang: Lang) -> Result<()
     if entries.is_empty() {
         say(lang, "signins-none", &[]);
     }
-    // Oldest first on screen, like a log.
+    // Oldest first on screen, like a log. The user name and mechanism come from the client:
+    // quoted and escaped, so no name can add a row or pose as another column.
     for e in entries.iter().rev() {
-        let (code, enhanced, text) =
-            authrelay_core::ReplyId::from_name(&e.reply).map(|r| r.row()).unwrap_or((0, "", ""));
+        let (code, enhanced, text) = e.reply.map(|r| r.row()).unwrap_or((0, "", ""));
+        let user = if e.user.is_empty() { "-".to_string() } else { authrelay_core::display::quoted(&e.user) };
         println!(
             "{}  {}:{}  {}  {}  {}  {}  {}  {} {} {}",
             when(Some(e.at)),
             e.client_ip,
             e.client_port,
             e.tls,
-            e.mechanism,
-            if e.user.is_empty() { "-" } else { &e.user },
+            authrelay_core::Quoted(&e.mechanism),
+            user,
             e.credential.map(|c| c.as_str()).unwrap_or("-"),
             e.check,
             code,

@@ -27,8 +27,8 @@ pub async fn unlock(dir: &SqliteDirectory, address: &Address, lang: Lang) -> Res
         mechanism: "admin".into(),
         user: address.to_string(),
         credential: None,
-        check: "unlock".into(),
-        reply: String::new(),
+        check: authrelay_core::Check::Unlock,
+        reply: None,
         success: false,
     })
     .await?;

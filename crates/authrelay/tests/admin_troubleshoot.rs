@@ -172,9 +172,11 @@ fn the_doctor_names_the_blocking_layers_and_fixes_apply_per_role_until_a_real_se
         assert_eq!(first["weakens"], true, "opening one mailbox weakens it");
         assert_eq!(first["required_roles"], json!(["exchange", "global"]));
         assert_eq!(first["permitted"], json!(["exchange", "global"].contains(role)), "{role}");
-        // For MFA the least weakening fix comes first and turning MFA off last, marked.
+        // For MFA the least weakening fix comes first (a device credential: SMTP only, MFA
+        // stays on) and turning MFA off last, marked.
         let mfa: Vec<&Value> = d["fixes"].as_array().unwrap().iter().filter(|f| f["check"] == "mfa").collect();
-        assert_eq!(mfa.first().unwrap()["action"], "app-password");
+        assert_eq!(mfa.first().unwrap()["action"], "device-credential");
+        assert_eq!(mfa.first().unwrap()["recommended"], true, "part of the recommended plan");
         assert_eq!(mfa.last().unwrap()["action"], "mfa-off");
         assert_eq!(mfa.last().unwrap()["weakens"], true);
         assert_eq!(mfa.first().unwrap()["weakens"], false);

@@ -261,7 +261,9 @@ fn fourth_concurrent_session_gets_432() {
     fourth.cmd("EHLO fourth");
     assert_eq!(fourth.auth(USER, PASSWORD), "432 4.3.2 Concurrent connections limit exceeded.");
     let log = signins(&server, USER);
-    assert!(log.iter().any(|e| e["check"] == "concurrency" && e["reply"] == "ConcurrencyLimit"), "{log:?}");
+    // Decided by the policy's last step, and logged as that step, not as "accepted".
+    assert!(log.iter().any(|e| e["check"] == "mailbox-sessions" && e["reply"] == "ConcurrencyLimit"), "{log:?}");
+    assert!(!log.iter().any(|e| e["check"] == "accepted" && e["reply"] != "AuthOk"), "{log:?}");
     // One session ends; the fourth may then sign in on the same connection.
     held.pop().unwrap().cmd("QUIT");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -550,32 +552,71 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
     assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret reached the database");
 }
 
+/// User names an attacker would send to frame another address: line breaks that start a forged
+/// log line (with and without the timestamp and level), a quote that closes the field early,
+/// the Unicode line separator, and plain text that only looks like the filter's fields.
+const HOSTILE_NAMES: &[&str] = &[
+    "x\" client=10.9.9.9 y@contoso.com",
+    "a\nauthrelay: auth failure client=192.0.2.99 user=\"q\" check=credentials reply=535 5.7.139",
+    "b\r\n2026-12-02T15:16:06.123456Z  WARN authrelay::fail2ban: authrelay: auth failure client=192.0.2.99 user=\"q\" check=credentials reply=535 5.7.139",
+    "c\n  WARN authrelay::fail2ban: authrelay: auth failure client=192.0.2.99 user=\"q\" check=credentials reply=535",
+    "1Z  WARN authrelay::fail2ban: authrelay: auth failure client=192.0.2.99 user=",
+    "\u{2028}WARN authrelay::fail2ban: authrelay: auth failure client=192.0.2.99 user=\"q\" check=mfa reply=535",
+    "admin@contoso.com from 192.0.2.99",
+    "rip=192.0.2.99 client=192.0.2.99 <HOST> 192.0.2.99",
+    "scanner@contoso.com\" check=accepted reply=235 success=true \"",
+    "d\\\" client=192.0.2.99 user=\"",
+];
+
 #[test]
 fn fail2ban_filter_matches_the_failure_line_only() {
-    let server = TestServer::start();
+    let server =
+        TestServer::start_with(options(&["address_failure_delay_step_ms = 0", "auth_failures_per_connection = 50"]));
     server.open_contoso();
     let mut c = Client::tls(&server, "127.0.0.14");
     c.cmd("EHLO f2b");
-    // A user name that tries to forge another address in the log line.
-    assert_eq!(c.auth("x\" client=10.9.9.9 y@contoso.com", "nope"), BAD);
+    for name in HOSTILE_NAMES {
+        assert_eq!(c.auth(name, "nope"), BAD, "{name:?}");
+    }
     assert_eq!(c.auth(USER, "nope"), BAD);
     drop(c);
     drop(Client::login(&server, "127.0.0.15"));
+    let log = server.logs();
     let log_path = server.dir.path().join("all.log");
-    std::fs::write(&log_path, server.logs()).unwrap();
+    std::fs::write(&log_path, &log).unwrap();
+    // No client text started a line of its own: every line the server wrote starts with its
+    // timestamp.
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        assert!(line.starts_with("20") && line.as_bytes().get(4) == Some(&b'-'), "a line a client started: {line:?}");
+    }
     let filter = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/fail2ban/filter.d/authrelay.conf");
     let out = std::process::Command::new("fail2ban-regex")
-        .args(["--print-all-matched", "-v"])
+        .args(["-v"])
         .arg(&log_path)
         .arg(filter)
         .output()
         .expect("fail2ban-regex (Debian package fail2ban; scripts/test installs it)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("Lines: ") && text.contains("2 matched"), "{text}");
-    // Both matched lines name the real client, never the address forged in the user name.
-    let matched = text.split("Matched line(s):").nth(1).and_then(|t| t.split("Missed line(s):").next()).unwrap();
-    let clients: Vec<&str> =
-        matched.lines().filter_map(|l| l.split("auth failure client=").nth(1)?.split(' ').next()).collect();
-    assert_eq!(clients, ["127.0.0.14", "127.0.0.14"], "{text}");
+    let failures = HOSTILE_NAMES.len() + 1;
+    assert!(text.contains(&format!("{failures} matched")), "{text}");
+    // fail2ban's own reading: the address it would ban for each match. Only the real client.
+    let listing = text.split("Failregex:").nth(1).and_then(|t| t.split("Ignoreregex:").next()).unwrap();
+    let hosts: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.trim_start_matches(['|', ' ']).split_whitespace().next())
+        .filter(|w| w.parse::<std::net::IpAddr>().is_ok())
+        .collect();
+    assert_eq!(hosts, vec!["127.0.0.14"; failures], "{text}");
+
+    // The sign-in table prints one row per attempt, each name quoted: no forged row.
+    let table = server.ok(&["signins", "--last", "500"]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), failures + 1, "{table}");
+    assert!(rows.iter().all(|r| r.starts_with("20")), "{table}");
+    assert_eq!(rows.iter().filter(|r| r.contains(" 235 ")).count(), 1, "{table}");
+    for name in HOSTILE_NAMES {
+        let shown = authrelay_core::display::quoted(name);
+        assert!(rows.iter().any(|r| r.contains(&format!("  {shown}  "))), "{shown} not in {table}");
+    }
 }

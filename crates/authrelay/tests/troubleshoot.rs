@@ -244,25 +244,55 @@ fn doctor_orders_fixes_least_weakening_first_and_speaks_korean_and_indonesian() 
     let (code, report) = doctor(&server);
     assert_eq!(code, 1);
     assert_eq!(report["blocking"], serde_json::json!(["authenticated-smtp", "security-defaults", "mfa"]));
-    let fixes: Vec<(&str, &str)> = report["fixes"]
+    // One plan, not a list per check: each plan a smallest set of changes `decide` accepts,
+    // the least weakening first. The device credential clears security defaults and MFA at
+    // once, so the recommended plan is Authenticated SMTP for this mailbox plus one device
+    // credential — not an app password that security defaults would still refuse.
+    let plans: Vec<Vec<&str>> = report["plans"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["check"].as_str().unwrap(), f["commands"][0]["display"].as_str().unwrap()))
+        .map(|p| p["fixes"].as_array().unwrap().iter().map(|f| f["commands"][0]["display"].as_str().unwrap()).collect())
         .collect();
     assert_eq!(
-        fixes,
+        plans,
         vec![
-            ("authenticated-smtp", "authrelay user set scanner@contoso.com --smtp-auth enabled"),
-            ("authenticated-smtp", "authrelay org set Contoso --smtp-auth enabled"),
-            // A device credential first: neither security defaults nor MFA block it (issue 7).
-            ("security-defaults", "authrelay device-credential add scanner@contoso.com --name smtp-device"),
-            ("security-defaults", "authrelay org set Contoso --security-defaults off"),
-            ("mfa", "authrelay org set Contoso --app-passwords allowed"),
-            ("mfa", "authrelay device-credential add scanner@contoso.com --name smtp-device"),
-            ("mfa", "authrelay user set scanner@contoso.com --mfa disabled"),
-        ]
+            vec![
+                "authrelay user set scanner@contoso.com --smtp-auth enabled",
+                "authrelay device-credential add scanner@contoso.com --name smtp-device",
+            ],
+            vec![
+                "authrelay org set Contoso --smtp-auth enabled",
+                "authrelay device-credential add scanner@contoso.com --name smtp-device",
+            ],
+            // Two secrets for one device weaken less than turning MFA off for the mailbox.
+            vec![
+                "authrelay user set scanner@contoso.com --smtp-auth enabled",
+                "authrelay org set Contoso --app-passwords allowed",
+                "authrelay app-password add scanner@contoso.com --name smtp-device",
+                "authrelay org set Contoso --security-defaults off",
+            ],
+            vec![
+                "authrelay user set scanner@contoso.com --smtp-auth enabled",
+                "authrelay org set Contoso --security-defaults off",
+                "authrelay user set scanner@contoso.com --mfa disabled",
+            ],
+        ],
+        "{report:#}"
     );
+    let weakenings: Vec<&str> =
+        report["plans"].as_array().unwrap().iter().map(|p| p["weakening"].as_str().unwrap()).collect();
+    assert_eq!(weakenings, ["mailbox", "organisation", "organisation", "organisation"]);
+    assert_eq!(report["plans"][0]["credential"], "device-credential");
+    // Applying the recommended plan as printed lets the device send with the secret it printed.
+    let mut secret = None;
+    for f in report["plans"][0]["fixes"].as_array().unwrap() {
+        secret = apply(&server, f).or(secret);
+    }
+    let (out, text) = smtplib(&server, &secret.expect("the device credential was printed"));
+    assert!(out.status.success() && text.contains("SENT"), "{text}");
+    server.ok(&["org", "set", "Contoso", "--smtp-auth", "disabled"]);
+    server.ok(&["user", "set", USER, "--smtp-auth", "default"]);
     for (lang, word) in [("ko", "인증된 SMTP"), ("id", "SMTP Terautentikasi")] {
         let out = server.cli(&["--lang", lang, "doctor", USER]);
         let text = String::from_utf8_lossy(&out.stdout);

@@ -1,5 +1,7 @@
 //! Domain vocabulary shared by every part of authrelay.
 //!
+//! - [`check`]: the steps of the AUTH decision order, as the sign-in log stores them.
+//! - [`display`]: client-controlled text made safe for a log line or a table cell.
 //! - [`reply`]: the one catalogue of SMTP replies. No other crate writes a reply literal.
 //! - [`settings`]: the values of the three controls (security defaults, Authenticated SMTP,
 //!   MFA) and the other organisation / mailbox settings, with their CLI and storage spellings.
@@ -8,13 +10,17 @@
 //! - [`queue_id`]: identifiers of spooled messages.
 
 pub mod address;
+pub mod check;
 pub mod cidr;
+pub mod display;
 pub mod queue_id;
 pub mod reply;
 pub mod settings;
 
 pub use address::{Address, AddressError};
+pub use check::Check;
 pub use cidr::{BadCidr, Cidr};
+pub use display::Quoted;
 pub use queue_id::QueueId;
 pub use reply::{Reply, ReplyId};
 pub use settings::*;

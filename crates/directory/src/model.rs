@@ -1,8 +1,8 @@
 //! Records stored by the directory.
 
 use authrelay_core::{
-    AppPasswordsPolicy, CredentialKind, DeviceCredentialsPolicy, MailboxSettings, MailboxSmtpAuth, MfaState,
-    OrgSettings, OrgSmtpAuth, SecurityDefaults, SignIn,
+    AppPasswordsPolicy, Check, CredentialKind, DeviceCredentialsPolicy, MailboxSettings, MailboxSmtpAuth, MfaState,
+    OrgSettings, OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn,
 };
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,7 @@ pub struct AuthRecord {
     pub device_credentials: Vec<crate::DeviceCredentialSecret>,
 }
 
-/// One AUTH attempt, accepted or not (spec §4, last paragraph).
+/// One AUTH attempt (or connector decision), accepted or not, as `decide` decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInEntry {
     /// Unix seconds.
@@ -110,10 +110,11 @@ pub struct SignInEntry {
     /// The user name as the client gave it (never the secret).
     pub user: String,
     pub credential: Option<CredentialKind>,
-    /// Name of the policy check that decided (`authrelay_policy::Check::as_str`).
-    pub check: String,
-    /// The reply id (`authrelay_core::ReplyId::as_str`).
-    pub reply: String,
+    /// The policy check that decided (stored as [`Check::as_str`]).
+    pub check: Check,
+    /// The reply the client got (stored as [`ReplyId::as_str`]); `None` only for a row that
+    /// records no attempt ([`Check::Unlock`]).
+    pub reply: Option<ReplyId>,
     pub success: bool,
 }
 

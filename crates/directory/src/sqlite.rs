@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use authrelay_core::{
-    Address, AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
-    SecurityDefaults, SignIn,
+    Address, AppPasswordsPolicy, Check, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings,
+    OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -328,8 +328,21 @@ fn signin_from_row(row: &SqliteRow) -> Result<SignInEntry> {
         mechanism: row.try_get("mechanism")?,
         user: row.try_get("user")?,
         credential,
-        check: row.try_get("check_name")?,
-        reply: row.try_get("reply")?,
+        check: {
+            let c: String = row.try_get("check_name")?;
+            Check::parse(&c)
+                .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{c}' in column check_name")))?
+        },
+        reply: {
+            let r: String = row.try_get("reply")?;
+            match r.as_str() {
+                "" => None,
+                name => Some(
+                    ReplyId::from_name(name)
+                        .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{r}' in column reply")))?,
+                ),
+            }
+        },
         success: row.try_get("success")?,
     })
 }
@@ -733,8 +746,8 @@ impl Directory for SqliteDirectory {
         .bind(&entry.mechanism)
         .bind(&entry.user)
         .bind(entry.credential.map(CredentialKind::as_str))
-        .bind(&entry.check)
-        .bind(&entry.reply)
+        .bind(entry.check.as_str())
+        .bind(entry.reply.map_or("", ReplyId::as_str))
         .bind(entry.success)
         .execute(&self.pool)
         .await?;
@@ -886,8 +899,8 @@ mod tests {
             mechanism: "PLAIN".to_string(),
             user: user.to_string(),
             credential: Some(CredentialKind::Password),
-            check: if success { "accepted" } else { "credentials" }.to_string(),
-            reply: if success { "AuthOk" } else { "BadCredentials" }.to_string(),
+            check: if success { Check::Accepted } else { Check::Credentials },
+            reply: Some(if success { ReplyId::AuthOk } else { ReplyId::BadCredentials }),
             success,
         }
     }

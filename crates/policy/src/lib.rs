@@ -1,9 +1,13 @@
 //! Policy: who may authenticate, and which exact reply when not.
 //!
 //! [`decide`] is a pure function from the facts of one AUTH attempt to a [`Decision`]. It walks
-//! the decision order of `shared/spec/smtp-auth.md` §4 and stops at the first check that fails.
-//! No I/O: the caller gathers the facts (TLS state, lockout, credential verification, the
-//! account's settings) and writes the result to the sign-in log.
+//! the decision order (docs/auth-decision.md) and stops at the first check that fails. No I/O:
+//! the caller gathers the facts (TLS state, lockout, budgets, credential verification, the
+//! account's settings, the mailbox's open sessions) and writes the result to the sign-in log.
+//!
+//! It is the only producer of an AUTH refusal: a [`Decision`] cannot be built outside this
+//! crate, the sign-in log takes only a `Decision`, and [`TABLE`] lists every (check, reply)
+//! pair `decide` can return (the tests walk every combination of facts against it).
 //!
 //! [`may_send_as`] is the sending rule (5.7.60).
 
@@ -12,74 +16,8 @@ use authrelay_core::{
     OrgSettings, ReplyId, SecurityDefaults, SignIn, SmtpAuthSource,
 };
 
-/// The checks of the decision order, in order. `as_str` is what the sign-in log stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Check {
-    Tls,
-    Mechanism,
-    Decoding,
-    Lockout,
-    ClientBudget,
-    Credentials,
-    SignIn,
-    AuthenticatedSmtp,
-    /// The organisation blocks device credentials.
-    DeviceCredentialsPolicy,
-    /// The device credential is past its expiry.
-    DeviceCredentialExpiry,
-    /// The device credential is used from an address outside its allow list.
-    DeviceCredentialAddress,
-    SecurityDefaults,
-    Mfa,
-    Accepted,
-    /// Not an AUTH step: an unauthenticated submission a connector rule decided (sign-in log).
-    Connector,
-}
-
-impl Check {
-    pub const ALL: &'static [Check] = &[
-        Check::Tls,
-        Check::Mechanism,
-        Check::Decoding,
-        Check::Lockout,
-        Check::ClientBudget,
-        Check::Credentials,
-        Check::SignIn,
-        Check::AuthenticatedSmtp,
-        Check::DeviceCredentialsPolicy,
-        Check::DeviceCredentialExpiry,
-        Check::DeviceCredentialAddress,
-        Check::SecurityDefaults,
-        Check::Mfa,
-        Check::Accepted,
-        Check::Connector,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Tls => "tls",
-            Check::Mechanism => "mechanism",
-            Check::Decoding => "decoding",
-            Check::Lockout => "lockout",
-            Check::ClientBudget => "client-budget",
-            Check::Credentials => "credentials",
-            Check::SignIn => "sign-in",
-            Check::AuthenticatedSmtp => "authenticated-smtp",
-            Check::DeviceCredentialsPolicy => "device-credentials-policy",
-            Check::DeviceCredentialExpiry => "device-credential-expiry",
-            Check::DeviceCredentialAddress => "device-credential-address",
-            Check::SecurityDefaults => "security-defaults",
-            Check::Mfa => "mfa",
-            Check::Accepted => "accepted",
-            Check::Connector => "connector",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Check> {
-        Check::ALL.iter().copied().find(|c| c.as_str() == s)
-    }
-}
+/// The checks of the decision order live in `core` so the directory can store them typed.
+pub use authrelay_core::Check;
 
 /// Result of verifying the presented secret against the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +36,8 @@ pub enum CredentialCheck {
     TokenInvalid,
     /// An OAuth bearer token that verified but is past its `exp` (plus the allowed skew).
     TokenExpired,
+    /// A valid bearer token whose user claim names another mailbox than the SASL user name.
+    TokenForAnotherUser,
 }
 
 /// What the decision needs to know about a verified device credential.
@@ -123,12 +63,27 @@ pub struct AuthFacts {
     pub mechanism_offered: bool,
     pub response_decoded: bool,
     pub user_locked: bool,
+    /// This connection's failed attempts reached its limit.
     pub client_budget_exhausted: bool,
+    /// The client address's failed attempts, across connections, reached its budget.
+    pub address_budget_exhausted: bool,
     pub credential: CredentialCheck,
     /// `Some` whenever `credential` is `Verified`.
     pub account: Option<AccountFacts>,
     /// `Some` whenever `credential` is `Verified(DeviceCredential)`.
     pub device: Option<DeviceFacts>,
+    /// The mailbox already holds its allowed number of authenticated sessions.
+    pub mailbox_sessions_full: bool,
+    /// `Some` for an unauthenticated submission from a connector's client range: not an AUTH,
+    /// but decided and logged the same way.
+    pub connector: Option<ConnectorFacts>,
+}
+
+/// A connector's side of an unauthenticated submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectorFacts {
+    /// The MAIL FROM sender is in one of the connector's domains.
+    pub sender_allowed: bool,
 }
 
 impl AuthFacts {
@@ -141,29 +96,89 @@ impl AuthFacts {
             response_decoded: true,
             user_locked: false,
             client_budget_exhausted: false,
+            address_budget_exhausted: false,
             credential: CredentialCheck::NotChecked,
             account: None,
             device: None,
+            mailbox_sessions_full: false,
+            connector: None,
         }
+    }
+
+    /// Facts of a connector's unauthenticated submission.
+    pub fn connector(sender_allowed: bool) -> Self {
+        AuthFacts { connector: Some(ConnectorFacts { sender_allowed }), ..AuthFacts::new_over_tls() }
     }
 }
 
-/// The verdict: the reply to send and the check that decided.
+/// The verdict: the reply to send and the check that decided. Only [`decide`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
-    pub reply: ReplyId,
-    pub check: Check,
+    reply: ReplyId,
+    check: Check,
 }
 
 impl Decision {
+    pub fn reply(&self) -> ReplyId {
+        self.reply
+    }
+
+    pub fn check(&self) -> Check {
+        self.check
+    }
+
+    /// The attempt may go on: AUTH succeeded, or a connector accepted the sender.
     pub fn accepted(&self) -> bool {
-        self.reply == ReplyId::AuthOk
+        self.check == Check::Accepted || (self.check == Check::Connector && self.reply == ReplyId::SenderOk)
+    }
+
+    /// A failure a guesser produces: a wrong or unknown secret, a forged or foreign bearer
+    /// token, a locked name. It spends the client address's failure budget and slows the next
+    /// answer. Not counted: policy refusals of a correct secret, the session limit, outages,
+    /// and an expired bearer token — its signature verified, so it proves the client held a
+    /// valid token from our issuer and is late refreshing it, not guessing; counting it would
+    /// let one lagging client lock its whole address (a NAT'd office) out.
+    pub fn spends_address_budget(&self) -> bool {
+        matches!(self.reply, ReplyId::BadCredentials | ReplyId::OAuthTokenInvalid | ReplyId::AccountLocked)
+    }
+
+    /// What the fail2ban line reports: every guess, an undecodable response, and a budget
+    /// already used up (docs/auth-decision.md).
+    pub fn is_failed_login(&self) -> bool {
+        self.spends_address_budget()
+            || matches!(self.check, Check::Decoding | Check::ClientBudget | Check::AddressBudget)
     }
 }
 
-fn refuse(check: Check, reply: ReplyId) -> Decision {
+const fn refuse(check: Check, reply: ReplyId) -> Decision {
     Decision { reply, check }
 }
+
+/// Every (check, reply) [`decide`] can return, in decision order: the policy table.
+pub const TABLE: &[(Check, ReplyId)] = &[
+    (Check::Connector, ReplyId::SenderOk),
+    (Check::Connector, ReplyId::ConnectorSenderDenied),
+    (Check::Tls, ReplyId::AuthBeforeTls),
+    (Check::Mechanism, ReplyId::UnknownMechanism),
+    (Check::Decoding, ReplyId::AuthMalformed),
+    (Check::Lockout, ReplyId::AccountLocked),
+    (Check::ClientBudget, ReplyId::AuthTooMany),
+    (Check::AddressBudget, ReplyId::AddressThrottled),
+    (Check::Credentials, ReplyId::BadCredentials),
+    (Check::Credentials, ReplyId::OAuthTokenInvalid),
+    (Check::Credentials, ReplyId::OAuthTokenExpired),
+    (Check::Credentials, ReplyId::AuthTempFail),
+    (Check::SignIn, ReplyId::SignInBlocked),
+    (Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledMailbox),
+    (Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledTenant),
+    (Check::DeviceCredentialsPolicy, ReplyId::DeviceCredentialsBlocked),
+    (Check::DeviceCredentialExpiry, ReplyId::DeviceCredentialExpired),
+    (Check::DeviceCredentialAddress, ReplyId::DeviceCredentialAddress),
+    (Check::SecurityDefaults, ReplyId::SecurityDefaults),
+    (Check::Mfa, ReplyId::MfaRequired),
+    (Check::MailboxSessions, ReplyId::ConcurrencyLimit),
+    (Check::Accepted, ReplyId::AuthOk),
+];
 
 /// Steps 1–3 of the decision order: if they refuse, the credential must not be verified at all
 /// (no argon2 work for a locked user). `None` means "go on and verify the credential".
@@ -174,9 +189,17 @@ pub fn needs_credential_check(facts: &AuthFacts) -> Option<Decision> {
     (d.check < Check::Credentials).then_some(d)
 }
 
-/// The decision order (spec §4). Credentials are checked before policy, so only someone who
+/// The decision order (docs/auth-decision.md). Credentials are checked before policy, so only someone who
 /// holds a valid secret learns which policy refuses it.
 pub fn decide(f: &AuthFacts) -> Decision {
+    // 0. Not an AUTH: a connector's client submitting without one. Its own rule, its own row.
+    if let Some(c) = f.connector {
+        return if c.sender_allowed {
+            refuse(Check::Connector, ReplyId::SenderOk)
+        } else {
+            refuse(Check::Connector, ReplyId::ConnectorSenderDenied)
+        };
+    }
     // 1. TLS first: a secret must never cross the wire in clear.
     if !f.tls {
         return refuse(Check::Tls, ReplyId::AuthBeforeTls);
@@ -188,18 +211,24 @@ pub fn decide(f: &AuthFacts) -> Decision {
     if !f.response_decoded {
         return refuse(Check::Decoding, ReplyId::AuthMalformed);
     }
-    // 3. Lockout and the client's failure budget.
+    // 3. Lockout and the failure budgets of the connection and of the client's address.
     if f.user_locked {
         return refuse(Check::Lockout, ReplyId::AccountLocked);
     }
     if f.client_budget_exhausted {
         return refuse(Check::ClientBudget, ReplyId::AuthTooMany);
     }
+    if f.address_budget_exhausted {
+        return refuse(Check::AddressBudget, ReplyId::AddressThrottled);
+    }
     // 4. The credential.
     let kind = match f.credential {
         CredentialCheck::Verified(kind) => kind,
         CredentialCheck::Invalid => return refuse(Check::Credentials, ReplyId::BadCredentials),
-        CredentialCheck::TokenInvalid => return refuse(Check::Credentials, ReplyId::OAuthTokenInvalid),
+        // A token for another mailbox is as good as a forged one here.
+        CredentialCheck::TokenInvalid | CredentialCheck::TokenForAnotherUser => {
+            return refuse(Check::Credentials, ReplyId::OAuthTokenInvalid)
+        }
         CredentialCheck::TokenExpired => return refuse(Check::Credentials, ReplyId::OAuthTokenExpired),
         CredentialCheck::DirectoryUnavailable | CredentialCheck::NotChecked => {
             return refuse(Check::Credentials, ReplyId::AuthTempFail)
@@ -239,9 +268,9 @@ pub fn decide(f: &AuthFacts) -> Decision {
             if !device.address_allowed {
                 return refuse(Check::DeviceCredentialAddress, ReplyId::DeviceCredentialAddress);
             }
-            return Decision { reply: ReplyId::AuthOk, check: Check::Accepted };
+            return sessions(f);
         }
-        CredentialKind::OAuth => return Decision { reply: ReplyId::AuthOk, check: Check::Accepted },
+        CredentialKind::OAuth => return sessions(f),
         // Not an AUTH credential; never verified by the AUTH path.
         CredentialKind::Connector => return refuse(Check::Credentials, ReplyId::BadCredentials),
         CredentialKind::Password | CredentialKind::AppPassword => {}
@@ -261,8 +290,16 @@ pub fn decide(f: &AuthFacts) -> Decision {
         }
         _ => {}
     }
-    // 10. Accepted.
-    Decision { reply: ReplyId::AuthOk, check: Check::Accepted }
+    sessions(f)
+}
+
+/// 10. The mailbox's concurrent sessions (Exchange Online: 3), last, so only the holder of a
+/// credential the policy accepts learns of it; then 11. accepted.
+fn sessions(f: &AuthFacts) -> Decision {
+    if f.mailbox_sessions_full {
+        return refuse(Check::MailboxSessions, ReplyId::ConcurrencyLimit);
+    }
+    refuse(Check::Accepted, ReplyId::AuthOk)
 }
 
 /// Whether the mailbox `user` may use `sender` as MAIL FROM or header From/Sender: its own

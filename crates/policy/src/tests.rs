@@ -419,3 +419,118 @@ fn device_credentials_under_the_strictest_settings() {
         assert_eq!(decide(&f), *want, "{name}");
     }
 }
+
+/// Calls `visit` with every combination of facts (about six million).
+fn every_facts(mut visit: impl FnMut(AuthFacts)) {
+    let bools = [false, true];
+    let mut credentials = vec![
+        CredentialCheck::NotChecked,
+        CredentialCheck::Invalid,
+        CredentialCheck::DirectoryUnavailable,
+        CredentialCheck::TokenInvalid,
+        CredentialCheck::TokenExpired,
+        CredentialCheck::TokenForAnotherUser,
+    ];
+    credentials.extend(CredentialKind::ALL.iter().map(|k| CredentialCheck::Verified(*k)));
+    let mut orgs = vec![];
+    for &security_defaults in SecurityDefaults::ALL {
+        for &smtp_auth in Org::ALL {
+            for &app_passwords in AppPasswordsPolicy::ALL {
+                for &device_credentials in DeviceCredentialsPolicy::ALL {
+                    orgs.push(OrgSettings { security_defaults, smtp_auth, app_passwords, device_credentials });
+                }
+            }
+        }
+    }
+    let mut mailboxes = vec![];
+    for &sign_in in SignIn::ALL {
+        for &smtp in Mb::ALL {
+            for &mfa in MfaState::ALL {
+                mailboxes.push(mailbox(sign_in, smtp, mfa));
+            }
+        }
+    }
+    let mut accounts: Vec<Option<AccountFacts>> = vec![None];
+    for &org in &orgs {
+        for &mailbox in &mailboxes {
+            accounts.push(Some(AccountFacts { org, mailbox }));
+        }
+    }
+    let mut devices = vec![None];
+    for expired in bools {
+        for address_allowed in bools {
+            devices.push(Some(DeviceFacts { expired, address_allowed }));
+        }
+    }
+    let connectors =
+        [None, Some(ConnectorFacts { sender_allowed: false }), Some(ConnectorFacts { sender_allowed: true })];
+    for early in 0u32..(1 << 7) {
+        let bit = |n: u32| early & (1 << n) != 0;
+        for &credential in &credentials {
+            for &account in &accounts {
+                for &device in &devices {
+                    for &connector in &connectors {
+                        visit(AuthFacts {
+                            tls: bit(0),
+                            mechanism_offered: bit(1),
+                            response_decoded: bit(2),
+                            user_locked: bit(3),
+                            client_budget_exhausted: bit(4),
+                            address_budget_exhausted: bit(5),
+                            mailbox_sessions_full: bit(6),
+                            credential,
+                            account,
+                            device,
+                            connector,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `decide` is the only producer of an AUTH refusal: every decision it can make is a row of
+/// [`TABLE`], every row is reachable, and no two checks share a reply that would make the
+/// sign-in log ambiguous.
+#[test]
+fn decide_produces_exactly_the_policy_table() {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut n = 0u64;
+    every_facts(|f| {
+        let d = decide(&f);
+        assert!(TABLE.contains(&(d.check, d.reply)), "{f:?} -> {d:?} is not in the policy table");
+        // Nothing is accepted without a verified credential and its account, or a connector.
+        if d.accepted() && f.connector.is_none() {
+            assert!(matches!(f.credential, CredentialCheck::Verified(_)) && f.account.is_some(), "{f:?}");
+            assert!(f.tls && !f.user_locked && !f.mailbox_sessions_full, "{f:?}");
+        }
+        seen.insert((d.check, d.reply.as_str()));
+        n += 1;
+    });
+    let table: std::collections::BTreeSet<_> = TABLE.iter().map(|(c, r)| (*c, r.as_str())).collect();
+    assert_eq!(seen, table, "rows of the table that no facts reach (checked {n} combinations)");
+    // Each refusal reply names one check (the reverse lookup the troubleshooter relies on).
+    for (check, reply) in TABLE {
+        let checks: Vec<_> = TABLE.iter().filter(|(_, r)| r == reply).map(|(c, _)| c).collect();
+        assert_eq!(checks, [check], "{reply:?}");
+    }
+}
+
+#[test]
+fn only_guesses_spend_the_address_budget() {
+    let mut spends = std::collections::BTreeSet::new();
+    every_facts(|f| {
+        let d = decide(&f);
+        if d.spends_address_budget() {
+            spends.insert(d.reply.as_str());
+        }
+    });
+    assert_eq!(spends.into_iter().collect::<Vec<_>>(), ["AccountLocked", "BadCredentials", "OAuthTokenInvalid"]);
+    let expired = AuthFacts { credential: CredentialCheck::TokenExpired, ..AuthFacts::new_over_tls() };
+    assert!(!decide(&expired).spends_address_budget(), "an expired token is a late refresh, not a guess");
+    let foreign = AuthFacts { credential: CredentialCheck::TokenForAnotherUser, ..AuthFacts::new_over_tls() };
+    assert!(decide(&foreign).spends_address_budget(), "a token for another mailbox is a guess");
+    let down = AuthFacts { credential: CredentialCheck::DirectoryUnavailable, ..AuthFacts::new_over_tls() };
+    assert!(!decide(&down).is_failed_login(), "an outage must not get clients banned");
+}

@@ -1,5 +1,11 @@
 //! One AUTH attempt: gather the facts, ask the policy, write the sign-in log.
 //!
+//! [`Authenticator::attempt`] is the session's only way to a [`Decision`]: it is the one caller
+//! of `authrelay_policy::decide` in this crate and the one writer of sign-in rows, for every
+//! kind of attempt (password-like secrets, bearer tokens, refusals before the SASL exchange,
+//! and a connector's unauthenticated sender). The rows it writes carry the typed `Check` and
+//! `ReplyId` of that decision, nothing else (docs/auth-decision.md).
+//!
 //! The order matters for secrecy and cost: steps 1–3 of the decision order are settled before
 //! any hash is computed, and exactly one argon2id verification runs per attempt that reaches
 //! step 4 — against the account password, one app password picked by its hint, or a dummy
@@ -8,9 +14,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authrelay_core::{CredentialKind, ReplyId};
+use std::time::Duration;
+
+use authrelay_core::{Check, CredentialKind, Quoted};
 use authrelay_directory::{secrets, AuthRecord, Directory, OrgLimits, SignInEntry};
-use authrelay_policy::{decide, needs_credential_check, AccountFacts, AuthFacts, Check, CredentialCheck, Decision};
+use authrelay_policy::{decide, needs_credential_check, AccountFacts, AuthFacts, CredentialCheck, Decision};
 
 use crate::credential_cache::CredentialCache;
 use crate::protection::{AddressGuard, MailboxSessions, MailboxSlot, ProtectionConfig};
@@ -48,6 +56,39 @@ pub struct MailboxLimits {
     pub max_sessions: u64,
 }
 
+/// What the client presented in one attempt.
+#[derive(Clone, Copy)]
+pub enum Presented<'a> {
+    /// Nothing yet: before the SASL exchange, only the steps that need no name are decided
+    /// (TLS, mechanism, the connection's and the address's failure budgets).
+    Nothing,
+    /// A response that could not be decoded.
+    Undecodable,
+    /// AUTH PLAIN / LOGIN: a user name and a password, app password or device credential.
+    Secret { user: &'a str, secret: &'a str },
+    /// AUTH XOAUTH2 / OAUTHBEARER: a bearer token, and the user name the client gave, if any.
+    Bearer { claimed: Option<&'a str>, token: &'a str },
+    /// MAIL FROM without AUTH from a connector's client range.
+    ConnectorSender { connector: &'a crate::connector::Connector, sender: &'a str },
+}
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `Presented::Nothing` only: nothing refuses yet; go on with the SASL exchange.
+    Proceed,
+    /// Refused with the decision's reply. `delay` is the slowing pause the client address has
+    /// earned (zero unless the attempt spent its failure budget).
+    Refused {
+        decision: Decision,
+        delay: Duration,
+    },
+    Accepted {
+        decision: Decision,
+        user: AuthenticatedUser,
+    },
+}
+
 pub struct Authenticator {
     directory: Arc<dyn Directory>,
     guard: Arc<AddressGuard>,
@@ -73,6 +114,9 @@ impl Authenticator {
     }
 
     pub fn with_protection(directory: Arc<dyn Directory>, config: ProtectionConfig) -> Self {
+        // Computed now, not on the first unknown user's AUTH: that attempt would otherwise cost
+        // two argon2id runs on the async runtime and be told apart from a wrong password.
+        let _ = secrets::dummy_hash();
         let quota: Arc<crate::quota_cache::QuotaCache> = Arc::default();
         Authenticator {
             quota_writer: Arc::new(crate::quota_writer::QuotaWriter::new(directory.clone(), quota.clone())),
@@ -109,70 +153,6 @@ impl Authenticator {
         self.connectors.iter().find(|c| c.admits(ip))
     }
 
-    /// Writes a connector's decision to the sign-in log (check "connector").
-    pub async fn log_connector(&self, ctx: &AttemptContext, sender: &str, reply: ReplyId) {
-        self.log_raw(ctx, sender, Some(CredentialKind::Connector), Check::Connector.as_str(), reply).await;
-    }
-
-    /// AUTH XOAUTH2 / OAUTHBEARER: the token is validated against the issuer (no argon2id work);
-    /// its user claim names the mailbox, which must match the name the client gave, if any.
-    /// Then the same policy as every other credential (Authenticated SMTP applies; security
-    /// defaults and MFA do not, see crates/policy).
-    pub async fn authenticate_bearer(
-        &self,
-        ctx: &AttemptContext,
-        claimed: Option<&str>,
-        token: &str,
-        mut facts: AuthFacts,
-    ) -> (Decision, Option<AuthenticatedUser>) {
-        let Some(validator) = &self.oauth else {
-            facts.mechanism_offered = false;
-            let decision = decide(&facts);
-            self.log(ctx, claimed.unwrap_or(""), None, &decision).await;
-            return (decision, None);
-        };
-        let at = (self.clock)();
-        let ip = ctx.peer.ip().to_string();
-        let policy = self.protection().lockout;
-        let validated = validator.validate(token).await;
-        let name = match &validated {
-            Ok(user) => user.clone(),
-            Err(_) => claimed.unwrap_or("").trim().to_lowercase(),
-        };
-        let (check, record) = match validated {
-            Err(authrelay_oauth::TokenError::Expired) => (CredentialCheck::TokenExpired, None),
-            Err(authrelay_oauth::TokenError::Invalid(reason)) => {
-                tracing::info!(target: "authrelay::oauth", client = %ctx.peer.ip(), reason, "bearer token refused");
-                (CredentialCheck::TokenInvalid, None)
-            }
-            Err(authrelay_oauth::TokenError::Unavailable(e)) => {
-                tracing::error!(error = %e, "OAuth issuer unavailable during AUTH");
-                (CredentialCheck::DirectoryUnavailable, None)
-            }
-            Ok(user) if claimed.is_some_and(|c| !c.trim().eq_ignore_ascii_case(&user)) => {
-                tracing::info!(target: "authrelay::oauth", client = %ctx.peer.ip(), "token user differs from the SASL user");
-                (CredentialCheck::TokenInvalid, None)
-            }
-            Ok(user) => match self.directory.auth_record(&user).await {
-                Err(e) => {
-                    tracing::error!(error = %e, "directory unavailable during AUTH");
-                    (CredentialCheck::DirectoryUnavailable, None)
-                }
-                Ok(None) => (CredentialCheck::TokenInvalid, None),
-                Ok(Some(r)) => (CredentialCheck::Verified(CredentialKind::OAuth), Some(r)),
-            },
-        };
-        facts.credential = check;
-        facts.account = record.as_ref().map(|r| AccountFacts { org: r.org, mailbox: r.user.settings });
-        let decision = decide(&facts);
-        let kind = matches!(check, CredentialCheck::Verified(_)).then_some(CredentialKind::OAuth);
-        let (Some(r), Some(kind), true) = (record, kind, decision.accepted()) else {
-            self.log(ctx, &name, kind, &decision).await;
-            return (decision, None);
-        };
-        self.accepted(ctx, &name, kind, decision, r, &ip, at, &policy).await
-    }
-
     /// Replaces the clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -194,12 +174,6 @@ impl Authenticator {
     /// Counts an accepted message for the SMTP AUTH clients report; never waits (submissions.rs).
     pub fn record_submission(&self, user: &AuthenticatedUser, tls: Option<&str>) {
         self.submissions.record(&user.address, tls, user.credential, (self.clock)());
-    }
-
-    /// Records an attempt refused because the client's address used up its failure budget.
-    pub async fn refuse_address(&self, ctx: &AttemptContext) -> ReplyId {
-        self.log_raw(ctx, "", None, Check::ClientBudget.as_str(), ReplyId::AddressThrottled).await;
-        ReplyId::AddressThrottled
     }
 
     /// How many more recipients `address` may have within the rolling 24 hours; `None` when the
@@ -239,65 +213,144 @@ impl Authenticator {
         }
     }
 
-    /// Records an attempt that the session refused before a user name was known or before the
-    /// credential could be checked (no TLS, unknown mechanism, malformed or cancelled response).
-    pub async fn refuse_early(&self, ctx: &AttemptContext, user: &str, facts: AuthFacts) -> Decision {
-        let decision = decide(&facts);
-        self.log(ctx, user, None, &decision).await;
-        decision
-    }
-
-    /// Steps 3–9 for a decoded user name and secret.
-    pub async fn authenticate(
-        &self,
-        ctx: &AttemptContext,
-        user: &str,
-        secret: &str,
-        mut facts: AuthFacts,
-    ) -> (Decision, Option<AuthenticatedUser>) {
-        let policy = self.protection().lockout;
-        let ip = ctx.peer.ip().to_string();
+    /// One attempt, from the facts the session knows (`facts`: TLS, the mechanism, the
+    /// connection's failure count) and what the client presented, to its outcome. Gathers the
+    /// remaining facts — the address's failure budget, lockout, the credential (exactly one
+    /// argon2id verification, and none when an earlier step already refuses), the account, the
+    /// device credential's rules, the mailbox's open sessions — then asks `decide` once, does
+    /// the bookkeeping of that decision and writes its sign-in row.
+    pub async fn attempt(&self, ctx: &AttemptContext, mut facts: AuthFacts, presented: Presented<'_>) -> Outcome {
+        let peer = ctx.peer.ip();
+        let ip = peer.to_string();
         let at = (self.clock)();
-        // Step 3: a locked name is refused before any hash is computed.
-        match self.directory.lockout_status(user, &ip, at, &policy).await {
-            Ok(status) => facts.user_locked = status.locked_until.is_some(),
-            Err(e) => tracing::error!(error = %e, "cannot read the lockout state"),
-        }
-        if let Some(decision) = needs_credential_check(&facts) {
-            self.log(ctx, user, None, &decision).await;
-            return (decision, None);
-        }
-        let lookup = self.directory.auth_record(&user.trim().to_lowercase()).await;
-        let (check, record) = match lookup {
-            Err(e) => {
-                tracing::error!(error = %e, "directory unavailable during AUTH");
-                (CredentialCheck::DirectoryUnavailable, None)
+        let policy = self.protection().lockout;
+        facts.address_budget_exhausted = self.guard.exhausted(peer);
+        // The name the sign-in row shows, the verified kind, the account and what accepting needs.
+        let mut name = String::new();
+        let mut record: Option<AuthRecord> = None;
+        let mut slot: Option<(MailboxSlot, MailboxLimits)> = None;
+        let mut secret_used: Option<&str> = None;
+        let mut connector_user: Option<AuthenticatedUser> = None;
+        match presented {
+            Presented::Nothing => {
+                let Some(decision) = needs_credential_check(&facts) else { return Outcome::Proceed };
+                self.write_signin(ctx, "", None, &decision).await;
+                return Outcome::Refused { decision, delay: Duration::ZERO };
             }
-            Ok(record) => {
-                let (check, app_password_id) = verify(secret, record.as_ref(), &self.credentials).await;
-                if let (Some(id), CredentialCheck::Verified(CredentialKind::AppPassword)) = (app_password_id, check) {
-                    let _ = self.directory.touch_app_password(id, now()).await;
-                }
-                if let (Some(r), CredentialCheck::Verified(CredentialKind::DeviceCredential)) = (&record, check) {
-                    // The device credential the secret verified against: its rules go to the policy.
-                    facts.device = crate::device::facts(r, secret, ctx.peer.ip(), at);
-                }
-                (check, record)
+            Presented::Undecodable => facts.response_decoded = false,
+            Presented::ConnectorSender { connector, sender } => {
+                let allowed = connector.allows_sender(sender);
+                facts.connector = Some(authrelay_policy::ConnectorFacts { sender_allowed: allowed });
+                name = sender.to_string();
+                connector_user = Some(AuthenticatedUser {
+                    address: sender.trim().to_lowercase(),
+                    send_as: vec![],
+                    credential: CredentialKind::Connector,
+                    limits: MailboxLimits {
+                        max_message_size: None,
+                        max_recipients: Some(connector.max_recipients),
+                        daily_recipients: connector.daily_recipients,
+                        max_sessions: u64::MAX,
+                    },
+                    slot: None,
+                });
             }
-        };
-        facts.credential = check;
-        facts.account = record.as_ref().map(|r| AccountFacts { org: r.org, mailbox: r.user.settings });
+            Presented::Secret { user, secret } => {
+                name = user.to_string();
+                // Step 3: a locked name is refused before any hash is computed.
+                match self.directory.lockout_status(user, &ip, at, &policy).await {
+                    Ok(status) => facts.user_locked = status.locked_until.is_some(),
+                    Err(e) => tracing::error!(error = %e, "cannot read the lockout state"),
+                }
+                if needs_credential_check(&facts).is_none() {
+                    secret_used = Some(secret);
+                    match self.directory.auth_record(&user.trim().to_lowercase()).await {
+                        Err(e) => {
+                            tracing::error!(error = %e, "directory unavailable during AUTH");
+                            facts.credential = CredentialCheck::DirectoryUnavailable;
+                        }
+                        Ok(found) => {
+                            let (check, app_password_id) = verify(secret, found.as_ref(), &self.credentials).await;
+                            if let (Some(id), CredentialCheck::Verified(CredentialKind::AppPassword)) =
+                                (app_password_id, check)
+                            {
+                                let _ = self.directory.touch_app_password(id, at).await;
+                            }
+                            if let (Some(r), CredentialCheck::Verified(CredentialKind::DeviceCredential)) =
+                                (&found, check)
+                            {
+                                // The device credential the secret verified against: its rules go to the policy.
+                                facts.device = crate::device::facts(r, secret, peer, at);
+                            }
+                            facts.credential = check;
+                            record = found.filter(|_| matches!(check, CredentialCheck::Verified(_)));
+                        }
+                    }
+                }
+            }
+            Presented::Bearer { claimed, token } => {
+                name = claimed.unwrap_or("").trim().to_lowercase();
+                facts.credential = match &self.oauth {
+                    None => {
+                        facts.mechanism_offered = false;
+                        CredentialCheck::NotChecked
+                    }
+                    Some(_) if needs_credential_check(&facts).is_some() => CredentialCheck::NotChecked,
+                    Some(validator) => match validator.validate(token).await {
+                        Err(authrelay_oauth::TokenError::Expired) => CredentialCheck::TokenExpired,
+                        Err(authrelay_oauth::TokenError::Invalid(reason)) => {
+                            tracing::info!(target: "authrelay::oauth", client = %peer, reason, "bearer token refused");
+                            CredentialCheck::TokenInvalid
+                        }
+                        Err(authrelay_oauth::TokenError::Unavailable(e)) => {
+                            tracing::error!(error = %e, "OAuth issuer unavailable during AUTH");
+                            CredentialCheck::DirectoryUnavailable
+                        }
+                        Ok(user) if claimed.is_some_and(|c| !c.trim().eq_ignore_ascii_case(&user)) => {
+                            tracing::info!(target: "authrelay::oauth", client = %peer, "token user differs from the SASL user");
+                            CredentialCheck::TokenForAnotherUser
+                        }
+                        Ok(user) => {
+                            name = user.clone();
+                            match self.directory.auth_record(&user).await {
+                                Err(e) => {
+                                    tracing::error!(error = %e, "directory unavailable during AUTH");
+                                    CredentialCheck::DirectoryUnavailable
+                                }
+                                Ok(None) => CredentialCheck::TokenInvalid,
+                                Ok(Some(r)) => {
+                                    record = Some(r);
+                                    CredentialCheck::Verified(CredentialKind::OAuth)
+                                }
+                            }
+                        }
+                    },
+                };
+            }
+        }
+        if let Some(r) = &record {
+            facts.account = Some(AccountFacts { org: r.org, mailbox: r.user.settings });
+            // Step 10's fact: a place among the mailbox's sessions. Taken before deciding and
+            // given back at once when the decision refuses, so the fact and the place agree.
+            let limits = self.mailbox_limits(&r.user.org).await;
+            match self.sessions.try_acquire(&r.user.address, limits.max_sessions) {
+                Some(s) => slot = Some((s, limits)),
+                None => facts.mailbox_sessions_full = true,
+            }
+        }
+
         let decision = decide(&facts);
-        let kind = match check {
+
+        let kind = match facts.credential {
             CredentialCheck::Verified(kind) => Some(kind),
-            _ => None,
+            _ => connector_user.as_ref().map(|u| u.credential),
         };
-        if check == CredentialCheck::Invalid {
-            match self.directory.record_auth_failure(user, &ip, at, &policy).await {
+        if facts.credential == CredentialCheck::Invalid {
+            match self.directory.record_auth_failure(&name, &ip, at, &policy).await {
                 Ok(s) if s.newly_locked => tracing::warn!(
                     target: "authrelay::lockout",
-                    user = %printable(user),
-                    client = %ctx.peer.ip(),
+                    user = %Quoted(&name.chars().take(64).collect::<String>()),
+                    client = %peer,
                     until = s.locked_until.unwrap_or(0),
                     familiar = s.familiar,
                     "user name locked after repeated failures"
@@ -306,43 +359,28 @@ impl Authenticator {
                 Err(e) => tracing::error!(error = %e, "cannot record a failed attempt for lockout"),
             }
         }
-        let (Some(r), Some(kind), true) = (record, kind, decision.accepted()) else {
-            self.log(ctx, user, kind, &decision).await;
-            return (decision, None);
+        // The secret was right and the policy accepts it (even if the mailbox is out of sessions).
+        if secret_used.is_some() && matches!(decision.check(), Check::Accepted | Check::MailboxSessions) {
+            if let Err(e) = self.directory.record_auth_success(&name, &ip, at, &policy).await {
+                tracing::error!(error = %e, "cannot record a successful sign-in for lockout");
+            }
+        }
+        self.write_signin(ctx, &name, kind, &decision).await;
+        if !decision.accepted() {
+            let delay = if decision.spends_address_budget() { self.guard.record_failure(peer) } else { Duration::ZERO };
+            return Outcome::Refused { decision, delay };
+        }
+        if let Some(user) = connector_user {
+            return Outcome::Accepted { decision, user };
+        }
+        let (Some(r), Some(kind), Some((slot, limits))) = (record, kind, slot) else {
+            unreachable!("decide accepts only a verified credential with its account and a session place");
         };
-        if kind == CredentialKind::DeviceCredential {
+        if let (CredentialKind::DeviceCredential, Some(secret)) = (kind, secret_used) {
             if let Some(id) = crate::device::credential_id(&r, secret) {
                 let _ = self.directory.touch_device_credential(id, at, &ip).await;
             }
         }
-        self.accepted(ctx, user, kind, decision, r, &ip, at, &policy).await
-    }
-
-    /// The end of every accepted attempt: lockout bookkeeping, limits, the per-mailbox session
-    /// slot, the sign-in log.
-    #[allow(clippy::too_many_arguments)]
-    async fn accepted(
-        &self,
-        ctx: &AttemptContext,
-        user: &str,
-        kind: CredentialKind,
-        decision: Decision,
-        r: AuthRecord,
-        ip: &str,
-        at: i64,
-        policy: &authrelay_directory::LockoutPolicy,
-    ) -> (Decision, Option<AuthenticatedUser>) {
-        if let Err(e) = self.directory.record_auth_success(user, ip, at, policy).await {
-            tracing::error!(error = %e, "cannot record a successful sign-in for lockout");
-        }
-        let limits = self.mailbox_limits(&r.user.org).await;
-        // Concurrent authenticated sessions per mailbox (Exchange Online: 3), checked last so
-        // only the holder of a valid credential learns of it.
-        let Some(slot) = self.sessions.try_acquire(&r.user.address, limits.max_sessions) else {
-            self.log_raw(ctx, user, Some(kind), "concurrency", ReplyId::ConcurrencyLimit).await;
-            return (Decision { reply: ReplyId::ConcurrencyLimit, check: Check::Accepted }, None);
-        };
-        self.log(ctx, user, Some(kind), &decision).await;
         let user = AuthenticatedUser {
             address: r.user.address,
             send_as: r.user.send_as,
@@ -350,7 +388,7 @@ impl Authenticator {
             limits,
             slot: Some(Arc::new(slot)),
         };
-        (decision, Some(user))
+        Outcome::Accepted { decision, user }
     }
 
     async fn mailbox_limits(&self, org: &str) -> MailboxLimits {
@@ -371,51 +409,49 @@ impl Authenticator {
         }
     }
 
-    async fn log(&self, ctx: &AttemptContext, user: &str, credential: Option<CredentialKind>, decision: &Decision) {
-        self.log_raw(ctx, user, credential, decision.check.as_str(), decision.reply).await;
-    }
-
-    async fn log_raw(
+    /// The sign-in row and log lines of one decided attempt; called by [`Self::attempt`] only.
+    async fn write_signin(
         &self,
         ctx: &AttemptContext,
         user: &str,
         credential: Option<CredentialKind>,
-        check: &str,
-        reply: ReplyId,
+        decision: &Decision,
     ) {
-        // A connector's accepted sender is a success too (it has no AUTH reply).
-        let success = reply == ReplyId::AuthOk || (check == Check::Connector.as_str() && reply == ReplyId::SenderOk);
+        let (check, reply) = (decision.check(), decision.reply());
         let entry = SignInEntry {
-            at: now(),
+            at: (self.clock)(),
             client_ip: ctx.peer.ip().to_string(),
             client_port: ctx.peer.port(),
             tls: ctx.tls.clone(),
-            mechanism: ctx.mechanism.clone(),
+            mechanism: ctx.mechanism.chars().take(64).collect(),
             user: user.chars().take(320).collect(),
             credential,
-            check: check.to_string(),
-            reply: reply.as_str().to_string(),
-            success,
+            check,
+            reply: Some(reply),
+            success: decision.accepted(),
         };
+        // Client-controlled fields (user, mechanism) are always quoted and escaped
+        // (authrelay_core::display), so they cannot end the line or pose as another field.
         tracing::info!(
             target: "authrelay::signin",
             client = %ctx.peer.ip(),
-            user = %entry.user,
-            mechanism = %ctx.mechanism,
-            check = %entry.check,
-            reply = %entry.reply,
+            check = %check,
+            reply = reply.as_str(),
             success = entry.success,
+            mechanism = %Quoted(&entry.mechanism),
+            user = %Quoted(&entry.user),
             "AUTH attempt"
         );
-        if fail2ban_counts(check) {
+        if decision.is_failed_login() {
             // The stable line etc/fail2ban/filter.d/authrelay.conf matches; its shape is a
-            // contract. The client address comes first and the user name is made printable and
-            // quoted, so nothing a client sends can move or forge the address.
+            // contract. Everything before the user name is written by the server alone (the
+            // client address first); the name is cut to 64 characters, quoted and escaped.
+            let short: String = entry.user.chars().take(64).collect();
             tracing::warn!(
                 target: "authrelay::fail2ban",
-                "authrelay: auth failure client={} user=\"{}\" check={} reply={} {}",
+                "authrelay: auth failure client={} user={} check={} reply={} {}",
                 ctx.peer.ip(),
-                printable(&entry.user),
+                Quoted(&short),
                 check,
                 reply.code(),
                 reply.row().1,
@@ -477,18 +513,87 @@ async fn verify(secret: &str, record: Option<&AuthRecord>, cache: &CredentialCac
     }
 }
 
-/// Checks whose refusal is a failed login worth banning for (not a policy refusal of a correct
-/// secret, which fail2ban must not punish).
-fn fail2ban_counts(check: &str) -> bool {
-    [Check::Credentials, Check::Lockout, Check::ClientBudget, Check::Decoding].iter().any(|c| c.as_str() == check)
-}
-
-/// A client-chosen name made safe for one log field: printable ASCII without quotes or
-/// backslashes (others become `?`), at most 64 characters.
-fn printable(s: &str) -> String {
-    s.chars().take(64).map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '?' }).collect()
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use authrelay_core::ReplyId;
+
+    const AUTH_PATH: &[(&str, &str)] = &[
+        ("auth.rs", include_str!("auth.rs")),
+        ("session.rs", include_str!("session.rs")),
+        ("session/bearer.rs", include_str!("session/bearer.rs")),
+        ("session/connector_mail.rs", include_str!("session/connector_mail.rs")),
+    ];
+
+    /// The code of the AUTH stage (and a connector's MAIL decision), without this test module.
+    fn auth_code(file: &str, text: &'static str) -> &'static str {
+        let text = text.split("#[cfg(test)]").next().unwrap_or(text);
+        match file {
+            // From `auth()` to the MAIL stage.
+            "session.rs" => {
+                let start = text.find("async fn auth(").expect("session.rs has auth()");
+                let end = start + text[start..].find("fn mail(").expect("and mail() after it");
+                &text[start..end]
+            }
+            _ => text,
+        }
+    }
+
+    /// Every reply the AUTH path names is a row of the policy table (it came from `decide`) or
+    /// one of the protocol replies no policy decides: the command out of sequence, the client's
+    /// own `*`, and the 334 challenges of the exchange.
+    #[test]
+    fn every_auth_reply_of_the_session_is_decided_by_the_policy() {
+        let protocol = ["HelloFirst", "AlreadyAuthenticated", "AuthInTransaction", "AuthCancelled", "AuthChallenge"];
+        let mut named = 0;
+        for (file, text) in AUTH_PATH {
+            let code = auth_code(file, text);
+            for piece in code.split("ReplyId::").skip(1) {
+                let name: String = piece.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+                let id = ReplyId::from_name(&name).unwrap_or_else(|| panic!("{file}: ReplyId::{name}?"));
+                named += 1;
+                assert!(
+                    protocol.contains(&name.as_str()) || authrelay_policy::TABLE.iter().any(|(_, r)| *r == id),
+                    "{file} answers ReplyId::{name}, which `decide` does not produce"
+                );
+            }
+        }
+        assert!(named >= protocol.len(), "the scan found the AUTH path's replies");
+    }
+
+    /// `attempt` is the only caller of `decide` and the only writer of sign-in rows in this crate.
+    #[test]
+    fn attempt_alone_decides_and_writes_the_sign_in_log() {
+        let sources: &[(&str, &str)] = &[
+            ("auth.rs", include_str!("auth.rs")),
+            ("session.rs", include_str!("session.rs")),
+            ("session/bearer.rs", include_str!("session/bearer.rs")),
+            ("session/connector_mail.rs", include_str!("session/connector_mail.rs")),
+            ("server.rs", include_str!("server.rs")),
+            ("connector.rs", include_str!("connector.rs")),
+            ("device.rs", include_str!("device.rs")),
+            ("submissions.rs", include_str!("submissions.rs")),
+            ("protection.rs", include_str!("protection.rs")),
+        ];
+        for (file, text) in sources {
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let decides = code.matches("decide(&").count();
+            let writes = code.matches(".record_signin(").count() + code.matches("write_signin(").count();
+            if *file == "auth.rs" {
+                let attempt =
+                    &code[code.find("pub async fn attempt(").unwrap()..code.find("async fn mailbox_limits").unwrap()];
+                assert_eq!((decides, attempt.matches("decide(&").count()), (1, 1), "one decide, in attempt");
+                // attempt calls write_signin (twice: the pre-check and the decision); write_signin
+                // holds the one record_signin.
+                assert_eq!(attempt.matches("write_signin(").count(), 2);
+                assert_eq!(code.matches(".record_signin(").count(), 1);
+                assert_eq!(code.matches("self.write_signin(").count(), 2, "nothing else writes a row");
+            } else {
+                assert_eq!((decides, writes), (0, 0), "{file} decides or writes a sign-in row itself");
+            }
+        }
+    }
 }

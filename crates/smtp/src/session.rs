@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{AttemptContext, AuthenticatedUser, Authenticator};
+use crate::auth::{AttemptContext, AuthenticatedUser, Authenticator, Outcome, Presented};
 use crate::config::{ListenerKind, SessionConfig};
 use crate::stream::{Stream, TlsInfo};
 
@@ -387,7 +387,7 @@ impl Session {
             return Next::Continue;
         }
         let ctx = self.attempt_context(&mechanism);
-        let mut facts = AuthFacts {
+        let facts = AuthFacts {
             tls: self.tls.is_some(),
             mechanism_offered: matches!(mechanism, Mechanism::Plain | Mechanism::Login)
                 || (matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
@@ -395,16 +395,11 @@ impl Session {
             client_budget_exhausted: self.auth_failures >= self.config().auth_failures_per_connection,
             ..AuthFacts::new_over_tls()
         };
-        if !facts.tls || !facts.mechanism_offered || facts.client_budget_exhausted {
-            let decision = self.shared.auth.refuse_early(&ctx, "", facts).await;
-            self.say(decision.reply);
-            return if decision.reply.closes_connection() { Next::Close } else { Next::Continue };
-        }
-        // The address's failure budget across connections (protection.rs).
-        if self.shared.auth.guard().exhausted(self.peer.ip()) {
-            let reply = self.shared.auth.refuse_address(&ctx).await;
-            self.say(reply);
-            return Next::Close;
+        // Steps that need no name first (TLS, mechanism, the connection's and the address's
+        // failure budgets), before any SASL exchange.
+        if let Outcome::Refused { decision, .. } = self.shared.auth.attempt(&ctx, facts, Presented::Nothing).await {
+            self.say(decision.reply());
+            return if decision.reply().closes_connection() { Next::Close } else { Next::Continue };
         }
         if matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer) {
             return self.auth_bearer(mechanism, initial, facts, ctx, stream).await;
@@ -413,38 +408,43 @@ impl Session {
             Mechanism::Plain => self.read_plain(initial, stream).await,
             _ => self.read_login(initial, stream).await,
         };
-        let (user, secret) = match credentials {
-            Ok(pair) => pair,
+        let outcome = match credentials {
+            Ok((user, secret)) => {
+                self.shared.auth.attempt(&ctx, facts, Presented::Secret { user: &user, secret: &secret }).await
+            }
             Err(None) => return Next::Close,
             Err(Some(SaslError::Cancelled)) => {
                 self.say(ReplyId::AuthCancelled);
                 return Next::Continue;
             }
-            Err(Some(SaslError::Malformed)) => {
-                facts.response_decoded = false;
-                let decision = self.shared.auth.refuse_early(&ctx, "", facts).await;
-                self.say(decision.reply);
+            Err(Some(SaslError::Malformed)) => self.shared.auth.attempt(&ctx, facts, Presented::Undecodable).await,
+        };
+        self.conclude(outcome, stream).await
+    }
+
+    /// Answers a decided attempt: the user is signed in, or the refusal is counted against the
+    /// connection and, after the slowing delay its address earned, sent.
+    async fn conclude(&mut self, outcome: Outcome, stream: &mut Stream) -> Next {
+        let (decision, delay) = match outcome {
+            Outcome::Accepted { decision, user } => {
+                self.user = Some(user);
+                self.say(decision.reply());
                 return Next::Continue;
             }
+            Outcome::Refused { decision, delay } => (decision, delay),
+            Outcome::Proceed => unreachable!("only a pre-check proceeds"),
         };
-        let (decision, authenticated) = self.shared.auth.authenticate(&ctx, &user, &secret, facts).await;
-        drop(secret);
-        if let Some(u) = authenticated {
-            self.user = Some(u);
-        } else if decision.reply != ReplyId::ConcurrencyLimit {
+        // Undecodable responses stay free as before; the session limit is no failure of the client.
+        if !matches!(decision.check(), Check::MailboxSessions | Check::Decoding) {
             self.auth_failures += 1;
-            let mut delay = self.config().auth_failure_delay;
-            if matches!(decision.check, Check::Credentials | Check::Lockout) {
-                // A slowing delay that grows with the address's failures across connections.
-                delay += self.shared.auth.guard().record_failure(self.peer.ip());
-            }
+            let delay = self.config().auth_failure_delay + delay;
             if !delay.is_zero() {
                 self.flush(stream).await.ok();
                 tokio::time::sleep(delay).await;
             }
         }
-        self.say(decision.reply);
-        if decision.reply.closes_connection() {
+        self.say(decision.reply());
+        if decision.reply().closes_connection() {
             Next::Close
         } else {
             Next::Continue

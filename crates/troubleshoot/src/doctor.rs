@@ -14,11 +14,12 @@
 use std::collections::BTreeMap;
 
 use authrelay_core::{
-    effective_smtp_auth, Address, AppPasswordsPolicy, MfaState, SecurityDefaults, SignIn, SmtpAuthSource,
+    effective_smtp_auth, Address, AppPasswordsPolicy, CredentialKind, DeviceCredentialsPolicy, MailboxSettings,
+    MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn, SmtpAuthSource,
 };
 use authrelay_directory::{Directory, DirectoryError, SignInFilter};
 use authrelay_i18n::Lang;
-use authrelay_policy::Check;
+use authrelay_policy::{decide, AccountFacts, AuthFacts, Check, CredentialCheck, Decision, DeviceFacts};
 use serde_json::json;
 
 use crate::kb;
@@ -105,36 +106,125 @@ pub struct CheckResult {
     pub detail: Text,
 }
 
-/// How much a fix weakens security, to order the alternatives: least first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+/// How much a change weakens security. Plans are ranked by the changes they need, the most
+/// weakening first (docs/auth-decision.md, "The doctor's plans").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Weakening {
-    /// Restores the intended state (unblock, create the missing account).
+    /// Restores the intended state (unlock, allow sign-in, create the missing account).
     None,
-    /// A separate secret for one device; the account keeps its protection (an app password).
+    /// A new secret that signs in to SMTP submission only, as this mailbox, revocable, with its
+    /// own expiry and address list (a device credential), or letting the organisation issue them.
+    Device,
+    /// A new secret for one device that stands in for the account password wherever a password
+    /// is accepted (an app password), or letting the organisation issue them.
     Scoped,
-    /// Opens one mailbox.
+    /// Lowers one mailbox's protection (Authenticated SMTP for it, its MFA off).
     Mailbox,
-    /// Opens every mailbox of the organisation.
+    /// Lowers the protection of every mailbox of the organisation.
     Organisation,
 }
 
-/// A device credential for this mailbox (issue 7): neither security defaults nor MFA block it,
-/// so it is suggested before turning either off. Scoped: one revocable secret for one device,
-/// usable only for SMTP submission as this mailbox.
-fn device_credential_fix(check: DoctorCheck, o: &authrelay_core::OrgSettings, org_name: &str, u: &str) -> Fix {
-    let mut commands = vec![];
-    if o.device_credentials == authrelay_core::DeviceCredentialsPolicy::Blocked {
-        commands.push(Command::new(&["org", "set", org_name, "--device-credentials", "allowed"]));
+/// Every change the doctor can propose. The admin center maps these, not message ids, to its
+/// one-click actions; each names its own messages ([`FixKind::messages`]) and a test checks
+/// they exist in every language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixKind {
+    AddOrg,
+    AddUser,
+    Unlock,
+    AllowSignIn,
+    EnableSmtpAuthMailbox,
+    EnableSmtpAuthOrg,
+    AllowDeviceCredentials,
+    AddDeviceCredential,
+    AllowAppPasswords,
+    AddAppPassword,
+    SecurityDefaultsOff,
+    MfaOff,
+    RaiseDailyLimit,
+}
+
+/// The message ids of a fix: its title, admin-center path and note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixMessages {
+    pub title: &'static str,
+    pub path: &'static str,
+    pub note: Option<&'static str>,
+}
+
+impl FixKind {
+    pub const ALL: &'static [FixKind] = &[
+        FixKind::AddOrg,
+        FixKind::AddUser,
+        FixKind::Unlock,
+        FixKind::AllowSignIn,
+        FixKind::EnableSmtpAuthMailbox,
+        FixKind::EnableSmtpAuthOrg,
+        FixKind::AllowDeviceCredentials,
+        FixKind::AddDeviceCredential,
+        FixKind::AllowAppPasswords,
+        FixKind::AddAppPassword,
+        FixKind::SecurityDefaultsOff,
+        FixKind::MfaOff,
+        FixKind::RaiseDailyLimit,
+    ];
+
+    pub fn weakening(self) -> Weakening {
+        match self {
+            FixKind::AddOrg | FixKind::AddUser | FixKind::Unlock | FixKind::AllowSignIn => Weakening::None,
+            FixKind::AllowDeviceCredentials | FixKind::AddDeviceCredential => Weakening::Device,
+            FixKind::AllowAppPasswords | FixKind::AddAppPassword => Weakening::Scoped,
+            FixKind::EnableSmtpAuthMailbox | FixKind::MfaOff => Weakening::Mailbox,
+            FixKind::EnableSmtpAuthOrg | FixKind::SecurityDefaultsOff | FixKind::RaiseDailyLimit => {
+                Weakening::Organisation
+            }
+        }
     }
-    commands.push(Command::new(&["device-credential", "add", u, "--name", "smtp-device"]));
-    Fix {
-        check,
-        weakening: Weakening::Scoped,
-        title: Text::new("fix-device-credential-add").arg("user", u),
-        commands,
-        admin_path: Text::new("path-device-credential").arg("user", u),
-        note: Some(Text::new("fix-device-credential-note")),
+
+    pub fn messages(self) -> FixMessages {
+        let m = |title, path, note| FixMessages { title, path, note };
+        match self {
+            FixKind::AddOrg => m("fix-org-add", "path-org-add", Some("fix-org-add-note")),
+            FixKind::AddUser => m("fix-user-add", "path-user-add", None),
+            FixKind::Unlock => m("fix-unlock", "path-unlock", Some("fix-unlock-note")),
+            FixKind::AllowSignIn => m("fix-sign-in-allow", "path-sign-in", Some("fix-sign-in-allow-note")),
+            FixKind::EnableSmtpAuthMailbox => m("fix-smtp-auth-mailbox", "path-smtp-auth-mailbox", None),
+            FixKind::EnableSmtpAuthOrg => m("fix-smtp-auth-org", "path-smtp-auth-org", Some("fix-smtp-auth-org-note")),
+            FixKind::AllowDeviceCredentials => m("fix-device-credentials-allow", "path-device-credentials-org", None),
+            FixKind::AddDeviceCredential => {
+                m("fix-device-credential-add", "path-device-credential", Some("fix-device-credential-note"))
+            }
+            FixKind::AllowAppPasswords => {
+                m("fix-app-password-allow", "path-app-password-org", Some("fix-app-password-note-existing"))
+            }
+            FixKind::AddAppPassword => {
+                m("fix-app-password-add", "path-app-password-user", Some("fix-app-password-note-new"))
+            }
+            FixKind::SecurityDefaultsOff => {
+                m("fix-security-defaults-off", "path-security-defaults", Some("fix-security-defaults-off-note"))
+            }
+            FixKind::MfaOff => m("fix-mfa-off", "path-mfa", Some("fix-mfa-off-note")),
+            FixKind::RaiseDailyLimit => m("fix-daily-limit", "path-limits", Some("fix-daily-limit-note")),
+        }
+    }
+
+    /// The checks this change can clear, in decision order.
+    fn clears(self) -> &'static [DoctorCheck] {
+        use DoctorCheck as D;
+        match self {
+            FixKind::AddOrg => &[D::Organisation],
+            FixKind::AddUser => &[D::Account],
+            FixKind::Unlock => &[D::Lockout],
+            FixKind::AllowSignIn => &[D::SignIn],
+            FixKind::EnableSmtpAuthMailbox | FixKind::EnableSmtpAuthOrg => &[D::AuthenticatedSmtp],
+            FixKind::AllowDeviceCredentials | FixKind::AddDeviceCredential => &[D::SecurityDefaults, D::Mfa],
+            FixKind::AllowAppPasswords | FixKind::AddAppPassword => &[D::Mfa],
+            FixKind::SecurityDefaultsOff => &[D::SecurityDefaults],
+            FixKind::MfaOff => &[D::Mfa],
+            FixKind::RaiseDailyLimit => &[D::Limits],
+        }
     }
 }
 
@@ -163,7 +253,8 @@ impl Command {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Fix {
-    /// The blocking check this fix clears.
+    pub kind: FixKind,
+    /// The first blocking check this change clears.
     pub check: DoctorCheck,
     pub weakening: Weakening,
     pub title: Text,
@@ -172,17 +263,31 @@ pub struct Fix {
     pub admin_path: Text,
     /// What the device must then use, or what the fix costs.
     pub note: Option<Text>,
+    /// The first plan (index into [`Report::plans`]) that has this change; 0 is the recommended.
+    pub plan: usize,
+}
+
+/// A smallest set of changes under which `decide` accepts the device.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// In the order to apply them.
+    pub fixes: Vec<Fix>,
+    /// The most weakening of its changes.
+    pub weakening: Weakening,
+    /// The credential the device then signs in with.
+    pub credential: Option<CredentialKind>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub address: String,
     pub org: Option<String>,
-    /// True when no check blocks: a device with the right secret can send.
+    /// True when `decide` accepts a credential the mailbox has and no limit blocks.
     pub can_send: bool,
     pub checks: Vec<CheckResult>,
-    /// Grouped by blocking check in decision order, each group least weakening first. Applying
-    /// the first fix of every group makes the mailbox able to send.
+    /// Recommended first, then the alternatives, each weakening more (see [`Weakening`]).
+    pub plans: Vec<Plan>,
+    /// Every change of every plan, once, in plan order (the recommended plan's first).
     pub fixes: Vec<Fix>,
 }
 
@@ -197,35 +302,206 @@ pub struct Limits {
     pub max_sessions: u64,
 }
 
+/// What `decide` needs to know of the mailbox, and what a plan can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State {
+    org: OrgSettings,
+    mailbox: MailboxSettings,
+    locked: bool,
+    /// Active app passwords.
+    app_passwords: usize,
+    /// Device credentials not past their expiry (the policy is `decide`'s to judge).
+    devices: usize,
+}
+
+impl State {
+    fn apply(mut self, fix: FixKind) -> State {
+        match fix {
+            FixKind::AddOrg | FixKind::AddUser | FixKind::RaiseDailyLimit => {}
+            FixKind::Unlock => self.locked = false,
+            FixKind::AllowSignIn => self.mailbox.sign_in = SignIn::Allowed,
+            FixKind::EnableSmtpAuthMailbox => self.mailbox.smtp_auth = MailboxSmtpAuth::Enabled,
+            FixKind::EnableSmtpAuthOrg => self.org.smtp_auth = OrgSmtpAuth::Enabled,
+            FixKind::AllowDeviceCredentials => self.org.device_credentials = DeviceCredentialsPolicy::Allowed,
+            FixKind::AddDeviceCredential => self.devices += 1,
+            FixKind::AllowAppPasswords => self.org.app_passwords = AppPasswordsPolicy::Allowed,
+            FixKind::AddAppPassword => self.app_passwords += 1,
+            FixKind::SecurityDefaultsOff => self.org.security_defaults = SecurityDefaults::Off,
+            FixKind::MfaOff => self.mailbox.mfa = MfaState::Disabled,
+        }
+        self
+    }
+
+    /// The changes that would change a fact of this state.
+    fn candidates(&self) -> Vec<FixKind> {
+        let mut c = vec![];
+        let mut when = |yes: bool, k| {
+            if yes {
+                c.push(k)
+            }
+        };
+        when(self.locked, FixKind::Unlock);
+        when(self.mailbox.sign_in == SignIn::Blocked, FixKind::AllowSignIn);
+        when(self.mailbox.smtp_auth != MailboxSmtpAuth::Enabled, FixKind::EnableSmtpAuthMailbox);
+        when(self.org.smtp_auth == OrgSmtpAuth::Disabled, FixKind::EnableSmtpAuthOrg);
+        when(self.org.device_credentials == DeviceCredentialsPolicy::Blocked, FixKind::AllowDeviceCredentials);
+        when(self.devices == 0, FixKind::AddDeviceCredential);
+        when(self.org.app_passwords == AppPasswordsPolicy::Blocked, FixKind::AllowAppPasswords);
+        when(self.app_passwords == 0, FixKind::AddAppPassword);
+        when(self.org.security_defaults == SecurityDefaults::On, FixKind::SecurityDefaultsOff);
+        when(self.mailbox.mfa != MfaState::Disabled, FixKind::MfaOff);
+        c
+    }
+
+    /// The credentials the device could present: always the password, and the other kinds the
+    /// mailbox has.
+    fn kinds(&self) -> Vec<CredentialKind> {
+        let mut k = vec![CredentialKind::Password];
+        if self.app_passwords > 0 {
+            k.push(CredentialKind::AppPassword);
+        }
+        if self.devices > 0 {
+            k.push(CredentialKind::DeviceCredential);
+        }
+        k
+    }
+
+    /// An attempt with a correct secret of `kind`, over TLS, from an address its allow list
+    /// admits (the doctor cannot know the device's address).
+    fn facts(&self, kind: CredentialKind) -> AuthFacts {
+        AuthFacts {
+            user_locked: self.locked,
+            credential: CredentialCheck::Verified(kind),
+            account: Some(AccountFacts { org: self.org, mailbox: self.mailbox }),
+            device: (kind == CredentialKind::DeviceCredential)
+                .then_some(DeviceFacts { expired: false, address_allowed: true }),
+            ..AuthFacts::new_over_tls()
+        }
+    }
+
+    /// The decision for each credential kind.
+    fn decisions(&self) -> Vec<(CredentialKind, Decision)> {
+        self.kinds().into_iter().map(|k| (k, decide(&self.facts(k)))).collect()
+    }
+
+    /// The kind `decide` accepts, preferring the one the plan just created.
+    fn accepted(&self, created: Option<CredentialKind>) -> Option<CredentialKind> {
+        let ok: Vec<CredentialKind> =
+            self.decisions().into_iter().filter(|(_, d)| d.accepted()).map(|(k, _)| k).collect();
+        created.filter(|c| ok.contains(c)).or_else(|| ok.first().copied())
+    }
+
+    /// This state with every layer but `keep` set to let everything through, so `decide`
+    /// answers for that layer alone.
+    fn only(&self, keep: DoctorCheck) -> State {
+        let mut s = *self;
+        if keep != DoctorCheck::Lockout {
+            s.locked = false;
+        }
+        if keep != DoctorCheck::SignIn {
+            s.mailbox.sign_in = SignIn::Allowed;
+        }
+        if keep != DoctorCheck::AuthenticatedSmtp {
+            s.mailbox.smtp_auth = MailboxSmtpAuth::Enabled;
+        }
+        if keep != DoctorCheck::SecurityDefaults {
+            s.org.security_defaults = SecurityDefaults::Off;
+        }
+        if keep != DoctorCheck::Mfa {
+            s.mailbox.mfa = MfaState::Disabled;
+            s.org.app_passwords = AppPasswordsPolicy::Allowed;
+        }
+        s
+    }
+
+    /// One layer's verdict: it blocks when it refuses every credential the mailbox has that
+    /// nothing else refuses; it warns when it refuses some (the account password under MFA)
+    /// while another kind gets through. The reply of its refusal, if any.
+    fn layer(&self, check: DoctorCheck) -> (Status, Option<ReplyId>) {
+        let decisions = self.only(check).decisions();
+        let here: Vec<ReplyId> =
+            decisions.iter().filter(|(_, d)| layer_of(d.check()) == Some(check)).map(|(_, d)| d.reply()).collect();
+        let through = decisions.iter().any(|(_, d)| d.accepted());
+        let status = match (here.is_empty(), through) {
+            (true, _) => Status::Pass,
+            (false, true) => Status::Warns,
+            (false, false) => Status::Blocks,
+        };
+        (status, here.first().copied())
+    }
+}
+
+/// The doctor's check a step of the decision order belongs to.
+fn layer_of(check: Check) -> Option<DoctorCheck> {
+    Some(match check {
+        Check::Lockout => DoctorCheck::Lockout,
+        Check::SignIn => DoctorCheck::SignIn,
+        Check::AuthenticatedSmtp => DoctorCheck::AuthenticatedSmtp,
+        Check::SecurityDefaults => DoctorCheck::SecurityDefaults,
+        Check::Mfa => DoctorCheck::Mfa,
+        _ => return None,
+    })
+}
+
+/// How a plan ranks: its changes' weakenings, most weakening first, compared in turn (one
+/// change that opens a mailbox weakens more than two device-only secrets); then fewer changes;
+/// then the changes themselves, for a stable order.
+fn rank(plan: &[FixKind]) -> (Vec<Weakening>, usize, Vec<FixKind>) {
+    let mut w: Vec<Weakening> = plan.iter().map(|f| f.weakening()).collect();
+    w.sort_by(|a, b| b.cmp(a));
+    (w, plan.len(), plan.to_vec())
+}
+
+/// How many alternatives the doctor shows after the recommended plan.
+const ALTERNATIVES: usize = 3;
+
+/// Every smallest set of candidate changes under which `decide` accepts a credential the
+/// device can then use, best first: none of its proper subsets works.
+fn plans(state: &State) -> Vec<(Vec<FixKind>, Option<CredentialKind>)> {
+    let candidates = state.candidates();
+    let mut working: Vec<(Vec<FixKind>, Option<CredentialKind>)> = vec![];
+    // Ordered by size, so every smaller working set is known before its supersets.
+    let mut subsets: Vec<u32> = (1..(1u32 << candidates.len())).collect();
+    subsets.sort_by_key(|m| m.count_ones());
+    let mut masks: Vec<u32> = vec![];
+    for mask in subsets {
+        if masks.iter().any(|m| m & mask == *m) {
+            continue; // a working proper subset exists
+        }
+        let plan: Vec<FixKind> =
+            candidates.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, k)| *k).collect();
+        let after = plan.iter().fold(*state, |s, k| s.apply(*k));
+        let created = if plan.contains(&FixKind::AddDeviceCredential) {
+            Some(CredentialKind::DeviceCredential)
+        } else if plan.contains(&FixKind::AddAppPassword) {
+            Some(CredentialKind::AppPassword)
+        } else {
+            None
+        };
+        if let Some(kind) = after.accepted(created) {
+            // A change the accepted credential does not need is not part of a smallest plan.
+            masks.push(mask);
+            working.push((plan, Some(kind)));
+        }
+    }
+    working.sort_by_key(|(p, _)| rank(p));
+    working
+}
+
 /// Runs every check for `address`. Directory outages are errors; everything else is a verdict.
 pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) -> Result<Report, DirectoryError> {
     let addr = address.as_str().to_string();
     let mut checks = vec![];
-    let mut fixes = vec![];
-    let report = |checks: Vec<CheckResult>, fixes: Vec<Fix>, org: Option<String>| {
-        let can_send = !checks.iter().any(|c| c.status == Status::Blocks);
-        Report { address: addr.clone(), org, can_send, checks, fixes }
-    };
-
     let Some(user) = dir.user(&addr).await? else {
-        match dir.org_for_domain(address.domain()).await? {
+        let domain = address.domain();
+        let (fix, org) = match dir.org_for_domain(domain).await? {
             None => {
                 checks.push(CheckResult {
                     check: DoctorCheck::Organisation,
                     status: Status::Blocks,
-                    detail: Text::new("doctor-org-missing").arg("domain", address.domain()),
+                    detail: Text::new("doctor-org-missing").arg("domain", domain),
                 });
-                fixes.push(Fix {
-                    check: DoctorCheck::Organisation,
-                    weakening: Weakening::None,
-                    title: Text::new("fix-org-add").arg("domain", address.domain()),
-                    commands: vec![
-                        Command::new(&["org", "add", "ORG", "--domain", address.domain()]),
-                        Command::new(&["user", "add", &addr]),
-                    ],
-                    admin_path: Text::new("path-org-add"),
-                    note: Some(Text::new("fix-org-add-note")),
-                });
+                (FixKind::AddOrg, None)
             }
             Some(org) => {
                 checks.push(CheckResult {
@@ -238,29 +514,24 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
                     status: Status::Blocks,
                     detail: Text::new("doctor-account-missing").arg("user", &addr).arg("org", &org.name),
                 });
-                fixes.push(Fix {
-                    check: DoctorCheck::Account,
-                    weakening: Weakening::None,
-                    title: Text::new("fix-user-add").arg("user", &addr),
-                    commands: vec![Command::new(&["user", "add", &addr])],
-                    admin_path: Text::new("path-user-add"),
-                    note: None,
-                });
+                (FixKind::AddUser, Some(org.name))
             }
-        }
-        return Ok(report(checks, fixes, None));
+        };
+        let ctx = FixContext { user: &addr, domain, org: "", state: None, daily: 0 };
+        let fix = ctx.fix(fix, &checks, 0);
+        let plan = Plan { fixes: vec![fix.clone()], weakening: fix.weakening, credential: None };
+        return Ok(Report { address: addr, org, can_send: false, checks, plans: vec![plan], fixes: vec![fix] });
     };
     let org = dir.org(&user.org).await?.ok_or_else(|| DirectoryError::UnknownOrg(user.org.clone()))?;
     let app_passwords = dir.list_app_passwords(&addr).await?;
-    // Live, unexpired device credentials the organisation allows: neither security defaults
-    // nor MFA block them (issue 7), so those checks only warn while one exists.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let devices = if org.settings.device_credentials == authrelay_core::DeviceCredentialsPolicy::Allowed {
-        dir.list_device_credentials(&addr).await?.iter().filter(|d| d.expires_at.is_none_or(|e| e > now)).count()
-    } else {
-        0
-    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let devices =
+        dir.list_device_credentials(&addr).await?.iter().filter(|d| d.expires_at.is_none_or(|e| e > now)).count();
+    let lockouts = dir.lockouts(&addr).await?;
+    let locked: Vec<_> = lockouts.iter().filter(|l| l.locked_until > now).collect();
     let (o, m) = (org.settings, user.settings);
+    let state = State { org: o, mailbox: m, locked: !locked.is_empty(), app_passwords: app_passwords.len(), devices };
+    let usable_devices = if o.device_credentials == DeviceCredentialsPolicy::Allowed { devices } else { 0 };
     let on = |c: DoctorCheck, s: Status, t: Text| CheckResult { check: c, status: s, detail: t };
     let u = addr.as_str();
     let org_name = org.name.as_str();
@@ -275,185 +546,69 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
         Status::Pass,
         Text::new("doctor-account-ok").arg("user", u).arg("changed", crate::rfc3339(user.password_changed_at)),
     ));
-    // 3. Smart lockout: any location locked now blocks the devices there.
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let lockouts = dir.lockouts(u).await?;
-    let locked: Vec<_> = lockouts.iter().filter(|l| l.locked_until > now).collect();
-    if let Some(worst) = locked.iter().max_by_key(|l| l.locked_until) {
-        let place = worst.location.clone().unwrap_or_else(|| "*".to_string());
-        checks.push(on(
-            DoctorCheck::Lockout,
-            Status::Blocks,
-            Text::new("doctor-lockout-locked")
-                .arg("until", crate::rfc3339(worst.locked_until))
-                .arg("location", place)
-                .arg("failures", worst.failures),
-        ));
-        fixes.push(Fix {
-            check: DoctorCheck::Lockout,
-            weakening: Weakening::None,
-            title: Text::new("fix-unlock").arg("user", u),
-            commands: vec![Command::new(&["user", "unlock", u])],
-            admin_path: Text::new("path-unlock").arg("user", u),
-            note: Some(Text::new("fix-unlock-note").arg("user", u)),
-        });
-    } else {
-        let failures: u32 = lockouts.iter().map(|l| l.failures).sum();
-        checks.push(on(
-            DoctorCheck::Lockout,
-            if failures > 0 { Status::Warns } else { Status::Pass },
-            if failures > 0 {
-                Text::new("doctor-lockout-failures").arg("failures", failures)
-            } else {
-                Text::new("doctor-lockout-clear")
-            },
-        ));
-    }
-
-    // 5. Sign-in.
-    if m.sign_in == SignIn::Blocked {
-        checks.push(on(DoctorCheck::SignIn, Status::Blocks, Text::new("doctor-sign-in-blocked").arg("user", u)));
-        fixes.push(Fix {
-            check: DoctorCheck::SignIn,
-            weakening: Weakening::None,
-            title: Text::new("fix-sign-in-allow").arg("user", u),
-            commands: vec![Command::new(&["user", "set", u, "--sign-in", "allowed"])],
-            admin_path: Text::new("path-sign-in").arg("user", u),
-            note: Some(Text::new("fix-sign-in-allow-note")),
-        });
-    } else {
-        checks.push(on(DoctorCheck::SignIn, Status::Pass, Text::new("doctor-sign-in-ok")));
-    }
-
-    // 6. Effective Authenticated SMTP, and where it comes from.
-    let mailbox_fix = Fix {
-        check: DoctorCheck::AuthenticatedSmtp,
-        weakening: Weakening::Mailbox,
-        title: Text::new("fix-smtp-auth-mailbox").arg("user", u),
-        commands: vec![Command::new(&["user", "set", u, "--smtp-auth", "enabled"])],
-        admin_path: Text::new("path-smtp-auth-mailbox").arg("user", u),
-        note: None,
+    // Each layer of the decision order: `decide`'s answer for every credential the mailbox
+    // has, with that layer alone in force. The texts only say why.
+    let (status, _) = state.layer(DoctorCheck::Lockout);
+    let detail = match locked.iter().max_by_key(|l| l.locked_until) {
+        Some(worst) => Text::new("doctor-lockout-locked")
+            .arg("until", crate::rfc3339(worst.locked_until))
+            .arg("location", worst.location.clone().unwrap_or_else(|| "*".to_string()))
+            .arg("failures", worst.failures),
+        None => match lockouts.iter().map(|l| l.failures).sum::<u32>() {
+            0 => Text::new("doctor-lockout-clear"),
+            n => Text::new("doctor-lockout-failures").arg("failures", n),
+        },
     };
-    match effective_smtp_auth(o.smtp_auth, m.smtp_auth) {
-        (true, SmtpAuthSource::Mailbox) => checks.push(on(
-            DoctorCheck::AuthenticatedSmtp,
-            Status::Pass,
-            Text::new("doctor-smtp-auth-on-mailbox").arg("org_value", o.smtp_auth),
-        )),
-        (true, SmtpAuthSource::Organisation) => checks.push(on(
-            DoctorCheck::AuthenticatedSmtp,
-            Status::Pass,
-            Text::new("doctor-smtp-auth-on-org").arg("org", org_name),
-        )),
-        (false, SmtpAuthSource::Mailbox) => {
-            checks.push(on(
-                DoctorCheck::AuthenticatedSmtp,
-                Status::Blocks,
-                Text::new("doctor-smtp-auth-off-mailbox").arg("org_value", o.smtp_auth),
-            ));
-            fixes.push(mailbox_fix);
-        }
-        (false, SmtpAuthSource::Organisation) => {
-            checks.push(on(
-                DoctorCheck::AuthenticatedSmtp,
-                Status::Blocks,
-                Text::new("doctor-smtp-auth-off-org").arg("org", org_name),
-            ));
-            fixes.push(mailbox_fix);
-            fixes.push(Fix {
-                check: DoctorCheck::AuthenticatedSmtp,
-                weakening: Weakening::Organisation,
-                title: Text::new("fix-smtp-auth-org").arg("org", org_name),
-                commands: vec![Command::new(&["org", "set", org_name, "--smtp-auth", "enabled"])],
-                admin_path: Text::new("path-smtp-auth-org"),
-                note: Some(Text::new("fix-smtp-auth-org-note")),
-            });
-        }
-    }
+    let failures = lockouts.iter().any(|l| l.failures > 0);
+    let status = if status == Status::Pass && failures { Status::Warns } else { status };
+    checks.push(on(DoctorCheck::Lockout, status, detail));
 
-    // 7. Security defaults.
-    if o.security_defaults == SecurityDefaults::On && devices > 0 {
-        checks.push(on(
-            DoctorCheck::SecurityDefaults,
-            Status::Warns,
-            Text::new("doctor-security-defaults-on-device-credentials").arg("count", devices),
-        ));
-    } else if o.security_defaults == SecurityDefaults::On {
-        checks.push(on(DoctorCheck::SecurityDefaults, Status::Blocks, Text::new("doctor-security-defaults-on")));
-        fixes.push(device_credential_fix(DoctorCheck::SecurityDefaults, &o, org_name, u));
-        fixes.push(Fix {
-            check: DoctorCheck::SecurityDefaults,
-            weakening: Weakening::Organisation,
-            title: Text::new("fix-security-defaults-off").arg("org", org_name),
-            commands: vec![Command::new(&["org", "set", org_name, "--security-defaults", "off"])],
-            admin_path: Text::new("path-security-defaults"),
-            note: Some(Text::new("fix-security-defaults-off-note")),
-        });
+    let (status, _) = state.layer(DoctorCheck::SignIn);
+    let detail = if status == Status::Pass {
+        Text::new("doctor-sign-in-ok")
     } else {
-        checks.push(on(DoctorCheck::SecurityDefaults, Status::Pass, Text::new("doctor-security-defaults-off")));
-    }
+        Text::new("doctor-sign-in-blocked").arg("user", u)
+    };
+    checks.push(on(DoctorCheck::SignIn, status, detail));
 
-    // 8. MFA, and whether an app password can stand in for the account password.
+    let (status, reply) = state.layer(DoctorCheck::AuthenticatedSmtp);
+    let detail = match (reply, effective_smtp_auth(o.smtp_auth, m.smtp_auth).1) {
+        (Some(ReplyId::SmtpAuthDisabledMailbox), _) => {
+            Text::new("doctor-smtp-auth-off-mailbox").arg("org_value", o.smtp_auth)
+        }
+        (Some(_), _) => Text::new("doctor-smtp-auth-off-org").arg("org", org_name),
+        (None, SmtpAuthSource::Mailbox) => Text::new("doctor-smtp-auth-on-mailbox").arg("org_value", o.smtp_auth),
+        (None, SmtpAuthSource::Organisation) => Text::new("doctor-smtp-auth-on-org").arg("org", org_name),
+    };
+    checks.push(on(DoctorCheck::AuthenticatedSmtp, status, detail));
+
+    let (status, _) = state.layer(DoctorCheck::SecurityDefaults);
+    let detail = match status {
+        Status::Pass => Text::new("doctor-security-defaults-off"),
+        Status::Warns => Text::new("doctor-security-defaults-on-device-credentials").arg("count", usable_devices),
+        _ => Text::new("doctor-security-defaults-on"),
+    };
+    checks.push(on(DoctorCheck::SecurityDefaults, status, detail));
+
+    let (status, _) = state.layer(DoctorCheck::Mfa);
     let allowed = o.app_passwords == AppPasswordsPolicy::Allowed;
     let count = app_passwords.len();
-    if m.mfa != MfaState::Disabled && devices > 0 {
-        checks.push(on(
-            DoctorCheck::Mfa,
-            Status::Warns,
-            Text::new("doctor-mfa-on-device-credentials").arg("mfa", m.mfa).arg("count", devices),
-        ));
-    } else if m.mfa == MfaState::Disabled {
-        checks.push(on(DoctorCheck::Mfa, Status::Pass, Text::new("doctor-mfa-off")));
-    } else if allowed && count > 0 {
-        checks.push(on(
-            DoctorCheck::Mfa,
-            Status::Warns,
-            Text::new("doctor-mfa-on-app-passwords").arg("mfa", m.mfa).arg("count", count),
-        ));
-    } else {
-        let detail = match (allowed, count) {
+    let detail = match status {
+        Status::Pass => Text::new("doctor-mfa-off"),
+        Status::Warns if usable_devices > 0 => {
+            Text::new("doctor-mfa-on-device-credentials").arg("mfa", m.mfa).arg("count", usable_devices)
+        }
+        Status::Warns => Text::new("doctor-mfa-on-app-passwords").arg("mfa", m.mfa).arg("count", count),
+        _ => match (allowed, count) {
             (true, _) => Text::new("doctor-mfa-on-no-app-password").arg("mfa", m.mfa),
             (false, 0) => Text::new("doctor-mfa-on-app-passwords-blocked").arg("mfa", m.mfa).arg("org", org_name),
             (false, _) => Text::new("doctor-mfa-on-app-passwords-exist-blocked")
                 .arg("mfa", m.mfa)
                 .arg("org", org_name)
                 .arg("count", count),
-        };
-        checks.push(on(DoctorCheck::Mfa, Status::Blocks, detail));
-        // Least weakening: keep MFA, let the device use an app password.
-        let mut commands = vec![];
-        if !allowed {
-            commands.push(Command::new(&["org", "set", org_name, "--app-passwords", "allowed"]));
-        }
-        let note = if count == 0 {
-            commands.push(Command::new(&["app-password", "add", u, "--name", "smtp-device"]));
-            Text::new("fix-app-password-note-new")
-        } else {
-            Text::new("fix-app-password-note-existing").arg("count", count)
-        };
-        fixes.push(Fix {
-            check: DoctorCheck::Mfa,
-            // Allowing app passwords lowers no account's protection by itself; each one is a
-            // separate, revocable secret for one device.
-            weakening: Weakening::Scoped,
-            title: Text::new(if count == 0 { "fix-app-password-add" } else { "fix-app-password-allow" })
-                .arg("user", u)
-                .arg("org", org_name),
-            commands,
-            admin_path: Text::new(if allowed { "path-app-password-user" } else { "path-app-password-org" })
-                .arg("user", u),
-            note: Some(note),
-        });
-        fixes.push(device_credential_fix(DoctorCheck::Mfa, &o, org_name, u));
-        fixes.push(Fix {
-            check: DoctorCheck::Mfa,
-            weakening: Weakening::Mailbox,
-            title: Text::new("fix-mfa-off").arg("user", u),
-            commands: vec![Command::new(&["user", "set", u, "--mfa", "disabled"])],
-            admin_path: Text::new("path-mfa").arg("user", u),
-            note: Some(Text::new("fix-mfa-off-note")),
-        });
-    }
+        },
+    };
+    checks.push(on(DoctorCheck::Mfa, status, detail));
 
     // App passwords: count and the organisation's policy.
     let app_status = if count > 0 && !allowed { Status::Warns } else { Status::Pass };
@@ -493,20 +648,93 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
             .arg("size_mb", max_size / (1024 * 1024))
             .arg("send_as", send_as),
     ));
-    if limit_status == Status::Blocks {
-        let raised = (daily * 2).to_string();
-        fixes.push(Fix {
-            check: DoctorCheck::Limits,
-            weakening: Weakening::Organisation,
-            title: Text::new("fix-daily-limit").arg("org", org_name).arg("limit", &raised),
-            commands: vec![Command::new(&["org", "set", org_name, "--daily-recipients", &raised])],
-            admin_path: Text::new("path-limits"),
-            note: Some(Text::new("fix-daily-limit-note")),
-        });
-    }
 
-    fixes.sort_by_key(|f| (f.check, f.weakening));
-    Ok(report(checks, fixes, Some(org.name)))
+    // The plans: `decide` tries every smallest set of changes; the quota, not an AUTH fact,
+    // joins every plan when it blocks.
+    let auth_ok = state.accepted(None).is_some();
+    let mut found = if auth_ok { vec![(vec![], None)] } else { plans(&state) };
+    if limit_status == Status::Blocks {
+        for (plan, _) in &mut found {
+            plan.push(FixKind::RaiseDailyLimit);
+        }
+    }
+    found.retain(|(plan, _)| !plan.is_empty());
+    found.truncate(1 + ALTERNATIVES);
+    let ctx = FixContext { user: u, domain: address.domain(), org: org_name, state: Some(&state), daily };
+    let plans: Vec<Plan> = found
+        .iter()
+        .enumerate()
+        .map(|(n, (kinds, credential))| {
+            let fixes: Vec<Fix> = kinds.iter().map(|k| ctx.fix(*k, &checks, n)).collect();
+            let weakening = fixes.iter().map(|f| f.weakening).max().unwrap_or(Weakening::None);
+            Plan { fixes, weakening, credential: *credential }
+        })
+        .collect();
+    let mut fixes: Vec<Fix> = vec![];
+    for f in plans.iter().flat_map(|p| &p.fixes) {
+        if !fixes.iter().any(|g| g.kind == f.kind) {
+            fixes.push(f.clone());
+        }
+    }
+    let can_send = auth_ok && limit_status != Status::Blocks;
+    Ok(Report { address: addr, org: Some(org.name.clone()), can_send, checks, plans, fixes })
+}
+
+/// What a fix's commands and texts name.
+struct FixContext<'a> {
+    user: &'a str,
+    domain: &'a str,
+    org: &'a str,
+    state: Option<&'a State>,
+    daily: u64,
+}
+
+impl FixContext<'_> {
+    fn fix(&self, kind: FixKind, checks: &[CheckResult], plan: usize) -> Fix {
+        let (u, org) = (self.user, self.org);
+        let raised = (self.daily * 2).to_string();
+        let argv: Vec<Vec<&str>> = match kind {
+            FixKind::AddOrg => vec![vec!["org", "add", "ORG", "--domain", self.domain], vec!["user", "add", u]],
+            FixKind::AddUser => vec![vec!["user", "add", u]],
+            FixKind::Unlock => vec![vec!["user", "unlock", u]],
+            FixKind::AllowSignIn => vec![vec!["user", "set", u, "--sign-in", "allowed"]],
+            FixKind::EnableSmtpAuthMailbox => vec![vec!["user", "set", u, "--smtp-auth", "enabled"]],
+            FixKind::EnableSmtpAuthOrg => vec![vec!["org", "set", org, "--smtp-auth", "enabled"]],
+            FixKind::AllowDeviceCredentials => vec![vec!["org", "set", org, "--device-credentials", "allowed"]],
+            FixKind::AddDeviceCredential => vec![vec!["device-credential", "add", u, "--name", "smtp-device"]],
+            FixKind::AllowAppPasswords => vec![vec!["org", "set", org, "--app-passwords", "allowed"]],
+            FixKind::AddAppPassword => vec![vec!["app-password", "add", u, "--name", "smtp-device"]],
+            FixKind::SecurityDefaultsOff => vec![vec!["org", "set", org, "--security-defaults", "off"]],
+            FixKind::MfaOff => vec![vec!["user", "set", u, "--mfa", "disabled"]],
+            FixKind::RaiseDailyLimit => vec![vec!["org", "set", org, "--daily-recipients", &raised]],
+        };
+        let msg = kind.messages();
+        let with = |id: &'static str| {
+            Text::new(id)
+                .arg("user", u)
+                .arg("org", org)
+                .arg("domain", self.domain)
+                .arg("limit", &raised)
+                .arg("count", self.state.map_or(0, |s| s.app_passwords))
+        };
+        // An app-password note for existing ones only when there are some.
+        let note = match (kind, self.state) {
+            (FixKind::AllowAppPasswords, Some(s)) if s.app_passwords == 0 => None,
+            _ => msg.note.map(with),
+        };
+        let blocking = |c: &DoctorCheck| checks.iter().any(|r| r.check == *c && r.status == Status::Blocks);
+        let check = kind.clears().iter().find(|c| blocking(c)).or(kind.clears().first()).copied();
+        Fix {
+            kind,
+            check: check.unwrap_or(DoctorCheck::Account),
+            weakening: kind.weakening(),
+            title: with(msg.title),
+            commands: argv.iter().map(|a| Command::new(a)).collect(),
+            admin_path: with(msg.path),
+            note,
+            plan,
+        }
+    }
 }
 
 impl Report {
@@ -540,37 +768,47 @@ impl Report {
         out.push_str("\n\n");
         out.push_str(&Text::new("doctor-fixes-heading").render(lang));
         out.push('\n');
-        let mut last = None;
-        let mut n = 0;
-        for f in &self.fixes {
-            if last != Some(f.check) {
-                out.push_str(&format!("  {}\n", Text::new(f.check.label()).render(lang)));
-                last = Some(f.check);
-                n = 0;
-            }
-            n += 1;
-            let marker = if n == 1 {
-                Text::new("doctor-fix-recommended").render(lang)
-            } else {
-                Text::new("doctor-fix-alternative").render(lang)
-            };
-            out.push_str(&format!("    {n}. {} ({marker})\n", f.title.render(lang)));
-            for c in &f.commands {
-                out.push_str(&format!("       $ {}\n", c.display));
-            }
+        for (n, plan) in self.plans.iter().enumerate() {
+            let marker = if n == 0 { "doctor-fix-recommended" } else { "doctor-fix-alternative" };
             out.push_str(&format!(
-                "       {} {}\n",
-                Text::new("doctor-admin-center").render(lang),
-                f.admin_path.render(lang)
+                "  {}\n",
+                Text::new("doctor-plan")
+                    .arg("n", n + 1)
+                    .arg("marker", Text::new(marker).render(lang))
+                    .arg("weakening", Text::new(plan.weakening.label()).render(lang))
+                    .render(lang)
             ));
-            if let Some(note) = &f.note {
-                out.push_str(&format!("       {}\n", note.render(lang)));
+            for (i, f) in plan.fixes.iter().enumerate() {
+                out.push_str(&format!("    {}. {}\n", i + 1, f.title.render(lang)));
+                for c in &f.commands {
+                    out.push_str(&format!("       $ {}\n", c.display));
+                }
+                out.push_str(&format!(
+                    "       {} {}\n",
+                    Text::new("doctor-admin-center").render(lang),
+                    f.admin_path.render(lang)
+                ));
+                if let Some(note) = &f.note {
+                    out.push_str(&format!("       {}\n", note.render(lang)));
+                }
             }
         }
         out
     }
 
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
+        let fix = |f: &Fix| {
+            json!({
+                "kind": f.kind,
+                "check": f.check.as_str(),
+                "weakening": f.weakening,
+                "plan": f.plan,
+                "title": f.title.render(lang),
+                "commands": f.commands,
+                "admin_path": f.admin_path.render(lang),
+                "note": f.note.as_ref().map(|n| n.render(lang)),
+            })
+        };
         json!({
             "address": self.address,
             "org": self.org,
@@ -581,15 +819,26 @@ impl Report {
                 "status": c.status.as_str(),
                 "detail": c.detail.render(lang),
             })).collect::<Vec<_>>(),
-            "fixes": self.fixes.iter().map(|f| json!({
-                "check": f.check.as_str(),
-                "weakening": f.weakening,
-                "title": f.title.render(lang),
-                "commands": f.commands,
-                "admin_path": f.admin_path.render(lang),
-                "note": f.note.as_ref().map(|n| n.render(lang)),
+            "plans": self.plans.iter().map(|p| json!({
+                "weakening": p.weakening,
+                "credential": p.credential,
+                "fixes": p.fixes.iter().map(fix).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "fixes": self.fixes.iter().map(fix).collect::<Vec<_>>(),
         })
+    }
+}
+
+impl Weakening {
+    /// Message id of its description (shared with the admin center).
+    pub fn label(self) -> &'static str {
+        match self {
+            Weakening::None => "ts-weakening-none",
+            Weakening::Device => "ts-weakening-device",
+            Weakening::Scoped => "ts-weakening-scoped",
+            Weakening::Mailbox => "ts-weakening-mailbox",
+            Weakening::Organisation => "ts-weakening-organisation",
+        }
     }
 }
 
@@ -603,8 +852,8 @@ fn pad(label: &str, width: usize) -> String {
 /// Failed sign-ins with the same deciding check, reply and client address.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FailureGroup {
-    pub check: String,
-    pub reply: String,
+    pub check: Check,
+    pub reply: authrelay_core::ReplyId,
     pub client_ip: String,
     pub count: usize,
     pub first: i64,
@@ -629,11 +878,13 @@ pub async fn explain_last(dir: &dyn Directory, address: &Address) -> Result<Last
         SignInFilter { user: Some(address.as_str().to_string()), limit: Some(EXPLAIN_WINDOW), ..Default::default() };
     let entries = dir.signins(&filter).await?; // newest first
     let last_success = entries.iter().find(|e| e.success).map(|e| e.at);
-    let mut groups: BTreeMap<(String, String, String), FailureGroup> = BTreeMap::new();
-    for e in entries.iter().take_while(|e| !e.success) {
-        let g = groups.entry((e.check.clone(), e.reply.clone(), e.client_ip.clone())).or_insert(FailureGroup {
-            check: e.check.clone(),
-            reply: e.reply.clone(),
+    let mut groups: BTreeMap<(Check, &str, String), FailureGroup> = BTreeMap::new();
+    // Failures since the last success or the last unlock (what came before is history).
+    let failures = entries.iter().take_while(|e| !e.success && e.check != Check::Unlock);
+    for (e, reply) in failures.filter_map(|e| Some((e, e.reply?))) {
+        let g = groups.entry((e.check, reply.as_str(), e.client_ip.clone())).or_insert(FailureGroup {
+            check: e.check,
+            reply,
             client_ip: e.client_ip.clone(),
             count: 0,
             first: e.at,
@@ -649,13 +900,13 @@ pub async fn explain_last(dir: &dyn Directory, address: &Address) -> Result<Last
 }
 
 impl LastFailures {
-    fn reply_line(reply: &str) -> String {
-        authrelay_core::ReplyId::from_name(reply).map(|r| r.reply().to_string()).unwrap_or_else(|| reply.to_string())
+    fn reply_line(reply: authrelay_core::ReplyId) -> String {
+        reply.reply().to_string()
     }
 
     fn means(&self, g: &FailureGroup, org: Option<&str>, lang: Lang) -> Option<kb::Explanation> {
         let ctx = kb::Context { user: Some(self.address.clone()), org: org.map(str::to_string) };
-        authrelay_core::ReplyId::from_name(&g.reply).map(|r| kb::render(kb::entry_for(r), &ctx, lang))
+        Some(kb::render(kb::entry_for(g.reply), &ctx, lang))
     }
 
     pub fn render_text(&self, org: Option<&str>, lang: Lang) -> String {
@@ -675,12 +926,12 @@ impl LastFailures {
                 Text::new("explain-group")
                     .arg("count", g.count)
                     .arg("ip", &g.client_ip)
-                    .arg("check", &g.check)
+                    .arg("check", g.check.as_str())
                     .arg("first", crate::rfc3339(g.first))
                     .arg("last", crate::rfc3339(g.last))
                     .render(lang)
             ));
-            out.push_str(&format!("    {}\n", Self::reply_line(&g.reply)));
+            out.push_str(&format!("    {}\n", Self::reply_line(g.reply)));
             if let Some(x) = self.means(g, org, lang) {
                 out.push_str(&format!("    {}\n", x.means));
             }
@@ -693,8 +944,8 @@ impl LastFailures {
             "last_success": self.last_success.map(crate::rfc3339),
             "failures": self.groups.iter().map(|g| json!({
                 "check": g.check,
-                "reply": Self::reply_line(&g.reply),
-                "reply_id": g.reply,
+                "reply": Self::reply_line(g.reply),
+                "reply_id": g.reply.as_str(),
                 "client_ip": g.client_ip,
                 "count": g.count,
                 "first": crate::rfc3339(g.first),
@@ -702,5 +953,158 @@ impl LastFailures {
                 "means": self.means(g, org, lang).map(|x| x.means),
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_scanner(mfa: MfaState) -> State {
+        State {
+            org: OrgSettings::default(),
+            mailbox: MailboxSettings { mfa, ..MailboxSettings::default() },
+            locked: false,
+            app_passwords: 0,
+            devices: 0,
+        }
+    }
+
+    /// Issue 13: for the seed's scanner (organisation defaults, MFA on) the device credential —
+    /// which clears security defaults and MFA at once, for SMTP only — comes first, never an
+    /// app password that security defaults would still refuse.
+    #[test]
+    fn the_seed_scanner_under_mfa_gets_a_device_credential_first() {
+        let state = seed_scanner(MfaState::Enabled);
+        assert_eq!(OrgSettings::default().security_defaults, SecurityDefaults::On, "the seed's defaults");
+        let found = plans(&state);
+        assert_eq!(found[0].0, [FixKind::EnableSmtpAuthMailbox, FixKind::AddDeviceCredential]);
+        assert_eq!(found[0].1, Some(CredentialKind::DeviceCredential));
+        for (plan, _) in &found {
+            // An app password appears only together with security defaults off.
+            if plan.contains(&FixKind::AddAppPassword) {
+                assert!(plan.contains(&FixKind::SecurityDefaultsOff), "{plan:?}");
+            }
+        }
+        let mfa_off = found.iter().position(|(p, _)| p.contains(&FixKind::MfaOff)).unwrap();
+        let app = found.iter().position(|(p, _)| p.contains(&FixKind::AddAppPassword)).unwrap();
+        assert!(mfa_off > 0 && app > 0);
+    }
+
+    /// Over every combination of settings, lockout and existing credentials: every plan is
+    /// accepted by `decide`, none has a working proper subset, and the first ranks no worse
+    /// than any working set of candidate changes at all.
+    #[test]
+    fn every_plan_is_accepted_minimal_and_the_first_is_the_least_weakening() {
+        let mut states = 0;
+        for &security_defaults in SecurityDefaults::ALL {
+            for &smtp_auth in OrgSmtpAuth::ALL {
+                for &app_passwords in AppPasswordsPolicy::ALL {
+                    for &device_credentials in DeviceCredentialsPolicy::ALL {
+                        for &sign_in in SignIn::ALL {
+                            for &mailbox_smtp in MailboxSmtpAuth::ALL {
+                                for &mfa in MfaState::ALL {
+                                    for (locked, apps, devices) in
+                                        [(false, 0, 0), (true, 1, 0), (false, 0, 1), (false, 2, 1)]
+                                    {
+                                        let state = State {
+                                            org: OrgSettings {
+                                                security_defaults,
+                                                smtp_auth,
+                                                app_passwords,
+                                                device_credentials,
+                                            },
+                                            mailbox: MailboxSettings { sign_in, smtp_auth: mailbox_smtp, mfa },
+                                            locked,
+                                            app_passwords: apps,
+                                            devices,
+                                        };
+                                        check_plans(&state);
+                                        states += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(states, 2 * 2 * 2 * 2 * 2 * 3 * 3 * 4);
+    }
+
+    fn check_plans(state: &State) {
+        let found = plans(state);
+        if state.accepted(None).is_some() {
+            return;
+        }
+        assert!(!found.is_empty(), "no way out of {state:?}");
+        let works = |p: &[FixKind]| p.iter().fold(*state, |s, k| s.apply(*k)).accepted(None).is_some();
+        for (plan, kind) in &found {
+            let after = plan.iter().fold(*state, |s, k| s.apply(*k));
+            assert_eq!(after.accepted(*kind), *kind, "{state:?} {plan:?}");
+            for skip in 0..plan.len() {
+                let mut smaller = plan.clone();
+                smaller.remove(skip);
+                assert!(smaller.is_empty() || !works(&smaller), "{plan:?} is not smallest for {state:?}");
+            }
+        }
+        let candidates = state.candidates();
+        let best = (1..(1u32 << candidates.len()))
+            .map(|m| {
+                candidates.iter().enumerate().filter(|(i, _)| m & (1 << i) != 0).map(|(_, k)| *k).collect::<Vec<_>>()
+            })
+            .filter(|p| works(p))
+            .map(|p| rank(&p))
+            .min()
+            .unwrap();
+        assert_eq!(rank(&found[0].0).0, best.0, "{state:?}: {:?}", found[0].0);
+    }
+
+    /// A fix's messages are named by its kind, not looked up by id elsewhere: a renamed or
+    /// missing message fails here, in every language, before any page or CLI shows an id.
+    #[test]
+    fn every_fix_and_plan_message_exists_in_every_language() {
+        let mut sorted = FixKind::ALL.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, FixKind::ALL, "ALL lists each kind once, in order");
+        for lang in [Lang::En, Lang::Ko, Lang::Id] {
+            let ids = authrelay_i18n::message_ids(lang);
+            let mut wanted: Vec<&str> = vec!["doctor-plan", "doctor-fixes-heading", "doctor-fix-recommended"];
+            wanted.push("doctor-fix-alternative");
+            for k in FixKind::ALL {
+                let m = k.messages();
+                wanted.extend([m.title, m.path]);
+                wanted.extend(m.note);
+            }
+            for w in
+                [Weakening::None, Weakening::Device, Weakening::Scoped, Weakening::Mailbox, Weakening::Organisation]
+            {
+                wanted.push(w.label());
+            }
+            for id in wanted {
+                assert!(ids.iter().any(|i| i == id), "{lang:?} lacks {id}");
+            }
+        }
+    }
+
+    /// The doctor's text ends with a line break, so the next message starts on its own line.
+    #[test]
+    fn the_text_ends_with_a_line_break() {
+        let fix = FixContext { user: "a@contoso.com", domain: "contoso.com", org: "Contoso", state: None, daily: 0 }
+            .fix(FixKind::AddUser, &[], 0);
+        let report = Report {
+            address: "a@contoso.com".into(),
+            org: None,
+            can_send: false,
+            checks: vec![],
+            plans: vec![Plan { fixes: vec![fix.clone()], weakening: Weakening::None, credential: None }],
+            fixes: vec![fix],
+        };
+        for lang in [Lang::En, Lang::Ko, Lang::Id] {
+            let text = report.render_text(lang);
+            assert!(text.ends_with('\n') && !text.ends_with("\n\n\n"), "{text:?}");
+            assert!(!text.contains("{ $") && !text.contains("fix-"), "{text}");
+        }
     }
 }

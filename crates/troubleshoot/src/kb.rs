@@ -129,7 +129,7 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         }
         R::AddressThrottled => (
             "ours-address-throttled",
-            Some(Check::ClientBudget),
+            Some(Check::AddressBudget),
             "kb-ours-address-throttled",
             "kb-ours-auth-too-many-fix",
         ),
@@ -165,7 +165,7 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         ),
         R::ConnectorSenderDenied => (
             "ours-connector-sender-denied",
-            None,
+            Some(Check::Connector),
             "kb-ours-connector-sender-denied",
             "kb-ours-connector-sender-denied-fix",
         ),
@@ -182,9 +182,12 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         R::RecipientLookupFailed => {
             ("ours-recipient-lookup-failed", None, "kb-ours-recipient-lookup-failed", "kb-ours-server-fix")
         }
-        R::ConcurrencyLimit => {
-            ("ours-concurrency-limit", None, "kb-ours-concurrency-limit", "kb-ours-concurrency-limit-fix")
-        }
+        R::ConcurrencyLimit => (
+            "ours-concurrency-limit",
+            Some(Check::MailboxSessions),
+            "kb-ours-concurrency-limit",
+            "kb-ours-concurrency-limit-fix",
+        ),
         R::DailyRecipientQuota => ("ours-daily-quota", None, "kb-ours-daily-quota", "kb-ours-daily-quota-fix"),
         R::TooManyRecipients => {
             ("ours-too-many-recipients", None, "kb-ours-too-many-recipients", "kb-ours-too-many-recipients-fix")
@@ -585,6 +588,35 @@ pub fn render(e: &'static Entry, ctx: &Context, lang: Lang) -> Explanation {
 
 #[cfg(test)]
 mod tests {
+    /// The knowledge base and the policy agree: every catalogue reply the knowledge base places
+    /// at a step of the AUTH decision order is a row of the policy table with that very check
+    /// (so `decide` is the only producer of an AUTH refusal), and every refusal of the table is
+    /// explained at its check. The two exceptions are replies the policy does not decide: the
+    /// MAIL-stage "STARTTLS first" and the client's own `*` cancelling an exchange.
+    #[test]
+    fn every_auth_refusal_reply_is_a_row_of_the_policy_table() {
+        use authrelay_policy::TABLE;
+        let not_decided = [ReplyId::MailBeforeTls, ReplyId::AuthCancelled];
+        let mut auth_replies = 0;
+        for &r in ReplyId::ALL {
+            let (_, layer, _, _) = ours_row(r);
+            let Some(check) = layer else { continue };
+            if not_decided.contains(&r) {
+                assert!(!TABLE.iter().any(|(_, t)| *t == r), "{r:?} is decided after all");
+                continue;
+            }
+            auth_replies += 1;
+            assert!(TABLE.contains(&(check, r)), "{r:?} at {check:?} is not a row of the policy table");
+        }
+        for (check, r) in TABLE {
+            if r.code() < 400 && *r != ReplyId::AuthOk {
+                continue; // a connector's accepted sender: no failure to explain
+            }
+            assert_eq!(ours_row(*r).1, Some(*check), "{r:?}");
+        }
+        assert_eq!(auth_replies, TABLE.len() - 1, "every row but the connector's 250 is explained");
+    }
+
     use super::*;
 
     #[test]

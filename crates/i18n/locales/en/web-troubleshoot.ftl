@@ -65,3 +65,4 @@ api-err-bad-device-credential-name = The device credential name must be 1 to 64 
 api-err-bad-cidr = "{ $value }" is not a client address range. Use an address or a CIDR such as 192.0.2.0/24 or 2001:db8::/32.
 api-err-bad-expiry = "{ $value }" is not a date. Use YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T18:00:00Z.
 api-err-expiry-past = The expiry { $value } is already past. Choose a later date.
+ts-weakening-device = A new secret that works for SMTP submission only; the account keeps its protection

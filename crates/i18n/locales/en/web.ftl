@@ -192,6 +192,13 @@ web-check-authenticated-smtp = Authenticated SMTP
 web-check-security-defaults = Security defaults
 web-check-mfa = Multi-factor authentication
 web-check-accepted = Accepted
+web-check-address-budget = Too many failures from this address
+web-check-device-credentials-policy = Device credentials blocked
+web-check-device-credential-expiry = Device credential expired
+web-check-device-credential-address = Device credential used from another address
+web-check-mailbox-sessions = Too many sessions for this mailbox
+web-check-connector = Connector
+web-check-unlock = Unlocked by an administrator
 
 report-intro = Who signs in with SMTP AUTH, how, and how often. Use it to find the devices a change would affect.
 report-days = Period

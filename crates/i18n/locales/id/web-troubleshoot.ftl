@@ -65,3 +65,4 @@ api-err-bad-device-credential-name = Nama kredensial perangkat harus 1 sampai 64
 api-err-bad-cidr = "{ $value }" bukan rentang alamat klien. Gunakan alamat atau CIDR seperti 192.0.2.0/24 atau 2001:db8::/32.
 api-err-bad-expiry = "{ $value }" bukan tanggal. Gunakan YYYY-MM-DD atau waktu RFC 3339 seperti 2027-01-31T18:00:00Z.
 api-err-expiry-past = Tanggal berakhir { $value } sudah lewat. Pilih tanggal yang lebih baru.
+ts-weakening-device = Rahasia baru yang hanya berlaku untuk pengiriman SMTP; akun tetap terlindungi

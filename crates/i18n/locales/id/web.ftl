@@ -192,6 +192,13 @@ web-check-authenticated-smtp = SMTP Terautentikasi
 web-check-security-defaults = Default keamanan
 web-check-mfa = Autentikasi multifaktor
 web-check-accepted = Diterima
+web-check-address-budget = Terlalu banyak kegagalan dari alamat ini
+web-check-device-credentials-policy = Kredensial perangkat diblokir
+web-check-device-credential-expiry = Kredensial perangkat kedaluwarsa
+web-check-device-credential-address = Kredensial perangkat dipakai dari alamat lain
+web-check-mailbox-sessions = Terlalu banyak sesi untuk kotak surat ini
+web-check-connector = Konektor
+web-check-unlock = Dibuka kuncinya oleh administrator
 
 report-intro = Siapa yang masuk dengan SMTP AUTH, bagaimana caranya, dan seberapa sering. Gunakan untuk menemukan perangkat yang akan terdampak oleh suatu perubahan.
 report-days = Periode

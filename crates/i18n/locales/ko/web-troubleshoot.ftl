@@ -65,3 +65,4 @@ api-err-bad-device-credential-name = 장치 자격 증명 이름은 제어 문�
 api-err-bad-cidr = "{ $value }"은(는) 클라이언트 주소 범위가 아닙니다. 주소나 192.0.2.0/24, 2001:db8::/32 같은 CIDR을 사용하세요.
 api-err-bad-expiry = "{ $value }"은(는) 날짜가 아닙니다. YYYY-MM-DD 또는 2027-01-31T18:00:00Z 같은 RFC 3339 시각을 사용하세요.
 api-err-expiry-past = 만료일 { $value }은(는) 이미 지났습니다. 더 나중 날짜를 고르세요.
+ts-weakening-device = SMTP 제출에만 쓰이는 새 비밀; 계정의 보호는 유지됨

@@ -192,6 +192,13 @@ web-check-authenticated-smtp = 인증된 SMTP
 web-check-security-defaults = 보안 기본값
 web-check-mfa = 다단계 인증(MFA)
 web-check-accepted = 허용됨
+web-check-address-budget = 이 주소의 실패 횟수 초과
+web-check-device-credentials-policy = 장치 자격 증명 차단됨
+web-check-device-credential-expiry = 장치 자격 증명 만료됨
+web-check-device-credential-address = 다른 주소에서 사용된 장치 자격 증명
+web-check-mailbox-sessions = 이 사서함의 세션 수 초과
+web-check-connector = 커넥터
+web-check-unlock = 관리자가 잠금 해제함
 
 report-intro = 누가 SMTP AUTH로 어떻게, 얼마나 자주 로그인하는지 보여 줍니다. 설정을 바꾸기 전에 영향을 받을 장치를 찾는 데 사용하세요.
 report-days = 기간

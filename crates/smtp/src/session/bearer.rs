@@ -4,12 +4,12 @@
 //! then the catalogue's 535.
 
 use authrelay_core::ReplyId;
-use authrelay_policy::{AuthFacts, Check};
+use authrelay_policy::AuthFacts;
 use authrelay_proto::sasl::{error_challenge, is_error_acknowledgement};
 use authrelay_proto::{decode_oauthbearer, decode_xoauth2, Mechanism, SaslError};
 
 use super::{Next, Session, MAX_AUTH_LINE};
-use crate::auth::AttemptContext;
+use crate::auth::{AttemptContext, Outcome, Presented};
 use crate::stream::Stream;
 
 impl Session {
@@ -17,7 +17,7 @@ impl Session {
         &mut self,
         mechanism: Mechanism,
         initial: Option<String>,
-        mut facts: AuthFacts,
+        facts: AuthFacts,
         ctx: AttemptContext,
         stream: &mut Stream,
     ) -> Next {
@@ -40,53 +40,34 @@ impl Session {
                 return Next::Continue;
             }
             Err(Some(SaslError::Malformed)) => {
-                facts.response_decoded = false;
-                let decision = self.shared.auth.refuse_early(&ctx, "", facts).await;
-                self.say(decision.reply);
-                return Next::Continue;
+                let outcome = self.shared.auth.attempt(&ctx, facts, Presented::Undecodable).await;
+                return self.conclude(outcome, stream).await;
             }
         };
-        let (decision, authenticated) =
-            self.shared.auth.authenticate_bearer(&ctx, bearer.user.as_deref(), &bearer.token, facts).await;
+        let presented = Presented::Bearer { claimed: bearer.user.as_deref(), token: &bearer.token };
+        let outcome = self.shared.auth.attempt(&ctx, facts, presented).await;
         drop(bearer);
-        if let Some(u) = authenticated {
-            self.user = Some(u);
-            self.say(decision.reply);
-            return Next::Continue;
-        }
-        if decision.reply != ReplyId::ConcurrencyLimit {
-            self.auth_failures += 1;
-            let delay = self.config().auth_failure_delay;
-            if !delay.is_zero() {
-                self.flush(stream).await.ok();
-                tokio::time::sleep(delay).await;
-            }
-        }
-        if matches!(decision.reply, ReplyId::OAuthTokenInvalid | ReplyId::OAuthTokenExpired)
-            && decision.check == Check::Credentials
-        {
-            // RFC 7628 §3.2.2: the error goes in a challenge; the client answers with an empty
-            // response (^A for OAUTHBEARER) and the exchange ends with the failure reply.
-            let discovery = self.shared.auth.oauth().map(|v| v.config().discovery_url());
-            let challenge = error_challenge("invalid_token", None, discovery.as_deref());
-            self.reply(ReplyId::AuthChallenge.with(&[&challenge]));
-            if self.flush(stream).await.is_err() {
-                return Next::Close;
-            }
-            match self.read_line(stream, MAX_AUTH_LINE).await {
-                Ok(line) => {
-                    if !is_error_acknowledgement(&String::from_utf8_lossy(&line)) {
-                        tracing::debug!(client = %self.peer, "non-empty answer to an OAuth error challenge");
-                    }
+        if let Outcome::Refused { decision, .. } = &outcome {
+            if matches!(decision.reply(), ReplyId::OAuthTokenInvalid | ReplyId::OAuthTokenExpired) {
+                // RFC 7628 §3.2.2: the error goes in a challenge; the client answers with an
+                // empty response (^A for OAUTHBEARER) and the exchange ends with the failure
+                // reply (sent by `conclude`, after the slowing delay).
+                let discovery = self.shared.auth.oauth().map(|v| v.config().discovery_url());
+                let challenge = error_challenge("invalid_token", None, discovery.as_deref());
+                self.reply(ReplyId::AuthChallenge.with(&[&challenge]));
+                if self.flush(stream).await.is_err() {
+                    return Next::Close;
                 }
-                Err(_) => return Next::Close,
+                match self.read_line(stream, MAX_AUTH_LINE).await {
+                    Ok(line) => {
+                        if !is_error_acknowledgement(&String::from_utf8_lossy(&line)) {
+                            tracing::debug!(client = %self.peer, "non-empty answer to an OAuth error challenge");
+                        }
+                    }
+                    Err(_) => return Next::Close,
+                }
             }
         }
-        self.say(decision.reply);
-        if decision.reply.closes_connection() {
-            Next::Close
-        } else {
-            Next::Continue
-        }
+        self.conclude(outcome, stream).await
     }
 }

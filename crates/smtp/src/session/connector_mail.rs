@@ -1,11 +1,10 @@
 //! MAIL without AUTH from a connector's client (crates/smtp/src/connector.rs).
 
-use std::sync::Arc;
-
-use authrelay_core::{CredentialKind, ReplyId};
+use authrelay_core::CredentialKind;
+use authrelay_policy::AuthFacts;
 
 use super::{Phase, Session};
-use crate::auth::{AuthenticatedUser, MailboxLimits};
+use crate::auth::{Outcome, Presented};
 
 impl Session {
     /// Called before MAIL. For a session that did not AUTH and comes from a connector's client
@@ -29,26 +28,19 @@ impl Session {
             tls: self.tls.as_ref().map(|t| t.version.clone()).unwrap_or_else(|| "none".into()),
             mechanism: format!("connector:{}", connector.name),
         };
-        if !connector.allows_sender(from) {
-            self.user = None;
-            self.shared.auth.log_connector(&ctx, from, ReplyId::ConnectorSenderDenied).await;
-            self.say(ReplyId::ConnectorSenderDenied);
-            return false;
+        let presented = Presented::ConnectorSender { connector: &connector, sender: from };
+        match self.shared.auth.attempt(&ctx, AuthFacts::new_over_tls(), presented).await {
+            Outcome::Accepted { user, .. } => {
+                self.connector = Some(connector.name.clone());
+                self.user = Some(user);
+                true
+            }
+            Outcome::Refused { decision, .. } => {
+                self.user = None;
+                self.say(decision.reply());
+                false
+            }
+            Outcome::Proceed => unreachable!("a connector's sender is always decided"),
         }
-        self.shared.auth.log_connector(&ctx, from, ReplyId::SenderOk).await;
-        self.connector = Some(connector.name.clone());
-        self.user = Some(AuthenticatedUser {
-            address: from.trim().to_lowercase(),
-            send_as: vec![],
-            credential: CredentialKind::Connector,
-            limits: MailboxLimits {
-                max_message_size: None,
-                max_recipients: Some(connector.max_recipients),
-                daily_recipients: connector.daily_recipients,
-                max_sessions: u64::MAX,
-            },
-            slot: None::<Arc<_>>,
-        });
-        true
     }
 }
