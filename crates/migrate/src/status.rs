@@ -96,11 +96,12 @@ pub async fn checklist(dir: &dyn Directory) -> Result<Vec<Line>, ImportError> {
         }
         // A failure after the credential's last success means the device is failing again
         // (moved to another network, credential typed wrong on a second device).
-        if let Some(n) = newest.filter(|n| !n.success) {
+        // An administrator's unlock row records no attempt.
+        if let Some(n) = newest.filter(|n| !n.success && n.check != authrelay_core::Check::Unlock) {
             if line.state != State::NoCredential && line.last_used_at.is_none_or(|used| n.at >= used) {
                 line.state = State::Failing;
-                line.check = Some(n.check);
-                line.reply = Some(n.reply);
+                line.check = Some(n.check.as_str().to_string());
+                line.reply = n.reply.map(|r| r.as_str().to_string());
                 line.failed_at = Some(n.at);
                 line.client_ip = Some(n.client_ip);
             }

@@ -293,8 +293,8 @@ pub fn decide(f: &AuthFacts) -> Decision {
     sessions(f)
 }
 
-/// 10. The mailbox's concurrent sessions (Exchange Online: 3), last, so only the holder of a
-/// credential the policy accepts learns of it; then 11. accepted.
+/// Steps 10 and 11: the mailbox's concurrent sessions (Exchange Online: 3), last, so only the
+/// holder of a credential the policy accepts learns of it; then accepted.
 fn sessions(f: &AuthFacts) -> Decision {
     if f.mailbox_sessions_full {
         return refuse(Check::MailboxSessions, ReplyId::ConcurrencyLimit);
