@@ -641,7 +641,7 @@ async fn signins(
 }
 
 /// One sender in the SMTP AUTH clients report.
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Default)]
 pub struct ClientRow {
     pub user: String,
     /// Messages accepted from this sender in the period (directory `submissions`).
@@ -725,8 +725,9 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
 /// The report as CSV (RFC 4180), one line per sender.
 pub fn clients_csv(rows: &[ClientRow]) -> String {
     let field = |s: &str| -> String {
-        // A leading =, +, - or @ would be a formula in a spreadsheet; quote it as text.
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+        // A leading =, +, - or @ would be a formula in a spreadsheet, and so would one after a
+        // leading tab or CR (spreadsheets strip them); quote it as text.
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
@@ -1101,5 +1102,16 @@ mod tests {
         let line = csv.lines().nth(1).unwrap();
         assert!(line.starts_with("'=cmd|' /C calc'!A0,1,2,TLSv1.3,password app-password,LOGIN,127.0.0.1,"), "{line}");
         assert!(clients_csv(&[]).starts_with("user,"));
+    }
+
+    #[test]
+    fn csv_defuses_every_formula_start() {
+        for user in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1+1", "\r=1+1"] {
+            let row = ClientRow { user: user.into(), ..Default::default() };
+            let csv = clients_csv(&[row]);
+            let body = &csv[csv.find("\r\n").unwrap() + 2..];
+            let cell = body.strip_prefix('"').unwrap_or(body);
+            assert!(cell.starts_with('\''), "{user:?} -> {body:?}");
+        }
     }
 }

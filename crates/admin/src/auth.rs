@@ -13,8 +13,35 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::http::{cookie, ct_eq, lang_of, random_token, ApiError, CSRF_HEADER, SESSION_COOKIE};
+use crate::limiter::TotpWait;
 use crate::state::{now, SharedState};
 use crate::totp;
+
+/// In front of every request: the Host must name this admin center (DNS rebinding), the
+/// request target and the body must be within bounds (nothing larger is read or kept).
+pub async fn request_guard(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::http::{host_allowed, MAX_BODY, MAX_URI};
+    let lang = lang_of(request.headers());
+    let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = if host.is_empty() { request.uri().authority().map(|a| a.as_str()).unwrap_or("") } else { host };
+    if !host_allowed(host, &state.config.allowed_hosts) {
+        return ApiError::new(StatusCode::MISDIRECTED_REQUEST, "unknown-host", lang, "api-err-unknown-host", &[])
+            .into_response();
+    }
+    if request.uri().to_string().len() > MAX_URI {
+        return ApiError::new(StatusCode::URI_TOO_LONG, "too-large", lang, "api-err-too-large", &[]).into_response();
+    }
+    let length = request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", lang, "api-err-too-large", &[])
+            .into_response();
+    }
+    next.run(request).await
+}
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure on TLS.
 pub fn set_cookie(state: &SharedState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
@@ -186,6 +213,82 @@ pub struct Refused {
     pub id: &'static str,
 }
 
+/// Longest admin address and password looked at; longer input is refused unread (no hashing,
+/// nothing kept but a bounded limiter key).
+const MAX_ADDRESS: usize = 320;
+const MAX_PASSWORD: usize = 1024;
+const MAX_CODE: usize = 16;
+
+/// A client-controlled value as it may appear in a log line: printable ASCII without spaces,
+/// quotes or backslashes, everything else as `\xNN`, cut to 100 characters. Nothing a client
+/// types can end the field, add a field or start another line.
+pub fn log_safe(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars().take(100) {
+        if c.is_ascii_graphic() && c != '"' && c != '\\' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+/// A refused admin sign-in: counted, one fail2ban line (client first, written by the server)
+/// and one audit record.
+async fn failed(state: &SharedState, ip: &str, address: &str, stage: &str, at: i64) {
+    state.limiter.failed(address, ip, at);
+    let user = log_safe(address);
+    tracing::warn!(
+        target: "authrelay::fail2ban",
+        "authrelay: admin sign-in failure client={ip} stage={stage} user=\"{user}\""
+    );
+    state.ops.audit(&format!("client {ip}"), "admin.sign-in-failed", &user, "-", stage).await;
+}
+
+fn totp_wait(wait: TotpWait) -> Refused {
+    match wait {
+        TotpWait::Backoff(_) => {
+            Refused { status: StatusCode::TOO_MANY_REQUESTS, code: "rate-limited", id: "api-err-rate-limited" }
+        }
+        TotpWait::Locked(_) => {
+            Refused { status: StatusCode::TOO_MANY_REQUESTS, code: "totp-locked", id: "api-err-totp-locked" }
+        }
+    }
+}
+
+/// Checks a TOTP code for `admin_id` against the per-account gate (wait, lock), and counts
+/// the result. A correct password never reaches `totp_succeeded`; only a correct code does.
+async fn check_code(
+    state: &SharedState,
+    ip: &str,
+    address: &str,
+    admin_id: i64,
+    secret: &str,
+    code: &str,
+    at: i64,
+) -> Result<Option<i64>, Refused> {
+    let key = crate::limiter::totp_key(admin_id, secret);
+    if let Err(wait) = state.limiter.totp_gate(&key, at) {
+        if matches!(wait, TotpWait::Locked(_)) {
+            failed(state, ip, address, "locked", at).await;
+        }
+        return Err(totp_wait(wait));
+    }
+    let step = if code.len() > MAX_CODE { None } else { totp::verify(secret, code, at) };
+    if step.is_none() {
+        let n = state.limiter.totp_failed(&key, at);
+        failed(state, ip, address, "totp", at).await;
+        if n == crate::limiter::TOTP_LOCK_AFTER {
+            state.ops.audit(&format!("client {ip}"), "admin.totp-locked", &log_safe(address), "-", "locked").await;
+        }
+    }
+    Ok(step)
+}
+
 /// Checks the password (and the TOTP code when one is given and needed), counts failures, and
 /// opens a session. Returns the session id (for the cookie), the session and its stage.
 pub async fn sign_in(
@@ -200,14 +303,19 @@ pub async fn sign_in(
     if !state.limiter.allowed(address, ip, at) {
         return Err(refused(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "api-err-rate-limited"));
     }
+    let bad = || refused(StatusCode::UNAUTHORIZED, "bad-credentials", "api-err-bad-credentials");
+    if address.len() > MAX_ADDRESS || password.len() > MAX_PASSWORD {
+        failed(state, ip, address, "password", at).await;
+        return Err(bad());
+    }
     let storage = |_| refused(StatusCode::SERVICE_UNAVAILABLE, "storage", "api-err-storage");
     let record = state.store.admin_secrets(address).await.map_err(storage)?;
     let hash = record.as_ref().map_or(secrets::dummy_hash().to_string(), |r| r.password_hash.clone());
     let given = password.to_string();
     let ok = tokio::task::spawn_blocking(move || secrets::verify_secret(&given, &hash)).await.unwrap_or(false);
     let Some(record) = record.filter(|_| ok) else {
-        state.limiter.failed(address, ip, at);
-        return Err(refused(StatusCode::UNAUTHORIZED, "bad-credentials", "api-err-bad-credentials"));
+        failed(state, ip, address, "password", at).await;
+        return Err(bad());
     };
     let needs_factor = record.totp_secret.is_some() || security_defaults_on(state).await.map_err(storage)?;
     let mut stage = match (needs_factor, &record.totp_secret) {
@@ -216,17 +324,25 @@ pub async fn sign_in(
         (true, None) => Stage::Enroll,
     };
     if let (Stage::Totp, Some(code), Some(secret)) = (stage, code, &record.totp_secret) {
-        match totp::verify(secret, code, at) {
-            Some(step) if state.store.use_totp_step(record.admin.id, step).await.map_err(storage)? => {
-                stage = Stage::Done;
-            }
-            _ => {
-                state.limiter.failed(address, ip, at);
+        let id = record.admin.id;
+        match check_code(state, ip, address, id, secret, code, at).await? {
+            Some(step) if state.store.use_totp_step(id, step).await.map_err(storage)? => stage = Stage::Done,
+            Some(_) => {
+                // A replayed code: as wrong as any other.
+                state.limiter.totp_failed(&crate::limiter::totp_key(id, secret), at);
+                failed(state, ip, address, "totp", at).await;
                 return Err(refused(StatusCode::UNAUTHORIZED, "totp-invalid", "api-err-totp-invalid"));
             }
+            None => return Err(refused(StatusCode::UNAUTHORIZED, "totp-invalid", "api-err-totp-invalid")),
         }
     }
-    state.limiter.succeeded(address);
+    if stage == Stage::Done {
+        // Only a complete sign-in clears the counts; a correct password alone does not.
+        state.limiter.succeeded(address);
+        if let Some(secret) = &record.totp_secret {
+            state.limiter.totp_succeeded(&crate::limiter::totp_key(record.admin.id, secret));
+        }
+    }
     let id = random_token();
     let session = AdminSession {
         token_hash: token_hash(&id),
@@ -271,8 +387,8 @@ pub async fn second_factor(state: &SharedState, ip: &str, session: &AdminSession
             })
         }
     };
-    let step = totp::verify(&secret, code, at);
-    let fresh = match step {
+    let id = record.admin.id;
+    let fresh = match check_code(state, ip, &address, id, &secret, code, at).await? {
         Some(step) => {
             if enrolling {
                 state.store.set_admin_totp(&address, Some(&secret)).await.map_err(|_| Refused {
@@ -281,14 +397,20 @@ pub async fn second_factor(state: &SharedState, ip: &str, session: &AdminSession
                     id: "api-err-storage",
                 })?;
             }
-            state.store.use_totp_step(record.admin.id, step).await.map_err(storage)?
+            let fresh = state.store.use_totp_step(id, step).await.map_err(storage)?;
+            if !fresh {
+                state.limiter.totp_failed(&crate::limiter::totp_key(id, &secret), at);
+                failed(state, ip, &address, "totp", at).await;
+            }
+            fresh
         }
         None => false,
     };
     if !fresh {
-        state.limiter.failed(&address, ip, at);
         return Err(Refused { status: StatusCode::UNAUTHORIZED, code: "totp-invalid", id: "api-err-totp-invalid" });
     }
+    state.limiter.succeeded(&address);
+    state.limiter.totp_succeeded(&crate::limiter::totp_key(id, &secret));
     state.store.update_session(&session.token_hash, true, None).await.map_err(storage)?;
     if enrolling {
         state.ops.audit(&address, "admin.totp-enrolled", &address, "-", "enrolled").await;

@@ -365,6 +365,40 @@ pub fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
     }
 }
 
+/// Largest request body the admin center reads (JSON or form); larger ones get 413 unread.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest request target (path and query); longer ones get 414.
+pub const MAX_URI: usize = 8 * 1024;
+
+/// Whether a Host header value names this admin center: `localhost`, an IP literal, or one of
+/// `allowed` (any port). Anything else may be a DNS-rebinding page of another site.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.parse::<std::net::Ipv4Addr>().is_ok() || allowed.iter().any(|a| *a == name)
+}
+
+/// `input` if it is a path of this site and nothing else: it starts with one `/`, and has no
+/// character a browser would drop or rewrite before resolving it (control characters such as a
+/// tab or line break, spaces, backslashes, non-ASCII), so `/\t/evil.example/` cannot become
+/// `//evil.example/`. Anything else is refused (None), not repaired.
+pub fn local_path(input: &str) -> Option<&str> {
+    let ok_char = |c: char| c.is_ascii_graphic() && c != '\\';
+    let mut chars = input.chars();
+    let ok = input.len() <= 1024
+        && chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/'))
+        && input.chars().all(ok_char);
+    let uri: Option<axum::http::Uri> = ok.then(|| input.parse().ok()).flatten();
+    uri.filter(|u| u.scheme().is_none() && u.authority().is_none()).map(|_| input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +408,60 @@ mod tests {
         assert_eq!(form_field(b"a=1&csrf=ab%2Fc+d&x=", "csrf").as_deref(), Some("ab/c d"));
         assert_eq!(form_field(b"a=1", "csrf"), None);
         assert_eq!(form_field(b"csrf=%zz%", "csrf").as_deref(), Some("%zz%"));
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_back() {
+        for good in ["/", "/users", "/users/a%40b.example?tab=account", "/org/Contoso/mail"] {
+            assert_eq!(local_path(good), Some(good), "{good:?}");
+        }
+        let long = format!("/{}", "a".repeat(2000));
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r\n/evil.example/",
+            "/ /evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/\u{3000}/evil.example",
+            "/\u{0}/x",
+            long.as_str(),
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_loopback_names_ip_literals_or_configured() {
+        let allowed = vec!["admin.contoso.com".to_string()];
+        for good in [
+            "127.0.0.1:8025",
+            "localhost:8025",
+            "LOCALHOST",
+            "[::1]:8025",
+            "192.0.2.7",
+            "admin.contoso.com",
+            "Admin.Contoso.com.:443",
+        ] {
+            assert!(host_allowed(good, &allowed), "{good}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8025",
+            "admin.contoso.com.evil.example",
+            "localhost.evil.example",
+            "[::1",
+            "",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!host_allowed(bad, &allowed), "{bad}");
+        }
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub fn app(state: SharedState) -> Router {
         .merge(web::routes())
         .merge(api::routes().router)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::csrf_guard))
+        .layer(axum::extract::DefaultBodyLimit::max(http::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::request_guard))
         .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(state)
 }

@@ -24,6 +24,8 @@ pub struct AdminConfig {
     /// `signin_window` before further attempts are refused.
     pub signin_failures: u32,
     pub signin_window: Duration,
+    /// Host names accepted in the Host header besides `localhost` and IP literals.
+    pub allowed_hosts: Vec<String>,
     /// The server's limits, for the Troubleshooter's `limits` check.
     pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
 }
@@ -36,6 +38,7 @@ impl AdminConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             signin_failures: 5,
             signin_window: Duration::from_secs(15 * 60),
+            allowed_hosts: vec![],
             doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
         }
     }

@@ -387,8 +387,8 @@ struct LangForm {
 /// The language switcher: a cookie for a year, so the choice sticks across sign-ins.
 async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> Response {
     let lang = Lang::parse(&f.lang).unwrap_or_default();
-    // Only a local path is followed back, never another site.
-    let back = f.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\')).unwrap_or("/".into());
+    // Only a path of this site is followed back, never another site.
+    let back = f.back.as_deref().and_then(http::local_path).unwrap_or("/").to_string();
     let cookie = auth::set_cookie(&state, http::LANG_COOKIE, lang.tag(), Some(365 * 86_400));
     ([(SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
 }

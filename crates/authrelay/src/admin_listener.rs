@@ -21,6 +21,7 @@ pub async fn start(
     };
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
+    config.allowed_hosts = admin.hosts.clone();
     if admin.tls {
         config.tls = tls;
     }

@@ -870,3 +870,159 @@ fn admin_password_change_and_totp_reset_end_sessions_and_tokens() {
     let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"admin.password-reset") && actions.contains(&"admin.totp-reset"), "{actions:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: admin-side hardening.
+
+/// One raw request (the caller writes the head); returns the status and the headers.
+fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<(String, String)>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))).collect();
+    (status, headers)
+}
+
+#[test]
+fn totp_guesses_are_counted_per_account_and_a_password_does_not_reset_them() {
+    let server = TestServer::start();
+    server.seed_contoso(); // security defaults on: a code is needed
+    add_admin(&server, "boss@contoso.com", "global");
+    let addr = server.admin();
+    let (r, client) = sign_in(addr, "boss@contoso.com", ADMIN_PASSWORD, None);
+    let secret = r.json()["totp_secret"].as_str().unwrap().to_string();
+    let code = totp(&secret, unix_now());
+    assert_eq!(client.call("POST", "/api/session/totp", Some(json!({ "code": code }))).status, 200);
+
+    // Guess codes, and between guesses give the correct password alone (which used to clear
+    // the count): the guesses still run out.
+    let wrong = |now: u64| {
+        let right = [totp(&secret, now - 30), totp(&secret, now), totp(&secret, now + 30)];
+        (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !right.contains(c)).unwrap()
+    };
+    let mut refused_early = None;
+    for attempt in 0..12 {
+        let (r, _) = sign_in(addr, "boss@contoso.com", ADMIN_PASSWORD, Some(&wrong(unix_now())));
+        assert_ne!(r.status, 200, "a wrong code signed in");
+        if r.status == 429 {
+            refused_early = Some(attempt);
+            break;
+        }
+        let (r, _) = sign_in(addr, "boss@contoso.com", ADMIN_PASSWORD, None);
+        assert!(r.status == 401 || r.status == 429, "{}", r.body);
+    }
+    assert!(refused_early.is_some_and(|a| a <= 5), "guessing went on: {refused_early:?}");
+    // Now even the right code is refused until the window passes.
+    let (r, _) = sign_in(addr, "boss@contoso.com", ADMIN_PASSWORD, Some(&totp(&secret, unix_now() + 30)));
+    assert_eq!(r.status, 429, "{}", r.body);
+
+    // A user name crafted to frame another address, then the fail2ban filter over the log.
+    let (r, _) = sign_in(addr, "x\" client=10.9.9.9 stage=password user=\"y", "nope", None);
+    assert!(r.status == 401 || r.status == 429);
+    let log_path = server.dir.path().join("admin.log");
+    std::fs::write(&log_path, server.logs()).unwrap();
+    let filter = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/fail2ban/filter.d/authrelay-admin.conf");
+    let out = std::process::Command::new("fail2ban-regex")
+        .args(["--print-all-matched", "-v"])
+        .arg(&log_path)
+        .arg(filter)
+        .output()
+        .expect("fail2ban-regex (Debian package fail2ban)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let matched = text.split("Matched line(s):").nth(1).and_then(|t| t.split("Missed line(s):").next()).unwrap_or("");
+    let clients: Vec<&str> =
+        matched.lines().filter_map(|l| l.split("admin sign-in failure client=").nth(1)?.split(' ').next()).collect();
+    assert!(clients.len() >= 3, "{text}");
+    assert!(clients.iter().all(|c| *c == "127.0.0.1"), "a forged address matched: {clients:?}");
+
+    // The audit log has them too.
+    server.ok(&["org", "set", "Contoso", "--security-defaults", "off"]);
+    add_admin(&server, "auditor@contoso.com", "global");
+    let (r, auditor) = sign_in(addr, "auditor@contoso.com", ADMIN_PASSWORD, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let audit = auditor.get("/api/audit?limit=100").json();
+    let failures: Vec<&Value> =
+        audit.as_array().unwrap().iter().filter(|e| e["action"] == "admin.sign-in-failed").collect();
+    assert!(failures.iter().filter(|e| e["after"] == "totp").count() >= 3, "{audit:#}");
+    assert!(failures.iter().all(|e| e["actor"] == "client 127.0.0.1"), "{audit:#}");
+}
+
+#[test]
+fn language_switch_follows_only_local_paths() {
+    let server = TestServer::start();
+    let addr = server.admin();
+    let (status, headers) =
+        raw(addr, &format!("GET /signin HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"), b"");
+    assert_eq!(status, 200);
+    let csrf = headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix("ar_csrf=").map(|c| c.split(';').next().unwrap().to_string()))
+        .expect("pre-sign-in CSRF cookie");
+    let post = |back: &str| {
+        let body = format!("csrf={csrf}&lang=ko&back={back}");
+        let head = format!(
+            "POST /lang HTTP/1.1\r\nHost: {addr}\r\nCookie: ar_csrf={csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (status, headers) = raw(addr, &head, body.as_bytes());
+        let location = headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.clone()).unwrap_or_default();
+        (status, location)
+    };
+    assert_eq!(post("%2Fusers%3Ftab%3Daccount"), (303, "/users?tab=account".to_string()));
+    for hostile in [
+        "%2F%09%2Fevil.example%2F",
+        "/%09/evil.example/",
+        "//evil.example",
+        "/%5cevil.example",
+        "%5C%5Cevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+        "https:evil.example",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "/%0a/evil.example",
+        "/%E3%80%80/evil.example",
+        "javascript:alert(1)",
+    ] {
+        assert_eq!(post(hostile), (303, "/".to_string()), "{hostile}");
+    }
+}
+
+#[test]
+fn oversized_requests_and_unknown_hosts_are_refused_unread() {
+    let server = TestServer::start();
+    let addr = server.admin();
+    // 1.9 MB address: refused before it is read (it used to be kept as a limiter key).
+    let big = format!("{{\"address\":\"{}@contoso.com\",\"password\":\"x\"}}", "a".repeat(1_900_000));
+    let head = format!(
+        "POST /api/session HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    assert_eq!(raw(addr, &head, big.as_bytes()).0, 413);
+    // Within the body limit, an over-long address is refused without hashing and bounded.
+    let (r, _) = sign_in(addr, &format!("{}@contoso.com", "a".repeat(50_000)), "x", None);
+    assert_eq!((r.status, r.code()), (401, "bad-credentials".to_string()));
+    let long_query =
+        format!("GET /api/signins?user={} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n", "a".repeat(9000));
+    assert_eq!(raw(addr, &long_query, b"").0, 414);
+
+    // DNS rebinding: a name the admin center was not told about is refused; loopback names and
+    // IP literals work.
+    for (host, status) in [
+        ("evil.example".to_string(), 421),
+        (format!("evil.example:{}", addr.port()), 421),
+        (format!("localhost:{}", addr.port()), 200),
+        (addr.to_string(), 200),
+    ] {
+        let head = format!("GET /api/openapi.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        assert_eq!(raw(addr, &head, b"").0, status, "{host}");
+    }
+}

@@ -18,6 +18,9 @@ pub struct FileAdmin {
     session_ttl_secs: Option<u64>,
     /// Failed admin sign-ins allowed per address in 15 minutes.
     signin_failures: Option<u32>,
+    /// Host names the admin center answers to besides `localhost` and IP literals (a defence
+    /// against DNS rebinding: a page of another site cannot reach it through a name of its own).
+    hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +29,7 @@ pub struct Admin {
     pub tls: bool,
     pub session_ttl_secs: u64,
     pub signin_failures: u32,
+    pub hosts: Vec<String>,
 }
 
 pub fn build(file: FileAdmin, flag: Option<SocketAddr>, problems: &mut Vec<Problem>) -> Admin {
@@ -59,7 +63,24 @@ pub fn build(file: FileAdmin, flag: Option<SocketAddr>, problems: &mut Vec<Probl
     if signin_failures == 0 {
         problems.push(Problem { key: "admin.signin_failures".into(), message: "must be greater than 0".into() });
     }
-    Admin { listen, tls: file.tls.unwrap_or(false), session_ttl_secs, signin_failures }
+    let mut hosts = vec![];
+    for h in file.hosts.unwrap_or_default() {
+        let name = h.trim().trim_end_matches('.').to_ascii_lowercase();
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if ok {
+            hosts.push(name);
+        } else {
+            problems.push(Problem {
+                key: "admin.hosts".into(),
+                message: format!("'{h}' is not a host name such as admin.contoso.com (no port, no scheme)"),
+            });
+        }
+    }
+    Admin { listen, tls: file.tls.unwrap_or(false), session_ttl_secs, signin_failures, hosts }
 }
 
 #[cfg(test)]

@@ -311,3 +311,6 @@ admin-cli-totp-reset = Removed the authenticator app of { $address }; they enrol
 admin-cli-err-role = "{ $role }" is not a role. Use one of: global (Global administrator), security (Security administrator), exchange (Exchange administrator), user (User administrator), reports (Reports reader).
 admin-cli-err-exists = an admin { $address } already exists. Change their role with `authrelay admin set-role { $address } --role ROLE`.
 admin-cli-err-unknown = there is no admin { $address }. See the existing ones with `authrelay admin list`.
+api-err-totp-locked = Too many wrong authenticator codes for this account: its second factor is locked for an hour (longer after each further wrong code). Wait, or ask a Global administrator to run `authrelay admin reset-totp ADDRESS` and enrol again.
+api-err-unknown-host = This admin center does not answer to that host name. Use its address (such as 127.0.0.1:8025), localhost, or add the name to `[admin] hosts` in the configuration.
+api-err-too-large = The request is too large. Requests to the admin center are limited to 64 KiB of body and 8 KiB of address.

@@ -311,3 +311,6 @@ admin-cli-totp-reset = Aplikasi autentikator milik { $address } telah dihapus; a
 admin-cli-err-role = "{ $role }" bukan peran. Gunakan salah satu dari: global (Administrator global), security (Administrator keamanan), exchange (Administrator Exchange), user (Administrator pengguna), reports (Pembaca laporan).
 admin-cli-err-exists = admin { $address } sudah ada. Ubah perannya dengan `authrelay admin set-role { $address } --role ROLE`.
 admin-cli-err-unknown = tidak ada admin { $address }. Lihat admin yang ada dengan `authrelay admin list`.
+api-err-totp-locked = Terlalu banyak kode autentikator yang salah untuk akun ini: faktor keduanya dikunci selama satu jam (lebih lama setelah setiap kode salah berikutnya). Tunggu, atau minta Administrator global menjalankan `authrelay admin reset-totp ADDRESS` lalu daftar ulang.
+api-err-unknown-host = Pusat admin ini tidak melayani nama host tersebut. Gunakan alamatnya (misalnya 127.0.0.1:8025), localhost, atau tambahkan nama itu ke `[admin] hosts` di konfigurasi.
+api-err-too-large = Permintaan terlalu besar. Permintaan ke pusat admin dibatasi 64 KiB untuk isi dan 8 KiB untuk alamat.

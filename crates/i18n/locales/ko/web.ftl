@@ -311,3 +311,6 @@ admin-cli-totp-reset = { $address }의 인증 앱을 제거했습니다. 다음 
 admin-cli-err-role = "{ $role }"은(는) 역할이 아닙니다. global(전역 관리자), security(보안 관리자), exchange(Exchange 관리자), user(사용자 관리자), reports(보고서 읽기 권한자) 중 하나를 사용하세요.
 admin-cli-err-exists = 관리자 { $address }이(가) 이미 있습니다. 역할을 바꾸려면 `authrelay admin set-role { $address } --role ROLE`을 사용하세요.
 admin-cli-err-unknown = 관리자 { $address }이(가) 없습니다. `authrelay admin list`로 기존 관리자를 확인하세요.
+api-err-totp-locked = 이 계정에 잘못된 인증 앱 코드가 너무 많이 입력되어 2단계 인증이 1시간 동안 잠겼습니다(잘못된 코드가 더 입력될 때마다 길어짐). 기다리거나 전역 관리자에게 `authrelay admin reset-totp ADDRESS` 실행을 요청한 뒤 다시 등록하세요.
+api-err-unknown-host = 이 관리 센터는 해당 호스트 이름에 응답하지 않습니다. 주소(예: 127.0.0.1:8025)나 localhost를 사용하거나, 구성의 `[admin] hosts`에 이름을 추가하세요.
+api-err-too-large = 요청이 너무 큽니다. 관리 센터 요청은 본문 64KiB, 주소 8KiB로 제한됩니다.
