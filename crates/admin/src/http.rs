@@ -381,7 +381,7 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h)
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    name == "localhost" || name.parse::<std::net::Ipv4Addr>().is_ok() || allowed.iter().any(|a| *a == name)
+    name == "localhost" || name.parse::<std::net::Ipv4Addr>().is_ok() || allowed.contains(&name)
 }
 
 /// `input` if it is a path of this site and nothing else: it starts with one `/`, and has no
