@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
             if *b == b'\r' {
                 assert_eq!(message.get(i + 1), Some(&b'\n'), "bare CR in an accepted message");
             }
+            assert_ne!(*b, 0, "NUL in an accepted message");
         }
         assert!(message.len() <= limits.max_message);
     }

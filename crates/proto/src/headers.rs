@@ -437,5 +437,30 @@ fn mail_parser_agrees(name: &str, value: &[u8], ours: &[String]) -> bool {
     theirs == ours
 }
 
+/// The fuzz target's checks (fuzz/fuzz_targets/headers.rs, replayed on stable by
+/// `tests/fuzz_corpus.rs`); panics on a violation.
+pub fn check_invariants(data: &[u8]) {
+    let result = sender_fields(data);
+    assert_eq!(result, sender_fields(data), "not deterministic");
+    let Ok(fields) = result else { return };
+    let lines = header_lines(data).expect("accepted, so the lines split");
+    for line in &lines {
+        assert!(!line.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f), "control character accepted");
+    }
+    for name in ["from", "sender"] {
+        let count = lines
+            .iter()
+            .filter(|l| {
+                l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name.as_bytes()) && l[name.len()] == b':'
+            })
+            .count();
+        assert!(count <= 1, "two {name} fields accepted");
+    }
+    for address in fields.iter().flat_map(|f| &f.addresses) {
+        let (_, domain) = address.rsplit_once('@').expect("an address has an @");
+        assert!(is_domain(domain), "{address}: bad domain");
+    }
+}
+
 #[cfg(test)]
 mod tests;

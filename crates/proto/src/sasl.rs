@@ -221,6 +221,27 @@ pub fn error_challenge(status: &str, scope: Option<&str>, openid_configuration: 
     STANDARD.encode(json)
 }
 
+/// The bearer fuzz target's checks (fuzz/fuzz_targets/bearer.rs, replayed on stable by
+/// `tests/fuzz_corpus.rs`); panics on a violation.
+pub fn check_bearer_invariants(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for decoded in [decode_xoauth2(&text), decode_oauthbearer(&text)] {
+        match decoded {
+            Ok(b) => {
+                let body = b.token.trim_end_matches('=');
+                assert!(!body.is_empty() && b.token.len() <= MAX_TOKEN_LEN, "token shape");
+                assert!(body.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._~+/".contains(&c)), "token characters");
+                if let Some(user) = &b.user {
+                    assert!(!user.is_empty() && !user.chars().any(char::is_control), "user");
+                }
+            }
+            Err(e) => {
+                let _ = e.reply_id().reply().to_wire();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,22 @@ fn data_receiver_corpus() {
             for (i, b) in m.iter().enumerate() {
                 assert!(*b != b'\n' || (i > 0 && m[i - 1] == b'\r'), "bare LF accepted: {input:?}");
                 assert!(*b != b'\r' || m.get(i + 1) == Some(&b'\n'), "bare CR accepted: {input:?}");
+                assert!(*b != 0, "NUL accepted: {input:?}");
             }
         }
+    }
+}
+
+#[test]
+fn headers_corpus() {
+    for input in corpus("headers") {
+        authrelay_proto::headers::check_invariants(&input);
+    }
+}
+
+#[test]
+fn bearer_corpus() {
+    for input in corpus("bearer") {
+        authrelay_proto::sasl::check_bearer_invariants(&input);
     }
 }
