@@ -55,6 +55,10 @@ async fn run_doctor(a: DoctorArgs, config: &Effective, lang: Lang) -> Result<(),
     if report.can_send {
         Ok(())
     } else {
+        if !a.json {
+            // The closing message (standard error) gets a line of its own after the report.
+            println!();
+        }
         Err(CliError::new("doctor-cannot-send").arg("user", &report.address))
     }
 }
