@@ -12,7 +12,8 @@
 //! QR, secrets sealed at rest), `limiter.rs` (sign-in failure counts), `listener.rs` (HTTPS
 //! and the peer address), `state.rs` (settings and shared state), `auth.rs` (sign-in,
 //! sessions, who is calling), `troubleshoot.rs` (the doctor's verdict, one-click fixes and the
-//! knowledge base, without handlers), then the two surfaces, which hold every handler: `api.rs`
+//! knowledge base, without handlers), `migrate.rs` (the Microsoft 365 import's plan, apply with
+//! audit records, and checklist views, without handlers), then the two surfaces, which hold every handler: `api.rs`
 //! (JSON handlers, the views both surfaces show, the route table the OpenAPI test checks) and
 //! `web.rs` (pages and the CSRF guard of their forms). `lib.rs` only composes.
 
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod http;
 pub mod limiter;
 pub mod listener;
+pub mod migrate;
 pub mod state;
 pub mod totp;
 pub mod troubleshoot;

@@ -28,6 +28,8 @@ pub struct AdminConfig {
     pub allowed_hosts: Vec<String>,
     /// The server's limits, for the Troubleshooter's `limits` check.
     pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
+    /// How devices reach the SMTP listeners, for the import's setup sheets.
+    pub smtp_server: Option<authrelay_migrate::sheet::Server>,
 }
 
 impl AdminConfig {
@@ -40,6 +42,7 @@ impl AdminConfig {
             signin_window: Duration::from_secs(15 * 60),
             allowed_hosts: vec![],
             doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
+            smtp_server: None,
         }
     }
 }

@@ -73,6 +73,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/users/{address}/device-credentials", post(device_credential_add))
         .route("/users/{address}/device-credentials/revoke", post(device_credential_revoke))
         .route("/org/{name}/mail/device-credentials", post(org_mail_device_credentials))
+        .route("/import", get(import_form))
+        .route("/import/plan", post(import_plan))
+        .route("/import/apply", post(import_apply))
+        .route("/import/status", get(import_status))
+        .route("/static/sheet.css", get(sheet_css))
         .route("/tokens", post(token_add))
         .route("/tokens/{id}/revoke", post(token_revoke))
 }
@@ -107,6 +112,9 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admins.html",
     "message.html",
     "troubleshoot.html",
+    "import.html",
+    "import_done.html",
+    "import_status.html",
 );
 
 /// The template environment: `.html` templates auto-escape; `t("id", name=value)` formats a
@@ -1175,6 +1183,76 @@ async fn troubleshoot_explain(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Import from Microsoft 365 (crate::migrate holds what these call)
+
+fn import_page(
+    state: &SharedState,
+    c: &Caller,
+    upload: &crate::migrate::Upload,
+    plan: Option<Value>,
+    error: Option<String>,
+) -> Response {
+    let server_name = if upload.server_name.is_empty() {
+        crate::migrate::default_server_name(state)
+    } else {
+        upload.server_name.clone()
+    };
+    let ctx = context! {
+        plan, error, upload => Value::from_serialize(upload), server_name,
+        may_apply => c.may(Permission::ManageOrgs) || c.may(Permission::ManageAppPasswords),
+    };
+    page(state, c, "import.html", "import", ctx)
+}
+
+async fn import_form(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    Ok(import_page(&state, &c, &Default::default(), None, None))
+}
+
+/// The upload: read the files, show the plan. Changes nothing.
+async fn import_plan(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    mut form: axum::extract::Multipart,
+) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let upload = crate::migrate::read_upload(&mut form).await.or_page(&state, &c)?;
+    match crate::migrate::build(&state, c.lang, &upload).await {
+        Ok(plan) => Ok(import_page(&state, &c, &upload, Some(crate::migrate::plan_view(c.lang, &plan)), None)),
+        Err(e) => {
+            let mut response = import_page(&state, &c, &upload, None, Some(e.message));
+            *response.status_mut() = e.status;
+            Ok(response)
+        }
+    }
+}
+
+/// Apply: the answer is the setup sheets, each credential shown this once (`no-store`).
+async fn import_apply(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Form(upload): Form<crate::migrate::Upload>,
+) -> Page {
+    let (applied, server) = crate::migrate::apply(&state, &c, &upload).await.or_page(&state, &c)?;
+    let html = crate::migrate::applied_page(&state, &c, &applied, &server).or_page(&state, &c)?;
+    Ok((StatusCode::OK, Html(html)).into_response())
+}
+
+async fn import_status(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let ctx = crate::migrate::checklist(&state, c.lang).await.or_page(&state, &c)?;
+    Ok(page(&state, &c, "import_status.html", "import-status", ctx))
+}
+
+async fn sheet_css() -> Response {
+    (
+        [(CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")],
+        crate::migrate::SHEET_CSS,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
 // CSRF for the pages' forms
 
 /// Every form POST must carry the `csrf` field of the session (or, before sign-in, of the
@@ -1185,10 +1263,21 @@ pub async fn csrf_guard(State(state): State<SharedState>, request: Request, next
     }
     let (parts, body) = request.into_parts();
     let lang = lang_of(&parts.headers);
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+    // The Microsoft 365 import uploads exports, and posts them back to apply the plan.
+    let limit = if parts.uri.path().starts_with("/import/") { crate::migrate::MAX_UPLOAD } else { MAX_FORM };
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
     };
-    let sent = form_field(&bytes, "csrf").unwrap_or_default();
+    let multipart = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let sent = if multipart {
+        multipart_field(&parts.headers, &bytes, "csrf").await.unwrap_or_default()
+    } else {
+        form_field(&bytes, "csrf").unwrap_or_default()
+    };
     // Either the session's token or, before sign-in, the pre-session cookie's token: both are
     // random values only this browser holds (the cookies are SameSite=Strict).
     let mut expected = vec![];
@@ -1205,6 +1294,20 @@ pub async fn csrf_guard(State(state): State<SharedState>, request: Request, next
     } else {
         crate::web::csrf_failed(&state, lang)
     }
+}
+
+/// One text field of a `multipart/form-data` body (file uploads carry the token this way).
+async fn multipart_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
+    use axum::extract::FromRequest;
+    let mut request = Request::new(Body::from(body.clone()));
+    *request.headers_mut() = headers.clone();
+    let mut form = axum::extract::Multipart::from_request(request, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -1227,7 +1330,8 @@ mod tests {
         };
         for lang in Lang::ALL {
             for (name, _) in TEMPLATES {
-                if *name == "base.html" {
+                // base.html is only extended; import_done.html is a fragment above the setup sheets.
+                if *name == "base.html" || *name == "import_done.html" {
                     continue;
                 }
                 let ctx = context! {
@@ -1243,6 +1347,7 @@ mod tests {
                     app_passwords => Vec::<String>::new(), org_smtp_auth => "disabled", enroll => true,
                     secret => "ABC", qr => Value::from_safe_string("<svg></svg>".into()), title => "t", message => "m",
                     code => "c", user_count => 1, failures => 0, queued => 0, address => "boss@contoso.com",
+                    upload => context! { org => "" }, server_name => "smtp.contoso.com",
                 };
                 let html =
                     env.get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name} {lang:?}: {e:#}"));

@@ -9,6 +9,7 @@ pub async fn start(
     directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
     spool: authrelay_spool::Spool,
     limits: &authrelay_config::Limits,
+    smtp_server: authrelay_migrate::sheet::Server,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
     let Some(listen) = admin.listen else { return Ok(None) };
     let mut config = authrelay_admin::AdminConfig::new(listen);
@@ -19,6 +20,7 @@ pub async fn start(
         daily_recipients: limits.daily_recipients,
         max_sessions: limits.max_sessions_per_mailbox,
     };
+    config.smtp_server = Some(smtp_server);
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

@@ -173,6 +173,11 @@ async fn m365(a: M365Args, dir: &SqliteDirectory, config: &Effective, lang: Lang
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let applied = plan::apply(dir, &planned, now).await;
+    // Audited as every CLI change is: one record per value, the actor cli:USER@HOST.
+    let (ops, actor) = crate::operations::ops(dir);
+    for c in &applied.changes {
+        ops.audit(&actor.name, c.action, &c.target, &c.before, &c.after).await;
+    }
     // Sheets first: a credential created before a failure exists only in this process now.
     if let (Some(sheets), false) = (&a.sheets, applied.issued.is_empty()) {
         write_sheets(sheets, lang, &server(config, a.server_name.clone()), &applied.issued)?;

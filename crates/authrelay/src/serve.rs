@@ -31,6 +31,12 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         Arc::new(directory.clone()),
         spool.clone(),
         &config.limits,
+        // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
+        authrelay_migrate::sheet::Server {
+            host: config.hostname.clone(),
+            starttls_port: config.listen.submission.map(|a| a.port()).filter(|p| *p != 0),
+            tls_port: config.listen.submissions.map(|a| a.port()).filter(|p| *p != 0),
+        },
     )
     .await
     .map_err(|e| CliError::new("err-listen").arg("reason", e))?;

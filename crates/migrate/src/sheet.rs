@@ -52,13 +52,9 @@ fn qr_svg(text: &str) -> String {
         .unwrap_or_default()
 }
 
-const TEMPLATE: &str = r#"<!doctype html>
-<html lang="{{ lang }}">
-<head>
-<meta charset="utf-8">
-<title>{{ title }}</title>
-<style>
-  body { font-family: "Noto Sans", "NanumGothic", "Malgun Gothic", Arial, sans-serif; color: #111; margin: 0; }
+/// The sheets' stylesheet: inline in a saved file, served as a file where a page's
+/// Content-Security-Policy forbids inline styles (the admin center).
+pub const CSS: &str = r#"  body { font-family: "Noto Sans", "NanumGothic", "Malgun Gothic", Arial, sans-serif; color: #111; margin: 0; }
   .sheet { max-width: 180mm; margin: 10mm auto; padding: 0 6mm; }
   .sheet + .sheet { border-top: 1px dashed #999; padding-top: 10mm; }
   h1 { font-size: 20pt; margin: 0 0 2mm; }
@@ -75,16 +71,39 @@ const TEMPLATE: &str = r#"<!doctype html>
   code, pre { font-family: "DejaVu Sans Mono", Consolas, monospace; }
   pre { background: #f6f6f6; padding: 2mm 3mm; white-space: pre-wrap; margin: 1mm 0; }
   .once { font-weight: 600; }
-  @page { size: auto; margin: 12mm; }
+  @page { size: auto; margin: 10mm; }
+  .banner { max-width: 180mm; margin: 6mm auto; padding: 4mm 6mm; border: 1px solid #bbb; background: #fafafa; }
+  .banner table { border-collapse: collapse; } .banner td, .banner th { padding: 1mm 3mm; text-align: left; }
   @media print {
-    .sheet { margin: 0 auto; page-break-after: always; break-after: page; }
+    .noprint { display: none; }
+    body { font-size: 10pt; }
+    h1 { font-size: 16pt; }
+    .sub { margin-bottom: 3mm; }
+    table.settings { font-size: 10.5pt; }
+    table.settings th, table.settings td { padding: 1.2mm 2.5mm; }
+    .qr svg { width: 36mm; height: 36mm; }
+    .row { margin-top: 3mm; }
+    .row p, .box p { margin: 1mm 0; }
+    .box { margin-top: 3mm; padding: 2mm 3mm; }
+    pre { margin: 0; padding: 1.5mm 2.5mm; }
+    .sheet { margin: 0 auto; padding: 0; page-break-after: always; break-after: page; }
     .sheet + .sheet { border-top: none; padding-top: 0; }
     .sheet:last-child { page-break-after: auto; break-after: auto; }
     .box, table.settings, .row { break-inside: avoid; }
   }
-</style>
+"#;
+
+const TEMPLATE: &str = r#"<!doctype html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<title>{{ title }}</title>
+<link rel="icon" href="data:,">
+{% if css_href %}<link rel="stylesheet" href="{{ css_href }}">{% else %}<style>
+{{ css }}</style>{% endif %}
 </head>
 <body>
+{% if banner %}<div class="noprint banner">{{ banner }}</div>{% endif %}
 {% for s in sheets %}
 <section class="sheet" data-address="{{ s.address }}" data-legacy-tls="{{ 'yes' if s.legacy else 'no' }}">
   <h1>{{ s.heading }}</h1>
@@ -133,8 +152,20 @@ fn pct(v: Option<f64>) -> String {
     }
 }
 
-/// One HTML document holding a sheet per device, in `lang`.
+/// One HTML document holding a sheet per device, in `lang`, with its stylesheet inline.
 pub fn render(lang: Lang, server: &Server, issued: &[Issued]) -> String {
+    render_page(lang, server, issued, None, None)
+}
+
+/// [`render`] with the stylesheet linked from `css_href` and, above the sheets, `banner` (safe
+/// HTML, hidden when printed): the admin center's page around the sheets.
+pub fn render_page(
+    lang: Lang,
+    server: &Server,
+    issued: &[Issued],
+    css_href: Option<&str>,
+    banner: Option<String>,
+) -> String {
     let tr = |id: &str, args: &[(&str, Arg)]| t(lang, id, args);
     let (port, mode) = server.primary();
     let other = match mode {
@@ -198,7 +229,12 @@ pub fn render(lang: Lang, server: &Server, issued: &[Issued]) -> String {
         _ => tr("sheet-title-all", &[("count", Arg::from(issued.len()))]),
     };
     env.get_template("sheets.html")
-        .and_then(|tpl| tpl.render(context! { lang => lang.tag(), title, server, labels, sheets }))
+        .and_then(|tpl| {
+            tpl.render(context! {
+                lang => lang.tag(), title, server, labels, sheets, css => minijinja::Value::from_safe_string(CSS.to_string()),
+                css_href, banner => banner.map(minijinja::Value::from_safe_string),
+            })
+        })
         .expect("sheet template renders")
 }
 

@@ -27,3 +27,9 @@ path-device-credential = Active users → { $user } → Device credentials → A
 err-oauth = cannot set up OAuth ([oauth] in the configuration): { $reason }. Check issuer, jwks_uri and ca_file with `authrelay config check`.
 doctor-security-defaults-on-device-credentials = on: the account password and app passwords are refused, but the { $count } device credential(s) of this mailbox work; devices must use one of them.
 doctor-mfa-on-device-credentials = { $mfa }: the account password is refused, but the { $count } device credential(s) of this mailbox work; devices must use one of them.
+
+## Audit log names of the device-credential changes (and unlock), shown on the Audit log page.
+action-user-device-credential-add = Device credential created
+action-user-device-credential-revoke = Device credential revoked
+action-org-device-credentials = Device credentials (organisation)
+action-user-unlock = Smart lockout cleared

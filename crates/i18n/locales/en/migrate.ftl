@@ -141,3 +141,4 @@ web-import-status-intro = Each imported sender and whether its device has signed
 web-import-col-state = State
 web-import-col-detail = Detail
 web-import-col-org = Organisation
+action-import-m365-sender = Imported from Microsoft 365 (device credential)

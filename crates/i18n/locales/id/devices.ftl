@@ -27,3 +27,9 @@ path-device-credential = Pengguna aktif → { $user } → Kredensial perangkat �
 err-oauth = tidak dapat menyiapkan OAuth ([oauth] dalam konfigurasi): { $reason }. Periksa issuer, jwks_uri, dan ca_file dengan `authrelay config check`.
 doctor-security-defaults-on-device-credentials = aktif: kata sandi akun dan kata sandi aplikasi ditolak, tetapi { $count } kredensial perangkat milik kotak surat ini berfungsi; perangkat harus memakai salah satunya.
 doctor-mfa-on-device-credentials = { $mfa }: kata sandi akun ditolak, tetapi { $count } kredensial perangkat milik kotak surat ini berfungsi; perangkat harus memakai salah satunya.
+
+## Nama perubahan kredensial perangkat (dan buka kunci) di halaman Log audit.
+action-user-device-credential-add = Kredensial perangkat dibuat
+action-user-device-credential-revoke = Kredensial perangkat dicabut
+action-org-device-credentials = Kredensial perangkat (organisasi)
+action-user-unlock = Penguncian cerdas dibuka

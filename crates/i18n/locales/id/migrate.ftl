@@ -141,3 +141,4 @@ web-import-status-intro = Setiap pengirim yang diimpor dan apakah perangkatnya s
 web-import-col-state = Status
 web-import-col-detail = Rincian
 web-import-col-org = Organisasi
+action-import-m365-sender = Diimpor dari Microsoft 365 (kredensial perangkat)

@@ -27,3 +27,9 @@ path-device-credential = 활성 사용자 → { $user } → 장치 자격 증명
 err-oauth = OAuth를 설정할 수 없습니다(구성의 [oauth]): { $reason }. `authrelay config check` 명령으로 issuer, jwks_uri, ca_file을 확인하세요.
 doctor-security-defaults-on-device-credentials = 켜짐: 계정 암호와 앱 암호는 거부되지만 이 사서함의 장치 자격 증명 { $count }개는 사용할 수 있습니다. 장치는 그중 하나를 사용해야 합니다.
 doctor-mfa-on-device-credentials = { $mfa }: 계정 암호는 거부되지만 이 사서함의 장치 자격 증명 { $count }개는 사용할 수 있습니다. 장치는 그중 하나를 사용해야 합니다.
+
+## 감사 로그 페이지에 표시되는 장치 자격 증명 변경(및 잠금 해제) 이름.
+action-user-device-credential-add = 장치 자격 증명 만듦
+action-user-device-credential-revoke = 장치 자격 증명 취소
+action-org-device-credentials = 장치 자격 증명(조직)
+action-user-unlock = 스마트 잠금 해제

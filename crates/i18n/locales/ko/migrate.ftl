@@ -141,3 +141,4 @@ web-import-status-intro = 가져온 보낸 사람마다 장치가 장치 자격 
 web-import-col-state = 상태
 web-import-col-detail = 세부 정보
 web-import-col-org = 조직
+action-import-m365-sender = Microsoft 365에서 가져옴(장치 자격 증명)
