@@ -24,7 +24,7 @@ pub async fn request_guard(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use crate::http::{host_allowed, MAX_BODY, MAX_URI};
+    use crate::http::{body_limit, host_allowed, MAX_URI};
     let lang = lang_of(request.headers());
     let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let host = if host.is_empty() { request.uri().authority().map(|a| a.as_str()).unwrap_or("") } else { host };
@@ -36,7 +36,8 @@ pub async fn request_guard(
         return ApiError::new(StatusCode::URI_TOO_LONG, "too-large", lang, "api-err-too-large", &[]).into_response();
     }
     let length = request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-    if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY as u64) {
+    let max = body_limit(request.uri().path()) as u64;
+    if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > max) {
         return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", lang, "api-err-too-large", &[])
             .into_response();
     }

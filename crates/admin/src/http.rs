@@ -367,6 +367,18 @@ pub fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
 
 /// Largest request body the admin center reads (JSON or form); larger ones get 413 unread.
 pub const MAX_BODY: usize = 64 * 1024;
+/// Largest body of the Microsoft 365 import's pages (`/import/…`): the exports of a tenant
+/// with some thousands of senders, uploaded and then posted back to apply the plan.
+pub const MAX_UPLOAD: usize = 2 * 1024 * 1024;
+
+/// The body limit of a request to `path`.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/import/") {
+        MAX_UPLOAD
+    } else {
+        MAX_BODY
+    }
+}
 /// Longest request target (path and query); longer ones get 414.
 pub const MAX_URI: usize = 8 * 1024;
 

@@ -22,10 +22,6 @@ use crate::auth::Caller;
 use crate::http::{directory_error, ApiError};
 use crate::state::SharedState;
 
-/// Largest upload (and Apply form) the import pages take: the three exports of a tenant with
-/// some thousands of senders fit well within it.
-pub const MAX_UPLOAD: usize = 2 * 1024 * 1024;
-
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 fn import_error(lang: Lang, e: ImportError) -> ApiError {

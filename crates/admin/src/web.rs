@@ -74,8 +74,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/users/{address}/device-credentials/revoke", post(device_credential_revoke))
         .route("/org/{name}/mail/device-credentials", post(org_mail_device_credentials))
         .route("/import", get(import_form))
-        .route("/import/plan", post(import_plan))
-        .route("/import/apply", post(import_apply))
+        .route("/import/plan", post(import_plan).layer(axum::extract::DefaultBodyLimit::max(http::MAX_UPLOAD)))
+        .route("/import/apply", post(import_apply).layer(axum::extract::DefaultBodyLimit::max(http::MAX_UPLOAD)))
         .route("/import/status", get(import_status))
         .route("/static/sheet.css", get(sheet_css))
         .route("/tokens", post(token_add))
@@ -1264,7 +1264,7 @@ pub async fn csrf_guard(State(state): State<SharedState>, request: Request, next
     let (parts, body) = request.into_parts();
     let lang = lang_of(&parts.headers);
     // The Microsoft 365 import uploads exports, and posts them back to apply the plan.
-    let limit = if parts.uri.path().starts_with("/import/") { crate::migrate::MAX_UPLOAD } else { MAX_FORM };
+    let limit = if parts.uri.path().starts_with("/import/") { http::MAX_UPLOAD } else { MAX_FORM };
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
     };
