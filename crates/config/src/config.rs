@@ -483,4 +483,24 @@ mod tests {
         let problems = load_text("[limits]\nmax_recipent = 5\n").unwrap_err();
         assert!(problems[0].message.contains("max_recipent"), "{problems:?}");
     }
+
+    #[test]
+    fn credentials_over_opportunistic_tls_are_refused() {
+        let route = |extra: &str| {
+            format!("[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"smtp.example.net\"\ntls = \"opportunistic\"\n{extra}")
+        };
+        let problems = |text: String| match load_text(&text) {
+            Ok(_) => vec![],
+            Err(p) => p,
+        };
+        for creds in [
+            "user = \"relay@contoso.com\"\npassword = \"secret-Pass-2026\"",
+            "auth = \"xoauth2\"\npreset = \"microsoft365\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"id\"\nclient_secret = \"s\"\nuser = \"relay@contoso.com\"",
+        ] {
+            let p = problems(route(creds));
+            let tls = p.iter().find(|p| p.key.ends_with(".tls")).unwrap_or_else(|| panic!("accepted: {creds} {p:?}"));
+            assert!(tls.message.contains("starttls") && tls.message.contains("implicit"), "{}", tls.message);
+        }
+        assert!(problems(route("")).iter().all(|p| !p.key.ends_with(".tls")), "no credentials: fine");
+    }
 }

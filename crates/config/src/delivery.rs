@@ -175,6 +175,14 @@ pub fn build(
                 if oauth.is_none() && r.user.is_some() != password.is_some() && problems_is_clean(&r) {
                     problem(&key("user"), "set both user and password (or password_file), or neither".into());
                 }
+                // Credentials over unverified TLS go to whoever answers (a downgrade or an
+                // interception needs no certificate): refuse the combination.
+                if tls == TlsMode::Opportunistic && (r.has_password() || r.user.is_some() || oauth.is_some()) {
+                    problem(
+                        &key("tls"),
+                        "\"opportunistic\" sends the password or token without a verified certificate; use tls = \"starttls\" or \"implicit\" (with ca_file for a private CA), or remove the credentials".into(),
+                    );
+                }
                 if let Some(ca) = &r.ca_file {
                     if !ca.is_file() {
                         problem(&key("ca_file"), format!("no file at {}", ca.display()));

@@ -137,6 +137,37 @@ pub enum AdminError {
     Directory(#[from] DirectoryError),
 }
 
+impl SqliteDirectory {
+    /// Seals TOTP secrets stored in clear by earlier versions (run at every open; a no-op once
+    /// every row is sealed).
+    pub(crate) async fn seal_clear_totp_secrets(&self) -> Result<u64> {
+        let rows = sqlx::query("SELECT id, totp_secret FROM admins WHERE totp_secret IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut sealed = 0;
+        for row in rows {
+            let secret: String = row.try_get("totp_secret")?;
+            if crate::sealed::Sealer::is_sealed(&secret) {
+                continue;
+            }
+            let id: i64 = row.try_get("id")?;
+            sqlx::query("UPDATE admins SET totp_secret = ? WHERE id = ? AND totp_secret = ?")
+                .bind(self.sealer.seal(&secret))
+                .bind(id)
+                .bind(&secret)
+                .execute(&self.pool)
+                .await?;
+            sealed += 1;
+        }
+        if sealed > 0 {
+            // Rewrite the file so no freed page keeps the clear value.
+            sqlx::query("VACUUM").execute(&self.pool).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        }
+        Ok(sealed)
+    }
+}
+
 impl From<sqlx::Error> for AdminError {
     fn from(e: sqlx::Error) -> Self {
         AdminError::Directory(e.into())
@@ -146,8 +177,9 @@ impl From<sqlx::Error> for AdminError {
 const ADMIN_COLUMNS: &str =
     "SELECT id, address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins";
 
-fn admin_from_row(row: &SqliteRow) -> Result<AdminSecrets> {
+fn admin_from_row(row: &SqliteRow, sealer: &crate::sealed::Sealer) -> Result<AdminSecrets> {
     let totp_secret: Option<String> = row.try_get("totp_secret")?;
+    let totp_secret = totp_secret.map(|s| sealer.open(&s)).transpose()?;
     Ok(AdminSecrets {
         admin: Admin {
             id: row.try_get("id")?,
@@ -212,17 +244,17 @@ impl AdminStore for SqliteDirectory {
             .bind(address.trim().to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(admin_from_row).transpose()
+        row.as_ref().map(|r| admin_from_row(r, &self.sealer)).transpose()
     }
 
     async fn admin_by_id(&self, id: i64) -> Result<Option<Admin>> {
         let row = sqlx::query(&format!("{ADMIN_COLUMNS} WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(admin_from_row).transpose()?.map(|s| s.admin))
+        Ok(row.as_ref().map(|r| admin_from_row(r, &self.sealer)).transpose()?.map(|s| s.admin))
     }
 
     async fn list_admins(&self) -> Result<Vec<Admin>> {
         let rows = sqlx::query(&format!("{ADMIN_COLUMNS} ORDER BY address")).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| admin_from_row(r).map(|s| s.admin)).collect()
+        rows.iter().map(|r| admin_from_row(r, &self.sealer).map(|s| s.admin)).collect()
     }
 
     async fn set_admin_password(&self, address: &str, password_hash: &str) -> Result<(), AdminError> {
@@ -250,8 +282,9 @@ impl AdminStore for SqliteDirectory {
 
     async fn set_admin_totp(&self, address: &str, secret: Option<&str>) -> Result<(), AdminError> {
         let address = address.trim().to_lowercase();
+        let sealed = secret.map(|s| self.sealer.seal(s));
         let done = sqlx::query("UPDATE admins SET totp_secret = ?, totp_last_step = 0 WHERE address = ?")
-            .bind(secret)
+            .bind(sealed)
             .bind(&address)
             .execute(&self.pool)
             .await?;
@@ -518,5 +551,39 @@ mod tests {
     #[test]
     fn token_hash_is_sha256_hex() {
         assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[tokio::test]
+    async fn totp_secrets_are_sealed_at_rest_and_clear_ones_are_sealed_on_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authrelay.db");
+        let store = SqliteDirectory::open(&path).await.unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "the database is owner-only");
+        let new = |a: &str| NewAdmin { address: a.into(), role: "global".into(), password_hash: "x".into() };
+        store.create_admin(new("a@x.example")).await.unwrap();
+        store.create_admin(new("b@x.example")).await.unwrap();
+        store.set_admin_totp("a@x.example", Some("JBSWY3DPEHPK3PXP")).await.unwrap();
+        // b's secret as an earlier version stored it: in clear.
+        sqlx::query("UPDATE admins SET totp_secret = 'KRSXG5CTMVRXEZLU' WHERE address = 'b@x.example'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.close().await;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteDirectory::open(&path).await.unwrap();
+        assert_eq!(mode(&path), 0o600, "a looser mode is tightened");
+        let raw: Vec<String> =
+            sqlx::query_scalar("SELECT totp_secret FROM admins ORDER BY id").fetch_all(&store.pool).await.unwrap();
+        assert!(raw.iter().all(|s| s.starts_with("v1:")), "{raw:?}");
+        let db = std::fs::read(&path).unwrap();
+        for clear in ["JBSWY3DPEHPK3PXP", "KRSXG5CTMVRXEZLU"] {
+            assert!(!db.windows(clear.len()).any(|w| w == clear.as_bytes()), "{clear} in the file");
+        }
+        let a = store.admin_secrets("a@x.example").await.unwrap().unwrap();
+        let b = store.admin_secrets("b@x.example").await.unwrap().unwrap();
+        assert_eq!(a.totp_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        assert_eq!(b.totp_secret.as_deref(), Some("KRSXG5CTMVRXEZLU"));
     }
 }

@@ -13,6 +13,7 @@ pub mod device;
 pub mod imports;
 pub mod model;
 pub mod protection;
+pub mod sealed;
 pub mod secrets;
 pub mod sqlite;
 pub mod submissions;

@@ -45,6 +45,8 @@ pub struct SqliteDirectory {
     pub(crate) pool: SqlitePool,
     /// Answers of `hosts_domain`, cleared by every write through this directory.
     hosted: std::sync::Arc<HostedCache>,
+    /// Seals admin TOTP secrets at rest (crate::sealed).
+    pub(crate) sealer: std::sync::Arc<crate::sealed::Sealer>,
 }
 
 /// Domain → (hosted, when asked); see [`Directory::hosts_domain`].
@@ -98,6 +100,24 @@ impl SqliteDirectory {
     }
 
     async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> Result<Self> {
+        // The database holds password hashes and the audit log: owner only. Created 0600 here
+        // (SQLite gives its -wal and -shm files the same mode), tightened if it was looser.
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let storage = |e: std::io::Error| DirectoryError::Storage(format!("cannot open {}: {e}", path.display()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let mode = std::fs::metadata(path).map_err(storage)?.permissions().mode();
+                    if mode & 0o077 != 0 {
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+                            .map_err(storage)?;
+                    }
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        let sealer = crate::sealed::Sealer::load_or_create(path.parent().unwrap_or(Path::new(".")))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -110,7 +130,9 @@ impl SqliteDirectory {
             .connect_with(options)
             .await
             .map_err(|e| DirectoryError::Storage(format!("cannot open {}: {e}", path.display())))?;
-        Self::migrated(pool).await
+        let dir = Self::migrated(pool, sealer).await?;
+        dir.seal_clear_totp_secrets().await?;
+        Ok(dir)
     }
 
     /// A private in-memory database, for tests of other parts. It lives in the pool's single
@@ -124,15 +146,15 @@ impl SqliteDirectory {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Self::migrated(pool).await
+        Self::migrated(pool, crate::sealed::Sealer::ephemeral()).await
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<Self> {
+    async fn migrated(pool: SqlitePool, sealer: crate::sealed::Sealer) -> Result<Self> {
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|e| DirectoryError::Storage(format!("cannot apply the directory schema: {e}")))?;
-        Ok(SqliteDirectory { pool, hosted: Default::default() })
+        Ok(SqliteDirectory { pool, hosted: Default::default(), sealer: std::sync::Arc::new(sealer) })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
