@@ -333,9 +333,22 @@ impl Ops {
         actor.require(Permission::ManageAppPasswords)?;
         let name = validate::app_password_name(name)?;
         let user = self.user(address).await?;
-        let secret = secrets::generate_app_password();
-        let normalized = secrets::normalize_app_password(&secret);
-        let hint = secrets::app_password_hint(&normalized);
+        // AUTH tries the one app password whose hint (first letters) matches what was typed, so
+        // two live ones with the same hint would leave the second unusable: draw until the hint is
+        // free (26^3 hints, at most 40 app passwords, so a few draws at most).
+        let taken: Vec<String> = match self.directory.auth_record(&user.address).await? {
+            Some(r) => r.app_passwords.into_iter().map(|a| a.hint).collect(),
+            None => vec![],
+        };
+        let (secret, normalized, hint) = (0..1000)
+            .map(|_| {
+                let secret = secrets::generate_app_password();
+                let normalized = secrets::normalize_app_password(&secret);
+                let hint = secrets::app_password_hint(&normalized);
+                (secret, normalized, hint)
+            })
+            .find(|(_, _, hint)| !taken.contains(hint))
+            .expect("a free hint among 17,576");
         let new = NewAppPassword { name: name.clone(), hint, hash: hash(normalized).await };
         self.directory.add_app_password(&user.address, new).await?;
         self.audit(&actor.name, "user.app-password-add", &user.address, "-", &name).await;
@@ -506,4 +519,30 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authrelay_directory::sqlite::SqliteDirectory;
+
+    #[tokio::test]
+    async fn app_password_hints_of_a_mailbox_never_repeat() {
+        let dir = Arc::new(SqliteDirectory::open_in_memory().await.unwrap());
+        let ops = Ops::new(dir.clone(), dir.clone());
+        let actor = Actor::cli();
+        ops.create_org(&actor, "Contoso", &["contoso.com".into()]).await.unwrap();
+        ops.create_user(&actor, "scanner@contoso.com", None, None).await.unwrap();
+        for i in 0..40 {
+            ops.add_app_password(&actor, "scanner@contoso.com", &format!("device {i}")).await.unwrap();
+        }
+        let record = dir.auth_record("scanner@contoso.com").await.unwrap().unwrap();
+        let mut hints: Vec<&str> = record.app_passwords.iter().map(|a| a.hint.as_str()).collect();
+        hints.sort();
+        hints.dedup();
+        assert_eq!(hints.len(), 40, "two app passwords share a hint: only the first would work");
+        let audit = dir.audit(100).await.unwrap();
+        assert!(audit.iter().all(|e| e.actor.starts_with("cli:")));
+        assert_eq!(audit.iter().filter(|e| e.action == "user.app-password-add").count(), 40);
+    }
 }
