@@ -446,8 +446,12 @@ fn smuggling_payloads_never_split_a_message() {
         c.write(&body);
         // Exactly one reply for the whole DATA, and the next command is answered as a command.
         let r = c.reply();
+        // A NUL must never reach a next hop: one that drops it would see `.` alone on a line.
+        if variant.contains(&0) {
+            assert!(r.starts_with("550 5.6.0 Message contains a NUL byte"), "variant {i} {variant:?}: {r}");
+        }
         assert!(
-            r.starts_with("550 5.6.0 Message contains bare CR or LF") || r.starts_with("250 2.0.0 OK queued as"),
+            r.starts_with("550 5.6.0 Message contains") || r.starts_with("250 2.0.0 OK queued as"),
             "variant {i} {variant:?}: {r}"
         );
         if r.starts_with("250") {

@@ -166,8 +166,10 @@ async fn a_checkpoint_retires_what_is_already_on_disk() {
     for i in 0..12 {
         ids.push(spool.accept(&envelope(i), &body(i, 3000)).await.unwrap());
     }
+    // On a loaded machine the accepts span several checkpoint rounds; a round that began before
+    // the last accept retires only part of the journal, the next one the rest.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while spool.checkpoints() == 0 && Instant::now() < deadline {
+    while (spool.checkpoints() == 0 || segments(root).len() > 2) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(spool.checkpoints() >= 1, "no checkpoint within 10 s");
