@@ -44,7 +44,79 @@ pub async fn run(args: BenchArgs, effective: &Effective, lang: Lang) -> Result<(
             field(&t(lang, "bench-label-peak-rss", &[]), mib(r.peak_rss_kib));
             Ok(())
         }
+        Some(BenchQueueCommand::AuthFlood {
+            server,
+            tls,
+            attempts,
+            sources,
+            domain,
+            user,
+            password,
+            pid,
+            time_limit,
+        }) => {
+            let server = authrelay_bench::resolve_loopback(&server).map_err(bench_error)?;
+            let pid = pid.or_else(|| listen_pid(effective));
+            let config = authrelay_bench::auth_flood::FloodConfig {
+                server,
+                tls,
+                attempts,
+                sources,
+                domain,
+                real: user.zip(password),
+                pid,
+                time_limit: Duration::from_secs(time_limit),
+            };
+            say(
+                lang,
+                "bench-flood-start",
+                &[
+                    ("server", Arg::Str(&server.to_string())),
+                    ("attempts", Arg::Str(&attempts.to_string())),
+                    ("sources", Arg::Str(&sources.to_string())),
+                ],
+            );
+            let real = config.real.is_some();
+            let r = authrelay_bench::auth_flood::run(config).await.map_err(bench_error)?;
+            print_flood(&r, lang, pid.is_some(), real);
+            Ok(())
+        }
         None => load(args, lang).await,
+    }
+}
+
+/// The running server's pid, from `<data_dir>/listen.json`.
+fn listen_pid(effective: &Effective) -> Option<u32> {
+    let text = std::fs::read_to_string(effective.data_dir.join("listen.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+}
+
+fn print_flood(r: &authrelay_bench::auth_flood::FloodReport, lang: Lang, memory: bool, real: bool) {
+    let label = |id: &str| t(lang, id, &[]);
+    field(&label("bench-label-elapsed"), format!("{:.2} s", r.elapsed.as_secs_f64()));
+    say(lang, "bench-flood-replies", &[]);
+    for (reply, count) in &r.replies {
+        println!("  {count:>8}  {reply}");
+    }
+    if memory {
+        field(&label("bench-label-rss-before"), mib(r.rss_before_kib));
+        field(&label("bench-label-rss-max"), mib(r.rss_max_sampled_kib));
+        field(&label("bench-label-peak-rss"), mib(r.rss_peak_kib));
+    }
+    if real {
+        let mut l = r.real_signed_in.clone();
+        l.sort();
+        field(&label("bench-label-real-signed-in"), l.len());
+        if let (Some(first), Some(max)) = (r.real_signed_in.first(), l.last()) {
+            field(
+                &label("bench-label-real-latency"),
+                format!("{} / {} / {}", ms(*first), ms(l[l.len() / 2]), ms(*max)),
+            );
+        }
+        for (reply, count) in &r.real_refused {
+            println!("  {count:>8}  {reply}");
+        }
     }
 }
 

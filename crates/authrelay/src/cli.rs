@@ -338,6 +338,36 @@ pub enum BenchQueueCommand {
     },
     /// Open and scan the spool as a server start does; print the time and memory it took.
     QueueRecover,
+    /// Many AUTH attempts at once (wrong passwords for invented users) from several loopback
+    /// addresses, while a real mailbox keeps signing in; prints the replies and the server's
+    /// memory (its pid from --pid or the data directory's listen.json).
+    AuthFlood {
+        /// SMTP server, HOST:PORT; loopback only.
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        #[arg(long, value_name = "none|starttls|implicit", default_value = "implicit")]
+        tls: authrelay_bench::TlsMode,
+        /// AUTH attempts, all started at once.
+        #[arg(long, value_name = "N", default_value_t = 2000)]
+        attempts: usize,
+        /// Source addresses 127.0.0.101 and up (at most 100).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        sources: u8,
+        /// Domain of the invented user names.
+        #[arg(long, value_name = "DOMAIN", default_value = "contoso.com")]
+        domain: String,
+        /// A real mailbox that signs in from 127.0.0.200 every half second meanwhile.
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        #[arg(long, requires = "user")]
+        password: Option<String>,
+        /// The server's process id (default: from listen.json in the data directory).
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Stop waiting for answers after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        time_limit: u64,
+    },
 }
 
 /// `authrelay doctor ADDRESS`: the server-side troubleshooter (see crates/troubleshoot).

@@ -47,6 +47,12 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         )),
         None => None,
     };
+    // The sign-in log's retention, pruned off the AUTH path.
+    let retention = authrelay_smtp::signin_volume::spawn_retention(
+        Arc::new(directory.clone()),
+        Duration::from_secs(config.limits.signin_retention_days.saturating_mul(24 * 60 * 60)),
+        shutdown.clone(),
+    );
     let shared = Arc::new(Shared {
         config: config.session_config(),
         tls: tokio_rustls::TlsAcceptor::from(tls),
@@ -82,6 +88,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         admin.stop(Duration::from_secs(5)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), retention).await;
     let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
     tracing::info!("stopped");
     Ok(())

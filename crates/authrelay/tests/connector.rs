@@ -168,3 +168,62 @@ fn connector_mail_gets_no_sent_copy_and_a_truthful_received_header() {
         }
     }
 }
+
+fn config_check(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authrelay.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&path)
+        .args(["config", "check"])
+        .env("LANG", "en_US.UTF-8")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn connector_ranges_that_together_admit_everyone_are_refused() {
+    // Two halves of the address space, in one connector or spread over two: an open relay.
+    for text in [
+        "[[connectors]]\nclients = [\"0.0.0.0/1\", \"128.0.0.0/1\"]\nsender_domains = [\"contoso.com\"]\n",
+        "[[connectors]]\nclients = [\"0.0.0.0/1\"]\nsender_domains = [\"contoso.com\"]\n\
+         [[connectors]]\nclients = [\"128.0.0.0/1\"]\nsender_domains = [\"fabrikam.com\"]\n",
+        "[[connectors]]\nclients = [\"::/1\", \"8000::/1\"]\nsender_domains = [\"contoso.com\"]\n",
+    ] {
+        let (ok, err) = config_check(text);
+        assert!(!ok, "accepted: {text}");
+        assert!(err.contains("connectors") && err.contains("open relay"), "{err}");
+    }
+    // Half a private /8, an overlapping subnet (counted once) and a few devices are fine.
+    let (ok, err) = config_check(
+        "[[connectors]]\nclients = [\"10.0.0.0/9\", \"10.20.0.0/16\"]\nsender_domains = [\"contoso.com\"]\n\
+         [[connectors]]\nclients = [\"192.0.2.10\", \"2001:db8::/48\"]\nsender_domains = [\"contoso.com\"]\n",
+    );
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn invented_senders_share_the_connectors_daily_total() {
+    let tables =
+        "[[connectors]]\nname = \"mfp-floor2\"\nclients = [\"127.0.0.1/32\"]\nsender_domains = [\"contoso.com\"]\n\
+                  daily_recipients = 2\ndaily_recipients_total = 3\n";
+    let server = TestServer::start_with_tables(common::Options::default(), tables);
+    server.seed_contoso();
+    // Each sender may have two recipients a day, but the connector three in all: a client that
+    // invents a new sender address for every message does not get more.
+    let mut queued = 0;
+    for i in 0..6 {
+        let (code, text) = send(&server, "127.0.0.1", &format!("invented{i}@contoso.com"), "partner@example.net");
+        if code == 0 {
+            queued += 1;
+        } else {
+            assert!(text.contains("554") && text.contains("5.2.0"), "{text}");
+        }
+    }
+    assert_eq!(queued, 3);
+    assert_eq!(server.queued().len(), 3);
+}

@@ -176,12 +176,13 @@ fn brute_force_locks_the_user_but_not_from_a_familiar_address() {
     let log = signins(&server, USER);
     assert!(log.iter().any(|e| e["check"] == "unlock" && e["client_ip"] == "cli"), "{log:?}");
     // Unknown names are counted and locked the same way, so lockout does not reveal existence.
+    // (Distinct guesses: a repeat of a recent wrong password does not count again.)
     let mut replies = vec![];
-    for _ in 0..4 {
+    for round in 0..4 {
         let mut c = Client::tls(&server, "127.0.0.5");
         c.cmd("EHLO attacker");
-        for _ in 0..3 {
-            replies.push(c.auth("nobody@contoso.com", "whatever-guess"));
+        for guess in 0..3 {
+            replies.push(c.auth("nobody@contoso.com", &format!("whatever-guess-{round}-{guess}")));
         }
     }
     assert!(replies[..10].iter().all(|r| r == BAD) && replies[10..].iter().all(|r| r == LOCKED), "{replies:?}");
@@ -425,7 +426,8 @@ const SMUGGLING: &[&[u8]] = &[
 
 #[test]
 fn smuggling_payloads_never_split_a_message() {
-    let server = TestServer::start();
+    // Each refused variant counts toward max_errors; this walks more of them than the default 10.
+    let server = TestServer::start_with(options(&["max_errors = 100"]));
     server.open_contoso();
     let mut c = Client::login(&server, "127.0.0.1");
     let mut accepted = 0;
@@ -502,6 +504,7 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
         "address_failure_budget = 100000",
         "address_failure_delay_step_ms = 0",
         "auth_failures_per_connection = 1000",
+        "max_errors = 1000",
     ]));
     server.open_contoso();
     // Lockout would end the experiment early; it is the same for both kinds anyway.
@@ -623,4 +626,374 @@ fn fail2ban_filter_matches_the_failure_line_only() {
         let shown = authrelay_core::display::quoted(name);
         assert!(rows.iter().any(|r| r.contains(&format!("  {shown}  "))), "{shown} not in {table}");
     }
+}
+
+const TOO_MANY_ERRORS: &str = "421 4.7.0 Too many errors; closing connection";
+
+/// Sends `line` until the server says 421 (at most `max` times); returns the replies read.
+/// One command at a time, so the server never closes on unread input; the command that reaches
+/// the limit gets its refusal and the 421 together.
+fn repeat_until_closed(c: &mut Client, line: &str, max: usize) -> Vec<String> {
+    let mut replies = vec![];
+    for _ in 0..max {
+        let bytes = format!("{line}\r\n");
+        let sent = match &mut c.conn {
+            Conn::Plain(r) => r.get_mut().write_all(bytes.as_bytes()),
+            Conn::Tls(r) => r.get_mut().write_all(bytes.as_bytes()).and_then(|_| r.get_mut().flush()),
+        };
+        if sent.is_err() {
+            break;
+        }
+        loop {
+            let Ok(r) = c.try_line() else { return replies };
+            let closing = r.starts_with("421 ");
+            replies.push(r);
+            if closing {
+                return replies;
+            }
+            let buffered = match &c.conn {
+                Conn::Plain(r) => !r.buffer().is_empty(),
+                Conn::Tls(r) => !r.buffer().is_empty(),
+            };
+            if !buffered {
+                break;
+            }
+        }
+    }
+    replies
+}
+
+fn rows_from(server: &TestServer, ip: &str) -> usize {
+    let out = server.ok(&["signins", "--last", "100000", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    rows.as_array().unwrap().iter().filter(|e| e["client_ip"] == ip).count()
+}
+
+#[test]
+fn repeated_refusals_end_the_session_and_sign_in_rows_stay_bounded() {
+    let server = TestServer::start();
+    server.open_contoso();
+    let plain =
+        format!("AUTH PLAIN {}", base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASSWORD}")));
+    let started = Instant::now();
+    // AUTH on plain text, again and again: every refusal counts toward the error limit (10).
+    let mut c = Client::plain(&server, "127.0.0.20");
+    c.expect("220 ");
+    c.cmd("EHLO flood");
+    let replies = repeat_until_closed(&mut c, &plain, 5_000);
+    assert_eq!(replies.last().map(String::as_str), Some(TOO_MANY_ERRORS), "{} replies", replies.len());
+    assert_eq!(replies.len(), 11, "ten refusals, then 421: {replies:?}");
+    assert!(replies[..10].iter().all(|r| r.starts_with("538 5.7.11")), "{replies:?}");
+    assert!(c.is_closed());
+    // Reconnecting does not help: each connection ends the same way, and the sign-in log gets
+    // a burst and then a bounded rate of rows for the address, not one row per attempt.
+    let mut attempts = replies.len() - 1;
+    for _ in 0..60 {
+        let mut c = Client::plain(&server, "127.0.0.20");
+        c.expect("220 ");
+        c.cmd("EHLO flood");
+        let r = repeat_until_closed(&mut c, &plain, 5_000);
+        assert_eq!(r.last().map(String::as_str), Some(TOO_MANY_ERRORS));
+        attempts += r.len() - 1;
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    let rows = rows_from(&server, "127.0.0.20");
+    let bound = 10 + (elapsed.as_secs() / 6) as usize + 1;
+    eprintln!("{attempts} refused AUTH in {elapsed:?}: {rows} sign-in rows (bound {bound})");
+    assert!(rows <= bound, "{rows} rows for {attempts} attempts in {elapsed:?}");
+    assert!(rows >= 1, "the first refusals are still logged");
+
+    // Over TLS: an unknown mechanism and a bad sequence count the same way.
+    let mut c = Client::tls(&server, "127.0.0.21");
+    c.cmd("EHLO flood");
+    let r = repeat_until_closed(&mut c, "AUTH CRAM-MD5", 5_000);
+    assert_eq!(r.len(), 11, "{r:?}");
+    assert!(r[..10].iter().all(|r| r.starts_with("504 5.7.4")), "{r:?}");
+    assert_eq!(r[10], TOO_MANY_ERRORS);
+    let mut c = Client::tls(&server, "127.0.0.22");
+    let r = repeat_until_closed(&mut c, &plain, 5_000);
+    assert_eq!(r.len(), 11, "{r:?}");
+    assert!(r[..10].iter().all(|r| r.starts_with("503 5.5.2")), "AUTH before EHLO: {r:?}");
+    assert_eq!(r[10], TOO_MANY_ERRORS);
+    let mut c = Client::login(&server, "127.0.0.23");
+    let r = repeat_until_closed(&mut c, "RCPT TO:<frontdesk@example.net>", 5_000);
+    assert_eq!(r.len(), 11, "RCPT without MAIL: {r:?}");
+    assert!(r[..10].iter().all(|r| r.starts_with("503 5.5.1")), "{r:?}");
+    assert_eq!(r[10], TOO_MANY_ERRORS);
+    // A session with refusals below the limit goes on.
+    let mut c = Client::login(&server, "127.0.0.24");
+    for _ in 0..5 {
+        assert!(c.cmd("RCPT TO:<frontdesk@example.net>").starts_with("503 "));
+    }
+    let r = send(&mut c, &["frontdesk@example.net"]);
+    assert!(r.last().unwrap().starts_with("250 2.0.0 OK queued as"), "{r:?}");
+}
+
+/// Python's smtplib from `source`: STARTTLS, then `login`, which tries PLAIN and, when that is
+/// refused, LOGIN with the same password (as aiosmtplib and many devices do). Prints the
+/// outcome: "ok" or the final SMTP code.
+fn smtplib_login(server: &TestServer, source: &str, user: &str, password: &str) -> String {
+    let script = r#"
+import smtplib, ssl, sys
+port, cafile, source, user, password = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=cafile)
+with smtplib.SMTP("localhost", int(port), local_hostname="device.contoso.com", timeout=20, source_address=(source, 0)) as s:
+    s.starttls(context=ctx)
+    s.ehlo()
+    try:
+        s.login(user, password)
+        print("ok")
+    except smtplib.SMTPAuthenticationError as e:
+        print(e.smtp_code)
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(server.submission.port().to_string())
+        .arg(server.data_dir().join("tls/cert.pem"))
+        .args([source, user, password])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn smart_lockout_counts_a_repeated_wrong_password_once() {
+    let server = TestServer::start_with_tables(
+        options(&["address_failure_delay_step_ms = 0", "address_failure_budget = 1000"]),
+        "[lockout]\nthreshold = 3\n",
+    );
+    server.open_contoso();
+    // A stale device retries its old password again and again (every minute in real life):
+    // twelve attempts over four connections, one failure for the lockout.
+    for _ in 0..4 {
+        let mut device = Client::tls(&server, "127.0.0.31");
+        device.cmd("EHLO stale-printer");
+        for _ in 0..3 {
+            assert_eq!(device.auth(USER, "Old-Password-2025!"), BAD);
+        }
+    }
+    // The owner is not locked out, even from an address the mailbox never used.
+    let mut owner = Client::tls(&server, "127.0.0.32");
+    owner.cmd("EHLO laptop");
+    assert_eq!(owner.auth(USER, PASSWORD), AUTH_OK);
+    drop(owner);
+
+    // A real client retrying a refused PLAIN with LOGIN and the same password spends one
+    // failure per password: two wrong passwords, four refusals, two failures (threshold 3).
+    assert_eq!(smtplib_login(&server, "127.0.0.33", USER, "wrong-one"), "535");
+    assert_eq!(smtplib_login(&server, "127.0.0.33", USER, "wrong-two"), "535");
+    let log = signins(&server, USER);
+    let from_33: Vec<_> = log.iter().filter(|e| e["client_ip"] == "127.0.0.33").collect();
+    assert_eq!(from_33.len(), 4, "{from_33:?}");
+    assert!(from_33.iter().all(|e| e["reply"] == "BadCredentials"), "{from_33:?}");
+    let mechanisms: std::collections::BTreeSet<_> = from_33.iter().map(|e| e["mechanism"].to_string()).collect();
+    assert_eq!(mechanisms.len(), 2, "PLAIN then LOGIN: {mechanisms:?}");
+
+    // A guesser with distinct passwords is still locked: the third distinct one locks the name.
+    let mut guesser = Client::tls(&server, "127.0.0.35");
+    guesser.cmd("EHLO guesser");
+    assert_eq!(guesser.auth(USER, "guess-three"), BAD);
+    assert_eq!(guesser.auth(USER, PASSWORD), LOCKED, "the name is locked for unfamiliar addresses");
+    // Repeats of known wrong passwords were not what locked it: the stale device's twelve
+    // attempts came before, and the lock came exactly at the third distinct password.
+    let show = server.ok(&["user", "show", USER]);
+    assert!(show.contains("locked until"), "{show}");
+}
+
+/// A real client (Python's smtplib) that signs in once and keeps its session open, sending a
+/// message each time it reads a line on stdin and printing the outcome ("250" or the code and
+/// text of the refusal, or "disconnected").
+struct HeldSession {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl HeldSession {
+    fn open(server: &TestServer, password: &str) -> HeldSession {
+        let script = r#"
+import smtplib, ssl, sys
+port, cafile, user, password = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=cafile)
+s = smtplib.SMTP("localhost", int(port), local_hostname="held.contoso.com", timeout=20)
+s.starttls(context=ctx)
+s.ehlo()
+s.login(user, password)
+def send():
+    try:
+        s.sendmail(user, ["frontdesk@example.net"], b"Subject: held\r\n\r\nstill here\r\n")
+        return "250"
+    except smtplib.SMTPResponseException as e:
+        return "%d %s" % (e.smtp_code, e.smtp_error.decode())
+    except smtplib.SMTPServerDisconnected:
+        return "disconnected"
+print(send(), flush=True)
+for line in sys.stdin:
+    print(send(), flush=True)
+"#;
+        let mut child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(server.submission.port().to_string())
+            .arg(server.data_dir().join("tls/cert.pem"))
+            .args([USER, password])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut held = HeldSession { child, out };
+        assert_eq!(held.outcome(), "250", "the first message");
+        held
+    }
+
+    fn outcome(&mut self) -> String {
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    fn send(&mut self) -> String {
+        self.child.stdin.as_mut().unwrap().write_all(b"send\n").unwrap();
+        self.outcome()
+    }
+}
+
+impl Drop for HeldSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const NO_LONGER_VALID: &str =
+    "421 4.7.0 The credential this session signed in with is no longer valid; closing connection";
+
+#[test]
+fn revoking_a_credential_ends_its_open_sessions() {
+    let server = TestServer::start();
+    server.open_contoso();
+    server.ok(&["org", "set", "Contoso", "--app-passwords", "allowed"]);
+    let created = server.ok(&["app-password", "add", USER, "--name", "printer"]);
+    let app = created.lines().find(|l| l.starts_with("  ")).expect("secret printed").trim().to_string();
+    let mut by_password = HeldSession::open(&server, PASSWORD);
+    let mut by_app = HeldSession::open(&server, &app);
+
+    // A password reset ends the session that signed in with the old password, not the one
+    // holding an app password.
+    let new_password = "Brand-New-Pass-2026!";
+    let out = server.cli_with_stdin(&["user", "password", USER, "--password-stdin"], Some(new_password));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(by_password.send(), NO_LONGER_VALID);
+    assert_eq!(by_app.send(), "250");
+    // Revoking the app password ends its session.
+    server.ok(&["app-password", "revoke", USER, "--name", "printer"]);
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(by_app.send(), NO_LONGER_VALID);
+
+    // Blocking sign-in ends an idle session too, without waiting for its next command.
+    let mut idle = Client::tls(&server, "127.0.0.40");
+    idle.cmd("EHLO idle");
+    assert_eq!(idle.auth(USER, new_password), AUTH_OK);
+    let mut other = HeldSession::open(&server, new_password);
+    server.ok(&["user", "set", USER, "--sign-in", "blocked"]);
+    let started = Instant::now();
+    assert_eq!(idle.reply(), NO_LONGER_VALID);
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(idle.is_closed());
+    let r = other.send();
+    assert!(r == NO_LONGER_VALID || r == "disconnected", "{r}");
+    // Unblocked, the same password signs in again.
+    server.ok(&["user", "set", USER, "--sign-in", "allowed"]);
+    let mut again = Client::tls(&server, "127.0.0.41");
+    again.cmd("EHLO again");
+    assert_eq!(again.auth(USER, new_password), AUTH_OK);
+}
+
+#[test]
+fn sign_in_log_rows_past_their_retention_are_pruned() {
+    let mut server = TestServer::start_with(options(&["signin_retention_days = 7"]));
+    server.open_contoso();
+    drop(Client::login(&server, "127.0.0.50"));
+    // Rows written 8 and 6 days ago (as an older server would have), straight into the database.
+    let db = server.data_dir().join("authrelay.db");
+    let now = common::now_millis() / 1000;
+    let script = "import sqlite3, sys\n\
+        db = sqlite3.connect(sys.argv[1])\n\
+        for age, ip in ((8, '192.0.2.8'), (6, '192.0.2.6')):\n\
+        \x20   db.execute(\"INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success) VALUES (?, ?, 1, 'TLSv1.3', 'PLAIN', 'old@contoso.com', NULL, 'credentials', 'BadCredentials', 0)\", (int(sys.argv[2]) - age * 86400, ip))\n\
+        db.commit()\n";
+    let out =
+        std::process::Command::new("python3").arg("-c").arg(script).arg(&db).arg(now.to_string()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows_from(&server, "192.0.2.8"), 1);
+    // The pruner runs at start and then hourly, in the background.
+    assert!(server.terminate());
+    server.launch();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rows_from(&server, "192.0.2.8") != 0 {
+        assert!(Instant::now() < deadline, "the row past its retention was never pruned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(rows_from(&server, "192.0.2.6"), 1, "a row within the retention is kept");
+    assert_eq!(rows_from(&server, "127.0.0.50"), 1, "today's rows are kept");
+    assert!(server.logs().contains("pruned sign-in log rows past their retention"));
+}
+
+#[test]
+fn concurrent_sessions_cannot_spend_the_same_remaining_quota() {
+    let server = TestServer::start_with(options(&["daily_recipients = 5"]));
+    server.open_contoso();
+    let mut sessions: Vec<Client> = (0..3).map(|_| Client::login(&server, "127.0.0.1")).collect();
+    let r = send(&mut sessions[0], &["a@example.net", "b@example.net"]);
+    assert!(r.last().unwrap().starts_with("250 2.0.0 OK queued as"), "{r:?}");
+    // Three left. Each session of the mailbox opens a transaction and asks for three recipients,
+    // in turn: three are granted in all, not three each.
+    for s in sessions.iter_mut() {
+        assert_eq!(s.cmd(&format!("MAIL FROM:<{USER}>")), "250 2.1.0 Sender OK");
+    }
+    let mut granted = vec![0; 3];
+    for round in 0..3 {
+        for (i, s) in sessions.iter_mut().enumerate() {
+            let r = s.cmd(&format!("RCPT TO:<r{round}-{i}@example.net>"));
+            if r == "250 2.1.5 Recipient OK" {
+                granted[i] += 1;
+            } else {
+                assert_eq!(r, "554 5.2.0 Submission quota exceeded: daily recipient limit reached.");
+            }
+        }
+    }
+    assert_eq!(granted.iter().sum::<i32>(), 3, "{granted:?}");
+    // A transaction that ends without its message gives its places back.
+    let (quitter, taker) = (granted.iter().position(|g| *g > 0).unwrap(), granted.iter().position(|g| *g == 0));
+    let taker = taker.unwrap_or((quitter + 1) % 3);
+    assert_eq!(sessions[quitter].cmd("RSET"), "250 2.0.0 OK");
+    assert_eq!(sessions[taker].cmd("RCPT TO:<late@example.net>"), "250 2.1.5 Recipient OK");
+    granted[taker] += 1;
+    granted[quitter] = 0;
+    for (i, s) in sessions.iter_mut().enumerate() {
+        if granted[i] == 0 {
+            continue;
+        }
+        s.write(b"DATA\r\n");
+        s.expect("354 ");
+        s.write(b"Subject: quota race\r\n\r\nbody\r\n.\r\n");
+        assert!(s.reply().starts_with("250 2.0.0 OK queued as"));
+    }
+    // Five recipients in the day, and not one more, in any session or after a restart.
+    for s in sessions.iter_mut() {
+        s.cmd("RSET");
+        s.cmd(&format!("MAIL FROM:<{USER}>"));
+        assert!(s.cmd("RCPT TO:<one-more@example.net>").starts_with("554 5.2.0"));
+    }
+    drop(sessions);
+    let mut server = server;
+    assert!(server.terminate());
+    server.launch();
+    let mut c = Client::login(&server, "127.0.0.1");
+    c.cmd(&format!("MAIL FROM:<{USER}>"));
+    assert!(c.cmd("RCPT TO:<after-restart@example.net>").starts_with("554 5.2.0"));
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,7 +13,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
@@ -73,8 +74,36 @@ impl SessionSetup {
 
     /// Connects and brings a session to the point where MAIL may be sent.
     pub async fn open(&self, config: &Config) -> Result<Session, Failure> {
+        let mut session = self.greeted(config, None).await?;
+        if let Some(line) = &self.auth_line {
+            session.command("auth", config.reply_timeout, line, 235).await?;
+        }
+        Ok(session)
+    }
+
+    /// One AUTH attempt from `source` (a loopback address): connects, TLS as configured, EHLO,
+    /// sends `auth_line` and returns the reply's code and enhanced code, whatever they are,
+    /// then QUITs.
+    pub async fn auth_attempt(
+        &self,
+        config: &Config,
+        source: IpAddr,
+        auth_line: &[u8],
+    ) -> Result<(u16, String), Failure> {
+        let mut session = self.greeted(config, Some(source)).await?;
+        session.write("auth", config.reply_timeout, auth_line).await?;
+        let reply = session.read_reply("auth", config.reply_timeout).await?;
+        if reply.0 != 421 {
+            session.quit(config).await;
+        }
+        Ok(reply)
+    }
+
+    /// Connects (from `source` when given) and brings the session to the point where AUTH may
+    /// be sent.
+    async fn greeted(&self, config: &Config, source: Option<IpAddr>) -> Result<Session, Failure> {
         let t = config.reply_timeout;
-        let tcp = match tokio::time::timeout(t, TcpStream::connect(config.server)).await {
+        let tcp = match tokio::time::timeout(t, connect(config.server, source)).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(e)) => return Err(transport("connect", &e)),
             Err(_) => return Err(timeout("connect")),
@@ -91,9 +120,6 @@ impl SessionSetup {
             session.command("starttls", t, b"STARTTLS\r\n", 220).await?;
             session = self.handshake(session, t).await?;
             session.ehlo(t).await?;
-        }
-        if let Some(line) = &self.auth_line {
-            session.command("auth", t, line, 235).await?;
         }
         Ok(session)
     }
@@ -333,6 +359,14 @@ pub(crate) fn build_message(config: &Config) -> Vec<u8> {
     }
     m.extend_from_slice(b".\r\n");
     m
+}
+
+/// A TCP connection to `server`, from `source` when given.
+async fn connect(server: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(source) = source else { return TcpStream::connect(server).await };
+    let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(server).await
 }
 
 /// Plain TCP until STARTTLS, TLS after (or from the start).

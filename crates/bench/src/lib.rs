@@ -17,6 +17,7 @@
 //! Everything is bounded: each reply has a timeout, and no message is started after the overall
 //! time limit; messages never started are counted as failed ("not sent").
 
+pub mod auth_flood;
 mod client;
 pub mod queue_scale;
 mod stats;

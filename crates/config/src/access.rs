@@ -31,6 +31,7 @@ pub struct FileConnector {
     sender_domains: Vec<String>,
     max_recipients: Option<usize>,
     daily_recipients: Option<u64>,
+    daily_recipients_total: Option<u64>,
 }
 
 /// Effective settings, as `config check` prints them.
@@ -47,6 +48,8 @@ pub struct ConnectorShown {
     pub sender_domains: Vec<String>,
     pub max_recipients: usize,
     pub daily_recipients: u64,
+    /// All the connector's senders together, per rolling 24 hours.
+    pub daily_recipients_total: u64,
 }
 
 impl Access {
@@ -59,6 +62,7 @@ impl Access {
                 sender_domains: c.sender_domains.clone(),
                 max_recipients: c.max_recipients,
                 daily_recipients: c.daily_recipients,
+                daily_recipients_total: c.daily_recipients_total,
             })
             .collect()
     }
@@ -95,6 +99,7 @@ pub fn build(oauth: Option<FileOAuth>, connectors: Vec<FileConnector>, problems:
         })
     });
     let mut shown = vec![];
+    let mut every_range = vec![];
     for (i, c) in connectors.into_iter().enumerate() {
         let key = |k: &str| format!("connectors[{i}].{k}");
         if c.clients.is_empty() {
@@ -113,7 +118,10 @@ pub fn build(oauth: Option<FileOAuth>, connectors: Vec<FileConnector>, problems:
                         "'{text}' admits every address, which would make an open relay; list the devices' addresses"
                     ),
                 }),
-                Ok(cidr) => clients.push(cidr.to_string()),
+                Ok(cidr) => {
+                    every_range.push(cidr);
+                    clients.push(cidr.to_string());
+                }
                 Err(e) => problems.push(Problem { key: key("clients"), message: e.to_string() }),
             }
         }
@@ -138,7 +146,17 @@ pub fn build(oauth: Option<FileOAuth>, connectors: Vec<FileConnector>, problems:
             sender_domains: domains,
             max_recipients: c.max_recipients.unwrap_or(100).max(1),
             daily_recipients: c.daily_recipients.unwrap_or(2000),
+            daily_recipients_total: c
+                .daily_recipients_total
+                .unwrap_or(authrelay_smtp::connector::DEFAULT_DAILY_RECIPIENTS_TOTAL),
         });
+        if c.daily_recipients_total == Some(0) {
+            problems.push(Problem { key: key("daily_recipients_total"), message: "must be greater than 0".into() });
+        }
+    }
+    // Ranges that each look narrow can still add up to everyone (0.0.0.0/1 + 128.0.0.0/1).
+    if let Some(message) = authrelay_smtp::connector::too_broad(&every_range) {
+        problems.push(Problem { key: "connectors".into(), message });
     }
     Access { oauth, connectors: shown }
 }

@@ -103,6 +103,10 @@ struct FileLimits {
     address_failure_delay_max_ms: Option<u64>,
     max_sessions_per_mailbox: Option<u64>,
     daily_recipients: Option<u64>,
+    signin_retention_days: Option<u64>,
+    auth_verifications: Option<usize>,
+    auth_verifications_per_address: Option<usize>,
+    auth_verification_wait_ms: Option<u64>,
 }
 
 /// The configuration in force, after defaults, file, environment and flags.
@@ -164,6 +168,14 @@ pub struct Limits {
     pub address_failure_delay_max_ms: u64,
     pub max_sessions_per_mailbox: u64,
     pub daily_recipients: u64,
+    /// Days a sign-in log row is kept; older ones are pruned in the background.
+    pub signin_retention_days: u64,
+    /// argon2id verifications running at once (each holds 19 MiB while it runs).
+    pub auth_verifications: usize,
+    /// AUTH attempts one client address may have waiting for or in verification.
+    pub auth_verifications_per_address: usize,
+    /// How long an attempt may wait for a verification before `454 4.7.0`.
+    pub auth_verification_wait_ms: u64,
 }
 
 impl Effective {
@@ -205,6 +217,11 @@ impl Effective {
             connection_rate_window: Duration::from_secs(60),
             max_sessions_per_mailbox: l.max_sessions_per_mailbox,
             daily_recipients: l.daily_recipients,
+            verify_pool: authrelay_smtp::verify_pool::PoolConfig {
+                workers: l.auth_verifications,
+                per_address: l.auth_verifications_per_address,
+                wait: Duration::from_millis(l.auth_verification_wait_ms),
+            },
         }
     }
 
@@ -335,6 +352,10 @@ pub fn load_text(
             .unwrap_or(pd.address_failure_delay_max.as_millis() as u64),
         max_sessions_per_mailbox: l.max_sessions_per_mailbox.unwrap_or(pd.max_sessions_per_mailbox),
         daily_recipients: l.daily_recipients.unwrap_or(pd.daily_recipients),
+        signin_retention_days: l.signin_retention_days.unwrap_or(authrelay_smtp::signin_volume::DEFAULT_RETENTION_DAYS),
+        auth_verifications: l.auth_verifications.unwrap_or(pd.verify_pool.workers),
+        auth_verifications_per_address: l.auth_verifications_per_address.unwrap_or(pd.verify_pool.per_address),
+        auth_verification_wait_ms: l.auth_verification_wait_ms.unwrap_or(pd.verify_pool.wait.as_millis() as u64),
     };
     let k = parsed.lockout;
     let lockout = Lockout {
@@ -379,6 +400,10 @@ pub fn load_text(
         ("limits.address_failure_window_secs", limits.address_failure_window_secs),
         ("limits.max_sessions_per_mailbox", limits.max_sessions_per_mailbox),
         ("limits.daily_recipients", limits.daily_recipients),
+        ("limits.signin_retention_days", limits.signin_retention_days),
+        ("limits.auth_verifications", limits.auth_verifications as u64),
+        ("limits.auth_verifications_per_address", limits.auth_verifications_per_address as u64),
+        ("limits.auth_verification_wait_ms", limits.auth_verification_wait_ms),
     ] {
         if value == 0 {
             problems.push(Problem { key: key.into(), message: "must be greater than 0".into() });
@@ -388,6 +413,18 @@ pub fn load_text(
         problems.push(Problem {
             key: "limits.max_line_length".into(),
             message: "must be at least 998 (RFC 5322 2.1.1 allows lines of 998 characters)".into(),
+        });
+    }
+    if limits.auth_verifications > 256 {
+        problems.push(Problem {
+            key: "limits.auth_verifications".into(),
+            message: "must be at most 256 (each running verification holds 19 MiB)".into(),
+        });
+    }
+    if limits.signin_retention_days > 36_500 {
+        problems.push(Problem {
+            key: "limits.signin_retention_days".into(),
+            message: "must be at most 36500 (100 years)".into(),
         });
     }
     let max_connections = parsed.listen.max_connections.unwrap_or(1000);

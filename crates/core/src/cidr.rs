@@ -23,6 +23,10 @@ impl Cidr {
         self.prefix
     }
 
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
     /// Whether `ip` lies in the range. An IPv4-mapped IPv6 client (`::ffff:192.0.2.1`, as a
     /// dual-stack listener reports IPv4 peers) matches IPv4 ranges.
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -85,6 +89,49 @@ impl FromStr for Cidr {
     }
 }
 
+/// How many distinct addresses a set of ranges admits together (overlaps counted once):
+/// (IPv4, IPv6), the IPv6 figure saturating at `u128::MAX`.
+pub fn coverage(ranges: &[Cidr]) -> (u64, u128) {
+    let mut v4: Vec<(u64, u64)> = vec![];
+    let mut v6: Vec<(u128, u128)> = vec![];
+    for c in ranges {
+        match c.network {
+            IpAddr::V4(n) => {
+                let start = u64::from(u32::from(n));
+                v4.push((start, start + (1u64 << (32 - u32::from(c.prefix))) - 1));
+            }
+            IpAddr::V6(n) => {
+                let start = u128::from(n);
+                let size_minus_one = if c.prefix == 0 { u128::MAX } else { (1u128 << (128 - u32::from(c.prefix))) - 1 };
+                v6.push((start, start + size_minus_one));
+            }
+        }
+    }
+    fn union<T: Ord + Copy>(mut spans: Vec<(T, T)>, size: impl Fn(T, T) -> u128) -> u128 {
+        spans.sort();
+        let mut total: u128 = 0;
+        let mut current: Option<(T, T)> = None;
+        for (start, end) in spans {
+            current = match current {
+                // CIDR blocks either nest or do not touch, so an overlap is containment.
+                Some((s, e)) if start <= e => Some((s, e.max(end))),
+                Some(span) => {
+                    total = total.saturating_add(size(span.0, span.1));
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        if let Some(span) = current {
+            total = total.saturating_add(size(span.0, span.1));
+        }
+        total
+    }
+    let v4_total = union(v4, |s, e| u128::from(e - s + 1));
+    let v6_total = union(v6, |s, e| (e - s).saturating_add(1));
+    (u64::try_from(v4_total).unwrap_or(u64::MAX), v6_total)
+}
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
@@ -110,6 +157,17 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn coverage_counts_overlaps_once_and_adds_halves() {
+        let c = |list: &[&str]| coverage(&list.iter().map(|s| s.parse().unwrap()).collect::<Vec<Cidr>>());
+        assert_eq!(c(&["192.0.2.0/24", "192.0.2.64/28", "192.0.2.7"]), (256, 0));
+        assert_eq!(c(&["0.0.0.0/1", "128.0.0.0/1"]), (1 << 32, 0));
+        assert_eq!(c(&["10.0.0.0/8", "172.16.0.0/12"]), ((1 << 24) + (1 << 20), 0));
+        assert_eq!(c(&["::/1", "8000::/1"]), (0, u128::MAX));
+        assert_eq!(c(&["2001:db8::/48", "2001:db8::1"]), (0, 1 << 80));
+        assert_eq!(c(&[]), (0, 0));
     }
 
     #[test]

@@ -181,6 +181,8 @@ catalogue! {
     TooManyConnectionsFromAddress => (421, "4.7.0", "Too many connections from your address; please try again later"),
     /// too many protocol errors in one session
     TooManyErrors => (421, "4.7.0", "Too many errors; closing connection"),
+    /// the credential an open session signed in with was revoked, replaced or blocked since
+    CredentialNoLongerValid => (421, "4.7.0", "The credential this session signed in with is no longer valid; closing connection"),
     /// an HTTP request arrived on an SMTP port (cross-protocol attack or a misconfigured tool)
     HttpOnSmtpPort => (421, "4.7.0", "This is an SMTP server, not a web server; closing connection"),
 }

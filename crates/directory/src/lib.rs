@@ -119,6 +119,11 @@ pub trait Directory: Send + Sync + 'static {
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()>;
     /// Newest first.
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>>;
+    /// Deletes sign-in rows older than `before` (unix seconds), at most `batch` rows per
+    /// statement so the writer is never held long; returns how many went.
+    async fn prune_signins(&self, _before: i64, _batch: u32) -> Result<u64> {
+        Ok(0)
+    }
 
     // --- protection (see `protection.rs`) ---
     /// Whether the user name is locked for this client address at `now`. Nothing is written.

@@ -776,6 +776,26 @@ impl Directory for SqliteDirectory {
         Ok(())
     }
 
+    async fn prune_signins(&self, before: i64, batch: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let gone = sqlx::query(
+                "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE at < ? ORDER BY at LIMIT ?)",
+            )
+            .bind(before)
+            .bind(i64::from(batch.max(1)))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            total += gone;
+            if gone < u64::from(batch.max(1)) {
+                return Ok(total);
+            }
+            // Let sign-ins waiting for the writer go first.
+            tokio::task::yield_now().await;
+        }
+    }
+
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>> {
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success \
@@ -1306,6 +1326,19 @@ mod tests {
         assert_eq!(listed[0].last_used_at, Some(1_700_000_123));
         // An id that does not exist is not an error.
         db.touch_app_password(9_999, 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn prune_signins_keeps_the_retention_window_in_batches() {
+        let (_tmp, db) = fresh().await;
+        for at in 0..25 {
+            db.record_signin(&signin(1_000 + at, "alice@contoso.com", "192.0.2.1", false)).await.unwrap();
+        }
+        // Older than 1_020: twenty rows, deleted seven at a time.
+        assert_eq!(db.prune_signins(1_020, 7).await.unwrap(), 20);
+        let left = db.signins(&SignInFilter { limit: Some(100), ..Default::default() }).await.unwrap();
+        assert_eq!(left.iter().map(|e| e.at).collect::<Vec<_>>(), [1_024, 1_023, 1_022, 1_021, 1_020]);
+        assert_eq!(db.prune_signins(1_020, 7).await.unwrap(), 0);
     }
 
     #[tokio::test]

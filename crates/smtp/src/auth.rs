@@ -45,6 +45,10 @@ pub struct AuthenticatedUser {
     pub limits: MailboxLimits,
     /// This session's place among the mailbox's concurrent sessions (freed with the session).
     pub slot: Option<Arc<MailboxSlot>>,
+    /// The credential the session signed in with, re-checked while it is open (revocation.rs).
+    pub held: crate::revocation::HeldCredential,
+    /// A daily recipient quota (key, limit) shared with other senders: a connector's total.
+    pub shared_quota: Option<(String, u64)>,
 }
 
 /// Per-mailbox limits after the organisation's overrides.
@@ -106,6 +110,12 @@ pub struct Authenticator {
     quota: Arc<crate::quota_cache::QuotaCache>,
     /// Batches the quota writes of accepted messages.
     quota_writer: Arc<crate::quota_writer::QuotaWriter>,
+    /// Rate of sign-in rows for credential-less refusals per address (signin_volume.rs).
+    early_rows: crate::signin_volume::EarlyRows,
+    /// Smart lockout does not count a repeat of a recent wrong secret (protection.rs).
+    recent_bad: crate::protection::RecentBadSecrets,
+    /// Bounds the argon2id verifications running at once, fairly per address (verify_pool.rs).
+    pool: crate::verify_pool::VerifyPool,
 }
 
 impl Authenticator {
@@ -123,12 +133,15 @@ impl Authenticator {
             quota,
             submissions: Arc::new(crate::submissions::Recorder::new(directory.clone())),
             directory,
+            pool: crate::verify_pool::VerifyPool::new(config.verify_pool),
             guard: AddressGuard::new(config),
             sessions: Arc::new(MailboxSessions::default()),
             clock: Arc::new(now),
             credentials: CredentialCache::default(),
             oauth: None,
             connectors: Arc::new(Vec::new()),
+            early_rows: Default::default(),
+            recent_bad: Default::default(),
         }
     }
 
@@ -196,6 +209,13 @@ impl Authenticator {
         }
     }
 
+    /// Holds one more recipient of an open transaction against each daily quota (key, limit)
+    /// after [`Authenticator::recipients_left`] loaded them; false when one of them, counting
+    /// what other open transactions hold, is spent.
+    pub(crate) fn hold_recipient(&self, quotas: &[(String, u64)], holds: &mut Vec<crate::quota_cache::Hold>) -> bool {
+        self.quota.hold(quotas, holds)
+    }
+
     /// [`Authenticator::record_recipients`] without waiting: counted at once for the next
     /// MAIL FROM of any session, written to the directory in a batch (quota_writer.rs). The
     /// receiver resolves once it is written; the session awaits them before it ends, so a
@@ -231,6 +251,7 @@ impl Authenticator {
         let mut slot: Option<(MailboxSlot, MailboxLimits)> = None;
         let mut secret_used: Option<&str> = None;
         let mut connector_user: Option<AuthenticatedUser> = None;
+        let mut credential_id: Option<i64> = None;
         match presented {
             Presented::Nothing => {
                 let Some(decision) = needs_credential_check(&facts) else { return Outcome::Proceed };
@@ -253,6 +274,9 @@ impl Authenticator {
                         max_sessions: u64::MAX,
                     },
                     slot: None,
+                    held: crate::revocation::HeldCredential::Connector,
+                    // Senders are invented at will: the connector's own total bounds them all.
+                    shared_quota: Some((connector.quota_key(), connector.daily_recipients_total)),
                 });
             }
             Presented::Secret { user, secret } => {
@@ -270,7 +294,9 @@ impl Authenticator {
                             facts.credential = CredentialCheck::DirectoryUnavailable;
                         }
                         Ok(found) => {
-                            let (check, app_password_id) = verify(secret, found.as_ref(), &self.credentials).await;
+                            let (check, app_password_id) =
+                                verify(secret, found.as_ref(), &self.credentials, &self.pool, peer).await;
+                            credential_id = app_password_id;
                             if let (Some(id), CredentialCheck::Verified(CredentialKind::AppPassword)) =
                                 (app_password_id, check)
                             {
@@ -345,7 +371,9 @@ impl Authenticator {
             CredentialCheck::Verified(kind) => Some(kind),
             _ => connector_user.as_ref().map(|u| u.credential),
         };
-        if facts.credential == CredentialCheck::Invalid {
+        // A repeat of a recent wrong secret for this name does not count toward its lockout.
+        let repeat = secret_used.is_some_and(|s| self.recent_bad.repeat(&name, s));
+        if facts.credential == CredentialCheck::Invalid && !repeat {
             match self.directory.record_auth_failure(&name, &ip, at, &policy).await {
                 Ok(s) if s.newly_locked => tracing::warn!(
                     target: "authrelay::lockout",
@@ -381,12 +409,15 @@ impl Authenticator {
                 let _ = self.directory.touch_device_credential(id, at, &ip).await;
             }
         }
+        let held = crate::revocation::HeldCredential::of(kind, &r, credential_id);
         let user = AuthenticatedUser {
             address: r.user.address,
             send_as: r.user.send_as,
             credential: kind,
             limits,
             slot: Some(Arc::new(slot)),
+            held,
+            shared_quota: None,
         };
         Outcome::Accepted { decision, user }
     }
@@ -418,6 +449,11 @@ impl Authenticator {
         decision: &Decision,
     ) {
         let (check, reply) = (decision.check(), decision.reply());
+        // No credential was offered: past a burst, such rows are written at a bounded rate per
+        // address, so a client repeating them cannot flood the log (issue 12.3).
+        if matches!(check, Check::Tls | Check::Mechanism) && !self.early_rows.allow(ctx.peer.ip()) {
+            return;
+        }
         let entry = SignInEntry {
             at: (self.clock)(),
             client_ip: ctx.peer.ip().to_string(),
@@ -463,8 +499,15 @@ impl Authenticator {
     }
 }
 
-/// Exactly one argon2id verification, off the async runtime.
-async fn verify(secret: &str, record: Option<&AuthRecord>, cache: &CredentialCache) -> (CredentialCheck, Option<i64>) {
+/// Exactly one argon2id verification, in the bounded pool (verify_pool.rs); a pool that cannot
+/// take it in time makes the attempt a temporary failure (454 4.7.0), never a wrong password.
+async fn verify(
+    secret: &str,
+    record: Option<&AuthRecord>,
+    cache: &CredentialCache,
+    pool: &crate::verify_pool::VerifyPool,
+    ip: std::net::IpAddr,
+) -> (CredentialCheck, Option<i64>) {
     let secret = secret.to_string();
     // Pick the one hash to check.
     let (hash, kind, app_password_id, candidate) = match record {
@@ -499,8 +542,13 @@ async fn verify(secret: &str, record: Option<&AuthRecord>, cache: &CredentialCac
     let ok = match tag {
         Some(tag) if cache.verified_recently(&tag) => true,
         _ => {
-            let ok =
-                tokio::task::spawn_blocking(move || secrets::verify_secret(&candidate, &hash)).await.unwrap_or(false);
+            let ok = match pool.verify(ip, candidate, hash).await {
+                Ok(ok) => ok,
+                Err(busy) => {
+                    tracing::info!(target: "authrelay::auth", client = %ip, reason = %busy, "AUTH deferred: verification pool busy");
+                    return (CredentialCheck::DirectoryUnavailable, None);
+                }
+            };
             if let (true, Some(tag)) = (ok, tag) {
                 cache.remember(tag);
             }

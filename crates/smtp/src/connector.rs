@@ -19,9 +19,44 @@ pub struct Connector {
     pub max_recipients: usize,
     /// Recipients per sender address per rolling 24 hours.
     pub daily_recipients: u64,
+    /// Recipients of all its senders together per rolling 24 hours: a client may invent any
+    /// number of sender addresses in the connector's domains, so the per-sender quota alone
+    /// bounds nothing.
+    pub daily_recipients_total: u64,
+}
+
+/// Default of [`Connector::daily_recipients_total`] (a mailbox's default daily quota).
+pub const DEFAULT_DAILY_RECIPIENTS_TOTAL: u64 = 10_000;
+
+/// Most addresses all connectors' client ranges may admit together: a /8 of IPv4 (the largest
+/// private network), a /32 of IPv6 (a whole provider allocation). More is an open relay in
+/// all but name, like `0.0.0.0/1` plus `128.0.0.0/1`.
+pub const MAX_CLIENTS_V4: u64 = 1 << 24;
+pub const MAX_CLIENTS_V6: u128 = 1 << 96;
+
+/// Why a set of connector client ranges (all connectors together) is refused, if it is.
+pub fn too_broad(ranges: &[Cidr]) -> Option<String> {
+    let (v4, v6) = authrelay_core::cidr::coverage(ranges);
+    if v4 > MAX_CLIENTS_V4 {
+        return Some(format!(
+            "the connectors' client ranges together admit {v4} IPv4 addresses, more than a /8: that is an open relay; list the devices' own addresses or subnets"
+        ));
+    }
+    if v6 > MAX_CLIENTS_V6 {
+        return Some(
+            "the connectors' client ranges together admit more IPv6 addresses than a /32: that is an open relay; list the devices' own addresses or subnets"
+                .to_string(),
+        );
+    }
+    None
 }
 
 impl Connector {
+    /// The key of the connector's total in the recipient quota (cannot be a mailbox address).
+    pub fn quota_key(&self) -> String {
+        format!("connector:{}", self.name)
+    }
+
     pub fn admits(&self, ip: IpAddr) -> bool {
         self.clients.iter().any(|c| c.contains(ip))
     }
@@ -40,6 +75,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ranges_that_together_admit_everyone_are_refused() {
+        let r = |list: &[&str]| too_broad(&list.iter().map(|s| s.parse().unwrap()).collect::<Vec<Cidr>>());
+        assert!(r(&["0.0.0.0/1", "128.0.0.0/1"]).is_some());
+        assert!(r(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"]).is_some());
+        assert!(r(&["10.0.0.0/8", "192.168.0.0/16"]).is_some(), "more than a /8 in total");
+        assert!(r(&["::/1", "8000::/1"]).is_some());
+        assert!(r(&["2001:db8::/31"]).is_some());
+        assert_eq!(r(&["10.0.0.0/8"]), None, "a private /8 is allowed");
+        assert_eq!(r(&["10.0.0.0/8", "10.1.0.0/16"]), None, "overlaps count once");
+        assert_eq!(r(&["192.0.2.10", "192.0.2.64/28", "2001:db8::/48"]), None);
+    }
+
+    #[test]
     fn clients_and_sender_domains() {
         let c = Connector {
             name: "printers".into(),
@@ -47,6 +95,7 @@ mod tests {
             sender_domains: vec!["contoso.com".into()],
             max_recipients: 50,
             daily_recipients: 1000,
+            daily_recipients_total: 5000,
         };
         assert!(c.admits("127.0.0.1".parse().unwrap()));
         assert!(c.admits("10.1.200.3".parse().unwrap()));

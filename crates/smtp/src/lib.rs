@@ -17,10 +17,13 @@ pub mod protection;
 mod quota_cache;
 mod quota_writer;
 pub mod recipients;
+pub mod revocation;
 pub mod server;
 pub mod session;
+pub mod signin_volume;
 pub mod stream;
 pub mod submissions;
+pub mod verify_pool;
 
 pub use config::{ListenerKind, SessionConfig};
 pub use server::{Server, ServerHandle};

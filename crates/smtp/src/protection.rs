@@ -34,6 +34,8 @@ pub struct ProtectionConfig {
     pub max_sessions_per_mailbox: u64,
     /// Recipients per mailbox per rolling 24 hours (Exchange Online: 10,000).
     pub daily_recipients: u64,
+    /// The argon2id verification pool (verify_pool.rs).
+    pub verify_pool: crate::verify_pool::PoolConfig,
 }
 
 impl Default for ProtectionConfig {
@@ -49,6 +51,7 @@ impl Default for ProtectionConfig {
             connection_rate_window: Duration::from_secs(60),
             max_sessions_per_mailbox: 3,
             daily_recipients: 10_000,
+            verify_pool: Default::default(),
         }
     }
 }
@@ -160,6 +163,66 @@ impl AddressGuard {
     }
 }
 
+/// Smart lockout's memory of recent wrong secrets (Entra does the same): a repeat of one of the
+/// last [`RECENT_BAD_SECRETS`] wrong secrets tried for a name does not count toward the name's
+/// lockout again. A client that retries a refused AUTH with its next mechanism, or a device
+/// still sending an old password every minute, then spends one failure, not one per attempt,
+/// and cannot lock its owner out; a guesser's distinct passwords all count.
+///
+/// Only a truncated HMAC-SHA256 of (name, secret) under a random key made when the process
+/// starts is kept — never a secret, and nothing that can be tested offline against guesses
+/// (the key never leaves memory). A restart forgets the list: at worst a repeat counts once more.
+pub struct RecentBadSecrets {
+    key: [u8; 32],
+    names: Mutex<HashMap<String, VecDeque<[u8; 8]>>>,
+}
+
+/// Wrong secrets remembered per name.
+pub const RECENT_BAD_SECRETS: usize = 5;
+/// Names remembered; beyond it the memory starts over (repeats then count once more).
+const MAX_NAMES: usize = 50_000;
+
+impl Default for RecentBadSecrets {
+    fn default() -> Self {
+        RecentBadSecrets { key: rand::random(), names: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl RecentBadSecrets {
+    fn tag(&self, name: &str, secret: &str) -> [u8; 8] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        for part in [name.as_bytes(), secret.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&full[..8]);
+        tag
+    }
+
+    /// Records a wrong `secret` for `name` (the lockout name: trimmed, lower-case); true when it
+    /// is a repeat of one of the recent ones, which must not count again.
+    pub fn repeat(&self, name: &str, secret: &str) -> bool {
+        let name = authrelay_directory::protection::lockout_name(name);
+        let tag = self.tag(&name, secret);
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= MAX_NAMES && !names.contains_key(&name) {
+            names.clear();
+        }
+        let recent = names.entry(name).or_default();
+        if recent.contains(&tag) {
+            return true;
+        }
+        if recent.len() >= RECENT_BAD_SECRETS {
+            recent.pop_front();
+        }
+        recent.push_back(tag);
+        false
+    }
+}
+
 /// Authenticated sessions per mailbox.
 #[derive(Default)]
 pub struct MailboxSessions {
@@ -253,6 +316,24 @@ mod tests {
         assert!(g.exhausted(a));
         assert_eq!(g.admit(a).err(), Some(ReplyId::AddressThrottled));
         assert!(!g.exhausted("2001:db8::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn recent_bad_secrets_count_once_and_only_the_last_few() {
+        let r = RecentBadSecrets::default();
+        assert!(!r.repeat("Owner@Contoso.com", "old-password"));
+        assert!(r.repeat(" owner@contoso.com", "old-password"), "same name, same secret");
+        assert!(!r.repeat("owner@contoso.com", "Old-password"), "another secret counts");
+        assert!(!r.repeat("other@contoso.com", "old-password"), "another name counts");
+        // Only the last five are remembered.
+        for i in 0..5 {
+            assert!(!r.repeat("owner@contoso.com", &format!("guess-{i}")));
+        }
+        assert!(!r.repeat("owner@contoso.com", "old-password"), "pushed out by five newer ones");
+        // Nothing of the secret is kept: entries are 8-byte keyed tags.
+        let names = r.names.lock().unwrap();
+        assert!(names.values().all(|q| q.len() <= RECENT_BAD_SECRETS));
+        assert_ne!(RecentBadSecrets::default().tag("a", "b"), RecentBadSecrets::default().tag("a", "b"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! not stored, so a write is never forgotten.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Seconds an entry is trusted before the directory is asked again (the quota's buckets are per
 /// minute, so nothing finer is lost).
@@ -30,6 +30,32 @@ struct Entry {
     writes: u64,
     /// Writes started and not yet in the directory.
     in_flight: u64,
+    /// Recipients accepted by open transactions and not yet counted (see [`Hold`]): what keeps
+    /// concurrent sessions of one mailbox from each spending the same remaining quota.
+    held: u64,
+}
+
+/// Recipients an open transaction holds against a mailbox's quota; released when dropped (the
+/// message was accepted and counted, or the transaction ended without it).
+pub struct Hold {
+    cache: Arc<QuotaCache>,
+    address: String,
+    count: u64,
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hold").field("address", &self.address).field("count", &self.count).finish()
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut entries = self.cache.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entries.get_mut(&self.address) {
+            e.held = e.held.saturating_sub(self.count);
+        }
+    }
 }
 
 /// Taken before reading the directory; hands the figure to [`QuotaCache::store`].
@@ -59,7 +85,30 @@ impl QuotaCache {
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(address) {
             entries.clear();
         }
-        entries.insert(address.to_string(), Entry { used, loaded_at: now, writes, in_flight: 0 });
+        let held = entries.get(address).map_or(0, |e| e.held);
+        entries.insert(address.to_string(), Entry { used, loaded_at: now, writes, in_flight: 0, held });
+    }
+
+    /// Holds one more recipient against every quota in `quotas` (key and limit), or none of
+    /// them: false when, counting what open transactions hold, one of them is spent. `holds`
+    /// keeps this transaction's holds (one per key, made on first use). A key never loaded has
+    /// nothing to hold against and is skipped (the caller loads them first).
+    pub fn hold(self: &Arc<Self>, quotas: &[(String, u64)], holds: &mut Vec<Hold>) -> bool {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let full =
+            quotas.iter().any(|(key, limit)| entries.get(key).is_some_and(|e| e.used.saturating_add(e.held) >= *limit));
+        if full {
+            return false;
+        }
+        for (key, _) in quotas {
+            let Some(e) = entries.get_mut(key) else { continue };
+            e.held += 1;
+            match holds.iter_mut().find(|h| h.address == *key) {
+                Some(h) => h.count += 1,
+                None => holds.push(Hold { cache: self.clone(), address: key.clone(), count: 1 }),
+            }
+        }
+        true
     }
 
     /// Counts `count` for `address` from now on; call [`QuotaCache::settled`] once the directory
@@ -116,6 +165,53 @@ mod tests {
         cache.add("a@x", 2);
         cache.store("a@x", 5, REFRESH_SECS, stale);
         assert_eq!(cache.used("a@x", 1).ok(), Some(7), "the write is kept");
+    }
+
+    #[test]
+    fn holds_share_the_remaining_quota_and_free_it_when_dropped() {
+        let cache = Arc::new(QuotaCache::default());
+        let first = cache.used("a@x", 0).unwrap_err();
+        cache.store("a@x", 7, 0, first);
+        let a = [("a@x".to_string(), 10)];
+        // Three open transactions, 10 allowed, 7 used: three recipients in all, whoever asks.
+        let mut holds: Vec<Vec<Hold>> = (0..3).map(|_| vec![]).collect();
+        let mut granted = 0;
+        for _ in 0..3 {
+            for h in holds.iter_mut() {
+                granted += usize::from(cache.hold(&a, h));
+            }
+        }
+        assert_eq!(granted, 3);
+        // A reload keeps what is held.
+        let stale = cache.used("a@x", REFRESH_SECS).unwrap_err();
+        cache.store("a@x", 7, REFRESH_SECS, stale);
+        assert!(!cache.hold(&a, &mut vec![]));
+        // The first transaction's message is accepted: counted, then its hold released.
+        cache.add("a@x", holds[0][0].count);
+        holds[0].clear();
+        assert!(!cache.hold(&a, &mut vec![]), "counted now, still full");
+        // Another transaction ends without its message: its hold frees a place.
+        holds[1].clear();
+        assert!(cache.hold(&a, &mut holds[2]));
+    }
+
+    #[test]
+    fn a_hold_takes_every_quota_or_none() {
+        let cache = Arc::new(QuotaCache::default());
+        for (key, used) in [("sender@x", 0), ("connector:floor2", 9)] {
+            let t = cache.used(key, 0).unwrap_err();
+            cache.store(key, used, 0, t);
+        }
+        let both = [("sender@x".to_string(), 5), ("connector:floor2".to_string(), 10)];
+        let mut holds = vec![];
+        assert!(cache.hold(&both, &mut holds));
+        // The connector's total is spent: refused, and the sender's quota is not touched.
+        assert!(!cache.hold(&both, &mut holds));
+        assert_eq!(holds.iter().map(|h| h.count).collect::<Vec<_>>(), [1, 1]);
+        let other = [("other@x".to_string(), 5), ("connector:floor2".to_string(), 10)];
+        assert!(!cache.hold(&other, &mut vec![]), "another sender shares the connector's total");
+        drop(holds);
+        assert!(cache.hold(&other, &mut vec![]));
     }
 
     #[test]

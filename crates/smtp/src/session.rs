@@ -56,6 +56,9 @@ struct Transaction {
     recipients: Vec<String>,
     smtputf8: bool,
     body: Body,
+    /// The recipients' places in the mailbox's daily quota, held until the message is counted
+    /// or the transaction ends, so concurrent sessions cannot spend the same remainder.
+    quota_holds: Vec<crate::quota_cache::Hold>,
 }
 
 /// What the loop does after a handler.
@@ -71,6 +74,15 @@ enum ReadError {
     Shutdown,
     TooLong,
     Io,
+    /// The signed-in credential is no longer valid (revocation.rs).
+    Revoked,
+}
+
+/// What ended one wait for input in [`Session::read_line`].
+enum Woke {
+    Read(Result<std::io::Result<usize>, tokio::time::error::Elapsed>),
+    Shutdown,
+    Recheck,
 }
 
 pub struct Session {
@@ -86,12 +98,21 @@ pub struct Session {
     output: Vec<u8>,
     auth_failures: u32,
     errors: u32,
-    /// Recipients the mailbox may still have in its rolling 24 hours, read at MAIL.
-    quota_left: Option<u64>,
+    /// Whether the command being handled was refused (a 4xx/5xx reply); counted once by `run`.
+    refused: bool,
+    /// Recipient flow-control refusals (452 4.5.3, 554 5.2.0) in this transaction; see
+    /// [`Session::note_refusal`].
+    flow_refusals: usize,
+    /// The daily recipient quotas (key, limit) this transaction's sender is held to, loaded at
+    /// MAIL: the mailbox's (or the connector sender's), and a connector's total. A quota the
+    /// directory could not read is left out (and logged).
+    quotas: Vec<(String, u64)>,
     /// Quota writes of accepted messages still under way; awaited before the session ends.
     quota_writes: Vec<tokio::sync::oneshot::Receiver<()>>,
     /// The connector whose rule admitted this transaction's sender without AUTH.
     connector: Option<String>,
+    /// When the signed-in credential was last found still valid (revocation.rs).
+    standing_checked: Instant,
 }
 
 impl Session {
@@ -109,9 +130,12 @@ impl Session {
             output: Vec::with_capacity(1024),
             auth_failures: 0,
             errors: 0,
-            quota_left: None,
+            refused: false,
+            flow_refusals: 0,
+            quotas: Vec::new(),
             quota_writes: Vec::new(),
             connector: None,
+            standing_checked: Instant::now(),
         }
     }
 
@@ -120,7 +144,26 @@ impl Session {
     }
 
     fn reply(&mut self, reply: Reply) {
+        self.note_refusal(reply.id);
         self.output.extend_from_slice(reply.to_wire().as_bytes());
+    }
+
+    /// Every refused command counts toward `max_errors` (issue 12.3: one connection must not
+    /// be able to repeat a refused AUTH without end). Replies that close the session anyway
+    /// are not counted. The two recipient limits a well-behaved client meets in normal use
+    /// (more recipients than a message or the day allows) count only past `max_recipients`
+    /// of them in one transaction, which no honest client exceeds.
+    fn note_refusal(&mut self, id: ReplyId) {
+        if id.code() < 400 || id.closes_connection() {
+            return;
+        }
+        if matches!(id, ReplyId::TooManyRecipients | ReplyId::DailyRecipientQuota) {
+            self.flow_refusals += 1;
+            if self.flow_refusals <= self.config().max_recipients {
+                return;
+            }
+        }
+        self.refused = true;
     }
 
     fn say(&mut self, id: ReplyId) {
@@ -136,6 +179,7 @@ impl Session {
             let line = match self.read_line(&mut stream, authrelay_proto::MAX_AUTH_LINE).await {
                 Ok(line) => line,
                 Err(ReadError::TooLong) => {
+                    self.refused = false;
                     self.say(ReplyId::LineTooLong);
                     if self.count_error() {
                         break;
@@ -150,12 +194,22 @@ impl Session {
                     self.say(ReplyId::ShuttingDown);
                     break;
                 }
+                Err(ReadError::Revoked) => {
+                    self.say(ReplyId::CredentialNoLongerValid);
+                    break;
+                }
                 Err(ReadError::Eof | ReadError::Io) => {
                     self.output.clear();
                     break;
                 }
             };
-            match self.handle(&line, &mut stream).await {
+            self.refused = false;
+            let next = self.handle(&line, &mut stream).await;
+            let next = match next {
+                Next::Continue if self.refused && self.count_error() => Next::Close,
+                next => next,
+            };
+            match next {
                 Next::Continue => {}
                 Next::Close => break,
                 Next::StartTls => match self.start_tls(stream).await {
@@ -168,6 +222,27 @@ impl Session {
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
         for write in self.quota_writes.drain(..) {
             let _ = write.await;
+        }
+    }
+
+    /// Whether the session holds a sign-in that can be revoked (a connector's sender cannot).
+    fn signed_in(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.held != crate::revocation::HeldCredential::Connector)
+    }
+
+    /// Re-checks the signed-in credential (revocation.rs); false when it no longer stands.
+    async fn still_signed_in(&mut self) -> bool {
+        let Some(user) = &self.user else { return true };
+        let directory = self.shared.auth.directory().clone();
+        match crate::revocation::standing(directory.as_ref(), user, self.peer.ip(), unix_now()).await {
+            Ok(()) => {
+                self.standing_checked = Instant::now();
+                true
+            }
+            Err(reason) => {
+                tracing::info!(client = %self.peer, user = %user.address, reason, "open session ended: its sign-in no longer stands");
+                false
+            }
         }
     }
 
@@ -225,15 +300,23 @@ impl Session {
             self.input.reserve(4096);
             let in_transaction = matches!(self.phase, Phase::Mail(_));
             let shutdown = self.shared.shutdown.clone();
-            let read = tokio::select! {
-                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input)) => r,
-                _ = shutdown.cancelled(), if !in_transaction && self.input.is_empty() => return Err(ReadError::Shutdown),
+            let recheck = self.signed_in().then(|| self.standing_checked + crate::revocation::IDLE_RECHECK);
+            let woke = tokio::select! {
+                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input)) => Woke::Read(r),
+                _ = shutdown.cancelled(), if !in_transaction && self.input.is_empty() => Woke::Shutdown,
+                _ = tokio::time::sleep_until(recheck.unwrap_or(deadline)), if recheck.is_some() => Woke::Recheck,
             };
-            match read {
-                Err(_) => return Err(ReadError::Timeout),
-                Ok(Err(_)) => return Err(ReadError::Io),
-                Ok(Ok(0)) => return Err(ReadError::Eof),
-                Ok(Ok(_)) => {}
+            match woke {
+                Woke::Shutdown => return Err(ReadError::Shutdown),
+                Woke::Recheck => {
+                    if !self.still_signed_in().await {
+                        return Err(ReadError::Revoked);
+                    }
+                }
+                Woke::Read(Err(_)) => return Err(ReadError::Timeout),
+                Woke::Read(Ok(Err(_))) => return Err(ReadError::Io),
+                Woke::Read(Ok(Ok(0))) => return Err(ReadError::Eof),
+                Woke::Read(Ok(Ok(_))) => {}
             }
         }
     }
@@ -243,7 +326,7 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 self.say(e.reply_id());
-                return if self.count_error() { Next::Close } else { Next::Continue };
+                return Next::Continue;
             }
         };
         match command {
@@ -254,6 +337,15 @@ impl Session {
                 return self.auth(mechanism, initial_response, stream).await
             }
             Command::Mail { from, size, body, smtputf8 } => {
+                // A sign-in revoked since (blocked user, new password, revoked credential) ends
+                // the session here at the latest.
+                if self.signed_in()
+                    && self.standing_checked.elapsed() >= crate::revocation::RECHECK_AFTER
+                    && !self.still_signed_in().await
+                {
+                    self.say(ReplyId::CredentialNoLongerValid);
+                    return Next::Close;
+                }
                 // A connector's client without AUTH (connector_mail.rs); everyone else as usual.
                 if !self.connector_sender(&from).await {
                     return Next::Continue;
@@ -279,12 +371,7 @@ impl Session {
                 self.say(ReplyId::Closing);
                 return Next::Close;
             }
-            Command::NotImplemented(_) => {
-                self.say(ReplyId::NotImplemented);
-                if self.count_error() {
-                    return Next::Close;
-                }
-            }
+            Command::NotImplemented(_) => self.say(ReplyId::NotImplemented),
             Command::Http => {
                 self.say(ReplyId::HttpOnSmtpPort);
                 return Next::Close;
@@ -428,6 +515,7 @@ impl Session {
         let (decision, delay) = match outcome {
             Outcome::Accepted { decision, user } => {
                 self.user = Some(user);
+                self.standing_checked = Instant::now();
                 self.say(decision.reply());
                 return Next::Continue;
             }
@@ -513,7 +601,8 @@ impl Session {
         if !may_send_as(&user.address, &user.send_as, &from) {
             return self.say(ReplyId::SendAsDenied);
         }
-        self.phase = Phase::Mail(Transaction { from, recipients: Vec::new(), smtputf8, body });
+        self.phase = Phase::Mail(Transaction { from, recipients: Vec::new(), smtputf8, body, quota_holds: Vec::new() });
+        self.flow_refusals = 0;
         self.say(ReplyId::SenderOk);
     }
 
@@ -527,10 +616,15 @@ impl Session {
     }
 
     async fn load_quota(&mut self) {
-        self.quota_left = match &self.user {
-            Some(u) => self.shared.auth.recipients_left(&u.address, u.limits.daily_recipients).await,
-            None => None,
-        };
+        self.quotas.clear();
+        let Some(u) = &self.user else { return };
+        let mut wanted = vec![(u.address.clone(), u.limits.daily_recipients)];
+        wanted.extend(u.shared_quota.clone());
+        for (key, limit) in wanted {
+            if self.shared.auth.recipients_left(&key, limit).await.is_some() {
+                self.quotas.push((key, limit));
+            }
+        }
     }
 
     fn rcpt(&mut self, to: String) {
@@ -545,12 +639,12 @@ impl Session {
         if tx.recipients.len() >= max {
             return self.say(ReplyId::TooManyRecipients);
         }
-        if self.quota_left.is_some_and(|left| tx.recipients.len() as u64 >= left) {
-            return self.say(ReplyId::DailyRecipientQuota);
-        }
         let Ok(address) = authrelay_core::Address::parse(&to) else {
             return self.say(ReplyId::BadRecipientAddress);
         };
+        if !self.shared.auth.hold_recipient(&self.quotas, &mut tx.quota_holds) {
+            return self.say(ReplyId::DailyRecipientQuota);
+        }
         tx.recipients.push(address.to_string());
         self.say(ReplyId::RecipientOk);
     }
@@ -639,8 +733,10 @@ impl Session {
                 self.reply(ReplyId::Queued.with(&[id.as_str()]));
                 // Counted at once, written while the client sends its next message.
                 self.quota_writes.retain_mut(|w| matches!(w.try_recv(), Err(TryRecvError::Empty)));
-                self.quota_writes
-                    .push(self.shared.auth.record_recipients_in_background(&user.address, envelope.rcpt_to.len()));
+                for (key, _) in &self.quotas {
+                    self.quota_writes
+                        .push(self.shared.auth.record_recipients_in_background(key, envelope.rcpt_to.len()));
+                }
                 self.shared.auth.record_submission(&user, self.tls.as_ref().map(|t| t.version.as_str()));
             }
             Err(e) => {

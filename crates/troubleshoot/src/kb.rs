@@ -247,6 +247,12 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
             "kb-ours-too-many-connections-from-address-fix",
         ),
         R::TooManyErrors => ("ours-too-many-errors", None, "kb-ours-too-many-errors", CLIENT),
+        R::CredentialNoLongerValid => (
+            "ours-credential-no-longer-valid",
+            Some(Check::SignIn),
+            "kb-ours-credential-no-longer-valid",
+            "kb-ours-credential-no-longer-valid-fix",
+        ),
         R::HttpOnSmtpPort => {
             ("ours-http-on-smtp-port", None, "kb-ours-http-on-smtp-port", "kb-ours-http-on-smtp-port-fix")
         }

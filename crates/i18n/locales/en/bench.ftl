@@ -19,6 +19,12 @@ bench-label-scan = Scan of every message
 bench-label-rss = Resident memory
 bench-label-peak-rss = Peak resident memory
 
+bench-flood-start = Flooding { $server } with { $attempts } AUTH attempts at once from { $sources } loopback addresses (wrong passwords for invented users).
+bench-flood-replies = How the attempts were answered (count, stage: reply):
+bench-label-rss-before = Server memory before
+bench-label-rss-max = Server memory, most seen during the run
+bench-label-real-signed-in = Real client sign-ins during the run
+bench-label-real-latency = Real client sign-in time first / median / max
 err-bench-no-server = say which server to load with --server, for example --server 127.0.0.1:2587.
 err-bench-not-loopback = { $address } is not on this machine. authrelay bench only loads servers on loopback: use 127.0.0.1:PORT or [::1]:PORT.
 err-bench-unresolvable = "{ $server }" is not a server address. Write it as HOST:PORT, for example 127.0.0.1:2587.

@@ -31,7 +31,7 @@ kb-ours-mfa-required = The password was right, but the user has MFA and a device
 kb-ours-mfa-required-fix = Keep MFA and give the device an app password: `authrelay org set { $org } --app-passwords allowed`, then `authrelay app-password add { $user } --name device`, and enter that secret in the device. Turning MFA off (`authrelay user set { $user } --mfa disabled`) also works but weakens the account.
 kb-ours-account-locked = Smart lockout: too many recent failed sign-ins for this user, so the server refuses it for a while without even checking the password.
 kb-ours-account-locked-fix = Find the device or attacker that keeps failing with `authrelay doctor { $user } --explain-last` and correct its password; then wait for the lockout to end, or lift it at once with `authrelay user unlock { $user }`.
-kb-ours-auth-temp-fail = The server could not read its directory to check the login: an outage on the server, not a verdict about the account.
+kb-ours-auth-temp-fail = The server could not check the login just now — its directory could not be read, or too many logins were being checked at once (an AUTH flood): a temporary condition on the server, not a verdict about the account.
 kb-ours-auth-too-many = Too many failed logins on this one connection; the server hung up.
 kb-ours-auth-too-many-fix = Stop the device's retry loop and fix the password it uses; `authrelay doctor { $user } --explain-last` shows which check refuses it.
 kb-ours-address-throttled = Too many failed logins came from this client's address across connections; the server refuses it for a while.
@@ -90,6 +90,8 @@ kb-ours-too-many-connections = The server has reached its connection limit.
 kb-ours-too-many-connections-from-address = This client's address holds too many connections or opens them too fast.
 kb-ours-too-many-connections-from-address-fix = Make the device reuse fewer connections, or send from fewer devices behind one address; it can retry later.
 kb-ours-too-many-errors = The device made too many protocol errors in one session, so the server hung up.
+kb-ours-credential-no-longer-valid = The session had signed in, but its credential stopped being valid while it was open: the user was blocked, the password was changed, or the app password or device credential was revoked. The server ends such sessions at once.
+kb-ours-credential-no-longer-valid-fix = Nothing to undo if the change was intended. Otherwise give the device its new credential (`authrelay user show { $user }` shows what is in force) and let it sign in again.
 kb-ours-http-on-smtp-port = Something spoke HTTP (a web browser or a web tool) to the SMTP port.
 kb-ours-http-on-smtp-port-fix = Point the program at the right port: SMTP clients use 587 or 465; the web admin center has its own address.
 

@@ -19,6 +19,12 @@ bench-label-scan = Memindai semua pesan
 bench-label-rss = Memori residen
 bench-label-peak-rss = Puncak memori residen
 
+bench-flood-start = Membanjiri { $server } dengan { $attempts } percobaan AUTH sekaligus dari { $sources } alamat loopback (kata sandi salah untuk pengguna karangan).
+bench-flood-replies = Bagaimana percobaan dijawab (jumlah, tahap: balasan):
+bench-label-rss-before = Memori server sebelum
+bench-label-rss-max = Memori server, tertinggi yang terlihat selama berjalan
+bench-label-real-signed-in = Proses masuk klien nyata selama berjalan
+bench-label-real-latency = Waktu masuk klien nyata pertama / median / maks
 err-bench-no-server = tentukan server yang akan dibebani dengan --server, misalnya --server 127.0.0.1:2587.
 err-bench-not-loopback = { $address } bukan alamat di mesin ini. authrelay bench hanya membebani server di loopback: gunakan 127.0.0.1:PORT atau [::1]:PORT.
 err-bench-unresolvable = "{ $server }" bukan alamat server. Tulis sebagai HOST:PORT, misalnya 127.0.0.1:2587.

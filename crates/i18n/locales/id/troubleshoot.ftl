@@ -30,7 +30,7 @@ kb-ours-mfa-required = Kata sandinya benar, tetapi pengguna memakai autentikasi 
 kb-ours-mfa-required-fix = Pertahankan MFA dan beri perangkat kata sandi aplikasi: `authrelay org set { $org } --app-passwords allowed`, lalu `authrelay app-password add { $user } --name device`, dan masukkan rahasia itu di perangkat. Mematikan MFA (`authrelay user set { $user } --mfa disabled`) juga berhasil, tetapi melemahkan akun.
 kb-ours-account-locked = Penguncian pintar: terlalu banyak kegagalan masuk baru-baru ini untuk pengguna ini, jadi server menolaknya untuk sementara tanpa memeriksa kata sandi.
 kb-ours-account-locked-fix = Temukan perangkat atau penyerang yang terus gagal dengan `authrelay doctor { $user } --explain-last` dan perbaiki kata sandinya; lalu tunggu penguncian berakhir, atau cabut segera dengan `authrelay user unlock { $user }`.
-kb-ours-auth-temp-fail = Server tidak dapat membaca direktorinya untuk memeriksa proses masuk: gangguan di server, bukan penilaian atas akun.
+kb-ours-auth-temp-fail = Server tidak dapat memeriksa proses masuk saat ini — direktorinya tidak dapat dibaca, atau terlalu banyak proses masuk diperiksa sekaligus (banjir AUTH): kondisi sementara di server, bukan penilaian atas akun.
 kb-ours-auth-too-many = Terlalu banyak kegagalan masuk pada satu koneksi ini; server memutuskan koneksi.
 kb-ours-auth-too-many-fix = Hentikan pengulangan percobaan di perangkat dan perbaiki kata sandi yang dipakainya; `authrelay doctor { $user } --explain-last` menunjukkan pemeriksaan mana yang menolaknya.
 kb-ours-address-throttled = Terlalu banyak kegagalan masuk dari alamat klien ini di beberapa koneksi; server menolaknya untuk sementara.
@@ -89,6 +89,8 @@ kb-ours-too-many-connections = Server sudah mencapai batas koneksinya.
 kb-ours-too-many-connections-from-address = Alamat klien ini memegang terlalu banyak koneksi atau membukanya terlalu cepat.
 kb-ours-too-many-connections-from-address-fix = Buat perangkat memakai lebih sedikit koneksi, atau kurangi jumlah perangkat yang mengirim dari balik satu alamat; perangkat dapat mencoba lagi nanti.
 kb-ours-too-many-errors = Perangkat membuat terlalu banyak kesalahan protokol dalam satu sesi, jadi server memutuskan koneksi.
+kb-ours-credential-no-longer-valid = Sesi sudah masuk, tetapi kredensialnya tidak lagi berlaku selama sesi terbuka: pengguna diblokir, kata sandi diganti, atau kata sandi aplikasi atau kredensial perangkat dicabut. Server langsung mengakhiri sesi seperti itu.
+kb-ours-credential-no-longer-valid-fix = Tidak ada yang perlu dibatalkan jika perubahan itu disengaja. Jika tidak, berikan kredensial baru ke perangkat (`authrelay user show { $user }` menampilkan yang berlaku) dan biarkan ia masuk lagi.
 kb-ours-http-on-smtp-port = Sesuatu (peramban web atau alat web) berbicara HTTP ke port SMTP.
 kb-ours-http-on-smtp-port-fix = Arahkan program ke port yang benar: klien SMTP memakai 587 atau 465; pusat admin web punya alamatnya sendiri.
 

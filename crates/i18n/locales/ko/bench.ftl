@@ -19,6 +19,12 @@ bench-label-scan = 모든 메시지 검사
 bench-label-rss = 상주 메모리
 bench-label-peak-rss = 최대 상주 메모리
 
+bench-flood-start = { $sources }개의 루프백 주소에서 { $server }(으)로 AUTH 시도 { $attempts }건을 한꺼번에 보냅니다(만들어 낸 사용자에 대한 틀린 암호).
+bench-flood-replies = 시도에 대한 응답(건수, 단계: 응답):
+bench-label-rss-before = 시작 전 서버 메모리
+bench-label-rss-max = 실행 중 관측된 최대 서버 메모리
+bench-label-real-signed-in = 실행 중 실제 클라이언트 로그인 수
+bench-label-real-latency = 실제 클라이언트 로그인 시간 처음 / 중앙값 / 최대
 err-bench-no-server = --server 옵션으로 부하를 걸 서버를 지정하세요. 예: --server 127.0.0.1:2587
 err-bench-not-loopback = { $address }은(는) 이 컴퓨터의 주소가 아닙니다. authrelay bench는 루프백 서버에만 부하를 겁니다. 127.0.0.1:PORT 또는 [::1]:PORT를 사용하세요.
 err-bench-unresolvable = "{ $server }"은(는) 서버 주소가 아닙니다. 127.0.0.1:2587처럼 HOST:PORT 형식으로 쓰세요.

@@ -30,7 +30,7 @@ kb-ours-mfa-required = 암호는 맞았지만 사용자에게 다단계 인증(M
 kb-ours-mfa-required-fix = MFA는 유지하고 장치에 앱 암호를 주세요: `authrelay org set { $org } --app-passwords allowed` 다음 `authrelay app-password add { $user } --name device`를 실행하고 그 비밀을 장치에 입력합니다. MFA를 끄는 방법(`authrelay user set { $user } --mfa disabled`)도 되지만 계정이 약해집니다.
 kb-ours-account-locked = 스마트 잠금: 이 사용자의 최근 로그인 실패가 너무 많아, 서버가 암호를 확인하지도 않고 한동안 거부합니다.
 kb-ours-account-locked-fix = `authrelay doctor { $user } --explain-last`로 계속 실패하는 장치나 공격자를 찾아 암호를 바로잡은 뒤, 잠금이 풀릴 때까지 기다리거나 `authrelay user unlock { $user }`로 즉시 해제하세요.
-kb-ours-auth-temp-fail = 서버가 로그인을 확인하려고 디렉터리를 읽지 못했습니다. 계정에 대한 판정이 아니라 서버 장애입니다.
+kb-ours-auth-temp-fail = 서버가 지금 로그인을 확인하지 못했습니다. 디렉터리를 읽지 못했거나 한꺼번에 너무 많은 로그인을 확인하는 중이었습니다(AUTH 폭주). 계정에 대한 판정이 아니라 서버의 일시적인 상태입니다.
 kb-ours-auth-too-many = 이 연결에서 로그인 실패가 너무 많아 서버가 연결을 끊었습니다.
 kb-ours-auth-too-many-fix = 장치의 재시도 반복을 멈추고 장치가 쓰는 암호를 고치세요. 어떤 검사가 거부하는지는 `authrelay doctor { $user } --explain-last`가 보여 줍니다.
 kb-ours-address-throttled = 이 클라이언트 주소에서 여러 연결에 걸쳐 로그인 실패가 너무 많아, 서버가 한동안 거부합니다.
@@ -89,6 +89,8 @@ kb-ours-too-many-connections = 서버가 연결 한도에 도달했습니다.
 kb-ours-too-many-connections-from-address = 이 클라이언트 주소가 너무 많은 연결을 갖고 있거나 너무 빨리 엽니다.
 kb-ours-too-many-connections-from-address-fix = 장치가 연결을 덜 쓰게 하거나 한 주소 뒤에서 보내는 장치 수를 줄이세요. 나중에 다시 시도할 수 있습니다.
 kb-ours-too-many-errors = 장치가 한 세션에서 프로토콜 오류를 너무 많이 내어 서버가 연결을 끊었습니다.
+kb-ours-credential-no-longer-valid = 세션은 로그인했지만 연결이 열려 있는 동안 자격 증명이 더 이상 유효하지 않게 되었습니다. 사용자가 차단되었거나 암호가 바뀌었거나 앱 암호 또는 장치 자격 증명이 취소되었습니다. 서버는 이런 세션을 즉시 끝냅니다.
+kb-ours-credential-no-longer-valid-fix = 의도한 변경이라면 되돌릴 것이 없습니다. 그렇지 않다면 장치에 새 자격 증명을 넣고(`authrelay user show { $user }`로 현재 설정 확인) 다시 로그인하게 하십시오.
 kb-ours-http-on-smtp-port = 무언가(웹 브라우저나 웹 도구)가 SMTP 포트에 HTTP로 접속했습니다.
 kb-ours-http-on-smtp-port-fix = 프로그램이 올바른 포트를 쓰게 하세요. SMTP 클라이언트는 587이나 465를 쓰고, 웹 관리 센터는 별도 주소가 있습니다.
 
