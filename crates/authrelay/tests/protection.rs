@@ -577,8 +577,12 @@ const HOSTILE_NAMES: &[&str] = &[
 
 #[test]
 fn fail2ban_filter_matches_the_failure_line_only() {
-    let server =
-        TestServer::start_with(options(&["address_failure_delay_step_ms = 0", "auth_failures_per_connection = 50"]));
+    let server = TestServer::start_with(options(&[
+        "address_failure_delay_step_ms = 0",
+        "auth_failures_per_connection = 50",
+        // Every refusal also counts toward max_errors (10); this walks eleven on one connection.
+        "max_errors = 100",
+    ]));
     server.open_contoso();
     let mut c = Client::tls(&server, "127.0.0.14");
     c.cmd("EHLO f2b");
