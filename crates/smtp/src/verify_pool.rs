@@ -83,7 +83,7 @@ pub struct VerifyPool {
 impl VerifyPool {
     /// A pool verifying with argon2id (`authrelay_directory::secrets::verify_secret`).
     pub fn new(config: PoolConfig) -> Self {
-        Self::with_verifier(config, Arc::new(|secret, hash| authrelay_directory::secrets::verify_secret(secret, hash)))
+        Self::with_verifier(config, Arc::new(authrelay_directory::secrets::verify_secret))
     }
 
     pub fn with_verifier(config: PoolConfig, verifier: Verifier) -> Self {
