@@ -223,7 +223,7 @@ fn admin_sign_in_with_a_device_credential_fails() {
         let mut s = TcpStream::connect(server.admin()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let req = format!(
-            "POST /api/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         s.write_all(req.as_bytes()).unwrap();
