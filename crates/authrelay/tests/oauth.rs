@@ -43,6 +43,7 @@ fn start_provider() -> Provider {
         { "client_id": "relay-a", "client_secret": "s3cret-relay-a", "email": MAILBOX, "ttl": 300 },
         { "client_id": "short-lived", "client_secret": "s3cret-short", "email": MAILBOX, "ttl": 1 },
         { "client_id": "stranger", "client_secret": "s3cret-stranger", "email": "nobody@contoso.com", "ttl": 300 },
+        { "client_id": "unverified", "client_secret": "s3cret-unverified", "email": MAILBOX, "email_verified": false, "ttl": 300 },
     ]);
     let mut child = Command::new("node")
         .arg(oidc_dir().join("provider.mjs"))
@@ -206,6 +207,14 @@ fn wrong_audience_expired_forged_and_unknown_tokens_are_refused() {
     let (code, text) = smtplib(&server, "nobody@contoso.com", &stranger, "XOAUTH2");
     assert_eq!(code, 3, "{text}");
     assert!(text.contains(INVALID), "{text}");
+
+    // A token whose email the issuer itself marks unverified names nobody ("nOAuth"): its
+    // holder could have typed any address.
+    let unverified = token(&provider.issuer, "unverified", "s3cret-unverified", AUDIENCE);
+    let (code, text) = smtplib(&server, MAILBOX, &unverified, "XOAUTH2");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains(INVALID), "{text}");
+    assert_eq!(last_signin(&server)["reply"], "OAuthTokenInvalid");
 
     // A revoked or unknown client gets no token at all: the provider refuses the grant.
     let (status, json) = token_request(&provider.issuer, "revoked-client", "whatever", AUDIENCE);

@@ -93,7 +93,9 @@ pub fn build(oauth: Option<FileOAuth>, connectors: Vec<FileConnector>, problems:
             issuer,
             audience,
             jwks_uri: o.jwks_uri,
-            user_claim: o.user_claim.unwrap_or_else(|| "email".into()),
+            // `upn` by default: at Entra the administrator sets it, while `email` can be set by
+            // the user or another tenant (README, "OAuth").
+            user_claim: o.user_claim.unwrap_or_else(|| "upn".into()),
             leeway_secs: o.clock_skew_secs.unwrap_or(60).min(600),
             ca_file: o.ca_file,
         })

@@ -1,8 +1,8 @@
 //! The reply catalogue: every SMTP reply authrelay can send, in one table.
 //!
-//! Rows marked *spec* are the contract of `shared/spec/smtp-auth.md` §3 and must not change
-//! wording: admins search for these texts and the troubleshooter keys on them. A `{}` in a text
-//! is filled in, in order, by [`ReplyId::with`].
+//! Rows marked *spec* are the contract of docs/behaviour.md ("The replies that matter to an
+//! admin") and must not change wording: admins search for these texts and the troubleshooter
+//! keys on them. A `{}` in a text is filled in, in order, by [`ReplyId::with`].
 
 use std::fmt;
 

@@ -1,12 +1,16 @@
 //! Directory: organisations, users, credentials and the sign-in log.
 //!
 //! The [`Directory`] trait is the only way other parts reach stored accounts; the session and
-//! the policy never see SQL. [`sqlite::SqliteDirectory`] is the embedded default; a PostgreSQL
-//! backend implements the same trait. [`secrets`] holds argon2id hashing and the generators for
+//! the policy never see SQL. [`sqlite::SqliteDirectory`] is the one backend today (embedded,
+//! migrations in `migrations/`). [`secrets`] holds argon2id hashing and the generators for
 //! passwords and app passwords.
 //!
-//! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend, migrations in
-//! `migrations/`), `secrets.rs` (hashing, verification, generation, strength rules).
+//! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend), `secrets.rs` (hashing,
+//! verification, generation, strength rules), `device.rs` (device credentials: tag, scope,
+//! allow list), `protection.rs` (lockout state, per-organisation limits), `admin.rs` (admin
+//! accounts, their sessions and the audit log), `sealed.rs` (admin TOTP secrets encrypted at rest),
+//! `submissions.rs` (the SMTP AUTH clients report), `imports.rs` (senders imported from a
+//! Microsoft 365 export).
 
 pub mod admin;
 pub mod device;

@@ -32,7 +32,9 @@ pub struct IssuerConfig {
     pub audience: String,
     /// Where the signing keys are; default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`.
     pub jwks_uri: Option<String>,
-    /// The claim naming the mailbox: `email`, `upn`, `preferred_username`, …
+    /// The claim naming the mailbox: `upn` (the default), `preferred_username`, `email`, …
+    /// `email` is the weakest: at Entra a user or a guest tenant can set it, so a token whose
+    /// `email_verified` is false is refused ([`mailbox_of`]).
     pub user_claim: String,
     /// Allowed clock skew for `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
@@ -137,11 +139,7 @@ impl Validator {
                 _ => TokenError::Invalid("does not verify"),
             }
         })?;
-        let user = data.claims.get(&self.config.user_claim).and_then(|v| v.as_str()).unwrap_or("").trim();
-        if user.is_empty() || user.len() > 320 || user.chars().any(char::is_control) {
-            return Err(TokenError::Invalid("no user claim"));
-        }
-        Ok(user.to_lowercase())
+        mailbox_of(&data.claims, &self.config.user_claim)
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, TokenError> {
@@ -220,4 +218,49 @@ fn parse_set(set: JwkSet) -> (HashMap<String, DecodingKey>, Vec<DecodingKey>) {
         }
     }
     (by_kid, anonymous)
+}
+
+/// The mailbox a verified token's claims name, through `claim`. Empty, overlong or
+/// control-character values name nobody. An `email` the issuer itself marks unverified
+/// (`"email_verified": false`) names nobody either: that address is whatever its holder typed,
+/// the "nOAuth" confusion that lets one tenant's user claim another's mailbox.
+pub fn mailbox_of(claims: &serde_json::Value, claim: &str) -> Result<String, TokenError> {
+    let user = claims.get(claim).and_then(|v| v.as_str()).unwrap_or("").trim();
+    if user.is_empty() || user.len() > 320 || user.chars().any(char::is_control) {
+        return Err(TokenError::Invalid("no user claim"));
+    }
+    if claim == "email" && claims.get("email_verified").and_then(|v| v.as_bool()) == Some(false) {
+        return Err(TokenError::Invalid("email not verified"));
+    }
+    Ok(user.to_lowercase())
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::mailbox_of;
+    use serde_json::json;
+
+    #[test]
+    fn the_configured_claim_names_the_mailbox() {
+        let claims = json!({"upn": "Scanner@Contoso.com", "email": "ceo@contoso.com"});
+        assert_eq!(mailbox_of(&claims, "upn").unwrap(), "scanner@contoso.com");
+        assert!(mailbox_of(&claims, "preferred_username").is_err(), "a missing claim names nobody");
+        assert!(mailbox_of(&json!({"upn": "a\nb@contoso.com"}), "upn").is_err());
+        assert!(mailbox_of(&json!({"upn": 42}), "upn").is_err());
+    }
+
+    #[test]
+    fn an_unverified_email_names_nobody() {
+        let unverified = json!({"email": "ceo@contoso.com", "email_verified": false});
+        assert!(mailbox_of(&unverified, "email").is_err());
+        let verified = json!({"email": "ceo@contoso.com", "email_verified": true});
+        assert_eq!(mailbox_of(&verified, "email").unwrap(), "ceo@contoso.com");
+        // Issuers that do not say (Entra's v2 tokens) are taken at their word.
+        assert_eq!(mailbox_of(&json!({"email": "ceo@contoso.com"}), "email").unwrap(), "ceo@contoso.com");
+        // The flag concerns email only.
+        assert_eq!(
+            mailbox_of(&json!({"upn": "x@contoso.com", "email_verified": false}), "upn").unwrap(),
+            "x@contoso.com"
+        );
+    }
 }

@@ -509,56 +509,65 @@ async fn verify(
     ip: std::net::IpAddr,
 ) -> (CredentialCheck, Option<i64>) {
     let secret = secret.to_string();
-    // Pick the one hash to check.
-    let (hash, kind, app_password_id, candidate) = match record {
-        None => (secrets::dummy_hash().to_string(), None, None, secret),
+    // The hashes to check: one, except for app passwords that share a hint. New app passwords
+    // never share one (crates/ops), but a mailbox created before that rule may hold two; each
+    // is tried, so the second one still works (at most MAX_APP_PASSWORDS, never attacker-made).
+    let candidates: Vec<(String, Option<CredentialKind>, Option<i64>, String)> = match record {
+        None => vec![(secrets::dummy_hash().to_string(), None, None, secret)],
         Some(r) if authrelay_directory::device::tag_of(&secret).is_some() => {
             // Shaped like a device credential: the one with its tag, or the account password
             // (so someone whose password happens to look like this still signs in).
             match crate::device::find(r, &secret) {
-                Some(d) => (
+                Some(d) => vec![(
                     d.hash.clone(),
                     Some(CredentialKind::DeviceCredential),
                     Some(d.id),
                     authrelay_directory::device::normalize(&secret).to_string(),
-                ),
-                None => (r.password_hash.clone(), Some(CredentialKind::Password), None, secret),
+                )],
+                None => vec![(r.password_hash.clone(), Some(CredentialKind::Password), None, secret)],
             }
         }
         Some(r) => {
             let normalized = secrets::normalize_app_password(&secret);
-            let app = secrets::looks_like_app_password(&secret)
-                .then(|| secrets::app_password_hint(&normalized))
-                .and_then(|hint| r.app_passwords.iter().find(|a| a.hint == hint));
-            match app {
-                Some(a) => (a.hash.clone(), Some(CredentialKind::AppPassword), Some(a.id), normalized),
-                None => (r.password_hash.clone(), Some(CredentialKind::Password), None, secret),
+            let hint = secrets::looks_like_app_password(&secret).then(|| secrets::app_password_hint(&normalized));
+            let apps: Vec<_> = r
+                .app_passwords
+                .iter()
+                .filter(|a| hint.as_deref() == Some(a.hint.as_str()))
+                .map(|a| (a.hash.clone(), Some(CredentialKind::AppPassword), Some(a.id), normalized.clone()))
+                .collect();
+            if apps.is_empty() {
+                vec![(r.password_hash.clone(), Some(CredentialKind::Password), None, secret)]
+            } else {
+                apps
             }
         }
     };
-    // A credential verified within the last minute skips argon2id; only the verification is
-    // cached, and the stored hash is part of the tag, so a changed credential misses.
-    let tag = record.map(|r| cache.tag(&r.user.address, &candidate, &hash));
-    let ok = match tag {
-        Some(tag) if cache.verified_recently(&tag) => true,
-        _ => {
-            let ok = match pool.verify(ip, candidate, hash).await {
-                Ok(ok) => ok,
-                Err(busy) => {
-                    tracing::info!(target: "authrelay::auth", client = %ip, reason = %busy, "AUTH deferred: verification pool busy");
-                    return (CredentialCheck::DirectoryUnavailable, None);
+    for (hash, kind, credential_id, candidate) in candidates {
+        // A credential verified within the last minute skips argon2id; only the verification is
+        // cached, and the stored hash is part of the tag, so a changed credential misses.
+        let tag = record.map(|r| cache.tag(&r.user.address, &candidate, &hash));
+        let ok = match tag {
+            Some(tag) if cache.verified_recently(&tag) => true,
+            _ => {
+                let ok = match pool.verify(ip, candidate, hash).await {
+                    Ok(ok) => ok,
+                    Err(busy) => {
+                        tracing::info!(target: "authrelay::auth", client = %ip, reason = %busy, "AUTH deferred: verification pool busy");
+                        return (CredentialCheck::DirectoryUnavailable, None);
+                    }
+                };
+                if let (true, Some(tag)) = (ok, tag) {
+                    cache.remember(tag);
                 }
-            };
-            if let (true, Some(tag)) = (ok, tag) {
-                cache.remember(tag);
+                ok
             }
-            ok
+        };
+        if let (true, Some(kind)) = (ok, kind) {
+            return (CredentialCheck::Verified(kind), credential_id);
         }
-    };
-    match (ok, kind) {
-        (true, Some(kind)) => (CredentialCheck::Verified(kind), app_password_id),
-        _ => (CredentialCheck::Invalid, None),
     }
+    (CredentialCheck::Invalid, None)
 }
 
 fn now() -> i64 {

@@ -1,6 +1,6 @@
 //! The doctor: why can this mailbox not send, and what is the least weakening fix?
 //!
-//! [`diagnose`] walks the decision order of `shared/spec/smtp-auth.md` §4 for one mailbox using
+//! [`diagnose`] walks the decision order of docs/behaviour.md ("The AUTH decision order") for one mailbox using
 //! only directory data (no password): organisation, account, lockout, sign-in, effective
 //! Authenticated SMTP (and where it comes from), security defaults, MFA, app passwords, limits.
 //! Each check gets a [`Status`]; each blocking check gets fixes ordered least weakening first,

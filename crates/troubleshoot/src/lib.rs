@@ -1,6 +1,7 @@
 //! The troubleshooter: says exactly why a device cannot send, and the least weakening fix.
 //!
-//! Three parts, each usable by the CLI today and by the admin center's web page later:
+//! Three parts, used by the CLI (`doctor`, `explain`, `probe`) and by the admin center's
+//! Troubleshooter page alike:
 //!
 //! - [`kb`]: the knowledge base of SMTP replies — every reply of our catalogue, and the known
 //!   replies of Microsoft 365, Gmail and the RFCs — matched by basic code, enhanced code and key

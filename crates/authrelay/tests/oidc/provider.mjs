@@ -4,7 +4,8 @@
 //
 // usage: node provider.mjs CLIENTS_JSON
 //   CLIENTS_JSON: [{"client_id", "client_secret", "email", "ttl"}] — `email` becomes the token's
-//   email claim (the mailbox authrelay maps it to), `ttl` its lifetime in seconds.
+//   email claim (the mailbox authrelay maps it to), `ttl` its lifetime in seconds; an optional
+//   `email_verified` is passed on as that claim.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -46,7 +47,8 @@ const provider = new Provider(issuer, {
   },
   extraTokenClaims: (ctx, token) => {
     const c = byId[token.clientId];
-    return c?.email ? { email: c.email } : undefined;
+    if (!c?.email) return undefined;
+    return c.email_verified === undefined ? { email: c.email } : { email: c.email, email_verified: c.email_verified };
   },
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
