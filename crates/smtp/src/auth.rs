@@ -7,9 +7,10 @@
 //! `ReplyId` of that decision, nothing else (docs/auth-decision.md).
 //!
 //! The order matters for secrecy and cost: steps 1–3 of the decision order are settled before
-//! any hash is computed, and exactly one argon2id verification runs per attempt that reaches
-//! step 4 — against the account password, one app password picked by its hint, or a dummy
-//! hash for an unknown user — so an unknown user and a wrong password cost the same.
+//! any hash is computed, and one argon2id verification runs per attempt that reaches step 4 —
+//! against the account password, the app password picked by its hint, or a dummy hash for an
+//! unknown user — so an unknown user and a wrong password cost the same. (Only app passwords
+//! made before hints were kept unique can share one; each of those is tried.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
