@@ -14,6 +14,7 @@ pub mod connector;
 pub mod credential_cache;
 mod device;
 pub mod protection;
+pub mod proxy;
 mod quota_cache;
 mod quota_writer;
 pub mod recipients;
