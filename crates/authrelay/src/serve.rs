@@ -69,7 +69,12 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     if let Some(a) = config.listen.submissions {
         listeners.push((ListenerKind::Submissions, a));
     }
-    let server = Server { listeners, max_connections: config.listen.max_connections, shared };
+    let server = Server {
+        listeners,
+        max_connections: config.listen.max_connections,
+        trusted_proxies: config.listen.trusted_proxies.clone(),
+        shared,
+    };
     let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     write_listen_file(&config, &handle, admin_address)?;
     tracing::info!(

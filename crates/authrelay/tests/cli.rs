@@ -197,7 +197,8 @@ fn connection_cap_answers_421_when_full() {
 
 #[test]
 fn idle_client_is_disconnected_after_the_command_timeout() {
-    let server = TestServer::start_with(Options { limits: vec!["command_timeout_secs = 1".into()] });
+    let server =
+        TestServer::start_with(Options { limits: vec!["command_timeout_secs = 1".into()], ..Default::default() });
     let tcp = TcpStream::connect(server.submission).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut r = BufReader::new(tcp);

@@ -127,7 +127,7 @@ impl Client {
 }
 
 fn options(limits: &[&str]) -> Options {
-    Options { limits: limits.iter().map(|s| s.to_string()).collect() }
+    Options { limits: limits.iter().map(|s| s.to_string()).collect(), ..Default::default() }
 }
 
 fn signins(server: &TestServer, user: &str) -> Vec<serde_json::Value> {

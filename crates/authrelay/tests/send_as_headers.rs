@@ -16,7 +16,10 @@ use common::{TestServer, PASSWORD};
 fn python_email_never_sees_a_sender_the_mailbox_may_not_use() {
     // Each refused message counts toward max_errors (10 by default); the oracle sends hundreds
     // of refused messages over each connection.
-    let server = TestServer::start_with(common::Options { limits: vec!["max_errors = 100000".to_string()] });
+    let server = TestServer::start_with(common::Options {
+        limits: vec!["max_errors = 100000".to_string()],
+        ..Default::default()
+    });
     server.open_contoso();
     server.ok(&["user", "set", "scanner@contoso.com", "--send-as", "alerts@contoso.com"]);
     let child = Command::new("python3")

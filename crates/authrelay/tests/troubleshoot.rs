@@ -365,6 +365,7 @@ fn smart_lockout_is_named_and_unlock_lets_the_device_send() {
     // A generous per-address budget so that the per-user lockout (threshold 10) decides.
     let server = TestServer::start_with(common::Options {
         limits: vec!["address_failure_budget = 1000".to_string(), "address_failure_delay_step_ms = 0".to_string()],
+        ..Default::default()
     });
     server.open_contoso();
     for i in 0..10 {

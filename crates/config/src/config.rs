@@ -72,6 +72,9 @@ struct FileListen {
     submission: Option<String>,
     submissions: Option<String>,
     max_connections: Option<usize>,
+    /// Load balancers whose connections start with a PROXY protocol header (CIDRs).
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +141,9 @@ pub struct Listen {
     pub submission: Option<SocketAddr>,
     pub submissions: Option<SocketAddr>,
     pub max_connections: usize,
+    /// Connections from these addresses must start with a PROXY header naming the client
+    /// (crates/smtp/src/proxy.rs); everyone else connects directly.
+    pub trusted_proxies: Vec<authrelay_core::Cidr>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -431,6 +437,22 @@ pub fn load_text(
     if max_connections == 0 {
         problems.push(Problem { key: "listen.max_connections".into(), message: "must be greater than 0".into() });
     }
+    let mut trusted_proxies = vec![];
+    for text in &parsed.listen.trusted_proxies {
+        match text.parse::<authrelay_core::Cidr>() {
+            // Trusting everyone would let any client name any address: lockout, allow lists
+            // and connectors would mean nothing.
+            Ok(cidr) if cidr.prefix() == 0 => problems.push(Problem {
+                key: "listen.trusted_proxies".into(),
+                message: format!("'{text}' trusts every address; list the load balancers' addresses"),
+            }),
+            Ok(cidr) => trusted_proxies.push(cidr),
+            Err(e) => problems.push(Problem {
+                key: "listen.trusted_proxies".into(),
+                message: format!("'{text}': {e}; write an address or a CIDR such as \"10.0.0.5/32\""),
+            }),
+        }
+    }
 
     let delivery = delivery::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
     let admin = admin::build(parsed.admin, serve.admin, &mut problems);
@@ -441,7 +463,7 @@ pub fn load_text(
     Ok(Effective {
         data_dir,
         hostname,
-        listen: Listen { submission, submissions, max_connections },
+        listen: Listen { submission, submissions, max_connections, trusted_proxies },
         tls,
         limits,
         lockout,

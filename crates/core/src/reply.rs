@@ -185,6 +185,9 @@ catalogue! {
     CredentialNoLongerValid => (421, "4.7.0", "The credential this session signed in with is no longer valid; closing connection"),
     /// an HTTP request arrived on an SMTP port (cross-protocol attack or a misconfigured tool)
     HttpOnSmtpPort => (421, "4.7.0", "This is an SMTP server, not a web server; closing connection"),
+    /// A PROXY protocol header from an address not in `listen.trusted_proxies`: it would name
+    /// any client address it liked.
+    ProxyNotTrusted => (421, "4.7.0", "PROXY protocol header not accepted from your address; closing connection"),
 }
 
 /// One rendered reply, ready for the wire.

@@ -74,6 +74,9 @@ pub enum Command {
     NotImplemented(String),
     /// `GET /`, `POST …`: someone points a web client (or an attack) at the SMTP port.
     Http,
+    /// `PROXY TCP4 …`: a PROXY protocol v1 header where a command was expected — a load
+    /// balancer missing from `listen.trusted_proxies`, or a client forging its address.
+    ProxyHeader,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
     match verb.as_str() {
         "AUTH" => return parse_auth(rest),
         v if HTTP_VERBS.contains(&v) && rest.windows(5).any(|w| w == b"HTTP/") => return Ok(Command::Http),
+        "PROXY" => return Ok(Command::ProxyHeader),
         "EXPN" | "ETRN" | "TURN" | "ATRN" | "BDAT" | "BURL" | "LHLO" | "SEND" | "SOML" | "SAML" => {
             return Ok(Command::NotImplemented(verb))
         }
@@ -238,6 +242,8 @@ mod tests {
             ("QUIT\r\n", Command::Quit),
             ("QUIT\n", Command::Quit),
             ("GET / HTTP/1.1\r\n", Command::Http),
+            ("PROXY TCP4 192.0.2.1 127.0.0.1 4000 587\r\n", Command::ProxyHeader),
+            ("proxy UNKNOWN\r\n", Command::ProxyHeader),
             ("EXPN staff\r\n", Command::NotImplemented("EXPN".into())),
         ];
         for (line, expected) in rows {

@@ -26,6 +26,8 @@ pub struct Server {
     pub listeners: Vec<(ListenerKind, SocketAddr)>,
     /// Most connections served at once; one more is told `421 4.7.0` and closed.
     pub max_connections: usize,
+    /// Load balancers whose connections start with a PROXY header (proxy.rs).
+    pub trusted_proxies: Vec<authrelay_core::Cidr>,
     pub shared: Arc<Shared>,
 }
 
@@ -63,7 +65,8 @@ impl Server {
             let local = listener.local_addr()?;
             tracing::info!(address = %local, kind = ?kind, "listening");
             addresses.push((*kind, local));
-            tracker.spawn(accept_loop(listener, *kind, self.shared.clone(), slots.clone(), tracker.clone()));
+            let trusted = Arc::new(self.trusted_proxies.clone());
+            tracker.spawn(accept_loop(listener, *kind, self.shared.clone(), slots.clone(), trusted, tracker.clone()));
         }
         Ok(ServerHandle { addresses, shutdown, tracker })
     }
@@ -74,6 +77,7 @@ async fn accept_loop(
     kind: ListenerKind,
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
+    trusted_proxies: Arc<Vec<authrelay_core::Cidr>>,
     tracker: TaskTracker,
 ) {
     loop {
@@ -91,6 +95,19 @@ async fn accept_loop(
             }
         };
         let _ = tcp.set_nodelay(true);
+        if crate::proxy::is_trusted(&trusted_proxies, peer.ip()) {
+            // The client's address is in the header: the per-address checks wait for it.
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
+                continue;
+            };
+            let shared = shared.clone();
+            tracker.spawn(async move {
+                let _permit = permit;
+                serve_proxied(shared, kind, tcp, peer).await;
+            });
+            continue;
+        }
         // Per-address cap, connection rate and failure budget (protection.rs) before the global cap.
         let address_permit = match shared.auth.guard().admit(peer.ip()) {
             Ok(p) => p,
@@ -111,6 +128,31 @@ async fn accept_loop(
             serve(shared, kind, tcp, peer).await;
         });
     }
+}
+
+/// A connection from a trusted load balancer: its PROXY header first, then the client's
+/// address goes through the same per-address checks as a direct client's.
+async fn serve_proxied(shared: Arc<Shared>, kind: ListenerKind, mut tcp: TcpStream, proxy: SocketAddr) {
+    let client = match crate::proxy::read_header(&mut tcp, crate::proxy::HEADER_TIMEOUT).await {
+        Ok(crate::proxy::Origin::Client(client)) => client,
+        // The balancer's own health check: a session like any other, under its own address.
+        Ok(crate::proxy::Origin::Proxy) => proxy,
+        Err(e) => {
+            // Nothing was said to the balancer's client yet; dropping the connection is the
+            // protocol's answer to a bad header.
+            tracing::warn!(proxy = %proxy, error = %e, "connection from a trusted proxy dropped");
+            return;
+        }
+    };
+    let _address_permit = match shared.auth.guard().admit(client.ip()) {
+        Ok(p) => p,
+        Err(reply) => {
+            tracing::info!(client = %client.ip(), proxy = %proxy, reply = reply.as_str(), "connection refused for its address");
+            refuse(tcp, reply).await;
+            return;
+        }
+    };
+    serve(shared, kind, tcp, client).await;
 }
 
 async fn serve(shared: Arc<Shared>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {

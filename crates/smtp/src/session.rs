@@ -376,6 +376,11 @@ impl Session {
                 self.say(ReplyId::HttpOnSmtpPort);
                 return Next::Close;
             }
+            Command::ProxyHeader => {
+                tracing::warn!(client = %self.peer, "PROXY header from an address not in listen.trusted_proxies");
+                self.say(ReplyId::ProxyNotTrusted);
+                return Next::Close;
+            }
         }
         Next::Continue
     }

@@ -256,6 +256,9 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         R::HttpOnSmtpPort => {
             ("ours-http-on-smtp-port", None, "kb-ours-http-on-smtp-port", "kb-ours-http-on-smtp-port-fix")
         }
+        R::ProxyNotTrusted => {
+            ("ours-proxy-not-trusted", None, "kb-ours-proxy-not-trusted", "kb-ours-proxy-not-trusted-fix")
+        }
     }
 }
 

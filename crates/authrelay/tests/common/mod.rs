@@ -24,6 +24,8 @@ pub struct TestServer {
 #[derive(Default, Clone)]
 pub struct Options {
     pub limits: Vec<String>,
+    /// Extra lines for the `[listen]` table (e.g. `trusted_proxies = […]`).
+    pub listen: Vec<String>,
 }
 
 impl TestServer {
@@ -36,7 +38,8 @@ impl TestServer {
         let mut limits = vec!["auth_failure_delay_ms = 0".to_string(), "shutdown_grace_secs = 10".to_string()];
         limits.extend(options.limits);
         let config = format!(
-            "hostname = \"{HOSTNAME}\"\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n[limits]\n{}\n",
+            "hostname = \"{HOSTNAME}\"\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n{}\n[limits]\n{}\n",
+            options.listen.join("\n"),
             limits.join("\n")
         );
         std::fs::write(dir.path().join("authrelay.toml"), config).unwrap();
@@ -65,7 +68,8 @@ impl TestServer {
         let mut limits = vec!["auth_failure_delay_ms = 0".to_string(), "shutdown_grace_secs = 10".to_string()];
         limits.extend(options.limits);
         let config = format!(
-            "hostname = \"{HOSTNAME}\"\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n[limits]\n{}\n{tables}\n",
+            "hostname = \"{HOSTNAME}\"\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:0\"\n{}\n[limits]\n{}\n{tables}\n",
+            options.listen.join("\n"),
             limits.join("\n")
         );
         std::fs::write(dir.path().join("authrelay.toml"), config).unwrap();

@@ -94,6 +94,8 @@ kb-ours-credential-no-longer-valid = The session had signed in, but its credenti
 kb-ours-credential-no-longer-valid-fix = Nothing to undo if the change was intended. Otherwise give the device its new credential (`authrelay user show { $user }` shows what is in force) and let it sign in again.
 kb-ours-http-on-smtp-port = Something spoke HTTP (a web browser or a web tool) to the SMTP port.
 kb-ours-http-on-smtp-port-fix = Point the program at the right port: SMTP clients use 587 or 465; the web admin center has its own address.
+kb-ours-proxy-not-trusted = A load balancer (or a client) sent a PROXY protocol header from an address authrelay does not trust to name clients.
+kb-ours-proxy-not-trusted-fix = If this is your load balancer, add its address to listen.trusted_proxies in authrelay.toml and restart; otherwise a client tried to forge its address, and nothing was accepted from it.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365 refused the login: the user name, password or OAuth token is wrong (5.7.3, the older generic form).

@@ -93,6 +93,8 @@ kb-ours-credential-no-longer-valid = Sesi sudah masuk, tetapi kredensialnya tida
 kb-ours-credential-no-longer-valid-fix = Tidak ada yang perlu dibatalkan jika perubahan itu disengaja. Jika tidak, berikan kredensial baru ke perangkat (`authrelay user show { $user }` menampilkan yang berlaku) dan biarkan ia masuk lagi.
 kb-ours-http-on-smtp-port = Sesuatu (peramban web atau alat web) berbicara HTTP ke port SMTP.
 kb-ours-http-on-smtp-port-fix = Arahkan program ke port yang benar: klien SMTP memakai 587 atau 465; pusat admin web punya alamatnya sendiri.
+kb-ours-proxy-not-trusted = Sebuah penyeimbang beban (atau klien) mengirim header protokol PROXY dari alamat yang tidak dipercaya authrelay untuk menyebut alamat klien.
+kb-ours-proxy-not-trusted-fix = Jika ini penyeimbang beban Anda, tambahkan alamatnya ke listen.trusted_proxies di authrelay.toml lalu mulai ulang; jika bukan, sebuah klien mencoba memalsukan alamatnya, dan tidak ada yang diterima darinya.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365 menolak proses masuk: nama pengguna, kata sandi, atau token OAuth salah (5.7.3, bentuk umum yang lebih lama).

@@ -93,6 +93,8 @@ kb-ours-credential-no-longer-valid = 세션은 로그인했지만 연결이 열�
 kb-ours-credential-no-longer-valid-fix = 의도한 변경이라면 되돌릴 것이 없습니다. 그렇지 않다면 장치에 새 자격 증명을 넣고(`authrelay user show { $user }`로 현재 설정 확인) 다시 로그인하게 하십시오.
 kb-ours-http-on-smtp-port = 무언가(웹 브라우저나 웹 도구)가 SMTP 포트에 HTTP로 접속했습니다.
 kb-ours-http-on-smtp-port-fix = 프로그램이 올바른 포트를 쓰게 하세요. SMTP 클라이언트는 587이나 465를 쓰고, 웹 관리 센터는 별도 주소가 있습니다.
+kb-ours-proxy-not-trusted = authrelay가 클라이언트 주소를 맡기지 않은 주소에서 로드 밸런서(또는 클라이언트)가 PROXY 프로토콜 헤더를 보냈습니다.
+kb-ours-proxy-not-trusted-fix = 사용 중인 로드 밸런서라면 authrelay.toml의 listen.trusted_proxies에 그 주소를 추가하고 다시 시작하세요. 그렇지 않다면 클라이언트가 자기 주소를 위조하려 한 것이며, 아무것도 받아들이지 않았습니다.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365가 로그인을 거부했습니다. 사용자 이름, 암호 또는 OAuth 토큰이 틀렸습니다(5.7.3, 예전의 일반 형식).
