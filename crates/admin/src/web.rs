@@ -43,6 +43,8 @@ pub fn routes() -> Router<SharedState> {
         .route("/signin/totp", get(totp_page).post(totp_post))
         .route("/signout", post(signout))
         .route("/lang", post(set_lang))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/static/admin.css", get(css))
         .route("/static/admin.js", get(js))
         .route("/users", get(users).post(users_add))
@@ -254,6 +256,47 @@ fn notice(lang: Lang, done: &Done) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Static files
+
+/// Liveness for a load balancer or systemd: the process answers. No sign-in, no data.
+async fn healthz() -> Response {
+    ([(CONTENT_TYPE, "application/json"), (axum::http::header::CACHE_CONTROL, "no-store")], "{\"status\":\"ok\"}\n")
+        .into_response()
+}
+
+/// Readiness: the store answers and the queue can take a write. 503 with the failing part
+/// otherwise, so a balancer sends devices elsewhere while this node could not keep their mail.
+async fn readyz(State(state): State<SharedState>) -> Response {
+    let store = match tokio::time::timeout(std::time::Duration::from_secs(2), state.directory.org("")).await {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!("unavailable: {e}"),
+        Err(_) => "unavailable: no answer within 2 s".to_string(),
+    };
+    let queue = match &state.spool {
+        None => "ok".to_string(),
+        Some(spool) => {
+            let probe = spool.root().join(".readyz");
+            let written = tokio::task::spawn_blocking(move || {
+                let result = std::fs::write(&probe, b"ready\n");
+                let _ = std::fs::remove_file(&probe);
+                result
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => "ok".to_string(),
+                Ok(Err(e)) => format!("not writable: {e}"),
+                Err(e) => format!("not writable: {e}"),
+            }
+        }
+    };
+    let ready = store == "ok" && queue == "ok";
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not-ready" },
+        "checks": { "store": store, "queue": queue },
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(CONTENT_TYPE, "application/json"), (axum::http::header::CACHE_CONTROL, "no-store")], format!("{body}\n"))
+        .into_response()
+}
 
 async fn css() -> Response {
     (

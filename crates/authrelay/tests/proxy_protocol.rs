@@ -228,3 +228,43 @@ fn config_check_refuses_a_proxy_list_that_trusts_everyone() {
         assert!(text.contains(expect), "{list}: {text}");
     }
 }
+
+fn curl(url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl must be installed to run this test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    (code.to_string(), body.to_string())
+}
+
+/// The balancer's checks: `/healthz` while the process answers, `/readyz` while this node can
+/// keep mail (store answers, queue writable) — and back to ready by itself.
+#[test]
+fn health_and_readiness_for_the_balancer() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let (code, body) = curl(&format!("http://{admin}/healthz"));
+    assert_eq!((code.as_str(), body.trim()), ("200", "{\"status\":\"ok\"}"));
+    let (code, body) = curl(&format!("http://{admin}/readyz"));
+    assert_eq!(code, "200", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "ready", "{v}");
+
+    // The queue directory gone (a failed mount, say): not ready, with the reason.
+    let spool = server.data_dir().join("spool");
+    let aside = server.data_dir().join("spool-aside");
+    std::fs::rename(&spool, &aside).unwrap();
+    let (code, body) = curl(&format!("http://{admin}/readyz"));
+    std::fs::rename(&aside, &spool).unwrap();
+    assert_eq!(code, "503", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "not-ready", "{v}");
+    assert_eq!(v["checks"]["store"], "ok", "{v}");
+    assert!(v["checks"]["queue"].as_str().unwrap().starts_with("not writable"), "{v}");
+
+    // Back in place: ready again without a restart.
+    let (code, body) = curl(&format!("http://{admin}/readyz"));
+    assert_eq!(code, "200", "{body}");
+}
