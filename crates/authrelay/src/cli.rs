@@ -34,6 +34,9 @@ pub enum Command {
     /// Configuration file tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The server's TLS certificate: what devices must trust.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Organisations (tenants): accepted domains, security defaults, org-wide SMTP AUTH.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -95,6 +98,17 @@ impl ServeArgs {
             admin: self.admin,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Print the certificate the listeners serve: names, validity, SHA-256 fingerprint and
+    /// the PEM to import into a device that verifies the server (makes the self-signed one
+    /// first when there is none yet).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
             print!("{}", effective.to_toml());
             Ok(())
         }
+        Command::Cert(CertCommand::Show { json }) => cert_show(&effective, json, lang),
         Command::Org(c) => org(c, &open_directory(&effective).await?, lang).await,
         Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
         Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
@@ -48,6 +49,48 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::Admin(c) => crate::admin_cli::run(c, &open_directory(&effective).await?, lang).await,
         Command::Import(c) => crate::import_cli::run(c, &open_directory(&effective).await?, &effective, lang).await,
     }
+}
+
+/// `cert show`: what a device must trust to verify this server.
+fn cert_show(effective: &Effective, json: bool, lang: Lang) -> Result<(), CliError> {
+    let (cert, _) = crate::tls::ensure_certificate(effective).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
+    let der = crate::tls::first_der(&cert)
+        .ok_or_else(|| CliError::new("err-tls").arg("reason", format!("{} holds no certificate", cert.display())))?;
+    let facts = authrelay_troubleshoot::cert::facts(&der).unwrap_or_default();
+    let fingerprint = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&der);
+        digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    };
+    let pem = std::fs::read_to_string(&cert).unwrap_or_default();
+    let first_pem = pem.split_inclusive("-----END CERTIFICATE-----").next().unwrap_or("").trim().to_string();
+    let self_signed = effective.tls.cert.is_none();
+    if json {
+        let v = serde_json::json!({
+            "file": cert.display().to_string(),
+            "self_signed": self_signed,
+            "subject": facts.subject,
+            "issuer": facts.issuer,
+            "names": facts.names,
+            "not_before": facts.not_before,
+            "not_after": facts.not_after,
+            "sha256": fingerprint,
+            "pem": first_pem,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    let file = cert.display().to_string();
+    say(lang, if self_signed { "cert-self-signed" } else { "cert-configured" }, &[("file", Arg::from(file.as_str()))]);
+    field(&t(lang, "cert-subject", &[]), &facts.subject);
+    field(&t(lang, "cert-issuer", &[]), &facts.issuer);
+    field(&t(lang, "cert-names", &[]), facts.names.join(", "));
+    field(&t(lang, "cert-valid-from", &[]), when(Some(facts.not_before)));
+    field(&t(lang, "cert-valid-until", &[]), when(Some(facts.not_after)));
+    field(&t(lang, "cert-fingerprint", &[]), &fingerprint);
+    say(lang, "cert-pem-follows", &[]);
+    println!("{first_pem}");
+    Ok(())
 }
 
 fn init_logging() {

@@ -14,24 +14,92 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
-/// Returns (cert path, key path), creating the self-signed pair when none is configured.
+/// How long a self-signed certificate made here is valid: the longest browsers and mail
+/// clients accept for a server certificate (CA/Browser Forum: 397 days).
+pub const SELF_SIGNED_DAYS: i64 = 397;
+/// A self-signed certificate with fewer days left is made anew at start.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// Returns (cert path, key path), creating the self-signed pair when none is configured, and
+/// making it anew when it is near its end or no longer names what devices connect to.
 pub fn ensure_certificate(config: &Effective) -> Result<(PathBuf, PathBuf), String> {
     if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
         return Ok((cert.clone(), key.clone()));
     }
     let (cert, key) = self_signed_paths(&config.data_dir);
+    let names = self_signed_names(config);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if cert.is_file() && key.is_file() {
-        return Ok((cert, key));
+        match renewal_reason(&cert, &names, now) {
+            None => return Ok((cert, key)),
+            Some(reason) => tracing::warn!(cert = %cert.display(), reason, "making the self-signed certificate anew"),
+        }
     }
-    let mut names = vec![config.hostname.clone(), "localhost".to_string()];
-    names.dedup();
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot make a certificate: {e}"))?;
+    let (cert_pem, key_pem) = self_signed(&names, now)?;
     let dir = cert.parent().expect("tls dir");
     create_private_dir(dir)?;
-    write_private(&key, certified.key_pair.serialize_pem().as_bytes())?;
-    write_private(&cert, certified.cert.pem().as_bytes())?;
-    tracing::info!(cert = %cert.display(), "created a self-signed certificate; configure tls.cert and tls.key for a real one");
+    write_private(&key, key_pem.as_bytes())?;
+    write_private(&cert, cert_pem.as_bytes())?;
+    tracing::info!(cert = %cert.display(), names = ?names, days = SELF_SIGNED_DAYS, "created a self-signed certificate; configure tls.cert and tls.key for a real one");
     Ok((cert, key))
+}
+
+/// What the self-signed certificate names: the configured host name, `localhost`, the
+/// loopback addresses and every specific address a listener is bound to, so a device that
+/// connects by IP address can verify it too.
+pub fn self_signed_names(config: &Effective) -> Vec<String> {
+    let mut names = vec![config.hostname.clone(), "localhost".to_string()];
+    let mut ips: Vec<std::net::IpAddr> = vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
+    for addr in [config.listen.submission, config.listen.submissions].into_iter().flatten() {
+        if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
+            ips.push(addr.ip());
+        }
+    }
+    names.extend(ips.iter().map(|ip| ip.to_string()));
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+/// Why an existing self-signed certificate must be made anew, if it must.
+fn renewal_reason(cert: &Path, names: &[String], now: i64) -> Option<&'static str> {
+    let Some(facts) = read_facts(cert) else { return Some("it cannot be read") };
+    if facts.not_after - now < RENEW_BEFORE_DAYS * 86_400 {
+        return Some("it expires within 30 days");
+    }
+    if names.iter().any(|n| !facts.names.iter().any(|have| have.eq_ignore_ascii_case(n))) {
+        return Some("it does not name the host name or a listen address");
+    }
+    None
+}
+
+/// The facts of the first certificate of a PEM file.
+pub fn read_facts(cert: &Path) -> Option<authrelay_troubleshoot::cert::CertFacts> {
+    let der = first_der(cert)?;
+    authrelay_troubleshoot::cert::facts(&der)
+}
+
+/// The DER bytes of the first certificate of a PEM file.
+pub fn first_der(cert: &Path) -> Option<Vec<u8>> {
+    let mut reader = std::io::BufReader::new(std::fs::File::open(cert).ok()?);
+    let first = rustls_pemfile::certs(&mut reader).next()?.ok()?;
+    Some(first.as_ref().to_vec())
+}
+
+/// A new self-signed certificate (PEM) and its key (PEM), valid from an hour ago (clock skew)
+/// for [`SELF_SIGNED_DAYS`].
+fn self_signed(names: &[String], now: i64) -> Result<(String, String), String> {
+    let fail = |e: rcgen::Error| format!("cannot make a certificate: {e}");
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(fail)?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, names[0].clone());
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "authrelay (self-signed)");
+    let at = |unix: i64| time::OffsetDateTime::from_unix_timestamp(unix).map_err(|e| e.to_string());
+    params.not_before = at(now - 3600)?;
+    params.not_after = at(now + SELF_SIGNED_DAYS * 86_400)?;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = rcgen::KeyPair::generate().map_err(fail)?;
+    let cert = params.self_signed(&key).map_err(fail)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
@@ -85,6 +153,8 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("the certificate and key do not fit together: {e}"))?;
+    // Our order of cipher suites (rustls': AEAD only, strongest first), not the client's.
+    config.ignore_client_order = true;
     // Resumption saves devices that reconnect every minute a full handshake.
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
     Ok(Arc::new(config))

@@ -88,3 +88,14 @@ label-mfa = MFA
 label-send-as = Send as
 err-bad-display-name = the display name must be 1 to 256 characters without control characters (line breaks, escapes). Fix --display-name.
 err-forbidden = the { $role } role may not do this ({ $needed }). Run the command as an administrator who may.
+
+## authrelay cert show
+cert-self-signed = The listeners serve the self-signed certificate { $file } (made by authrelay; renewed at start when fewer than 30 days are left). A device that verifies the server must trust this certificate: import the PEM below, or compare the fingerprint.
+cert-configured = The listeners serve the configured certificate { $file } (tls.cert). Devices that trust its issuer verify it as they are.
+cert-subject = Subject
+cert-issuer = Issuer
+cert-names = Names
+cert-valid-from = Valid from (UTC)
+cert-valid-until = Valid until (UTC)
+cert-fingerprint = SHA-256 fingerprint
+cert-pem-follows = The certificate (PEM):

@@ -87,3 +87,14 @@ label-mfa = MFA
 label-send-as = Kirim sebagai
 err-bad-display-name = nama tampilan harus 1 sampai 256 karakter tanpa karakter kontrol (pemisah baris, escape). Perbaiki --display-name.
 err-forbidden = peran { $role } tidak boleh melakukan ini ({ $needed }). Jalankan perintah sebagai administrator yang berwenang.
+
+## authrelay cert show
+cert-self-signed = Listener memakai sertifikat yang ditandatangani sendiri { $file } (dibuat oleh authrelay; dibuat ulang saat mulai bila sisa masa berlakunya kurang dari 30 hari). Perangkat yang memverifikasi server harus memercayai sertifikat ini: impor PEM di bawah, atau bandingkan sidik jarinya.
+cert-configured = Listener memakai sertifikat yang dikonfigurasi { $file } (tls.cert). Perangkat yang memercayai penerbitnya memverifikasinya tanpa perubahan.
+cert-subject = Subjek
+cert-issuer = Penerbit
+cert-names = Nama
+cert-valid-from = Berlaku sejak (UTC)
+cert-valid-until = Berlaku hingga (UTC)
+cert-fingerprint = Sidik jari SHA-256
+cert-pem-follows = Sertifikatnya (PEM):

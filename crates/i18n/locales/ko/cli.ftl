@@ -87,3 +87,14 @@ label-mfa = 다단계 인증(MFA)
 label-send-as = 다른 사람 이름으로 보내기
 err-bad-display-name = 표시 이름은 제어 문자(줄바꿈, 이스케이프) 없이 1~256자여야 합니다. --display-name 값을 고치세요.
 err-forbidden = { $role } 역할로는 이 작업({ $needed })을 할 수 없습니다. 권한이 있는 관리자로 명령을 실행하세요.
+
+## authrelay cert show
+cert-self-signed = 리스너는 자체 서명 인증서 { $file }를 사용합니다(authrelay가 만들었으며, 남은 기간이 30일 미만이면 시작할 때 새로 만듭니다). 서버를 검증하는 장치는 이 인증서를 신뢰해야 합니다. 아래 PEM을 가져오거나 지문을 비교하세요.
+cert-configured = 리스너는 구성된 인증서 { $file }(tls.cert)를 사용합니다. 발급자를 신뢰하는 장치는 그대로 검증합니다.
+cert-subject = 주체
+cert-issuer = 발급자
+cert-names = 이름
+cert-valid-from = 유효 시작(UTC)
+cert-valid-until = 유효 종료(UTC)
+cert-fingerprint = SHA-256 지문
+cert-pem-follows = 인증서(PEM):
