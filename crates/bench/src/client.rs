@@ -3,18 +3,13 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use authrelay_transport::{tls, Connection, ReplyError, Stream};
 use base64::Engine;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use rustls::pki_types::ServerName;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::{Config, TlsMode};
@@ -58,13 +53,10 @@ pub(crate) struct SessionSetup {
 
 impl SessionSetup {
     pub fn new(config: &Config) -> Self {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("default protocol versions")
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
+        // Any certificate: the benchmark only talks to loopback servers (checked before
+        // connecting), which typically use self-signed certificates; signatures are still
+        // verified, so the handshake is the same work as a checking client's.
+        let tls = tls::opportunistic();
         let auth_line = config.credentials.as_ref().map(|(user, password)| {
             let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
             format!("AUTH PLAIN {plain}\r\n").into_bytes()
@@ -109,8 +101,7 @@ impl SessionSetup {
             Err(_) => return Err(timeout("connect")),
         };
         let _ = tcp.set_nodelay(true);
-        let mut session =
-            Session { io: Io::Plain(tcp), buf: Vec::with_capacity(1024), pipelining: false, resumed: false };
+        let mut session = Session { wire: Connection::new(Stream::Plain(tcp)), pipelining: false, resumed: false };
         if config.tls == TlsMode::Implicit {
             session = self.handshake(session, t).await?;
         }
@@ -125,29 +116,22 @@ impl SessionSetup {
     }
 
     async fn handshake(&self, session: Session, t: Duration) -> Result<Session, Failure> {
-        let Io::Plain(tcp) = session.io else {
-            return Err(Failure::Transport { stage: "tls", what: "TLS already active".into() });
-        };
-        if !session.buf.is_empty() {
-            // Bytes after "220 Ready to start TLS" would be injected plaintext.
-            return Err(Failure::Transport { stage: "tls", what: "server sent data before the handshake".into() });
-        }
         let name = ServerName::try_from("localhost").expect("static name");
-        match tokio::time::timeout(t, self.tls.connect(name, tcp)).await {
-            Ok(Ok(tls)) => {
-                let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
-                Ok(Session { io: Io::Tls(Box::new(tls)), buf: session.buf, pipelining: false, resumed })
+        match session.wire.upgrade(&self.tls, name, t).await {
+            Ok(wire) => {
+                let resumed =
+                    wire.stream().tls().and_then(|c| c.handshake_kind()) == Some(rustls::HandshakeKind::Resumed);
+                Ok(Session { wire, pipelining: false, resumed })
             }
-            Ok(Err(e)) => Err(transport("tls", &e)),
-            Err(_) => Err(timeout("tls")),
+            Err(authrelay_transport::UpgradeError::Timeout) => Err(timeout("tls")),
+            Err(authrelay_transport::UpgradeError::Handshake(e)) => Err(transport("tls", &e)),
+            Err(e) => Err(Failure::Transport { stage: "tls", what: e.to_string() }),
         }
     }
 }
 
 pub(crate) struct Session {
-    io: Io,
-    /// Bytes read but not yet consumed.
-    buf: Vec<u8>,
+    wire: Connection,
     pipelining: bool,
     /// The TLS handshake resumed an earlier session.
     pub resumed: bool,
@@ -216,7 +200,7 @@ impl Session {
         if self.write("quit", t, b"QUIT\r\n").await.is_ok() {
             let _ = self.read_reply("quit", t).await;
         }
-        let _ = tokio::time::timeout(t, self.io.shutdown()).await;
+        self.wire.shutdown(t).await;
     }
 
     async fn reset(&mut self, t: Duration) {
@@ -227,11 +211,11 @@ impl Session {
 
     async fn ehlo(&mut self, t: Duration) -> Result<(), Failure> {
         self.write("ehlo", t, b"EHLO bench.localhost\r\n").await?;
-        let (code, _, lines) = self.read_reply_lines("ehlo", t).await?;
-        if code != 250 {
-            return Err(Failure::Reply { stage: "ehlo", code, enhanced: String::new() });
+        let reply = self.wire.read_reply(t).await.map_err(|e| read_failure("ehlo", e))?;
+        if reply.code != 250 {
+            return Err(Failure::Reply { stage: "ehlo", code: reply.code, enhanced: String::new() });
         }
-        self.pipelining = lines.iter().any(|l| l.eq_ignore_ascii_case("PIPELINING"));
+        self.pipelining = reply.has_keyword("PIPELINING");
         Ok(())
     }
 
@@ -250,72 +234,21 @@ impl Session {
     }
 
     async fn write(&mut self, stage: &'static str, t: Duration, bytes: &[u8]) -> Result<(), Failure> {
-        let io = &mut self.io;
-        match tokio::time::timeout(t, async {
-            io.write_all(bytes).await?;
-            io.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(transport(stage, &e)),
-            Err(_) => Err(timeout(stage)),
-        }
+        self.wire.send(bytes, t).await.map_err(|e| read_failure(stage, e))
     }
 
     /// Code and enhanced status code of the next reply.
     async fn read_reply(&mut self, stage: &'static str, t: Duration) -> Result<(u16, String), Failure> {
-        let (code, enhanced, _) = self.read_reply_lines(stage, t).await?;
-        Ok((code, enhanced))
+        let reply = self.wire.read_reply(t).await.map_err(|e| read_failure(stage, e))?;
+        Ok((reply.code, reply.enhanced_text()))
     }
+}
 
-    /// Reads a whole (possibly multi-line) reply: code, enhanced code of the last line, and the
-    /// text of every line after the first (the EHLO keywords).
-    async fn read_reply_lines(
-        &mut self,
-        stage: &'static str,
-        t: Duration,
-    ) -> Result<(u16, String, Vec<String>), Failure> {
-        let deadline = tokio::time::Instant::now() + t;
-        let mut lines = Vec::new();
-        let mut scanned = 0;
-        loop {
-            while let Some(pos) = self.buf[scanned..].iter().position(|b| *b == b'\n').map(|p| p + scanned) {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                scanned = 0;
-                let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                let code = text.get(..3).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..600).contains(c));
-                let Some(code) = code else {
-                    return Err(Failure::Transport { stage, what: "malformed reply".into() });
-                };
-                let last = text.as_bytes().get(3) != Some(&b'-');
-                lines.push(text.get(4..).unwrap_or("").to_string());
-                if last {
-                    let enhanced = lines
-                        .last()
-                        .and_then(|l| l.split_whitespace().next())
-                        .filter(|w| w.len() >= 5 && w.split('.').count() == 3 && w.starts_with(['2', '4', '5']))
-                        .unwrap_or("")
-                        .to_string();
-                    lines.remove(0);
-                    return Ok((code, enhanced, lines));
-                }
-                if lines.len() > 100 {
-                    return Err(Failure::Transport { stage, what: "reply too long".into() });
-                }
-            }
-            scanned = self.buf.len();
-            if self.buf.len() > 64 * 1024 {
-                return Err(Failure::Transport { stage, what: "reply too long".into() });
-            }
-            let mut chunk = [0u8; 4096];
-            match tokio::time::timeout_at(deadline, self.io.read(&mut chunk)).await {
-                Ok(Ok(0)) => return Err(Failure::Transport { stage, what: "connection closed".into() }),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(transport(stage, &e)),
-                Err(_) => return Err(timeout(stage)),
-            }
-        }
+fn read_failure(stage: &'static str, e: ReplyError) -> Failure {
+    match e {
+        ReplyError::Timeout => timeout(stage),
+        ReplyError::Io(e) => transport(stage, &e),
+        other => Failure::Transport { stage, what: other.to_string() },
     }
 }
 
@@ -367,85 +300,6 @@ async fn connect(server: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpSt
     let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.bind(SocketAddr::new(source, 0))?;
     socket.connect(server).await
-}
-
-/// Plain TCP until STARTTLS, TLS after (or from the start).
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Io {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// Accepts any server certificate. The benchmark only talks to loopback servers (checked
-/// before connecting), which typically use self-signed certificates; signatures are still
-/// verified, so the handshake is the same work as a checking client's.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Onward delivery over SMTP: to a smarthost, or straight to the recipient domain's MX hosts.
 //!
-//! The SMTP client is mail-send's low-level [`SmtpClient`]: its `cmd` hands back every reply,
-//! so each RCPT gets its own result (lettre stops at the first refused recipient, which would
-//! turn one bad address into a retry or bounce of all of them). MAIL, RCPT and the dot-stuffed
-//! DATA are written here so the message goes out byte for byte (mail-send's `data` adds a line).
+//! The wire is crates/transport's [`Connection`](authrelay_transport::Connection) (plain or
+//! TLS, one bounded reply reader); the dialogue is written here, so each RCPT gets its own
+//! result (a client that stops at the first refused recipient would turn one bad address into
+//! a retry or bounce of all of them) and the dot-stuffed DATA goes out byte for byte.
 //!
 //! Reply classes decide the outcome (RFC 5321 4.2.1): 2yz delivered, 4yz and any connection,
 //! TLS or timeout failure temporary, 5yz permanent. A host that fails before the transaction
@@ -18,20 +18,18 @@
 //! attempt. A connection that saw a protocol error, a timeout or a 421 is never reused.
 
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use authrelay_transport::{tls, Reply, ReplyError, Stream};
+use base64::Engine;
 use hickory_resolver::config::{NameServerConfig, ProtocolConfig, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::TokioResolver;
-use mail_send::{Credentials, SmtpClient};
-use smtp_proto::{EhloResponse, Response, EXT_8BIT_MIME, EXT_SMTP_UTF8, EXT_START_TLS};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{DeliveryConfig, Route, RouteKind, Smarthost, TlsMode};
@@ -94,8 +92,30 @@ impl From<HostFailure> for SetupFailure {
 
 /// A connection greeted (and, as the route asks, encrypted and signed in), between transactions.
 pub struct Connection {
-    client: SmtpClient<Stream>,
-    ehlo: EhloResponse<String>,
+    wire: authrelay_transport::Connection,
+    /// The reply to the last EHLO (after TLS when TLS is up).
+    ehlo: Reply,
+}
+
+/// How to sign in at a smarthost.
+enum Login {
+    Password {
+        user: String,
+        password: String,
+    },
+    /// XOAUTH2 with a token of the route's client-credentials source.
+    XOAuth2 {
+        user: String,
+        token: String,
+    },
+}
+
+/// Why signing in did not succeed.
+enum AuthFailure {
+    /// The far side answered and refused: the reply, as kept in the delivery state.
+    Refused(String),
+    /// No answer, or nothing to sign in with.
+    Other(String),
 }
 
 /// How a transaction ended.
@@ -107,51 +127,6 @@ enum Ended {
     Stale(String),
 }
 
-/// Plain TCP or TLS, so one connection type covers every route.
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref().0,
-        }
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
 impl Connection {
     /// False when the far side has closed the idle connection or sent something unasked (a
     /// 421 before closing): nothing may be waiting on a connection between transactions.
@@ -159,13 +134,13 @@ impl Connection {
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        matches!(self.client.stream.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
+        !self.wire.has_unread() && matches!(self.wire.stream().tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
     }
 
     /// Ends the connection politely; a far side that does not answer within a moment is left.
     async fn quit(mut self) {
-        let _ = tokio::time::timeout(QUIT_WAIT, self.client.cmd(b"QUIT\r\n")).await;
-        let _ = tokio::time::timeout(QUIT_WAIT, self.client.stream.shutdown()).await;
+        let _ = self.wire.command(b"QUIT\r\n", QUIT_WAIT).await;
+        self.wire.shutdown(QUIT_WAIT).await;
     }
 }
 
@@ -175,7 +150,7 @@ const QUIT_WAIT: Duration = Duration::from_secs(5);
 impl Outbound {
     /// Builds the TLS connectors and the resolver; errors name the setting at fault.
     pub fn new(config: &DeliveryConfig) -> Result<Outbound, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = tls::provider();
         let mut verified = vec![];
         let mut tokens = vec![];
         for route in &config.routes {
@@ -204,12 +179,7 @@ impl Outbound {
                 .with_no_client_auth();
             verified.push(TlsConnector::from(Arc::new(tls)));
         }
-        let unverified = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
+        let unverified = tls::opportunistic();
 
         let resolver = if config.nameservers.is_empty() {
             match hickory_resolver::system_conf::read_system_conf() {
@@ -446,72 +416,140 @@ impl Outbound {
         route: &Route,
         host: &str,
     ) -> Result<Connection, SetupFailure> {
-        let (mode, tls_name, credentials) = match &route.kind {
+        let (mode, tls_name, login) = match &route.kind {
             RouteKind::Smarthost(s) => {
-                let creds = match (&s.user, &s.password, &self.tokens[route_index]) {
+                let login = match (&s.user, &s.password, &self.tokens[route_index]) {
                     // XOAUTH2 with a token from the client-credentials grant (cached, renewed
                     // before it expires); a token endpoint that refuses is the admin's to fix.
                     (Some(u), _, Some(source)) => match source.token().await {
-                        Ok(token) => Some(Credentials::XOauth2 { username: u.clone(), secret: token }),
+                        Ok(token) => Some(Login::XOAuth2 { user: u.clone(), token }),
                         Err(e) => return Err(HostFailure(format!("OAuth for {host}: {e}")).into()),
                     },
-                    (Some(u), Some(p), None) => Some(Credentials::Plain { username: u.clone(), secret: p.clone() }),
+                    (Some(u), Some(p), None) => Some(Login::Password { user: u.clone(), password: p.clone() }),
                     _ => None,
                 };
-                (s.tls, s.tls_name.clone().unwrap_or_else(|| s.host.clone()), creds)
+                (s.tls, s.tls_name.clone().unwrap_or_else(|| s.host.clone()), login)
             }
             RouteKind::Mx => (TlsMode::Opportunistic, host.to_string(), None),
         };
+        let name = tls::server_name(&tls_name).map_err(|e| HostFailure(format!("{host}: {e}")))?;
         let verified = &self.verified[route_index];
-        let client = SmtpClient { stream: tcp, timeout: self.command_timeout };
+        let t = self.command_timeout;
+        let mut wire = authrelay_transport::Connection::new(Stream::Plain(tcp));
         let mut conn = if mode == TlsMode::Implicit {
-            let mut tls = client.into_tls(verified, &tls_name).await.map_err(|e| host_failure(host, "TLS", e))?;
-            let ehlo = self.greet(&mut tls, host).await?;
-            Connection { client: tls_client(tls), ehlo }
+            wire =
+                wire.upgrade(verified, name, t).await.map_err(|e| HostFailure(format!("{host}: TLS failed: {e}")))?;
+            let ehlo = self.greet(&mut wire, host).await?;
+            Connection { wire, ehlo }
         } else {
-            let mut client = client;
-            let ehlo = self.greet(&mut client, host).await?;
-            if ehlo.has_capability(EXT_START_TLS) {
+            let ehlo = self.greet(&mut wire, host).await?;
+            if ehlo.has_keyword("STARTTLS") {
                 let connector = if mode == TlsMode::StartTls { verified } else { &self.unverified };
-                let mut tls =
-                    client.start_tls(connector, &tls_name).await.map_err(|e| host_failure(host, "STARTTLS", e))?;
+                let go = wire.command(b"STARTTLS\r\n", t).await.map_err(|e| host_failure(host, "STARTTLS", &e))?;
+                if go.code != 220 {
+                    return Err(HostFailure(format!("{host}: STARTTLS failed: {}", go.summary())).into());
+                }
+                wire = wire
+                    .upgrade(connector, name, t)
+                    .await
+                    .map_err(|e| HostFailure(format!("{host}: STARTTLS failed: {e}")))?;
                 // RFC 3207 4.2: everything learned before TLS is forgotten; ask again.
-                let ehlo = tls.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))?;
-                Connection { client: tls_client(tls), ehlo }
+                let ehlo = self.ehlo(&mut wire, host).await?;
+                Connection { wire, ehlo }
             } else if mode == TlsMode::StartTls {
                 return Err(HostFailure(format!("{host} does not offer STARTTLS, which this route requires")).into());
-            } else if credentials.is_some() {
+            } else if login.is_some() {
                 return Err(HostFailure(format!("{host} offers no TLS; credentials are never sent in clear")).into());
             } else {
-                Connection {
-                    client: SmtpClient { stream: Stream::Plain(client.stream), timeout: client.timeout },
-                    ehlo,
-                }
+                Connection { wire, ehlo }
             }
         };
-        if let Some(creds) = &credentials {
-            if let Err(e) = conn.client.authenticate(creds, &conn.ehlo).await {
+        if let Some(login) = &login {
+            if let Err(AuthFailure::Refused(why) | AuthFailure::Other(why)) = self.authenticate(&mut conn, login).await
+            {
                 // Postfix's smtp_sasl_auth_soft_bounce: a credential problem is the admin's to
                 // fix, so keep the mail and retry rather than bounce it.
-                return Err(SetupFailure::Auth(format!("authentication at {host} failed: {}", describe(&e))));
+                return Err(SetupFailure::Auth(format!("authentication at {host} failed: {why}")));
             }
         }
         Ok(conn)
     }
 
-    async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        client: &mut SmtpClient<T>,
-        host: &str,
-    ) -> Result<EhloResponse<String>, HostFailure> {
-        let greeting = tokio::time::timeout(self.command_timeout, client.read())
-            .await
-            .map_err(|_| HostFailure(format!("{host}: no greeting (timed out)")))?
-            .map_err(|e| host_failure(host, "greeting", e))?;
+    /// Reads the greeting and says EHLO.
+    async fn greet(&self, wire: &mut authrelay_transport::Connection, host: &str) -> Result<Reply, HostFailure> {
+        let greeting = wire.read_reply(self.command_timeout).await.map_err(|e| match e {
+            ReplyError::Timeout => HostFailure(format!("{host}: no greeting (timed out)")),
+            e => host_failure(host, "greeting", &e),
+        })?;
         if greeting.code != 220 {
-            return Err(HostFailure(format!("{host} greeted with {}", reply_text(&greeting))));
+            return Err(HostFailure(format!("{host} greeted with {}", greeting.summary())));
         }
-        client.ehlo(&self.hostname).await.map_err(|e| host_failure(host, "EHLO", e))
+        self.ehlo(wire, host).await
+    }
+
+    async fn ehlo(&self, wire: &mut authrelay_transport::Connection, host: &str) -> Result<Reply, HostFailure> {
+        let line = format!("EHLO {}\r\n", self.hostname);
+        let reply =
+            wire.command(line.as_bytes(), self.command_timeout).await.map_err(|e| host_failure(host, "EHLO", &e))?;
+        if reply.code != 250 {
+            return Err(HostFailure(format!("{host}: EHLO failed: {}", reply.summary())));
+        }
+        Ok(reply)
+    }
+
+    /// AUTH with the route's credentials (RFC 4954): PLAIN when offered, else LOGIN; XOAUTH2
+    /// for a token.
+    async fn authenticate(&self, conn: &mut Connection, login: &Login) -> Result<(), AuthFailure> {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let offered = conn.ehlo.auth_mechanisms();
+        let offers = |m: &str| offered.iter().any(|o| o == m);
+        let t = self.command_timeout;
+        let wire = &mut conn.wire;
+        let other = |e: ReplyError| AuthFailure::Other(e.to_string());
+        let reply = match login {
+            Login::Password { user, password } if offers("PLAIN") => {
+                let line = format!("AUTH PLAIN {}\r\n", b64(&format!("\0{user}\0{password}")));
+                wire.command(line.as_bytes(), t).await.map_err(other)?
+            }
+            Login::Password { user, password } if offers("LOGIN") => {
+                let mut r = wire.command(b"AUTH LOGIN\r\n", t).await.map_err(other)?;
+                for answer in [user, password] {
+                    if r.code != 334 {
+                        break;
+                    }
+                    r = wire.command(format!("{}\r\n", b64(answer)).as_bytes(), t).await.map_err(other)?;
+                }
+                r
+            }
+            Login::XOAuth2 { user, token } if offers("XOAUTH2") => {
+                let line = format!("AUTH XOAUTH2 {}\r\n", b64(&format!("user={user}\x01auth=Bearer {token}\x01\x01")));
+                let r = wire.command(line.as_bytes(), t).await.map_err(other)?;
+                if r.code == 334 {
+                    // The refusal comes as a challenge holding an error JSON; an empty line
+                    // asks for the final reply (Google's and Microsoft's XOAUTH2 documentation).
+                    let error = base64::engine::general_purpose::STANDARD
+                        .decode(r.message().trim())
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let last = wire.command(b"\r\n", t).await.map_err(other)?;
+                    let error: String = error.chars().filter(|c| !c.is_control()).collect();
+                    return Err(AuthFailure::Refused(format!("{} {error}", last.summary()).trim_end().to_string()));
+                }
+                r
+            }
+            _ => {
+                let wanted = match login {
+                    Login::Password { .. } => "PLAIN or LOGIN",
+                    Login::XOAuth2 { .. } => "XOAUTH2",
+                };
+                let list = if offered.is_empty() { "none".to_string() } else { offered.join(" ") };
+                return Err(AuthFailure::Other(format!("{wanted} not offered (offered: {list})")));
+            }
+        };
+        match reply.code {
+            235 => Ok(()),
+            _ => Err(AuthFailure::Refused(reply.summary())),
+        }
     }
 
     /// One mail transaction on a ready connection. `reused`: the connection carried an earlier
@@ -520,50 +558,49 @@ impl Outbound {
         let remote = Some(host.to_string());
         let temp = |why: String| Ended::Done(all(job, Attempt::temp(why, remote.clone())), None);
         let mut params = String::new();
-        if job.body_8bit && conn.ehlo.has_capability(EXT_8BIT_MIME) {
+        if job.body_8bit && conn.ehlo.has_keyword("8BITMIME") {
             params.push_str(" BODY=8BITMIME");
         }
         if job.smtputf8 {
-            if !conn.ehlo.has_capability(EXT_SMTP_UTF8) {
+            if !conn.ehlo.has_keyword("SMTPUTF8") {
                 // Nothing was sent: the connection stays usable for other messages.
                 let why = format!("553 5.6.7 {host} does not support SMTPUTF8, which this message needs");
                 return Ended::Done(all(job, Attempt::perm(why, remote)), Some(conn));
             }
             params.push_str(" SMTPUTF8");
         }
-        let c = &mut conn.client;
-        let mail = match c.cmd(format!("MAIL FROM:<{}>{params}\r\n", job.from)).await {
-            Ok(r) if reused && r.code == 421 => {
-                return Ended::Stale(format!("MAIL FROM at {host}: {}", reply_text(&r)))
-            }
+        let t = self.command_timeout;
+        let c = &mut conn.wire;
+        let mail = match c.command(format!("MAIL FROM:<{}>{params}\r\n", job.from).as_bytes(), t).await {
+            Ok(r) if reused && r.code == 421 => return Ended::Stale(format!("MAIL FROM at {host}: {}", r.summary())),
             Ok(r) => r,
-            Err(e) if reused => return Ended::Stale(format!("MAIL FROM at {host}: {}", describe(&e))),
-            Err(e) => return temp(format!("MAIL FROM at {host}: {}", describe(&e))),
+            Err(e) if reused => return Ended::Stale(format!("MAIL FROM at {host}: {e}")),
+            Err(e) => return temp(format!("MAIL FROM at {host}: {e}")),
         };
         if mail.code / 100 != 2 {
-            return Ended::Done(all(job, Attempt::from_code(mail.code, reply_text(&mail), remote)), None);
+            return Ended::Done(all(job, Attempt::from_code(mail.code, mail.summary(), remote)), None);
         }
         // A 421 anywhere means the far side is closing: the connection is not reused.
         let mut closing = false;
         let mut results: Vec<Option<Attempt>> = vec![None; job.recipients.len()];
         for (i, rcpt) in job.recipients.iter().enumerate() {
-            match c.cmd(format!("RCPT TO:<{rcpt}>\r\n")).await {
+            match c.command(format!("RCPT TO:<{rcpt}>\r\n").as_bytes(), t).await {
                 Ok(r) if reused && i == 0 && r.code == 421 => {
-                    return Ended::Stale(format!("RCPT TO at {host}: {}", reply_text(&r)))
+                    return Ended::Stale(format!("RCPT TO at {host}: {}", r.summary()))
                 }
                 Ok(r) if r.code / 100 == 2 => {}
                 Ok(r) => {
                     closing |= r.code == 421;
-                    results[i] = Some(Attempt::from_code(r.code, reply_text(&r), remote.clone()))
+                    results[i] = Some(Attempt::from_code(r.code, r.summary(), remote.clone()))
                 }
-                Err(e) if reused && i == 0 => return Ended::Stale(format!("RCPT TO at {host}: {}", describe(&e))),
-                Err(e) => return temp(format!("RCPT TO at {host}: {}", describe(&e))),
+                Err(e) if reused && i == 0 => return Ended::Stale(format!("RCPT TO at {host}: {e}")),
+                Err(e) => return temp(format!("RCPT TO at {host}: {e}")),
             }
         }
         let pending: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_none()).collect();
         if pending.is_empty() {
             // Every recipient refused: RSET ends the transaction; a 250 keeps the connection.
-            let reusable = !closing && matches!(c.cmd(b"RSET\r\n").await, Ok(r) if r.code == 250);
+            let reusable = !closing && matches!(c.command(b"RSET\r\n", t).await, Ok(r) if r.code == 250);
             let results = results.into_iter().map(|r| r.expect("every recipient answered")).collect();
             if reusable {
                 return Ended::Done(results, Some(conn));
@@ -572,9 +609,7 @@ impl Outbound {
             return Ended::Done(results, None);
         }
         let (final_reply, clean) = match self.data(c, job.message).await {
-            Ok((r, complete)) => {
-                (Attempt::from_code(r.code, reply_text(&r), remote.clone()), complete && r.code != 421)
-            }
+            Ok((r, complete)) => (Attempt::from_code(r.code, r.summary(), remote.clone()), complete && r.code != 421),
             Err(why) => (Attempt::temp(format!("DATA at {host}: {why}"), remote.clone()), false),
         };
         for i in pending {
@@ -591,24 +626,18 @@ impl Outbound {
     /// DATA with dot-stuffing (RFC 5321 4.5.2); the message is sent exactly, plus the
     /// terminator. The reply, and whether it is the final reply after the message (the
     /// transaction is over and the connection may carry another).
-    async fn data<T: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        c: &mut SmtpClient<T>,
-        message: &[u8],
-    ) -> Result<(Response<String>, bool), String> {
-        let go = c.cmd(b"DATA\r\n").await.map_err(|e| describe(&e))?;
+    async fn data(&self, c: &mut authrelay_transport::Connection, message: &[u8]) -> Result<(Reply, bool), String> {
+        let t = self.command_timeout;
+        let go = c.command(b"DATA\r\n", t).await.map_err(|e| e.to_string())?;
         if go.code != 354 {
             return Ok((go, false));
         }
         let body = dot_stuff(message);
-        let timeout = self.command_timeout;
-        tokio::time::timeout(timeout, async {
-            c.stream.write_all(&body).await.map_err(|e| e.to_string())?;
-            c.stream.flush().await.map_err(|e| e.to_string())?;
-            c.read().await.map(|r| (r, true)).map_err(|e| describe(&e))
-        })
-        .await
-        .map_err(|_| "timed out".to_string())?
+        // One deadline for the whole message, as for any command.
+        let deadline = tokio::time::Instant::now() + t;
+        c.send(&body, t).await.map_err(|e| e.to_string())?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        c.read_reply(left).await.map(|r| (r, true)).map_err(|e| e.to_string())
     }
 }
 
@@ -633,10 +662,6 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     out
 }
 
-fn tls_client(c: SmtpClient<TlsStream<TcpStream>>) -> SmtpClient<Stream> {
-    SmtpClient { stream: Stream::Tls(Box::new(c.stream)), timeout: c.timeout }
-}
-
 /// Ends connections with QUIT in the background.
 fn close_all(conns: Vec<Connection>) {
     for conn in conns {
@@ -648,65 +673,8 @@ fn all(job: &Job<'_>, attempt: Attempt) -> Vec<Attempt> {
     vec![attempt; job.recipients.len()]
 }
 
-fn host_failure(host: &str, stage: &str, e: mail_send::Error) -> HostFailure {
-    HostFailure(format!("{host}: {stage} failed: {}", describe(&e)))
-}
-
-fn describe(e: &mail_send::Error) -> String {
-    match e {
-        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => reply_text(r),
-        other => other.to_string(),
-    }
-}
-
-/// `550 5.1.1 text` (multi-line replies joined with spaces).
-pub fn reply_text(r: &Response<String>) -> String {
-    let text: String = r.message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if r.esc[0] != 0 {
-        format!("{} {}.{}.{} {}", r.code, r.esc[0], r.esc[1], r.esc[2], text)
-    } else {
-        format!("{} {}", r.code, text)
-    }
-}
-
-/// Accepts any certificate but still checks the handshake signatures: opportunistic TLS
-/// protects against passive reading, which is all RFC 7435 asks of it.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+fn host_failure(host: &str, stage: &str, e: &ReplyError) -> HostFailure {
+    HostFailure(format!("{host}: {stage} failed: {e}"))
 }
 
 #[cfg(test)]
@@ -779,7 +747,7 @@ mod tests {
     /// only when the client writes).
     async fn far_side(drop_second_mail: bool) -> (u16, Arc<std::sync::atomic::AtomicUsize>, Arc<Mutex<Vec<String>>>) {
         use std::sync::atomic::AtomicUsize;
-        use tokio::io::{AsyncBufReadExt, BufReader};
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));

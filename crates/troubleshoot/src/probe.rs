@@ -12,20 +12,20 @@
 //! the server would say — and it then withholds the credentials, since a secret must not go to a
 //! server whose identity is unproven.
 //!
-//! The dialogue is hand-written (a few verbs) because every byte must be recorded; the parser of
-//! replies is the RFC 5321 §4.2 multi-line form.
+//! The dialogue is hand-written (a few verbs) because every line must be recorded; the wire and
+//! the reader of replies are crates/transport's.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authrelay_i18n::Lang;
+use authrelay_transport::{Connection as Conn, Reply, ReplyError, Stream, UpgradeError};
 use base64::Engine;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::cert::CertFacts;
@@ -264,92 +264,12 @@ fn connector(rec: &Arc<Recorder>) -> tokio_rustls::TlsConnector {
 // ---------------------------------------------------------------------------------------------
 // The wire.
 
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    Gone,
-}
-
 /// Why the dialogue stopped early.
 enum Stop {
     /// A problem already rendered for the report.
     Problem(String),
     /// The certificate did not verify (the handshake was refused by our own verifier).
     Certificate,
-}
-
-struct Conn {
-    io: Io,
-    buf: Vec<u8>,
-    timeout: Duration,
-}
-
-const MAX_LINE: usize = 64 * 1024;
-const MAX_REPLY_LINES: usize = 200;
-
-impl Conn {
-    async fn read_line(&mut self, lang: Lang) -> Result<String, Stop> {
-        loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
-                return Ok(text);
-            }
-            if self.buf.len() > MAX_LINE {
-                return Err(Stop::Problem(Text::new("probe-line-too-long").render(lang)));
-            }
-            let mut chunk = [0u8; 4096];
-            let read = match &mut self.io {
-                Io::Plain(s) => tokio::time::timeout(self.timeout, s.read(&mut chunk)).await,
-                Io::Tls(s) => tokio::time::timeout(self.timeout, s.read(&mut chunk)).await,
-                Io::Gone => return Err(Stop::Problem(Text::new("probe-closed").render(lang))),
-            };
-            match read {
-                Err(_) => {
-                    return Err(Stop::Problem(
-                        Text::new("probe-timeout").arg("secs", self.timeout.as_secs()).render(lang),
-                    ))
-                }
-                Ok(Ok(0)) => return Err(Stop::Problem(Text::new("probe-closed").render(lang))),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(Stop::Problem(Text::new("probe-io").arg("reason", e).render(lang))),
-            }
-        }
-    }
-
-    async fn write(&mut self, data: &[u8], lang: Lang) -> Result<(), Stop> {
-        let res = match &mut self.io {
-            Io::Plain(s) => tokio::time::timeout(self.timeout, s.write_all(data)).await,
-            Io::Tls(s) => {
-                tokio::time::timeout(self.timeout, async {
-                    s.write_all(data).await?;
-                    s.flush().await
-                })
-                .await
-            }
-            Io::Gone => return Err(Stop::Problem(Text::new("probe-closed").render(lang))),
-        };
-        match res {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Stop::Problem(Text::new("probe-io").arg("reason", e).render(lang))),
-            Err(_) => Err(Stop::Problem(Text::new("probe-timeout").arg("secs", self.timeout.as_secs()).render(lang))),
-        }
-    }
-}
-
-/// A reply: its code and its lines as received.
-struct Reply {
-    code: u16,
-    lines: Vec<String>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        self.lines.join("\n")
-    }
-    fn last_line(&self) -> String {
-        self.lines.last().cloned().unwrap_or_default()
-    }
 }
 
 struct Probe<'a> {
@@ -371,37 +291,39 @@ impl Probe<'_> {
     }
 
     async fn read_reply(&mut self, conn: &mut Conn) -> Result<Reply, Stop> {
-        let mut lines = vec![];
-        loop {
-            let line = conn.read_line(self.lang).await?;
+        let reply = conn.read_reply(self.opts.timeout).await.map_err(|e| self.stop(e))?;
+        for line in &reply.lines {
             self.report.transcript.push(Line { dir: Dir::Server, text: line.clone() });
-            let b = line.as_bytes();
-            let code =
-                (b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit)).then(|| line[..3].parse::<u16>().unwrap_or(0));
-            let Some(code) = code else {
-                return Err(Stop::Problem(Text::new("probe-not-smtp").arg("line", &line).render(self.lang)));
-            };
-            let more = b.get(3) == Some(&b'-');
-            lines.push(line);
-            if !more {
-                let reply = Reply { code, lines };
-                if code >= 400 {
-                    let ctx = kb::Context { user: self.opts.user.clone(), org: None };
-                    let explanation = kb::explain(&reply.text(), self.report.provider, &ctx, self.lang);
-                    self.report.findings.push(Finding { reply: reply.text(), explanation });
-                }
-                return Ok(reply);
-            }
-            if lines.len() > MAX_REPLY_LINES {
-                return Err(Stop::Problem(Text::new("probe-reply-too-long").render(self.lang)));
-            }
         }
+        if reply.code >= 400 {
+            let ctx = kb::Context { user: self.opts.user.clone(), org: None };
+            let explanation = kb::explain(&reply.text(), self.report.provider, &ctx, self.lang);
+            self.report.findings.push(Finding { reply: reply.text(), explanation });
+        }
+        Ok(reply)
+    }
+
+    /// Writes `data` as it is.
+    async fn write(&mut self, conn: &mut Conn, data: &[u8]) -> Result<(), Stop> {
+        conn.send(data, self.opts.timeout).await.map_err(|e| self.stop(e))
+    }
+
+    fn stop(&self, e: ReplyError) -> Stop {
+        let text = match e {
+            ReplyError::Timeout => Text::new("probe-timeout").arg("secs", self.opts.timeout.as_secs()),
+            ReplyError::Closed => Text::new("probe-closed"),
+            ReplyError::Io(e) => Text::new("probe-io").arg("reason", e),
+            ReplyError::NotSmtp(line) => Text::new("probe-not-smtp").arg("line", line),
+            ReplyError::LineTooLong => Text::new("probe-line-too-long"),
+            ReplyError::TooManyLines => Text::new("probe-reply-too-long"),
+        };
+        Stop::Problem(text.render(self.lang))
     }
 
     /// Sends one command line; `shown` replaces it in the transcript when it carries a secret.
     async fn command(&mut self, conn: &mut Conn, line: &str, shown: Option<&str>) -> Result<Reply, Stop> {
         self.report.transcript.push(Line { dir: Dir::Client, text: shown.unwrap_or(line).to_string() });
-        conn.write(format!("{line}\r\n").as_bytes(), self.lang).await?;
+        self.write(conn, format!("{line}\r\n").as_bytes()).await?;
         self.read_reply(conn).await
     }
 
@@ -430,7 +352,7 @@ impl Probe<'_> {
             match tokio::time::timeout(self.opts.timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     self.note(Text::new("probe-connected").arg("addr", addr));
-                    return Ok(Conn { io: Io::Plain(stream), buf: vec![], timeout: self.opts.timeout });
+                    return Ok(Conn::new(Stream::Plain(stream)));
                 }
                 Ok(Err(e)) => last_error = format!("{addr}: {e}"),
                 Err(_) => last_error = format!("{addr}: timed out"),
@@ -441,31 +363,26 @@ impl Probe<'_> {
         ))
     }
 
-    async fn handshake(&mut self, conn: &mut Conn, insecure: bool) -> Result<(), Stop> {
-        if !conn.buf.is_empty() {
-            // Bytes after the 220 to STARTTLS would be read as if protected (CVE-2011-0411).
-            return Err(Stop::Problem(Text::new("probe-starttls-injection").render(self.lang)));
-        }
-        let Io::Plain(stream) = std::mem::replace(&mut conn.io, Io::Gone) else {
-            return Err(Stop::Problem(Text::new("probe-closed").render(self.lang)));
-        };
+    async fn handshake(&mut self, conn: Conn, insecure: bool) -> Result<Conn, Stop> {
         let rec = recorder(self.opts, insecure);
-        let name = match self.host.parse::<std::net::IpAddr>() {
-            Ok(ip) => ServerName::IpAddress(ip.into()),
-            Err(_) => match ServerName::try_from(self.host.clone()) {
-                Ok(n) => n,
-                Err(e) => {
-                    return Err(Stop::Problem(
-                        Text::new("probe-resolve").arg("host", &self.host).arg("reason", e).render(self.lang),
-                    ))
-                }
-            },
+        let name = match authrelay_transport::tls::server_name(&self.host) {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(Stop::Problem(
+                    Text::new("probe-resolve").arg("host", &self.host).arg("reason", e).render(self.lang),
+                ))
+            }
         };
-        let result = tokio::time::timeout(self.opts.timeout, connector(&rec).connect(name.clone(), stream)).await;
+        let result = conn.upgrade(&connector(&rec), name.clone(), self.opts.timeout).await;
         let seen = rec.seen.lock().expect("lock").take();
         let tls = match result {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
+            Ok(tls) => tls,
+            // Bytes after the 220 to STARTTLS would be read as if protected (CVE-2011-0411).
+            Err(UpgradeError::UnreadData) => {
+                return Err(Stop::Problem(Text::new("probe-starttls-injection").render(self.lang)))
+            }
+            Err(UpgradeError::AlreadyTls) => return Err(Stop::Problem(Text::new("probe-closed").render(self.lang))),
+            Err(UpgradeError::Handshake(e)) => {
                 if let Some((der, Err(why))) = seen {
                     self.record_certificate(&der, &name, Some(why.clone()), None);
                     self.problem(Text::new("probe-cert-failed").arg("reason", why).render(self.lang));
@@ -473,13 +390,13 @@ impl Probe<'_> {
                 }
                 return Err(Stop::Problem(Text::new("probe-tls-failed").arg("reason", e).render(self.lang)));
             }
-            Err(_) => {
+            Err(UpgradeError::Timeout) => {
                 return Err(Stop::Problem(
                     Text::new("probe-timeout").arg("secs", self.opts.timeout.as_secs()).render(self.lang),
                 ))
             }
         };
-        let (_, session) = tls.get_ref();
+        let session = tls.stream().tls().expect("TLS is up");
         let version = match session.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
@@ -491,8 +408,7 @@ impl Probe<'_> {
         if let Some((der, verdict)) = seen {
             self.record_certificate(&der, &name, verdict.err(), Some((version, cipher)));
         }
-        conn.io = Io::Tls(Box::new(tls));
-        Ok(())
+        Ok(tls)
     }
 
     fn record_certificate(
@@ -535,7 +451,7 @@ impl Probe<'_> {
     async fn open(&mut self, insecure: bool) -> Result<Conn, Stop> {
         let mut conn = self.connect().await?;
         if self.opts.mode == TlsMode::Implicit {
-            self.handshake(&mut conn, insecure).await?;
+            conn = self.handshake(conn, insecure).await?;
         }
         let banner = self.read_reply(&mut conn).await?;
         if self.report.banner.is_none() {
@@ -553,23 +469,23 @@ impl Probe<'_> {
             return Err(Stop::Problem(Text::new("probe-ehlo-refused").render(self.lang)));
         }
         if self.opts.mode == TlsMode::Implicit {
-            self.report.auth_after_tls = Some(mechanisms(&reply));
+            self.report.auth_after_tls = Some(reply.auth_mechanisms());
             return Ok(conn);
         }
-        self.report.auth_before_tls = Some(mechanisms(&reply));
-        if !has_keyword(&reply, "STARTTLS") {
+        self.report.auth_before_tls = Some(reply.auth_mechanisms());
+        if !reply.has_keyword("STARTTLS") {
             return Err(Stop::Problem(Text::new("probe-no-starttls").render(self.lang)));
         }
         let reply = self.command(&mut conn, "STARTTLS", None).await?;
         if reply.code != 220 {
             return Err(Stop::Problem(Text::new("probe-starttls-refused").render(self.lang)));
         }
-        self.handshake(&mut conn, insecure).await?;
+        let mut conn = self.handshake(conn, insecure).await?;
         let reply = self.command(&mut conn, &ehlo, None).await?;
         if reply.code != 250 {
             return Err(Stop::Problem(Text::new("probe-ehlo-refused").render(self.lang)));
         }
-        self.report.auth_after_tls = Some(mechanisms(&reply));
+        self.report.auth_after_tls = Some(reply.auth_mechanisms());
         Ok(conn)
     }
 
@@ -596,12 +512,16 @@ impl Probe<'_> {
             return Ok(false);
         };
         let ok = reply.1.code == 235;
-        self.report.auth = Some(Step { what: format!("AUTH {}", reply.0), reply: reply.1.last_line(), ok });
+        self.report.auth = Some(Step { what: format!("AUTH {}", reply.0), reply: reply.1.last_line().to_string(), ok });
         Ok(ok)
     }
 
     async fn send_message(&mut self, conn: &mut Conn, from: &str, to: &str) -> Result<(), Stop> {
-        let step = |reply: &Reply, what: &str| Step { what: what.to_string(), reply: reply.last_line(), ok: false };
+        let step = |reply: &Reply, what: &str| Step {
+            what: what.to_string(),
+            reply: reply.last_line().to_string(),
+            ok: false,
+        };
         let r = self.command(conn, &format!("MAIL FROM:<{from}>"), None).await?;
         if r.code != 250 {
             self.report.send = Some(step(&r, "MAIL FROM"));
@@ -640,7 +560,7 @@ impl Probe<'_> {
             data.push_str(line);
             data.push_str("\r\n");
         }
-        conn.write(data.as_bytes(), self.lang).await?;
+        self.write(conn, data.as_bytes()).await?;
         let r = self.command(conn, ".", None).await?;
         let mut s = step(&r, "DATA");
         s.ok = r.code == 250;
@@ -676,38 +596,6 @@ impl Probe<'_> {
         let _ = self.command(&mut conn, "QUIT", None).await;
         Ok(())
     }
-}
-
-fn has_keyword(reply: &Reply, keyword: &str) -> bool {
-    reply
-        .lines
-        .iter()
-        .skip(1)
-        .any(|l| l.get(4..).unwrap_or("").split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
-}
-
-/// The mechanisms of the EHLO `AUTH` keyword (and the old `AUTH=` form), upper-case.
-fn mechanisms(reply: &Reply) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in reply.lines.iter().skip(1) {
-        let rest = l.get(4..).unwrap_or("");
-        let mut words = rest.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        let upper = first.to_ascii_uppercase();
-        let list: Vec<String> = if upper == "AUTH" {
-            words.map(|w| w.to_ascii_uppercase()).collect()
-        } else if let Some(m) = upper.strip_prefix("AUTH=") {
-            std::iter::once(m.to_string()).chain(words.map(|w| w.to_ascii_uppercase())).collect()
-        } else {
-            continue;
-        };
-        for m in list {
-            if !out.contains(&m) {
-                out.push(m);
-            }
-        }
-    }
-    out
 }
 
 /// Runs the probe. Never fails: what went wrong is in the report.
