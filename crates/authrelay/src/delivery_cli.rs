@@ -14,9 +14,13 @@ use crate::cli::DkimCommand;
 use crate::output::{say, when, CliError};
 use authrelay_config::Effective;
 
+/// Delivery's state store: `<data_dir>/delivery`, beside the spool (`<data_dir>/spool`, see
+/// `Effective::spool_path`); state an earlier version left in the spool moves there first.
 fn store(spool: &Spool) -> Result<StateStore, CliError> {
-    StateStore::open(spool.root())
-        .map_err(|e| CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e))
+    let data_dir = spool.root().parent().unwrap_or(spool.root());
+    let dir = authrelay_delivery::state::delivery_dir(data_dir);
+    StateStore::open(&dir, Some(spool.root()))
+        .map_err(|e| CliError::new("err-spool").arg("path", dir.display()).arg("reason", e))
 }
 
 fn now_ms() -> i64 {

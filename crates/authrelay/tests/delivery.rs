@@ -457,6 +457,64 @@ fn sigkill_during_delivery_loses_nothing() {
     assert_eq!(delivered, expected, "every message arrived (before the kill: {before})");
 }
 
+/// Delivery state written by an earlier version inside the spool's directory (`spool/state`,
+/// `spool/hold`) moves to `delivery/` on start: attempts, the next try and the hold mark
+/// survive the move and a restart after it.
+#[test]
+fn old_layout_delivery_state_survives_the_move_and_a_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let tables = smarthost_route(port, "opportunistic", "")
+        .replace("first_retry_secs = 1\nmax_retry_interval_secs = 1\n", "first_retry_secs = 3600\n");
+    let mut server = TestServer::start_with_tables(Options::default(), &tables);
+    server.open_contoso();
+    submit(&server, &["a@down.example"], &message("one", "a@down.example"));
+    submit(&server, &["b@down.example"], &message("two", "b@down.example"));
+    let list = |server: &TestServer| {
+        serde_json::from_str::<serde_json::Value>(&server.ok(&["queue", "list", "--json"])).unwrap()
+    };
+    assert!(wait_until(15, || list(&server)[0]["state"] == "deferred"), "{}", server.logs());
+    let ids: Vec<String> = server.queued().into_iter().map(|(id, _)| id).collect();
+    server.ok(&["queue", "hold", &ids[1]]);
+    let before = list(&server);
+    let first = &before[0]["recipients"][0];
+    assert_eq!(first["attempts"], 1, "{before}");
+    assert!(first["next_attempt"].as_i64().unwrap() > first["last_attempt"].as_i64().unwrap() + 3_000_000);
+    assert!(server.terminate());
+
+    // Put the layout back the way an earlier version kept it.
+    let data = server.data_dir();
+    for sub in ["state", "hold", "retry"] {
+        let old = data.join("spool").join(sub);
+        std::fs::create_dir_all(&old).unwrap();
+        for entry in std::fs::read_dir(data.join("delivery").join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::rename(entry.path(), old.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(data.join("delivery")).unwrap();
+    assert!(data.join("spool/state").join(&ids[0]).exists());
+
+    server.launch();
+    assert!(
+        wait_until(15, || server.logs().contains("delivery state moved to its own directory")),
+        "{}",
+        server.logs()
+    );
+    assert!(data.join("delivery/state").join(&ids[0]).exists());
+    assert!(data.join("delivery/hold").join(&ids[1]).exists());
+    for sub in ["state", "hold", "retry"] {
+        assert!(!data.join("spool").join(sub).exists(), "spool/{sub} left behind");
+    }
+    // A restart after the move: the same state again (a lost state would have been tried anew:
+    // a later next try, and the hold gone).
+    assert!(server.terminate());
+    server.launch();
+    let after = list(&server);
+    assert_eq!(after[0]["recipients"], before[0]["recipients"], "{after}");
+    assert_eq!(after[0]["state"], "deferred");
+    assert_eq!(after[1]["state"], "held", "{after}");
+}
+
 /// `queue list|show|hold|release|retry|delete` against messages waiting for a far side that
 /// is down.
 #[test]

@@ -14,12 +14,13 @@
 //! confirmed it, and the state file is replaced atomically; a crash between the two repeats that
 //! delivery, never loses it.
 //!
-//! Layout on disk, beside the spool's own `queue/` and `incoming/`:
+//! Layout on disk: delivery's own directory beside the spool (earlier versions kept `state/`,
+//! `hold/` and `retry/` inside the spool's directory; they are moved on start, [`state::migrate`]):
 //!
 //! ```text
-//! <spool>/state/<id>     per-recipient state of a message (JSON, replaced atomically)
-//! <spool>/hold/<id>      present while an admin holds the message
-//! <spool>/retry/<id>     an admin asked for an immediate retry; consumed by the manager
+//! <data_dir>/delivery/state/<id>   per-recipient state of a message (JSON, replaced atomically)
+//! <data_dir>/delivery/hold/<id>    present while an admin holds the message
+//! <data_dir>/delivery/retry/<id>   an admin asked for an immediate retry; consumed by the manager
 //! <data_dir>/mailboxes/<address>/{cur,new,tmp}   Maildir of each local mailbox
 //! <data_dir>/dkim/<domain>/<selector>.pem        DKIM private keys (PKCS#8)
 //! ```

@@ -139,7 +139,9 @@ impl QueueManager {
         config: DeliveryConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<QueueManager, String> {
-        let states = StateStore::open(spool.root()).map_err(|e| format!("delivery state directory: {e}"))?;
+        // Delivery's state has its own directory; an earlier version kept it in the spool's.
+        let states = StateStore::open(&crate::state::delivery_dir(&config.data_dir), Some(spool.root()))
+            .map_err(|e| format!("delivery state directory: {e}"))?;
         let outbound = Outbound::new(&config)?;
         let mut rate = RateLimiter::new(config.rate_per_minute);
         // Subscribe before the scan so nothing accepted in between is missed (a message seen by

@@ -1,7 +1,11 @@
-//! Per-message delivery state, beside the spool: one small JSON file per message, replaced
-//! atomically (write `tmp`, fsync, rename, fsync the directory), so after a crash it holds
-//! either the old or the new state, never a torn one. Admin requests from the CLI (hold,
-//! retry) are separate marker files, so the CLI never races the manager over the state file.
+//! Per-message delivery state, in delivery's own directory (`<data_dir>/delivery/`): one small
+//! JSON file per message, replaced atomically (write `tmp`, fsync, rename, fsync the
+//! directory), so after a crash it holds either the old or the new state, never a torn one.
+//! Admin requests from the CLI (hold, retry) are separate marker files, so the CLI never races
+//! the manager over the state file.
+//!
+//! Earlier versions kept these directories inside the spool's; [`StateStore::open`] moves
+//! what it finds there (see [`migrate`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -99,7 +103,7 @@ impl MessageState {
     }
 }
 
-/// The state, hold and retry directories of one spool.
+/// The state, hold and retry directories of delivery.
 #[derive(Debug, Clone)]
 pub struct StateStore {
     state: PathBuf,
@@ -107,15 +111,27 @@ pub struct StateStore {
     retry: PathBuf,
 }
 
+/// The subdirectories a store keeps, the same names in the old and the new place.
+const SUBDIRS: [&str; 3] = ["state", "hold", "retry"];
+
+/// Delivery's directory under the data directory.
+pub fn delivery_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("delivery")
+}
+
 impl StateStore {
-    pub fn open(spool_root: &Path) -> io::Result<StateStore> {
-        let store = StateStore {
-            state: spool_root.join("state"),
-            hold: spool_root.join("hold"),
-            retry: spool_root.join("retry"),
-        };
+    /// Opens (creating) the store in `dir` (`<data_dir>/delivery`), after moving into it what
+    /// an earlier version left in `legacy` (the spool's directory), when given.
+    pub fn open(dir: &Path, legacy: Option<&Path>) -> io::Result<StateStore> {
+        let store = StateStore { state: dir.join("state"), hold: dir.join("hold"), retry: dir.join("retry") };
         for dir in [&store.state, &store.hold, &store.retry] {
             fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        if let Some(legacy) = legacy {
+            let moved = migrate(legacy, dir)?;
+            if moved > 0 {
+                tracing::info!(from = %legacy.display(), to = %dir.display(), files = moved, "delivery state moved to its own directory");
+            }
         }
         // Leftover temporary files of an interrupted write are never the current state.
         for entry in fs::read_dir(&store.state)?.flatten() {
@@ -213,6 +229,70 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Moves the `state/`, `hold/` and `retry/` files from `from` (the old place, inside the
+/// spool) to `to`, and removes the emptied old directories. Returns how many files moved.
+///
+/// Crash-safe and repeatable: each file moves by one rename, so at any moment it is in exactly
+/// one of the two places; a file already in the new place wins (it can only be newer: the old
+/// place is written by nobody once this version runs), and the old copy is then dropped. The
+/// new directory is made durable before the old one, so no crash loses a moved file. A data
+/// directory split over two file systems gets copy, fsync, rename, remove instead.
+pub fn migrate(from: &Path, to: &Path) -> io::Result<usize> {
+    let mut moved = 0;
+    for sub in SUBDIRS {
+        let (old, new) = (from.join(sub), to.join(sub));
+        let entries = match fs::read_dir(&old) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&new)?;
+        let mut touched = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let source = entry.path();
+            // A temporary file of an interrupted write is never the current state.
+            if name.to_string_lossy().ends_with(".tmp") || !entry.file_type()?.is_file() {
+                let _ = fs::remove_file(&source);
+                continue;
+            }
+            let target = new.join(&name);
+            if target.exists() {
+                fs::remove_file(&source)?;
+            } else {
+                move_file(&source, &target)?;
+                moved += 1;
+            }
+            touched = true;
+        }
+        if touched {
+            fsync_dir(&new)?;
+            fsync_dir(&old)?;
+        }
+        // Empty now; one left non-empty (a file that could not move) stays for the next start.
+        if fs::remove_dir(&old).is_ok() {
+            fsync_dir(from)?;
+        }
+    }
+    Ok(moved)
+}
+
+fn move_file(source: &Path, target: &Path) -> io::Result<()> {
+    match fs::rename(source, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            let tmp = target.with_extension("tmp");
+            fs::copy(source, &tmp)?;
+            File::open(&tmp)?.sync_all()?;
+            fs::rename(&tmp, target)?;
+            fsync_dir(target.parent().unwrap_or(Path::new(".")))?;
+            fs::remove_file(source)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,7 +300,7 @@ mod tests {
     #[test]
     fn save_load_round_trip_and_markers() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
+        let store = StateStore::open(dir.path(), None).unwrap();
         let id = QueueId::new(1_700_000_000_000, 7);
         assert_eq!(store.load(&id).unwrap(), None);
         let mut s = MessageState::new(&["a@x.test".into(), "b@y.test".into()], 5);
@@ -251,9 +331,45 @@ mod tests {
     #[test]
     fn leftover_temporary_files_are_cleared_on_open() {
         let dir = tempfile::tempdir().unwrap();
-        StateStore::open(dir.path()).unwrap();
+        StateStore::open(dir.path(), None).unwrap();
         fs::write(dir.path().join("state/0000.tmp"), b"{torn").unwrap();
-        StateStore::open(dir.path()).unwrap();
+        StateStore::open(dir.path(), None).unwrap();
         assert!(!dir.path().join("state/0000.tmp").exists());
+    }
+
+    /// The old layout (inside the spool) moves to the new place, markers included; an
+    /// interrupted move (some files already in the new place) finishes on the next open.
+    #[test]
+    fn the_old_layout_moves_into_the_delivery_directory() {
+        let data = tempfile::tempdir().unwrap();
+        let (spool, delivery) = (data.path().join("spool"), delivery_dir(data.path()));
+        let old = StateStore { state: spool.join("state"), hold: spool.join("hold"), retry: spool.join("retry") };
+        for dir in [&old.state, &old.hold, &old.retry] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        let (a, b) = (QueueId::new(1_700_000_000_000, 1), QueueId::new(1_700_000_000_000, 2));
+        let mut sa = MessageState::new(&["a@x.test".into()], 5);
+        sa.recipients[0].attempts = 3;
+        sa.recipients[0].next_attempt = 1_700_000_600_000;
+        old.save(&a, &sa).unwrap();
+        old.save(&b, &MessageState::new(&["b@x.test".into()], 6)).unwrap();
+        old.set_held(&a, true).unwrap();
+        old.request_retry(&b).unwrap();
+        fs::write(old.state.join("0000.tmp"), b"{torn").unwrap();
+        // A crash after b's state had moved: b is in the new place already (newer there).
+        fs::create_dir_all(delivery.join("state")).unwrap();
+        let mut newer_b = MessageState::new(&["b@x.test".into()], 6);
+        newer_b.recipients[0].attempts = 1;
+        fs::write(delivery.join("state").join(b.as_str()), serde_json::to_vec(&newer_b).unwrap()).unwrap();
+
+        let store = StateStore::open(&delivery, Some(&spool)).unwrap();
+        assert_eq!(store.load(&a).unwrap(), Some(sa));
+        assert_eq!(store.load(&b).unwrap(), Some(newer_b), "the copy in the new place wins");
+        assert!(store.is_held(&a) && store.take_retry(&b));
+        for sub in SUBDIRS {
+            assert!(!spool.join(sub).exists(), "old {sub}/ removed");
+        }
+        // Opening again finds nothing to move.
+        assert_eq!(migrate(&spool, &delivery).unwrap(), 0);
     }
 }

@@ -75,7 +75,7 @@ async fn accepted_messages_are_delivered_without_waiting_for_a_rescan() {
         spool.list().unwrap().len()
     );
     // Delivered on the first attempt: no delivery state is left behind.
-    assert_eq!(std::fs::read_dir(data.join("spool/state")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(data.join("delivery/state")).unwrap().count(), 0);
     stop.cancel();
     running.await.unwrap();
 }

@@ -54,7 +54,7 @@ async fn world_with(routes: Vec<Route>, concurrency: Option<usize>) -> World {
         give_up_after: Duration::from_secs(600),
     };
     let manager = QueueManager::new(spool.clone(), Arc::new(directory), config, clock.clone()).unwrap();
-    let states = StateStore::open(spool.root()).unwrap();
+    let states = StateStore::open(&authrelay_delivery::state::delivery_dir(&data), None).unwrap();
     World { _dir: dir, data, spool, clock, manager, states }
 }
 
