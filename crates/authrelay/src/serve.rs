@@ -55,7 +55,6 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     );
     let shared = Arc::new(Shared {
         config: config.session_config(),
-        tls: tokio_rustls::TlsAcceptor::from(tls),
         auth: Authenticator::with_protection(Arc::new(directory), config.protection_config())
             .with_oauth(oauth)
             .with_connectors(config.access.connectors()),
@@ -74,6 +73,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         max_connections: config.listen.max_connections,
         trusted_proxies: config.listen.trusted_proxies.clone(),
         shared,
+        tls: tokio_rustls::TlsAcceptor::from(tls),
     };
     let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     write_listen_file(&config, &handle, admin_address)?;

@@ -29,6 +29,8 @@ pub struct Server {
     /// Load balancers whose connections start with a PROXY header (proxy.rs).
     pub trusted_proxies: Vec<authrelay_core::Cidr>,
     pub shared: Arc<Shared>,
+    /// For the implicit-TLS port and STARTTLS.
+    pub tls: TlsAcceptor,
 }
 
 pub struct ServerHandle {
@@ -66,7 +68,8 @@ impl Server {
             tracing::info!(address = %local, kind = ?kind, "listening");
             addresses.push((*kind, local));
             let trusted = Arc::new(self.trusted_proxies.clone());
-            tracker.spawn(accept_loop(listener, *kind, self.shared.clone(), slots.clone(), trusted, tracker.clone()));
+            let shared = (self.shared.clone(), self.tls.clone());
+            tracker.spawn(accept_loop(listener, *kind, shared, slots.clone(), trusted, tracker.clone()));
         }
         Ok(ServerHandle { addresses, shutdown, tracker })
     }
@@ -75,7 +78,7 @@ impl Server {
 async fn accept_loop(
     listener: TcpListener,
     kind: ListenerKind,
-    shared: Arc<Shared>,
+    (shared, tls): (Arc<Shared>, TlsAcceptor),
     slots: Arc<Semaphore>,
     trusted_proxies: Arc<Vec<authrelay_core::Cidr>>,
     tracker: TaskTracker,
@@ -101,10 +104,10 @@ async fn accept_loop(
                 tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
                 continue;
             };
-            let shared = shared.clone();
+            let (shared, tls) = (shared.clone(), tls.clone());
             tracker.spawn(async move {
                 let _permit = permit;
-                serve_proxied(shared, kind, tcp, peer).await;
+                serve_proxied(shared, tls, kind, tcp, peer).await;
             });
             continue;
         }
@@ -121,18 +124,24 @@ async fn accept_loop(
             tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
             continue;
         };
-        let shared = shared.clone();
+        let (shared, tls) = (shared.clone(), tls.clone());
         tracker.spawn(async move {
             let _permit = permit;
             let _address_permit = address_permit;
-            serve(shared, kind, tcp, peer).await;
+            serve(shared, tls, kind, tcp, peer).await;
         });
     }
 }
 
 /// A connection from a trusted load balancer: its PROXY header first, then the client's
 /// address goes through the same per-address checks as a direct client's.
-async fn serve_proxied(shared: Arc<Shared>, kind: ListenerKind, mut tcp: TcpStream, proxy: SocketAddr) {
+async fn serve_proxied(
+    shared: Arc<Shared>,
+    tls: TlsAcceptor,
+    kind: ListenerKind,
+    mut tcp: TcpStream,
+    proxy: SocketAddr,
+) {
     let client = match crate::proxy::read_header(&mut tcp, crate::proxy::HEADER_TIMEOUT).await {
         Ok(crate::proxy::Origin::Client(client)) => client,
         // The balancer's own health check: a session like any other, under its own address.
@@ -152,25 +161,22 @@ async fn serve_proxied(shared: Arc<Shared>, kind: ListenerKind, mut tcp: TcpStre
             return;
         }
     };
-    serve(shared, kind, tcp, client).await;
+    serve(shared, tls, kind, tcp, client).await;
 }
 
-async fn serve(shared: Arc<Shared>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
+async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
     let stream = match kind {
         ListenerKind::Submission => Stream::Plain(tcp),
-        ListenerKind::Submissions => {
-            let acceptor: TlsAcceptor = shared.tls.clone();
-            match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
-                Ok(Err(e)) => {
-                    tracing::info!(client = %peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
+        ListenerKind::Submissions => match tokio::time::timeout(Duration::from_secs(30), tls.accept(tcp)).await {
+            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                tracing::info!(client = %peer, error = %e, "TLS handshake failed");
+                return;
             }
-        }
+            Err(_) => return,
+        },
     };
-    Session::new(shared, kind, peer).run(stream).await;
+    Session::new(shared, kind, peer, Some(tls)).run(stream).await;
 }
 
 async fn refuse(mut tcp: TcpStream, reply: ReplyId) {

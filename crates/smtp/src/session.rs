@@ -4,6 +4,7 @@
 //! touch the socket. Replies to pipelined commands (RFC 2920) are collected and flushed before
 //! the session waits for more input.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +22,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AttemptContext, AuthenticatedUser, Authenticator, Outcome, Presented};
 use crate::config::{ListenerKind, SessionConfig};
-use crate::stream::{Stream, TlsInfo};
+use crate::stream::{Connection, Stream, TlsInfo};
 
 /// What every session of one server shares.
 pub struct Shared {
     pub config: SessionConfig,
-    pub tls: TlsAcceptor,
     pub auth: Authenticator,
     pub spool: Spool,
     /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
@@ -85,8 +85,12 @@ enum Woke {
     Recheck,
 }
 
-pub struct Session {
+/// One connection's dialogue over any [`Connection`]: TCP in the server, an in-memory pipe in
+/// the tests (session/tests.rs).
+pub struct Session<S> {
     shared: Arc<Shared>,
+    /// Turns the plain connection into TLS on STARTTLS; `None`: STARTTLS is not offered.
+    starttls: Option<TlsAcceptor>,
     kind: ListenerKind,
     peer: SocketAddr,
     phase: Phase,
@@ -113,12 +117,14 @@ pub struct Session {
     connector: Option<String>,
     /// When the signed-in credential was last found still valid (revocation.rs).
     standing_checked: Instant,
+    connection: PhantomData<fn(S)>,
 }
 
-impl Session {
-    pub fn new(shared: Arc<Shared>, kind: ListenerKind, peer: SocketAddr) -> Self {
+impl<S: Connection> Session<S> {
+    pub fn new(shared: Arc<Shared>, kind: ListenerKind, peer: SocketAddr, starttls: Option<TlsAcceptor>) -> Self {
         Session {
             shared,
+            starttls,
             kind,
             peer,
             phase: Phase::AwaitingHello,
@@ -136,6 +142,7 @@ impl Session {
             quota_writes: Vec::new(),
             connector: None,
             standing_checked: Instant::now(),
+            connection: PhantomData,
         }
     }
 
@@ -170,7 +177,7 @@ impl Session {
         self.reply(id.reply());
     }
 
-    pub async fn run(mut self, mut stream: Stream) {
+    pub async fn run(mut self, mut stream: Stream<S>) {
         self.tls = stream.tls_info();
         let greeting = ReplyId::Greeting.with(&[&self.config().hostname.clone()]);
         self.reply(greeting);
@@ -256,7 +263,7 @@ impl Session {
         false
     }
 
-    async fn flush(&mut self, stream: &mut Stream) -> std::io::Result<()> {
+    async fn flush(&mut self, stream: &mut Stream<S>) -> std::io::Result<()> {
         if !self.output.is_empty() {
             let result = stream.write_all(&self.output).await;
             self.output.clear();
@@ -268,7 +275,7 @@ impl Session {
 
     /// Next line from the client, without its line ending. Pending replies are flushed before
     /// waiting. The deadline covers the whole line, not each byte (slowloris).
-    async fn read_line(&mut self, stream: &mut Stream, max: usize) -> Result<Vec<u8>, ReadError> {
+    async fn read_line(&mut self, stream: &mut Stream<S>, max: usize) -> Result<Vec<u8>, ReadError> {
         let deadline = Instant::now() + self.config().command_timeout;
         let mut discarding = false;
         let mut scanned = 0;
@@ -321,7 +328,7 @@ impl Session {
         }
     }
 
-    async fn handle(&mut self, line: &[u8], stream: &mut Stream) -> Next {
+    async fn handle(&mut self, line: &[u8], stream: &mut Stream<S>) -> Next {
         let command = match parse_command(line) {
             Ok(c) => c,
             Err(e) => {
@@ -405,7 +412,9 @@ impl Session {
         ];
         if self.tls.is_none() {
             // Before TLS we offer STARTTLS and never AUTH: no secret may cross in clear.
-            keywords.push("STARTTLS".to_string());
+            if self.starttls.is_some() {
+                keywords.push("STARTTLS".to_string());
+            }
         } else {
             keywords.push(if self.shared.auth.oauth().is_some() {
                 "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".to_string()
@@ -425,6 +434,10 @@ impl Session {
             self.say(ReplyId::TlsAlreadyActive);
             return Next::Continue;
         }
+        if self.starttls.is_none() {
+            self.say(ReplyId::NotImplemented);
+            return Next::Continue;
+        }
         if matches!(self.phase, Phase::AwaitingHello) {
             self.say(ReplyId::HelloFirst);
             return Next::Continue;
@@ -433,13 +446,13 @@ impl Session {
         Next::StartTls
     }
 
-    async fn start_tls(&mut self, mut stream: Stream) -> Option<Stream> {
+    async fn start_tls(&mut self, mut stream: Stream<S>) -> Option<Stream<S>> {
         self.flush(&mut stream).await.ok()?;
         // Anything the client pipelined after STARTTLS arrived in clear and could have been
         // injected (CVE-2011-0411): drop it.
         self.input.clear();
-        let Stream::Plain(tcp) = stream else { return None };
-        let handshake = tokio::time::timeout(Duration::from_secs(30), self.shared.tls.accept(tcp)).await;
+        let (Stream::Plain(plain), Some(acceptor)) = (stream, &self.starttls) else { return None };
+        let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(plain)).await;
         match handshake {
             Ok(Ok(tls)) => {
                 let stream = Stream::Tls(Box::new(tls));
@@ -465,7 +478,7 @@ impl Session {
         }
     }
 
-    async fn auth(&mut self, mechanism: Mechanism, initial: Option<String>, stream: &mut Stream) -> Next {
+    async fn auth(&mut self, mechanism: Mechanism, initial: Option<String>, stream: &mut Stream<S>) -> Next {
         if matches!(self.phase, Phase::AwaitingHello) {
             self.say(ReplyId::HelloFirst);
             return Next::Continue;
@@ -516,7 +529,7 @@ impl Session {
 
     /// Answers a decided attempt: the user is signed in, or the refusal is counted against the
     /// connection and, after the slowing delay its address earned, sent.
-    async fn conclude(&mut self, outcome: Outcome, stream: &mut Stream) -> Next {
+    async fn conclude(&mut self, outcome: Outcome, stream: &mut Stream<S>) -> Next {
         let (decision, delay) = match outcome {
             Outcome::Accepted { decision, user } => {
                 self.user = Some(user);
@@ -545,7 +558,7 @@ impl Session {
     }
 
     /// Reads one SASL continuation line after a 334 challenge. `Err(None)` = connection lost.
-    async fn sasl_line(&mut self, challenge: &str, stream: &mut Stream) -> Result<String, Option<SaslError>> {
+    async fn sasl_line(&mut self, challenge: &str, stream: &mut Stream<S>) -> Result<String, Option<SaslError>> {
         self.reply(ReplyId::AuthChallenge.with(&[challenge]));
         match self.read_line(stream, MAX_AUTH_LINE).await {
             Ok(line) => String::from_utf8(line).map_err(|_| Some(SaslError::Malformed)),
@@ -557,7 +570,7 @@ impl Session {
     async fn read_plain(
         &mut self,
         initial: Option<String>,
-        stream: &mut Stream,
+        stream: &mut Stream<S>,
     ) -> Result<(String, String), Option<SaslError>> {
         let response = match initial {
             Some(r) => r,
@@ -574,7 +587,7 @@ impl Session {
     async fn read_login(
         &mut self,
         initial: Option<String>,
-        stream: &mut Stream,
+        stream: &mut Stream<S>,
     ) -> Result<(String, String), Option<SaslError>> {
         // "Username:" and "Password:", base64, as every LOGIN client expects.
         let user_b64 = match initial {
@@ -664,7 +677,7 @@ impl Session {
         crate::recipients::refusal(self.shared.auth.directory().as_ref(), address.as_str()).await
     }
 
-    async fn data(&mut self, stream: &mut Stream) -> Next {
+    async fn data(&mut self, stream: &mut Stream<S>) -> Next {
         match &self.phase {
             Phase::Mail(tx) if !tx.recipients.is_empty() => {}
             Phase::Mail(_) => {
@@ -829,3 +842,6 @@ fn sanitize_header_word(s: &str) -> String {
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,7 @@
-//! A connection that starts as plain TCP and may become TLS (STARTTLS), or is TLS from the start.
+//! A connection that starts plain and may become TLS (STARTTLS), or is TLS from the start.
+//!
+//! Generic over the transport: the server gives TCP, the in-process session tests
+//! (session/tests.rs) an in-memory pipe (`tokio::io::duplex`), both under real rustls.
 
 use std::io;
 use std::pin::Pin;
@@ -8,9 +11,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// What a session can run over.
+pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection for T {}
+
+pub enum Stream<S = TcpStream> {
+    Plain(S),
+    Tls(Box<TlsStream<S>>),
 }
 
 /// What the session and the Received header report about TLS.
@@ -21,7 +29,7 @@ pub struct TlsInfo {
     pub cipher: String,
 }
 
-impl Stream {
+impl<S> Stream<S> {
     pub fn tls_info(&self) -> Option<TlsInfo> {
         match self {
             Stream::Plain(_) => None,
@@ -43,7 +51,7 @@ impl Stream {
     }
 }
 
-impl AsyncRead for Stream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
@@ -52,7 +60,7 @@ impl AsyncRead for Stream {
     }
 }
 
-impl AsyncWrite for Stream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),

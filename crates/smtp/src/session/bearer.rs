@@ -10,16 +10,16 @@ use authrelay_proto::{decode_oauthbearer, decode_xoauth2, Mechanism, SaslError};
 
 use super::{Next, Session, MAX_AUTH_LINE};
 use crate::auth::{AttemptContext, Outcome, Presented};
-use crate::stream::Stream;
+use crate::stream::{Connection, Stream};
 
-impl Session {
+impl<S: Connection> Session<S> {
     pub(super) async fn auth_bearer(
         &mut self,
         mechanism: Mechanism,
         initial: Option<String>,
         facts: AuthFacts,
         ctx: AttemptContext,
-        stream: &mut Stream,
+        stream: &mut Stream<S>,
     ) -> Next {
         let response = match initial {
             Some(r) => Ok(r),

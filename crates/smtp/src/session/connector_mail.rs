@@ -6,7 +6,7 @@ use authrelay_policy::AuthFacts;
 use super::{Phase, Session};
 use crate::auth::{Outcome, Presented};
 
-impl Session {
+impl<S: crate::stream::Connection> Session<S> {
     /// Called before MAIL. For a session that did not AUTH and comes from a connector's client
     /// range: a sender in the connector's domains becomes the session's sender identity for this
     /// transaction (logged with the check "connector"); any other sender is refused with
