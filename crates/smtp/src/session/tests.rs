@@ -482,7 +482,7 @@ async fn a_session_without_a_starttls_upgrade_does_not_offer_it() {
 }
 
 #[tokio::test]
-async fn long_lines_errors_and_http_end_the_session() {
+async fn long_lines_errors_http_and_proxy_headers_end_the_session() {
     let world = World::open_with(Setup {
         config: SessionConfig { max_errors: 4, ..Setup::default().config },
         ..Default::default()
@@ -504,6 +504,12 @@ async fn long_lines_errors_and_http_end_the_session() {
     let mut c = world.connect().await;
     c.send("GET / HTTP/1.1").await;
     c.expect(ReplyId::HttpOnSmtpPort).await;
+    c.expect_closed().await;
+
+    // A PROXY header from a client the server does not trust to name addresses.
+    let mut c = world.connect().await;
+    c.send("PROXY TCP4 192.0.2.1 127.0.0.1 4000 587").await;
+    c.expect(ReplyId::ProxyNotTrusted).await;
     c.expect_closed().await;
 }
 
