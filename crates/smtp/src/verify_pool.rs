@@ -81,9 +81,18 @@ pub struct VerifyPool {
 }
 
 impl VerifyPool {
-    /// A pool verifying with argon2id (`authrelay_directory::secrets::verify_secret`).
+    /// A pool verifying with argon2id, each worker in memory of its own that it keeps
+    /// (`authrelay_directory::secrets::verify_secret_in`): the pool's memory is the workers'
+    /// hash memory, allocated once, however many verifications run.
     pub fn new(config: PoolConfig) -> Self {
-        Self::with_verifier(config, Arc::new(authrelay_directory::secrets::verify_secret))
+        thread_local! {
+            static MEMORY: std::cell::RefCell<authrelay_directory::secrets::HashMemory> = std::cell::RefCell::default();
+        }
+        // Only the pool's worker threads call this, so the thread-local is per worker.
+        let verifier: Verifier = Arc::new(|secret: &str, hash: &str| {
+            MEMORY.with(|m| authrelay_directory::secrets::verify_secret_in(secret, hash, &mut m.borrow_mut()))
+        });
+        Self::with_verifier(config, verifier)
     }
 
     pub fn with_verifier(config: PoolConfig, verifier: Verifier) -> Self {
