@@ -809,11 +809,15 @@ pub struct QueueView {
 /// Most queued messages listed (the count covers all).
 const QUEUE_LIST: usize = 500;
 
-pub fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
-    let Some(spool) = &state.spool else {
+/// The listing reads every queue file: it runs on a blocking thread, never on the runtime.
+pub async fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
+    let Some(spool) = state.spool.clone() else {
         return Ok(QueueView { count: 0, total_bytes: 0, oldest_queued_at: None, corrupt: 0, messages: vec![] });
     };
-    let scan = spool.scan().map_err(|e| ApiError::storage(lang, e))?;
+    let scan = tokio::task::spawn_blocking(move || spool.scan())
+        .await
+        .map_err(|e| ApiError::storage(lang, e))?
+        .map_err(|e| ApiError::storage(lang, e))?;
     Ok(QueueView {
         count: scan.messages.len(),
         total_bytes: scan.messages.iter().map(|m| m.size).sum(),
@@ -840,7 +844,7 @@ pub fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError
 
 async fn queue(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<QueueView>, ApiError> {
     c.require(Permission::ReadQueue)?;
-    Ok(Json(queue_view(&state, c.lang)?))
+    Ok(Json(queue_view(&state, c.lang).await?))
 }
 
 #[derive(Deserialize)]

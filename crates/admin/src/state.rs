@@ -30,6 +30,8 @@ pub struct AdminConfig {
     pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
     /// How devices reach the SMTP listeners, for the import's setup sheets.
     pub smtp_server: Option<authrelay_migrate::sheet::Server>,
+    /// The queue manager's in-memory counts (the home page); `None` without delivery.
+    pub queue: Option<Arc<dyn authrelay_core::QueueCounter>>,
 }
 
 impl AdminConfig {
@@ -43,6 +45,7 @@ impl AdminConfig {
             allowed_hosts: vec![],
             doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
             smtp_server: None,
+            queue: None,
         }
     }
 }

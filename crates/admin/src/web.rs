@@ -462,8 +462,15 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
     } else {
         None
     };
-    let queued =
-        if c.may(Permission::ReadQueue) { api::queue_view(&state, c.lang).ok().map(|q| q.count) } else { None };
+    // The queue manager's count from memory; only without one (no delivery in this process)
+    // is the spool counted, off the async runtime.
+    let queued = if !c.may(Permission::ReadQueue) {
+        None
+    } else if let Some(queue) = &state.config.queue {
+        Some(queue.counts().queued)
+    } else {
+        api::queue_view(&state, c.lang).await.ok().map(|q| q.count)
+    };
     let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
     Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued }))
 }
@@ -1003,7 +1010,7 @@ async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Q
 
 async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
     require(&state, &c, Permission::ReadQueue)?;
-    let q = api::queue_view(&state, c.lang).or_page(&state, &c)?;
+    let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
     let oldest = q.oldest_queued_at.map(api::rfc3339);
     Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest }))
 }

@@ -8,6 +8,7 @@ pub async fn start(
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
     spool: authrelay_spool::Spool,
+    queue: std::sync::Arc<dyn authrelay_core::QueueCounter>,
     limits: &authrelay_config::Limits,
     smtp_server: authrelay_migrate::sheet::Server,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
@@ -21,6 +22,7 @@ pub async fn start(
         max_sessions: limits.max_sessions_per_mailbox,
     };
     config.smtp_server = Some(smtp_server);
+    config.queue = Some(queue);
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

@@ -23,13 +23,14 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
 
     let shutdown = CancellationToken::new();
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
-    let (delivery, queued) = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
+    let (delivery, queued, counter) = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
         &config.admin,
         Some(tls.clone()),
         Arc::new(directory.clone()),
         spool.clone(),
+        counter,
         &config.limits,
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
@@ -143,7 +144,7 @@ async fn start_delivery(
     config: &Effective,
     spool: Spool,
     shutdown: CancellationToken,
-) -> Result<(tokio::task::JoinHandle<()>, usize), CliError> {
+) -> Result<(tokio::task::JoinHandle<()>, usize, Arc<dyn authrelay_core::QueueCounter>), CliError> {
     let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
     let manager = authrelay_delivery::QueueManager::new(
         spool,
@@ -154,5 +155,7 @@ async fn start_delivery(
     .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.
     let queued = manager.queued();
-    Ok((tokio::spawn(manager.run(shutdown)), queued))
+    // The admin center asks the manager for the queue's counts instead of scanning the spool.
+    let counter: Arc<dyn authrelay_core::QueueCounter> = Arc::new(manager.clone());
+    Ok((tokio::spawn(manager.run(shutdown)), queued, counter))
 }

@@ -8,11 +8,13 @@
 //! - [`address`]: a normalised mailbox address.
 //! - [`cidr`]: client-address ranges (device credentials' allow lists, connectors).
 //! - [`queue_id`]: identifiers of spooled messages.
+//! - [`queue_counts`]: what the queue holds, as the queue manager counts it in memory.
 
 pub mod address;
 pub mod check;
 pub mod cidr;
 pub mod display;
+pub mod queue_counts;
 pub mod queue_id;
 pub mod reply;
 pub mod settings;
@@ -21,6 +23,7 @@ pub use address::{Address, AddressError};
 pub use check::Check;
 pub use cidr::{BadCidr, Cidr};
 pub use display::Quoted;
+pub use queue_counts::{QueueCounter, QueueCounts};
 pub use queue_id::QueueId;
 pub use reply::{Reply, ReplyId};
 pub use settings::*;

@@ -11,10 +11,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authrelay_core::QueueId;
+use authrelay_core::{QueueCounter, QueueCounts, QueueId};
 use authrelay_directory::Directory;
 use authrelay_spool::{Envelope, QueuedMessage, Spool, SpoolError};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -57,6 +58,25 @@ struct Inner {
     /// Destinations (route, MX domain or "" for a smarthost) no host of which answered, until
     /// when, and why (see `mark_unreachable`).
     unreachable: Mutex<HashMap<(usize, String), (i64, String)>>,
+    /// What [`QueueManager::counts`] answers besides the schedule's size, kept as messages
+    /// move: those waiting after a temporary failure, those held.
+    deferred: Mutex<HashSet<QueueId>>,
+    held: Mutex<HashSet<QueueId>>,
+    /// Recipients delivered and failed for good since the start.
+    delivered: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl std::fmt::Debug for QueueManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueManager").field("counts", &self.counts()).finish_non_exhaustive()
+    }
+}
+
+impl QueueCounter for QueueManager {
+    fn counts(&self) -> QueueCounts {
+        QueueManager::counts(self)
+    }
 }
 
 /// Longest pause of a destination that reached no host (shorter when the first retry is).
@@ -148,16 +168,23 @@ impl QueueManager {
         // both is simply known once).
         let arrivals = spool.subscribe();
         let mut plan = Plan::default();
+        let (mut deferred, mut held) = (HashSet::new(), HashSet::new());
         let now = clock.now_ms();
         // The one full scan: every queued message goes into the schedule, due when its state
         // says (or now, for a message without state yet). Slots given out before a restart
         // still count against each mailbox's minute.
         let corrupt = spool
             .visit(|m| {
+                if states.is_held(&m.id) {
+                    held.insert(m.id.clone());
+                }
                 let at = match states.load(&m.id) {
                     Ok(Some(state)) => {
                         if !m.envelope.auth_user.is_empty() {
                             rate.record(&m.envelope.auth_user, state.not_before);
+                        }
+                        if is_deferred(&state) {
+                            deferred.insert(m.id.clone());
                         }
                         if state.is_final() {
                             now
@@ -197,6 +224,10 @@ impl QueueManager {
                 schedule: Mutex::new(plan),
                 arrivals: Mutex::new(Some(arrivals)),
                 unreachable: Mutex::default(),
+                deferred: Mutex::new(deferred),
+                held: Mutex::new(held),
+                delivered: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
             }),
         })
     }
@@ -204,6 +235,20 @@ impl QueueManager {
     /// Messages in the schedule (after the startup scan: everything queued).
     pub fn queued(&self) -> usize {
         self.inner.schedule.lock().unwrap().due.len()
+    }
+
+    /// The queue's counts, from memory: no disk access, a few locks held briefly, so any async
+    /// handler may ask (the admin center's home page does, instead of scanning the spool).
+    pub fn counts(&self) -> QueueCounts {
+        let inner = &self.inner;
+        let in_flight = inner.in_flight.lock().unwrap().len();
+        QueueCounts {
+            queued: inner.schedule.lock().unwrap().due.len() + in_flight,
+            deferred: inner.deferred.lock().unwrap().len(),
+            held: inner.held.lock().unwrap().len(),
+            delivered: inner.delivered.load(Ordering::Relaxed),
+            failed: inner.failed.load(Ordering::Relaxed),
+        }
     }
 
     /// Runs until `shutdown`; deliveries in flight then get a few seconds to finish (an
@@ -308,8 +353,12 @@ impl Inner {
             return;
         };
         self.in_flight.lock().unwrap().remove(&id);
-        if let After::At(at) = after {
-            self.schedule.lock().unwrap().set(id, at);
+        match after {
+            After::At(at) => self.schedule.lock().unwrap().set(id, at),
+            After::Gone => {
+                self.deferred.lock().unwrap().remove(&id);
+                self.held.lock().unwrap().remove(&id);
+            }
         }
     }
 
@@ -334,6 +383,8 @@ impl Inner {
             }
             plan.due.retain(|id, _| present.contains(id));
         }
+        self.deferred.lock().unwrap().retain(|id| present.contains(id));
+        self.held.lock().unwrap().retain(|id| present.contains(id));
         if let Ok(ids) = self.states.ids() {
             for id in ids {
                 if !present.contains(&id) && !self.in_flight.lock().unwrap().contains(&id) {
@@ -397,8 +448,10 @@ impl Inner {
             }
         };
         if self.states.is_held(id) {
+            self.held.lock().unwrap().insert(id.clone());
             return After::At(held_recheck);
         }
+        self.held.lock().unwrap().remove(id);
         let retry = self.states.take_retry(id);
         let due = retry || state.is_final() || state.next_due().is_some_and(|t| t <= now);
         if !due {
@@ -522,7 +575,10 @@ impl Inner {
             r.remote = attempt.remote.clone();
             r.last_reply = Some(attempt.reply.clone());
             match attempt.outcome {
-                Outcome::Delivered => r.status = Status::Delivered,
+                Outcome::Delivered => {
+                    r.status = Status::Delivered;
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                }
                 Outcome::Perm => r.status = Status::Failed,
                 Outcome::Temp => {
                     r.attempts += 1;
@@ -548,6 +604,14 @@ impl Inner {
                 reply = %attempt.reply,
                 "delivery attempt"
             );
+            if r.status == Status::Failed {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if is_deferred(&state) {
+            self.deferred.lock().unwrap().insert(id.clone());
+        } else {
+            self.deferred.lock().unwrap().remove(&id);
         }
         let all_delivered = state.recipients.iter().all(|r| r.status == Status::Delivered);
         // A message delivered to everyone on its first attempt goes straight to removal: its
@@ -713,6 +777,11 @@ impl Inner {
         tracing::info!(id = %id, "message finished and removed from the queue");
         true
     }
+}
+
+/// A message waiting for the next try of a recipient that failed temporarily.
+fn is_deferred(state: &MessageState) -> bool {
+    state.recipients.iter().any(|r| r.status == Status::Pending && r.attempts > 0)
 }
 
 fn domain_of(address: &str) -> String {

@@ -98,6 +98,39 @@ fn inbox(w: &World, address: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// The counts the admin center's home page asks for follow the queue in memory: a message
+/// accepted, deferred, held, given up and bounced, the bounce delivered.
+#[tokio::test]
+async fn queue_counts_follow_accept_defer_hold_bounce_and_delivery() {
+    use authrelay_core::QueueCounts;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let w = world(vec![smarthost(port)]).await;
+    assert_eq!(w.manager.counts(), QueueCounts::default());
+    let id = w.spool.accept(&envelope("someone@far.test"), b"Subject: scan\r\n\r\nbody\r\n").await.unwrap();
+    let other = w.spool.accept(&envelope("other@far.test"), b"Subject: two\r\n\r\nbody\r\n").await.unwrap();
+    w.states.set_held(&other, true).unwrap();
+    w.manager.run_due().await;
+    let counts = w.manager.counts();
+    assert_eq!((counts.queued, counts.deferred, counts.held), (2, 1, 1), "{counts:?}");
+    // Released and retried: deferred too now.
+    w.states.set_held(&other, false).unwrap();
+    w.states.request_retry(&other).unwrap();
+    w.manager.run_due().await;
+    let counts = w.manager.counts();
+    assert_eq!((counts.queued, counts.deferred, counts.held), (2, 2, 0), "{counts:?}");
+    // Older than give_up_after (600 s): both fail for good and leave the queue; the two bounces
+    // queued for them count once the manager has their announcement (at once when running).
+    w.clock.set_ms(T0 + 700_000);
+    w.manager.run_due().await;
+    let counts = w.manager.counts();
+    assert_eq!((counts.queued, counts.deferred, counts.failed, counts.delivered), (0, 0, 2, 0), "{counts:?}");
+    assert!(w.spool.read(&id).is_err());
+    assert_eq!(w.spool.list().unwrap().len(), 2, "the bounces");
+    // The bounces go to the sender's local mailbox.
+    w.manager.run_due().await;
+    assert_eq!(w.manager.counts(), QueueCounts { queued: 0, deferred: 0, held: 0, delivered: 2, failed: 2 });
+}
+
 /// A far side that is down: every attempt is a refused connection. The manager retries
 /// exactly on the schedule (60 s, then 120 s, then 200 s capped), gives up once the message is
 /// older than 600 s, and bounces to the sender's local mailbox with the failure inside.
