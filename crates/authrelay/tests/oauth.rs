@@ -35,6 +35,11 @@ fn oidc_dir() -> std::path::PathBuf {
 }
 
 fn start_provider() -> Provider {
+    start_provider_logging(None)
+}
+
+/// The provider; with `token_log`, it appends a line there for every token request.
+fn start_provider_logging(token_log: Option<&std::path::Path>) -> Provider {
     assert!(
         oidc_dir().join("node_modules/oidc-provider").is_dir(),
         "oidc-provider is not installed: run `npm ci` in crates/authrelay/tests/oidc (scripts/test does)"
@@ -45,7 +50,11 @@ fn start_provider() -> Provider {
         { "client_id": "stranger", "client_secret": "s3cret-stranger", "email": "nobody@contoso.com", "ttl": 300 },
         { "client_id": "unverified", "client_secret": "s3cret-unverified", "email": MAILBOX, "email_verified": false, "ttl": 300 },
     ]);
-    let mut child = Command::new("node")
+    let mut node = Command::new("node");
+    if let Some(log) = token_log {
+        node.env("TOKEN_LOG", log);
+    }
+    let mut child = node
         .arg(oidc_dir().join("provider.mjs"))
         .arg(clients.to_string())
         .stdout(Stdio::piped())
@@ -328,4 +337,148 @@ fn bridge_with_a_revoked_client_keeps_the_message_and_says_why() {
     };
     assert!(reply.contains("refused client 'revoked-client'") && reply.contains("invalid_client"), "{reply}");
     assert!(b.queued().is_empty());
+}
+
+/// The scripted smarthost (support/xoauth2_smarthost.py): STARTTLS with a fresh certificate,
+/// then XOAUTH2 only; `mode` "first" refuses the first token it sees, "all" every token.
+struct Smarthost {
+    child: Child,
+    work: tempfile::TempDir,
+    port: u16,
+    ca: std::path::PathBuf,
+}
+
+impl Drop for Smarthost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Smarthost {
+    fn start(mode: &str) -> Smarthost {
+        let work = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (ca, key) = (work.path().join("cert.pem"), work.path().join("key.pem"));
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+        let child = Command::new("python3")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/xoauth2_smarthost.py"))
+            .arg(work.path())
+            .arg(&ca)
+            .arg(&key)
+            .arg(mode)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(work.path().join("port")) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(std::time::Instant::now() < deadline, "the scripted smarthost did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Smarthost { child, work, port, ca }
+    }
+
+    fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.work.path().join(name)).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+}
+
+/// Authrelay with a route to the scripted smarthost, XOAUTH2 with the provider's tokens for
+/// relay-a; `first_retry_secs` as given.
+fn relay_to(provider: &Provider, smarthost: &Smarthost, first_retry_secs: u64) -> TestServer {
+    let tables = format!(
+        "[delivery]\nfirst_retry_secs = {first_retry_secs}\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\n\
+         port = {port}\ntls = \"starttls\"\ntls_name = \"localhost\"\nca_file = \"{ca}\"\nuser = \"{MAILBOX}\"\nauth = \"xoauth2\"\n\
+         token_endpoint = \"{issuer}/token\"\nclient_id = \"relay-a\"\nclient_secret = \"s3cret-relay-a\"\nscope = \"smtp.send\"\n\
+         resource = \"{AUDIENCE}\"\n",
+        port = smarthost.port,
+        ca = smarthost.ca.display(),
+        issuer = provider.issuer,
+    );
+    let server = TestServer::start_with_tables(common::Options::default(), &tables);
+    server.open_contoso();
+    server
+}
+
+/// Sends one message through `server` with Python's smtplib (STARTTLS, AUTH PLAIN as the
+/// seeded scanner).
+fn send_one(server: &TestServer, subject: &str) {
+    let script = format!(
+        "import smtplib, ssl\nctx = ssl.create_default_context(cafile={ca:?})\nctx.check_hostname = False\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=20)\ns.starttls(context=ctx)\n\
+         s.login('scanner@contoso.com', {password:?})\n\
+         s.sendmail('scanner@contoso.com', ['someone@far.example'], 'Subject: {subject}\\r\\n\\r\\nbody\\r\\n')\ns.quit()\n",
+        ca = server.data_dir().join("tls/cert.pem").display().to_string(),
+        port = server.submission.port(),
+        password = common::PASSWORD,
+    );
+    let out = Command::new("python3").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    f()
+}
+
+/// The smarthost refuses the first token it sees (535 after an error challenge): the relay
+/// drops the cached token, fetches a new one and delivers in the same attempt; the provider saw
+/// two token requests, the smarthost two different tokens.
+#[test]
+fn a_token_the_upstream_refuses_is_fetched_anew_once_and_the_message_delivered() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let token_log = log_dir.path().join("token-requests");
+    let provider = start_provider_logging(Some(&token_log));
+    let smarthost = Smarthost::start("first");
+    let relay = relay_to(&provider, &smarthost, 3600);
+    send_one(&relay, "fresh token");
+    assert!(wait_for(30, || !smarthost.lines("messages").is_empty()), "not delivered: {}", relay.logs());
+    let tokens = smarthost.lines("tokens");
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    let (first, second) = (tokens[0].split_once(' ').unwrap(), tokens[1].split_once(' ').unwrap());
+    assert_eq!((first.1, second.1), ("refused", "accepted"));
+    assert_ne!(first.0, second.0, "the refused token was not used again");
+    let requests = std::fs::read_to_string(&token_log).unwrap_or_default().lines().count();
+    assert_eq!(requests, 2, "token requests at the provider");
+    let message: serde_json::Value = serde_json::from_str(&smarthost.lines("messages")[0]).unwrap();
+    assert!(message["data"].as_str().unwrap().contains("Subject: fresh token"), "{message}");
+    // Within the first attempt: a deferral would wait first_retry_secs (an hour).
+    let queue_len = || {
+        let list: serde_json::Value = serde_json::from_str(&relay.ok(&["queue", "list", "--json"])).unwrap();
+        list.as_array().unwrap().len()
+    };
+    assert!(wait_for(10, || queue_len() == 0), "the message left the queue");
+    assert!(!relay.logs().contains("eyJ"), "a token in the log");
+}
+
+/// A smarthost that refuses every token: one new token is fetched, then the message is
+/// deferred (not bounced) with the upstream's reply in its state.
+#[test]
+fn a_smarthost_refusing_the_new_token_too_defers_with_its_reply() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let token_log = log_dir.path().join("token-requests");
+    let provider = start_provider_logging(Some(&token_log));
+    let smarthost = Smarthost::start("all");
+    let relay = relay_to(&provider, &smarthost, 3600);
+    send_one(&relay, "refused twice");
+    let list = || serde_json::from_str::<serde_json::Value>(&relay.ok(&["queue", "list", "--json"])).unwrap();
+    assert!(wait_for(30, || list()[0]["state"] == "deferred"), "{}", relay.logs());
+    let recipient = &list()[0]["recipients"][0];
+    assert_eq!(recipient["attempts"], 1);
+    let reply = recipient["last_reply"].as_str().unwrap();
+    assert!(reply.contains("535 5.7.3 Authentication unsuccessful [scripted]"), "{reply}");
+    assert!(reply.contains("\"status\": \"401\""), "the error challenge is kept: {reply}");
+    assert_eq!(smarthost.lines("tokens").len(), 2, "{:?}", smarthost.lines("tokens"));
+    assert_eq!(std::fs::read_to_string(&token_log).unwrap_or_default().lines().count(), 2);
+    assert!(smarthost.lines("messages").is_empty());
 }

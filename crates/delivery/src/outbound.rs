@@ -107,6 +107,7 @@ enum Login {
     XOAuth2 {
         user: String,
         token: String,
+        source: Arc<authrelay_oauth::TokenSource>,
     },
 }
 
@@ -422,7 +423,7 @@ impl Outbound {
                     // XOAUTH2 with a token from the client-credentials grant (cached, renewed
                     // before it expires); a token endpoint that refuses is the admin's to fix.
                     (Some(u), _, Some(source)) => match source.token().await {
-                        Ok(token) => Some(Login::XOAuth2 { user: u.clone(), token }),
+                        Ok(token) => Some(Login::XOAuth2 { user: u.clone(), token, source: source.clone() }),
                         Err(e) => return Err(HostFailure(format!("OAuth for {host}: {e}")).into()),
                     },
                     (Some(u), Some(p), None) => Some(Login::Password { user: u.clone(), password: p.clone() }),
@@ -465,8 +466,22 @@ impl Outbound {
             }
         };
         if let Some(login) = &login {
-            if let Err(AuthFailure::Refused(why) | AuthFailure::Other(why)) = self.authenticate(&mut conn, login).await
-            {
+            let mut result = self.authenticate(&mut conn, login).await;
+            // A token the upstream refuses (revoked, its permissions changed, another tenant's
+            // key) stays refused: drop it, fetch a new one once, and try again on this
+            // connection, within this delivery attempt (issue 18.6).
+            if let (Err(AuthFailure::Refused(first)), Login::XOAuth2 { user, token, source }) = (&result, login) {
+                source.invalidate(token).await;
+                tracing::info!(host = %host, reply = %first, "upstream refused the OAuth token; fetching a new one");
+                result = match source.token().await {
+                    Ok(fresh) => {
+                        let retry = Login::XOAuth2 { user: user.clone(), token: fresh, source: source.clone() };
+                        self.authenticate(&mut conn, &retry).await
+                    }
+                    Err(e) => Err(AuthFailure::Other(format!("{first}; a new token: {e}"))),
+                };
+            }
+            if let Err(AuthFailure::Refused(why) | AuthFailure::Other(why)) = result {
                 // Postfix's smtp_sasl_auth_soft_bounce: a credential problem is the admin's to
                 // fix, so keep the mail and retry rather than bounce it.
                 return Err(SetupFailure::Auth(format!("authentication at {host} failed: {why}")));
@@ -521,7 +536,7 @@ impl Outbound {
                 }
                 r
             }
-            Login::XOAuth2 { user, token } if offers("XOAUTH2") => {
+            Login::XOAuth2 { user, token, .. } if offers("XOAUTH2") => {
                 let line = format!("AUTH XOAUTH2 {}\r\n", b64(&format!("user={user}\x01auth=Bearer {token}\x01\x01")));
                 let r = wire.command(line.as_bytes(), t).await.map_err(other)?;
                 if r.code == 334 {

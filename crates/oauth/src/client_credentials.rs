@@ -93,9 +93,14 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Forgets the cached token (after the upstream refused it).
-    pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+    /// Forgets the cached token after the upstream refused `refused`. Only that token: when
+    /// deliveries running side by side meet the same refusal, the first fetches a new token and
+    /// the others take it instead of dropping it again.
+    pub async fn invalidate(&self, refused: &str) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|(token, _)| token == refused) {
+            *cached = None;
+        }
     }
 
     async fn fetch(&self) -> Result<(String, Duration), String> {

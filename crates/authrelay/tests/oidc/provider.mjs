@@ -52,5 +52,12 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+// With TOKEN_LOG set, one line per token request, so a test can count them.
+if (process.env.TOKEN_LOG) {
+  const { appendFileSync } = await import('node:fs');
+  server.on('request', (req) => {
+    if (req.method === 'POST' && req.url.startsWith('/token')) appendFileSync(process.env.TOKEN_LOG, 'token\n');
+  });
+}
 server.on('request', provider.callback());
 console.log(JSON.stringify({ issuer }));
