@@ -343,7 +343,9 @@ mod tests {
         assert!(files.len() > 50, "walked {} files", files.len());
         let templated: Vec<&ReplyId> = ReplyId::ALL.iter().filter(|id| id.placeholders() > 0).collect();
         let mut bad = vec![];
-        for file in files.iter().filter(|f| !f.ends_with("core/src/reply.rs")) {
+        // Test modules (`tests.rs`) name rows to compare replies with; they send none.
+        let sends = |f: &&std::path::PathBuf| !f.ends_with("core/src/reply.rs") && !f.ends_with("tests.rs");
+        for file in files.iter().filter(sends) {
             let text = std::fs::read_to_string(file).unwrap();
             for id in &templated {
                 let needle = format!("ReplyId::{}", id.as_str());
