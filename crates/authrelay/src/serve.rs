@@ -22,8 +22,10 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     let tls = crate::tls::server_config(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
 
     let shutdown = CancellationToken::new();
+    // The one wall clock of the SMTP side and delivery (crates/core/src/clock.rs).
+    let clock: Arc<dyn authrelay_core::Clock> = Arc::new(authrelay_core::SystemClock);
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
-    let (delivery, queued, counter) = start_delivery(&config, spool.clone(), shutdown.clone()).await?;
+    let (delivery, queued, counter) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
         &config.admin,
@@ -52,13 +54,15 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     let retention = authrelay_smtp::signin_volume::spawn_retention(
         Arc::new(directory.clone()),
         Duration::from_secs(config.limits.signin_retention_days.saturating_mul(24 * 60 * 60)),
+        clock.clone(),
         shutdown.clone(),
     );
     let shared = Arc::new(Shared {
         config: config.session_config(),
         auth: Authenticator::with_protection(Arc::new(directory), config.protection_config())
             .with_oauth(oauth)
-            .with_connectors(config.access.connectors()),
+            .with_connectors(config.access.connectors())
+            .with_clock(clock),
         spool,
         shutdown: shutdown.clone(),
     });
@@ -143,16 +147,12 @@ async fn wait_for_signal() {
 async fn start_delivery(
     config: &Effective,
     spool: Spool,
+    clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
 ) -> Result<(tokio::task::JoinHandle<()>, usize, Arc<dyn authrelay_core::QueueCounter>), CliError> {
     let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
-    let manager = authrelay_delivery::QueueManager::new(
-        spool,
-        Arc::new(directory),
-        config.delivery.clone(),
-        Arc::new(authrelay_delivery::SystemClock),
-    )
-    .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
+    let manager = authrelay_delivery::QueueManager::new(spool, Arc::new(directory), config.delivery.clone(), clock)
+        .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.
     let queued = manager.queued();
     // The admin center asks the manager for the queue's counts instead of scanning the spool.

@@ -17,15 +17,12 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use authrelay_core::{Check, CredentialKind, Quoted};
+use authrelay_core::{Check, Clock, CredentialKind, Quoted, SystemClock};
 use authrelay_directory::{secrets, AuthRecord, Directory, OrgLimits, SignInEntry};
 use authrelay_policy::{decide, needs_credential_check, AccountFacts, AuthFacts, CredentialCheck, Decision};
 
 use crate::credential_cache::CredentialCache;
 use crate::protection::{AddressGuard, MailboxSessions, MailboxSlot, ProtectionConfig};
-
-/// Unix seconds; injectable so quota and lockout tests can move time.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Where an attempt comes from, for the sign-in log.
 #[derive(Debug, Clone)]
@@ -98,7 +95,8 @@ pub struct Authenticator {
     directory: Arc<dyn Directory>,
     guard: Arc<AddressGuard>,
     sessions: Arc<MailboxSessions>,
-    clock: Clock,
+    /// The wall clock (crates/core) of sign-ins, lockout, quotas and the session's dates.
+    clock: Arc<dyn Clock>,
     /// Credentials argon2id verified in the last minute (credential_cache.rs).
     credentials: CredentialCache,
     /// `[oauth]`: the issuer whose bearer tokens AUTH XOAUTH2 / OAUTHBEARER accept (oauth.rs).
@@ -137,7 +135,7 @@ impl Authenticator {
             pool: crate::verify_pool::VerifyPool::new(config.verify_pool),
             guard: AddressGuard::new(config),
             sessions: Arc::new(MailboxSessions::default()),
-            clock: Arc::new(now),
+            clock: Arc::new(SystemClock),
             credentials: CredentialCache::default(),
             oauth: None,
             connectors: Arc::new(Vec::new()),
@@ -168,9 +166,14 @@ impl Authenticator {
     }
 
     /// Replaces the clock (tests).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The wall clock every part of the session reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn guard(&self) -> &Arc<AddressGuard> {
@@ -187,13 +190,13 @@ impl Authenticator {
 
     /// Counts an accepted message for the SMTP AUTH clients report; never waits (submissions.rs).
     pub fn record_submission(&self, user: &AuthenticatedUser, tls: Option<&str>) {
-        self.submissions.record(&user.address, tls, user.credential, (self.clock)());
+        self.submissions.record(&user.address, tls, user.credential, self.clock.now_secs());
     }
 
     /// How many more recipients `address` may have within the rolling 24 hours; `None` when the
     /// directory cannot say (the quota is then not enforced for this message, and it is logged).
     pub async fn recipients_left(&self, address: &str, limit: u64) -> Option<u64> {
-        let now = (self.clock)();
+        let now = self.clock.now_secs();
         let ticket = match self.quota.used(address, now) {
             Ok(used) => return Some(limit.saturating_sub(used)),
             Err(ticket) => ticket,
@@ -222,13 +225,13 @@ impl Authenticator {
     /// receiver resolves once it is written; the session awaits them before it ends, so a
     /// stopping server still records every message.
     pub fn record_recipients_in_background(&self, address: &str, count: usize) -> tokio::sync::oneshot::Receiver<()> {
-        self.quota_writer.record(address, (self.clock)(), u32::try_from(count).unwrap_or(u32::MAX))
+        self.quota_writer.record(address, self.clock.now_secs(), u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// Adds an accepted message's recipients to the mailbox's rolling quota.
     pub async fn record_recipients(&self, address: &str, count: usize) {
         let count = u32::try_from(count).unwrap_or(u32::MAX);
-        match self.directory.record_recipients(address, (self.clock)(), count).await {
+        match self.directory.record_recipients(address, self.clock.now_secs(), count).await {
             Ok(()) => self.quota.add(address, u64::from(count)),
             Err(e) => tracing::error!(error = %e, "cannot record the recipient quota"),
         }
@@ -243,7 +246,7 @@ impl Authenticator {
     pub async fn attempt(&self, ctx: &AttemptContext, mut facts: AuthFacts, presented: Presented<'_>) -> Outcome {
         let peer = ctx.peer.ip();
         let ip = peer.to_string();
-        let at = (self.clock)();
+        let at = self.clock.now_secs();
         let policy = self.protection().lockout;
         facts.address_budget_exhausted = self.guard.exhausted(peer);
         // The name the sign-in row shows, the verified kind, the account and what accepting needs.
@@ -456,7 +459,7 @@ impl Authenticator {
             return;
         }
         let entry = SignInEntry {
-            at: (self.clock)(),
+            at: self.clock.now_secs(),
             client_ip: ctx.peer.ip().to_string(),
             client_port: ctx.peer.port(),
             tls: ctx.tls.clone(),
@@ -569,10 +572,6 @@ async fn verify(
         }
     }
     (CredentialCheck::Invalid, None)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -241,7 +241,8 @@ impl<S: Connection> Session<S> {
     async fn still_signed_in(&mut self) -> bool {
         let Some(user) = &self.user else { return true };
         let directory = self.shared.auth.directory().clone();
-        match crate::revocation::standing(directory.as_ref(), user, self.peer.ip(), unix_now()).await {
+        let now = self.shared.auth.clock().now_secs();
+        match crate::revocation::standing(directory.as_ref(), user, self.peer.ip(), now).await {
             Ok(()) => {
                 self.standing_checked = Instant::now();
                 true
@@ -738,7 +739,7 @@ impl<S: Connection> Session<S> {
             rcpt_to: tx.recipients,
             auth_user: user.address.clone(),
             client_ip: self.peer.ip().to_string(),
-            received_at: unix_now(),
+            received_at: self.shared.auth.clock().now_secs(),
             smtputf8: tx.smtputf8,
             body_8bit: tx.body == Body::EightBitMime,
             connector: self.connector.clone().filter(|_| user.credential == CredentialKind::Connector),
@@ -791,8 +792,9 @@ impl<S: Connection> Session<S> {
             _ if !authenticated => "(not authenticated)".to_string(),
             _ => format!("(authenticated user {} with {})", user.address, user.credential.as_str()),
         };
+        let now = time::OffsetDateTime::from_unix_timestamp(self.shared.auth.clock().now_secs());
         let date =
-            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
+            now.ok().and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok()).unwrap_or_default();
         let helo = sanitize_header_word(&self.hello_name);
         format!(
             "Received: from {helo} ([{ip}])\r\n\tby {host} (authrelay) with {protocol}\r\n\t{tls}\r\n\t{who};\r\n\t{date}\r\n",
@@ -837,10 +839,6 @@ fn sanitize_header_word(s: &str) -> String {
     } else {
         cleaned
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

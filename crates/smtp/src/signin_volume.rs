@@ -68,11 +68,12 @@ const PRUNE_BATCH: u32 = 5_000;
 pub fn spawn_retention(
     directory: Arc<dyn Directory>,
     retention: Duration,
+    clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let before = unix_now() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
+            let before = clock.now_secs() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
             match directory.prune_signins(before, PRUNE_BATCH).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "pruned sign-in log rows past their retention"),
@@ -84,10 +85,6 @@ pub fn spawn_retention(
             }
         }
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

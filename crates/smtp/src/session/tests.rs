@@ -146,7 +146,7 @@ impl World {
         let auth = Authenticator::with_protection(directory.clone(), setup.protection)
             .with_oauth(oauth)
             .with_connectors(setup.connectors)
-            .with_clock(Arc::new(|| T0));
+            .with_clock(Arc::new(authrelay_core::ManualClock::at_secs(T0)));
         let shared = Arc::new(Shared {
             config: setup.config,
             auth,
