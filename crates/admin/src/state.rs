@@ -32,6 +32,18 @@ pub struct AdminConfig {
     pub smtp_server: Option<authrelay_migrate::sheet::Server>,
     /// The queue manager's in-memory counts (the home page); `None` without delivery.
     pub queue: Option<Arc<dyn authrelay_core::QueueCounter>>,
+    /// Renders the Prometheus text exposition for `/metrics`; `None`: no metrics here.
+    pub metrics: Option<MetricsRenderer>,
+}
+
+/// The server's metrics in Prometheus' text format, rendered when scraped.
+#[derive(Clone)]
+pub struct MetricsRenderer(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for MetricsRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsRenderer")
+    }
 }
 
 impl AdminConfig {
@@ -46,6 +58,7 @@ impl AdminConfig {
             doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
             smtp_server: None,
             queue: None,
+            metrics: None,
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/signout", post(signout))
         .route("/lang", post(set_lang))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .route("/static/admin.css", get(css))
         .route("/static/admin.js", get(js))
@@ -256,6 +257,22 @@ fn notice(lang: Lang, done: &Done) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Static files
+
+/// Prometheus' scrape: counters and gauges of the whole server (README, "Monitoring"). Like
+/// `/healthz`, it needs no sign-in: it holds no names, addresses or secrets, only counts.
+async fn metrics(State(state): State<SharedState>) -> Response {
+    match &state.config.metrics {
+        Some(render) => (
+            [
+                (CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            (render.0)(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not collected by this process\n").into_response(),
+    }
+}
 
 /// Liveness for a load balancer or systemd: the process answers. No sign-in, no data.
 async fn healthz() -> Response {

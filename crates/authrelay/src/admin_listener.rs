@@ -11,6 +11,7 @@ pub async fn start(
     queue: std::sync::Arc<dyn authrelay_core::QueueCounter>,
     limits: &authrelay_config::Limits,
     smtp_server: authrelay_migrate::sheet::Server,
+    metrics: Option<authrelay_admin::state::MetricsRenderer>,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
     let Some(listen) = admin.listen else { return Ok(None) };
     let mut config = authrelay_admin::AdminConfig::new(listen);
@@ -23,6 +24,7 @@ pub async fn start(
     };
     config.smtp_server = Some(smtp_server);
     config.queue = Some(queue);
+    config.metrics = metrics;
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

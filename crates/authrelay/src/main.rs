@@ -8,6 +8,7 @@ mod commands;
 mod delivery_cli;
 mod device_cli;
 mod import_cli;
+mod metrics;
 mod operations;
 mod output;
 mod protection_cli;

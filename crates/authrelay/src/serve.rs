@@ -26,6 +26,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
     let clock: Arc<dyn authrelay_core::Clock> = Arc::new(authrelay_core::SystemClock);
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
     let (delivery, queued, counter) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
+    let metrics = crate::metrics::install(counter.clone(), &cert);
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
         &config.admin,
@@ -40,6 +41,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
             starttls_port: config.listen.submission.map(|a| a.port()).filter(|p| *p != 0),
             tls_port: config.listen.submissions.map(|a| a.port()).filter(|p| *p != 0),
         },
+        metrics,
     )
     .await
     .map_err(|e| CliError::new("err-listen").arg("reason", e))?;

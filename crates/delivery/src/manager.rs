@@ -539,7 +539,9 @@ impl Inner {
         }
         for i in local {
             let address = state.recipients[i].address.clone();
-            results.push((i, self.deliver_local(&address, &message).await));
+            let attempt = self.deliver_local(&address, &message).await;
+            count_delivery("local", attempt.outcome);
+            results.push((i, attempt));
         }
         if !groups.is_empty() {
             let mut outgoing = self.dkim_signatures(&envelope, &message);
@@ -556,6 +558,10 @@ impl Inner {
                     body_8bit: envelope.body_8bit,
                 };
                 let attempts = self.outbound.deliver(route_index, route, &domain, &job).await;
+                let destination = if matches!(route.kind, RouteKind::Mx) { "mx" } else { "smarthost" };
+                for attempt in &attempts {
+                    count_delivery(destination, attempt.outcome);
+                }
                 // No host answered at all (refused, timed out, no greeting or TLS, no address):
                 // the destination is down, not this message's problem.
                 if attempts.iter().all(|a| a.outcome == Outcome::Temp && a.remote.is_none()) {
@@ -786,4 +792,14 @@ fn is_deferred(state: &MessageState) -> bool {
 
 fn domain_of(address: &str) -> String {
     address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// `authrelay_deliveries_total{destination, outcome}`: one per recipient and attempt.
+fn count_delivery(destination: &'static str, outcome: Outcome) {
+    let outcome = match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Temp => "deferred",
+        Outcome::Perm => "failed",
+    };
+    metrics::counter!("authrelay_deliveries_total", "destination" => destination, "outcome" => outcome).increment(1);
 }

@@ -453,6 +453,14 @@ impl Authenticator {
         decision: &Decision,
     ) {
         let (check, reply) = (decision.check(), decision.reply());
+        // Counted before the row's rate limit: the metric sees every attempt.
+        metrics::counter!(
+            "authrelay_auth_attempts_total",
+            "check" => check.as_str(),
+            "credential" => credential.map_or("none", |k| k.as_str()),
+            "result" => if decision.accepted() { "accepted" } else { "refused" },
+        )
+        .increment(1);
         // No credential was offered: past a burst, such rows are written at a bounded rate per
         // address, so a client repeating them cannot flood the log (issue 12.3).
         if matches!(check, Check::Tls | Check::Mechanism) && !self.early_rows.allow(ctx.peer.ip()) {

@@ -165,6 +165,21 @@ async fn serve_proxied(
 }
 
 async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
+    let listener = match kind {
+        ListenerKind::Submission => "submission",
+        ListenerKind::Submissions => "submissions",
+    };
+    metrics::counter!("authrelay_smtp_connections_total", "listener" => listener).increment(1);
+    let open = metrics::gauge!("authrelay_smtp_sessions_open", "listener" => listener);
+    open.increment(1.0);
+    // Decremented however the session ends.
+    struct Open(metrics::Gauge);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.decrement(1.0);
+        }
+    }
+    let _open = Open(open);
     let stream = match kind {
         ListenerKind::Submission => Stream::Plain(tcp),
         ListenerKind::Submissions => match tokio::time::timeout(Duration::from_secs(30), tls.accept(tcp)).await {
@@ -180,6 +195,7 @@ async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: T
 }
 
 async fn refuse(mut tcp: TcpStream, reply: ReplyId) {
+    metrics::counter!("authrelay_smtp_connections_refused_total", "reply" => reply.as_str()).increment(1);
     let reply = reply.reply().to_wire();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply.as_bytes())).await;
     let _ = tcp.shutdown().await;

@@ -152,6 +152,8 @@ impl<S: Connection> Session<S> {
 
     fn reply(&mut self, reply: Reply) {
         self.note_refusal(reply.id);
+        metrics::counter!("authrelay_smtp_replies_total", "code" => reply.id.code().to_string(), "reply" => reply.id.as_str())
+            .increment(1);
         self.output.extend_from_slice(reply.to_wire().as_bytes());
     }
 

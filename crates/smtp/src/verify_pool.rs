@@ -56,6 +56,7 @@ struct Job {
     secret: String,
     hash: String,
     deadline: Instant,
+    queued: Instant,
     reply: oneshot::Sender<bool>,
 }
 
@@ -121,12 +122,14 @@ impl VerifyPool {
             let mut q = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
             let n = q.outstanding.entry(ip).or_insert(0);
             if *n >= config.per_address {
+                metrics::counter!("authrelay_auth_verifications_busy_total", "reason" => "address-share").increment(1);
                 return Err(Busy::AddressShare);
             }
             *n += 1;
-            let deadline = Instant::now() + config.wait;
+            let queued = Instant::now();
+            let deadline = queued + config.wait;
             let jobs = q.waiting.entry(ip).or_default();
-            jobs.push_back(Job { ip, secret, hash, deadline, reply: tx });
+            jobs.push_back(Job { ip, secret, hash, deadline, queued, reply: tx });
             if jobs.len() == 1 {
                 q.turn.push_back(ip);
             }
@@ -136,7 +139,10 @@ impl VerifyPool {
         // wait; the outer bound only guards against a pool that stopped.
         match tokio::time::timeout(config.wait * 2 + Duration::from_secs(1), rx).await {
             Ok(Ok(ok)) => Ok(ok),
-            Ok(Err(_)) | Err(_) => Err(Busy::Timeout),
+            Ok(Err(_)) | Err(_) => {
+                metrics::counter!("authrelay_auth_verifications_busy_total", "reason" => "timeout").increment(1);
+                Err(Busy::Timeout)
+            }
         }
     }
 
@@ -172,6 +178,7 @@ fn worker(inner: &Inner) {
         // Dropped unanswered (the session answers 454) when it waited too long or the client
         // is gone: its memory is never spent.
         if Instant::now() < job.deadline && !job.reply.is_closed() {
+            metrics::histogram!("authrelay_auth_verification_wait_seconds").record(job.queued.elapsed().as_secs_f64());
             let ok = (inner.verifier)(&job.secret, &job.hash);
             let _ = job.reply.send(ok);
         }

@@ -403,7 +403,9 @@ impl Writer {
             self.segment.file.write_all_at(&request.record.0, self.segment.offset)?;
             self.segment.offset += len;
         }
+        let started = std::time::Instant::now();
         self.segment.file.sync_data()?;
+        metrics::histogram!("authrelay_journal_sync_seconds").record(started.elapsed().as_secs_f64());
         self.syncs.fetch_add(1, Ordering::Relaxed);
         *self.progress.lock().unwrap_or_else(|e| e.into_inner()) =
             Position { seq: self.segment.seq, offset: self.segment.offset };

@@ -259,6 +259,13 @@ impl Spool {
 
     /// [`Spool::accept`] for a caller that can give up its buffer, saving one copy.
     pub async fn accept_owned(&self, envelope: &Envelope, message: Vec<u8>) -> Result<QueueId, SpoolError> {
+        let result = self.accept_durably(envelope, message).await;
+        let outcome = if result.is_ok() { "accepted" } else { "failed" };
+        metrics::counter!("authrelay_messages_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn accept_durably(&self, envelope: &Envelope, message: Vec<u8>) -> Result<QueueId, SpoolError> {
         let queued_at = unix_millis() as i64 / 1000;
         let header = format::encode_header(envelope, &message, queued_at)?;
         let size = message.len() as u64;

@@ -1,0 +1,102 @@
+//! Prometheus metrics (issue 17, item 6): the seed's story — a device refused under security
+//! defaults, then accepted after the fix — moves the counters it should, and the scrape passes
+//! `promtool check metrics` (Debian's `prometheus`, installed by scripts/test).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::TestServer;
+
+const USER: &str = "scanner@contoso.com";
+const SCRIPT: &str = include_str!("support/device_client.py");
+
+fn scrape(server: &TestServer) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", &format!("http://{}/metrics", server.admin())])
+        .output()
+        .expect("curl must be installed to run this test");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of one sample line (`name{labels} value`), 0 when absent.
+fn value(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+fn device(server: &TestServer, secret: &str) -> (i32, String) {
+    let script = server.dir.path().join("device_client.py");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(server.submission.port().to_string())
+        .arg(server.data_dir().join("tls/cert.pem"))
+        .arg(USER)
+        .arg(secret)
+        .arg("127.0.0.1")
+        .arg("LOGIN")
+        .output()
+        .expect("python3");
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn promtool(scrape: &str) -> (bool, String) {
+    let bin = ["/usr/bin/promtool", "/usr/sbin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("promtool is not installed: apt-get install prometheus (scripts/test does)");
+    let mut child = Command::new(bin)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(scrape.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn the_seed_story_moves_the_counters_and_promtool_accepts_the_scrape() {
+    let server = TestServer::start();
+    server.seed_contoso();
+    server.ok(&["user", "set", USER, "--smtp-auth", "enabled"]);
+    let before = scrape(&server);
+    assert!(before.contains("# TYPE authrelay_queue_messages gauge"), "{before}");
+    let expiry = value(&before, "authrelay_tls_certificate_expiry_timestamp_seconds");
+    assert!(expiry > common::now_millis() as f64 / 1000.0 + 300.0 * 86_400.0, "{expiry}");
+
+    // Refused: security defaults are on.
+    let (code, text) = device(&server, common::PASSWORD);
+    assert_eq!(code, 3, "{text}");
+    // The fix, then accepted and queued.
+    server.ok(&["org", "set", "Contoso", "--security-defaults", "off"]);
+    let (code, text) = device(&server, common::PASSWORD);
+    assert_eq!(code, 0, "{text}");
+
+    let after = scrape(&server);
+    let refused = r#"authrelay_auth_attempts_total{check="security-defaults",credential="password",result="refused"}"#;
+    let accepted = r#"authrelay_auth_attempts_total{check="accepted",credential="password",result="accepted"}"#;
+    // smtplib's login() tries PLAIN, then LOGIN after the 535: two refused attempts.
+    assert_eq!(value(&after, refused), 2.0, "{after}");
+    assert_eq!(value(&after, accepted), 1.0, "{after}");
+    assert_eq!(value(&after, r#"authrelay_smtp_replies_total{code="535",reply="SecurityDefaults"}"#), 2.0, "{after}");
+    assert_eq!(value(&after, r#"authrelay_messages_total{outcome="accepted"}"#), 1.0, "{after}");
+    assert!(value(&after, r#"authrelay_smtp_connections_total{listener="submission"}"#) >= 2.0, "{after}");
+    assert!(value(&after, "authrelay_journal_sync_seconds_count") >= 1.0, "{after}");
+    // One argon2id run: the repeats hit the one-minute credential cache.
+    assert!(value(&after, "authrelay_auth_verification_wait_seconds_count") >= 1.0, "{after}");
+    assert!(after.contains("# HELP authrelay_auth_attempts_total"), "{after}");
+
+    let (ok, text) = promtool(&after);
+    assert!(ok, "promtool check metrics: {text}\n{after}");
+}
