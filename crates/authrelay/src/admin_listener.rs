@@ -2,16 +2,22 @@
 
 use std::time::Duration;
 
+/// What the running server shows the admin center as it changes: the queue manager's counts
+/// and the metrics renderer.
+pub struct Live {
+    pub queue: std::sync::Arc<dyn authrelay_core::QueueCounter>,
+    pub metrics: Option<authrelay_admin::state::MetricsRenderer>,
+}
+
 /// Starts the admin center when configured; `None` when `[admin] listen = ""`.
 pub async fn start(
     admin: &authrelay_config::admin::Admin,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
     spool: authrelay_spool::Spool,
-    queue: std::sync::Arc<dyn authrelay_core::QueueCounter>,
+    live: Live,
     limits: &authrelay_config::Limits,
     smtp_server: authrelay_migrate::sheet::Server,
-    metrics: Option<authrelay_admin::state::MetricsRenderer>,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
     let Some(listen) = admin.listen else { return Ok(None) };
     let mut config = authrelay_admin::AdminConfig::new(listen);
@@ -23,8 +29,8 @@ pub async fn start(
         max_sessions: limits.max_sessions_per_mailbox,
     };
     config.smtp_server = Some(smtp_server);
-    config.queue = Some(queue);
-    config.metrics = metrics;
+    config.queue = Some(live.queue);
+    config.metrics = live.metrics;
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

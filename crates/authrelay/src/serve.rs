@@ -33,7 +33,7 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         Some(tls.clone()),
         Arc::new(directory.clone()),
         spool.clone(),
-        counter,
+        crate::admin_listener::Live { queue: counter, metrics },
         &config.limits,
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
@@ -41,7 +41,6 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
             starttls_port: config.listen.submission.map(|a| a.port()).filter(|p| *p != 0),
             tls_port: config.listen.submissions.map(|a| a.port()).filter(|p| *p != 0),
         },
-        metrics,
     )
     .await
     .map_err(|e| CliError::new("err-listen").arg("reason", e))?;
