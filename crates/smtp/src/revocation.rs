@@ -12,8 +12,6 @@ use authrelay_core::CredentialKind;
 use authrelay_directory::{AuthRecord, Directory};
 use authrelay_policy::{decide, AccountFacts, AuthFacts, CredentialCheck, DeviceFacts};
 
-use crate::auth::AuthenticatedUser;
-
 /// How old the last check may be when MAIL starts a transaction.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
 /// How often a session waiting for a command is re-checked.
@@ -46,17 +44,21 @@ impl HeldCredential {
     }
 }
 
-/// Whether `user`'s sign-in still stands; `Err` names why not (for the server log).
-pub async fn standing(
-    directory: &dyn Directory,
-    user: &AuthenticatedUser,
-    client: IpAddr,
-    now: i64,
-) -> Result<(), &'static str> {
-    if user.held == HeldCredential::Connector {
+/// The sign-in a session holds: the mailbox, the kind of credential and what it rests on.
+/// (The session's `AuthenticatedUser` carries these; this module needs nothing else of it.)
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    pub address: &'a str,
+    pub credential: CredentialKind,
+    pub held: &'a HeldCredential,
+}
+
+/// Whether the sign-in still stands; `Err` names why not (for the server log).
+pub async fn standing(directory: &dyn Directory, user: Held<'_>, client: IpAddr, now: i64) -> Result<(), &'static str> {
+    if *user.held == HeldCredential::Connector {
         return Ok(());
     }
-    let record = match directory.auth_record(&user.address).await {
+    let record = match directory.auth_record(user.address).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err("the mailbox no longer exists"),
         Err(e) => {
@@ -66,7 +68,7 @@ pub async fn standing(
         }
     };
     let mut device = None;
-    let present = match &user.held {
+    let present = match user.held {
         HeldCredential::Password(hash) => record.password_hash == *hash,
         HeldCredential::AppPassword(id) => record.app_passwords.iter().any(|a| a.id == *id),
         HeldCredential::DeviceCredential(id) => match record.device_credentials.iter().find(|d| d.id == *id) {

@@ -249,7 +249,8 @@ impl<S: Connection> Session<S> {
         let Some(user) = &self.user else { return true };
         let directory = self.shared.auth.directory().clone();
         let now = self.shared.auth.clock().now_secs();
-        match crate::revocation::standing(directory.as_ref(), user, self.peer.ip(), now).await {
+        let held = crate::revocation::Held { address: &user.address, credential: user.credential, held: &user.held };
+        match crate::revocation::standing(directory.as_ref(), held, self.peer.ip(), now).await {
             Ok(()) => {
                 self.standing_checked = Instant::now();
                 true
