@@ -28,7 +28,8 @@ pub async fn request_guard(
     let lang = lang_of(request.headers());
     let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let host = if host.is_empty() { request.uri().authority().map(|a| a.as_str()).unwrap_or("") } else { host };
-    if !host_allowed(host, &state.config.allowed_hosts) {
+    let allowed = host_allowed(host, &state.allowed_hosts.read().unwrap_or_else(|e| e.into_inner()));
+    if !allowed {
         return ApiError::new(StatusCode::MISDIRECTED_REQUEST, "unknown-host", lang, "api-err-unknown-host", &[])
             .into_response();
     }

@@ -62,9 +62,15 @@ pub struct AdminHandle {
     pub address: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     shutdown: CancellationToken,
+    allowed_hosts: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
 impl AdminHandle {
+    /// Replaces the host names the admin center answers to (a reload of the configuration).
+    pub fn set_allowed_hosts(&self, hosts: Vec<String>) {
+        *self.allowed_hosts.write().unwrap_or_else(|e| e.into_inner()) = hosts;
+    }
+
     /// Stops accepting and waits (at most `grace`) for requests in flight.
     pub async fn stop(self, grace: Duration) {
         self.shutdown.cancel();
@@ -84,7 +90,9 @@ pub async fn start(
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
     let address = listener.local_addr()?;
     let tls = config.tls.clone();
+    let allowed_hosts = Arc::new(std::sync::RwLock::new(config.allowed_hosts.clone()));
     let state = Arc::new(AppState {
+        allowed_hosts: allowed_hosts.clone(),
         ops: authrelay_ops::Ops::new(directory.clone(), store.clone()),
         directory,
         store,
@@ -111,5 +119,5 @@ pub async fn start(
             }
         }),
     };
-    Ok(AdminHandle { address, task, shutdown })
+    Ok(AdminHandle { address, task, shutdown, allowed_hosts })
 }

@@ -69,6 +69,9 @@ pub struct AppState {
     pub store: Arc<dyn AdminStore>,
     pub spool: Option<Spool>,
     pub config: AdminConfig,
+    /// `config.allowed_hosts` as in force now: a reload of the server (SIGHUP) replaces it
+    /// through [`crate::AdminHandle::set_allowed_hosts`].
+    pub allowed_hosts: Arc<std::sync::RwLock<Vec<String>>>,
     pub templates: minijinja::Environment<'static>,
     pub limiter: SignInLimiter,
     /// Every change goes through here (validation, write, audit record).

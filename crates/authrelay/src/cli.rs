@@ -70,6 +70,31 @@ pub enum Command {
     /// credentials, print setup sheets; follow the cutover.
     #[command(subcommand)]
     Import(crate::import_cli::ImportCommand),
+    /// Write a consistent snapshot of the data directory (database, queue, keys and
+    /// certificates) into one archive while the server runs.
+    Backup {
+        /// The archive to write (tar.gz, readable by its owner only).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Unpack a backup into the data directory given by --data-dir, which must be empty or
+    /// absent.
+    Restore {
+        /// The archive `authrelay backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (one per command) into a directory; used to build the package.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Args, Default, Clone)]

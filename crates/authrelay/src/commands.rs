@@ -29,7 +29,12 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(_) => {
             init_logging();
-            crate::serve::serve(effective).await
+            let source = crate::serve::ConfigSource {
+                file: cli.config.clone(),
+                data_dir: cli.data_dir.clone(),
+                overrides: serve_args.overrides(),
+            };
+            crate::serve::serve(effective, source).await
         }
         Command::Config(ConfigCommand::Check) => {
             say(lang, "config-ok", &[]);
@@ -48,7 +53,34 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::Bench(a) => crate::bench_cmd::run(a, &effective, lang).await,
         Command::Admin(c) => crate::admin_cli::run(c, &open_directory(&effective).await?, lang).await,
         Command::Import(c) => crate::import_cli::run(c, &open_directory(&effective).await?, &effective, lang).await,
+        Command::Backup { to } => crate::backup::backup(&effective, &to, lang).await,
+        Command::Restore { from } => crate::backup::restore(&effective, &from, lang),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "authrelay", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Manpages { to } => manpages(&to),
     }
+}
+
+/// `authrelay.1` and one page per command (`authrelay-user.1`, `authrelay-user-add.1`, …),
+/// made from the same texts as `--help`.
+fn manpages(dir: &std::path::Path) -> Result<(), CliError> {
+    use clap::CommandFactory;
+    let fail = |e: std::io::Error| CliError::new("err-data-dir").arg("path", dir.display()).arg("reason", e);
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    fn write(cmd: clap::Command, name: String, usage: String, dir: &std::path::Path) -> std::io::Result<()> {
+        let cmd = cmd.display_name(name.clone()).bin_name(usage.clone());
+        let mut page = vec![];
+        clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.1")), page)?;
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            write(sub.clone(), format!("{name}-{}", sub.get_name()), format!("{usage} {}", sub.get_name()), dir)?;
+        }
+        Ok(())
+    }
+    write(Cli::command(), "authrelay".into(), "authrelay".into(), dir).map_err(fail)
 }
 
 /// `cert show`: what a device must trust to verify this server.

@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod admin_listener;
+mod backup;
 mod bench_cmd;
 mod cli;
 mod commands;
@@ -9,6 +10,7 @@ mod delivery_cli;
 mod device_cli;
 mod import_cli;
 mod metrics;
+mod notify;
 mod operations;
 mod output;
 mod protection_cli;

@@ -1,4 +1,5 @@
-//! `authrelay serve`: open the data directory, start the listeners, stop cleanly on a signal.
+//! `authrelay serve`: open the data directory, start the listeners, reload on SIGHUP, stop
+//! cleanly on SIGTERM/SIGINT. systemd hears each step (crate::notify).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +14,25 @@ use tokio_util::sync::CancellationToken;
 use crate::output::CliError;
 use authrelay_config::Effective;
 
-pub async fn serve(config: Effective) -> Result<(), CliError> {
+/// Where the configuration came from, so a reload reads it the same way.
+pub struct ConfigSource {
+    pub file: Option<std::path::PathBuf>,
+    pub data_dir: Option<std::path::PathBuf>,
+    pub overrides: authrelay_config::Overrides,
+}
+
+pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliError> {
+    // Before anything else: a SIGHUP that systemd sends right after READY=1 (or an admin's
+    // during start) must find the handler, not the default action, which ends the process.
+    let signals = Signals::install();
     create_data_dir(&config)?;
     let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
     let spool = Spool::open(&config.spool_path())
         .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
     let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
-    let tls = crate::tls::server_config(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
+    let current_cert =
+        Arc::new(crate::tls::CurrentCert::load(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?);
+    let tls = crate::tls::server_config(current_cert.clone()).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
 
     let shutdown = CancellationToken::new();
     // The one wall clock of the SMTP side and delivery (crates/core/src/clock.rs).
@@ -92,7 +105,18 @@ pub async fn serve(config: Effective) -> Result<(), CliError> {
         "authrelay is ready"
     );
 
-    wait_for_signal().await;
+    crate::notify::ready();
+
+    let mut in_force = config;
+    signals
+        .wait_for_stop(|| {
+            crate::notify::reloading();
+            reload(&mut in_force, &source, &current_cert, admin.as_ref());
+            crate::notify::ready();
+        })
+        .await;
+    let config = in_force;
+    crate::notify::stopping();
     tracing::info!("stopping: no new connections; transactions in flight may finish");
     handle.stop(Duration::from_secs(config.limits.shutdown_grace_secs)).await;
     if let Some(admin) = admin {
@@ -134,14 +158,104 @@ fn write_listen_file(
         .map_err(|e| CliError::new("err-data-dir").arg("path", path.display()).arg("reason", e))
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+            int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            hup: signal(SignalKind::hangup()).expect("SIGHUP handler"),
+        }
     }
+
+    /// Returns on SIGTERM or SIGINT; calls `on_reload` for every SIGHUP meanwhile.
+    async fn wait_for_stop(mut self, mut on_reload: impl FnMut()) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => on_reload(),
+            }
+        }
+    }
+}
+
+/// What a reload applies without dropping a session: the TLS certificate (the configured pair
+/// or the self-signed one, read anew; used by the next handshake on every listener, the admin
+/// center's HTTPS included) and `admin.hosts`. Everything else is read at start only.
+pub const RELOADED: &str = "tls.cert, tls.key (or the self-signed certificate), admin.hosts";
+
+/// Re-reads the configuration and applies what can be swapped safely. A file that no longer
+/// loads changes nothing: the problems are logged and the settings in force stay.
+fn reload(
+    in_force: &mut Effective,
+    source: &ConfigSource,
+    current_cert: &crate::tls::CurrentCert,
+    admin: Option<&authrelay_admin::AdminHandle>,
+) {
+    let fresh = match authrelay_config::load(source.file.as_deref(), source.data_dir.as_deref(), &source.overrides) {
+        Ok(fresh) => fresh,
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!(key = %p.key, problem = %p.message, "reload: configuration problem");
+            }
+            tracing::error!(
+                problems = problems.len(),
+                "reload refused: the configuration does not load; the settings in force stay"
+            );
+            return;
+        }
+    };
+    let mut failed = vec![];
+    match crate::tls::ensure_certificate(&fresh).and_then(|(cert, key)| current_cert.reload(&cert, &key)) {
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "reload: the certificate stays as it was");
+            failed.push("certificate");
+        }
+    }
+    if let Some(admin) = admin {
+        admin.set_allowed_hosts(fresh.admin.hosts.clone());
+    }
+    // Settings read only at start: name the ones that changed, so the admin knows a restart is
+    // due instead of wondering why an edit had no effect.
+    let restart_needed = changed_sections(in_force, &fresh);
+    let applied_tls = fresh.tls.clone();
+    let applied_hosts = fresh.admin.hosts.clone();
+    in_force.tls = applied_tls;
+    in_force.admin.hosts = applied_hosts;
+    tracing::info!(
+        reloaded = RELOADED,
+        failed = ?failed,
+        not_reloaded = "listen, hostname, data_dir, limits, lockout, delivery, routes, connectors, oauth, admin listener",
+        changed_needing_restart = ?restart_needed,
+        "configuration reloaded; open sessions continue"
+    );
+}
+
+/// The top-level sections (and `admin` keys) that differ between two configurations, leaving
+/// out what a reload applies.
+fn changed_sections(old: &Effective, new: &Effective) -> Vec<String> {
+    let as_map = |c: &Effective| -> serde_json::Map<String, serde_json::Value> {
+        let mut v = serde_json::to_value(c).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("tls");
+            if let Some(admin) = map.get_mut("admin").and_then(|a| a.as_object_mut()) {
+                admin.remove("hosts");
+            }
+        }
+        v.as_object().cloned().unwrap_or_default()
+    };
+    let (old, new) = (as_map(old), as_map(new));
+    let mut changed: Vec<String> = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+    changed.sort();
+    changed
 }
 
 /// Starts the queue manager (crates/delivery) on its own directory connection.

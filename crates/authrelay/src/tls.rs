@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
 
 use authrelay_config::Effective;
 
@@ -125,8 +127,39 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// A rustls server configuration for TLS 1.2 and 1.3 only.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+/// The certificate the listeners serve, swapped in place by a reload (SIGHUP): every
+/// handshake asks [`ResolvesServerCert::resolve`], so a session already open keeps the
+/// certificate it was made with and the next one gets the new one.
+#[derive(Debug)]
+pub struct CurrentCert {
+    key: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl CurrentCert {
+    /// Reads a PEM pair; refuses a pair whose key does not fit the certificate.
+    pub fn load(cert: &Path, key: &Path) -> Result<CurrentCert, String> {
+        Ok(CurrentCert { key: std::sync::RwLock::new(Arc::new(certified_key(cert, key)?)) })
+    }
+
+    /// Replaces the served certificate with the pair on disk; on any problem the old one stays.
+    pub fn reload(&self, cert: &Path, key: &Path) -> Result<(), String> {
+        let fresh = Arc::new(certified_key(cert, key)?);
+        *self.key.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for CurrentCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.key.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let certs: Vec<CertificateDer<'static>> = {
         let mut reader = std::io::BufReader::new(
             std::fs::File::open(cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?,
@@ -146,13 +179,17 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             .map_err(|e| format!("{} is not a PEM key: {e}", key.display()))?
             .ok_or_else(|| format!("{} holds no private key", key.display()))?
     };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    CertifiedKey::from_der(certs, key, &provider())
+        .map_err(|e| format!("the certificate and key do not fit together: {e}"))
+}
+
+/// A rustls server configuration for TLS 1.2 and 1.3 only, serving whatever `current` holds.
+pub fn server_config(current: Arc<CurrentCert>) -> Result<Arc<rustls::ServerConfig>, String> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("the certificate and key do not fit together: {e}"))?;
+        .with_cert_resolver(current);
     // Our order of cipher suites (rustls': AEAD only, strongest first), not the client's.
     config.ignore_client_order = true;
     // Resumption saves devices that reconnect every minute a full handshake.

@@ -157,6 +157,15 @@ impl SqliteDirectory {
         Ok(SqliteDirectory { pool, hosted: Default::default(), sealer: std::sync::Arc::new(sealer) })
     }
 
+    /// Writes a consistent copy of the whole database (directory, admin store, sign-in log) to
+    /// `dest`, a path that must not exist yet, while other processes go on reading and
+    /// writing: `VACUUM INTO` reads one snapshot of the database inside a read transaction.
+    pub async fn snapshot_into(&self, dest: &Path) -> Result<()> {
+        let dest = dest.to_str().ok_or_else(|| DirectoryError::Storage(format!("{} is not UTF-8", dest.display())))?;
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

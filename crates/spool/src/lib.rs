@@ -468,6 +468,24 @@ impl Spool {
         Ok((header.envelope, data))
     }
 
+    /// The queue file of a message exactly as stored (header and message bytes), after the
+    /// checks of [`Spool::read`]: what `authrelay backup` copies. Meant for an attached
+    /// process, which finds a message either in `queue/` or in the owner's journal; the owner
+    /// itself must [`Spool::flush`] first.
+    pub fn queue_file(&self, id: &QueueId) -> Result<Vec<u8>, SpoolError> {
+        let data = match fs::read(self.path(id)) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.inner.journaled(id).is_some() => {
+                self.inner.journaled(id).expect("checked").clone()
+            }
+            Err(e) => return Err(not_found(e, id)),
+        };
+        let mut rest = &data[..];
+        let header = format::read_header(id.as_str(), &mut rest)?;
+        format::verify_message(id.as_str(), &header, rest)?;
+        Ok(data)
+    }
+
     /// Deletes a message (delivered, bounced, or by an operator) and makes the deletion durable,
     /// so it does not come back after a crash and get delivered twice.
     pub fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {

@@ -99,3 +99,11 @@ cert-valid-from = Valid from (UTC)
 cert-valid-until = Valid until (UTC)
 cert-fingerprint = SHA-256 fingerprint
 cert-pem-follows = The certificate (PEM):
+
+# Backup and restore (README "Backup").
+backup-done = Backup written to { $file } ({ $size } bytes): the database, { $messages } queued messages and { $files } other files (certificates, keys, delivery state). Keep it as safe as the server itself: it holds password hashes and private keys. Restore it with: authrelay restore --from FILE --data-dir NEW-DIR
+err-backup = the backup { $file } could not be written ({ $reason }). Check free space and permissions where the archive goes, then run authrelay backup again.
+err-backup-no-data = there is no database in { $dir } to back up. Name the server's data directory with --data-dir DIR (the package uses /var/lib/authrelay).
+restore-done = Restored { $file } (taken { $taken }) into { $dir }: the database, { $messages } queued messages and { $files } other files. Start the server with --data-dir { $dir }.
+err-restore-not-empty = { $dir } is not empty; a backup is restored only into an empty or missing directory, so nothing in use is overwritten. Name a new directory with --data-dir DIR, or move this one away first.
+err-restore-not-backup = { $file } is not a whole authrelay backup ({ $reason }). Nothing was restored; use an archive written by authrelay backup.

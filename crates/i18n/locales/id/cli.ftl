@@ -98,3 +98,11 @@ cert-valid-from = Berlaku sejak (UTC)
 cert-valid-until = Berlaku hingga (UTC)
 cert-fingerprint = Sidik jari SHA-256
 cert-pem-follows = Sertifikatnya (PEM):
+
+# Cadangan dan pemulihan (README "Backup").
+backup-done = Cadangan ditulis ke { $file } ({ $size } bita): basis data, { $messages } pesan dalam antrean, dan { $files } berkas lain (sertifikat, kunci, status pengiriman). Simpan seaman server itu sendiri: berkas ini berisi hash kata sandi dan kunci privat. Pulihkan dengan: authrelay restore --from FILE --data-dir NEW-DIR
+err-backup = cadangan { $file } tidak dapat ditulis ({ $reason }). Periksa ruang kosong dan izin di lokasi arsip, lalu jalankan authrelay backup lagi.
+err-backup-no-data = tidak ada basis data di { $dir } untuk dicadangkan. Sebutkan direktori data server dengan --data-dir DIR (paket memakai /var/lib/authrelay).
+restore-done = { $file } (dibuat { $taken }) dipulihkan ke { $dir }: basis data, { $messages } pesan dalam antrean, dan { $files } berkas lain. Jalankan server dengan --data-dir { $dir }.
+err-restore-not-empty = { $dir } tidak kosong; cadangan hanya dipulihkan ke direktori yang kosong atau belum ada, agar tidak ada data terpakai yang tertimpa. Sebutkan direktori baru dengan --data-dir DIR, atau pindahkan direktori ini terlebih dahulu.
+err-restore-not-backup = { $file } bukan cadangan authrelay yang utuh ({ $reason }). Tidak ada yang dipulihkan; gunakan arsip yang ditulis oleh authrelay backup.

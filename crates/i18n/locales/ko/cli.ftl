@@ -98,3 +98,11 @@ cert-valid-from = 유효 시작(UTC)
 cert-valid-until = 유효 종료(UTC)
 cert-fingerprint = SHA-256 지문
 cert-pem-follows = 인증서(PEM):
+
+# 백업 및 복원(README "Backup").
+backup-done = 백업을 { $file }에 저장했습니다({ $size }바이트): 데이터베이스, 대기 중인 메시지 { $messages }개, 기타 파일 { $files }개(인증서, 키, 배달 상태). 비밀번호 해시와 개인 키가 들어 있으므로 서버만큼 안전하게 보관하세요. 복원 명령: authrelay restore --from FILE --data-dir NEW-DIR
+err-backup = 백업 파일 { $file }을(를) 쓸 수 없습니다({ $reason }). 아카이브를 저장할 위치의 여유 공간과 권한을 확인한 뒤 authrelay backup을 다시 실행하세요.
+err-backup-no-data = { $dir }에 백업할 데이터베이스가 없습니다. --data-dir DIR 옵션으로 서버의 데이터 디렉터리를 지정하세요(패키지는 /var/lib/authrelay를 사용합니다).
+restore-done = { $file }({ $taken }에 만든 백업)을(를) { $dir }에 복원했습니다: 데이터베이스, 대기 중인 메시지 { $messages }개, 기타 파일 { $files }개. --data-dir { $dir } 옵션으로 서버를 시작하세요.
+err-restore-not-empty = { $dir } 디렉터리가 비어 있지 않습니다. 사용 중인 데이터를 덮어쓰지 않도록 백업은 비어 있거나 없는 디렉터리에만 복원합니다. --data-dir DIR 옵션으로 새 디렉터리를 지정하거나 이 디렉터리를 먼저 다른 곳으로 옮기세요.
+err-restore-not-backup = { $file }은(는) 온전한 authrelay 백업이 아닙니다({ $reason }). 아무것도 복원하지 않았습니다. authrelay backup으로 만든 아카이브를 사용하세요.
