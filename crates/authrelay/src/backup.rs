@@ -205,7 +205,8 @@ pub fn restore(config: &Effective, from: &Path, lang: Lang) -> Result<(), CliErr
     }
     let not_backup =
         |reason: String| CliError::new("err-restore-not-backup").arg("file", from.display()).arg("reason", reason);
-    let file = std::fs::File::open(from).map_err(|e| not_backup(e.to_string()).usage())?;
+    let file = std::fs::File::open(from)
+        .map_err(|e| CliError::new("err-restore-read").arg("file", from.display()).arg("reason", e).usage())?;
     let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::DirBuilder::new()
         .recursive(true)

@@ -107,3 +107,4 @@ err-backup-no-data = there is no database in { $dir } to back up. Name the serve
 restore-done = Restored { $file } (taken { $taken }) into { $dir }: the database, { $messages } queued messages and { $files } other files. Start the server with --data-dir { $dir }.
 err-restore-not-empty = { $dir } is not empty; a backup is restored only into an empty or missing directory, so nothing in use is overwritten. Name a new directory with --data-dir DIR, or move this one away first.
 err-restore-not-backup = { $file } is not a whole authrelay backup ({ $reason }). Nothing was restored; use an archive written by authrelay backup.
+err-restore-read = the backup { $file } cannot be read ({ $reason }). Name the archive authrelay backup wrote with --from FILE.

@@ -106,3 +106,4 @@ err-backup-no-data = tidak ada basis data di { $dir } untuk dicadangkan. Sebutka
 restore-done = { $file } (dibuat { $taken }) dipulihkan ke { $dir }: basis data, { $messages } pesan dalam antrean, dan { $files } berkas lain. Jalankan server dengan --data-dir { $dir }.
 err-restore-not-empty = { $dir } tidak kosong; cadangan hanya dipulihkan ke direktori yang kosong atau belum ada, agar tidak ada data terpakai yang tertimpa. Sebutkan direktori baru dengan --data-dir DIR, atau pindahkan direktori ini terlebih dahulu.
 err-restore-not-backup = { $file } bukan cadangan authrelay yang utuh ({ $reason }). Tidak ada yang dipulihkan; gunakan arsip yang ditulis oleh authrelay backup.
+err-restore-read = cadangan { $file } tidak dapat dibaca ({ $reason }). Sebutkan arsip yang ditulis oleh authrelay backup dengan --from FILE.

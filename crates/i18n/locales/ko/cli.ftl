@@ -106,3 +106,4 @@ err-backup-no-data = { $dir }에 백업할 데이터베이스가 없습니다. -
 restore-done = { $file }({ $taken }에 만든 백업)을(를) { $dir }에 복원했습니다: 데이터베이스, 대기 중인 메시지 { $messages }개, 기타 파일 { $files }개. --data-dir { $dir } 옵션으로 서버를 시작하세요.
 err-restore-not-empty = { $dir } 디렉터리가 비어 있지 않습니다. 사용 중인 데이터를 덮어쓰지 않도록 백업은 비어 있거나 없는 디렉터리에만 복원합니다. --data-dir DIR 옵션으로 새 디렉터리를 지정하거나 이 디렉터리를 먼저 다른 곳으로 옮기세요.
 err-restore-not-backup = { $file }은(는) 온전한 authrelay 백업이 아닙니다({ $reason }). 아무것도 복원하지 않았습니다. authrelay backup으로 만든 아카이브를 사용하세요.
+err-restore-read = 백업 파일 { $file }을(를) 읽을 수 없습니다({ $reason }). --from FILE 옵션으로 authrelay backup이 만든 아카이브를 지정하세요.
