@@ -9,6 +9,14 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
+/// Sets the certificate expiry gauge from the certificate the listeners serve (at start and
+/// after a reload swapped it).
+pub fn certificate_served(cert: &Path) {
+    if let Some(facts) = crate::tls::read_facts(cert) {
+        metrics::gauge!("authrelay_tls_certificate_expiry_timestamp_seconds").set(facts.not_after as f64);
+    }
+}
+
 /// Installs the process-wide recorder; returns the renderer, or `None` when a recorder was
 /// already installed (a second `serve` in one process, as some tests do).
 pub fn install(
@@ -31,9 +39,7 @@ pub fn install(
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).ok()?;
     describe();
-    if let Some(facts) = crate::tls::read_facts(cert) {
-        metrics::gauge!("authrelay_tls_certificate_expiry_timestamp_seconds").set(facts.not_after as f64);
-    }
+    certificate_served(cert);
     Some(authrelay_admin::state::MetricsRenderer(Arc::new(move || {
         let counts = queue.counts();
         for (state, n) in [("queued", counts.queued), ("deferred", counts.deferred), ("held", counts.held)] {

@@ -213,8 +213,9 @@ fn reload(
         }
     };
     let mut failed = vec![];
-    match crate::tls::ensure_certificate(&fresh).and_then(|(cert, key)| current_cert.reload(&cert, &key)) {
-        Ok(()) => {}
+    match crate::tls::ensure_certificate(&fresh).and_then(|(cert, key)| current_cert.reload(&cert, &key).map(|_| cert))
+    {
+        Ok(cert) => crate::metrics::certificate_served(&cert),
         Err(e) => {
             tracing::error!(error = %e, "reload: the certificate stays as it was");
             failed.push("certificate");
