@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authrelay_directory::sqlite::SqliteDirectory;
+use authrelay_directory::Directory;
 use authrelay_smtp::auth::Authenticator;
+use authrelay_smtp::connector::Connectors;
+use authrelay_smtp::ledger::Ledger;
 use authrelay_smtp::session::Shared;
 use authrelay_smtp::{ListenerKind, Server};
 use authrelay_spool::Spool;
@@ -71,12 +74,14 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         clock.clone(),
         shutdown.clone(),
     );
+    let directory: Arc<dyn Directory> = Arc::new(directory);
     let shared = Arc::new(Shared {
         config: config.session_config(),
-        auth: Authenticator::with_protection(Arc::new(directory), config.protection_config())
+        auth: Authenticator::with_protection(directory.clone(), config.protection_config())
             .with_oauth(oauth)
-            .with_connectors(config.access.connectors())
-            .with_clock(clock),
+            .with_clock(clock.clone()),
+        ledger: Ledger::new(directory, clock),
+        connectors: Connectors::new(config.access.connectors()),
         spool,
         shutdown: shutdown.clone(),
     });

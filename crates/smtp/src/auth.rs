@@ -95,20 +95,13 @@ pub struct Authenticator {
     directory: Arc<dyn Directory>,
     guard: Arc<AddressGuard>,
     sessions: Arc<MailboxSessions>,
-    /// The wall clock (crates/core) of sign-ins, lockout, quotas and the session's dates.
+    /// The wall clock (crates/core) of sign-ins, lockout and the session's dates (the ledger
+    /// is given the same one).
     clock: Arc<dyn Clock>,
     /// Credentials argon2id verified in the last minute (credential_cache.rs).
     credentials: CredentialCache,
     /// `[oauth]`: the issuer whose bearer tokens AUTH XOAUTH2 / OAUTHBEARER accept (oauth.rs).
     oauth: Option<Arc<authrelay_oauth::Validator>>,
-    /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
-    connectors: Arc<Vec<crate::connector::Connector>>,
-    /// Accepted messages for the SMTP AUTH clients report, written off the hot path.
-    submissions: Arc<crate::submissions::Recorder>,
-    /// Recipient quota used per mailbox, spares a directory read per MAIL FROM.
-    quota: Arc<crate::quota_cache::QuotaCache>,
-    /// Batches the quota writes of accepted messages.
-    quota_writer: Arc<crate::quota_writer::QuotaWriter>,
     /// Rate of sign-in rows for credential-less refusals per address (signin_volume.rs).
     early_rows: crate::signin_volume::EarlyRows,
     /// Smart lockout does not count a repeat of a recent wrong secret (protection.rs).
@@ -126,11 +119,7 @@ impl Authenticator {
         // Computed now, not on the first unknown user's AUTH: that attempt would otherwise cost
         // two argon2id runs on the async runtime and be told apart from a wrong password.
         let _ = secrets::dummy_hash();
-        let quota: Arc<crate::quota_cache::QuotaCache> = Arc::default();
         Authenticator {
-            quota_writer: Arc::new(crate::quota_writer::QuotaWriter::new(directory.clone(), quota.clone())),
-            quota,
-            submissions: Arc::new(crate::submissions::Recorder::new(directory.clone())),
             directory,
             pool: crate::verify_pool::VerifyPool::new(config.verify_pool),
             guard: AddressGuard::new(config),
@@ -138,7 +127,6 @@ impl Authenticator {
             clock: Arc::new(SystemClock),
             credentials: CredentialCache::default(),
             oauth: None,
-            connectors: Arc::new(Vec::new()),
             early_rows: Default::default(),
             recent_bad: Default::default(),
         }
@@ -152,17 +140,6 @@ impl Authenticator {
 
     pub fn oauth(&self) -> Option<&Arc<authrelay_oauth::Validator>> {
         self.oauth.as_ref()
-    }
-
-    /// Accepts unauthenticated submission from these connectors' client addresses.
-    pub fn with_connectors(mut self, connectors: Vec<crate::connector::Connector>) -> Self {
-        self.connectors = Arc::new(connectors);
-        self
-    }
-
-    /// The first connector whose client ranges contain `ip`.
-    pub fn connector_for(&self, ip: std::net::IpAddr) -> Option<&crate::connector::Connector> {
-        self.connectors.iter().find(|c| c.admits(ip))
     }
 
     /// Replaces the clock (tests).
@@ -186,55 +163,6 @@ impl Authenticator {
 
     pub fn directory(&self) -> &Arc<dyn Directory> {
         &self.directory
-    }
-
-    /// Counts an accepted message for the SMTP AUTH clients report; never waits (submissions.rs).
-    pub fn record_submission(&self, user: &AuthenticatedUser, tls: Option<&str>) {
-        self.submissions.record(&user.address, tls, user.credential, self.clock.now_secs());
-    }
-
-    /// How many more recipients `address` may have within the rolling 24 hours; `None` when the
-    /// directory cannot say (the quota is then not enforced for this message, and it is logged).
-    pub async fn recipients_left(&self, address: &str, limit: u64) -> Option<u64> {
-        let now = self.clock.now_secs();
-        let ticket = match self.quota.used(address, now) {
-            Ok(used) => return Some(limit.saturating_sub(used)),
-            Err(ticket) => ticket,
-        };
-        match self.directory.recipients_since(address, now - authrelay_directory::protection::DAY_SECS).await {
-            Ok(used) => {
-                self.quota.store(address, used, now, ticket);
-                Some(limit.saturating_sub(used))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the recipient quota");
-                None
-            }
-        }
-    }
-
-    /// Holds one more recipient of an open transaction against each daily quota (key, limit)
-    /// after [`Authenticator::recipients_left`] loaded them; false when one of them, counting
-    /// what other open transactions hold, is spent.
-    pub(crate) fn hold_recipient(&self, quotas: &[(String, u64)], holds: &mut Vec<crate::quota_cache::Hold>) -> bool {
-        self.quota.hold(quotas, holds)
-    }
-
-    /// [`Authenticator::record_recipients`] without waiting: counted at once for the next
-    /// MAIL FROM of any session, written to the directory in a batch (quota_writer.rs). The
-    /// receiver resolves once it is written; the session awaits them before it ends, so a
-    /// stopping server still records every message.
-    pub fn record_recipients_in_background(&self, address: &str, count: usize) -> tokio::sync::oneshot::Receiver<()> {
-        self.quota_writer.record(address, self.clock.now_secs(), u32::try_from(count).unwrap_or(u32::MAX))
-    }
-
-    /// Adds an accepted message's recipients to the mailbox's rolling quota.
-    pub async fn record_recipients(&self, address: &str, count: usize) {
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        match self.directory.record_recipients(address, self.clock.now_secs(), count).await {
-            Ok(()) => self.quota.add(address, u64::from(count)),
-            Err(e) => tracing::error!(error = %e, "cannot record the recipient quota"),
-        }
     }
 
     /// One attempt, from the facts the session knows (`facts`: TLS, the mechanism, the
@@ -635,6 +563,7 @@ mod tests {
             ("session/data.rs", include_str!("session/data.rs")),
             ("server.rs", include_str!("server.rs")),
             ("connector.rs", include_str!("connector.rs")),
+            ("ledger.rs", include_str!("ledger.rs")),
             ("device.rs", include_str!("device.rs")),
             ("submissions.rs", include_str!("submissions.rs")),
             ("protection.rs", include_str!("protection.rs")),

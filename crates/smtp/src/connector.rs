@@ -70,6 +70,25 @@ impl Connector {
     }
 }
 
+/// `[[connectors]]`, in the configuration's order: what the session looks up before a MAIL
+/// FROM without AUTH. Only the lookup lives here; whether the sender may send is decided by
+/// `Authenticator::attempt` (auth.rs), like every sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct Connectors {
+    list: Vec<Connector>,
+}
+
+impl Connectors {
+    pub fn new(list: Vec<Connector>) -> Self {
+        Connectors { list }
+    }
+
+    /// The first connector whose client ranges contain `ip`.
+    pub fn connector_for(&self, ip: IpAddr) -> Option<&Connector> {
+        self.list.iter().find(|c| c.admits(ip))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,16 +106,33 @@ mod tests {
         assert_eq!(r(&["192.0.2.10", "192.0.2.64/28", "2001:db8::/48"]), None);
     }
 
-    #[test]
-    fn clients_and_sender_domains() {
-        let c = Connector {
+    fn printers() -> Connector {
+        Connector {
             name: "printers".into(),
             clients: vec!["127.0.0.1/32".parse().unwrap(), "10.1.0.0/16".parse().unwrap()],
             sender_domains: vec!["contoso.com".into()],
             max_recipients: 50,
             daily_recipients: 1000,
             daily_recipients_total: 5000,
-        };
+        }
+    }
+
+    #[test]
+    fn the_first_connector_admitting_the_client_is_used() {
+        let scanners =
+            Connector { name: "scanners".into(), clients: vec!["10.0.0.0/8".parse().unwrap()], ..printers() };
+        let connectors = Connectors::new(vec![printers(), scanners]);
+        let name = |ip: &str| connectors.connector_for(ip.parse().unwrap()).map(|c| c.name.as_str());
+        assert_eq!(name("10.1.2.3"), Some("printers"), "in both: the first listed");
+        assert_eq!(name("10.2.0.1"), Some("scanners"));
+        assert_eq!(name("127.0.0.1"), Some("printers"));
+        assert_eq!(name("192.0.2.1"), None);
+        assert_eq!(Connectors::default().connector_for("127.0.0.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn clients_and_sender_domains() {
+        let c = printers();
         assert!(c.admits("127.0.0.1".parse().unwrap()));
         assert!(c.admits("10.1.200.3".parse().unwrap()));
         assert!(!c.admits("127.0.0.2".parse().unwrap()));

@@ -5,7 +5,11 @@
 //! - [`session`]: one connection, from greeting to QUIT; handlers return replies from the
 //!   catalogue and only the session loop writes to the socket.
 //! - [`auth`]: gathers the facts of one AUTH attempt (directory, argon2id), asks the policy,
-//!   and writes the sign-in log.
+//!   and writes the sign-in log; the only place a sign-in (or a connector's sender) is decided.
+//! - [`ledger`]: what accepted mail spends and leaves behind: the rolling recipient quota (one
+//!   batched writer) and the SMTP AUTH clients report ([`submissions`]).
+//! - [`connector`]: `[[connectors]]`, the client ranges that may send without AUTH, and the
+//!   lookup of a client's connector.
 //! - [`stream`]: a connection that is plain TCP until STARTTLS and TLS after.
 
 pub mod auth;
@@ -13,6 +17,7 @@ pub mod config;
 pub mod connector;
 pub mod credential_cache;
 mod device;
+pub mod ledger;
 pub mod protection;
 pub mod proxy;
 mod quota_cache;

@@ -28,6 +28,10 @@ use crate::stream::{Connection, Stream, TlsInfo};
 pub struct Shared {
     pub config: SessionConfig,
     pub auth: Authenticator,
+    /// The recipient quota and the SMTP AUTH clients report (ledger.rs).
+    pub ledger: crate::ledger::Ledger,
+    /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
+    pub connectors: crate::connector::Connectors,
     pub spool: Spool,
     /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
     pub shutdown: CancellationToken,

@@ -116,9 +116,9 @@ impl<S: Connection> Session<S> {
     fn count_accepted(&mut self, user: &AuthenticatedUser, recipients: usize) {
         self.quota_writes.retain_mut(|w| matches!(w.try_recv(), Err(TryRecvError::Empty)));
         for (key, _) in &self.quotas {
-            self.quota_writes.push(self.shared.auth.record_recipients_in_background(key, recipients));
+            self.quota_writes.push(self.shared.ledger.record_recipients_in_background(key, recipients));
         }
-        self.shared.auth.record_submission(user, self.tls.as_ref().map(|t| t.version.as_str()));
+        self.shared.ledger.record_submission(user, self.tls.as_ref().map(|t| t.version.as_str()));
     }
 
     /// RFC 5321 4.4 trace header. The protocol is RFC 3848's (RFC 6531's with SMTPUTF8): `S`

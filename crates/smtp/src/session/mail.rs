@@ -43,7 +43,7 @@ impl<S: Connection> Session<S> {
         let mut wanted = vec![(u.address.clone(), u.limits.daily_recipients)];
         wanted.extend(u.shared_quota.clone());
         for (key, limit) in wanted {
-            if self.shared.auth.recipients_left(&key, limit).await.is_some() {
+            if self.shared.ledger.recipients_left(&key, limit).await.is_some() {
                 self.quotas.push((key, limit));
             }
         }

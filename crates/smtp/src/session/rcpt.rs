@@ -18,7 +18,7 @@ impl<S: Connection> Session<S> {
         let Ok(address) = authrelay_core::Address::parse(&to) else {
             return self.say(ReplyId::BadRecipientAddress);
         };
-        if !self.shared.auth.hold_recipient(&self.quotas, &mut tx.quota_holds) {
+        if !self.shared.ledger.hold_recipient(&self.quotas, &mut tx.quota_holds) {
             return self.say(ReplyId::DailyRecipientQuota);
         }
         tx.recipients.push(address.to_string());

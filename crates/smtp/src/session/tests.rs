@@ -25,6 +25,8 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::{Session, Shared};
 use crate::auth::Authenticator;
 use crate::config::{ListenerKind, SessionConfig};
+use crate::connector::Connectors;
+use crate::ledger::Ledger;
 use crate::protection::ProtectionConfig;
 use crate::stream::Stream;
 
@@ -143,13 +145,15 @@ impl World {
             };
             Arc::new(authrelay_oauth::Validator::new(issuer).unwrap())
         });
+        let clock: Arc<dyn authrelay_core::Clock> = Arc::new(authrelay_core::ManualClock::at_secs(T0));
         let auth = Authenticator::with_protection(directory.clone(), setup.protection)
             .with_oauth(oauth)
-            .with_connectors(setup.connectors)
-            .with_clock(Arc::new(authrelay_core::ManualClock::at_secs(T0)));
+            .with_clock(clock.clone());
         let shared = Arc::new(Shared {
             config: setup.config,
             auth,
+            ledger: Ledger::new(directory.clone(), clock),
+            connectors: Connectors::new(setup.connectors),
             spool: spool.clone(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
