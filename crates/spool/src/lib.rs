@@ -454,25 +454,14 @@ impl Spool {
         if let Some(pair) = self.inner.unwritten.as_ref().and_then(|u| u.read(id)) {
             return Ok(pair);
         }
-        let mut data = match fs::read(self.path(id)) {
-            Ok(data) => data,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && self.inner.journaled(id).is_some() => {
-                self.inner.journaled(id).expect("checked").clone()
-            }
-            Err(e) => return Err(not_found(e, id)),
-        };
-        let mut rest = &data[..];
-        let header = format::read_header(id.as_str(), &mut rest)?;
-        format::verify_message(id.as_str(), &header, rest)?;
+        let (header, mut data) = self.checked_file(id)?;
         data.drain(..header.len as usize);
         Ok((header.envelope, data))
     }
 
-    /// The queue file of a message exactly as stored (header and message bytes), after the
-    /// checks of [`Spool::read`]: what `authrelay backup` copies. Meant for an attached
-    /// process, which finds a message either in `queue/` or in the owner's journal; the owner
-    /// itself must [`Spool::flush`] first.
-    pub fn queue_file(&self, id: &QueueId) -> Result<Vec<u8>, SpoolError> {
+    /// A message's stored bytes (its queue file, or the owner's journal record while no file
+    /// is written yet), with the header read and the checksum verified.
+    fn checked_file(&self, id: &QueueId) -> Result<(format::Header, Vec<u8>), SpoolError> {
         let data = match fs::read(self.path(id)) {
             Ok(data) => data,
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.inner.journaled(id).is_some() => {
@@ -483,7 +472,15 @@ impl Spool {
         let mut rest = &data[..];
         let header = format::read_header(id.as_str(), &mut rest)?;
         format::verify_message(id.as_str(), &header, rest)?;
-        Ok(data)
+        Ok((header, data))
+    }
+
+    /// The queue file of a message exactly as stored (header and message bytes), after the
+    /// checks of [`Spool::read`]: what `authrelay backup` copies. Meant for an attached
+    /// process, which finds a message either in `queue/` or in the owner's journal; the owner
+    /// itself must [`Spool::flush`] first.
+    pub fn queue_file(&self, id: &QueueId) -> Result<Vec<u8>, SpoolError> {
+        Ok(self.checked_file(id)?.1)
     }
 
     /// Deletes a message (delivered, bounced, or by an operator) and makes the deletion durable,
