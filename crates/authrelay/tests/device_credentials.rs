@@ -8,30 +8,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use common::TestServer;
 
 const USER: &str = "scanner@contoso.com";
-const SCRIPT: &str = include_str!("support/device_client.py");
 
 /// Runs the smtplib device from `source`; returns (exit code, output).
 fn device(server: &TestServer, user: &str, secret: &str, source: &str, mechanism: &str) -> (i32, String) {
-    let script = server.dir.path().join("device_client.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(server.submission.port().to_string())
-        .arg(server.data_dir().join("tls/cert.pem"))
-        .arg(user)
-        .arg(secret)
-        .arg(source)
-        .arg(mechanism)
-        .output()
-        .expect("python3 must be installed to run this test");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+    server.device_client(server.submission.port(), user, secret, source, mechanism)
 }
 
 /// `device-credential add … --json`; returns the secret.

@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 use common::TestServer;
 
 const USER: &str = "scanner@contoso.com";
-const SCRIPT: &str = include_str!("support/device_client.py");
 
 fn scrape(server: &TestServer) -> String {
     let out = Command::new("curl")
@@ -30,22 +29,7 @@ fn value(scrape: &str, series: &str) -> f64 {
 }
 
 fn device(server: &TestServer, secret: &str) -> (i32, String) {
-    let script = server.dir.path().join("device_client.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(server.submission.port().to_string())
-        .arg(server.data_dir().join("tls/cert.pem"))
-        .arg(USER)
-        .arg(secret)
-        .arg("127.0.0.1")
-        .arg("LOGIN")
-        .output()
-        .expect("python3");
-    (
-        out.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    server.device_client(server.submission.port(), USER, secret, "127.0.0.1", "LOGIN")
 }
 
 fn promtool(scrape: &str) -> (bool, String) {

@@ -112,22 +112,7 @@ fn server_b(provider: &Provider) -> TestServer {
 }
 
 fn smtplib(server: &TestServer, user: &str, token: &str, mechanism: &str) -> (i32, String) {
-    let script = server.dir.path().join("device_client.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(server.submission.port().to_string())
-        .arg(server.data_dir().join("tls/cert.pem"))
-        .arg(user)
-        .arg(token)
-        .arg("127.0.0.1")
-        .arg(mechanism)
-        .output()
-        .expect("python3 must be installed to run this test");
-    (
-        out.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    server.device_client(server.submission.port(), user, token, "127.0.0.1", mechanism)
 }
 
 fn last_signin(server: &TestServer) -> serde_json::Value {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use common::{Options, TestServer};
 
 const USER: &str = "scanner@contoso.com";
-const SCRIPT: &str = include_str!("support/device_client.py");
 
 struct Haproxy {
     child: Child,
@@ -66,22 +65,7 @@ fn haproxy(dir: &std::path::Path, backend: SocketAddr) -> Haproxy {
 
 /// The smtplib device from `source`, through `port`; (exit code, output).
 fn device(server: &TestServer, port: u16, secret: &str, source: &str) -> (i32, String) {
-    let script = server.dir.path().join("device_client.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(port.to_string())
-        .arg(server.data_dir().join("tls/cert.pem"))
-        .arg(USER)
-        .arg(secret)
-        .arg(source)
-        .arg("LOGIN")
-        .output()
-        .expect("python3 must be installed to run this test");
-    (
-        out.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    server.device_client(port, USER, secret, source, "LOGIN")
 }
 
 fn last_signin(server: &TestServer) -> serde_json::Value {

@@ -81,6 +81,26 @@ impl TestServer {
         }
     }
 
+    /// Runs tests/support/device_client.py (Python's smtplib: STARTTLS, AUTH with `mechanism`,
+    /// one message) from the loopback address `source` against `port`, trusting this
+    /// server's certificate; returns (exit code, output). Exit 0 = queued, 3 = AUTH refused.
+    pub fn device_client(&self, port: u16, user: &str, secret: &str, source: &str, mechanism: &str) -> (i32, String) {
+        let script = self.dir.path().join("device_client.py");
+        std::fs::write(&script, include_str!("../support/device_client.py")).unwrap();
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(self.data_dir().join("tls/cert.pem"))
+            .arg(user)
+            .arg(secret)
+            .arg(source)
+            .arg(mechanism)
+            .output()
+            .expect("python3 must be installed to run this test");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
