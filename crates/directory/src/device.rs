@@ -105,11 +105,11 @@ pub fn normalize(secret: &str) -> &str {
     secret.trim()
 }
 
-fn allow_to_text(allow: &[Cidr]) -> String {
+pub(crate) fn allow_to_text(allow: &[Cidr]) -> String {
     allow.iter().map(Cidr::to_string).collect::<Vec<_>>().join(" ")
 }
 
-fn allow_from_text(text: &str) -> Result<Vec<Cidr>> {
+pub(crate) fn allow_from_text(text: &str) -> Result<Vec<Cidr>> {
     text.split_whitespace()
         .map(|c| c.parse().map_err(|_| DirectoryError::Storage(format!("unreadable value '{c}' in column allow"))))
         .collect()

@@ -5,7 +5,11 @@
 //! migrations in `migrations/`). [`secrets`] holds argon2id hashing and the generators for
 //! passwords and app passwords.
 //!
-//! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend), `secrets.rs` (hashing,
+//! [`postgres::PgDirectory`] is the second, for several nodes sharing one database
+//! (`migrations-postgres/`); [`Store`] is what the binary holds, whichever backend it opened.
+//!
+//! Layout: `model.rs` (records), `sqlite.rs` (the SQLite backend), `postgres/` (the PostgreSQL
+//! backend), `secrets.rs` (hashing,
 //! verification, generation, strength rules), `device.rs` (device credentials: tag, scope,
 //! allow list), `protection.rs` (lockout state, per-organisation limits), `admin.rs` (admin
 //! accounts, their sessions and the audit log), `sealed.rs` (admin TOTP secrets encrypted at rest),
@@ -16,6 +20,7 @@ pub mod admin;
 pub mod device;
 pub mod imports;
 pub mod model;
+pub mod postgres;
 pub mod protection;
 pub mod sealed;
 pub mod secrets;
@@ -186,5 +191,50 @@ pub trait Directory: Send + Sync + 'static {
     /// Every imported sender, by organisation and address.
     async fn imported_senders(&self) -> Result<Vec<ImportedSender>> {
         Err(DirectoryError::Storage("this directory does not record imports".into()))
+    }
+}
+
+/// Everything the server and the admin tools keep in one database: the directory and the admin
+/// store, behind whichever backend the configuration names (`[store] url`).
+#[async_trait]
+pub trait Store: Directory + admin::AdminStore {
+    /// Which backend this is, for messages ("sqlite" or "postgres").
+    fn backend(&self) -> &'static str;
+    /// The SQLite backend, for what only it can do (a file snapshot for `authrelay backup`).
+    fn as_sqlite(&self) -> Option<&sqlite::SqliteDirectory> {
+        None
+    }
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+    /// Closes the connections, waiting for those in use.
+    async fn close_store(&self);
+}
+
+#[async_trait]
+impl Store for sqlite::SqliteDirectory {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+    fn as_sqlite(&self) -> Option<&sqlite::SqliteDirectory> {
+        Some(self)
+    }
+    async fn ping(&self) -> Result<()> {
+        self.org("").await.map(|_| ())
+    }
+    async fn close_store(&self) {
+        self.close().await
+    }
+}
+
+#[async_trait]
+impl Store for postgres::PgDirectory {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+    async fn ping(&self) -> Result<()> {
+        postgres::PgDirectory::ping(self).await
+    }
+    async fn close_store(&self) {
+        self.close().await
     }
 }

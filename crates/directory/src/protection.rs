@@ -82,6 +82,50 @@ pub fn lockout_duration(policy: &LockoutPolicy, n: u32) -> i64 {
     policy.base_secs.saturating_mul(1i64 << shift).min(policy.max_secs.max(policy.base_secs))
 }
 
+/// One lockout counter as stored, per name and location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub failures: i64,
+    pub first_failure_at: i64,
+    pub locked_until: i64,
+    pub lockouts: i64,
+}
+
+/// The smart-lockout rule, shared by every backend: the counter after one more failure at
+/// `now`, and what the attempt learns; `None` while the name is locked (attempts during a
+/// lockout are refused before any check and neither count nor extend it).
+pub fn after_failure(
+    stored: Option<Counter>,
+    now: i64,
+    policy: &LockoutPolicy,
+    familiar: bool,
+) -> Option<(Counter, LockoutStatus)> {
+    let Counter { mut failures, first_failure_at: mut first, locked_until, mut lockouts } =
+        stored.unwrap_or(Counter { failures: 0, first_failure_at: now, locked_until: 0, lockouts: 0 });
+    if locked_until > now {
+        return None;
+    }
+    if locked_until > 0 && now - locked_until > policy.window_secs {
+        // A quiet window after the last lockout: the next one starts short again.
+        lockouts = 0;
+    }
+    if failures == 0 || now - first > policy.window_secs {
+        failures = 0;
+        first = now;
+    }
+    failures += 1;
+    let mut status = LockoutStatus { locked_until: None, newly_locked: false, familiar };
+    let mut until = locked_until;
+    if failures >= i64::from(policy.threshold.max(1)) {
+        lockouts += 1;
+        until = now + lockout_duration(policy, u32::try_from(lockouts).unwrap_or(u32::MAX));
+        failures = 0;
+        first = now;
+        status = LockoutStatus { locked_until: Some(until), newly_locked: true, familiar };
+    }
+    Some((Counter { failures, first_failure_at: first, locked_until: until, lockouts }, status))
+}
+
 async fn location(
     conn: &mut sqlx::SqliteConnection,
     name: &str,
@@ -138,38 +182,20 @@ pub(crate) async fn record_failure(
     .bind(&loc)
     .fetch_optional(&mut *tx)
     .await?;
-    let (mut failures, mut first, locked_until, mut lockouts) = match &row {
-        Some(r) => (
-            r.try_get::<i64, _>("failures")?,
-            r.try_get::<i64, _>("first_failure_at")?,
-            r.try_get::<i64, _>("locked_until")?,
-            r.try_get::<i64, _>("lockouts")?,
-        ),
-        None => (0, now, 0, 0),
+    let stored = match &row {
+        Some(r) => Some(Counter {
+            failures: r.try_get("failures")?,
+            first_failure_at: r.try_get("first_failure_at")?,
+            locked_until: r.try_get("locked_until")?,
+            lockouts: r.try_get("lockouts")?,
+        }),
+        None => None,
     };
-    if locked_until > now {
-        // Attempts during a lockout are refused before any check and do not extend it.
+    let Some((next, status)) = after_failure(stored, now, policy, familiar) else {
         tx.commit().await?;
-        return Ok(LockoutStatus { locked_until: Some(locked_until), newly_locked: false, familiar });
-    }
-    if locked_until > 0 && now - locked_until > policy.window_secs {
-        // A quiet window after the last lockout: the next one starts short again.
-        lockouts = 0;
-    }
-    if failures == 0 || now - first > policy.window_secs {
-        failures = 0;
-        first = now;
-    }
-    failures += 1;
-    let mut status = LockoutStatus { locked_until: None, newly_locked: false, familiar };
-    let mut until = locked_until;
-    if failures >= i64::from(policy.threshold.max(1)) {
-        lockouts += 1;
-        until = now + lockout_duration(policy, u32::try_from(lockouts).unwrap_or(u32::MAX));
-        failures = 0;
-        first = now;
-        status = LockoutStatus { locked_until: Some(until), newly_locked: true, familiar };
-    }
+        return Ok(LockoutStatus { locked_until: stored.map(|c| c.locked_until), newly_locked: false, familiar });
+    };
+    let Counter { failures, first_failure_at: first, locked_until: until, lockouts } = next;
     sqlx::query(
         "INSERT INTO lockout (name, location, failures, first_failure_at, locked_until, lockouts) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, location) DO UPDATE SET failures = excluded.failures, \

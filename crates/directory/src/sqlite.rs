@@ -51,15 +51,15 @@ pub struct SqliteDirectory {
 
 /// Domain → (hosted, when asked); see [`Directory::hosts_domain`].
 #[derive(Debug, Default)]
-struct HostedCache(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
+pub(crate) struct HostedCache(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
 
 impl HostedCache {
-    fn get(&self, domain: &str) -> Option<bool> {
+    pub(crate) fn get(&self, domain: &str) -> Option<bool> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(domain).filter(|(_, at)| at.elapsed() < crate::HOSTED_DOMAIN_TTL).map(|(hosted, _)| *hosted)
     }
 
-    fn put(&self, domain: String, hosted: bool) {
+    pub(crate) fn put(&self, domain: String, hosted: bool) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // Client-chosen names: keep the map small rather than let it grow without bound.
         if map.len() >= 10_000 {
@@ -68,7 +68,7 @@ impl HostedCache {
         map.insert(domain, (hosted, std::time::Instant::now()));
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
@@ -180,23 +180,23 @@ impl SqliteDirectory {
 }
 
 /// Current time in unix seconds.
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The stored form of a domain: trimmed, without a trailing root dot, lower-case.
-fn normalize_domain(domain: &str) -> String {
+pub(crate) fn normalize_domain(domain: &str) -> String {
     domain.trim().trim_end_matches('.').to_lowercase()
 }
 
 /// The stored form of a mailbox address, or `None` when it is not an address at all (such an
 /// address cannot exist in the directory).
-fn normalize_address(address: &str) -> Option<String> {
+pub(crate) fn normalize_address(address: &str) -> Option<String> {
     Address::parse(address).ok().map(String::from)
 }
 
 /// The stored form of a send-as address: brackets and spaces removed, lower-case.
-fn normalize_send_as(address: &str) -> String {
+pub(crate) fn normalize_send_as(address: &str) -> String {
     let trimmed = address.trim();
     trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim().to_lowercase()
 }

@@ -1,0 +1,840 @@
+//! The PostgreSQL backend, for several nodes sharing one directory (README "Running more than
+//! one node").
+//!
+//! The same tables as the SQLite backend (`migrations-postgres/`), the same rules: everything
+//! that decides — lockout windows, quota buckets, the AUTH decision — lives in Rust above the
+//! [`Directory`] and [`crate::admin::AdminStore`] traits (`crate::protection`, the policy crate),
+//! so both backends only store and read. Where SQLite takes its single write lock
+//! (`BEGIN IMMEDIATE`) for a read-modify-write, this backend takes a transaction-scoped advisory
+//! lock: the whole directory's for account changes (rare, made by admins), one name's for
+//! lockout counters (every failed AUTH), so nodes never race each other into an inconsistent
+//! state and sign-ins of different names never wait for each other.
+//!
+//! Every call is bounded: a connection is waited for at most [`ACQUIRE_TIMEOUT`] and a statement
+//! runs at most [`STATEMENT_TIMEOUT`], so an unreachable database turns into a `Storage` error
+//! (the SMTP side answers `454 4.7.0`) within seconds instead of hanging sessions, and the pool
+//! reconnects by itself when the database is back.
+
+mod admin;
+mod protection;
+mod records;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use authrelay_core::{
+    Address, AppPasswordsPolicy, Check, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings,
+    OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn,
+};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+
+use crate::sqlite::{normalize_address, normalize_domain, normalize_send_as, now, HostedCache, MAX_APP_PASSWORDS};
+use crate::{
+    AppPassword, AppPasswordSecret, AuthRecord, DeviceCredential, Directory, DirectoryError, LockoutEntry,
+    LockoutPolicy, LockoutStatus, NewAppPassword, NewDeviceCredential, NewUser, Org, OrgChange, OrgLimits, Result,
+    SignInEntry, SignInFilter, User, UserChange,
+};
+
+/// How long a call waits for a free connection before the database counts as unreachable.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest any one statement may run.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Advisory-lock class of the whole directory (account changes).
+const LOCK_DIRECTORY: i32 = 1;
+/// Advisory-lock class of one lockout name.
+const LOCK_LOCKOUT_NAME: i32 = 2;
+
+/// The directory in a PostgreSQL database shared by every node.
+#[derive(Debug, Clone)]
+pub struct PgDirectory {
+    pub(crate) pool: PgPool,
+    hosted: Arc<HostedCache>,
+    pub(crate) sealer: Arc<crate::sealed::Sealer>,
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("****"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unreadable database URL)".to_string(),
+    }
+}
+
+impl PgDirectory {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), brings the schema up
+    /// to date and loads the TOTP sealing key from `key_dir` (every node needs the same key
+    /// file: README "Running more than one node"). `max_connections` bounds this process's
+    /// share of the server's connections.
+    pub async fn connect(url: &str, key_dir: &Path, max_connections: u32) -> Result<Self> {
+        let dir = Self::connect_unmigrated(url, key_dir, max_connections).await?;
+        dir.migrate().await?;
+        dir.seal_clear_totp_secrets().await?;
+        Ok(dir)
+    }
+
+    /// Connects without touching the schema (for `store migrate --check` and `store copy`).
+    pub async fn connect_unmigrated(url: &str, key_dir: &Path, max_connections: u32) -> Result<Self> {
+        let where_ = redacted_url(url);
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| DirectoryError::Storage(format!("unreadable database URL {where_}: {e}")))?
+            .application_name("authrelay")
+            .options([("statement_timeout", STATEMENT_TIMEOUT.as_millis().to_string())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection broken by a database restart is found and replaced before use.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(|e| DirectoryError::Storage(format!("cannot connect to {where_}: {e}")))?;
+        let sealer = crate::sealed::Sealer::load_or_create(key_dir)?;
+        Ok(PgDirectory { pool, hosted: Default::default(), sealer: Arc::new(sealer) })
+    }
+
+    /// Applies the migrations in `migrations-postgres/` that are not applied yet; returns how
+    /// many were applied. Several nodes starting at once are serialised by sqlx's own lock.
+    pub async fn migrate(&self) -> Result<usize> {
+        let migrator = sqlx::migrate!("./migrations-postgres");
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| DirectoryError::Storage(format!("cannot apply the directory schema: {e}")))?;
+        Ok(self.applied_migrations().await?.saturating_sub(before))
+    }
+
+    /// How many migrations the database has applied.
+    pub async fn applied_migrations(&self) -> Result<usize> {
+        let exists: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&self.pool).await?;
+        if !exists {
+            return Ok(0);
+        }
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts an account change: a transaction holding the directory's advisory lock.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
+        self.hosted.clear();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)").bind(LOCK_DIRECTORY).execute(&mut *tx).await?;
+        Ok(tx)
+    }
+}
+
+fn setting<T: FromStr>(row: &PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
+}
+
+fn org_settings(row: &PgRow) -> Result<OrgSettings> {
+    Ok(OrgSettings {
+        security_defaults: setting(row, "security_defaults")?,
+        smtp_auth: setting(row, "org_smtp_auth")?,
+        app_passwords: setting(row, "app_passwords")?,
+        device_credentials: setting(row, "device_credentials")?,
+    })
+}
+
+const ORG_COLUMNS: &str = "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, \
+                           device_credentials, created_at FROM orgs";
+
+fn org_from_row(row: &PgRow, domains: Vec<String>) -> Result<Org> {
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        domains,
+        settings: org_settings(row)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn org_domains(conn: &mut PgConnection, org_id: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT domain FROM domains WHERE org_id = $1 ORDER BY seq")
+        .bind(org_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+async fn load_org(conn: &mut PgConnection, name: &str) -> Result<Option<Org>> {
+    let row =
+        sqlx::query(&format!("{ORG_COLUMNS} WHERE name = $1")).bind(name.trim()).fetch_optional(&mut *conn).await?;
+    match row {
+        Some(row) => {
+            let domains = org_domains(conn, row.try_get("id")?).await?;
+            Ok(Some(org_from_row(&row, domains)?))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn org_id(conn: &mut PgConnection, name: &str) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM orgs WHERE name = $1")
+        .bind(name.trim())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| DirectoryError::UnknownOrg(name.trim().to_string()))
+}
+
+async fn domain_owner(conn: &mut PgConnection, domain: &str) -> Result<Option<(i64, String)>> {
+    let row = sqlx::query("SELECT o.id, o.name FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.domain = $1")
+        .bind(domain)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).transpose()
+}
+
+const USER_COLUMNS: &str = "SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash, \
+                            u.sign_in, u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, \
+                            o.security_defaults, o.smtp_auth AS org_smtp_auth, o.app_passwords, \
+                            o.device_credentials \
+                            FROM users u JOIN orgs o ON o.id = u.org_id";
+
+fn user_from_row(row: &PgRow, send_as: Vec<String>) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        org: row.try_get("org")?,
+        address: row.try_get("address")?,
+        display_name: row.try_get("display_name")?,
+        settings: MailboxSettings {
+            sign_in: setting(row, "sign_in")?,
+            smtp_auth: setting(row, "smtp_auth")?,
+            mfa: setting(row, "mfa")?,
+        },
+        send_as,
+        created_at: row.try_get("created_at")?,
+        password_changed_at: row.try_get("password_changed_at")?,
+    })
+}
+
+async fn user_send_as(conn: &mut PgConnection, user_id: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT address FROM send_as WHERE user_id = $1 ORDER BY address")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+async fn load_user_row(conn: &mut PgConnection, address: &str) -> Result<Option<(PgRow, User)>> {
+    let Some(address) = normalize_address(address) else {
+        return Ok(None);
+    };
+    let row =
+        sqlx::query(&format!("{USER_COLUMNS} WHERE u.address = $1")).bind(&address).fetch_optional(&mut *conn).await?;
+    match row {
+        Some(row) => {
+            let send_as = user_send_as(conn, row.try_get("id")?).await?;
+            let user = user_from_row(&row, send_as)?;
+            Ok(Some((row, user)))
+        }
+        None => Ok(None),
+    }
+}
+
+async fn load_user(conn: &mut PgConnection, address: &str) -> Result<Option<User>> {
+    Ok(load_user_row(conn, address).await?.map(|(_, user)| user))
+}
+
+pub(crate) async fn user_id(conn: &mut PgConnection, address: &str) -> Result<(i64, String)> {
+    let unknown = || DirectoryError::UnknownUser(address.trim().to_string());
+    let normalized = normalize_address(address).ok_or_else(unknown)?;
+    let id = sqlx::query_scalar("SELECT id FROM users WHERE address = $1")
+        .bind(&normalized)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(unknown)?;
+    Ok((id, normalized))
+}
+
+fn signin_from_row(row: &PgRow) -> Result<SignInEntry> {
+    let port: i32 = row.try_get("client_port")?;
+    let credential: Option<String> = row.try_get("credential")?;
+    let credential = credential
+        .map(|c| {
+            c.parse::<CredentialKind>()
+                .map_err(|_| DirectoryError::Storage(format!("unreadable value '{c}' in column credential")))
+        })
+        .transpose()?;
+    let check: String = row.try_get("check_name")?;
+    let reply: String = row.try_get("reply")?;
+    Ok(SignInEntry {
+        at: row.try_get("at")?,
+        client_ip: row.try_get("client_ip")?,
+        client_port: u16::try_from(port)
+            .map_err(|_| DirectoryError::Storage(format!("unreadable value '{port}' in column client_port")))?,
+        tls: row.try_get("tls")?,
+        mechanism: row.try_get("mechanism")?,
+        user: row.try_get("user_name")?,
+        credential,
+        check: Check::parse(&check)
+            .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{check}' in column check_name")))?,
+        reply: match reply.as_str() {
+            "" => None,
+            name => Some(
+                ReplyId::from_name(name)
+                    .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{reply}' in column reply")))?,
+            ),
+        },
+        success: row.try_get("success")?,
+    })
+}
+
+#[async_trait]
+impl Directory for PgDirectory {
+    async fn create_org(&self, name: &str, domains: &[String]) -> Result<Org> {
+        let name = name.trim();
+        let mut tx = self.write_tx().await?;
+        match org_id(&mut tx, name).await {
+            Ok(_) => return Err(DirectoryError::OrgExists(name.to_string())),
+            Err(DirectoryError::UnknownOrg(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let mut wanted: Vec<String> = Vec::with_capacity(domains.len());
+        for domain in domains.iter().map(|d| normalize_domain(d)) {
+            if wanted.contains(&domain) {
+                continue;
+            }
+            if let Some((_, org)) = domain_owner(&mut tx, &domain).await? {
+                return Err(DirectoryError::DomainTaken { domain, org });
+            }
+            wanted.push(domain);
+        }
+        let at = now();
+        let settings = OrgSettings::default();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO orgs (name, security_defaults, smtp_auth, app_passwords, device_credentials, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(name)
+        .bind(settings.security_defaults.as_str())
+        .bind(settings.smtp_auth.as_str())
+        .bind(settings.app_passwords.as_str())
+        .bind(settings.device_credentials.as_str())
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for domain in &wanted {
+            sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)")
+                .bind(domain)
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Org { id, name: name.to_string(), domains: wanted, settings, created_at: at })
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!("{ORG_COLUMNS} ORDER BY name")).fetch_all(&mut *tx).await?;
+        let mut domains: HashMap<i64, Vec<String>> = HashMap::new();
+        for row in sqlx::query("SELECT org_id, domain FROM domains ORDER BY seq").fetch_all(&mut *tx).await? {
+            domains.entry(row.try_get("org_id")?).or_default().push(row.try_get("domain")?);
+        }
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| org_from_row(row, domains.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
+            .collect()
+    }
+
+    async fn org(&self, name: &str) -> Result<Option<Org>> {
+        let mut conn = self.pool.acquire().await?;
+        load_org(&mut conn, name).await
+    }
+
+    async fn org_for_domain(&self, domain: &str) -> Result<Option<Org>> {
+        let mut tx = self.pool.begin().await?;
+        let org = match domain_owner(&mut tx, &normalize_domain(domain)).await? {
+            Some((_, name)) => load_org(&mut tx, &name).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn hosts_domain(&self, domain: &str) -> Result<bool> {
+        let domain = normalize_domain(domain);
+        if let Some(hosted) = self.hosted.get(&domain) {
+            return Ok(hosted);
+        }
+        let hosted = domain_owner(&mut *self.pool.acquire().await?, &domain).await?.is_some();
+        self.hosted.put(domain, hosted);
+        Ok(hosted)
+    }
+
+    async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org> {
+        let mut tx = self.write_tx().await?;
+        let id = org_id(&mut tx, name).await?;
+        sqlx::query(
+            "UPDATE orgs SET security_defaults = COALESCE($1, security_defaults), \
+             smtp_auth = COALESCE($2, smtp_auth), app_passwords = COALESCE($3, app_passwords), \
+             device_credentials = COALESCE($4, device_credentials) WHERE id = $5",
+        )
+        .bind(change.security_defaults.map(SecurityDefaults::as_str))
+        .bind(change.smtp_auth.map(OrgSmtpAuth::as_str))
+        .bind(change.app_passwords.map(AppPasswordsPolicy::as_str))
+        .bind(change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let org = load_org(&mut tx, name).await?;
+        tx.commit().await?;
+        org.ok_or_else(|| DirectoryError::UnknownOrg(name.trim().to_string()))
+    }
+
+    async fn add_domain(&self, org: &str, domain: &str) -> Result<Org> {
+        let domain = normalize_domain(domain);
+        let mut tx = self.write_tx().await?;
+        let id = org_id(&mut tx, org).await?;
+        match domain_owner(&mut tx, &domain).await? {
+            Some((owner, _)) if owner == id => {}
+            Some((_, owner)) => return Err(DirectoryError::DomainTaken { domain, org: owner }),
+            None => {
+                sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)")
+                    .bind(&domain)
+                    .bind(id)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let result = load_org(&mut tx, org).await?;
+        tx.commit().await?;
+        result.ok_or_else(|| DirectoryError::UnknownOrg(org.trim().to_string()))
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        let address = Address::parse(&new.address)
+            .map_err(|_| DirectoryError::NoOrgForDomain(new.address.trim().to_lowercase()))?;
+        let mut tx = self.write_tx().await?;
+        let (org_id, org_name) = domain_owner(&mut tx, address.domain())
+            .await?
+            .ok_or_else(|| DirectoryError::NoOrgForDomain(address.domain().to_string()))?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = $1")
+            .bind(address.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(DirectoryError::UserExists(address.to_string()));
+        }
+        let at = now();
+        let settings = MailboxSettings::default();
+        let display_name = new.display_name.trim().to_string();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (org_id, address, display_name, password_hash, sign_in, smtp_auth, mfa, \
+             created_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(org_id)
+        .bind(address.as_str())
+        .bind(&display_name)
+        .bind(&new.password_hash)
+        .bind(settings.sign_in.as_str())
+        .bind(settings.smtp_auth.as_str())
+        .bind(settings.mfa.as_str())
+        .bind(at)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            org: org_name,
+            address: address.into(),
+            display_name,
+            settings,
+            send_as: Vec::new(),
+            created_at: at,
+            password_changed_at: at,
+        })
+    }
+
+    async fn user(&self, address: &str) -> Result<Option<User>> {
+        let mut tx = self.pool.begin().await?;
+        let user = load_user(&mut tx, address).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self, org: Option<&str>) -> Result<Vec<User>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = match org {
+            Some(name) => {
+                let id = org_id(&mut tx, name).await?;
+                sqlx::query(&format!("{USER_COLUMNS} WHERE u.org_id = $1 ORDER BY u.address"))
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.address")).fetch_all(&mut *tx).await?,
+        };
+        let mut send_as: HashMap<i64, Vec<String>> = HashMap::new();
+        for row in sqlx::query("SELECT user_id, address FROM send_as ORDER BY address").fetch_all(&mut *tx).await? {
+            send_as.entry(row.try_get("user_id")?).or_default().push(row.try_get("address")?);
+        }
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| user_from_row(row, send_as.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
+            .collect()
+    }
+
+    async fn update_user(&self, address: &str, change: UserChange) -> Result<User> {
+        let mut tx = self.write_tx().await?;
+        let (id, own) = user_id(&mut tx, address).await?;
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), sign_in = COALESCE($2, sign_in), \
+             smtp_auth = COALESCE($3, smtp_auth), mfa = COALESCE($4, mfa) WHERE id = $5",
+        )
+        .bind(change.display_name.as_deref().map(str::trim))
+        .bind(change.sign_in.map(SignIn::as_str))
+        .bind(change.smtp_auth.map(MailboxSmtpAuth::as_str))
+        .bind(change.mfa.map(MfaState::as_str))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for extra in change.add_send_as.iter().map(|a| normalize_send_as(a)) {
+            if extra.is_empty() || extra == own {
+                continue;
+            }
+            sqlx::query("INSERT INTO send_as (user_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(&extra)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for extra in change.remove_send_as.iter().map(|a| normalize_send_as(a)) {
+            sqlx::query("DELETE FROM send_as WHERE user_id = $1 AND address = $2")
+                .bind(id)
+                .bind(&extra)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let user = load_user(&mut tx, &own).await?;
+        tx.commit().await?;
+        user.ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))
+    }
+
+    async fn set_password_hash(&self, address: &str, password_hash: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let (id, _) = user_id(&mut tx, address).await?;
+        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_app_password(&self, address: &str, new: NewAppPassword) -> Result<AppPassword> {
+        let name = new.name.trim().to_string();
+        let mut tx = self.write_tx().await?;
+        let (id, own) = user_id(&mut tx, address).await?;
+        let (live, same_name): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN name = $1 THEN 1 END) FROM app_passwords \
+             WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(&name)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if same_name > 0 {
+            return Err(DirectoryError::AppPasswordExists { user: own, name });
+        }
+        if live >= MAX_APP_PASSWORDS {
+            return Err(DirectoryError::TooManyAppPasswords(own));
+        }
+        let at = now();
+        let app_id: i64 = sqlx::query_scalar(
+            "INSERT INTO app_passwords (user_id, name, hint, hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
+        )
+        .bind(id)
+        .bind(&name)
+        .bind(&new.hint)
+        .bind(&new.hash)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AppPassword { id: app_id, name, created_at: at, last_used_at: None })
+    }
+
+    async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>> {
+        let mut tx = self.pool.begin().await?;
+        let (id, _) = user_id(&mut tx, address).await?;
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at FROM app_passwords \
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AppPassword {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    last_used_at: row.try_get("last_used_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_app_password(&self, address: &str, name: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let (id, own) = user_id(&mut tx, address).await?;
+        let done = sqlx::query(
+            "UPDATE app_passwords SET revoked_at = $1 WHERE user_id = $2 AND name = $3 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(name.trim())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DirectoryError::UnknownAppPassword { user: own, name: name.trim().to_string() });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_app_password(&self, id: i64, at_unix: i64) -> Result<()> {
+        sqlx::query("UPDATE app_passwords SET last_used_at = $1 WHERE id = $2")
+            .bind(at_unix)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_device_credential(&self, address: &str, new: NewDeviceCredential) -> Result<DeviceCredential> {
+        let mut tx = self.write_tx().await?;
+        let credential = records::add_device_credential(&mut tx, address, new, now()).await?;
+        tx.commit().await?;
+        Ok(credential)
+    }
+
+    async fn list_device_credentials(&self, address: &str) -> Result<Vec<DeviceCredential>> {
+        records::list_device_credentials(&self.pool, address).await
+    }
+
+    async fn revoke_device_credential(&self, address: &str, name: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        records::revoke_device_credential(&mut tx, address, name, now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_device_credential(&self, id: i64, at_unix: i64, client_ip: &str) -> Result<()> {
+        sqlx::query("UPDATE device_credentials SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+            .bind(at_unix)
+            .bind(client_ip)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
+        // REPEATABLE READ: the user, settings and credentials come from one snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let found = load_user_row(&mut tx, address).await?;
+        // An unknown user runs the same credential queries, as in the SQLite backend.
+        let user_id = found.as_ref().map(|(_, u)| u.id).unwrap_or(-1);
+        if found.is_none() {
+            user_send_as(&mut tx, user_id).await?;
+        }
+        let rows = sqlx::query(
+            "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let device_credentials = records::device_secrets_of(&mut tx, user_id).await?;
+        tx.commit().await?;
+        let Some((row, user)) = found else {
+            return Ok(None);
+        };
+        let app_passwords = rows
+            .iter()
+            .map(|r| {
+                Ok(AppPasswordSecret {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    hint: r.try_get("hint")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(AuthRecord {
+            org: org_settings(&row)?,
+            password_hash: row.try_get("password_hash")?,
+            user,
+            app_passwords,
+            device_credentials,
+        }))
+    }
+
+    async fn record_signin(&self, entry: &SignInEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, \
+             reply, success) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(entry.at)
+        .bind(&entry.client_ip)
+        .bind(i32::from(entry.client_port))
+        .bind(&entry.tls)
+        .bind(&entry.mechanism)
+        .bind(&entry.user)
+        .bind(entry.credential.map(CredentialKind::as_str))
+        .bind(entry.check.as_str())
+        .bind(entry.reply.map_or("", ReplyId::as_str))
+        .bind(entry.success)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_signins(&self, before: i64, batch: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let gone = sqlx::query(
+                "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE at < $1 ORDER BY at LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::from(batch.max(1)))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            total += gone;
+            if gone < u64::from(batch.max(1)) {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>> {
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, reply, success \
+             FROM signins WHERE 1 = 1",
+        );
+        // `user_name` has the case-insensitive `nocase` collation, as in the SQLite schema.
+        if let Some(user) = &filter.user {
+            query.push(" AND user_name = ").push_bind(user.trim().to_string());
+        }
+        if let Some(success) = filter.success {
+            query.push(" AND success = ").push_bind(success);
+        }
+        if let Some(ip) = &filter.client_ip {
+            query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND at <= ").push_bind(until);
+        }
+        query
+            .push(" ORDER BY at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.unwrap_or(crate::sqlite::DEFAULT_SIGNIN_LIMIT)));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(signin_from_row).collect()
+    }
+
+    async fn lockout_status(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus> {
+        protection::lockout_status(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn record_auth_failure(
+        &self,
+        name: &str,
+        client_ip: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LockoutStatus> {
+        protection::record_failure(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn record_auth_success(&self, name: &str, client_ip: &str, now: i64, policy: &LockoutPolicy) -> Result<()> {
+        protection::record_success(&self.pool, name, client_ip, now, policy).await
+    }
+
+    async fn unlock(&self, name: &str, now: i64) -> Result<u64> {
+        protection::unlock(&self.pool, name, now).await
+    }
+
+    async fn lockouts(&self, name: &str) -> Result<Vec<LockoutEntry>> {
+        protection::lockouts(&self.pool, name).await
+    }
+
+    async fn recipients_since(&self, address: &str, since: i64) -> Result<u64> {
+        protection::recipients_since(&self.pool, address, since).await
+    }
+
+    async fn record_recipients(&self, address: &str, at: i64, count: u32) -> Result<()> {
+        protection::record_recipients_batch(&self.pool, &[(address.to_string(), at, count)]).await
+    }
+
+    async fn record_recipients_batch(&self, batch: &[(String, i64, u32)]) -> Result<()> {
+        protection::record_recipients_batch(&self.pool, batch).await
+    }
+
+    async fn org_limits(&self, org: &str) -> Result<OrgLimits> {
+        protection::org_limits(&self.pool, org).await?.ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
+    }
+
+    async fn set_org_limits(&self, org: &str, change: OrgLimits) -> Result<OrgLimits> {
+        protection::set_org_limits(&self.pool, org, change)
+            .await?
+            .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
+    }
+
+    async fn record_submissions(&self, batch: &[crate::SubmissionCount]) -> Result<()> {
+        records::record_submissions(&self.pool, batch).await
+    }
+
+    async fn submissions_since(&self, since: i64) -> Result<Vec<crate::SubmissionCount>> {
+        records::submissions_since(&self.pool, since).await
+    }
+
+    async fn record_imported_sender(&self, sender: &crate::ImportedSender) -> Result<()> {
+        records::record_imported_sender(&self.pool, sender).await
+    }
+
+    async fn imported_senders(&self) -> Result<Vec<crate::ImportedSender>> {
+        records::imported_senders(&self.pool).await
+    }
+}
