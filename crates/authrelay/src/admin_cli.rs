@@ -3,8 +3,7 @@
 
 use std::io::Read;
 
-use authrelay_directory::admin::AdminStore;
-use authrelay_directory::sqlite::SqliteDirectory;
+use crate::store::Dir;
 use authrelay_i18n::{t, Arg, Lang};
 use authrelay_ops::Role;
 use clap::Subcommand;
@@ -55,7 +54,7 @@ fn read_password() -> Result<String, CliError> {
     Ok(password)
 }
 
-pub async fn run(c: AdminCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+pub async fn run(c: AdminCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     match c {
         AdminCommand::Add { address, role, password_stdin } => {
             let password = if password_stdin { Some(read_password()?) } else { None };

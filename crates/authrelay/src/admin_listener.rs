@@ -13,7 +13,7 @@ pub struct Live {
 pub async fn start(
     admin: &authrelay_config::admin::Admin,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
-    directory: std::sync::Arc<authrelay_directory::sqlite::SqliteDirectory>,
+    directory: crate::store::Dir,
     spool: authrelay_spool::Spool,
     live: Live,
     limits: &authrelay_config::Limits,

@@ -58,6 +58,10 @@ struct Trailer {
 
 pub async fn backup(config: &Effective, to: &Path, lang: Lang) -> Result<(), CliError> {
     let fail = |reason: String| CliError::new("err-backup").arg("file", to.display()).arg("reason", reason);
+    if config.store.url.is_some() {
+        // The directory is not in the data directory: PostgreSQL's own tools back it up.
+        return Err(CliError::new("err-backup-postgres").usage());
+    }
     if !config.db_path().is_file() {
         return Err(CliError::new("err-backup-no-data").arg("dir", config.data_dir.display()).usage());
     }

@@ -17,6 +17,10 @@ pub struct Cli {
     /// Data directory holding the database, the spool and the TLS certificate.
     #[arg(long, global = true, env = "AUTHRELAY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL of a directory shared by several nodes (over `[store] url`); without it,
+    /// the embedded SQLite database in the data directory.
+    #[arg(long, global = true, env = "AUTHRELAY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Optional TOML configuration file.
     #[arg(long, global = true, env = "AUTHRELAY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -84,6 +88,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// The directory's database: bring its schema up to date, or move a single node's SQLite
+    /// directory into PostgreSQL for a cluster.
+    #[command(subcommand)]
+    Store(crate::store_cli::StoreCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
     Completions {
         #[arg(value_name = "SHELL")]
@@ -121,6 +129,7 @@ impl ServeArgs {
             submissions: self.submissions,
             hostname: self.hostname.clone(),
             admin: self.admin,
+            database_url: None,
         }
     }
 }

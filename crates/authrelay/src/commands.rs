@@ -3,9 +3,9 @@
 
 use std::io::Read;
 
+use crate::store::Dir;
 use authrelay_core::{effective_smtp_auth, Address, QueueId};
-use authrelay_directory::sqlite::SqliteDirectory;
-use authrelay_directory::{Directory, SignInFilter};
+use authrelay_directory::SignInFilter;
 use authrelay_ops::{OrgEdit, UserEdit};
 
 use crate::operations::ops;
@@ -21,19 +21,16 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::Serve(a) => a.clone(),
         _ => ServeArgs::default(),
     };
-    let effective =
-        config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &serve_args.overrides()).map_err(|problems| {
-            let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
-            CliError::new("err-config").arg("problems", list.join("\n")).usage()
-        })?;
+    let overrides = config::Overrides { database_url: cli.database_url.clone(), ..serve_args.overrides() };
+    let effective = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &overrides).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
+        CliError::new("err-config").arg("problems", list.join("\n")).usage()
+    })?;
     match cli.command {
         Command::Serve(_) => {
             init_logging();
-            let source = crate::serve::ConfigSource {
-                file: cli.config.clone(),
-                data_dir: cli.data_dir.clone(),
-                overrides: serve_args.overrides(),
-            };
+            let source =
+                crate::serve::ConfigSource { file: cli.config.clone(), data_dir: cli.data_dir.clone(), overrides };
             crate::serve::serve(effective, source).await
         }
         Command::Config(ConfigCommand::Check) => {
@@ -53,6 +50,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::Bench(a) => crate::bench_cmd::run(a, &effective, lang).await,
         Command::Admin(c) => crate::admin_cli::run(c, &open_directory(&effective).await?, lang).await,
         Command::Import(c) => crate::import_cli::run(c, &open_directory(&effective).await?, &effective, lang).await,
+        Command::Store(c) => crate::store_cli::run(c, &effective, lang).await,
         Command::Backup { to } => crate::backup::backup(&effective, &to, lang).await,
         Command::Restore { from } => crate::backup::restore(&effective, &from, lang),
         Command::Completions { shell } => {
@@ -135,16 +133,8 @@ fn init_logging() {
         .init();
 }
 
-async fn open_directory(config: &Effective) -> Result<SqliteDirectory, CliError> {
-    if !config.data_dir.exists() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.data_dir)
-            .map_err(|e| CliError::new("err-data-dir").arg("path", config.data_dir.display()).arg("reason", e))?;
-    }
-    Ok(SqliteDirectory::open(&config.db_path()).await?)
+async fn open_directory(config: &Effective) -> Result<Dir, CliError> {
+    crate::store::open(config, crate::store::Opener::Command).await
 }
 
 fn json_out<T: serde::Serialize>(value: &T) {
@@ -155,7 +145,7 @@ fn parse_address(input: &str) -> Result<Address, CliError> {
     Address::parse(input).map_err(|e| CliError::new("err-bad-address").arg("address", input).arg("reason", e).usage())
 }
 
-async fn org(c: OrgCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+async fn org(c: OrgCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     match c {
         OrgCommand::Add { name, domains } => {
             let (ops, actor) = ops(dir);
@@ -254,7 +244,7 @@ fn read_password_stdin() -> Result<String, CliError> {
     Ok(password)
 }
 
-async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+async fn user(c: UserCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     match c {
         UserCommand::Add { address, display_name, password_stdin } => {
             let address = parse_address(&address)?;
@@ -328,7 +318,7 @@ async fn user(c: UserCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), C
     Ok(())
 }
 
-async fn print_user(user: &authrelay_directory::User, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+async fn print_user(user: &authrelay_directory::User, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     let org = dir.org(&user.org).await?.ok_or_else(|| CliError::new("err-unknown-org").arg("name", &user.org))?;
     let (enabled, source) = effective_smtp_auth(org.settings.smtp_auth, user.settings.smtp_auth);
     let effective = t(
@@ -355,7 +345,7 @@ async fn print_user(user: &authrelay_directory::User, dir: &SqliteDirectory, lan
     Ok(())
 }
 
-async fn app_password(c: AppPasswordCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+async fn app_password(c: AppPasswordCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     match c {
         AppPasswordCommand::Add { address, name } => {
             let address = parse_address(&address)?;
@@ -428,7 +418,7 @@ fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError
     Ok(())
 }
 
-async fn signins(a: SigninsArgs, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+async fn signins(a: SigninsArgs, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     let filter = SignInFilter {
         user: a.user.map(|u| u.to_lowercase()),
         success: a.failures.then_some(false),

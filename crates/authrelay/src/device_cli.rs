@@ -1,9 +1,8 @@
 //! `authrelay device-credential add | list | revoke`: generated per-mailbox secrets for devices
 //! that can send only a user name and a password (crates/directory/src/device.rs).
 
+use crate::store::Dir;
 use authrelay_core::{effective_smtp_auth, Cidr, DeviceCredentialsPolicy};
-use authrelay_directory::sqlite::SqliteDirectory;
-use authrelay_directory::Directory;
 use authrelay_i18n::{t, Arg, Lang};
 use authrelay_ops::DeviceCredentialSpec;
 use clap::Subcommand;
@@ -43,7 +42,7 @@ pub enum DeviceCredentialCommand {
     },
 }
 
-pub async fn run(c: DeviceCredentialCommand, dir: &SqliteDirectory, lang: Lang) -> Result<(), CliError> {
+pub async fn run(c: DeviceCredentialCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
     match c {
         DeviceCredentialCommand::Add { address, name, allow, expires, expires_in, json } => {
             let (ops, actor) = crate::operations::ops(dir);

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use authrelay_directory::sqlite::SqliteDirectory;
+use crate::store::Dir;
 use authrelay_i18n::{Arg, Lang};
 use authrelay_migrate::plan::{self, Options, Site};
 use authrelay_migrate::sheet::{self, Server};
@@ -129,11 +129,11 @@ fn write_sheets(dir: &Path, lang: Lang, server: &Server, issued: &[plan::Issued]
     Ok(())
 }
 
-pub async fn run(c: ImportCommand, dir: &SqliteDirectory, config: &Effective, lang: Lang) -> Result<(), CliError> {
+pub async fn run(c: ImportCommand, dir: &Dir, config: &Effective, lang: Lang) -> Result<(), CliError> {
     match c {
         ImportCommand::M365(a) => m365(a, dir, config, lang).await,
         ImportCommand::Status { json } => {
-            let lines = status::checklist(dir).await.map_err(import_error)?;
+            let lines = status::checklist(&**dir).await.map_err(import_error)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&lines).unwrap_or_default());
             } else {
@@ -148,7 +148,7 @@ pub async fn run(c: ImportCommand, dir: &SqliteDirectory, config: &Effective, la
     }
 }
 
-async fn m365(a: M365Args, dir: &SqliteDirectory, config: &Effective, lang: Lang) -> Result<(), CliError> {
+async fn m365(a: M365Args, dir: &Dir, config: &Effective, lang: Lang) -> Result<(), CliError> {
     let files = Files {
         report: read(&a.report)?,
         mailboxes: a.mailboxes.as_deref().map(read).transpose()?,
@@ -158,7 +158,7 @@ async fn m365(a: M365Args, dir: &SqliteDirectory, config: &Effective, lang: Lang
     let sites = a.site_cidr.iter().map(|s| s.parse::<Site>()).collect::<Result<Vec<_>, _>>().map_err(import_error)?;
     let exports = authrelay_migrate::read_exports(&files, &columns).map_err(import_error)?;
     let options = Options { org_name: a.org.clone(), skip_inactive: a.skip_inactive, sites };
-    let planned = plan::build(dir, &exports, &options).await.map_err(import_error)?;
+    let planned = plan::build(&**dir, &exports, &options).await.map_err(import_error)?;
     let issuing = planned.active().filter(|s| !s.credential_exists).count();
     if a.apply && issuing > 0 && a.sheets.is_none() {
         return Err(CliError::new("err-import-needs-sheets").arg("count", issuing).usage());
@@ -172,7 +172,7 @@ async fn m365(a: M365Args, dir: &SqliteDirectory, config: &Effective, lang: Lang
         return Ok(());
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let applied = plan::apply(dir, &planned, now).await;
+    let applied = plan::apply(&**dir, &planned, now).await;
     // Audited as every CLI change is: one record per value, the actor cli:USER@HOST.
     let (ops, actor) = crate::operations::ops(dir);
     for c in &applied.changes {

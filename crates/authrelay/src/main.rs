@@ -15,6 +15,8 @@ mod operations;
 mod output;
 mod protection_cli;
 mod serve;
+mod store;
+mod store_cli;
 mod tls;
 mod troubleshoot_cmd;
 

@@ -1,9 +1,9 @@
 //! Admin commands of smart lockout and the per-organisation limits: `user unlock`, and the
 //! lockout and limit lines of `user show` and `org show`.
 
+use crate::store::Dir;
 use authrelay_core::Address;
-use authrelay_directory::sqlite::SqliteDirectory;
-use authrelay_directory::{Directory, SignInEntry};
+use authrelay_directory::SignInEntry;
 use authrelay_i18n::{t, Arg, Lang};
 
 use crate::output::{field, say, when, CliError};
@@ -15,7 +15,7 @@ fn now() -> i64 {
 /// `authrelay user unlock ADDRESS`: clears every lockout counter of the name and records the
 /// unlock in the sign-in log (check "unlock", mechanism "admin", client "cli"), so the log
 /// shows when and why a locked user could sign in again.
-pub async fn unlock(dir: &SqliteDirectory, address: &Address, lang: Lang) -> Result<(), CliError> {
+pub async fn unlock(dir: &Dir, address: &Address, lang: Lang) -> Result<(), CliError> {
     let (ops, actor) = crate::operations::ops(dir);
     let was_locked = ops.unlock_user(&actor, address.as_str()).await?;
     let at = now();
@@ -38,7 +38,7 @@ pub async fn unlock(dir: &SqliteDirectory, address: &Address, lang: Lang) -> Res
 }
 
 /// The lockout line(s) of `user show`.
-pub async fn print_lockout(dir: &SqliteDirectory, address: &str, lang: Lang) -> Result<(), CliError> {
+pub async fn print_lockout(dir: &Dir, address: &str, lang: Lang) -> Result<(), CliError> {
     let label = t(lang, "label-lockout", &[]);
     let at = now();
     let mut any = false;
@@ -64,7 +64,7 @@ pub async fn print_lockout(dir: &SqliteDirectory, address: &str, lang: Lang) -> 
 }
 
 /// The limit lines of `org show` / `org set`.
-pub async fn print_org_limits(dir: &SqliteDirectory, org: &str, lang: Lang) -> Result<(), CliError> {
+pub async fn print_org_limits(dir: &Dir, org: &str, lang: Lang) -> Result<(), CliError> {
     let limits = dir.org_limits(org).await?;
     let default = t(lang, "limit-server-default", &[]);
     let show = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| default.clone());

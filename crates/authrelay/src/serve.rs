@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_directory::Directory;
 use authrelay_smtp::auth::Authenticator;
 use authrelay_smtp::connector::Connectors;
@@ -28,8 +27,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     // Before anything else: a SIGHUP that systemd sends right after READY=1 (or an admin's
     // during start) must find the handler, not the default action, which ends the process.
     let signals = Signals::install();
-    create_data_dir(&config)?;
-    let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
+    let directory = crate::store::open(&config, crate::store::Opener::Server).await?;
     let spool = Spool::open(&config.spool_path())
         .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
     let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
@@ -47,7 +45,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     let admin = crate::admin_listener::start(
         &config.admin,
         Some(tls.clone()),
-        Arc::new(directory.clone()),
+        directory.clone(),
         spool.clone(),
         crate::admin_listener::Live { queue: counter, metrics },
         &config.limits,
@@ -69,12 +67,12 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     };
     // The sign-in log's retention, pruned off the AUTH path.
     let retention = authrelay_smtp::signin_volume::spawn_retention(
-        Arc::new(directory.clone()),
+        directory.clone(),
         Duration::from_secs(config.limits.signin_retention_days.saturating_mul(24 * 60 * 60)),
         clock.clone(),
         shutdown.clone(),
     );
-    let directory: Arc<dyn Directory> = Arc::new(directory);
+    let directory: Arc<dyn Directory> = directory;
     let shared = Arc::new(Shared {
         config: config.session_config(),
         auth: Authenticator::with_protection(directory.clone(), config.protection_config())
@@ -132,15 +130,6 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
     tracing::info!("stopped");
     Ok(())
-}
-
-fn create_data_dir(config: &Effective) -> Result<(), CliError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&config.data_dir)
-        .map_err(|e| CliError::new("err-data-dir").arg("path", config.data_dir.display()).arg("reason", e))
 }
 
 /// `<data_dir>/listen.json` names the bound addresses, so scripts and tests that ask for port 0
@@ -271,8 +260,8 @@ async fn start_delivery(
     clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
 ) -> Result<(tokio::task::JoinHandle<()>, usize, Arc<dyn authrelay_core::QueueCounter>), CliError> {
-    let directory = SqliteDirectory::open_for_server(&config.db_path()).await.map_err(CliError::from)?;
-    let manager = authrelay_delivery::QueueManager::new(spool, Arc::new(directory), config.delivery.clone(), clock)
+    let directory = crate::store::open(&config, crate::store::Opener::Server).await?;
+    let manager = authrelay_delivery::QueueManager::new(spool, directory, config.delivery.clone(), clock)
         .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.
     let queued = manager.queued();

@@ -5,7 +5,6 @@ use std::io::Read;
 use std::time::Duration;
 
 use authrelay_core::Address;
-use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_i18n::Lang;
 use authrelay_troubleshoot::{doctor, probe};
 
@@ -24,21 +23,21 @@ pub async fn run(command: Command, config: &Effective, lang: Lang) -> Result<(),
 async fn run_doctor(a: DoctorArgs, config: &Effective, lang: Lang) -> Result<(), CliError> {
     let address = Address::parse(&a.address)
         .map_err(|e| CliError::new("err-bad-address").arg("address", &a.address).arg("reason", e).usage())?;
-    if !config.db_path().exists() {
+    if config.store.url.is_none() && !config.db_path().exists() {
         return Err(CliError::new("err-data-dir")
             .arg("path", config.data_dir.display())
             .arg("reason", "no authrelay database here")
             .usage());
     }
-    let dir = SqliteDirectory::open(&config.db_path()).await?;
+    let dir = crate::store::open(config, crate::store::Opener::Command).await?;
     let limits = doctor::Limits {
         max_recipients: config.limits.max_recipients as u64,
         max_message_size: config.limits.max_message_size as u64,
         daily_recipients: config.limits.daily_recipients,
         max_sessions: config.limits.max_sessions_per_mailbox,
     };
-    let report = doctor::diagnose(&dir, &address, limits).await?;
-    let last = if a.explain_last { Some(doctor::explain_last(&dir, &address).await?) } else { None };
+    let report = doctor::diagnose(&*dir, &address, limits).await?;
+    let last = if a.explain_last { Some(doctor::explain_last(&*dir, &address).await?) } else { None };
     if a.json {
         let mut value = report.to_json(lang);
         if let Some(last) = &last {

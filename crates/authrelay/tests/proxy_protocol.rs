@@ -7,60 +7,17 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::Command;
 
+use common::haproxy::Haproxy;
 use common::{Options, TestServer};
 
 const USER: &str = "scanner@contoso.com";
 
-struct Haproxy {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// HAProxy (Debian's `haproxy`, installed by scripts/test) forwarding `front` → `backend`
-/// with a PROXY v2 header on every connection.
+/// HAProxy with one backend (crates/authrelay/tests/common/haproxy.rs).
 fn haproxy(dir: &std::path::Path, backend: SocketAddr) -> Haproxy {
-    let front = free_port();
-    let config = format!(
-        "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
-         frontend smtp\n  bind 127.0.0.1:{front}\n  default_backend relay\n\
-         backend relay\n  server node1 {backend} send-proxy-v2\n"
-    );
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, config).unwrap();
-    let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("haproxy is not installed: apt-get install haproxy (scripts/test does)");
-    let child = Command::new(bin)
-        .arg("-db")
-        .arg("-f")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start haproxy");
-    let address: SocketAddr = format!("127.0.0.1:{front}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "haproxy did not start listening on {address}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Haproxy { child, address }
+    common::haproxy::start(dir, &[backend])
 }
 
 /// The smtplib device from `source`, through `port`; (exit code, output).

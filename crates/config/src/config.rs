@@ -23,6 +23,8 @@ pub struct Overrides {
     pub submissions: Option<SocketAddr>,
     pub hostname: Option<String>,
     pub admin: Option<SocketAddr>,
+    /// `--database-url` / `AUTHRELAY_DATABASE_URL`: over `[store] url`.
+    pub database_url: Option<String>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./authrelay-data";
@@ -52,6 +54,16 @@ struct FileConfig {
     oauth: Option<access::FileOAuth>,
     #[serde(default)]
     connectors: Vec<access::FileConnector>,
+    #[serde(default)]
+    store: FileStore,
+}
+
+/// `[store]`: where the directory lives (README "Running more than one node").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    url: Option<String>,
+    max_connections: Option<u32>,
 }
 
 /// `[lockout]`: smart lockout per user name (see README "Limits").
@@ -125,7 +137,29 @@ pub struct Effective {
     pub admin: admin::Admin,
     /// `[oauth]` and `[[connectors]]`.
     pub access: access::Access,
+    pub store: Store,
 }
+
+/// Where the directory (organisations, users, credentials, logs, limits) is kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct Store {
+    /// `None`: the embedded SQLite database `<data_dir>/authrelay.db`. `Some`: a PostgreSQL URL
+    /// shared by every node; shown without its password.
+    #[serde(serialize_with = "redacted")]
+    pub url: Option<String>,
+    /// Connections this process opens to PostgreSQL at most.
+    pub max_connections: u32,
+}
+
+fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_str(&authrelay_directory::postgres::redacted_url(u)),
+        None => s.serialize_str("sqlite (embedded)"),
+    }
+}
+
+/// The default of `[store] max_connections`.
+pub const DEFAULT_STORE_CONNECTIONS: u32 = 16;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Lockout {
@@ -454,6 +488,7 @@ pub fn load_text(
         }
     }
 
+    let store = build_store(parsed.store, serve.database_url.clone(), &mut problems);
     let delivery = delivery::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
     let admin = admin::build(parsed.admin, serve.admin, &mut problems);
     let access = access::build(parsed.oauth, parsed.connectors, &mut problems);
@@ -470,7 +505,34 @@ pub fn load_text(
         delivery,
         admin,
         access,
+        store,
     })
+}
+
+fn build_store(file: FileStore, flag: Option<String>, problems: &mut Vec<Problem>) -> Store {
+    let url = flag.or(file.url).map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+    if let Some(u) = &url {
+        if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+            problems.push(Problem {
+                key: "store.url".into(),
+                message: format!(
+                    "'{}' is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave \
+                     it out for the embedded SQLite database",
+                    authrelay_directory::postgres::redacted_url(u)
+                ),
+            });
+        }
+    }
+    let max_connections = file.max_connections.unwrap_or(DEFAULT_STORE_CONNECTIONS);
+    if max_connections < 2 {
+        problems.push(Problem {
+            key: "store.max_connections".into(),
+            message: format!(
+                "{max_connections} is too few; the server needs at least 2 (default {DEFAULT_STORE_CONNECTIONS})"
+            ),
+        });
+    }
+    Store { url, max_connections }
 }
 
 fn default_hostname() -> String {

@@ -17,6 +17,7 @@
 //! Microsoft 365 export).
 
 pub mod admin;
+pub mod copy;
 pub mod device;
 pub mod imports;
 pub mod model;

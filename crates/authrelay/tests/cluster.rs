@@ -1,0 +1,194 @@
+//! Several nodes on one PostgreSQL directory (issue 15): two real `authrelay serve` processes
+//! with `[store] url` naming the same database (a real PostgreSQL from crates/pgtest), behind a
+//! real HAProxy that spreads connections round-robin with PROXY v2 headers. What one node's
+//! admin changes, the other node decides on at once; failures spread over both nodes lock the
+//! name on both.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use authrelay_pgtest::TestPostgres;
+use common::{Options, TestServer, PASSWORD};
+
+const USER: &str = "scanner@contoso.com";
+
+/// Node A with a fresh certificate, node B serving A's certificate (so a device trusting one
+/// file reaches either node through the balancer), both on `url`.
+fn two_nodes(url: &str, extra: &str) -> (TestServer, TestServer) {
+    let options = Options { listen: vec!["trusted_proxies = [\"127.0.0.1/32\"]".into()], ..Default::default() };
+    let store = format!("[store]\nurl = \"{url}\"\n{extra}");
+    let a = TestServer::start_with_tables(options.clone(), &store);
+    let tls = a.data_dir().join("tls");
+    let b = TestServer::start_with_tables(
+        options,
+        &format!(
+            "{store}\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            tls.join("cert.pem").display(),
+            tls.join("key.pem").display()
+        ),
+    );
+    // Every node seals admins' TOTP secrets with the same key (README "Running more than one node").
+    std::fs::copy(a.data_dir().join("admin-totp.key"), b.data_dir().join("admin-totp.key")).unwrap();
+    (a, b)
+}
+
+/// The device (Python's smtplib) from 127.0.0.2 through `port`, trusting node A's certificate.
+fn device(a: &TestServer, port: u16, secret: &str) -> (i32, String) {
+    a.device_client(port, USER, secret, "127.0.0.2", "LOGIN")
+}
+
+/// Retries `attempt` until it returns `want` or `limit` passes; returns how long it took.
+fn within(limit: Duration, want: i32, mut attempt: impl FnMut() -> (i32, String)) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (code, text) = attempt();
+        if code == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "still {code} after {:?}: {text}", started.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_seed_story_on_two_nodes_behind_haproxy() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let (a, b) = two_nodes(&url, "");
+    let balancer = common::haproxy::start(a.dir.path(), &[a.submission, b.submission]);
+
+    // The story's starting point, made on node A: security defaults on, SMTP AUTH off.
+    a.seed_contoso();
+    let (code, text) = device(&a, b.submission.port(), PASSWORD);
+    assert_eq!(code, 3, "node B refuses what node A's directory says: {text}");
+    assert!(text.contains("5.7.139"), "{text}");
+
+    // The fixes, made on node A's CLI; node B admits the device at once.
+    a.ok(&["org", "set", "Contoso", "--security-defaults", "off"]);
+    a.ok(&["user", "set", USER, "--smtp-auth", "enabled"]);
+    let took = within(Duration::from_secs(1), 0, || device(&a, b.submission.port(), PASSWORD));
+    println!("node B admitted the device {took:?} after node A's change");
+
+    // Through the balancer: every connection is admitted, whichever node takes it.
+    for _ in 0..4 {
+        let (code, text) = device(&a, balancer.address.port(), PASSWORD);
+        assert_eq!(code, 0, "{text}");
+    }
+    let signins: serde_json::Value = serde_json::from_str(&b.ok(&["signins", "--json", "--last", "20"])).unwrap();
+    let through: Vec<_> = signins.as_array().unwrap().iter().filter(|e| e["client_ip"] == "127.0.0.2").collect();
+    assert!(through.len() >= 5, "one shared sign-in log, real client address: {signins}");
+
+    // Blocking sign-in on node B refuses the device on node A within a second.
+    b.ok(&["user", "set", USER, "--sign-in", "blocked"]);
+    let took = within(Duration::from_secs(1), 3, || device(&a, a.submission.port(), PASSWORD));
+    println!("node A refused the device {took:?} after node B's change");
+    drop(balancer);
+}
+
+#[test]
+fn brute_force_spread_over_both_nodes_locks_the_name_on_both() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let (a, b) = two_nodes(&url, "[lockout]\nthreshold = 6\n");
+    let balancer = common::haproxy::start(a.dir.path(), &[a.submission, b.submission]);
+    a.open_contoso();
+    // Six different wrong passwords, round-robin over the two nodes.
+    for i in 0..6 {
+        let (code, text) = device(&a, balancer.address.port(), &format!("wrong-{i}-password"));
+        assert_eq!(code, 3, "{text}");
+    }
+    // Now even the right password is refused on each node: the name is locked everywhere.
+    for node in [&a, &b] {
+        let (code, text) = device(&a, node.submission.port(), PASSWORD);
+        assert_eq!(code, 3, "{text}");
+        assert!(text.contains("account locked"), "{text}");
+    }
+    let status = b.ok(&["user", "show", USER]);
+    assert!(status.to_lowercase().contains("lock"), "{status}");
+    // Unlocking on one node frees the name on the other.
+    a.ok(&["user", "unlock", USER]);
+    let (code, text) = device(&a, b.submission.port(), PASSWORD);
+    assert_eq!(code, 0, "{text}");
+    drop(balancer);
+}
+
+#[test]
+fn store_copy_moves_a_single_node_into_postgres_verified() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    // A single node on SQLite with the story done and a device credential issued.
+    let single = TestServer::start();
+    single.open_contoso();
+    let added: serde_json::Value =
+        serde_json::from_str(&single.ok(&["device-credential", "add", USER, "--name", "front-desk printer", "--json"]))
+            .unwrap();
+    let secret = added["secret"].as_str().unwrap().to_string();
+    let (code, text) = single.device_client(single.submission.port(), USER, &secret, "127.0.0.2", "LOGIN");
+    assert_eq!(code, 0, "{text}");
+
+    let out = single.ok(&["store", "copy", "--from", "sqlite", "--to", &url]);
+    assert!(out.contains("users: 1 rows"), "{out}");
+    assert!(out.contains("device_credentials: 1 rows"), "{out}");
+    assert!(out.contains("every table read back"), "{out}");
+    // A second copy into the same (no longer empty) database is refused, nothing doubled.
+    let again = single.cli(&["store", "copy", "--to", &url]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("copy into an empty database"));
+    assert_eq!(pg.psql(&url, "SELECT COUNT(*) FROM users"), "1");
+
+    // A node on PostgreSQL (same data directory keys) admits the same device credential.
+    let node = TestServer::start_with_tables(Options::default(), &format!("[store]\nurl = \"{url}\"\n"));
+    std::fs::copy(single.data_dir().join("admin-totp.key"), node.data_dir().join("admin-totp.key")).unwrap();
+    let (code, text) = node.device_client(node.submission.port(), USER, &secret, "127.0.0.2", "LOGIN");
+    assert_eq!(code, 0, "{text}");
+    let shown = node.ok(&["signins", "--json", "--last", "5"]);
+    assert!(shown.matches("127.0.0.2").count() >= 2, "the copied log and the new sign-in: {shown}");
+}
+
+#[test]
+fn store_migrate_and_the_url_flag() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("LANG", "en_US.UTF-8")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--database-url", &url, "store", "migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 schema migrations applied"));
+    let out = run(&["--database-url", &url, "store", "migrate"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 schema migrations applied"));
+    // The environment variable works as the flag does, and the CLI writes to PostgreSQL.
+    let out = std::process::Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["org", "add", "Contoso", "--domain", "contoso.com"])
+        .env("AUTHRELAY_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(pg.psql(&url, "SELECT name FROM orgs"), "Contoso");
+    assert!(!dir.path().join("authrelay.db").exists(), "nothing written to SQLite");
+    // A password in the URL never appears in `config show`.
+    let secret_url = url.replace("authrelay@", "authrelay:Hunter2-secret@");
+    let out = run(&["--database-url", &secret_url, "config", "check"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(!shown.contains("Hunter2-secret") && shown.contains("****"), "{shown}");
+    // A URL that is not PostgreSQL's is a config problem naming the fix.
+    let out = run(&["--database-url", "mysql://x@y/z", "config", "check"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a PostgreSQL URL"));
+    // An unreachable database is a clear error, quickly.
+    let started = Instant::now();
+    let out = run(&["--database-url", "postgres://authrelay@127.0.0.1:9/x", "org", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to postgres://authrelay@127.0.0.1:9/x"));
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
