@@ -8,7 +8,7 @@ use authrelay_core::{
     effective_smtp_auth, AppPasswordsPolicy, MailboxSmtpAuth, MfaState, OrgSmtpAuth, SecurityDefaults, SignIn,
 };
 use authrelay_directory::{Org, SignInEntry, SignInFilter, User};
-use authrelay_i18n::{Arg, Lang};
+use authrelay_i18n::{t, Arg, Lang};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
@@ -584,7 +584,14 @@ async fn bulk_mfa(
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     let mfa: MfaState = setting(c.lang, "mfa", Some(&req.mfa))?.expect("given");
     if req.users.len() > 1000 {
-        return Err(http::bad_input(c.lang, StatusCode::UNPROCESSABLE_ENTITY, "at most 1000 users at once"));
+        let detail = t(c.lang, "api-detail-too-many-users", &[("max", Arg::Num(1000.0))]);
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-request",
+            c.lang,
+            "api-err-bad-request",
+            &[("detail", Arg::Str(&detail))],
+        ));
     }
     let users = state.ops.bulk_mfa(&c.actor(), &req.users, mfa).await.api(c.lang)?;
     Ok(Json(users_view(&state, c.lang, &users).await?))

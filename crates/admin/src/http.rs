@@ -145,7 +145,8 @@ impl ApiError {
             OpsError::UnknownAdmin(_) => ApiError::new(S::NOT_FOUND, "unknown-admin", lang, "api-err-not-found", &[]),
             OpsError::UnknownToken => ApiError::new(S::NOT_FOUND, "unknown-token", lang, "api-err-unknown-token", &[]),
             OpsError::NothingToSet => {
-                unprocessable("bad-request", "api-err-bad-request", &[("detail", Arg::Str("nothing to change"))])
+                let detail = t(lang, "api-detail-nothing-to-change", &[]);
+                unprocessable("bad-request", "api-err-bad-request", &[("detail", Arg::Str(&detail))])
             }
         }
     }
@@ -356,13 +357,46 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathArg
 
 pub fn bad_input(lang: Lang, status: StatusCode, detail: &str) -> ApiError {
     let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
-    let detail: String = detail.chars().take(300).collect();
+    let detail = input_detail(lang, detail);
     ApiError {
         status,
         code: "bad-request",
         message: t(lang, "api-err-bad-request", &[("detail", Arg::Str(&detail))]),
         required_roles: None,
     }
+}
+
+/// The reason a request body or query could not be read, in `lang`. The extractors' texts are
+/// English (serde's); the common shapes become catalogue messages naming the field or value,
+/// anything else keeps the technical text after a localized lead.
+pub fn input_detail(lang: Lang, raw: &str) -> String {
+    let raw: String = raw.chars().take(300).collect();
+    let quoted = |after: &str| -> Option<String> {
+        let rest = raw.split(after).nth(1)?;
+        let rest = rest.strip_prefix('`')?;
+        Some(rest.split('`').next()?.to_string())
+    };
+    if let Some(field) = quoted("missing field ") {
+        return t(lang, "api-detail-missing-field", &[("field", Arg::Str(&field))]);
+    }
+    if let Some(field) = quoted("unknown field ") {
+        return t(lang, "api-detail-unknown-field", &[("field", Arg::Str(&field))]);
+    }
+    if let Some(value) = quoted("unknown variant ") {
+        let choices = raw.split("expected one of ").nth(1).or_else(|| raw.split("expected ").nth(1)).unwrap_or("");
+        let choices = choices.split(" at line").next().unwrap_or("").replace('`', "");
+        return t(lang, "api-detail-unknown-value", &[("value", Arg::Str(&value)), ("choices", Arg::Str(&choices))]);
+    }
+    if raw.contains("invalid type") || raw.contains("invalid value") || raw.contains("invalid digit") {
+        return t(lang, "api-detail-invalid-value", &[("technical", Arg::Str(&raw))]);
+    }
+    if raw.contains("Content-Type") {
+        return t(lang, "api-detail-content-type", &[]);
+    }
+    if raw.contains("EOF") || raw.contains("expected") || raw.contains("syntax") {
+        return t(lang, "api-detail-not-json", &[("technical", Arg::Str(&raw))]);
+    }
+    t(lang, "api-detail-other", &[("technical", Arg::Str(&raw))])
 }
 
 /// Largest request body the admin center reads (JSON or form); larger ones get 413 unread.

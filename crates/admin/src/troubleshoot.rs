@@ -378,7 +378,7 @@ pub async fn explain(
             known: true,
             entry: Some(e.entry),
             provider: Some(e.provider.as_str()),
-            provider_name: Some(t(lang, &format!("ts-provider-{}", e.provider.as_str()), &[])),
+            provider_name: Some(t(lang, e.provider.message_id(), &[])),
             layer: e.layer,
             means: e.means,
             fix: Some(e.fix),

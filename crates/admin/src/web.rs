@@ -128,7 +128,57 @@ pub fn templates() -> Environment<'static> {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
     env.add_function("t", translate);
+    env.add_function("value", template_value);
+    env.add_function("audit_value", template_audit_value);
+    env.add_function("when", template_when);
+    env.add_function("size", template_size);
+    env.add_function("num", template_num);
     env
+}
+
+/// `num(n)`: a count with the page language's separators (ko `10,000`, id `10.000`).
+fn template_num(state: &TplState, n: f64) -> String {
+    authrelay_i18n::number(page_lang(state), n)
+}
+
+/// `size(bytes)`: a size in KB or MB with the page language's separators.
+fn template_size(state: &TplState, bytes: u64) -> String {
+    authrelay_i18n::size(page_lang(state), bytes)
+}
+
+fn web_time(lang: Lang, unix: i64) -> String {
+    authrelay_i18n::time(lang, unix)
+}
+
+fn page_lang(state: &TplState) -> Lang {
+    state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::parse)).unwrap_or_default()
+}
+
+/// `value(kind, raw)`: a setting, state, check, action … as a message in the page's language
+/// (authrelay_i18n::values::by_kind). An unknown kind is a template error; a raw value the
+/// kind does not know (a row written by a newer version) is shown as written.
+fn template_value(state: &TplState, kind: &str, raw: Value) -> Result<String, minijinja::Error> {
+    if !authrelay_i18n::values::KINDS.contains(&kind) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("unknown value kind {kind}"),
+        ));
+    }
+    let raw = raw.as_str().map(String::from).unwrap_or_else(|| raw.to_string());
+    Ok(match authrelay_i18n::values::by_kind(kind, &raw) {
+        Some(id) => t(page_lang(state), id, &[]),
+        None => raw,
+    })
+}
+
+/// `audit_value(action, raw)`: an audit record's before/after value in the page's language.
+fn template_audit_value(state: &TplState, action: &str, raw: &str) -> String {
+    authrelay_i18n::values::audit_value(page_lang(state), action, raw)
+}
+
+/// `when(unix)`: a time as the page's language writes it, in UTC (docs/localization.md).
+fn template_when(state: &TplState, unix: Option<i64>) -> String {
+    authrelay_i18n::format::time_or_dash(page_lang(state), unix)
 }
 
 fn translate(state: &TplState, id: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
@@ -587,7 +637,7 @@ pub(crate) async fn user_panel(
     let app_passwords = state.directory.list_app_passwords(&user.address).await.unwrap_or_default();
     let aps: Vec<_> = app_passwords
         .iter()
-        .map(|a| context! { name => a.name.clone(), created => api::rfc3339(a.created_at), last_used => a.last_used_at.map(api::rfc3339) })
+        .map(|a| context! { name => a.name.clone(), created => web_time(c.lang, a.created_at), last_used => a.last_used_at.map(|at| web_time(c.lang, at)) })
         .collect();
     let tab = if tab == "mail" { "mail" } else { "account" };
     let now = crate::state::now();
@@ -987,8 +1037,8 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         .iter()
         .map(|e| {
             let v = api::signin_view(e);
-            let check_name = t(c.lang, &format!("web-check-{}", e.check), &[]);
-            context! { e => v, check_name }
+            let check_name = authrelay_i18n::value(c.lang, e.check);
+            context! { e => v, check_name, time => authrelay_i18n::time(c.lang, e.at) }
         })
         .collect();
     let ctx = context! {
@@ -1028,14 +1078,14 @@ async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Q
 async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
     require(&state, &c, Permission::ReadQueue)?;
     let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
-    let oldest = q.oldest_queued_at.map(api::rfc3339);
+    let oldest = q.oldest_queued_at.map(|at| web_time(c.lang, at));
     Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest }))
 }
 
 async fn audit(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
     require(&state, &c, Permission::ReadAudit)?;
     let entries = state.store.audit(500).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(&state, &c)?;
-    let rows: Vec<_> = entries.iter().map(|e| context! { e => e.clone(), time => api::rfc3339(e.at) }).collect();
+    let rows: Vec<_> = entries.iter().map(|e| context! { e => e.clone(), time => web_time(c.lang, e.at) }).collect();
     Ok(page(&state, &c, "audit.html", "audit", context! { rows }))
 }
 
@@ -1056,14 +1106,14 @@ async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secr
         .iter()
         .map(|a| {
             let role = Role::parse(&a.role).map(|r| t(c.lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
-            context! { address => a.address.clone(), role, totp => a.totp_enrolled, created => api::rfc3339(a.created_at) }
+            context! { address => a.address.clone(), role, totp => a.totp_enrolled, created => web_time(c.lang, a.created_at) }
         })
         .collect();
     let token_rows: Vec<_> = tokens
         .iter()
         .map(|tk| {
             context! { id => tk.id, name => tk.name.clone(), admin => tk.admin.clone(), role => tk.role.clone(),
-            created => api::rfc3339(tk.created_at), last_used => tk.last_used_at.map(api::rfc3339),
+            created => web_time(c.lang, tk.created_at), last_used => tk.last_used_at.map(|at| web_time(c.lang, at)),
             revoked => tk.revoked_at.is_some() }
         })
         .collect();

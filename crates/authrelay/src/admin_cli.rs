@@ -76,12 +76,18 @@ pub async fn run(c: AdminCommand, dir: &Dir, lang: Lang) -> Result<(), CliError>
             } else if admins.is_empty() {
                 say(lang, "admin-cli-none", &[]);
             } else {
-                for a in &admins {
-                    let role =
-                        Role::parse(&a.role).map(|r| t(lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
-                    let totp = t(lang, if a.totp_enrolled { "admin-cli-totp-yes" } else { "admin-cli-totp-no" }, &[]);
-                    println!("{:<40} {:<28} {:<24} {}", a.address, role, totp, when(Some(a.created_at)));
-                }
+                let rows: Vec<Vec<String>> = admins
+                    .iter()
+                    .map(|a| {
+                        let role =
+                            Role::parse(&a.role).map(|r| t(lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
+                        let totp =
+                            t(lang, if a.totp_enrolled { "admin-cli-totp-yes" } else { "admin-cli-totp-no" }, &[]);
+                        vec![a.address.clone(), role, totp, when(lang, Some(a.created_at))]
+                    })
+                    .collect();
+                let header = ["col-address", "col-role", "col-totp", "col-created"].map(|id| t(lang, id, &[]));
+                crate::output::table(&header, &rows);
             }
         }
         AdminCommand::Password { address, .. } => {

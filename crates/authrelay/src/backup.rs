@@ -328,7 +328,7 @@ pub fn restore(config: &Effective, from: &Path, lang: Lang) -> Result<(), CliErr
             ("dir", Arg::Str(&target.display().to_string())),
             ("messages", Arg::from(messages)),
             ("files", Arg::from(files)),
-            ("taken", Arg::Str(&crate::output::when(Some(manifest.created_at)))),
+            ("taken", Arg::Str(&crate::output::when(lang, Some(manifest.created_at)))),
         ],
     );
     Ok(())

@@ -9,7 +9,7 @@ use authrelay_directory::SignInFilter;
 use authrelay_ops::{OrgEdit, UserEdit};
 
 use crate::operations::ops;
-use authrelay_i18n::{t, Arg, Lang};
+use authrelay_i18n::{t, value, Arg, Lang};
 use authrelay_spool::Spool;
 
 use crate::cli::*;
@@ -23,7 +23,14 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
     };
     let overrides = config::Overrides { database_url: cli.database_url.clone(), ..serve_args.overrides() };
     let effective = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), &overrides).map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(|p| format!("  {}: {}", p.key, p.message)).collect();
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                let (id, args) = p.message_id();
+                let args: Vec<(&str, Arg)> = args.iter().map(|(k, v)| (*k, Arg::Str(v))).collect();
+                format!("  {}: {}", p.key, t(lang, id, &args))
+            })
+            .collect();
         CliError::new("err-config").arg("problems", list.join("\n")).usage()
     })?;
     match cli.command {
@@ -115,8 +122,8 @@ fn cert_show(effective: &Effective, json: bool, lang: Lang) -> Result<(), CliErr
     field(&t(lang, "cert-subject", &[]), &facts.subject);
     field(&t(lang, "cert-issuer", &[]), &facts.issuer);
     field(&t(lang, "cert-names", &[]), facts.names.join(", "));
-    field(&t(lang, "cert-valid-from", &[]), when(Some(facts.not_before)));
-    field(&t(lang, "cert-valid-until", &[]), when(Some(facts.not_after)));
+    field(&t(lang, "cert-valid-from", &[]), when(lang, Some(facts.not_before)));
+    field(&t(lang, "cert-valid-until", &[]), when(lang, Some(facts.not_after)));
     field(&t(lang, "cert-fingerprint", &[]), &fingerprint);
     say(lang, "cert-pem-follows", &[]);
     println!("{first_pem}");
@@ -161,16 +168,26 @@ async fn org(c: OrgCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
             } else if orgs.is_empty() {
                 say(lang, "org-none", &[]);
             } else {
-                for o in &orgs {
-                    println!(
-                        "{:<24} {:<40} security-defaults={} smtp-auth={} app-passwords={}",
-                        o.name,
-                        o.domains.join(","),
-                        o.settings.security_defaults,
-                        o.settings.smtp_auth,
-                        o.settings.app_passwords
-                    );
-                }
+                let header = [
+                    t(lang, "label-org", &[]),
+                    t(lang, "label-domains", &[]),
+                    t(lang, "label-security-defaults", &[]),
+                    t(lang, "label-org-smtp-auth", &[]),
+                    t(lang, "label-app-passwords", &[]),
+                ];
+                let rows: Vec<Vec<String>> = orgs
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o.name.clone(),
+                            o.domains.join(", "),
+                            value(lang, o.settings.security_defaults),
+                            value(lang, o.settings.smtp_auth),
+                            value(lang, o.settings.app_passwords),
+                        ]
+                    })
+                    .collect();
+                crate::output::table(&header, &rows);
             }
         }
         OrgCommand::Show { name, json } => {
@@ -228,10 +245,10 @@ fn print_org(org: &authrelay_directory::Org, lang: Lang) {
     let s = &org.settings;
     field(&t(lang, "label-org", &[]), &org.name);
     field(&t(lang, "label-domains", &[]), org.domains.join(", "));
-    field(&t(lang, "label-security-defaults", &[]), s.security_defaults);
-    field(&t(lang, "label-org-smtp-auth", &[]), s.smtp_auth);
-    field(&t(lang, "label-app-passwords", &[]), s.app_passwords);
-    field(&t(lang, "label-device-credentials", &[]), s.device_credentials);
+    field(&t(lang, "label-security-defaults", &[]), value(lang, s.security_defaults));
+    field(&t(lang, "label-org-smtp-auth", &[]), value(lang, s.smtp_auth));
+    field(&t(lang, "label-app-passwords", &[]), value(lang, s.app_passwords));
+    field(&t(lang, "label-device-credentials", &[]), value(lang, s.device_credentials));
 }
 
 fn read_password_stdin() -> Result<String, CliError> {
@@ -294,12 +311,26 @@ async fn user(c: UserCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
             } else if users.is_empty() {
                 say(lang, "user-none", &[]);
             } else {
-                for u in &users {
-                    println!(
-                        "{:<40} {:<16} sign-in={} smtp-auth={} mfa={}",
-                        u.address, u.org, u.settings.sign_in, u.settings.smtp_auth, u.settings.mfa
-                    );
-                }
+                let header = [
+                    t(lang, "label-address", &[]),
+                    t(lang, "label-org", &[]),
+                    t(lang, "label-sign-in", &[]),
+                    t(lang, "label-mailbox-smtp-auth", &[]),
+                    t(lang, "label-mfa", &[]),
+                ];
+                let rows: Vec<Vec<String>> = users
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.address.clone(),
+                            u.org.clone(),
+                            value(lang, u.settings.sign_in),
+                            value(lang, u.settings.smtp_auth),
+                            value(lang, u.settings.mfa),
+                        ]
+                    })
+                    .collect();
+                crate::output::table(&header, &rows);
             }
         }
         UserCommand::Show { address, json } => {
@@ -335,10 +366,10 @@ async fn print_user(user: &authrelay_directory::User, dir: &Dir, lang: Lang) -> 
     field(&t(lang, "label-address", &[]), &user.address);
     field(&t(lang, "label-display-name", &[]), &user.display_name);
     field(&t(lang, "label-org", &[]), &user.org);
-    field(&t(lang, "label-sign-in", &[]), s.sign_in);
-    field(&t(lang, "label-mailbox-smtp-auth", &[]), format!("{} ({effective})", s.smtp_auth));
-    field(&t(lang, "label-mfa", &[]), s.mfa);
-    field(&t(lang, "label-security-defaults", &[]), org.settings.security_defaults);
+    field(&t(lang, "label-sign-in", &[]), value(lang, s.sign_in));
+    field(&t(lang, "label-mailbox-smtp-auth", &[]), format!("{} ({effective})", value(lang, s.smtp_auth)));
+    field(&t(lang, "label-mfa", &[]), value(lang, s.mfa));
+    field(&t(lang, "label-security-defaults", &[]), value(lang, org.settings.security_defaults));
     let send_as = if user.send_as.is_empty() { "-".to_string() } else { user.send_as.join(", ") };
     field(&t(lang, "label-send-as", &[]), send_as);
     crate::protection_cli::print_lockout(dir, &user.address, lang).await?;
@@ -365,8 +396,13 @@ async fn app_password(c: AppPasswordCommand, dir: &Dir, lang: Lang) -> Result<()
             if list.is_empty() {
                 say(lang, "app-password-none", &[("address", Arg::Str(address.as_str()))]);
             }
-            for a in list {
-                println!("{:<24} {} {}", a.name, when(Some(a.created_at)), when(a.last_used_at));
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|a| vec![a.name.clone(), when(lang, Some(a.created_at)), when(lang, a.last_used_at)])
+                .collect();
+            if !rows.is_empty() {
+                let header = [t(lang, "col-name", &[]), t(lang, "col-created", &[]), t(lang, "col-last-used", &[])];
+                crate::output::table(&header, &rows);
             }
         }
         AppPasswordCommand::Revoke { address, name } => {
@@ -407,7 +443,7 @@ fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError
                 let header_end =
                     message.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(message.len());
                 println!("{}", String::from_utf8_lossy(&message[..header_end]));
-                say(lang, "queue-size", &[("size", Arg::from(message.len()))]);
+                say(lang, "queue-size", &[("size", Arg::Str(&authrelay_i18n::size(lang, message.len() as u64)))]);
             }
         }
         QueueCommand::Retry { id, all } => crate::delivery_cli::retry(&spool, id, all, lang)?,
@@ -438,16 +474,17 @@ async fn signins(a: SigninsArgs, dir: &Dir, lang: Lang) -> Result<(), CliError> 
     for e in entries.iter().rev() {
         let (code, enhanced, text) = e.reply.map(|r| r.row()).unwrap_or((0, "", ""));
         let user = if e.user.is_empty() { "-".to_string() } else { authrelay_core::display::quoted(&e.user) };
+        // The check and credential in the reader's language; the reply stays as the device saw it.
         println!(
             "{}  {}:{}  {}  {}  {}  {}  {}  {} {} {}",
-            when(Some(e.at)),
+            when(lang, Some(e.at)),
             e.client_ip,
             e.client_port,
             e.tls,
             authrelay_core::Quoted(&e.mechanism),
             user,
-            e.credential.map(|c| c.as_str()).unwrap_or("-"),
-            e.check,
+            e.credential.map(|c| value(lang, c)).unwrap_or_else(|| "-".into()),
+            value(lang, e.check),
             code,
             enhanced,
             text

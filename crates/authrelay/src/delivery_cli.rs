@@ -37,8 +37,20 @@ fn state_word(store: &StateStore, id: &QueueId) -> (&'static str, Option<Message
     }
 }
 
+/// The message of a queue state word (`MessageState::summary`, "held", "new").
+pub(crate) fn state_id(word: &str) -> &'static str {
+    match word {
+        "active" => "queue-state-active",
+        "deferred" => "queue-state-deferred",
+        "held" => "queue-state-held",
+        "throttled" => "queue-state-throttled",
+        "done" => "queue-state-done",
+        _ => "queue-state-new",
+    }
+}
+
 fn label(lang: Lang, word: &str) -> String {
-    t(lang, &format!("queue-state-{word}"), &[])
+    t(lang, state_id(word), &[])
 }
 
 /// `queue list`: one line per message with its state, then counts per state. With `--json`
@@ -47,6 +59,7 @@ pub fn list(spool: &Spool, messages: &[QueuedMessage], json: bool, lang: Lang) -
     let store = store(spool)?;
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut out = vec![];
+    let mut rows = vec![];
     for m in messages {
         let (word, state) = state_word(&store, &m.id);
         *counts.entry(word).or_default() += 1;
@@ -58,16 +71,22 @@ pub fn list(spool: &Spool, messages: &[QueuedMessage], json: bool, lang: Lang) -
             }
             out.push(v);
         } else {
-            println!(
-                "{}  {}  {:>9}  {:<10}  {} -> {}",
-                m.id,
-                when(Some(m.queued_at)),
-                m.size,
+            rows.push(vec![
+                m.id.to_string(),
+                when(lang, Some(m.queued_at)),
+                authrelay_i18n::size(lang, m.size),
                 label(lang, word),
-                if m.envelope.mail_from.is_empty() { "<>" } else { &m.envelope.mail_from },
-                m.envelope.rcpt_to.join(", ")
-            );
+                format!(
+                    "{} -> {}",
+                    if m.envelope.mail_from.is_empty() { "<>" } else { &m.envelope.mail_from },
+                    m.envelope.rcpt_to.join(", ")
+                ),
+            ]);
         }
+    }
+    if !rows.is_empty() {
+        let header = ["col-id", "col-time", "col-size", "col-state", "col-envelope"].map(|id| t(lang, id, &[]));
+        crate::output::table(&header, &rows);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -94,7 +113,7 @@ pub fn print_state(spool: &Spool, id: &QueueId, lang: Lang) -> Result<(), CliErr
                 r.address,
                 r.status,
                 r.attempts,
-                when(Some(r.next_attempt.max(s.not_before) / 1000)),
+                when(lang, Some(r.next_attempt.max(s.not_before) / 1000)),
                 r.last_reply.as_deref().unwrap_or("-")
             );
         }

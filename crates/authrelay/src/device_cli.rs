@@ -68,7 +68,7 @@ pub async fn run(c: DeviceCredentialCommand, dir: &Dir, lang: Lang) -> Result<()
                 say(lang, "device-credential-allow-list", &[("list", Arg::Str(&list.join(", ")))]);
             }
             match expires_at {
-                Some(at) => say(lang, "device-credential-expires", &[("date", Arg::Str(&when(Some(at))))]),
+                Some(at) => say(lang, "device-credential-expires", &[("date", Arg::Str(&when(lang, Some(at))))]),
                 None => say(lang, "device-credential-never-expires", &a),
             }
             if let Some(org) = dir.org(&user.org).await? {
@@ -90,26 +90,33 @@ pub async fn run(c: DeviceCredentialCommand, dir: &Dir, lang: Lang) -> Result<()
                 say(lang, "device-credential-none", &[("address", Arg::Str(address.trim()))]);
                 return Ok(());
             }
-            println!("{}", t(lang, "device-credential-list-header", &[]));
             let any = t(lang, "device-credential-any-address", &[]);
             let never = t(lang, "device-credential-never", &[]);
-            for d in list {
-                let allow = if d.allow.is_empty() {
-                    any.clone()
-                } else {
-                    d.allow.iter().map(Cidr::to_string).collect::<Vec<_>>().join(",")
-                };
-                let expires = d.expires_at.map(|e| when(Some(e))).unwrap_or_else(|| never.clone());
-                println!(
-                    "{:<24} {} {:<20} {:<20} {} {} {}",
-                    d.name,
-                    d.tag,
-                    allow,
-                    expires,
-                    when(Some(d.created_at)),
-                    when(d.last_used_at),
-                    d.last_used_ip.as_deref().unwrap_or("-")
-                );
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|d| {
+                    let allow = if d.allow.is_empty() {
+                        any.clone()
+                    } else {
+                        d.allow.iter().map(Cidr::to_string).collect::<Vec<_>>().join(",")
+                    };
+                    let expires = d.expires_at.map(|e| when(lang, Some(e))).unwrap_or_else(|| never.clone());
+                    vec![
+                        d.name.clone(),
+                        d.tag.clone(),
+                        allow,
+                        expires,
+                        when(lang, Some(d.created_at)),
+                        when(lang, d.last_used_at),
+                        d.last_used_ip.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                // The catalogue's header names the seven columns, " / " between them.
+                let header: Vec<String> =
+                    t(lang, "device-credential-list-header", &[]).split(" / ").map(String::from).collect();
+                crate::output::table(&header, &rows);
             }
         }
         DeviceCredentialCommand::Revoke { address, name } => {

@@ -78,24 +78,49 @@ pub fn say(lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) {
     println!("{}", t(lang, id, args));
 }
 
-/// Formats a unix time as RFC 3339 UTC, or "-" for none.
-pub fn when(unix: Option<i64>) -> String {
-    unix.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| "-".into())
+/// A unix time as `lang` writes it, in UTC with the zone named (docs/localization.md), or "-".
+pub fn when(lang: Lang, unix: Option<i64>) -> String {
+    authrelay_i18n::format::time_or_dash(lang, unix)
 }
 
 /// Pads `label` to `width` terminal columns. Hangul and CJK characters take two columns, so
 /// counting characters (as `{:<22}` does) would misalign the Korean output.
 pub fn pad(label: &str, width: usize) -> String {
+    format!("{label}{}", " ".repeat(width.saturating_sub(columns(label))))
+}
+
+/// Terminal columns `text` takes: Hangul and CJK characters take two.
+pub fn columns(text: &str) -> usize {
     let wide = |c: char| matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF00..=0xFF60);
-    let columns: usize = label.chars().map(|c| if wide(c) { 2 } else { 1 }).sum();
-    format!("{label}{}", " ".repeat(width.saturating_sub(columns)))
+    text.chars().map(|c| if wide(c) { 2 } else { 1 }).sum()
+}
+
+/// Prints a table with a header row, each column as wide as its widest cell in terminal
+/// columns, so Korean headers and values line up.
+pub fn table(header: &[String], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| columns(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(columns(cell));
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let last = cells.len().saturating_sub(1);
+        let parts: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| if i == last { c.clone() } else { pad(c, widths[i]) }).collect();
+        println!("{}", parts.join("  "));
+    };
+    line(header);
+    for row in rows {
+        line(row);
+    }
 }
 
 /// One "  label  value" line of a `show` command.
 pub fn field(label: &str, value: impl std::fmt::Display) {
-    println!("  {} {value}", pad(label, 24));
+    println!("  {} {value}", pad(label, 26));
 }
 
 /// The one mapping from an operation's refusal to a CLI message and exit code.

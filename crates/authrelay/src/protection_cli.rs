@@ -48,7 +48,11 @@ pub async fn print_lockout(dir: &Dir, address: &str, lang: Lang) -> Result<(), C
             Some(ip) => t(lang, "lockout-where-familiar", &[("ip", Arg::Str(ip))]),
         };
         let text = if e.locked_until > at {
-            t(lang, "lockout-locked", &[("until", Arg::Str(&when(Some(e.locked_until)))), ("where", Arg::Str(&place))])
+            t(
+                lang,
+                "lockout-locked",
+                &[("until", Arg::Str(&when(lang, Some(e.locked_until)))), ("where", Arg::Str(&place))],
+            )
         } else if e.failures > 0 {
             t(lang, "lockout-counting", &[("failures", Arg::from(e.failures as usize)), ("where", Arg::Str(&place))])
         } else {
@@ -67,8 +71,9 @@ pub async fn print_lockout(dir: &Dir, address: &str, lang: Lang) -> Result<(), C
 pub async fn print_org_limits(dir: &Dir, org: &str, lang: Lang) -> Result<(), CliError> {
     let limits = dir.org_limits(org).await?;
     let default = t(lang, "limit-server-default", &[]);
-    let show = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| default.clone());
-    field(&t(lang, "label-max-message-size", &[]), show(limits.max_message_size));
+    let show = |v: Option<u64>| v.map(|v| authrelay_i18n::number(lang, v as f64)).unwrap_or_else(|| default.clone());
+    let size = limits.max_message_size.map(|b| authrelay_i18n::size(lang, b)).unwrap_or_else(|| default.clone());
+    field(&t(lang, "label-max-message-size", &[]), size);
     field(&t(lang, "label-max-recipients", &[]), show(limits.max_recipients));
     field(&t(lang, "label-daily-recipients", &[]), show(limits.daily_recipients));
     field(&t(lang, "label-max-sessions", &[]), show(limits.max_sessions));

@@ -126,7 +126,7 @@ fn organisation_policy_and_authenticated_smtp_still_apply() {
     let secret = add(&server, &["--name", "printer"]);
     server.ok(&["org", "set", "Contoso", "--device-credentials", "blocked"]);
     let shown = server.ok(&["org", "show", "Contoso"]);
-    assert!(shown.contains("Device credentials") && shown.contains("blocked"), "{shown}");
+    assert!(shown.contains("Device credentials") && shown.contains("Blocked"), "{shown}");
     let (code, text) = device(&server, USER, &secret, "127.0.0.1", "LOGIN");
     assert_eq!(code, 3, "{text}");
     assert!(

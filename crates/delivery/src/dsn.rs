@@ -1,7 +1,12 @@
 //! Delivery status notifications (RFC 3464, RFC 3462 multipart/report) for recipients that
 //! failed permanently or were given up. A bounce travels with the null reverse-path `<>`, so it
 //! can never cause another bounce (RFC 5321 6.1); a message from `<>` gets none.
+//!
+//! The part for people is written in the language of the sender's organisation
+//! (`authrelay org set NAME --language ko`), with the English text after it, so a reader of
+//! either language understands it; the part for machines is the same in every language.
 
+use authrelay_i18n::{t, Arg, Lang};
 use authrelay_spool::Envelope;
 
 /// One failed recipient as the report states it.
@@ -15,13 +20,58 @@ pub struct Failure {
     pub last_attempt: i64,
 }
 
-/// The envelope and bytes of the bounce for `original`, or None when none may be sent.
+/// The part for people in one language.
+fn for_people(lang: Lang, hostname: &str, failures: &[Failure]) -> String {
+    let mut text = String::new();
+    text.push_str(&t(lang, "dsn-intro", &[("host", Arg::Str(hostname))]));
+    text.push_str("\r\n\r\n");
+    text.push_str(&t(lang, "dsn-not-delivered", &[("count", Arg::from(failures.len()))]));
+    text.push_str("\r\n");
+    text.push_str(&t(lang, "dsn-reply-quoted", &[]));
+    text.push_str("\r\n\r\n");
+    for f in failures {
+        text.push_str(&format!("<{}>: {}\r\n", f.recipient, one_line(&f.reply)));
+        if let Some(r) = &f.remote {
+            text.push_str(&format!("    ({})\r\n", t(lang, "dsn-remote-host", &[("host", Arg::Str(r))])));
+        }
+        text.push_str(&format!(
+            "    ({})\r\n",
+            t(lang, "dsn-last-attempt", &[("time", Arg::Time(f.last_attempt))]).replace('\u{a0}', " ")
+        ));
+    }
+    text
+}
+
+/// A header value as an RFC 2047 encoded word when it is not plain ASCII.
+fn header_text(value: &str) -> String {
+    if value.is_ascii() {
+        return value.to_string();
+    }
+    use base64::Engine;
+    format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(value))
+}
+
+/// Base64 lines of at most 76 characters (RFC 2045 6.8).
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::new();
+    for chunk in encoded.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The envelope and bytes of the bounce for `original`, or None when none may be sent. `lang`
+/// is the language of the sender's organisation; the English text always follows.
 pub fn build(
     hostname: &str,
     original: &Envelope,
     original_message: &[u8],
     failures: &[Failure],
     now_secs: i64,
+    lang: Lang,
 ) -> Option<(Envelope, Vec<u8>)> {
     if original.mail_from.is_empty() || failures.is_empty() {
         return None;
@@ -32,26 +82,37 @@ pub fn build(
     let mut m = String::new();
     m.push_str(&format!("From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n"));
     m.push_str(&format!("To: <{}>\r\n", original.mail_from));
-    m.push_str("Subject: Undelivered Mail Returned to Sender\r\n");
+    let subject = match lang {
+        Lang::En => t(Lang::En, "dsn-subject", &[]),
+        other => format!("{} ({})", t(other, "dsn-subject", &[]), t(Lang::En, "dsn-subject", &[])),
+    };
+    m.push_str(&format!("Subject: {}\r\n", header_text(&subject)));
     m.push_str(&format!("Date: {date}\r\nMessage-ID: {message_id}\r\n"));
     m.push_str("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
+    if lang != Lang::En {
+        m.push_str(&format!("Content-Language: {}, en\r\n", lang.tag()));
+    }
     m.push_str(&format!(
         "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\"\r\n\r\n"
     ));
     m.push_str("This is a MIME-encapsulated delivery status notification.\r\n\r\n");
 
-    // 1. For people.
-    m.push_str(&format!("--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"));
-    m.push_str(&format!(
-        "This is the mail system at {hostname}.\r\n\r\nYour message could not be delivered to one or more recipients.\r\nThe reply of the receiving side is quoted for each.\r\n\r\n"
-    ));
-    for f in failures {
-        m.push_str(&format!("<{}>: {}\r\n", f.recipient, one_line(&f.reply)));
-        if let Some(r) = &f.remote {
-            m.push_str(&format!("    (host {r})\r\n"));
-        }
+    // 1. For people: the organisation's language, then English. Non-ASCII text travels as
+    // base64, so the bounce needs no 8BITMIME on its way back.
+    let mut people = String::new();
+    if lang != Lang::En {
+        people.push_str(&for_people(lang, hostname, failures));
+        people.push_str("\r\n");
+        people.push_str(&format!("----- {} -----\r\n\r\n", t(lang, "dsn-english-follows", &[])));
     }
-    m.push_str("\r\n");
+    people.push_str(&for_people(Lang::En, hostname, failures));
+    people.push_str("\r\n");
+    m.push_str(&format!("--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+    if people.is_ascii() {
+        m.push_str(&format!("\r\n{people}"));
+    } else {
+        m.push_str(&format!("Content-Transfer-Encoding: base64\r\n\r\n{}", base64_lines(people.as_bytes())));
+    }
 
     // 2. For machines (RFC 3464 2.2 and 2.3).
     m.push_str(&format!("--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"));
@@ -151,7 +212,8 @@ mod tests {
     #[test]
     fn report_has_the_three_parts_and_the_far_side_reply() {
         let original = b"From: scanner@contoso.com\r\nSubject: scan\r\n\r\nsecret body\r\n";
-        let (e, m) = build("mx.test", &env("scanner@contoso.com"), original, &[failure()], 1_700_000_200).unwrap();
+        let (e, m) =
+            build("mx.test", &env("scanner@contoso.com"), original, &[failure()], 1_700_000_200, Lang::En).unwrap();
         assert_eq!(e.mail_from, "", "bounces use the null reverse-path");
         assert_eq!(e.rcpt_to, ["scanner@contoso.com"]);
         let text = String::from_utf8(m).unwrap();
@@ -173,8 +235,34 @@ mod tests {
 
     #[test]
     fn never_to_the_null_sender() {
-        assert!(build("mx.test", &env(""), b"x", &[failure()], 0).is_none());
-        assert!(build("mx.test", &env("a@b.test"), b"x", &[], 0).is_none());
+        assert!(build("mx.test", &env(""), b"x", &[failure()], 0, Lang::Ko).is_none());
+        assert!(build("mx.test", &env("a@b.test"), b"x", &[], 0, Lang::Id).is_none());
+    }
+
+    /// The human-readable part of a bounce in Korean and Indonesian, English alongside; the
+    /// machine part unchanged.
+    #[test]
+    fn bounce_in_the_organisations_language_with_english_alongside() {
+        let original = b"From: scanner@contoso.com\r\nSubject: scan\r\n\r\nbody\r\n";
+        use mail_parser::MimeHeaders;
+        for (lang, words) in [(Lang::Ko, "배달하지 못했습니다"), (Lang::Id, "tidak dapat dikirimkan")] {
+            let (_, m) =
+                build("mx.test", &env("scanner@contoso.com"), original, &[failure()], 1_795_443_771, lang).unwrap();
+            let parsed = mail_parser::MessageParser::new().parse(&m).unwrap();
+            let people = parsed.body_text(0).unwrap().to_string();
+            assert!(people.contains(words), "{lang:?}: {people}");
+            assert!(people.contains("Your message could not be delivered"), "English follows: {people}");
+            assert!(people.find(words) < people.find("Your message could not be delivered"), "own language first");
+            assert!(people.contains("550 5.1.1 <x@far.test>"), "the far side's reply is quoted as it was");
+            let subject = parsed.subject().unwrap();
+            assert!(subject.contains("Undelivered Mail Returned to Sender"), "{subject}");
+            assert!(subject.starts_with(&t(lang, "dsn-subject", &[])), "own language first: {subject}");
+            assert_eq!(parsed.parts[1].content_type().and_then(|c| c.attribute("charset")), Some("utf-8"));
+            let raw = String::from_utf8(m.clone()).unwrap();
+            assert!(raw.is_ascii(), "the bounce needs no 8BITMIME");
+            assert!(raw.contains("Status: 5.1.1\r\n"), "the machine part is the same in every language");
+            assert!(raw.lines().all(|l| l.len() < 998));
+        }
     }
 
     #[test]

@@ -754,7 +754,9 @@ impl Inner {
             .collect();
         if state.bounce.is_none() {
             let now_secs = self.clock.now_ms() / 1000;
-            if let Some((env, bytes)) = dsn::build(&self.config.hostname, envelope, message, &failures, now_secs) {
+            let lang = authrelay_i18n::Lang::En;
+            if let Some((env, bytes)) = dsn::build(&self.config.hostname, envelope, message, &failures, now_secs, lang)
+            {
                 match self.spool.accept(&env, &bytes).await {
                     Ok(bounce_id) => {
                         tracing::info!(id = %id, bounce = %bounce_id, to = %envelope.mail_from, "bounce queued");

@@ -2,17 +2,28 @@
 //!
 //! Catalogues are Fluent files under `locales/<lang>/`, compiled into the binary. A message
 //! missing from Korean or Indonesian falls back to English (a test keeps all three complete).
+//! A message the code asks for that no catalogue has is a defect: [`t`] records it ([`misses`]),
+//! and with `AUTHRELAY_I18N_STRICT=1` (set by the test harnesses) it panics, so a test that
+//! shows the message fails. `tests/ids_in_code.rs` finds every id the source can ask for.
+//! Numbers and dates are formatted per language here ([`format`]; docs/localization.md).
 //! Placeables are not wrapped in Unicode isolation marks: our output goes to terminals, logs
 //! and SMTP, where those invisible characters do harm.
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
+pub mod format;
+pub mod values;
+
+pub use format::{number, size, time};
+pub use values::{value, Localized};
+
 /// The languages we ship.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Lang {
     #[default]
     En,
@@ -114,6 +125,13 @@ fn bundle(lang: Lang) -> &'static Bundle {
         let id: LanguageIdentifier = lang.tag().parse().expect("static language tag");
         let mut bundle = FluentBundle::new_concurrent(vec![id]);
         bundle.set_use_isolating(false);
+        // Numbers keep their value (plural and number selectors see it) and print with the
+        // language's separators.
+        bundle.set_formatter(Some(match lang {
+            Lang::En => format::fluent_number_en,
+            Lang::Ko => format::fluent_number_ko,
+            Lang::Id => format::fluent_number_id,
+        }));
         for source in sources(lang) {
             let resource = FluentResource::try_new(source.to_string())
                 .unwrap_or_else(|(_, errors)| panic!("{} catalogue does not parse: {errors:?}", lang.tag()));
@@ -125,10 +143,45 @@ fn bundle(lang: Lang) -> &'static Bundle {
     })
 }
 
-/// An argument to a message: text or a number.
+/// An argument to a message: text, a number (formatted per language, and seen as a number by
+/// plural selectors), another catalogue message (a value such as "enabled", rendered in the
+/// same language), or a point in time (unix seconds, formatted per language).
+#[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
     Str(&'a str),
     Num(f64),
+    Msg(&'static str),
+    Time(i64),
+}
+
+/// An [`Arg`] that owns its text, for messages built now and rendered later.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedArg {
+    Str(String),
+    Num(f64),
+    Msg(&'static str),
+    Time(i64),
+}
+
+impl OwnedArg {
+    pub fn as_arg(&self) -> Arg<'_> {
+        match self {
+            OwnedArg::Str(s) => Arg::Str(s),
+            OwnedArg::Num(n) => Arg::Num(*n),
+            OwnedArg::Msg(id) => Arg::Msg(id),
+            OwnedArg::Time(t) => Arg::Time(*t),
+        }
+    }
+
+    /// The argument as plain text in English (for JSON and logs).
+    pub fn plain(&self) -> String {
+        match self {
+            OwnedArg::Str(s) => s.clone(),
+            OwnedArg::Num(n) => format::number(Lang::En, *n),
+            OwnedArg::Msg(id) => t(Lang::En, id, &[]),
+            OwnedArg::Time(secs) => format::time(Lang::En, *secs),
+        }
+    }
 }
 
 impl<'a> From<&'a str> for Arg<'a> {
@@ -141,25 +194,53 @@ impl<'a> From<&'a String> for Arg<'a> {
         Arg::Str(s)
     }
 }
-impl From<i64> for Arg<'_> {
-    fn from(n: i64) -> Self {
-        Arg::Num(n as f64)
-    }
+macro_rules! number_args {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Arg<'_> {
+            fn from(n: $ty) -> Self {
+                Arg::Num(n as f64)
+            }
+        }
+        impl From<$ty> for OwnedArg {
+            fn from(n: $ty) -> Self {
+                OwnedArg::Num(n as f64)
+            }
+        }
+    )*};
 }
-impl From<usize> for Arg<'_> {
-    fn from(n: usize) -> Self {
-        Arg::Num(n as f64)
+number_args!(i64, u64, i32, u32, usize, f64);
+
+fn misses_set() -> &'static Mutex<BTreeSet<String>> {
+    static MISSES: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    MISSES.get_or_init(Default::default)
+}
+
+/// Ids asked for in a language whose catalogue lacks them, since the process started.
+pub fn misses() -> Vec<String> {
+    misses_set().lock().map(|m| m.iter().cloned().collect()).unwrap_or_default()
+}
+
+fn missed(lang: Lang, id: &str) {
+    let key = format!("{}:{id}", lang.tag());
+    if let Ok(mut m) = misses_set().lock() {
+        m.insert(key.clone());
+    }
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    if *STRICT.get_or_init(|| std::env::var("AUTHRELAY_I18N_STRICT").is_ok_and(|v| v == "1")) {
+        panic!("i18n: message {key} is in no catalogue (crates/i18n/locales)");
     }
 }
 
-/// Formats message `id` in `lang`, falling back to English, then to the id itself (so a
-/// missing message is visible, never an empty line).
+/// Formats message `id` in `lang`. A missing message is recorded ([`misses`]) and falls back
+/// to English, then to the id itself, so the reader sees something rather than an empty line.
 pub fn t(lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> String {
     let mut fargs = FluentArgs::new();
     for (name, value) in args {
         match value {
             Arg::Str(s) => fargs.set(*name, FluentValue::from(*s)),
             Arg::Num(n) => fargs.set(*name, FluentValue::from(*n)),
+            Arg::Msg(inner) => fargs.set(*name, FluentValue::from(t(lang, inner, &[]))),
+            Arg::Time(secs) => fargs.set(*name, FluentValue::from(format::time(lang, *secs))),
         }
     }
     for candidate in [lang, Lang::En] {
@@ -168,8 +249,15 @@ pub fn t(lang: Lang, id: &str, args: &[(&str, Arg<'_>)]) -> String {
             let mut errors = vec![];
             return b.format_pattern(pattern, Some(&fargs), &mut errors).into_owned();
         }
+        missed(candidate, id);
     }
     id.to_string()
+}
+
+/// Renders owned arguments (see [`OwnedArg`]).
+pub fn t_owned(lang: Lang, id: &str, args: &[(&str, OwnedArg)]) -> String {
+    let args: Vec<(&str, Arg)> = args.iter().map(|(k, v)| (*k, v.as_arg())).collect();
+    t(lang, id, &args)
 }
 
 /// Whether `id` exists in the English catalogue.

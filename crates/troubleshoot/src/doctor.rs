@@ -544,19 +544,19 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     checks.push(on(
         DoctorCheck::Account,
         Status::Pass,
-        Text::new("doctor-account-ok").arg("user", u).arg("changed", crate::rfc3339(user.password_changed_at)),
+        Text::new("doctor-account-ok").arg("user", u).time("changed", user.password_changed_at),
     ));
     // Each layer of the decision order: `decide`'s answer for every credential the mailbox
     // has, with that layer alone in force. The texts only say why.
     let (status, _) = state.layer(DoctorCheck::Lockout);
     let detail = match locked.iter().max_by_key(|l| l.locked_until) {
         Some(worst) => Text::new("doctor-lockout-locked")
-            .arg("until", crate::rfc3339(worst.locked_until))
+            .time("until", worst.locked_until)
             .arg("location", worst.location.clone().unwrap_or_else(|| "*".to_string()))
-            .arg("failures", worst.failures),
+            .num("failures", worst.failures),
         None => match lockouts.iter().map(|l| l.failures).sum::<u32>() {
             0 => Text::new("doctor-lockout-clear"),
-            n => Text::new("doctor-lockout-failures").arg("failures", n),
+            n => Text::new("doctor-lockout-failures").num("failures", n),
         },
     };
     let failures = lockouts.iter().any(|l| l.failures > 0);
@@ -574,10 +574,10 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     let (status, reply) = state.layer(DoctorCheck::AuthenticatedSmtp);
     let detail = match (reply, effective_smtp_auth(o.smtp_auth, m.smtp_auth).1) {
         (Some(ReplyId::SmtpAuthDisabledMailbox), _) => {
-            Text::new("doctor-smtp-auth-off-mailbox").arg("org_value", o.smtp_auth)
+            Text::new("doctor-smtp-auth-off-mailbox").value("org_value", o.smtp_auth)
         }
         (Some(_), _) => Text::new("doctor-smtp-auth-off-org").arg("org", org_name),
-        (None, SmtpAuthSource::Mailbox) => Text::new("doctor-smtp-auth-on-mailbox").arg("org_value", o.smtp_auth),
+        (None, SmtpAuthSource::Mailbox) => Text::new("doctor-smtp-auth-on-mailbox").value("org_value", o.smtp_auth),
         (None, SmtpAuthSource::Organisation) => Text::new("doctor-smtp-auth-on-org").arg("org", org_name),
     };
     checks.push(on(DoctorCheck::AuthenticatedSmtp, status, detail));
@@ -585,7 +585,7 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     let (status, _) = state.layer(DoctorCheck::SecurityDefaults);
     let detail = match status {
         Status::Pass => Text::new("doctor-security-defaults-off"),
-        Status::Warns => Text::new("doctor-security-defaults-on-device-credentials").arg("count", usable_devices),
+        Status::Warns => Text::new("doctor-security-defaults-on-device-credentials").num("count", usable_devices),
         _ => Text::new("doctor-security-defaults-on"),
     };
     checks.push(on(DoctorCheck::SecurityDefaults, status, detail));
@@ -596,16 +596,16 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     let detail = match status {
         Status::Pass => Text::new("doctor-mfa-off"),
         Status::Warns if usable_devices > 0 => {
-            Text::new("doctor-mfa-on-device-credentials").arg("mfa", m.mfa).arg("count", usable_devices)
+            Text::new("doctor-mfa-on-device-credentials").value("mfa", m.mfa).num("count", usable_devices)
         }
-        Status::Warns => Text::new("doctor-mfa-on-app-passwords").arg("mfa", m.mfa).arg("count", count),
+        Status::Warns => Text::new("doctor-mfa-on-app-passwords").value("mfa", m.mfa).num("count", count),
         _ => match (allowed, count) {
-            (true, _) => Text::new("doctor-mfa-on-no-app-password").arg("mfa", m.mfa),
-            (false, 0) => Text::new("doctor-mfa-on-app-passwords-blocked").arg("mfa", m.mfa).arg("org", org_name),
+            (true, _) => Text::new("doctor-mfa-on-no-app-password").value("mfa", m.mfa),
+            (false, 0) => Text::new("doctor-mfa-on-app-passwords-blocked").value("mfa", m.mfa).arg("org", org_name),
             (false, _) => Text::new("doctor-mfa-on-app-passwords-exist-blocked")
-                .arg("mfa", m.mfa)
+                .value("mfa", m.mfa)
                 .arg("org", org_name)
-                .arg("count", count),
+                .num("count", count),
         },
     };
     checks.push(on(DoctorCheck::Mfa, status, detail));
@@ -615,8 +615,8 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
     let app_detail = match (count, allowed) {
         (0, true) => Text::new("doctor-app-passwords-none-allowed"),
         (0, false) => Text::new("doctor-app-passwords-none-blocked"),
-        (n, true) => Text::new("doctor-app-passwords-allowed").arg("count", n),
-        (n, false) => Text::new("doctor-app-passwords-blocked").arg("count", n),
+        (n, true) => Text::new("doctor-app-passwords-allowed").num("count", n),
+        (n, false) => Text::new("doctor-app-passwords-blocked").num("count", n),
     };
     checks.push(on(DoctorCheck::AppPasswords, app_status, app_detail));
 
@@ -641,11 +641,11 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
         DoctorCheck::Limits,
         limit_status,
         Text::new("doctor-limits")
-            .arg("used", used)
-            .arg("daily", daily)
-            .arg("sessions", sessions)
-            .arg("recipients", max_recipients)
-            .arg("size_mb", max_size / (1024 * 1024))
+            .num("used", used)
+            .num("daily", daily)
+            .num("sessions", sessions)
+            .num("recipients", max_recipients)
+            .num("size_mb", max_size as f64 / (1024.0 * 1024.0))
             .arg("send_as", send_as),
     ));
 
@@ -714,8 +714,8 @@ impl FixContext<'_> {
                 .arg("user", u)
                 .arg("org", org)
                 .arg("domain", self.domain)
-                .arg("limit", &raised)
-                .arg("count", self.state.map_or(0, |s| s.app_passwords))
+                .num("limit", self.daily * 2)
+                .num("count", self.state.map_or(0, |s| s.app_passwords))
         };
         // An app-password note for existing ones only when there are some.
         let note = match (kind, self.state) {
@@ -773,7 +773,7 @@ impl Report {
             out.push_str(&format!(
                 "  {}\n",
                 Text::new("doctor-plan")
-                    .arg("n", n + 1)
+                    .num("n", n + 1)
                     .arg("marker", Text::new(marker).render(lang))
                     .arg("weakening", Text::new(plan.weakening.label()).render(lang))
                     .render(lang)
@@ -912,7 +912,7 @@ impl LastFailures {
     pub fn render_text(&self, org: Option<&str>, lang: Lang) -> String {
         let mut out = String::new();
         let heading = match self.last_success {
-            Some(at) => Text::new("explain-since-success").arg("time", crate::rfc3339(at)),
+            Some(at) => Text::new("explain-since-success").time("time", at),
             None => Text::new("explain-no-success"),
         };
         out.push_str(&heading.render(lang));
@@ -924,11 +924,11 @@ impl LastFailures {
             out.push_str(&format!(
                 "  {}\n",
                 Text::new("explain-group")
-                    .arg("count", g.count)
+                    .num("count", g.count)
                     .arg("ip", &g.client_ip)
-                    .arg("check", g.check.as_str())
-                    .arg("first", crate::rfc3339(g.first))
-                    .arg("last", crate::rfc3339(g.last))
+                    .value("check", g.check)
+                    .time("first", g.first)
+                    .time("last", g.last)
                     .render(lang)
             ));
             out.push_str(&format!("    {}\n", Self::reply_line(g.reply)));

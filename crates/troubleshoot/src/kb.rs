@@ -39,6 +39,19 @@ impl Provider {
         }
     }
 
+    pub const ALL: &'static [Provider] =
+        &[Provider::Authrelay, Provider::Microsoft365, Provider::Gmail, Provider::Generic];
+
+    /// The provider's name as a person reads it.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            Provider::Authrelay => "ts-provider-authrelay",
+            Provider::Microsoft365 => "ts-provider-microsoft365",
+            Provider::Gmail => "ts-provider-gmail",
+            Provider::Generic => "ts-provider-generic",
+        }
+    }
+
     /// The provider a server's greeting or host name reveals, if any.
     pub fn guess(banner: &str, host: &str) -> Option<Provider> {
         let text = format!("{banner} {host}").to_ascii_lowercase();

@@ -22,11 +22,15 @@ pub mod doctor;
 pub mod kb;
 pub mod probe;
 
-/// A catalogue message id with its arguments, rendered in a language only when shown.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+use authrelay_i18n::{Localized, OwnedArg};
+
+/// A catalogue message id with its arguments, rendered in a language only when shown. Values
+/// (settings, checks), numbers and times are kept typed so each language words and formats
+/// them itself (issue 19).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Text {
     pub id: &'static str,
-    pub args: Vec<(&'static str, String)>,
+    pub args: Vec<(&'static str, OwnedArg)>,
 }
 
 impl Text {
@@ -34,15 +38,44 @@ impl Text {
         Text { id, args: vec![] }
     }
 
+    /// A text argument (a name, an address), shown as written.
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Text {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, OwnedArg::Str(value.to_string())));
+        self
+    }
+
+    /// A value shown to a person: rendered through its catalogue message.
+    pub fn value(mut self, name: &'static str, value: impl Localized) -> Text {
+        self.args.push((name, OwnedArg::Msg(value.message_id())));
+        self
+    }
+
+    /// A number: formatted per language, and a number to plural selectors.
+    pub fn num(mut self, name: &'static str, n: impl Into<OwnedArg>) -> Text {
+        self.args.push((name, n.into()));
+        self
+    }
+
+    /// A point in time (unix seconds), written as the language writes dates.
+    pub fn time(mut self, name: &'static str, unix: i64) -> Text {
+        self.args.push((name, OwnedArg::Time(unix)));
         self
     }
 
     pub fn render(&self, lang: authrelay_i18n::Lang) -> String {
-        let args: Vec<(&str, authrelay_i18n::Arg)> =
-            self.args.iter().map(|(k, v)| (*k, authrelay_i18n::Arg::Str(v))).collect();
-        authrelay_i18n::t(lang, self.id, &args)
+        authrelay_i18n::t_owned(lang, self.id, &self.args)
+    }
+}
+
+/// JSON keeps the shape it always had: the id and `[name, text]` pairs (values in English).
+impl serde::Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let args: Vec<(&str, String)> = self.args.iter().map(|(k, v)| (*k, v.plain())).collect();
+        let mut st = s.serialize_struct("Text", 2)?;
+        st.serialize_field("id", self.id)?;
+        st.serialize_field("args", &args)?;
+        st.end()
     }
 }
 

@@ -656,7 +656,8 @@ impl Report {
             out.push_str(&format!("  {arrow} {}\n", l.text));
         }
         out.push('\n');
-        let provider = self.provider.map(|p| p.as_str()).unwrap_or("-");
+        let provider =
+            self.provider.map(|p| authrelay_i18n::t(lang, p.message_id(), &[])).unwrap_or_else(|| "-".into());
         out.push_str(&format!("{}\n", t(Text::new("probe-provider").arg("provider", provider))));
         if let Some(tls) = &self.tls {
             out.push_str(&format!(
@@ -670,8 +671,8 @@ impl Report {
                         .arg("subject", &c.subject)
                         .arg("issuer", &c.issuer)
                         .arg("names", c.names.join(", "))
-                        .arg("expires", crate::rfc3339(c.not_after))
-                        .arg("days", tls.days_left.unwrap_or(0)))
+                        .time("expires", c.not_after)
+                        .num("days", tls.days_left.unwrap_or(0)))
                 ));
             }
             let yes_no = |b: bool| t(Text::new(if b { "probe-yes" } else { "probe-no" }));
@@ -722,7 +723,9 @@ impl Report {
                     Some(x) => {
                         out.push_str(&format!(
                             "    {}\n",
-                            t(Text::new("probe-known").arg("entry", x.entry).arg("provider", x.provider.as_str()))
+                            t(Text::new("probe-known")
+                                .arg("entry", x.entry)
+                                .arg("provider", authrelay_i18n::t(lang, x.provider.message_id(), &[])))
                         ));
                         out.push_str(&format!("    {} {}\n", t(Text::new("probe-means")), x.means));
                         out.push_str(&format!("    {} {}\n", t(Text::new("probe-fix")), x.fix));

@@ -87,3 +87,35 @@ export async function launch(executablePath, lang) {
   };
   return { context, page, problems, close };
 }
+
+// Issue 19: a page in Korean or Indonesian shows no English setting value (a whole cell or
+// value reading "on", "enabled" …), no raw message id and no RFC 3339 timestamp outside code;
+// Korean table cells break between words only (word-break: keep-all). Returns what it found.
+export async function localizationLeaks(page, lang) {
+  if (lang === "en") return [];
+  return await page.evaluate((lang) => {
+    const english = new Set(["on", "off", "enabled", "disabled", "allowed", "blocked", "default", "enforced",
+      "password", "app-password", "device-credential", "accepted", "security-defaults", "authenticated-smtp", "mfa"]);
+    const rawId = /\b(value|cred|action|web-check|source|role|period|lang|ts-provider|secret-once|doctor-check|queue-state)-[a-z0-9-]+\b/;
+    const rfc3339 = /\b\d{4}-\d\d-\d\dT\d\d:\d\d/;
+    const found = [];
+    const outsideCode = (el) => !el.closest("code, pre, .ts-commands, .reply, .secret, script, style");
+    for (const el of document.querySelectorAll("main td, main dd, main th, main option, main span, main p, main label, main h1, main h2")) {
+      if (!outsideCode(el)) continue;
+      const own = Array.from(el.childNodes).filter((n) => n.nodeType === 3).map((n) => n.textContent).join(" ").trim();
+      if (!own) continue;
+      if (english.has(own.toLowerCase()) && !(lang === "id" && own.toLowerCase() === "default")) found.push(`English value "${own}" in <${el.tagName.toLowerCase()}>`);
+      if (rawId.test(own)) found.push(`raw id in "${own}"`);
+      if (rfc3339.test(own)) found.push(`RFC 3339 time in "${own}"`);
+    }
+    if (lang === "ko") {
+      for (const td of document.querySelectorAll("main td")) {
+        if (getComputedStyle(td).wordBreak !== "keep-all") { found.push("a Korean table cell may break inside a word"); break; }
+      }
+    }
+    for (const td of document.querySelectorAll("main td.when")) {
+      if (getComputedStyle(td).whiteSpace !== "nowrap") { found.push("a time cell may wrap"); break; }
+    }
+    return found;
+  }, lang);
+}

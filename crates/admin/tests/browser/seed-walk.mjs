@@ -15,7 +15,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
-import { env, launch, swaks as device, totp, MFA, SECURITY_DEFAULTS, TENANT } from "./common.mjs";
+import { env, launch, localizationLeaks, swaks as device, totp, MFA, SECURITY_DEFAULTS, TENANT } from "./common.mjs";
 
 const ADMIN_URL = env("ADMIN_URL");
 const ADMIN_ADDRESS = env("ADMIN_ADDRESS");
@@ -38,15 +38,15 @@ const TEXT = {
     report: "SMTP AUTH clients report", queue: "Queue", audit: "Audit log", saved: "Saved.",
   },
   ko: {
-    signin: "관리 센터에 로그인", users: "활성 사용자", emailApps: "전자 메일 앱 관리",
+    signin: "관리 센터에 로그인", users: "활성 사용자", emailApps: "이메일 앱 관리",
     securityDefaults: "보안 기본값", mfa: "다단계 인증(MFA)", signins: "로그인 로그",
     checkSmtp: "인증된 SMTP", checkSd: "보안 기본값", checkMfa: "다단계 인증(MFA)",
     report: "SMTP AUTH 클라이언트 보고서", queue: "큐", audit: "감사 로그", saved: "저장했습니다.",
   },
   id: {
     signin: "Masuk ke pusat admin", users: "Pengguna aktif", emailApps: "Kelola aplikasi email",
-    securityDefaults: "Default keamanan", mfa: "Autentikasi multifaktor", signins: "Log masuk",
-    checkSmtp: "SMTP Terautentikasi", checkSd: "Default keamanan", checkMfa: "Autentikasi multifaktor",
+    securityDefaults: "Default keamanan", mfa: "Autentikasi multifaktor (MFA)", signins: "Log masuk",
+    checkSmtp: "SMTP Terautentikasi", checkSd: "Default keamanan", checkMfa: "Autentikasi multifaktor (MFA)",
     report: "Laporan klien SMTP AUTH", queue: "Antrean", audit: "Log audit", saved: "Tersimpan.",
   },
 }[LANG];
@@ -67,7 +67,9 @@ fs.mkdirSync(SHOTS, { recursive: true });
 const { page, problems, close } = await launch(CHROMIUM, LANG);
 
 let shot = 0;
+const leaks = [];
 async function screenshot(name) {
+  for (const leak of await localizationLeaks(page, LANG)) leaks.push(`${name}: ${leak}`);
   shot += 1;
   const file = path.join(SHOTS, `${String(shot).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
@@ -223,6 +225,7 @@ try {
   await page.waitForURL("**/signin");
 
   assert.deepEqual(problems, [], "no script errors in the pages");
+  assert.deepEqual(leaks, [], "pages show English values, raw ids or RFC 3339 times");
   console.log(`[${LANG}] seed walk passed; ${shot} screenshots in ${SHOTS}`);
 } catch (e) {
   await screenshot("failure").catch(() => {});

@@ -126,6 +126,8 @@ impl TestServer {
             .arg("--admin")
             .arg("127.0.0.1:0")
             .env("RUST_LOG", "info")
+            // A message id missing from a catalogue panics instead of showing the raw id.
+            .env("AUTHRELAY_I18N_STRICT", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -225,6 +227,7 @@ impl TestServer {
         let mut cmd = Command::new(BIN);
         cmd.arg("--data-dir").arg(self.data_dir()).arg("--config").arg(self.config_path()).args(args);
         cmd.env("LANG", "en_US.UTF-8").env_remove("LC_ALL").env_remove("LC_MESSAGES");
+        cmd.env("AUTHRELAY_I18N_STRICT", "1");
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("run authrelay");

@@ -115,3 +115,64 @@ restore-done = Restored { $file } (taken { $taken }) into { $dir }: the database
 err-restore-not-empty = { $dir } is not empty; a backup is restored only into an empty or missing directory, so nothing in use is overwritten. Name a new directory with --data-dir DIR, or move this one away first.
 err-restore-not-backup = { $file } is not a whole authrelay backup ({ $reason }). Nothing was restored; use an archive written by authrelay backup.
 err-restore-read = the backup { $file } cannot be read ({ $reason }). Name the archive authrelay backup wrote with --from FILE.
+
+## Table headers of the CLI lists (issue 19)
+col-state = State
+col-envelope = Sender -> recipients
+col-totp = Authenticator app
+
+## config check problems (crates/config/src/problem.rs holds the English texts and their ids)
+config-problem-positive = must be greater than 0
+config-problem-positive-rate = must be greater than 0 (30 is Microsoft's limit)
+config-problem-between = must be between { $a } and { $b }
+config-problem-line-length = must be at least 998 (RFC 5322 2.1.1 allows lines of 998 characters)
+config-problem-lockout-max = must be at least lockout.duration_secs
+config-problem-verify-workers = must be at most 256 (each running verification holds 19 MiB)
+config-problem-retention = must be at most 36500 (100 years)
+config-problem-messages-per-connection = must be at least 1 (1: a new connection per message)
+config-problem-no-file = no file at { $a }
+config-problem-cannot-read-file = cannot read the file: { $a }
+config-problem-cannot-read = cannot read { $a }: { $b }
+config-problem-not-domain = "{ $a }" is not a domain
+config-problem-not-host-name = "{ $a }" is not a valid host name
+config-problem-admin-host = "{ $a }" is not a host name such as admin.contoso.com (no port, no scheme)
+config-problem-listen = "{ $a }" is not an address:port such as 127.0.0.1:2587 (use "" to turn it off)
+config-problem-admin-listen = "{ $a }" is not an address:port such as 127.0.0.1:8025 (use "" to turn the admin center off)
+config-problem-proxy-everyone = "{ $a }" trusts every address; list the load balancers' addresses
+config-problem-cidr = "{ $a }": { $b }; write an address or a CIDR such as "10.0.0.5/32"
+config-problem-open-relay = "{ $a }" admits every address, which would make an open relay; list the devices' addresses
+config-problem-nameserver = "{ $a }" is not an IP address or address:port
+config-problem-route-kind = "{ $a }" is not a route kind; use "smarthost" or "mx"
+config-problem-auth-method = "{ $a }" is not an auth method; use "password" or "xoauth2"
+config-problem-no-listener = both listeners are off; nothing would accept mail
+config-problem-tls-pair = set both tls.cert and tls.key (PEM files), or neither to use the self-signed certificate
+config-problem-oauth-required = required when [oauth] is present
+config-problem-connector-clients = list the client addresses that may send without AUTH, e.g. ["192.0.2.10/32"]
+config-problem-connector-domains = list the domains the devices send from, e.g. ["contoso.com"]
+config-problem-route-domains = list at least one domain, or "*" for every domain
+config-problem-smarthost-host = a smarthost route needs host, e.g. "smtp.office365.com"
+config-problem-tls-mode = must be "implicit", "starttls" or "opportunistic"
+config-problem-password-both = set password or password_file, not both
+config-problem-user-password = set both user and password (or password_file), or neither
+config-problem-opportunistic-credentials = "opportunistic" sends the password or token without a verified certificate; use tls = "starttls" or "implicit" (with ca_file for a private CA), or remove the credentials
+config-problem-mx-credentials = an mx route takes no host or credentials; use kind = "smarthost"
+config-problem-xoauth2-password = a route with auth = "xoauth2" takes no password; remove it
+config-problem-xoauth2-needs = auth = "xoauth2" needs { $a }, e.g. { $b }
+config-problem-xoauth2-secret = auth = "xoauth2" needs client_secret_file (first line) or client_secret; certificate credentials are not supported yet
+config-problem-client-secret-both = set client_secret or client_secret_file, not both
+config-problem-other = the configuration could not be read: { $text }
+
+label-org-language = Language of bounces
+err-bad-language = "{ $value }" is not a language we ship. Use --language en, ko or id.
+
+## Command-line errors (clap's refusals, crates/authrelay/src/main.rs)
+clap-invalid-choice = "{ $value }" is not a value of { $arg }. Possible values: { $choices }.
+clap-invalid-value = "{ $value }" is not a valid value of { $arg }.
+clap-unknown-argument = the option { $arg } does not exist here.
+clap-unknown-command = "{ $command }" is not a command.
+clap-missing-argument = { $arg } is required.
+clap-conflict = { $arg } cannot be used together with { $other }.
+clap-too-many = { $arg } was given more than once.
+clap-other = the command line could not be read: { $text }
+clap-usage = Usage:
+clap-help-hint = For the options and commands, run the command with --help.

@@ -22,3 +22,15 @@ err-dkim-exists = a DKIM key with selector { $selector } already exists for { $d
 err-dkim-bad-selector = "{ $selector }" is not a valid selector. Use letters, digits and "-", at most 63 characters.
 err-dkim-algorithm = "{ $algorithm }" is not a DKIM key type. Use --algorithm rsa or --algorithm ed25519.
 err-dkim = the DKIM key could not be created ({ $reason }). Check that the data directory is writable.
+
+## Bounces (crates/delivery/src/dsn.rs): the part for people
+dsn-subject = Undelivered Mail Returned to Sender
+dsn-intro = This is the mail system at { $host }.
+dsn-not-delivered = { $count ->
+    [one] Your message could not be delivered to one recipient.
+   *[other] Your message could not be delivered to { $count } recipients.
+}
+dsn-reply-quoted = The reply of the receiving side is quoted for each.
+dsn-remote-host = host { $host }
+dsn-last-attempt = last attempt { $time }
+dsn-english-follows = English

@@ -270,7 +270,7 @@ path-mfa = Active users → Multi-factor authentication → { $user } → Disabl
 explain-since-success = Failed sign-ins since the last successful one ({ $time }):
 explain-no-success = Failed sign-ins (no successful sign-in is on record):
 explain-no-failures = none.
-explain-group = { $count } × from { $ip }, decided by the check "{ $check }" (first { $first }, last { $last }):
+explain-group = { $count } × from { $ip }, decided by the check { $check } (first { $first }, last { $last }):
 
 ## Probe
 probe-transcript-heading = Transcript (secrets replaced by <redacted>):

@@ -78,7 +78,7 @@ col-smtp-auth = Authenticated SMTP
 col-name = Name
 col-created = Created
 col-last-used = Last used
-col-time = Date (UTC)
+col-time = Date
 col-user = User
 col-client = Client address
 col-tls = Protocol
@@ -88,7 +88,7 @@ col-check = Deciding check
 col-reply = Reply to the device
 col-role = Role
 col-id = Message ID
-col-size = Size (bytes)
+col-size = Size
 col-from = From
 col-to = To
 
@@ -210,7 +210,7 @@ report-mechanisms = Mechanisms
 report-last-seen = Last seen
 
 web-queue-count = Messages
-web-queue-size = Total size (bytes)
+web-queue-size = Total size
 web-queue-oldest = Oldest message
 web-queue-corrupt = Damaged files
 web-queue-messages = Messages waiting
@@ -314,3 +314,42 @@ admin-cli-err-unknown = there is no admin { $address }. See the existing ones wi
 api-err-totp-locked = Too many wrong authenticator codes for this account: its second factor is locked for an hour (longer after each further wrong code). Wait, or ask a Global administrator to run `authrelay admin reset-totp ADDRESS` and enrol again.
 api-err-unknown-host = This admin center does not answer to that host name. Use its address (such as 127.0.0.1:8025), localhost, or add the name to `[admin] hosts` in the configuration.
 api-err-too-large = The request is too large. Requests to the admin center are limited to 64 KiB of body and 8 KiB of address.
+
+## Audit actions and values added with issue 19 (docs/glossary.md)
+action-admin-password-reset = Admin password reset
+action-admin-role = Admin role changed
+action-admin-sign-in-failed = Admin sign-in failed
+action-admin-totp-locked = Admin locked out of the authenticator check
+action-admin-totp-reset = Admin authenticator app reset
+action-org-daily-recipients = Recipients per day (limit)
+action-org-language = Language of bounce messages
+action-org-max-message-size = Maximum message size
+action-org-max-recipients = Recipients per message (limit)
+action-org-max-sessions = Sessions at once per mailbox (limit)
+action-user-send-as = Send as
+value-mailbox-default = Default (follows the organisation)
+value-token-live = Active
+value-token-revoked = Revoked
+
+## Why a request could not be read (API error details)
+api-detail-nothing-to-change = it asks for no change.
+api-detail-missing-field = the field "{ $field }" is missing.
+api-detail-unknown-field = there is no field "{ $field }".
+api-detail-unknown-value = "{ $value }" is not one of: { $choices }.
+api-detail-invalid-value = a value has the wrong type or form ({ $technical }).
+api-detail-content-type = send the body as JSON with Content-Type: application/json.
+api-detail-not-json = the body is not valid JSON ({ $technical }).
+api-detail-other = technical detail: { $technical }
+api-detail-too-many-users = at most { $max } users at once.
+value-totp-enrolled = Authenticator app registered
+value-totp-not-enrolled = No authenticator app
+value-totp-locked = Locked after too many wrong codes
+value-sessions-ended = { $sessions ->
+    [one] 1 session ended
+   *[other] { $sessions } sessions ended
+}, { $tokens ->
+    [one] 1 token revoked
+   *[other] { $tokens } tokens revoked
+}
+value-stage-password = Wrong password
+value-stage-totp = Wrong authenticator code

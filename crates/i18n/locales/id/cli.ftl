@@ -114,3 +114,64 @@ restore-done = { $file } (dibuat { $taken }) dipulihkan ke { $dir }: basis data,
 err-restore-not-empty = { $dir } tidak kosong; cadangan hanya dipulihkan ke direktori yang kosong atau belum ada, agar tidak ada data terpakai yang tertimpa. Sebutkan direktori baru dengan --data-dir DIR, atau pindahkan direktori ini terlebih dahulu.
 err-restore-not-backup = { $file } bukan cadangan authrelay yang utuh ({ $reason }). Tidak ada yang dipulihkan; gunakan arsip yang ditulis oleh authrelay backup.
 err-restore-read = cadangan { $file } tidak dapat dibaca ({ $reason }). Sebutkan arsip yang ditulis oleh authrelay backup dengan --from FILE.
+
+## Table headers of the CLI lists (issue 19)
+col-state = Status
+col-envelope = Pengirim -> penerima
+col-totp = Aplikasi autentikator
+
+## config check problems (crates/config/src/problem.rs holds the English texts and their ids)
+config-problem-positive = harus lebih besar dari 0
+config-problem-positive-rate = harus lebih besar dari 0 (batas Microsoft adalah 30)
+config-problem-between = harus antara { $a } dan { $b }
+config-problem-line-length = paling sedikit 998 (RFC 5322 2.1.1 mengizinkan baris 998 karakter)
+config-problem-lockout-max = paling sedikit lockout.duration_secs
+config-problem-verify-workers = paling banyak 256 (setiap verifikasi yang berjalan memakai 19 MiB)
+config-problem-retention = paling banyak 36500 (100 tahun)
+config-problem-messages-per-connection = paling sedikit 1 (1: koneksi baru untuk setiap pesan)
+config-problem-no-file = tidak ada file di { $a }
+config-problem-cannot-read-file = file tidak dapat dibaca: { $a }
+config-problem-cannot-read = { $a } tidak dapat dibaca: { $b }
+config-problem-not-domain = "{ $a }" bukan domain
+config-problem-not-host-name = "{ $a }" bukan nama host yang valid
+config-problem-admin-host = "{ $a }" bukan nama host seperti admin.contoso.com (tanpa port, tanpa skema)
+config-problem-listen = "{ $a }" bukan alamat:port seperti 127.0.0.1:2587 (gunakan "" untuk menonaktifkannya)
+config-problem-admin-listen = "{ $a }" bukan alamat:port seperti 127.0.0.1:8025 (gunakan "" untuk menonaktifkan pusat admin)
+config-problem-proxy-everyone = "{ $a }" memercayai semua alamat; cantumkan alamat penyeimbang beban
+config-problem-cidr = "{ $a }": { $b }; tulis alamat atau CIDR seperti "10.0.0.5/32"
+config-problem-open-relay = "{ $a }" menerima semua alamat sehingga menjadi relai terbuka; cantumkan alamat perangkat
+config-problem-nameserver = "{ $a }" bukan alamat IP atau alamat:port
+config-problem-route-kind = "{ $a }" bukan jenis rute; gunakan "smarthost" atau "mx"
+config-problem-auth-method = "{ $a }" bukan metode autentikasi; gunakan "password" atau "xoauth2"
+config-problem-no-listener = kedua listener nonaktif; tidak ada yang menerima email
+config-problem-tls-pair = atur tls.cert dan tls.key (file PEM) sekaligus, atau kosongkan keduanya untuk memakai sertifikat yang ditandatangani sendiri
+config-problem-oauth-required = wajib jika [oauth] ada
+config-problem-connector-clients = cantumkan alamat klien yang boleh mengirim tanpa AUTH, misalnya ["192.0.2.10/32"]
+config-problem-connector-domains = cantumkan domain tempat perangkat mengirim, misalnya ["contoso.com"]
+config-problem-route-domains = cantumkan paling sedikit satu domain, atau "*" untuk semua domain
+config-problem-smarthost-host = rute smarthost memerlukan host, misalnya "smtp.office365.com"
+config-problem-tls-mode = harus "implicit", "starttls", atau "opportunistic"
+config-problem-password-both = atur password atau password_file, jangan keduanya
+config-problem-user-password = atur user dan password (atau password_file) sekaligus, atau jangan keduanya
+config-problem-opportunistic-credentials = "opportunistic" mengirim kata sandi atau token tanpa sertifikat yang terverifikasi; gunakan tls = "starttls" atau "implicit" (dengan ca_file untuk CA privat), atau hapus kredensialnya
+config-problem-mx-credentials = rute mx tidak menerima host atau kredensial; gunakan kind = "smarthost"
+config-problem-xoauth2-password = rute dengan auth = "xoauth2" tidak menerima kata sandi; hapus kata sandinya
+config-problem-xoauth2-needs = auth = "xoauth2" memerlukan { $a }, misalnya { $b }
+config-problem-xoauth2-secret = auth = "xoauth2" memerlukan client_secret_file (baris pertama) atau client_secret; kredensial sertifikat belum didukung
+config-problem-client-secret-both = atur client_secret atau client_secret_file, jangan keduanya
+config-problem-other = file konfigurasi tidak dapat dibaca: { $text }
+
+label-org-language = Bahasa pesan pentalan
+err-bad-language = "{ $value }" bukan bahasa yang tersedia. Gunakan --language en, ko, atau id.
+
+## Command-line errors (clap's refusals, crates/authrelay/src/main.rs)
+clap-invalid-choice = "{ $value }" bukan nilai untuk { $arg }. Nilai yang dapat dipakai: { $choices }.
+clap-invalid-value = "{ $value }" bukan nilai yang valid untuk { $arg }.
+clap-unknown-argument = opsi { $arg } tidak ada di sini.
+clap-unknown-command = "{ $command }" bukan perintah.
+clap-missing-argument = { $arg } wajib diisi.
+clap-conflict = { $arg } tidak dapat dipakai bersama { $other }.
+clap-too-many = { $arg } diberikan lebih dari sekali.
+clap-other = baris perintah tidak dapat dibaca: { $text }
+clap-usage = Penggunaan:
+clap-help-hint = Untuk melihat opsi dan perintah, jalankan perintah dengan --help.

@@ -21,3 +21,12 @@ err-dkim-exists = kunci DKIM dengan selektor { $selector } sudah ada untuk { $do
 err-dkim-bad-selector = "{ $selector }" bukan selektor yang valid. Gunakan huruf, angka, dan "-", paling banyak 63 karakter.
 err-dkim-algorithm = "{ $algorithm }" bukan jenis kunci DKIM. Gunakan --algorithm rsa atau --algorithm ed25519.
 err-dkim = kunci DKIM tidak dapat dibuat ({ $reason }). Periksa bahwa direktori data dapat ditulis.
+
+## Bounces (crates/delivery/src/dsn.rs): the part for people
+dsn-subject = Email yang tidak terkirim dikembalikan ke pengirim
+dsn-intro = Ini adalah sistem email di { $host }.
+dsn-not-delivered = Pesan Anda tidak dapat dikirimkan ke { $count } penerima.
+dsn-reply-quoted = Balasan dari server penerima dikutip untuk setiap penerima.
+dsn-remote-host = host { $host }
+dsn-last-attempt = percobaan terakhir { $time }
+dsn-english-follows = Bahasa Inggris

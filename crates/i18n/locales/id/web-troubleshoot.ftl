@@ -58,9 +58,9 @@ dc-org-title = Kredensial perangkat
 dc-org-label = Izinkan kredensial perangkat
 dc-org-help = Kotak surat boleh memberi printer dan aplikasi rahasia buatan sistem yang bisa dicabut dan hanya untuk mengirim email. Mematikan ini langsung menolak semua kredensial perangkat di organisasi.
 
-api-err-unknown-device-credential = { $address } tidak punya kredensial perangkat bernama "{ $name }".
-api-err-device-credential-exists = { $address } sudah punya kredensial perangkat bernama "{ $name }". Pilih nama lain.
-api-err-too-many-device-credentials = { $address } sudah punya 40 kredensial perangkat. Cabut salah satunya dulu.
+api-err-unknown-device-credential = { $address } tidak memiliki kredensial perangkat bernama "{ $name }".
+api-err-device-credential-exists = { $address } sudah memiliki kredensial perangkat bernama "{ $name }". Pilih nama lain.
+api-err-too-many-device-credentials = { $address } sudah memiliki 40 kredensial perangkat. Cabut salah satunya dulu.
 api-err-bad-device-credential-name = Nama kredensial perangkat harus 1 sampai 64 karakter tanpa karakter kontrol.
 api-err-bad-cidr = "{ $value }" bukan rentang alamat klien. Gunakan alamat atau CIDR seperti 192.0.2.0/24 atau 2001:db8::/32.
 api-err-bad-expiry = "{ $value }" bukan tanggal. Gunakan YYYY-MM-DD atau waktu RFC 3339 seperti 2027-01-31T18:00:00Z.

@@ -52,10 +52,10 @@ user-created-next = 장치가 { $address } 주소로 메일을 보내도록 하�
 user-updated = { $address } 사용자를 업데이트했습니다.
 user-password-set = { $address } 사용자의 암호를 변경했습니다. 이전 암호를 사용하는 장치는 새 암호로 업데이트할 때까지 535 5.7.139 오류로 실패합니다.
 user-none = 아직 사용자가 없습니다. `authrelay user add name@example.com` 명령으로 사용자를 만드세요.
-smtp-auth-effective-on-mailbox = 적용 상태: 켜짐, 이 사서함에서 설정됨
-smtp-auth-effective-on-org = 적용 상태: 켜짐, 조직 설정을 따름
-smtp-auth-effective-off-mailbox = 적용 상태: 꺼짐, 이 사서함에서 설정됨
-smtp-auth-effective-off-org = 적용 상태: 꺼짐, 조직 설정을 따름
+smtp-auth-effective-on-mailbox = 적용 상태: 사용, 이 사서함에서 설정됨
+smtp-auth-effective-on-org = 적용 상태: 사용, 조직 설정을 따름
+smtp-auth-effective-off-mailbox = 적용 상태: 사용 안 함, 이 사서함에서 설정됨
+smtp-auth-effective-off-org = 적용 상태: 사용 안 함, 조직 설정을 따름
 
 ## App passwords
 app-password-created = { $address } 사용자의 "{ $name }" 앱 암호를 만들었습니다. 장치에 계정 암호 대신 이 암호를 입력하세요. 이 암호는 지금만 표시됩니다:
@@ -114,3 +114,64 @@ restore-done = { $file }({ $taken }에 만든 백업)을(를) { $dir }에 복원
 err-restore-not-empty = { $dir } 디렉터리가 비어 있지 않습니다. 사용 중인 데이터를 덮어쓰지 않도록 백업은 비어 있거나 없는 디렉터리에만 복원합니다. --data-dir DIR 옵션으로 새 디렉터리를 지정하거나 이 디렉터리를 먼저 다른 곳으로 옮기세요.
 err-restore-not-backup = { $file }은(는) 온전한 authrelay 백업이 아닙니다({ $reason }). 아무것도 복원하지 않았습니다. authrelay backup으로 만든 아카이브를 사용하세요.
 err-restore-read = 백업 파일 { $file }을(를) 읽을 수 없습니다({ $reason }). --from FILE 옵션으로 authrelay backup이 만든 아카이브를 지정하세요.
+
+## Table headers of the CLI lists (issue 19)
+col-state = 상태
+col-envelope = 보낸 사람 -> 받는 사람
+col-totp = 인증 앱
+
+## config check problems (crates/config/src/problem.rs holds the English texts and their ids)
+config-problem-positive = 0보다 커야 합니다
+config-problem-positive-rate = 0보다 커야 합니다(Microsoft의 제한은 30입니다)
+config-problem-between = { $a }에서 { $b } 사이여야 합니다
+config-problem-line-length = 998 이상이어야 합니다(RFC 5322 2.1.1은 998자 줄을 허용합니다)
+config-problem-lockout-max = lockout.duration_secs 이상이어야 합니다
+config-problem-verify-workers = 256 이하여야 합니다(실행 중인 확인 하나가 19MiB를 사용합니다)
+config-problem-retention = 36500 이하여야 합니다(100년)
+config-problem-messages-per-connection = 1 이상이어야 합니다(1: 메시지마다 새 연결)
+config-problem-no-file = { $a } 파일이 없습니다
+config-problem-cannot-read-file = 파일을 읽을 수 없습니다: { $a }
+config-problem-cannot-read = { $a }을(를) 읽을 수 없습니다: { $b }
+config-problem-not-domain = "{ $a }"은(는) 도메인이 아닙니다
+config-problem-not-host-name = "{ $a }"은(는) 올바른 호스트 이름이 아닙니다
+config-problem-admin-host = "{ $a }"은(는) admin.contoso.com 같은 호스트 이름이 아닙니다(포트와 스킴 없이 쓰세요)
+config-problem-listen = "{ $a }"은(는) 127.0.0.1:2587 같은 주소:포트가 아닙니다(끄려면 ""를 쓰세요)
+config-problem-admin-listen = "{ $a }"은(는) 127.0.0.1:8025 같은 주소:포트가 아닙니다(관리 센터를 끄려면 ""를 쓰세요)
+config-problem-proxy-everyone = "{ $a }"은(는) 모든 주소를 신뢰합니다. 부하 분산 장치의 주소를 나열하세요
+config-problem-cidr = "{ $a }": { $b }. 주소나 "10.0.0.5/32" 같은 CIDR을 쓰세요
+config-problem-open-relay = "{ $a }"은(는) 모든 주소를 허용하므로 오픈 릴레이가 됩니다. 장치의 주소를 나열하세요
+config-problem-nameserver = "{ $a }"은(는) IP 주소나 주소:포트가 아닙니다
+config-problem-route-kind = "{ $a }"은(는) 경로 종류가 아닙니다. "smarthost" 또는 "mx"를 쓰세요
+config-problem-auth-method = "{ $a }"은(는) 인증 방법이 아닙니다. "password" 또는 "xoauth2"를 쓰세요
+config-problem-no-listener = 두 수신기가 모두 꺼져 있어 메일을 받을 곳이 없습니다
+config-problem-tls-pair = tls.cert와 tls.key(PEM 파일)를 모두 설정하거나, 자체 서명 인증서를 쓰려면 둘 다 비워 두세요
+config-problem-oauth-required = [oauth]가 있으면 반드시 설정해야 합니다
+config-problem-connector-clients = AUTH 없이 보낼 수 있는 클라이언트 주소를 나열하세요(예: ["192.0.2.10/32"])
+config-problem-connector-domains = 장치가 보내는 도메인을 나열하세요(예: ["contoso.com"])
+config-problem-route-domains = 도메인을 하나 이상 나열하거나, 모든 도메인이면 "*"를 쓰세요
+config-problem-smarthost-host = 스마트 호스트 경로에는 host가 필요합니다(예: "smtp.office365.com")
+config-problem-tls-mode = "implicit", "starttls", "opportunistic" 중 하나여야 합니다
+config-problem-password-both = password와 password_file 중 하나만 설정하세요
+config-problem-user-password = user와 password(또는 password_file)를 모두 설정하거나 둘 다 비워 두세요
+config-problem-opportunistic-credentials = "opportunistic"은 확인되지 않은 인증서로 암호나 토큰을 보냅니다. tls = "starttls" 또는 "implicit"(사설 CA면 ca_file과 함께)를 쓰거나 자격 증명을 제거하세요
+config-problem-mx-credentials = mx 경로에는 host나 자격 증명을 쓸 수 없습니다. kind = "smarthost"를 쓰세요
+config-problem-xoauth2-password = auth = "xoauth2" 경로에는 암호를 쓸 수 없습니다. 제거하세요
+config-problem-xoauth2-needs = auth = "xoauth2"에는 { $a }이(가) 필요합니다(예: { $b })
+config-problem-xoauth2-secret = auth = "xoauth2"에는 client_secret_file(첫 줄) 또는 client_secret이 필요합니다. 인증서 자격 증명은 아직 지원하지 않습니다
+config-problem-client-secret-both = client_secret과 client_secret_file 중 하나만 설정하세요
+config-problem-other = 구성 파일을 읽지 못했습니다: { $text }
+
+label-org-language = 반송 메시지 언어
+err-bad-language = "{ $value }"은(는) 지원하는 언어가 아닙니다. --language en, ko 또는 id를 사용하세요.
+
+## Command-line errors (clap's refusals, crates/authrelay/src/main.rs)
+clap-invalid-choice = "{ $value }"은(는) { $arg }에 쓸 수 있는 값이 아닙니다. 사용할 수 있는 값: { $choices }.
+clap-invalid-value = "{ $value }"은(는) { $arg }에 올바른 값이 아닙니다.
+clap-unknown-argument = 여기에는 { $arg } 옵션이 없습니다.
+clap-unknown-command = "{ $command }"은(는) 명령이 아닙니다.
+clap-missing-argument = { $arg }이(가) 필요합니다.
+clap-conflict = { $arg }은(는) { $other }과(와) 함께 쓸 수 없습니다.
+clap-too-many = { $arg }을(를) 두 번 이상 지정했습니다.
+clap-other = 명령줄을 읽을 수 없습니다: { $text }
+clap-usage = 사용법:
+clap-help-hint = 옵션과 명령을 보려면 명령 뒤에 --help를 붙여 실행하세요.

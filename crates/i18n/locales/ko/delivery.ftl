@@ -21,3 +21,12 @@ err-dkim-exists = { $domain }에 선택기 { $selector }의 DKIM 키가 이미 �
 err-dkim-bad-selector = "{ $selector }"은(는) 올바른 선택기가 아닙니다. 영문자, 숫자, "-"만 63자 이내로 쓰세요.
 err-dkim-algorithm = "{ $algorithm }"은(는) DKIM 키 종류가 아닙니다. --algorithm rsa 또는 --algorithm ed25519를 쓰세요.
 err-dkim = DKIM 키를 만들 수 없습니다({ $reason }). 데이터 디렉터리에 쓸 수 있는지 확인하세요.
+
+## Bounces (crates/delivery/src/dsn.rs): the part for people
+dsn-subject = 배달되지 않은 메일 반송
+dsn-intro = { $host }의 메일 시스템에서 보내는 메시지입니다.
+dsn-not-delivered = 메시지를 받는 사람 { $count }명에게 배달하지 못했습니다.
+dsn-reply-quoted = 받는 쪽 서버의 응답을 받는 사람마다 그대로 인용합니다.
+dsn-remote-host = 호스트 { $host }
+dsn-last-attempt = 마지막 시도 { $time }
+dsn-english-follows = 영어 원문

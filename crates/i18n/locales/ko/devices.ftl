@@ -1,7 +1,7 @@
 # 장치 자격 증명, OAuth, 커넥터(이슈 7).
 
 device-credential-created = { $address } 사서함의 "{ $name }" 장치 자격 증명을 만들었습니다. 장치에 사용자 이름은 { $address }, 암호는 이 값을 입력하세요. 이 값은 지금만 표시됩니다:
-device-credential-scope = 이 자격 증명은 { $address }(및 대신 보내기 주소)로 SMTP 제출을 할 때만 사용할 수 있으며, 다른 어떤 로그인에도 사용할 수 없습니다.
+device-credential-scope = 이 자격 증명은 { $address }(및 다른 사람 이름으로 보내기 주소)로 SMTP 제출을 할 때만 사용할 수 있으며, 다른 어떤 로그인에도 사용할 수 없습니다.
 device-credential-allow-any = 모든 클라이언트 주소에서 사용할 수 있습니다. --allow 옵션으로 제한하세요(예: --allow 192.0.2.10/32).
 device-credential-allow-list = 다음 주소에서만 사용할 수 있습니다: { $list }
 device-credential-expires = 만료: { $date }
@@ -25,11 +25,11 @@ fix-device-credential-add = 보안 기본값과 다단계 인증(MFA)을 유지�
 fix-device-credential-note = 마지막 명령은 비밀 값을 한 번만 표시합니다. 장치에 암호로 입력하세요. 이 사서함으로 SMTP 제출을 할 때만 사용할 수 있으며, --allow CIDR 및 --expires-in DAYS로 제한할 수 있습니다.
 path-device-credential = 활성 사용자 → { $user } → 장치 자격 증명 → 추가(또는 위의 CLI 명령)
 err-oauth = OAuth를 설정할 수 없습니다(구성의 [oauth]): { $reason }. `authrelay config check` 명령으로 issuer, jwks_uri, ca_file을 확인하세요.
-doctor-security-defaults-on-device-credentials = 켜짐: 계정 암호와 앱 암호는 거부되지만 이 사서함의 장치 자격 증명 { $count }개는 사용할 수 있습니다. 장치는 그중 하나를 사용해야 합니다.
+doctor-security-defaults-on-device-credentials = 사용: 계정 암호와 앱 암호는 거부되지만 이 사서함의 장치 자격 증명 { $count }개는 사용할 수 있습니다. 장치는 그중 하나를 사용해야 합니다.
 doctor-mfa-on-device-credentials = { $mfa }: 계정 암호는 거부되지만 이 사서함의 장치 자격 증명 { $count }개는 사용할 수 있습니다. 장치는 그중 하나를 사용해야 합니다.
 
 ## 감사 로그 페이지에 표시되는 장치 자격 증명 변경(및 잠금 해제) 이름.
 action-user-device-credential-add = 장치 자격 증명 만듦
-action-user-device-credential-revoke = 장치 자격 증명 취소
+action-user-device-credential-revoke = 장치 자격 증명 폐기
 action-org-device-credentials = 장치 자격 증명(조직)
 action-user-unlock = 스마트 잠금 해제

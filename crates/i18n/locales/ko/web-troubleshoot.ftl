@@ -56,11 +56,11 @@ dc-expires-label = 만료일(선택 사항)
 dc-add = 장치 자격 증명 만들기
 dc-org-title = 장치 자격 증명
 dc-org-label = 장치 자격 증명 허용
-dc-org-help = 사서함이 프린터와 앱에 메일 전송 전용의, 취소할 수 있는 생성된 비밀을 줄 수 있습니다. 이 설정을 끄면 조직의 모든 장치 자격 증명이 즉시 거부됩니다.
+dc-org-help = 사서함이 프린터와 앱에 메일 전송 전용의, 폐기할 수 있는 생성된 비밀을 줄 수 있습니다. 이 설정을 끄면 조직의 모든 장치 자격 증명이 즉시 거부됩니다.
 
 api-err-unknown-device-credential = { $address }에 "{ $name }"(이)라는 장치 자격 증명이 없습니다.
 api-err-device-credential-exists = { $address }에 이미 "{ $name }"(이)라는 장치 자격 증명이 있습니다. 다른 이름을 사용하세요.
-api-err-too-many-device-credentials = { $address }에 이미 장치 자격 증명이 40개 있습니다. 먼저 하나를 취소하세요.
+api-err-too-many-device-credentials = { $address }에 이미 장치 자격 증명이 40개 있습니다. 먼저 하나를 폐기하세요.
 api-err-bad-device-credential-name = 장치 자격 증명 이름은 제어 문자 없이 1~64자여야 합니다.
 api-err-bad-cidr = "{ $value }"은(는) 클라이언트 주소 범위가 아닙니다. 주소나 192.0.2.0/24, 2001:db8::/32 같은 CIDR을 사용하세요.
 api-err-bad-expiry = "{ $value }"은(는) 날짜가 아닙니다. YYYY-MM-DD 또는 2027-01-31T18:00:00Z 같은 RFC 3339 시각을 사용하세요.
