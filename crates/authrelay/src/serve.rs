@@ -72,12 +72,17 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         clock.clone(),
         shutdown.clone(),
     );
+    // In a cluster, each mailbox's sessions are counted with the other nodes' (leases in the
+    // shared store, renewed while they last; a dead node's lapse after the lease time).
+    let leases = directory.mailbox_leases();
+    let node = format!("{}/{}", config.hostname, std::process::id());
     let directory: Arc<dyn Directory> = directory;
     let shared = Arc::new(Shared {
         config: config.session_config(),
         auth: Authenticator::with_protection(directory.clone(), config.protection_config())
             .with_oauth(oauth)
-            .with_clock(clock.clone()),
+            .with_clock(clock.clone())
+            .with_shared_sessions(leases, node, config.store.session_lease_secs, shutdown.clone()),
         ledger: Ledger::new(directory, clock),
         connectors: Connectors::new(config.access.connectors()),
         spool,
@@ -260,7 +265,7 @@ async fn start_delivery(
     clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
 ) -> Result<(tokio::task::JoinHandle<()>, usize, Arc<dyn authrelay_core::QueueCounter>), CliError> {
-    let directory = crate::store::open(&config, crate::store::Opener::Server).await?;
+    let directory = crate::store::open(config, crate::store::Opener::Server).await?;
     let manager = authrelay_delivery::QueueManager::new(spool, directory, config.delivery.clone(), clock)
         .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.

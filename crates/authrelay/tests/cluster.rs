@@ -192,3 +192,81 @@ fn store_migrate_and_the_url_flag() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to postgres://authrelay@127.0.0.1:9/x"));
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+/// An authenticated session held open on `port` (tests/support/hold_session.py); its first
+/// line is "AUTH <code> <text>". Dropping the child's stdin ends the session.
+fn hold_session(cert_of: &TestServer, port: u16) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let script = cert_of.dir.path().join("hold_session.py");
+    std::fs::write(&script, include_str!("support/hold_session.py")).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(cert_of.data_dir().join("tls/cert.pem"))
+        .arg(USER)
+        .arg(PASSWORD)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line.trim().to_string())
+}
+
+#[test]
+fn a_mailbox_has_three_sessions_across_the_nodes_and_a_killed_nodes_places_lapse() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let (a, mut b) = two_nodes(&url, "session_lease_secs = 3\n");
+    a.open_contoso();
+    // Three sessions: one on A, two on B.
+    let mut held = vec![];
+    for port in [a.submission.port(), b.submission.port(), b.submission.port()] {
+        let (child, said) = hold_session(&a, port);
+        assert!(said.starts_with("AUTH 235"), "{said}");
+        held.push(child);
+    }
+    // A fourth, on either node, is over the mailbox's limit of 3.
+    for port in [a.submission.port(), b.submission.port()] {
+        let (mut child, said) = hold_session(&a, port);
+        assert_eq!(said, "AUTH 432 4.3.2 Concurrent connections limit exceeded.");
+        drop(child.stdin.take());
+        child.wait().unwrap();
+    }
+    // Held sessions outlive the lease time: the node renews them.
+    std::thread::sleep(Duration::from_secs(4));
+    let (mut child, said) = hold_session(&a, a.submission.port());
+    assert!(said.starts_with("AUTH 432"), "renewed leases still count: {said}");
+    drop(child.stdin.take());
+    child.wait().unwrap();
+
+    // Node B dies with two of the places: they lapse within the lease time, no restart needed.
+    b.kill9();
+    let started = Instant::now();
+    let took = within(Duration::from_secs(8), 0, || {
+        let (mut child, said) = hold_session(&a, a.submission.port());
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        (if said.starts_with("AUTH 235") { 0 } else { 1 }, said)
+    });
+    println!("a killed node's places were free again {took:?} after SIGKILL ({:?})", started.elapsed());
+    // A session that ends gives its place back at once.
+    let first = held.remove(0);
+    let mut first = first;
+    drop(first.stdin.take());
+    first.wait().unwrap();
+    for mut c in held {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let live = pg.psql(&url, "SELECT COUNT(*) FROM mailbox_sessions WHERE expires_at > extract(epoch from now())");
+        if live == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{live} places still held after every session ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -64,6 +64,7 @@ struct FileConfig {
 struct FileStore {
     url: Option<String>,
     max_connections: Option<u32>,
+    session_lease_secs: Option<i64>,
 }
 
 /// `[lockout]`: smart lockout per user name (see README "Limits").
@@ -149,6 +150,9 @@ pub struct Store {
     pub url: Option<String>,
     /// Connections this process opens to PostgreSQL at most.
     pub max_connections: u32,
+    /// How long a node's place among a mailbox's sessions outlives the node (renewed every
+    /// third of it while the session lasts).
+    pub session_lease_secs: i64,
 }
 
 fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -157,6 +161,9 @@ fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S
         None => s.serialize_str("sqlite (embedded)"),
     }
 }
+
+/// The default of `[store] session_lease_secs`.
+pub const DEFAULT_SESSION_LEASE_SECS: i64 = 30;
 
 /// The default of `[store] max_connections`.
 pub const DEFAULT_STORE_CONNECTIONS: u32 = 16;
@@ -532,7 +539,14 @@ fn build_store(file: FileStore, flag: Option<String>, problems: &mut Vec<Problem
             ),
         });
     }
-    Store { url, max_connections }
+    let session_lease_secs = file.session_lease_secs.unwrap_or(DEFAULT_SESSION_LEASE_SECS);
+    if !(3..=3600).contains(&session_lease_secs) {
+        problems.push(Problem {
+            key: "store.session_lease_secs".into(),
+            message: format!("{session_lease_secs} is outside 3..3600 seconds (default {DEFAULT_SESSION_LEASE_SECS})"),
+        });
+    }
+    Store { url, max_connections, session_lease_secs }
 }
 
 fn default_hostname() -> String {

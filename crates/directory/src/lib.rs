@@ -20,6 +20,7 @@ pub mod admin;
 pub mod copy;
 pub mod device;
 pub mod imports;
+pub mod leases;
 pub mod model;
 pub mod postgres;
 pub mod protection;
@@ -205,6 +206,10 @@ pub trait Store: Directory + admin::AdminStore {
     fn as_sqlite(&self) -> Option<&sqlite::SqliteDirectory> {
         None
     }
+    /// Session places shared with the other nodes; `None` for a single node's store.
+    fn mailbox_leases(&self) -> Option<std::sync::Arc<dyn leases::MailboxLeases>> {
+        None
+    }
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
     /// Closes the connections, waiting for those in use.
@@ -231,6 +236,9 @@ impl Store for sqlite::SqliteDirectory {
 impl Store for postgres::PgDirectory {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+    fn mailbox_leases(&self) -> Option<std::sync::Arc<dyn leases::MailboxLeases>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
     async fn ping(&self) -> Result<()> {
         postgres::PgDirectory::ping(self).await

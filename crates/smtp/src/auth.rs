@@ -142,6 +142,22 @@ impl Authenticator {
         self.oauth.as_ref()
     }
 
+    /// Counts each mailbox's sessions with the other nodes' through `leases` (a cluster on
+    /// PostgreSQL); starts the renewal of this node's leases until `shutdown`.
+    pub fn with_shared_sessions(
+        mut self,
+        leases: Option<Arc<dyn authrelay_directory::leases::MailboxLeases>>,
+        node: String,
+        ttl_secs: i64,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        if let Some(leases) = leases {
+            self.sessions = Arc::new(MailboxSessions::shared(leases, node, ttl_secs));
+            self.sessions.spawn_heartbeat(self.clock.clone(), shutdown);
+        }
+        self
+    }
+
     /// Replaces the clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -291,7 +307,7 @@ impl Authenticator {
             // Step 10's fact: a place among the mailbox's sessions. Taken before deciding and
             // given back at once when the decision refuses, so the fact and the place agree.
             let limits = self.mailbox_limits(&r.user.org).await;
-            match self.sessions.try_acquire(&r.user.address, limits.max_sessions) {
+            match self.sessions.acquire(&r.user.address, limits.max_sessions, at).await {
                 Some(s) => slot = Some((s, limits)),
                 None => facts.mailbox_sessions_full = true,
             }

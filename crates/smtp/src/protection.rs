@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use authrelay_core::ReplyId;
+use authrelay_directory::leases::MailboxLeases;
 use authrelay_directory::LockoutPolicy;
 
 /// Every protection knob; `authrelay`'s `[limits]` and `[lockout]` tables fill it in.
@@ -223,26 +224,53 @@ impl RecentBadSecrets {
     }
 }
 
-/// Authenticated sessions per mailbox.
+/// Authenticated sessions per mailbox: counted in memory on a single node, or as leases in
+/// the shared store when several nodes serve the same mailboxes
+/// (authrelay_directory::leases; README "Running more than one node").
 #[derive(Default)]
 pub struct MailboxSessions {
     counts: Mutex<HashMap<String, u64>>,
+    shared: Option<SharedPlaces>,
+}
+
+/// The cluster's places: this node's name, the lease time and the leases it holds, which
+/// [`MailboxSessions::spawn_heartbeat`] renews.
+struct SharedPlaces {
+    leases: Arc<dyn MailboxLeases>,
+    node: String,
+    ttl_secs: i64,
+    held: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// One authenticated session's place in its mailbox's count; freed when dropped.
 pub struct MailboxSlot {
     owner: Arc<MailboxSessions>,
     address: String,
+    /// The shared lease, or `None` for a place counted in memory.
+    lease: Option<i64>,
 }
 
 impl std::fmt::Debug for MailboxSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailboxSlot").field("address", &self.address).finish()
+        f.debug_struct("MailboxSlot").field("address", &self.address).field("lease", &self.lease).finish()
     }
 }
 
 impl Drop for MailboxSlot {
     fn drop(&mut self) {
+        if let (Some(id), Some(shared)) = (self.lease, &self.owner.shared) {
+            shared.held.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            // Given back at once when a runtime is there; otherwise the lease lapses by itself.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let leases = shared.leases.clone();
+                runtime.spawn(async move {
+                    if let Err(e) = leases.release_session(id).await {
+                        tracing::warn!(error = %e, "cannot give a mailbox session place back; it lapses by itself");
+                    }
+                });
+            }
+            return;
+        }
         let mut counts = self.owner.counts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = counts.get_mut(&self.address) {
             *n = n.saturating_sub(1);
@@ -254,7 +282,34 @@ impl Drop for MailboxSlot {
 }
 
 impl MailboxSessions {
-    /// A slot for one more authenticated session of `address`, unless it already holds `limit`.
+    /// Places shared through `leases` under this node's name `node`, each lasting `ttl_secs`
+    /// unless renewed.
+    pub fn shared(leases: Arc<dyn MailboxLeases>, node: String, ttl_secs: i64) -> Self {
+        MailboxSessions {
+            counts: Mutex::default(),
+            shared: Some(SharedPlaces { leases, node, ttl_secs: ttl_secs.max(3), held: Mutex::default() }),
+        }
+    }
+
+    /// A slot for one more authenticated session of `address`, unless it already holds `limit`
+    /// (on every node, when shared). If the shared store cannot answer, this node's own count
+    /// decides: the AUTH that asks has just read the same store, so this is a blip, and
+    /// refusing every session for it would turn a blip into an outage.
+    pub async fn acquire(self: &Arc<Self>, address: &str, limit: u64, now: i64) -> Option<MailboxSlot> {
+        if let Some(shared) = &self.shared {
+            match shared.leases.acquire_session(address, &shared.node, limit, now, shared.ttl_secs).await {
+                Ok(Some(id)) => {
+                    shared.held.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+                    return Some(MailboxSlot { owner: self.clone(), address: address.to_string(), lease: Some(id) });
+                }
+                Ok(None) => return None,
+                Err(e) => tracing::warn!(error = %e, "shared session places unavailable; counting on this node"),
+            }
+        }
+        self.try_acquire(address, limit)
+    }
+
+    /// A place counted in this process's memory.
     pub fn try_acquire(self: &Arc<Self>, address: &str, limit: u64) -> Option<MailboxSlot> {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let n = counts.entry(address.to_string()).or_insert(0);
@@ -262,11 +317,36 @@ impl MailboxSessions {
             return None;
         }
         *n += 1;
-        Some(MailboxSlot { owner: self.clone(), address: address.to_string() })
+        Some(MailboxSlot { owner: self.clone(), address: address.to_string(), lease: None })
     }
 
     pub fn count(&self, address: &str) -> u64 {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).get(address).copied().unwrap_or(0)
+    }
+
+    /// Renews this node's leases every third of the lease time until `shutdown`; does nothing
+    /// for places counted in memory.
+    pub fn spawn_heartbeat(
+        self: &Arc<Self>,
+        clock: Arc<dyn authrelay_core::Clock>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let ttl = self.shared.as_ref()?.ttl_secs;
+        let me = self.clone();
+        Some(tokio::spawn(async move {
+            let every = std::time::Duration::from_millis(u64::try_from(ttl).unwrap_or(30) * 1000 / 3);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(shared) = &me.shared else { return };
+                let ids: Vec<i64> = shared.held.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+                if let Err(e) = shared.leases.renew_sessions(&ids, clock.now_secs(), shared.ttl_secs).await {
+                    tracing::warn!(error = %e, held = ids.len(), "cannot renew mailbox session places");
+                }
+            }
+        }))
     }
 }
 

@@ -16,6 +16,7 @@
 //! reconnects by itself when the database is back.
 
 mod admin;
+mod leases;
 mod protection;
 mod records;
 
