@@ -196,6 +196,11 @@ fn store_migrate_and_the_url_flag() {
 /// An authenticated session held open on `port` (tests/support/hold_session.py); its first
 /// line is "AUTH <code> <text>". Dropping the child's stdin ends the session.
 fn hold_session(cert_of: &TestServer, port: u16) -> (std::process::Child, String) {
+    hold_session_from(cert_of, port, "127.0.0.2")
+}
+
+/// [`hold_session`] from the loopback address `source`.
+fn hold_session_from(cert_of: &TestServer, port: u16, source: &str) -> (std::process::Child, String) {
     use std::io::BufRead;
     let script = cert_of.dir.path().join("hold_session.py");
     std::fs::write(&script, include_str!("support/hold_session.py")).unwrap();
@@ -205,6 +210,7 @@ fn hold_session(cert_of: &TestServer, port: u16) -> (std::process::Child, String
         .arg(cert_of.data_dir().join("tls/cert.pem"))
         .arg(USER)
         .arg(PASSWORD)
+        .arg(source)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -269,4 +275,46 @@ fn a_mailbox_has_three_sessions_across_the_nodes_and_a_killed_nodes_places_lapse
         assert!(Instant::now() < deadline, "{live} places still held after every session ended");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+fn readyz(node: &TestServer) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10", &format!("http://{}/readyz", node.admin())])
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn postgres_stopped_gives_454_and_not_ready_then_service_resumes_without_restart() {
+    let mut pg = TestPostgres::start();
+    let url = pg.new_database();
+    let node = TestServer::start_with_tables(Options::default(), &format!("[store]\nurl = \"{url}\"\n"));
+    node.open_contoso();
+    let auth = || {
+        let (mut child, said) = hold_session_from(&node, node.submission.port(), "127.0.0.1");
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        said
+    };
+    assert!(auth().starts_with("AUTH 235"));
+    assert_eq!(readyz(&node)["status"], "ready");
+
+    pg.stop();
+    let started = Instant::now();
+    let said = auth();
+    assert_eq!(said, "AUTH 454 4.7.0 Temporary authentication failure", "nothing is admitted unchecked");
+    assert!(started.elapsed() < Duration::from_secs(15), "the refusal took {:?}", started.elapsed());
+    println!("AUTH refused with 454 {:?} after PostgreSQL stopped", started.elapsed());
+    let ready = readyz(&node);
+    assert_eq!(ready["status"], "not-ready", "{ready}");
+    assert!(ready["checks"]["store"].as_str().unwrap().starts_with("unavailable"), "{ready}");
+
+    pg.restart();
+    let took = within(Duration::from_secs(15), 0, || {
+        let said = auth();
+        (if said.starts_with("AUTH 235") { 0 } else { 1 }, said)
+    });
+    println!("AUTH admitted again {took:?} after PostgreSQL came back, no restart");
+    assert_eq!(readyz(&node)["status"], "ready");
 }

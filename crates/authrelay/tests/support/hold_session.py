@@ -1,17 +1,17 @@
 """An authenticated session that stays open: STARTTLS, AUTH LOGIN, prints "AUTH <code> <text>"
 at once, then holds the session until its standard input closes, then QUIT.
 
-usage: hold_session.py PORT CAFILE USER SECRET
+usage: hold_session.py PORT CAFILE USER SECRET SOURCE_IP
 """
 import smtplib
 import ssl
 import sys
 
-port, cafile, user, secret = sys.argv[1:5]
+port, cafile, user, secret, source = sys.argv[1:6]
 ctx = ssl.create_default_context(cafile=cafile)
-# From 127.0.0.2: the test nodes trust 127.0.0.1 as their load balancer (PROXY header required).
+# The cluster tests trust 127.0.0.1 as their load balancer: devices connect from 127.0.0.2.
 s = smtplib.SMTP("localhost", int(port), local_hostname="device.contoso.com", timeout=60,
-                 source_address=("127.0.0.2", 0))
+                 source_address=(source, 0))
 s.starttls(context=ctx)
 s.ehlo()
 try:

@@ -42,7 +42,11 @@ use crate::{
 };
 
 /// How long a call waits for a free connection before the database counts as unreachable.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a call finds the database unreachable, the AUTH path's calls fail at once for this
+/// long instead of each waiting [`ACQUIRE_TIMEOUT`]: a device gets its `454` in seconds, not
+/// after one timeout per lookup.
+pub const OUTAGE_HOLD: Duration = Duration::from_secs(2);
 /// The longest any one statement may run.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Advisory-lock class of the whole directory (account changes).
@@ -55,6 +59,8 @@ const LOCK_LOCKOUT_NAME: i32 = 2;
 pub struct PgDirectory {
     pub(crate) pool: PgPool,
     hosted: Arc<HostedCache>,
+    /// Until when (ms since the epoch) the database counts as unreachable; see [`OUTAGE_HOLD`].
+    down_until_ms: Arc<std::sync::atomic::AtomicI64>,
     pub(crate) sealer: Arc<crate::sealed::Sealer>,
 }
 
@@ -99,7 +105,12 @@ impl PgDirectory {
             .await
             .map_err(|e| DirectoryError::Storage(format!("cannot connect to {where_}: {e}")))?;
         let sealer = crate::sealed::Sealer::load_or_create(key_dir)?;
-        Ok(PgDirectory { pool, hosted: Default::default(), sealer: Arc::new(sealer) })
+        Ok(PgDirectory {
+            pool,
+            hosted: Default::default(),
+            down_until_ms: Default::default(),
+            sealer: Arc::new(sealer),
+        })
     }
 
     /// Applies the migrations in `migrations-postgres/` that are not applied yet; returns how
@@ -136,12 +147,97 @@ impl PgDirectory {
         self.pool.close().await;
     }
 
+    /// Runs one call of the AUTH path unless the database was just found unreachable; a call
+    /// that finds it unreachable (no connection within the timeout) starts the hold.
+    async fn guarded<T>(&self, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        use std::sync::atomic::Ordering;
+        let now_ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        if now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
+            return Err(DirectoryError::Storage("the PostgreSQL database was unreachable a moment ago".into()));
+        }
+        let started = std::time::Instant::now();
+        let result = call.await;
+        if matches!(result, Err(DirectoryError::Storage(_))) && started.elapsed() >= ACQUIRE_TIMEOUT {
+            let hold = i64::try_from(OUTAGE_HOLD.as_millis()).unwrap_or(2000);
+            self.down_until_ms.store(now_ms() + hold, Ordering::Relaxed);
+        }
+        result
+    }
+
     /// Starts an account change: a transaction holding the directory's advisory lock.
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
         self.hosted.clear();
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, 0)").bind(LOCK_DIRECTORY).execute(&mut *tx).await?;
         Ok(tx)
+    }
+}
+
+/// The AUTH path's own reads and writes, run through [`PgDirectory::guarded`].
+impl PgDirectory {
+    async fn read_auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
+        // REPEATABLE READ: the user, settings and credentials come from one snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let found = load_user_row(&mut tx, address).await?;
+        // An unknown user runs the same credential queries, as in the SQLite backend.
+        let user_id = found.as_ref().map(|(_, u)| u.id).unwrap_or(-1);
+        if found.is_none() {
+            user_send_as(&mut tx, user_id).await?;
+        }
+        let rows = sqlx::query(
+            "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let device_credentials = records::device_secrets_of(&mut tx, user_id).await?;
+        tx.commit().await?;
+        let Some((row, user)) = found else {
+            return Ok(None);
+        };
+        let app_passwords = rows
+            .iter()
+            .map(|r| {
+                Ok(AppPasswordSecret {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    hint: r.try_get("hint")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(AuthRecord {
+            org: org_settings(&row)?,
+            password_hash: row.try_get("password_hash")?,
+            user,
+            app_passwords,
+            device_credentials,
+        }))
+    }
+
+    async fn write_signin(&self, entry: &SignInEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, \
+             reply, success) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(entry.at)
+        .bind(&entry.client_ip)
+        .bind(i32::from(entry.client_port))
+        .bind(&entry.tls)
+        .bind(&entry.mechanism)
+        .bind(&entry.user)
+        .bind(entry.credential.map(CredentialKind::as_str))
+        .bind(entry.check.as_str())
+        .bind(entry.reply.map_or("", ReplyId::as_str))
+        .bind(entry.success)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -662,64 +758,11 @@ impl Directory for PgDirectory {
     }
 
     async fn auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
-        // REPEATABLE READ: the user, settings and credentials come from one snapshot.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        let found = load_user_row(&mut tx, address).await?;
-        // An unknown user runs the same credential queries, as in the SQLite backend.
-        let user_id = found.as_ref().map(|(_, u)| u.id).unwrap_or(-1);
-        if found.is_none() {
-            user_send_as(&mut tx, user_id).await?;
-        }
-        let rows = sqlx::query(
-            "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
-        )
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let device_credentials = records::device_secrets_of(&mut tx, user_id).await?;
-        tx.commit().await?;
-        let Some((row, user)) = found else {
-            return Ok(None);
-        };
-        let app_passwords = rows
-            .iter()
-            .map(|r| {
-                Ok(AppPasswordSecret {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    hint: r.try_get("hint")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(Some(AuthRecord {
-            org: org_settings(&row)?,
-            password_hash: row.try_get("password_hash")?,
-            user,
-            app_passwords,
-            device_credentials,
-        }))
+        self.guarded(self.read_auth_record(address)).await
     }
 
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, \
-             reply, success) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(entry.at)
-        .bind(&entry.client_ip)
-        .bind(i32::from(entry.client_port))
-        .bind(&entry.tls)
-        .bind(&entry.mechanism)
-        .bind(&entry.user)
-        .bind(entry.credential.map(CredentialKind::as_str))
-        .bind(entry.check.as_str())
-        .bind(entry.reply.map_or("", ReplyId::as_str))
-        .bind(entry.success)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.guarded(self.write_signin(entry)).await
     }
 
     async fn prune_signins(&self, before: i64, batch: u32) -> Result<u64> {
@@ -776,7 +819,7 @@ impl Directory for PgDirectory {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<LockoutStatus> {
-        protection::lockout_status(&self.pool, name, client_ip, now, policy).await
+        self.guarded(protection::lockout_status(&self.pool, name, client_ip, now, policy)).await
     }
 
     async fn record_auth_failure(
@@ -786,7 +829,7 @@ impl Directory for PgDirectory {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<LockoutStatus> {
-        protection::record_failure(&self.pool, name, client_ip, now, policy).await
+        self.guarded(protection::record_failure(&self.pool, name, client_ip, now, policy)).await
     }
 
     async fn record_auth_success(&self, name: &str, client_ip: &str, now: i64, policy: &LockoutPolicy) -> Result<()> {
