@@ -197,6 +197,9 @@ pub enum OrgCommand {
         /// Concurrent authenticated sessions per mailbox (0 = the server's limit).
         #[arg(long, value_name = "N")]
         max_sessions: Option<u64>,
+        /// Language of bounce messages to this organisation's senders (English is added).
+        #[arg(long, value_name = "en|ko|id")]
+        language: Option<String>,
     },
 }
 

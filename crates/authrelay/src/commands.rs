@@ -211,10 +211,18 @@ async fn org(c: OrgCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
             max_recipients,
             daily_recipients,
             max_sessions,
+            language,
         } => {
             let limits =
                 authrelay_directory::OrgLimits { max_message_size, max_recipients, daily_recipients, max_sessions };
+            let language = match language.as_deref() {
+                None => None,
+                Some(tag) => Some(
+                    Lang::parse(tag).ok_or_else(|| CliError::new("err-bad-language").arg("value", tag).usage())?.tag(),
+                ),
+            };
             if security_defaults.is_none()
+                && language.is_none()
                 && smtp_auth.is_none()
                 && app_passwords.is_none()
                 && device_credentials.is_none()
@@ -232,6 +240,9 @@ async fn org(c: OrgCommand, dir: &Dir, lang: Lang) -> Result<(), CliError> {
             let after = ops.edit_org(&actor, &before.name, edit).await?;
             if limits != authrelay_directory::OrgLimits::default() {
                 ops.set_org_limits(&actor, &after.name, limits).await?;
+            }
+            if let Some(language) = language {
+                ops.set_org_language(&actor, &after.name, language).await?;
             }
             say(lang, "org-updated", &[("name", Arg::Str(&after.name))]);
             print_org(&after, lang);

@@ -77,5 +77,7 @@ pub async fn print_org_limits(dir: &Dir, org: &str, lang: Lang) -> Result<(), Cl
     field(&t(lang, "label-max-recipients", &[]), show(limits.max_recipients));
     field(&t(lang, "label-daily-recipients", &[]), show(limits.daily_recipients));
     field(&t(lang, "label-max-sessions", &[]), show(limits.max_sessions));
+    let language = dir.org_language(org).await?.as_deref().and_then(Lang::parse).unwrap_or_default();
+    field(&t(lang, "label-org-language", &[]), t(lang, authrelay_i18n::values::lang_id(language), &[]));
     Ok(())
 }

@@ -394,6 +394,33 @@ fn permanent_failure_bounces_with_the_far_side_reply() {
     assert!(wait_until(10, || queue_empty(&server)));
 }
 
+/// Issue 19: the organisation's language (`org set --language ko`) writes the bounce's part for
+/// people in Korean, English after it; the report for machines is unchanged.
+#[test]
+fn bounce_speaks_the_senders_organisation_language_with_english_alongside() {
+    let work = tempfile::tempdir().unwrap();
+    let sink = Sink::start(work.path(), "reject-ko", &["--mode", "reject"]);
+    let server = TestServer::start_with_tables(Options::default(), &smarthost_route(sink.port, "opportunistic", ""));
+    server.open_contoso();
+    server.ok(&["org", "set", "Contoso", "--language", "ko"]);
+    assert!(submit(&server, &["ghost@far.example"], &message("bounce-ko", "ghost@far.example")).contains("DATA 250"));
+    assert!(wait_until(20, || maildir(&server, USER).len() == 1), "{}", server.logs());
+    let dsn = String::from_utf8(maildir(&server, USER).remove(0)).unwrap();
+    assert!(dsn.contains("Content-Language: ko, en\r\n"), "{dsn}");
+    assert!(dsn.contains("Final-Recipient: rfc822; ghost@far.example\r\nAction: failed\r\nStatus: 5.1.1"), "{dsn}");
+    // The part for people travels as base64 (no 8BITMIME needed): decode it.
+    let part = dsn.split("Content-Transfer-Encoding: base64\r\n\r\n").nth(1).expect("a base64 part for people");
+    let encoded: String = part.split("\r\n--").next().unwrap().split("\r\n").collect();
+    use base64::Engine;
+    let people = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    let korean = people.find("배달하지 못했습니다").expect(&people);
+    let english = people.find("Your message could not be delivered").expect(&people);
+    assert!(korean < english, "Korean first, English alongside:\n{people}");
+    assert!(people.contains("sink-says-no-such-user"), "the far side's reply is quoted: {people}");
+    assert!(people.contains("(UTC)"), "the last attempt's time is written the Korean way: {people}");
+    assert!(wait_until(10, || queue_empty(&server)));
+}
+
 /// A far side that is down: retried on the schedule (1 s here), given up after the give-up
 /// age, and bounced with the connection error. (The exact schedule is walked with a manual
 /// clock in crates/delivery/tests/manager.rs.)

@@ -150,7 +150,7 @@ fn the_checks_catch_what_issue_19_quoted() {
 }
 
 #[test]
-fn argument_errors_and_config_problems_in_the_readers_language() {
+fn argument_errors_config_problems_and_language_setting_in_the_readers_language() {
     let server = TestServer::start();
     server.seed_contoso();
     // clap's refusal: Korean, with the accepted spellings, exit code 2.
@@ -178,4 +178,11 @@ fn argument_errors_and_config_problems_in_the_readers_language() {
     assert!(err.contains("limits.max_recipients: harus lebih besar dari 0"), "{err}");
     assert!(err.contains("\"nowhere\" bukan alamat:port"), "{err}");
     assert!(!err.contains("must be"), "{err}");
+
+    // The bounce language: set, shown, audited with its value in words.
+    run(&server, "ko", &["org", "set", "Contoso", "--language", "ko"]);
+    let shown = run(&server, "id", &["org", "show", "Contoso"]);
+    assert!(shown.contains("Bahasa pesan pentalan") && shown.contains("한국어"), "{shown}");
+    let out = server.cli(&["--lang", "ko", "org", "set", "Contoso", "--language", "fr"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -739,6 +739,27 @@ impl Inner {
         crate::dkim::sign(&keys, message)
     }
 
+    /// The language of the sender's organisation for its bounce: the signed-in mailbox's
+    /// organisation, else the one hosting the sender's domain (a connector); English when
+    /// neither is known or the directory cannot say.
+    async fn sender_language(&self, envelope: &Envelope) -> authrelay_i18n::Lang {
+        let org = match self.directory.user(&envelope.auth_user).await {
+            Ok(Some(user)) => Some(user.org),
+            _ => match self.directory.org_for_domain(&domain_of(&envelope.mail_from)).await {
+                Ok(Some(org)) => Some(org.name),
+                _ => None,
+            },
+        };
+        let Some(org) = org else { return authrelay_i18n::Lang::En };
+        match self.directory.org_language(&org).await {
+            Ok(tag) => tag.as_deref().and_then(authrelay_i18n::Lang::parse).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(org = %org, error = %e, "bounce language unknown; writing it in English");
+                authrelay_i18n::Lang::En
+            }
+        }
+    }
+
     /// Bounces what failed (once), then takes the message out of the spool; true once removed.
     async fn finish(&self, id: &QueueId, state: &mut MessageState, envelope: &Envelope, message: &[u8]) -> bool {
         let failures: Vec<dsn::Failure> = state
@@ -754,7 +775,8 @@ impl Inner {
             .collect();
         if state.bounce.is_none() {
             let now_secs = self.clock.now_ms() / 1000;
-            let lang = authrelay_i18n::Lang::En;
+            let lang =
+                if failures.is_empty() { authrelay_i18n::Lang::En } else { self.sender_language(envelope).await };
             if let Some((env, bytes)) = dsn::build(&self.config.hostname, envelope, message, &failures, now_secs, lang)
             {
                 match self.spool.accept(&env, &bytes).await {

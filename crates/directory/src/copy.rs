@@ -56,6 +56,7 @@ const TABLES: &[Table] = &[
             Column("max_recipients", "max_recipients", Int),
             Column("daily_recipients", "daily_recipients", Int),
             Column("max_sessions", "max_sessions", Int),
+            Column("language", "language", Text),
         ],
         order: "id",
         serial: true,

@@ -175,6 +175,17 @@ pub trait Directory: Send + Sync + 'static {
     /// Applies a change (`None` unchanged, `Some(0)` back to the server's value).
     async fn set_org_limits(&self, org: &str, change: OrgLimits) -> Result<OrgLimits>;
 
+    /// The language of the organisation's bounce messages ("en", "ko", "id"); `None` for the
+    /// server's default (English). `UnknownOrg` when there is no such organisation. A store
+    /// without the column answers `None` (English bounces).
+    async fn org_language(&self, _org: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// Sets (or with `None` clears) the organisation's language; returns the stored value.
+    async fn set_org_language(&self, _org: &str, _language: Option<&str>) -> Result<Option<String>> {
+        Err(DirectoryError::Storage("this store does not keep an organisation language".into()))
+    }
+
     // --- accepted submissions, for the SMTP AUTH clients report (`submissions.rs`) ---
     /// Adds the counts of a batch of accepted messages to their buckets.
     async fn record_submissions(&self, _batch: &[SubmissionCount]) -> Result<()> {

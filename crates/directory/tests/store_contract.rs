@@ -172,6 +172,11 @@ async fn records(store: &dyn Store) {
     let limits = store.set_org_limits("contoso", clear).await.unwrap();
     assert_eq!((limits.max_sessions, limits.max_recipients), (Some(2), None), "{b}: 0 clears an override");
     assert!(matches!(store.org_limits("nope").await, Err(DirectoryError::UnknownOrg(_))), "{b}");
+    // The bounce language (issue 19): none until set, then what was set; unknown orgs refused.
+    assert_eq!(store.org_language("Contoso").await.unwrap(), None, "{b}");
+    assert_eq!(store.set_org_language("Contoso", Some("ko")).await.unwrap().as_deref(), Some("ko"), "{b}");
+    assert_eq!(store.org_language("Contoso").await.unwrap().as_deref(), Some("ko"), "{b}");
+    assert!(matches!(store.set_org_language("nope", Some("id")).await, Err(DirectoryError::UnknownOrg(_))), "{b}");
 
     let count = |messages, last_at| SubmissionCount {
         user: "Alice@contoso.com".into(),

@@ -217,6 +217,21 @@ impl Ops {
         Ok(after)
     }
 
+    /// Sets the language of the organisation's bounce messages ("en", "ko", "id"; the caller
+    /// has checked the tag). Audited as `org.language`.
+    pub async fn set_org_language(&self, actor: &Actor, name: &str, language: &str) -> Result<String, OpsError> {
+        actor.require(Permission::ManageOrgs)?;
+        let org = self.org(name).await?;
+        let before = self.directory.org_language(&org.name).await?;
+        let after = self.directory.set_org_language(&org.name, Some(language)).await?;
+        let after = after.unwrap_or_else(|| language.to_string());
+        let before = before.unwrap_or_else(|| "en".to_string());
+        if before != after {
+            self.audit(&actor.name, "org.language", &org.name, &before, &after).await;
+        }
+        Ok(after)
+    }
+
     // --- users -------------------------------------------------------------------------------
 
     /// Creates a user; with no password given, generates one and returns it (shown once).

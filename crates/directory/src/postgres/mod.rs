@@ -866,6 +866,27 @@ impl Directory for PgDirectory {
             .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }
 
+    async fn org_language(&self, org: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT language FROM orgs WHERE name = $1")
+            .bind(org.trim())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))?;
+        Ok(row.try_get::<Option<String>, _>("language")?)
+    }
+
+    async fn set_org_language(&self, org: &str, language: Option<&str>) -> Result<Option<String>> {
+        let done = sqlx::query("UPDATE orgs SET language = $1 WHERE name = $2")
+            .bind(language)
+            .bind(org.trim())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DirectoryError::UnknownOrg(org.to_string()));
+        }
+        self.org_language(org).await
+    }
+
     async fn record_submissions(&self, batch: &[crate::SubmissionCount]) -> Result<()> {
         records::record_submissions(&self.pool, batch).await
     }
