@@ -34,6 +34,19 @@ pub struct AdminConfig {
     pub queue: Option<Arc<dyn authrelay_core::QueueCounter>>,
     /// Renders the Prometheus text exposition for `/metrics`; `None`: no metrics here.
     pub metrics: Option<MetricsRenderer>,
+    /// Problems the home page shows (e.g. certificate renewal that keeps failing).
+    pub warnings: Option<Warnings>,
+}
+
+/// The server's warnings for the home page, read when it is shown: (catalogue id of the
+/// sentence, detail as the server recorded it).
+#[derive(Clone)]
+pub struct Warnings(pub Arc<dyn Fn() -> Vec<(&'static str, String)> + Send + Sync>);
+
+impl std::fmt::Debug for Warnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Warnings")
+    }
 }
 
 /// The server's metrics in Prometheus' text format, rendered when scraped.
@@ -59,6 +72,7 @@ impl AdminConfig {
             smtp_server: None,
             queue: None,
             metrics: None,
+            warnings: None,
         }
     }
 }

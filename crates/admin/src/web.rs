@@ -539,7 +539,16 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
         api::queue_view(&state, c.lang).await.ok().map(|q| q.count)
     };
     let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
-    Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued }))
+    let warnings: Vec<_> = state
+        .config
+        .warnings
+        .as_ref()
+        .map(|w| (w.0)())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, detail)| context! { id, detail })
+        .collect();
+    Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued, warnings }))
 }
 
 // ---------------------------------------------------------------------------------------------

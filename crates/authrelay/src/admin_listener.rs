@@ -7,6 +7,8 @@ use std::time::Duration;
 pub struct Live {
     pub queue: std::sync::Arc<dyn authrelay_core::QueueCounter>,
     pub metrics: Option<authrelay_admin::state::MetricsRenderer>,
+    /// Where `acme/status.json` says whether certificate renewal keeps failing.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Starts the admin center when configured; `None` when `[admin] listen = ""`.
@@ -31,6 +33,12 @@ pub async fn start(
     config.smtp_server = Some(smtp_server);
     config.queue = Some(live.queue);
     config.metrics = live.metrics;
+    // The home page's warnings, read when it is shown.
+    let data_dir = live.data_dir;
+    config.warnings = Some(authrelay_admin::state::Warnings(std::sync::Arc::new(move || {
+        let status = crate::acme::Status::read(&data_dir);
+        status.and_then(|s| s.warning()).map(|detail| ("home-warning-certificate", detail)).into_iter().collect()
+    })));
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

@@ -74,6 +74,14 @@ pub enum Command {
     /// credentials, print setup sheets; follow the cutover.
     #[command(subcommand)]
     Import(crate::import_cli::ImportCommand),
+    /// Make the running server (found through the data directory) re-read the configuration
+    /// file: certificate, limits, lockout, connectors, routes, admin.hosts. Open sessions
+    /// continue; listen addresses, data_dir and the rest need a restart (named in the answer).
+    Reload {
+        /// Seconds to wait for the server's answer (0: do not wait).
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        wait: u64,
+    },
     /// Write a consistent snapshot of the data directory (database, queue, keys and
     /// certificates) into one archive while the server runs.
     Backup {
@@ -142,6 +150,13 @@ pub enum CertCommand {
     Show {
         #[arg(long)]
         json: bool,
+    },
+    /// Ask the running server to renew its ACME certificate now (tls.acme), and wait for the
+    /// result; the new certificate is swapped in without dropping open sessions.
+    Renew {
+        /// Seconds to wait for the result (0: do not wait).
+        #[arg(long, default_value_t = 180, value_name = "SECS")]
+        wait: u64,
     },
 }
 

@@ -46,6 +46,8 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
             Ok(())
         }
         Command::Cert(CertCommand::Show { json }) => cert_show(&effective, json, lang),
+        Command::Cert(CertCommand::Renew { wait }) => crate::control::cert_renew(&effective, wait, lang).await,
+        Command::Reload { wait } => crate::control::reload(&effective, wait, lang).await,
         Command::Org(c) => org(c, &open_directory(&effective).await?, lang).await,
         Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
         Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
@@ -101,11 +103,16 @@ fn cert_show(effective: &Effective, json: bool, lang: Lang) -> Result<(), CliErr
     };
     let pem = std::fs::read_to_string(&cert).unwrap_or_default();
     let first_pem = pem.split_inclusive("-----END CERTIFICATE-----").next().unwrap_or("").trim().to_string();
-    let self_signed = effective.tls.cert.is_none();
+    let acme = crate::acme::paths(&effective.data_dir);
+    let from_acme = effective.tls.acme.is_some() && cert == acme.cert;
+    let self_signed = effective.tls.cert.is_none() && !from_acme;
+    let status = if effective.tls.acme.is_some() { crate::acme::Status::read(&effective.data_dir) } else { None };
     if json {
         let v = serde_json::json!({
             "file": cert.display().to_string(),
             "self_signed": self_signed,
+            "acme": from_acme,
+            "acme_status": status,
             "subject": facts.subject,
             "issuer": facts.issuer,
             "names": facts.names,
@@ -118,7 +125,26 @@ fn cert_show(effective: &Effective, json: bool, lang: Lang) -> Result<(), CliErr
         return Ok(());
     }
     let file = cert.display().to_string();
-    say(lang, if self_signed { "cert-self-signed" } else { "cert-configured" }, &[("file", Arg::from(file.as_str()))]);
+    let kind = match (from_acme, self_signed) {
+        (true, _) => "cert-acme",
+        (false, true) => "cert-self-signed",
+        (false, false) => "cert-configured",
+    };
+    say(lang, kind, &[("file", Arg::from(file.as_str()))]);
+    if let Some(s) = &status {
+        let error = s.last_error.clone().unwrap_or_else(|| "-".into());
+        say(
+            lang,
+            "cert-acme-status",
+            &[
+                ("failures", Arg::from(s.consecutive_failures as i64)),
+                ("attempt", Arg::from(when(s.last_attempt).as_str())),
+                ("success", Arg::from(when(s.last_success).as_str())),
+                ("next", Arg::from(when(s.next_attempt).as_str())),
+                ("error", Arg::from(error.as_str())),
+            ],
+        );
+    }
     field(&t(lang, "cert-subject", &[]), &facts.subject);
     field(&t(lang, "cert-issuer", &[]), &facts.issuer);
     field(&t(lang, "cert-names", &[]), facts.names.join(", "));

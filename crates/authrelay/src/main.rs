@@ -1,11 +1,13 @@
 //! authrelay: the binary. CLI wiring only; each part lives in its own crate.
 
+mod acme;
 mod admin_cli;
 mod admin_listener;
 mod backup;
 mod bench_cmd;
 mod cli;
 mod commands;
+mod control;
 mod delivery_cli;
 mod device_cli;
 mod import_cli;

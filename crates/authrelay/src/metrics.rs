@@ -89,4 +89,8 @@ fn describe() {
         Unit::Seconds,
         "When the listeners' TLS certificate expires (Unix time)."
     );
+    describe_counter!(
+        "authrelay_tls_certificate_renewal_failures_total",
+        "Failed attempts to obtain or renew the certificate from the ACME CA (tls.acme)."
+    );
 }

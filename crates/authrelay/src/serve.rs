@@ -41,13 +41,19 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
     let (delivery, queued, counter) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
     let metrics = crate::metrics::install(counter.clone(), &cert);
+    // Certificates from an ACME CA: obtained in the background (the self-signed pair serves
+    // until the first arrives), renewed and swapped in through the same CurrentCert a reload uses.
+    let acme = config.tls.acme.clone().map(|acme| {
+        metrics::counter!("authrelay_tls_certificate_renewal_failures_total").increment(0);
+        crate::acme::spawn(acme, config.data_dir.clone(), current_cert.clone(), shutdown.clone())
+    });
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
         &config.admin,
         Some(tls.clone()),
         directory.clone(),
         spool.clone(),
-        crate::admin_listener::Live { queue: counter, metrics },
+        crate::admin_listener::Live { queue: counter, metrics, data_dir: config.data_dir.clone() },
         &config.limits,
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
@@ -119,7 +125,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     signals
         .wait_for_stop(|| {
             crate::notify::reloading();
-            reload(&mut in_force, &source, &current_cert, admin.as_ref());
+            reload(&mut in_force, &source, &current_cert, admin.as_ref(), acme.as_ref());
             crate::notify::ready();
         })
         .await;
@@ -132,6 +138,9 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), retention).await;
+    if let Some(acme) = acme {
+        let _ = tokio::time::timeout(Duration::from_secs(5), acme.task).await;
+    }
     let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
     tracing::info!("stopped");
     Ok(())
@@ -190,6 +199,34 @@ impl Signals {
 /// center's HTTPS included) and `admin.hosts`. Everything else is read at start only.
 pub const RELOADED: &str = "tls.cert, tls.key (or the self-signed certificate), admin.hosts";
 
+/// What the last reload did, in `<data_dir>/reload.json` for `authrelay reload` (control.rs).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    /// Unix milliseconds when the reload finished.
+    pub at_ms: i64,
+    /// The configuration's problems when it did not load (nothing was applied).
+    pub refused: Vec<String>,
+    pub reloaded: String,
+    pub failed: Vec<String>,
+    /// Sections that changed but are read only at start.
+    pub restart_needed: Vec<String>,
+}
+
+impl ReloadReport {
+    fn write(&self, data_dir: &std::path::Path) {
+        let path = data_dir.join("reload.json");
+        let tmp = data_dir.join("reload.json.tmp");
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        if let Err(e) = std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, &path)) {
+            tracing::warn!(path = %path.display(), error = %e, "reload: cannot write the report for `authrelay reload`");
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Re-reads the configuration and applies what can be swapped safely. A file that no longer
 /// loads changes nothing: the problems are logged and the settings in force stay.
 fn reload(
@@ -197,6 +234,7 @@ fn reload(
     source: &ConfigSource,
     current_cert: &crate::tls::CurrentCert,
     admin: Option<&authrelay_admin::AdminHandle>,
+    acme: Option<&crate::acme::AcmeHandle>,
 ) {
     let fresh = match authrelay_config::load(source.file.as_deref(), source.data_dir.as_deref(), &source.overrides) {
         Ok(fresh) => fresh,
@@ -208,6 +246,14 @@ fn reload(
                 problems = problems.len(),
                 "reload refused: the configuration does not load; the settings in force stay"
             );
+            ReloadReport {
+                at_ms: now_ms(),
+                refused: problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect(),
+                reloaded: String::new(),
+                failed: vec![],
+                restart_needed: vec![],
+            }
+            .write(&in_force.data_dir);
             return;
         }
     };
@@ -223,6 +269,10 @@ fn reload(
     if let Some(admin) = admin {
         admin.set_allowed_hosts(fresh.admin.hosts.clone());
     }
+    // The ACME task checks now (a renewal `authrelay cert renew` asked for, changed domains).
+    if let Some(acme) = acme {
+        acme.reload(fresh.tls.acme.as_ref());
+    }
     // Settings read only at start: name the ones that changed, so the admin knows a restart is
     // due instead of wondering why an edit had no effect.
     let restart_needed = changed_sections(in_force, &fresh);
@@ -237,6 +287,14 @@ fn reload(
         changed_needing_restart = ?restart_needed,
         "configuration reloaded; open sessions continue"
     );
+    ReloadReport {
+        at_ms: now_ms(),
+        refused: vec![],
+        reloaded: RELOADED.to_string(),
+        failed: failed.iter().map(|s| s.to_string()).collect(),
+        restart_needed,
+    }
+    .write(&in_force.data_dir);
 }
 
 /// The top-level sections (and `admin` keys) that differ between two configurations, leaving

@@ -28,6 +28,14 @@ pub fn ensure_certificate(config: &Effective) -> Result<(PathBuf, PathBuf), Stri
     if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
         return Ok((cert.clone(), key.clone()));
     }
+    if config.tls.acme.is_some() {
+        // The CA's pair once there is one (renewed by crate::acme's task); the self-signed one
+        // until then.
+        let acme = crate::acme::paths(&config.data_dir);
+        if CurrentCert::load(&acme.cert, &acme.key).is_ok() {
+            return Ok((acme.cert, acme.key));
+        }
+    }
     let (cert, key) = self_signed_paths(&config.data_dir);
     let names = self_signed_names(config);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -104,7 +112,7 @@ fn self_signed(names: &[String], now: i64) -> Result<(String, String), String> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), String> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -113,7 +121,7 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()

@@ -95,6 +95,7 @@ struct FileListen {
 struct FileTls {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    acme: Option<crate::acme::FileAcme>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +193,8 @@ pub struct Tls {
     /// None: a self-signed certificate under `<data_dir>/tls/` is made on first start.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// Certificates from an ACME CA, stored under `<data_dir>/acme/` (crates/authrelay/src/acme.rs).
+    pub acme: Option<crate::acme::Acme>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -354,7 +357,16 @@ pub fn load_text(
         problems.push(Problem { key: "hostname".into(), message: format!("'{hostname}' is not a valid host name") });
     }
 
-    let tls = Tls { cert: parsed.tls.cert, key: parsed.tls.key };
+    let acme = parsed.tls.acme.and_then(|a| crate::acme::build(a, &mut problems));
+    if acme.is_some() && (parsed.tls.cert.is_some() || parsed.tls.key.is_some()) {
+        problems.push(Problem {
+            key: "tls.acme".into(),
+            message:
+                "set either tls.cert and tls.key (a certificate you renew) or tls.acme (one authrelay renews), not both"
+                    .into(),
+        });
+    }
+    let tls = Tls { cert: parsed.tls.cert, key: parsed.tls.key, acme };
     match (&tls.cert, &tls.key) {
         (Some(_), None) | (None, Some(_)) => problems.push(Problem {
             key: "tls".into(),

@@ -3,11 +3,12 @@
 //! prints it). A library so the binary and the `config` fuzz target use the same code.
 //!
 //! Layout (each module uses only the ones before it): `problem.rs` (one problem: key and
-//! message), `access.rs` (`[oauth]`, `[[connectors]]`), `admin.rs` (`[admin]`), `delivery.rs`
+//! message), `acme.rs` (`[tls] acme`), `access.rs` (`[oauth]`, `[[connectors]]`), `admin.rs` (`[admin]`), `delivery.rs`
 //! (`[delivery]`, `[[routes]]` with their OAuth keys), `config.rs` (the whole file and
 //! [`Effective`]).
 
 pub mod access;
+pub mod acme;
 pub mod admin;
 pub mod config;
 pub mod delivery;

@@ -99,6 +99,21 @@ cert-valid-from = Valid from (UTC)
 cert-valid-until = Valid until (UTC)
 cert-fingerprint = SHA-256 fingerprint
 cert-pem-follows = The certificate (PEM):
+cert-acme = The listeners serve the certificate { $file } from the ACME CA (tls.acme), renewed by the server when a third of its lifetime is left. Devices that trust the CA verify it as they are.
+cert-acme-status = ACME: { $failures } failed attempts in a row; last attempt { $attempt }; last success { $success }; next attempt { $next }; last error: { $error }
+cert-renew-requested = Asked the running server (pid { $pid }) to renew the certificate from { $directory }; waiting up to { $secs } s.
+cert-renew-done = The server obtained a new certificate, valid until { $until } (UTC); new connections get it, open sessions keep theirs.
+cert-renew-failed = The renewal failed: { $error }. The server retries on its own; the current certificate stays in use.
+cert-renew-pending = No result within { $secs } s; the server is still working on it. Watch its log, or run `authrelay cert show` later.
+err-acme-off = tls.acme is not configured: only a certificate from an ACME CA is renewed by the server. A self-signed certificate is made anew at start; a configured tls.cert is yours to replace (then `authrelay reload`).
+err-no-server = No running server found for { $dir }: { $reason }. Start it with `authrelay serve` (or `systemctl start authrelay`).
+err-signal = Cannot signal the server (pid { $pid }): { $reason }. Run this as root or as the server's user, or use `systemctl reload authrelay`.
+reload-sent = Sent SIGHUP to the server (pid { $pid }).
+reload-done = Reloaded: { $reloaded }. Open sessions continue with the settings they started with; new ones get the new settings.
+reload-restart-needed = Changed but read only at start (restart to apply): { $sections }
+reload-failed-parts = Not applied (see the log): { $parts }
+reload-refused = Reload refused, the settings in force stay: the configuration does not load. { $problems }
+reload-no-answer = The server did not report the reload within { $secs } s; see its log.
 
 # Backup and restore (README "Backup").
 backup-done = Backup written to { $file } ({ $size } bytes): the database, { $messages } queued messages and { $files } other files (certificates, keys, delivery state). Keep it as safe as the server itself: it holds password hashes and private keys. Restore it with: authrelay restore --from FILE --data-dir NEW-DIR

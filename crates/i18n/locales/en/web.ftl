@@ -62,6 +62,7 @@ home-failures = Failed sign-ins in the last 24 hours
 home-queued = Messages in the queue
 home-orgs = Organisations
 home-no-orgs = There are no organisations yet. Create one under Organisation.
+home-warning-certificate = Certificate renewal keeps failing (ACME): the listeners still serve the current certificate until it expires. See the log and `authrelay cert show`.
 
 col-org = Organisation
 col-domains = Domains

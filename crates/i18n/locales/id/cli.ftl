@@ -98,6 +98,21 @@ cert-valid-from = Berlaku sejak (UTC)
 cert-valid-until = Berlaku hingga (UTC)
 cert-fingerprint = Sidik jari SHA-256
 cert-pem-follows = Sertifikatnya (PEM):
+cert-acme = Listener menyajikan sertifikat { $file } dari CA ACME (tls.acme), diperpanjang oleh server saat sisa masa berlakunya sepertiga. Perangkat yang memercayai CA memverifikasinya apa adanya.
+cert-acme-status = ACME: { $failures } percobaan gagal berturut-turut; percobaan terakhir { $attempt }; berhasil terakhir { $success }; percobaan berikutnya { $next }; galat terakhir: { $error }
+cert-renew-requested = Meminta server yang berjalan (pid { $pid }) memperpanjang sertifikat dari { $directory }; menunggu hingga { $secs } dtk.
+cert-renew-done = Server memperoleh sertifikat baru, berlaku sampai { $until } (UTC); koneksi baru mendapatkannya, sesi yang terbuka tetap memakai yang lama.
+cert-renew-failed = Perpanjangan gagal: { $error }. Server mencoba lagi sendiri; sertifikat saat ini tetap dipakai.
+cert-renew-pending = Tidak ada hasil dalam { $secs } dtk; server masih mengerjakannya. Lihat log-nya, atau jalankan `authrelay cert show` nanti.
+err-acme-off = tls.acme tidak dikonfigurasi: server hanya memperpanjang sertifikat dari CA ACME. Sertifikat swatanda dibuat ulang saat mulai; tls.cert yang dikonfigurasi harus Anda ganti sendiri (lalu `authrelay reload`).
+err-no-server = Tidak ada server yang berjalan untuk { $dir }: { $reason }. Jalankan dengan `authrelay serve` (atau `systemctl start authrelay`).
+err-signal = Tidak dapat mengirim sinyal ke server (pid { $pid }): { $reason }. Jalankan sebagai root atau pengguna server, atau gunakan `systemctl reload authrelay`.
+reload-sent = SIGHUP dikirim ke server (pid { $pid }).
+reload-done = Dimuat ulang: { $reloaded }. Sesi yang terbuka berlanjut dengan pengaturan awalnya; sesi baru memakai pengaturan baru.
+reload-restart-needed = Berubah tetapi hanya dibaca saat mulai (mulai ulang untuk menerapkan): { $sections }
+reload-failed-parts = Tidak diterapkan (lihat log): { $parts }
+reload-refused = Muat ulang ditolak, pengaturan yang berlaku tetap: konfigurasi tidak dapat dimuat. { $problems }
+reload-no-answer = Server tidak melaporkan muat ulang dalam { $secs } dtk; lihat log-nya.
 
 # Cadangan dan pemulihan (README "Backup").
 backup-done = Cadangan ditulis ke { $file } ({ $size } bita): basis data, { $messages } pesan dalam antrean, dan { $files } berkas lain (sertifikat, kunci, status pengiriman). Simpan seaman server itu sendiri: berkas ini berisi hash kata sandi dan kunci privat. Pulihkan dengan: authrelay restore --from FILE --data-dir NEW-DIR

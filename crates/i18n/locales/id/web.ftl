@@ -62,6 +62,7 @@ home-failures = Gagal masuk dalam 24 jam terakhir
 home-queued = Pesan dalam antrean
 home-orgs = Organisasi
 home-no-orgs = Belum ada organisasi. Buat di menu Organisasi.
+home-warning-certificate = Perpanjangan sertifikat (ACME) terus gagal: listener tetap menyajikan sertifikat saat ini sampai kedaluwarsa. Lihat log dan `authrelay cert show`.
 
 col-org = Organisasi
 col-domains = Domain

@@ -98,6 +98,21 @@ cert-valid-from = 유효 시작(UTC)
 cert-valid-until = 유효 종료(UTC)
 cert-fingerprint = SHA-256 지문
 cert-pem-follows = 인증서(PEM):
+cert-acme = 리스너는 ACME CA(tls.acme)에서 받은 인증서 { $file }를 제공합니다. 유효 기간이 3분의 1 남으면 서버가 갱신합니다. CA를 신뢰하는 장치는 그대로 검증합니다.
+cert-acme-status = ACME: 연속 실패 { $failures }회, 마지막 시도 { $attempt }, 마지막 성공 { $success }, 다음 시도 { $next }, 마지막 오류: { $error }
+cert-renew-requested = 실행 중인 서버(pid { $pid })에 { $directory }에서 인증서를 갱신하도록 요청했습니다. 최대 { $secs }초 기다립니다.
+cert-renew-done = 서버가 새 인증서를 받았습니다. 유효 기간: { $until }(UTC)까지. 새 연결부터 사용하며 열린 세션은 기존 인증서를 유지합니다.
+cert-renew-failed = 갱신 실패: { $error }. 서버가 스스로 다시 시도하며 현재 인증서는 계속 사용됩니다.
+cert-renew-pending = { $secs }초 안에 결과가 없습니다. 서버가 아직 처리 중입니다. 로그를 보거나 나중에 `authrelay cert show`를 실행하세요.
+err-acme-off = tls.acme가 설정되지 않았습니다. 서버는 ACME CA의 인증서만 갱신합니다. 자체 서명 인증서는 시작할 때 새로 만들어지고, 설정한 tls.cert는 직접 교체해야 합니다(그다음 `authrelay reload`).
+err-no-server = { $dir }에 대해 실행 중인 서버가 없습니다: { $reason }. `authrelay serve`(또는 `systemctl start authrelay`)로 시작하세요.
+err-signal = 서버(pid { $pid })에 신호를 보낼 수 없습니다: { $reason }. root나 서버 사용자로 실행하거나 `systemctl reload authrelay`를 사용하세요.
+reload-sent = 서버(pid { $pid })에 SIGHUP을 보냈습니다.
+reload-done = 다시 읽음: { $reloaded }. 열린 세션은 시작할 때의 설정으로 계속되고 새 세션은 새 설정을 사용합니다.
+reload-restart-needed = 변경되었지만 시작할 때만 읽는 항목(적용하려면 다시 시작): { $sections }
+reload-failed-parts = 적용되지 않음(로그 참조): { $parts }
+reload-refused = 다시 읽기가 거부되어 현재 설정이 유지됩니다. 설정을 불러올 수 없습니다. { $problems }
+reload-no-answer = 서버가 { $secs }초 안에 다시 읽기 결과를 알리지 않았습니다. 로그를 확인하세요.
 
 # 백업 및 복원(README "Backup").
 backup-done = 백업을 { $file }에 저장했습니다({ $size }바이트): 데이터베이스, 대기 중인 메시지 { $messages }개, 기타 파일 { $files }개(인증서, 키, 배달 상태). 비밀번호 해시와 개인 키가 들어 있으므로 서버만큼 안전하게 보관하세요. 복원 명령: authrelay restore --from FILE --data-dir NEW-DIR

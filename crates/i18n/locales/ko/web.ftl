@@ -62,6 +62,7 @@ home-failures = 최근 24시간 동안 실패한 로그인
 home-queued = 큐에 있는 메시지
 home-orgs = 조직
 home-no-orgs = 아직 조직이 없습니다. 조직 메뉴에서 만드세요.
+home-warning-certificate = 인증서 갱신(ACME)이 계속 실패하고 있습니다. 현재 인증서가 만료될 때까지는 그대로 제공됩니다. 로그와 `authrelay cert show`를 확인하세요.
 
 col-org = 조직
 col-domains = 도메인
