@@ -44,26 +44,7 @@ pub const FAILING_AFTER: u32 = 3;
 /// The longest the task sleeps between checks (a clock jump or an edited file is noticed).
 const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
 
-pub struct Paths {
-    pub dir: PathBuf,
-    pub account: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub status: PathBuf,
-    pub renew_requested: PathBuf,
-}
-
-pub fn paths(data_dir: &Path) -> Paths {
-    let dir = data_dir.join("acme");
-    Paths {
-        account: dir.join("account.json"),
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-        status: dir.join("status.json"),
-        renew_requested: dir.join("renew-requested"),
-        dir,
-    }
-}
+pub use crate::tls::{acme_paths as paths, AcmePaths as Paths};
 
 /// `status.json`: what the last attempts did (Unix seconds).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

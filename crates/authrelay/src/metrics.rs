@@ -40,6 +40,8 @@ pub fn install(
     metrics::set_global_recorder(recorder).ok()?;
     describe();
     certificate_served(cert);
+    // Present from the start (0 without `[tls] acme`), so dashboards and alerts find it.
+    metrics::counter!("authrelay_tls_certificate_renewal_failures_total").increment(0);
     Some(authrelay_admin::state::MetricsRenderer(Arc::new(move || {
         let counts = queue.counts();
         for (state, n) in [("queued", counts.queued), ("deferred", counts.deferred), ("held", counts.held)] {

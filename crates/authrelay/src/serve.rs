@@ -8,7 +8,7 @@ use authrelay_directory::Directory;
 use authrelay_smtp::auth::Authenticator;
 use authrelay_smtp::connector::Connectors;
 use authrelay_smtp::ledger::Ledger;
-use authrelay_smtp::session::Shared;
+use authrelay_smtp::session::{Live, Shared};
 use authrelay_smtp::{ListenerKind, Server};
 use authrelay_spool::Spool;
 use tokio_util::sync::CancellationToken;
@@ -43,10 +43,11 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     let metrics = crate::metrics::install(counter.clone(), &cert);
     // Certificates from an ACME CA: obtained in the background (the self-signed pair serves
     // until the first arrives), renewed and swapped in through the same CurrentCert a reload uses.
-    let acme = config.tls.acme.clone().map(|acme| {
-        metrics::counter!("authrelay_tls_certificate_renewal_failures_total").increment(0);
-        crate::acme::spawn(acme, config.data_dir.clone(), current_cert.clone(), shutdown.clone())
-    });
+    let acme = config
+        .tls
+        .acme
+        .clone()
+        .map(|acme| crate::acme::spawn(acme, config.data_dir.clone(), current_cert.clone(), shutdown.clone()));
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
         &config.admin,
@@ -84,16 +85,17 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     let node = format!("{}/{}", config.hostname, std::process::id());
     let directory: Arc<dyn Directory> = directory;
     let shared = Arc::new(Shared {
-        config: config.session_config(),
+        config: Live::new(config.session_config()),
         auth: Authenticator::with_protection(directory.clone(), config.protection_config())
             .with_oauth(oauth)
             .with_clock(clock.clone())
             .with_shared_sessions(leases, node, config.store.session_lease_secs, shutdown.clone()),
         ledger: Ledger::new(directory, clock),
-        connectors: Connectors::new(config.access.connectors()),
+        connectors: Live::new(Connectors::new(config.access.connectors())),
         spool,
         shutdown: shutdown.clone(),
     });
+    let reloadable = shared.clone();
     let mut listeners = vec![];
     if let Some(a) = config.listen.submission {
         listeners.push((ListenerKind::Submission, a));
@@ -125,7 +127,9 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     signals
         .wait_for_stop(|| {
             crate::notify::reloading();
-            reload(&mut in_force, &source, &current_cert, admin.as_ref(), acme.as_ref());
+            let live =
+                Reloadable { cert: &current_cert, admin: admin.as_ref(), acme: acme.as_ref(), shared: &reloadable };
+            reload(&mut in_force, &source, live);
             crate::notify::ready();
         })
         .await;
@@ -194,10 +198,14 @@ impl Signals {
     }
 }
 
-/// What a reload applies without dropping a session: the TLS certificate (the configured pair
-/// or the self-signed one, read anew; used by the next handshake on every listener, the admin
-/// center's HTTPS included) and `admin.hosts`. Everything else is read at start only.
-pub const RELOADED: &str = "tls.cert, tls.key (or the self-signed certificate), admin.hosts";
+/// What a reload applies without dropping a session: the TLS certificate (the configured pair,
+/// the ACME one or the self-signed one, read anew; used by the next handshake on every
+/// listener, the admin center's HTTPS included; `tls.acme` settings go to the ACME task),
+/// `[limits]` and `[lockout]` (for new sessions and the next check), `[[connectors]]` and
+/// `admin.hosts`.
+pub const RELOADED: &str = "tls (certificate, acme), limits, lockout, connectors, admin.hosts";
+/// Read at start only: a reload names the ones that changed (`changed_needing_restart`).
+pub const NOT_RELOADED: &str = "listen, hostname, data_dir, limits.auth_verifications*, limits.signin_retention_days, delivery, routes, oauth, the admin listener";
 
 /// What the last reload did, in `<data_dir>/reload.json` for `authrelay reload` (control.rs).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -229,13 +237,16 @@ fn now_ms() -> i64 {
 
 /// Re-reads the configuration and applies what can be swapped safely. A file that no longer
 /// loads changes nothing: the problems are logged and the settings in force stay.
-fn reload(
-    in_force: &mut Effective,
-    source: &ConfigSource,
-    current_cert: &crate::tls::CurrentCert,
-    admin: Option<&authrelay_admin::AdminHandle>,
-    acme: Option<&crate::acme::AcmeHandle>,
-) {
+/// The parts of the running server a reload replaces settings in.
+struct Reloadable<'a> {
+    cert: &'a crate::tls::CurrentCert,
+    admin: Option<&'a authrelay_admin::AdminHandle>,
+    acme: Option<&'a crate::acme::AcmeHandle>,
+    shared: &'a Shared,
+}
+
+fn reload(in_force: &mut Effective, source: &ConfigSource, live: Reloadable<'_>) {
+    let Reloadable { cert: current_cert, admin, acme, shared } = live;
     let fresh = match authrelay_config::load(source.file.as_deref(), source.data_dir.as_deref(), &source.overrides) {
         Ok(fresh) => fresh,
         Err(problems) => {
@@ -273,17 +284,48 @@ fn reload(
     if let Some(acme) = acme {
         acme.reload(fresh.tls.acme.as_ref());
     }
+    // [limits], [lockout] and [[connectors]]: new sessions get them, open ones keep theirs
+    // (the session settings are taken at connect); the address and lockout checks, quotas
+    // and session caps use them from the next check. hostname stays (it needs a restart).
+    let mut session = fresh.session_config();
+    session.hostname = in_force.hostname.clone();
+    shared.config.replace(session);
+    shared.auth.set_protection(fresh.protection_config());
+    shared.connectors.replace(authrelay_smtp::connector::Connectors::new(fresh.access.connectors()));
     // Settings read only at start: name the ones that changed, so the admin knows a restart is
     // due instead of wondering why an edit had no effect.
-    let restart_needed = changed_sections(in_force, &fresh);
-    let applied_tls = fresh.tls.clone();
-    let applied_hosts = fresh.admin.hosts.clone();
-    in_force.tls = applied_tls;
-    in_force.admin.hosts = applied_hosts;
+    let mut restart_needed = changed_sections(in_force, &fresh);
+    let (old, new) = (&in_force.limits, &fresh.limits);
+    for (key, changed) in [
+        ("limits.auth_verifications", old.auth_verifications != new.auth_verifications),
+        (
+            "limits.auth_verifications_per_address",
+            old.auth_verifications_per_address != new.auth_verifications_per_address,
+        ),
+        ("limits.auth_verification_wait_ms", old.auth_verification_wait_ms != new.auth_verification_wait_ms),
+        ("limits.signin_retention_days", old.signin_retention_days != new.signin_retention_days),
+    ] {
+        if changed {
+            restart_needed.push(key.to_string());
+        }
+    }
+    let pool = (old.auth_verifications, old.auth_verifications_per_address, old.auth_verification_wait_ms);
+    let retention = old.signin_retention_days;
+    in_force.tls = fresh.tls.clone();
+    in_force.admin.hosts = fresh.admin.hosts.clone();
+    in_force.limits = fresh.limits.clone();
+    (
+        in_force.limits.auth_verifications,
+        in_force.limits.auth_verifications_per_address,
+        in_force.limits.auth_verification_wait_ms,
+    ) = pool;
+    in_force.limits.signin_retention_days = retention;
+    in_force.lockout = fresh.lockout.clone();
+    in_force.access.connectors = fresh.access.connectors.clone();
     tracing::info!(
         reloaded = RELOADED,
         failed = ?failed,
-        not_reloaded = "listen, hostname, data_dir, limits, lockout, delivery, routes, connectors, oauth, admin listener",
+        not_reloaded = NOT_RELOADED,
         changed_needing_restart = ?restart_needed,
         "configuration reloaded; open sessions continue"
     );
@@ -303,9 +345,14 @@ fn changed_sections(old: &Effective, new: &Effective) -> Vec<String> {
     let as_map = |c: &Effective| -> serde_json::Map<String, serde_json::Value> {
         let mut v = serde_json::to_value(c).unwrap_or_default();
         if let Some(map) = v.as_object_mut() {
-            map.remove("tls");
+            for reloaded in ["tls", "limits", "lockout"] {
+                map.remove(reloaded);
+            }
             if let Some(admin) = map.get_mut("admin").and_then(|a| a.as_object_mut()) {
                 admin.remove("hosts");
+            }
+            if let Some(access) = map.get_mut("access").and_then(|a| a.as_object_mut()) {
+                access.remove("connectors");
             }
         }
         v.as_object().cloned().unwrap_or_default()

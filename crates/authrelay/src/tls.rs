@@ -16,6 +16,28 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
+/// Where the ACME certificate, its account and status live (crates/authrelay/src/acme.rs).
+pub struct AcmePaths {
+    pub dir: PathBuf,
+    pub account: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub status: PathBuf,
+    pub renew_requested: PathBuf,
+}
+
+pub fn acme_paths(data_dir: &Path) -> AcmePaths {
+    let dir = data_dir.join("acme");
+    AcmePaths {
+        account: dir.join("account.json"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        status: dir.join("status.json"),
+        renew_requested: dir.join("renew-requested"),
+        dir,
+    }
+}
+
 /// How long a self-signed certificate made here is valid: the longest browsers and mail
 /// clients accept for a server certificate (CA/Browser Forum: 397 days).
 pub const SELF_SIGNED_DAYS: i64 = 397;
@@ -31,7 +53,7 @@ pub fn ensure_certificate(config: &Effective) -> Result<(PathBuf, PathBuf), Stri
     if config.tls.acme.is_some() {
         // The CA's pair once there is one (renewed by crate::acme's task); the self-signed one
         // until then.
-        let acme = crate::acme::paths(&config.data_dir);
+        let acme = acme_paths(&config.data_dir);
         if CurrentCert::load(&acme.cert, &acme.key).is_ok() {
             return Ok((acme.cert, acme.key));
         }

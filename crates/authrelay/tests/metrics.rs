@@ -84,3 +84,68 @@ fn the_seed_story_moves_the_counters_and_promtool_accepts_the_scrape() {
     let (ok, text) = promtool(&after);
     assert!(ok, "promtool check metrics: {text}\n{after}");
 }
+
+/// The Grafana dashboard shipped in etc/grafana/authrelay.json: every metric its PromQL names
+/// (and the variable query) is in a real scrape, so renaming a metric fails here.
+#[test]
+fn every_metric_the_grafana_dashboard_queries_is_in_a_real_scrape() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/grafana/authrelay.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut queries: Vec<String> = vec![];
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        if variable["type"] == "query" {
+            queries.push(variable["query"].as_str().unwrap().to_string());
+        }
+    }
+    let mut names: Vec<String> = vec![];
+    for q in &queries {
+        let mut rest = q.as_str();
+        while let Some(at) = rest.find("authrelay_") {
+            let tail = &rest[at..];
+            let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+            names.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 12, "{names:?}");
+
+    // A server after the seed's story (refused, fixed, one message queued and tried).
+    let server = TestServer::start_with_tables(
+        common::Options { limits: vec!["max_connections_per_address = 3".into()], ..Default::default() },
+        "[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = 1\n",
+    );
+    server.open_contoso();
+    let (code, text) = device(&server, common::PASSWORD);
+    assert_eq!(code, 0, "{text}");
+    // One connection over the per-address cap of 3 is refused before a session.
+    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(server.submission).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut over = std::net::TcpStream::connect(server.submission).unwrap();
+    over.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut reply = String::new();
+    let _ = std::io::Read::read_to_string(&mut over, &mut reply);
+    assert!(reply.starts_with("421"), "{reply}");
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let scraped = loop {
+        let s = scrape(&server);
+        if s.contains("authrelay_deliveries_total{") || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let present = |name: &str| {
+        scraped
+            .lines()
+            .any(|l| !l.starts_with('#') && (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))))
+    };
+    let missing: Vec<_> = names.iter().filter(|n| !present(n)).collect();
+    assert!(missing.is_empty(), "the dashboard queries metrics the server does not export: {missing:?}\n{scraped}");
+}

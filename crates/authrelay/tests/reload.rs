@@ -135,6 +135,82 @@ fn sighup_swaps_the_certificate_under_an_open_transaction() {
     assert!(server.terminate());
 }
 
+/// Starts `ops_client.py rcpts`: signed in, MAIL accepted, waiting for "go" to send `n` RCPTs.
+fn session_before_rcpt(
+    server: &TestServer,
+    n: usize,
+) -> (std::process::Child, std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    let port = server.submission.port().to_string();
+    let mut child = client(server, &["rcpts", &port, USER, common::PASSWORD, &n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().map(|l| l.unwrap()).unwrap_or_default(), "MAIL-OK", "{}", server.logs());
+    (child, lines)
+}
+
+fn finish(
+    mut child: std::process::Child,
+    mut lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+) -> Vec<String> {
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let mut out = vec![];
+    for line in lines.by_ref() {
+        out.push(line.unwrap());
+    }
+    assert!(child.wait().unwrap().success(), "{out:?}");
+    out
+}
+
+#[test]
+fn authrelay_reload_applies_limits_to_new_sessions_while_open_ones_keep_theirs() {
+    let server = TestServer::start_with_tables(
+        common::Options { limits: vec!["max_recipients = 3".into()], ..Default::default() },
+        "[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = 1\n",
+    );
+    server.open_contoso();
+    let (open, open_lines) = session_before_rcpt(&server, 3);
+
+    // The file now allows one recipient per message; `authrelay reload` finds the server
+    // through the data directory and reports what it applied.
+    let config_path = server.dir.path().join("authrelay.toml");
+    let before = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, before.replace("max_recipients = 3", "max_recipients = 1")).unwrap();
+    let said = server.ok(&["reload"]);
+    assert!(said.contains("Reloaded:") && said.contains("limits"), "{said}");
+    assert!(!said.contains("restart"), "nothing needing a restart changed: {said}");
+
+    // The session opened before the reload keeps its limit of 3; a new one gets 1.
+    assert_eq!(finish(open, open_lines), ["RCPT 250", "RCPT 250", "RCPT 250", "DATA 250"], "{}", server.logs());
+    let (fresh, fresh_lines) = session_before_rcpt(&server, 3);
+    let answers = finish(fresh, fresh_lines);
+    assert_eq!(answers[0], "RCPT 250");
+    assert!(answers[1].starts_with("RCPT 4") || answers[1].starts_with("RCPT 5"), "{answers:?}");
+    assert_eq!(answers.last().unwrap(), "DATA 250", "{answers:?}");
+
+    // What needs a restart is named; a file that does not load is refused with its problem.
+    std::fs::write(&config_path, before.replace(common::HOSTNAME, "relay2.authrelay.test")).unwrap();
+    let said = server.ok(&["reload"]);
+    assert!(said.contains("restart") && said.contains("hostname"), "{said}");
+    std::fs::write(&config_path, format!("{before}\n[lockout]\nthreshold = 0\n")).unwrap();
+    let out = server.cli(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("lockout.threshold"), "{err}");
+    let log = server.logs();
+    assert!(log.contains("not_reloaded") && log.contains("listen, hostname, data_dir"), "{log}");
+}
+
+#[test]
+fn authrelay_reload_without_a_server_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).arg("--data-dir").arg(dir.path()).arg("reload").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("authrelay serve"), "{err}");
+}
+
 #[test]
 fn systemd_hears_ready_reloading_and_stopping() {
     let dir = tempfile::tempdir().unwrap();

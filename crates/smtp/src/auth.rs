@@ -173,8 +173,14 @@ impl Authenticator {
         &self.guard
     }
 
-    pub fn protection(&self) -> &ProtectionConfig {
+    pub fn protection(&self) -> Arc<ProtectionConfig> {
         self.guard.config()
+    }
+
+    /// A reload's `[limits]` and `[lockout]`: address limits, lockout policy, mailbox quotas
+    /// and session caps apply from the next check. The verification pool keeps its size.
+    pub fn set_protection(&self, config: ProtectionConfig) {
+        self.guard.set_config(config);
     }
 
     pub fn directory(&self) -> &Arc<dyn Directory> {

@@ -66,7 +66,8 @@ struct AddressState {
 
 /// Per-client-address bookkeeping shared by every listener.
 pub struct AddressGuard {
-    config: ProtectionConfig,
+    /// Replaced by a reload (`set_config`); each check reads the one in force.
+    config: std::sync::RwLock<Arc<ProtectionConfig>>,
     state: Mutex<HashMap<IpAddr, AddressState>>,
 }
 
@@ -99,17 +100,23 @@ const SWEEP_ABOVE: usize = 10_000;
 
 impl AddressGuard {
     pub fn new(config: ProtectionConfig) -> Arc<Self> {
-        Arc::new(AddressGuard { config, state: Mutex::new(HashMap::new()) })
+        Arc::new(AddressGuard { config: std::sync::RwLock::new(Arc::new(config)), state: Mutex::new(HashMap::new()) })
     }
 
-    pub fn config(&self) -> &ProtectionConfig {
-        &self.config
+    pub fn config(&self) -> Arc<ProtectionConfig> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A reload's new limits and lockout policy: the next check uses them; the counts kept so
+    /// far (connections, failures) stay.
+    pub fn set_config(&self, config: ProtectionConfig) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     }
 
     /// Admits a new connection from `ip`, or names the `421` to send before closing it.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, ReplyId> {
         let now = Instant::now();
-        let c = &self.config;
+        let c = self.config();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.len() > SWEEP_ABOVE {
             state.retain(|_, s| {
@@ -140,7 +147,7 @@ impl AddressGuard {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match state.get_mut(&ip) {
             Some(s) => {
-                prune(&mut s.failures, self.config.address_failure_window, now);
+                prune(&mut s.failures, self.config().address_failure_window, now);
                 s.failures.len() as u32
             }
             None => 0,
@@ -149,7 +156,7 @@ impl AddressGuard {
 
     /// Whether `ip` has used up its failure budget.
     pub fn exhausted(&self, ip: IpAddr) -> bool {
-        self.failures(ip) >= self.config.address_failure_budget
+        self.failures(ip) >= self.config().address_failure_budget
     }
 
     /// Counts a failed attempt; returns the slowing delay to apply before answering it.
@@ -157,10 +164,10 @@ impl AddressGuard {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let s = state.entry(ip).or_default();
-        prune(&mut s.failures, self.config.address_failure_window, now);
+        prune(&mut s.failures, self.config().address_failure_window, now);
         let earlier = s.failures.len() as u32;
         s.failures.push_back(now);
-        self.config.address_failure_delay_step.saturating_mul(earlier).min(self.config.address_failure_delay_max)
+        self.config().address_failure_delay_step.saturating_mul(earlier).min(self.config().address_failure_delay_max)
     }
 }
 

@@ -26,15 +26,35 @@ use crate::stream::{Connection, Stream, TlsInfo};
 
 /// What every session of one server shares.
 pub struct Shared {
-    pub config: SessionConfig,
+    /// Replaced by a reload; each session keeps the one in force when it started.
+    pub config: Live<SessionConfig>,
     pub auth: Authenticator,
     /// The recipient quota and the SMTP AUTH clients report (ledger.rs).
     pub ledger: crate::ledger::Ledger,
     /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
-    pub connectors: crate::connector::Connectors,
+    pub connectors: Live<crate::connector::Connectors>,
     pub spool: Spool,
     /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
     pub shutdown: CancellationToken,
+}
+
+/// A setting a reload replaces: readers take the value in force, a reload swaps it; a reader
+/// holding the old value keeps it.
+#[derive(Debug)]
+pub struct Live<T>(std::sync::RwLock<Arc<T>>);
+
+impl<T> Live<T> {
+    pub fn new(value: T) -> Self {
+        Live(std::sync::RwLock::new(Arc::new(value)))
+    }
+
+    pub fn current(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, value: T) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+    }
 }
 
 /// AUTH response lines may be longer than commands (RFC 4954 §4: 12288 octets).
@@ -98,6 +118,9 @@ enum Woke {
 /// the tests (session/tests.rs).
 pub struct Session<S> {
     shared: Arc<Shared>,
+    /// The session settings in force when the connection arrived (a reload does not change
+    /// an open session's).
+    config: Arc<SessionConfig>,
     /// Turns the plain connection into TLS on STARTTLS; `None`: STARTTLS is not offered.
     starttls: Option<TlsAcceptor>,
     kind: ListenerKind,
@@ -132,6 +155,7 @@ pub struct Session<S> {
 impl<S: Connection> Session<S> {
     pub fn new(shared: Arc<Shared>, kind: ListenerKind, peer: SocketAddr, starttls: Option<TlsAcceptor>) -> Self {
         Session {
+            config: shared.config.current(),
             shared,
             starttls,
             kind,
@@ -156,7 +180,7 @@ impl<S: Connection> Session<S> {
     }
 
     fn config(&self) -> &SessionConfig {
-        &self.shared.config
+        &self.config
     }
 
     fn reply(&mut self, reply: Reply) {

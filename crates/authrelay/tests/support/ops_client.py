@@ -6,6 +6,9 @@ Usage:
   ops_client.py auth PORT USER SECRET        STARTTLS, AUTH; prints "AUTH-OK" or "AUTH-FAILED ..."
   ops_client.py load PORT USER SECRET COUNT  STARTTLS, AUTH, COUNT messages in one session;
                                              prints "ACK <queue id>" after each 250
+  ops_client.py rcpts PORT USER SECRET N     STARTTLS, AUTH, MAIL; prints "MAIL-OK", waits for a
+                                             line on stdin, then N RCPTs ("RCPT <code>" each)
+                                             and DATA ("DATA <code>") if one was accepted
 The server's certificate is not verified here: the tests compare fingerprints instead."""
 import hashlib, smtplib, ssl, sys
 
@@ -64,5 +67,22 @@ elif mode == "load":
             code, resp = s.data(message)
             assert code == 250, (code, resp)
             say("ACK " + resp.decode().split()[-1])
+elif mode == "rcpts":
+    user, secret, n = sys.argv[3], sys.argv[4], int(sys.argv[5])
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.starttls(context=ctx)
+        s.login(user, secret)
+        code, resp = s.mail(user)
+        assert code == 250, (code, resp)
+        say("MAIL-OK")
+        sys.stdin.readline()
+        accepted = 0
+        for i in range(n):
+            code, _ = s.rcpt("archive%d@example.net" % i)
+            accepted += code == 250
+            say("RCPT %d" % code)
+        if accepted:
+            code, _ = s.data(message)
+            say("DATA %d" % code)
 else:
     sys.exit("unknown mode " + mode)

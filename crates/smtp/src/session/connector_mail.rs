@@ -20,7 +20,7 @@ impl<S: crate::stream::Connection> Session<S> {
         if self.kind == crate::config::ListenerKind::Submission && self.tls.is_none() {
             return true; // mail() answers 530 5.7.0: STARTTLS first, connector or not.
         }
-        let Some(connector) = self.shared.connectors.connector_for(self.peer.ip()).cloned() else {
+        let Some(connector) = self.shared.connectors.current().connector_for(self.peer.ip()).cloned() else {
             return true;
         };
         let ctx = crate::auth::AttemptContext {

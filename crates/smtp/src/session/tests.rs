@@ -150,10 +150,10 @@ impl World {
             .with_oauth(oauth)
             .with_clock(clock.clone());
         let shared = Arc::new(Shared {
-            config: setup.config,
+            config: crate::session::Live::new(setup.config),
             auth,
             ledger: Ledger::new(directory.clone(), clock),
-            connectors: Connectors::new(setup.connectors),
+            connectors: crate::session::Live::new(Connectors::new(setup.connectors)),
             spool: spool.clone(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
