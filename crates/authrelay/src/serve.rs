@@ -39,7 +39,9 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     // The one wall clock of the SMTP side and delivery (crates/core/src/clock.rs).
     let clock: Arc<dyn authrelay_core::Clock> = Arc::new(authrelay_core::SystemClock);
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
-    let (delivery, queued, counter) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
+    let (delivery, queued, manager) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
+    // The admin center asks the manager for the queue's counts instead of scanning the spool.
+    let counter: Arc<dyn authrelay_core::QueueCounter> = Arc::new(manager.clone());
     let metrics = crate::metrics::install(counter.clone(), &cert);
     // Certificates from an ACME CA: obtained in the background (the self-signed pair serves
     // until the first arrives), renewed and swapped in through the same CurrentCert a reload uses.
@@ -127,8 +129,13 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     signals
         .wait_for_stop(|| {
             crate::notify::reloading();
-            let live =
-                Reloadable { cert: &current_cert, admin: admin.as_ref(), acme: acme.as_ref(), shared: &reloadable };
+            let live = Reloadable {
+                cert: &current_cert,
+                admin: admin.as_ref(),
+                acme: acme.as_ref(),
+                shared: &reloadable,
+                delivery: &manager,
+            };
             reload(&mut in_force, &source, live);
             crate::notify::ready();
         })
@@ -201,11 +208,11 @@ impl Signals {
 /// What a reload applies without dropping a session: the TLS certificate (the configured pair,
 /// the ACME one or the self-signed one, read anew; used by the next handshake on every
 /// listener, the admin center's HTTPS included; `tls.acme` settings go to the ACME task),
-/// `[limits]` and `[lockout]` (for new sessions and the next check), `[[connectors]]` and
-/// `admin.hosts`.
-pub const RELOADED: &str = "tls (certificate, acme), limits, lockout, connectors, admin.hosts";
+/// `[limits]` and `[lockout]` (for new sessions and the next check), `[[connectors]]`,
+/// `[[routes]]` (for deliveries that start after it) and `admin.hosts`.
+pub const RELOADED: &str = "tls (certificate, acme), limits, lockout, connectors, routes, admin.hosts";
 /// Read at start only: a reload names the ones that changed (`changed_needing_restart`).
-pub const NOT_RELOADED: &str = "listen, hostname, data_dir, limits.auth_verifications*, limits.signin_retention_days, delivery, routes, oauth, the admin listener";
+pub const NOT_RELOADED: &str = "listen, hostname, data_dir, limits.auth_verifications*, limits.signin_retention_days, [delivery] (routes are reloaded), oauth, the admin listener";
 
 /// What the last reload did, in `<data_dir>/reload.json` for `authrelay reload` (control.rs).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -243,10 +250,11 @@ struct Reloadable<'a> {
     admin: Option<&'a authrelay_admin::AdminHandle>,
     acme: Option<&'a crate::acme::AcmeHandle>,
     shared: &'a Shared,
+    delivery: &'a authrelay_delivery::QueueManager,
 }
 
 fn reload(in_force: &mut Effective, source: &ConfigSource, live: Reloadable<'_>) {
-    let Reloadable { cert: current_cert, admin, acme, shared } = live;
+    let Reloadable { cert: current_cert, admin, acme, shared, delivery } = live;
     let fresh = match authrelay_config::load(source.file.as_deref(), source.data_dir.as_deref(), &source.overrides) {
         Ok(fresh) => fresh,
         Err(problems) => {
@@ -292,6 +300,15 @@ fn reload(in_force: &mut Effective, source: &ConfigSource, live: Reloadable<'_>)
     shared.config.replace(session);
     shared.auth.set_protection(fresh.protection_config());
     shared.connectors.replace(authrelay_smtp::connector::Connectors::new(fresh.access.connectors()));
+    // [[routes]]: deliveries that start after this use them; one under way finishes on its own.
+    let routes_applied = match delivery.set_routes(fresh.delivery.routes.clone()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "reload: the routes stay as they were");
+            failed.push("routes");
+            false
+        }
+    };
     // Settings read only at start: name the ones that changed, so the admin knows a restart is
     // due instead of wondering why an edit had no effect.
     let mut restart_needed = changed_sections(in_force, &fresh);
@@ -322,6 +339,9 @@ fn reload(in_force: &mut Effective, source: &ConfigSource, live: Reloadable<'_>)
     in_force.limits.signin_retention_days = retention;
     in_force.lockout = fresh.lockout.clone();
     in_force.access.connectors = fresh.access.connectors.clone();
+    if routes_applied {
+        in_force.delivery.routes = fresh.delivery.routes.clone();
+    }
     tracing::info!(
         reloaded = RELOADED,
         failed = ?failed,
@@ -354,6 +374,9 @@ fn changed_sections(old: &Effective, new: &Effective) -> Vec<String> {
             if let Some(access) = map.get_mut("access").and_then(|a| a.as_object_mut()) {
                 access.remove("connectors");
             }
+            if let Some(delivery) = map.get_mut("delivery").and_then(|a| a.as_object_mut()) {
+                delivery.remove("routes");
+            }
         }
         v.as_object().cloned().unwrap_or_default()
     };
@@ -369,13 +392,11 @@ async fn start_delivery(
     spool: Spool,
     clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
-) -> Result<(tokio::task::JoinHandle<()>, usize, Arc<dyn authrelay_core::QueueCounter>), CliError> {
+) -> Result<(tokio::task::JoinHandle<()>, usize, authrelay_delivery::QueueManager), CliError> {
     let directory = crate::store::open(config, crate::store::Opener::Server).await?;
     let manager = authrelay_delivery::QueueManager::new(spool, directory, config.delivery.clone(), clock)
         .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.
     let queued = manager.queued();
-    // The admin center asks the manager for the queue's counts instead of scanning the spool.
-    let counter: Arc<dyn authrelay_core::QueueCounter> = Arc::new(manager.clone());
-    Ok((tokio::spawn(manager.run(shutdown)), queued, counter))
+    Ok((tokio::spawn(manager.clone().run(shutdown)), queued, manager))
 }

@@ -203,6 +203,68 @@ fn authrelay_reload_applies_limits_to_new_sessions_while_open_ones_keep_theirs()
     assert!(log.contains("not_reloaded") && log.contains("listen, hostname, data_dir"), "{log}");
 }
 
+/// A child process killed when the test ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn authrelay_reload_applies_routes_to_the_next_delivery() {
+    let work = tempfile::tempdir().unwrap();
+    let (port_file, lines) = (work.path().join("sink.port"), work.path().join("lines"));
+    let _sink = Reaped(
+        Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/raw_sink.py"))
+            .arg(&port_file)
+            .arg(&lines)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            break p.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "raw sink did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // First the route points at a closed port: the message waits in the queue.
+    let route = |port: &str| {
+        format!("[delivery]\nscan_interval_ms = 100\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"opportunistic\"\n")
+    };
+    let server = TestServer::start_with_tables(Default::default(), &route("1"));
+    server.open_contoso();
+    let send = || {
+        let out = client(&server, &["load", &server.submission.port().to_string(), USER, common::PASSWORD, "1"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("ACK "), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    send();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(std::fs::read_to_string(&lines).unwrap_or_default().is_empty(), "nothing reaches the sink yet");
+    assert!(server.ok(&["queue", "list"]).contains("1 message"), "{}", server.logs());
+
+    // The route now points at the sink; the next delivery takes it.
+    let config_path = server.dir.path().join("authrelay.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, text.replace(&route("1"), &route(&port))).unwrap();
+    let said = server.ok(&["reload"]);
+    assert!(said.contains("routes") && !said.contains("restart"), "{said}");
+    send();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&lines).unwrap_or_default().contains("MAIL FROM:<scanner@contoso.com>") {
+        assert!(Instant::now() < deadline, "no delivery over the reloaded route: {}", server.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn authrelay_reload_without_a_server_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -233,6 +233,15 @@ impl QueueManager {
     }
 
     /// Messages in the schedule (after the startup scan: everything queued).
+    /// A reload's `[[routes]]` (crates/authrelay/src/serve.rs): deliveries that start after it
+    /// use them. On an error (an unreadable `ca_file`, say) the routes in force stay.
+    pub fn set_routes(&self, routes: Vec<crate::config::Route>) -> Result<(), String> {
+        self.inner.outbound.set_routes(routes)?;
+        // Suspended destinations are keyed by route index, which the new list may reorder.
+        self.inner.unreachable.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        Ok(())
+    }
+
     pub fn queued(&self) -> usize {
         self.inner.schedule.lock().unwrap().due.len()
     }
@@ -492,9 +501,11 @@ impl Inner {
         let mut results: Vec<(usize, Attempt)> = vec![];
         let mut local: Vec<usize> = vec![];
         let mut groups: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
+        // One route table for the whole attempt, even if a reload replaces it meanwhile.
+        let table = self.outbound.routes();
         for i in due {
             let address = state.recipients[i].address.clone();
-            match self.destination(&address).await {
+            match self.destination(&table, &address).await {
                 Ok(Destination::Local) => local.push(i),
                 Ok(Destination::Remote(route, key)) => groups.entry((route, key)).or_default().push(i),
                 Ok(Destination::Unrouted) => results.push((
@@ -547,7 +558,7 @@ impl Inner {
             let mut outgoing = self.dkim_signatures(&envelope, &message);
             outgoing.extend_from_slice(&message);
             for ((route_index, key), members) in groups {
-                let route = &self.config.routes[route_index];
+                let route = &table.routes[route_index];
                 let recipients: Vec<String> = members.iter().map(|i| state.recipients[*i].address.clone()).collect();
                 let domain = if key.is_empty() { domain_of(&recipients[0]) } else { key };
                 let job = Job {
@@ -557,7 +568,7 @@ impl Inner {
                     smtputf8: envelope.smtputf8,
                     body_8bit: envelope.body_8bit,
                 };
-                let attempts = self.outbound.deliver(route_index, route, &domain, &job).await;
+                let attempts = self.outbound.deliver(&table, route_index, &domain, &job).await;
                 let destination = if matches!(route.kind, RouteKind::Mx) { "mx" } else { "smarthost" };
                 for attempt in &attempts {
                     count_delivery(destination, attempt.outcome);
@@ -668,11 +679,11 @@ impl Inner {
         delay + delay * spread as i64 / 2000
     }
 
-    async fn destination(&self, address: &str) -> Result<Destination, String> {
+    async fn destination(&self, table: &crate::outbound::RouteTable, address: &str) -> Result<Destination, String> {
         let domain = domain_of(address);
         match self.directory.hosts_domain(&domain).await {
             Ok(true) => Ok(Destination::Local),
-            Ok(false) => Ok(match self.config.route_for(&domain) {
+            Ok(false) => Ok(match table.route_for(&domain) {
                 Some((i, route)) => {
                     Destination::Remote(i, if matches!(route.kind, RouteKind::Mx) { domain } else { String::new() })
                 }

@@ -51,12 +51,10 @@ pub struct Outbound {
     command_timeout: Duration,
     mx_port: u16,
     resolver: Option<TokioResolver>,
-    /// Verifying connector per route (public roots plus the route's `ca_file`).
-    verified: Vec<TlsConnector>,
+    /// The routes and what each needs (replaced whole by a reload, `set_routes`).
+    table: std::sync::RwLock<Arc<RouteTable>>,
     /// For opportunistic TLS: encrypts, verifies nothing (RFC 7435).
     unverified: TlsConnector,
-    /// Per route: the OAuth token source of an `auth = "xoauth2"` smarthost.
-    tokens: Vec<Option<Arc<authrelay_oauth::TokenSource>>>,
     /// Idle connections, ready for the next message to the same destination.
     pool: Arc<ConnectionPool>,
     /// Set while the task closing expired idle connections runs.
@@ -148,13 +146,22 @@ impl Connection {
 /// How long QUIT may take before the connection is simply dropped.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 
-impl Outbound {
-    /// Builds the TLS connectors and the resolver; errors name the setting at fault.
-    pub fn new(config: &DeliveryConfig) -> Result<Outbound, String> {
+/// `[[routes]]` with what each needs to connect: a verifying TLS connector (public roots plus
+/// the route's `ca_file`) and, for an XOAUTH2 smarthost, its token source. One attempt uses one
+/// table from start to end, so a reload never mixes two route lists within a message.
+pub struct RouteTable {
+    pub routes: Vec<Route>,
+    verified: Vec<TlsConnector>,
+    tokens: Vec<Option<Arc<authrelay_oauth::TokenSource>>>,
+}
+
+impl RouteTable {
+    /// Errors name the setting at fault.
+    pub fn new(routes: Vec<Route>) -> Result<RouteTable, String> {
         let provider = tls::provider();
         let mut verified = vec![];
         let mut tokens = vec![];
-        for route in &config.routes {
+        for route in &routes {
             tokens.push(match &route.kind {
                 RouteKind::Smarthost(Smarthost { oauth: Some(o), ca_file, .. }) => Some(Arc::new(
                     authrelay_oauth::TokenSource::new((**o).clone(), ca_file.as_deref())
@@ -180,6 +187,19 @@ impl Outbound {
                 .with_no_client_auth();
             verified.push(TlsConnector::from(Arc::new(tls)));
         }
+        Ok(RouteTable { routes, verified, tokens })
+    }
+
+    /// The first route for `domain` (first match wins), with its index.
+    pub fn route_for(&self, domain: &str) -> Option<(usize, &Route)> {
+        self.routes.iter().enumerate().find(|(_, r)| r.domains.iter().any(|d| d == "*" || *d == domain))
+    }
+}
+
+impl Outbound {
+    /// Builds the TLS connectors and the resolver; errors name the setting at fault.
+    pub fn new(config: &DeliveryConfig) -> Result<Outbound, String> {
+        let table = RouteTable::new(config.routes.clone())?;
         let unverified = tls::opportunistic();
 
         let resolver = if config.nameservers.is_empty() {
@@ -209,13 +229,25 @@ impl Outbound {
             command_timeout: config.command_timeout,
             mx_port: config.mx_port,
             resolver,
-            verified,
+            table: std::sync::RwLock::new(Arc::new(table)),
             unverified: TlsConnector::from(Arc::new(unverified)),
-            tokens,
             pool: Arc::new(Pool::new(config.connection_idle, config.concurrency, config.messages_per_connection)),
             reaper: Arc::new(AtomicBool::new(false)),
             resolved: Default::default(),
         })
+    }
+
+    /// The route table in force.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A reload's `[[routes]]`: attempts that start after it use them; an attempt under way
+    /// finishes with the table it started with. On an error the routes in force stay.
+    pub fn set_routes(&self, routes: Vec<Route>) -> Result<(), String> {
+        let table = RouteTable::new(routes)?;
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        Ok(())
     }
 
     /// The smarthost's addresses: from the last minute's lookup, else resolved now. Failed
@@ -234,7 +266,8 @@ impl Outbound {
 
     /// Delivers `job` by `route` (index `route_index` in the config) for recipients of `domain`.
     /// Returns one attempt per recipient, in order.
-    pub async fn deliver(&self, route_index: usize, route: &Route, domain: &str, job: &Job<'_>) -> Vec<Attempt> {
+    pub async fn deliver(&self, table: &RouteTable, route_index: usize, domain: &str, job: &Job<'_>) -> Vec<Attempt> {
+        let route = &table.routes[route_index];
         let targets = match &route.kind {
             RouteKind::Smarthost(s) => match self.smarthost_addrs(&s.host, s.port).await {
                 Ok(addrs) => vec![(s.host.clone(), addrs)],
@@ -283,7 +316,7 @@ impl Outbound {
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                match self.session(tcp, route_index, route, &host).await {
+                match self.session(tcp, table, route_index, &host).await {
                     Ok(conn) => match self.transaction(conn, &host, job, false).await {
                         Ended::Done(attempts, conn) => {
                             self.give_back(key, conn, 1);
@@ -413,13 +446,14 @@ impl Outbound {
     async fn session(
         &self,
         tcp: TcpStream,
+        table: &RouteTable,
         route_index: usize,
-        route: &Route,
         host: &str,
     ) -> Result<Connection, SetupFailure> {
+        let route = &table.routes[route_index];
         let (mode, tls_name, login) = match &route.kind {
             RouteKind::Smarthost(s) => {
-                let login = match (&s.user, &s.password, &self.tokens[route_index]) {
+                let login = match (&s.user, &s.password, &table.tokens[route_index]) {
                     // XOAUTH2 with a token from the client-credentials grant (cached, renewed
                     // before it expires); a token endpoint that refuses is the admin's to fix.
                     (Some(u), _, Some(source)) => match source.token().await {
@@ -434,7 +468,7 @@ impl Outbound {
             RouteKind::Mx => (TlsMode::Opportunistic, host.to_string(), None),
         };
         let name = tls::server_name(&tls_name).map_err(|e| HostFailure(format!("{host}: {e}")))?;
-        let verified = &self.verified[route_index];
+        let verified = &table.verified[route_index];
         let t = self.command_timeout;
         let mut wire = authrelay_transport::Connection::new(Stream::Plain(tcp));
         let mut conn = if mode == TlsMode::Implicit {
@@ -841,7 +875,7 @@ mod tests {
         (Outbound::new(&config).unwrap(), route)
     }
 
-    async fn send(o: &Outbound, route: &Route, to: &[&str]) -> Vec<crate::Outcome> {
+    async fn send(o: &Outbound, _route: &Route, to: &[&str]) -> Vec<crate::Outcome> {
         let recipients: Vec<String> = to.iter().map(|s| s.to_string()).collect();
         let job = Job {
             from: "printer@contoso.com",
@@ -850,7 +884,7 @@ mod tests {
             smtputf8: false,
             body_8bit: false,
         };
-        o.deliver(0, route, "example.net", &job).await.into_iter().map(|a| a.outcome).collect()
+        o.deliver(&o.routes(), 0, "example.net", &job).await.into_iter().map(|a| a.outcome).collect()
     }
 
     use crate::Outcome::{Delivered, Perm};
