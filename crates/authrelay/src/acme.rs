@@ -187,7 +187,7 @@ async fn run(
                 match outcome.and_then(|not_after| current.reload(&p.cert, &p.key).map(|_| not_after)) {
                     Ok(not_after) => {
                         crate::metrics::certificate_served(&p.cert);
-                        let expires = crate::output::when(Some(not_after));
+                        let expires = crate::output::when(authrelay_i18n::Lang::En, Some(not_after));
                         tracing::info!(domains = ?acme.domains, expires = %expires, "acme: certificate obtained and swapped in; new connections get it, open sessions keep theirs");
                         status.not_after = Some(not_after);
                         status.last_success = Some(self::now());
@@ -204,7 +204,7 @@ async fn run(
                         status.last_error = Some(error.clone());
                         status.next_attempt = Some(self::now() + backoff.as_secs() as i64);
                         status.write(&data_dir);
-                        let served = crate::tls::read_facts(&p.cert).map(|f| crate::output::when(Some(f.not_after)));
+                        let served = crate::tls::read_facts(&p.cert).map(|f| crate::output::when(authrelay_i18n::Lang::En, Some(f.not_after)));
                         if status.consecutive_failures >= FAILING_AFTER {
                             tracing::error!(failures = status.consecutive_failures, retry_in_secs = backoff.as_secs(), served_certificate_expires = ?served, %error, "acme: certificate renewal keeps failing");
                         } else {

@@ -138,9 +138,9 @@ fn cert_show(effective: &Effective, json: bool, lang: Lang) -> Result<(), CliErr
             "cert-acme-status",
             &[
                 ("failures", Arg::from(s.consecutive_failures as i64)),
-                ("attempt", Arg::from(when(s.last_attempt).as_str())),
-                ("success", Arg::from(when(s.last_success).as_str())),
-                ("next", Arg::from(when(s.next_attempt).as_str())),
+                ("attempt", Arg::from(when(lang, s.last_attempt).as_str())),
+                ("success", Arg::from(when(lang, s.last_success).as_str())),
+                ("next", Arg::from(when(lang, s.next_attempt).as_str())),
                 ("error", Arg::from(error.as_str())),
             ],
         );

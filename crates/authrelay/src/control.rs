@@ -109,7 +109,7 @@ pub async fn cert_renew(effective: &Effective, wait: u64, lang: Lang) -> Result<
             status.filter(|s| s.last_attempt.is_some_and(|a| a >= asked) && !paths.renew_requested.exists())
         {
             if s.last_success.is_some_and(|t| t >= asked) {
-                say(lang, "cert-renew-done", &[("until", Arg::from(when(s.not_after).as_str()))]);
+                say(lang, "cert-renew-done", &[("until", Arg::from(when(lang, s.not_after).as_str()))]);
                 return Ok(());
             }
             if s.last_error.is_some() && s.consecutive_failures > 0 {
