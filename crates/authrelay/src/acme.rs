@@ -204,7 +204,8 @@ async fn run(
                         status.last_error = Some(error.clone());
                         status.next_attempt = Some(self::now() + backoff.as_secs() as i64);
                         status.write(&data_dir);
-                        let served = crate::tls::read_facts(&p.cert).map(|f| crate::output::when(authrelay_i18n::Lang::En, Some(f.not_after)));
+                        let served = crate::tls::read_facts(&p.cert)
+                            .map(|f| crate::output::when(authrelay_i18n::Lang::En, Some(f.not_after)));
                         if status.consecutive_failures >= FAILING_AFTER {
                             tracing::error!(failures = status.consecutive_failures, retry_in_secs = backoff.as_secs(), served_certificate_expires = ?served, %error, "acme: certificate renewal keeps failing");
                         } else {
