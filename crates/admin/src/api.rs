@@ -274,7 +274,7 @@ async fn create_session(
     Body(req): Body<SignInRequest>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let ip = listener::client_ip(&info);
+    let ip = listener::client_ip(&info, &headers, &state.config.trusted_proxies);
     let (id, session, stage) = auth::sign_in(&state, &ip, &req.address, &req.password, req.totp.as_deref())
         .await
         .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
@@ -343,9 +343,14 @@ async fn session_totp(
     if session.mfa_done {
         return Err(ApiError::new(StatusCode::CONFLICT, "totp-not-pending", lang, "api-err-totp-not-pending", &[]));
     }
-    auth::second_factor(&state, &listener::client_ip(&info), &session, &req.code)
-        .await
-        .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
+    auth::second_factor(
+        &state,
+        &listener::client_ip(&info, &headers, &state.config.trusted_proxies),
+        &session,
+        &req.code,
+    )
+    .await
+    .map_err(|r| ApiError::new(r.status, r.code, lang, r.id, &[]))?;
     Ok(Json(session_body(&session.admin, &session.csrf, "signed-in", session.expires_at)))
 }
 

@@ -26,6 +26,9 @@ pub struct AdminConfig {
     pub signin_window: Duration,
     /// Host names accepted in the Host header besides `localhost` and IP literals.
     pub allowed_hosts: Vec<String>,
+    /// Load balancers whose X-Forwarded-For / Forwarded headers name the client
+    /// (`listen.trusted_proxies`); everyone else's headers are ignored.
+    pub trusted_proxies: Vec<authrelay_core::Cidr>,
     /// The server's limits, for the Troubleshooter's `limits` check.
     pub doctor_limits: authrelay_troubleshoot::doctor::Limits,
     /// How devices reach the SMTP listeners, for the import's setup sheets.
@@ -68,6 +71,7 @@ impl AdminConfig {
             signin_failures: 5,
             signin_window: Duration::from_secs(15 * 60),
             allowed_hosts: vec![],
+            trusted_proxies: vec![],
             doctor_limits: authrelay_troubleshoot::doctor::Limits::default(),
             smtp_server: None,
             queue: None,

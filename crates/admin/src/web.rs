@@ -421,7 +421,15 @@ async fn signin_post(
     Form(f): Form<SignInForm>,
 ) -> Response {
     let lang = lang_of(&headers);
-    match auth::sign_in(&state, &listener::client_ip(&info), &f.address, &f.password, None).await {
+    match auth::sign_in(
+        &state,
+        &listener::client_ip(&info, &headers, &state.config.trusted_proxies),
+        &f.address,
+        &f.password,
+        None,
+    )
+    .await
+    {
         Ok((id, _session, stage)) => {
             let to = if stage == auth::Stage::Done { "/" } else { "/signin/totp" };
             let cookie =
@@ -482,7 +490,14 @@ async fn totp_post(
     if session.mfa_done {
         return Redirect::to("/").into_response();
     }
-    match auth::second_factor(&state, &listener::client_ip(&info), &session, &f.code).await {
+    match auth::second_factor(
+        &state,
+        &listener::client_ip(&info, &headers, &state.config.trusted_proxies),
+        &session,
+        &f.code,
+    )
+    .await
+    {
         Ok(()) => Redirect::to("/").into_response(),
         Err(r) => totp_form(&state, &headers, Some(t(lang, r.id, &[])), r.status).await,
     }

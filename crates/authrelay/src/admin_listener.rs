@@ -12,15 +12,17 @@ pub struct Live {
 }
 
 /// Starts the admin center when configured; `None` when `[admin] listen = ""`.
+/// `effective` gives the `[admin]` settings, the limits the Troubleshooter checks against and
+/// the load balancers whose forwarding headers name the client (`listen.trusted_proxies`).
 pub async fn start(
-    admin: &authrelay_config::admin::Admin,
+    effective: &authrelay_config::Effective,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     directory: crate::store::Dir,
     spool: authrelay_spool::Spool,
     live: Live,
-    limits: &authrelay_config::Limits,
     smtp_server: authrelay_migrate::sheet::Server,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
+    let (admin, limits) = (&effective.admin, &effective.limits);
     let Some(listen) = admin.listen else { return Ok(None) };
     let mut config = authrelay_admin::AdminConfig::new(listen);
     // The Troubleshooter's limits check uses the same values as `authrelay doctor`.
@@ -42,6 +44,7 @@ pub async fn start(
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();
+    config.trusted_proxies = effective.listen.trusted_proxies.clone();
     if admin.tls {
         config.tls = tls;
     }

@@ -52,12 +52,11 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         .map(|acme| crate::acme::spawn(acme, config.data_dir.clone(), current_cert.clone(), shutdown.clone()));
     // The admin center shares the database and the queue with the SMTP side.
     let admin = crate::admin_listener::start(
-        &config.admin,
+        &config,
         Some(tls.clone()),
         directory.clone(),
         spool.clone(),
         crate::admin_listener::Live { queue: counter, metrics, data_dir: config.data_dir.clone() },
-        &config.limits,
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
             host: config.hostname.clone(),
