@@ -18,9 +18,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use authrelay_core::Cidr;
+use authrelay_core::{Cidr, QueueId};
+use authrelay_delivery::state::{StateStore, Status as DeliveryStatus};
 use authrelay_directory::DeviceCredential;
 use authrelay_ops::{DeviceCredentialSpec, OrgEdit, Permission, Role, UserEdit};
+use authrelay_spool::{QueuedMessage, Spool, SpoolError};
 
 use crate::auth::{self, ApiCaller, Caller};
 use crate::http::{self, lang_of, ApiError, Body, OrApi, Params, PathArgs};
@@ -72,6 +74,10 @@ pub fn routes() -> Api {
         .add("get", "/api/signins", get(signins))
         .add("get", "/api/reports/smtp-auth-clients", get(smtp_auth_report))
         .add("get", "/api/queue", get(queue))
+        .add("delete", "/api/queue/{id}", delete(queue_delete))
+        .add("post", "/api/queue/{id}/retry", post(queue_retry))
+        .add("post", "/api/queue/{id}/hold", post(queue_hold))
+        .add("post", "/api/queue/{id}/release", post(queue_release))
         .add("get", "/api/audit", get(audit))
         .add("get", "/api/admins", get(list_admins))
         .add("post", "/api/admins", post(create_admin))
@@ -821,42 +827,212 @@ pub struct QueueView {
 /// Most queued messages listed (the count covers all).
 const QUEUE_LIST: usize = 500;
 
-/// The listing reads every queue file: it runs on a blocking thread, never on the runtime.
+/// Delivery's state store beside the spool (`<data_dir>/delivery`, where `authrelay queue`
+/// reads it); the server moved any older layout there when it started.
+fn delivery_store(spool: &Spool) -> std::io::Result<StateStore> {
+    let data_dir = spool.root().parent().unwrap_or(spool.root());
+    StateStore::open(&authrelay_delivery::state::delivery_dir(data_dir), None)
+}
+
+fn now_ms() -> i64 {
+    now().saturating_mul(1000)
+}
+
+/// One queued message with its delivery state as `authrelay queue list --json` and `queue show`
+/// tell it: the state word, when it is next tried, and per recipient its status, attempts,
+/// next try and the far side's last reply. Times are unix seconds like `queued_at`.
+fn queue_entry(m: &QueuedMessage, store: Option<&StateStore>, now_ms: i64) -> Value {
+    let (word, delivery) = store.map_or(("new", None), |s| s.describe(&m.id, now_ms));
+    let secs = |ms: i64| ms.div_euclid(1000);
+    let recipients: Vec<Value> = match &delivery {
+        Some(d) => d
+            .recipients
+            .iter()
+            .map(|r| {
+                let pending = r.status == DeliveryStatus::Pending;
+                json!({
+                    "address": r.address,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "next_attempt_at": pending.then(|| secs(r.next_attempt.max(d.not_before))),
+                    "last_attempt_at": r.last_attempt.map(secs),
+                    "last_reply": r.last_reply,
+                })
+            })
+            .collect(),
+        None => m
+            .envelope
+            .rcpt_to
+            .iter()
+            .map(|a| {
+                json!({ "address": a, "status": "pending", "attempts": 0, "next_attempt_at": null,
+                        "last_attempt_at": null, "last_reply": null })
+            })
+            .collect(),
+    };
+    json!({
+        "id": m.id.to_string(),
+        "queued_at": m.queued_at,
+        "time": rfc3339(m.queued_at),
+        "size": m.size,
+        "mail_from": m.envelope.mail_from,
+        "rcpt_to": m.envelope.rcpt_to,
+        "auth_user": m.envelope.auth_user,
+        "state": word,
+        "attempts": delivery.as_ref().map_or(0, |d| d.recipients.iter().map(|r| r.attempts).max().unwrap_or(0)),
+        "next_attempt_at": delivery.as_ref().and_then(|d| d.next_due()).filter(|_| word != "held").map(secs),
+        "recipients": recipients,
+    })
+}
+
+/// The listing reads every queue file and its state: it runs on a blocking thread, never on
+/// the runtime.
 pub async fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
     let Some(spool) = state.spool.clone() else {
         return Ok(QueueView { count: 0, total_bytes: 0, oldest_queued_at: None, corrupt: 0, messages: vec![] });
     };
-    let scan = tokio::task::spawn_blocking(move || spool.scan())
-        .await
-        .map_err(|e| ApiError::storage(lang, e))?
-        .map_err(|e| ApiError::storage(lang, e))?;
-    Ok(QueueView {
-        count: scan.messages.len(),
-        total_bytes: scan.messages.iter().map(|m| m.size).sum(),
-        oldest_queued_at: scan.messages.iter().map(|m| m.queued_at).min(),
-        corrupt: scan.corrupt.len(),
-        messages: scan
-            .messages
-            .iter()
-            .take(QUEUE_LIST)
-            .map(|m| {
-                json!({
-                    "id": m.id.to_string(),
-                    "queued_at": m.queued_at,
-                    "time": rfc3339(m.queued_at),
-                    "size": m.size,
-                    "mail_from": m.envelope.mail_from,
-                    "rcpt_to": m.envelope.rcpt_to,
-                    "auth_user": m.envelope.auth_user,
-                })
-            })
-            .collect(),
+    tokio::task::spawn_blocking(move || {
+        let scan = spool.scan().map_err(|e| ApiError::storage(lang, e))?;
+        // Without a readable state store the messages are still listed, as `new`.
+        let store = delivery_store(&spool)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot read delivery state for the queue page"))
+            .ok();
+        let now = now_ms();
+        Ok(QueueView {
+            count: scan.messages.len(),
+            total_bytes: scan.messages.iter().map(|m| m.size).sum(),
+            oldest_queued_at: scan.messages.iter().map(|m| m.queued_at).min(),
+            corrupt: scan.corrupt.len(),
+            messages: scan.messages.iter().take(QUEUE_LIST).map(|m| queue_entry(m, store.as_ref(), now)).collect(),
+        })
     })
+    .await
+    .map_err(|e| ApiError::storage(lang, e))?
 }
 
 async fn queue(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<QueueView>, ApiError> {
     c.require(Permission::ReadQueue)?;
     Ok(Json(queue_view(&state, c.lang).await?))
+}
+
+/// What an admin can do to one queued message (the same as `authrelay queue retry|hold|release|delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAction {
+    Retry,
+    Hold,
+    Release,
+    Delete,
+}
+
+impl QueueAction {
+    /// The audit log's action.
+    fn audit_action(self) -> &'static str {
+        match self {
+            QueueAction::Retry => "queue.retry",
+            QueueAction::Hold => "queue.hold",
+            QueueAction::Release => "queue.release",
+            QueueAction::Delete => "queue.delete",
+        }
+    }
+
+    /// The `?done=` key of the queue page after it.
+    pub fn done_key(self) -> &'static str {
+        match self {
+            QueueAction::Retry => "queue-retry",
+            QueueAction::Hold => "queue-hold",
+            QueueAction::Release => "queue-release",
+            QueueAction::Delete => "queue-delete",
+        }
+    }
+}
+
+pub(crate) fn unknown_message(lang: Lang, id: &str) -> ApiError {
+    let id: String = id.chars().take(40).collect();
+    ApiError::new(StatusCode::NOT_FOUND, "unknown-message", lang, "api-err-queue-not-found", &[("id", Arg::Str(&id))])
+}
+
+/// Does `action` to the queued message `id` through the delivery state's marker files (the
+/// running queue manager reads them, as it does the CLI's), and writes the audit record with
+/// the message's state before and after.
+pub async fn queue_act(state: &SharedState, c: &Caller, id: &str, action: QueueAction) -> Result<(), ApiError> {
+    c.require(Permission::ManageQueue)?;
+    let lang = c.lang;
+    let Some(spool) = state.spool.clone() else { return Err(unknown_message(lang, id)) };
+    let qid = QueueId::parse(id).ok_or_else(|| unknown_message(lang, id))?;
+    let raw_id = id.to_string();
+    let owner = spool.clone();
+    let (store, before, after) = tokio::task::spawn_blocking(move || {
+        let store = delivery_store(&spool).map_err(|e| ApiError::storage(lang, e))?;
+        match spool.entry(&qid) {
+            Ok(_) => {}
+            Err(SpoolError::NotFound(_)) => return Err(unknown_message(lang, &raw_id)),
+            Err(e) => return Err(ApiError::storage(lang, e)),
+        }
+        let (before, _) = store.describe(&qid, now_ms());
+        let done = match action {
+            QueueAction::Retry => store.request_retry(&qid),
+            QueueAction::Hold => store.set_held(&qid, true),
+            QueueAction::Release => store.set_held(&qid, false),
+            QueueAction::Delete => return Ok((store, before, "-")),
+        };
+        done.map_err(|e| ApiError::storage(lang, e))?;
+        let after = store.describe(&qid, now_ms()).0;
+        Ok((store, before, after))
+    })
+    .await
+    .map_err(|e| ApiError::storage(lang, e))??;
+    if action == QueueAction::Delete {
+        // The owner's way: a message still held in memory goes through the journal, and this
+        // returns once the deletion is durable (a crash must not bring it back to be delivered).
+        let qid = QueueId::parse(id).ok_or_else(|| unknown_message(lang, id))?;
+        match owner.remove_async(&qid).await {
+            Ok(()) | Err(SpoolError::NotFound(_)) => {}
+            Err(e) => return Err(ApiError::storage(lang, e)),
+        }
+        tokio::task::spawn_blocking(move || store.remove(&qid))
+            .await
+            .map_err(|e| ApiError::storage(lang, e))?
+            .map_err(|e| ApiError::storage(lang, e))?;
+    }
+    state.ops.audit(&c.actor().name, action.audit_action(), id, before, after).await;
+    Ok(())
+}
+
+async fn queue_action(state: SharedState, c: Caller, id: String, action: QueueAction) -> Result<StatusCode, ApiError> {
+    queue_act(&state, &c, &id, action).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn queue_retry(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(id): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    queue_action(state, c, id, QueueAction::Retry).await
+}
+
+async fn queue_hold(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(id): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    queue_action(state, c, id, QueueAction::Hold).await
+}
+
+async fn queue_release(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(id): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    queue_action(state, c, id, QueueAction::Release).await
+}
+
+async fn queue_delete(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(id): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    queue_action(state, c, id, QueueAction::Delete).await
 }
 
 #[derive(Deserialize)]

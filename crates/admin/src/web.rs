@@ -68,6 +68,10 @@ pub fn routes() -> Router<SharedState> {
         .route("/reports/smtp-auth", get(report))
         .route("/reports/smtp-auth.csv", get(report_csv))
         .route("/queue", get(queue))
+        .route("/queue/{id}/retry", post(queue_retry))
+        .route("/queue/{id}/hold", post(queue_hold))
+        .route("/queue/{id}/release", post(queue_release))
+        .route("/queue/{id}/delete", get(queue_delete_confirm).post(queue_delete))
         .route("/audit", get(audit))
         .route("/admins", get(admins).post(admins_add))
         .route("/troubleshoot", get(troubleshoot))
@@ -111,6 +115,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "signins.html",
     "report.html",
     "queue.html",
+    "queue_delete.html",
     "audit.html",
     "admins.html",
     "message.html",
@@ -1099,11 +1104,50 @@ async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Q
         .into_response())
 }
 
-async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
+async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
     require(&state, &c, Permission::ReadQueue)?;
+    let done = notice(c.lang, &q);
     let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
     let oldest = q.oldest_queued_at.map(|at| web_time(c.lang, at));
-    Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest }))
+    let manage = c.may(Permission::ManageQueue);
+    Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest, manage, done }))
+}
+
+/// Retry, hold, release or delete one message, then back to the queue with what was done.
+async fn queue_do(state: SharedState, c: Caller, id: String, action: api::QueueAction) -> Page {
+    api::queue_act(&state, &c, &id, action).await.or_page(&state, &c)?;
+    Ok(back("/queue", action.done_key()))
+}
+
+async fn queue_retry(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<String>) -> Page {
+    queue_do(state, c, id, api::QueueAction::Retry).await
+}
+
+async fn queue_hold(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<String>) -> Page {
+    queue_do(state, c, id, api::QueueAction::Hold).await
+}
+
+async fn queue_release(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<String>) -> Page {
+    queue_do(state, c, id, api::QueueAction::Release).await
+}
+
+async fn queue_delete(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<String>) -> Page {
+    queue_do(state, c, id, api::QueueAction::Delete).await
+}
+
+/// Delete cannot be undone and sends no bounce: a page that says so and asks first (the form
+/// on the queue page only leads here).
+async fn queue_delete_confirm(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(id): Path<String>,
+) -> Page {
+    require(&state, &c, Permission::ManageQueue)?;
+    let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
+    let Some(m) = q.messages.into_iter().find(|m| m["id"] == id.as_str()) else {
+        return Err(error_page(&state, &c, api::unknown_message(c.lang, &id)));
+    };
+    Ok(page(&state, &c, "queue_delete.html", "queue", context! { m => Value::from_serialize(&m) }))
 }
 
 async fn audit(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
@@ -1469,6 +1513,12 @@ mod tests {
             name => "Contoso", domains => vec!["contoso.com"], security_defaults => "on", smtp_auth => "disabled",
             app_passwords => "blocked", created_at => 0,
         };
+        let queued = context! {
+            id => "0123456789ABCDEF0123", queued_at => 0, size => 10, mail_from => "", rcpt_to => vec!["a@example.org"],
+            auth_user => "scanner@contoso.com", state => "deferred", attempts => 1, next_attempt_at => 3600,
+            recipients => vec![context! { address => "a@example.org", status => "pending", attempts => 1,
+                                          next_attempt_at => 3600, last_reply => "connection refused" }],
+        };
         for lang in Lang::ALL {
             for (name, _) in TEMPLATES {
                 // base.html is only extended; import_done.html is a fragment above the setup sheets.
@@ -1483,7 +1533,8 @@ mod tests {
                                       queue => true, audit => true, admins => true },
                     user => user.clone(), org => org.clone(), link => "x", tab => "mail", users => vec![user.clone()],
                     links => vec!["x"], orgs => Vec::<String>::new(), rows => Vec::<String>::new(), days => 7, hours => 24,
-                    q => context! { count => 0, total_bytes => 0, corrupt => 0, messages => Vec::<String>::new() },
+                    q => context! { count => 1, total_bytes => 10, corrupt => 0, messages => vec![queued.clone()] },
+                    m => queued.clone(), manage => true,
                     admins => Vec::<String>::new(), tokens => Vec::<String>::new(), roles => Vec::<String>::new(),
                     app_passwords => Vec::<String>::new(), org_smtp_auth => "disabled", enroll => true,
                     secret => "ABC", qr => Value::from_safe_string("<svg></svg>".into()), title => "t", message => "m",

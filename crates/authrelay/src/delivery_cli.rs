@@ -29,24 +29,12 @@ fn now_ms() -> i64 {
 
 /// The state word of one message (`new` before the manager has seen it).
 fn state_word(store: &StateStore, id: &QueueId) -> (&'static str, Option<MessageState>) {
-    let held = store.is_held(id);
-    match store.load(id).ok().flatten() {
-        Some(s) => (s.summary(held, now_ms()), Some(s)),
-        None if held => ("held", None),
-        None => ("new", None),
-    }
+    store.describe(id, now_ms())
 }
 
 /// The message of a queue state word (`MessageState::summary`, "held", "new").
 pub(crate) fn state_id(word: &str) -> &'static str {
-    match word {
-        "active" => "queue-state-active",
-        "deferred" => "queue-state-deferred",
-        "held" => "queue-state-held",
-        "throttled" => "queue-state-throttled",
-        "done" => "queue-state-done",
-        _ => "queue-state-new",
-    }
+    authrelay_i18n::values::queue_state_id(word).unwrap_or("queue-state-new")
 }
 
 fn label(lang: Lang, word: &str) -> String {

@@ -1027,3 +1027,183 @@ fn oversized_requests_and_unknown_hosts_are_refused_unread() {
         assert_eq!(raw(addr, &head, b"").0, status, "{host}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The queue: why mail is stuck, and what an admin can do about it
+
+/// A form post of the web admin center with the session's cookie and CSRF token.
+fn web_post(client: &Client, path: &str) -> Response {
+    let cookie = format!("ar_session={}", client.cookie.as_deref().unwrap());
+    let form = format!("csrf={}", client.csrf.as_deref().unwrap());
+    request(
+        client.addr,
+        "POST",
+        path,
+        &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept-Language", client.lang)],
+        Some(&form),
+    )
+}
+
+fn web_get(client: &Client, path: &str) -> Response {
+    let cookie = format!("ar_session={}", client.cookie.as_deref().unwrap());
+    request(client.addr, "GET", path, &[("Cookie", &cookie), ("Accept-Language", client.lang)], None)
+}
+
+fn queue_list(server: &TestServer) -> Vec<Value> {
+    serde_json::from_str::<Value>(&server.ok(&["queue", "list", "--json"])).unwrap().as_array().unwrap().clone()
+}
+
+fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+/// A message for a route whose far side is down: the queue page and GET /api/queue show its
+/// state, attempts, next try and the connection error per recipient, in the admin's language;
+/// Retry now, Hold, Release and Delete (after its confirmation page) act on the real queue as
+/// `authrelay queue list --json` sees it, need `manage-queue` and are audited.
+#[test]
+fn the_queue_shows_why_mail_waits_and_retry_hold_release_delete_act_on_it() {
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // One attempt, then an hour's wait: only a retry request makes a second attempt.
+    let tables = format!(
+        "[delivery]\nscan_interval_ms = 100\nfirst_retry_secs = 3600\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = {down}\ntls = \"opportunistic\"\n"
+    );
+    let server = TestServer::start_with_tables(common::Options::default(), &tables);
+    server.open_contoso();
+    for role in ["global", "exchange", "reports"] {
+        add_admin(&server, &format!("{role}-admin@contoso.com"), role);
+    }
+    let sent = std::process::Command::new("swaks")
+        .args(["--server", &server.submission.to_string(), "--tls", "--auth", "LOGIN"])
+        .args(["--auth-user", "scanner@contoso.com", "--auth-password", PASSWORD])
+        .args(["--from", "scanner@contoso.com", "--to", "frontdesk@down.example", "--timeout", "20"])
+        .output()
+        .expect("swaks");
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("250"), "{}", String::from_utf8_lossy(&sent.stdout));
+    assert!(
+        wait_for(20, || queue_list(&server).first().is_some_and(|m| m["state"] == "deferred")),
+        "{}",
+        server.logs()
+    );
+    let id = queue_list(&server)[0]["id"].as_str().unwrap().to_string();
+
+    // The API: the same facts as the CLI.
+    let exchange = signed_in(&server, "exchange");
+    let q = exchange.get("/api/queue").json();
+    let m = &q["messages"][0];
+    assert_eq!(
+        (m["id"].as_str(), m["state"].as_str(), m["attempts"].as_i64()),
+        (Some(id.as_str()), Some("deferred"), Some(1)),
+        "{q}"
+    );
+    let r = &m["recipients"][0];
+    assert_eq!(
+        (r["address"].as_str(), r["status"].as_str(), r["attempts"].as_i64()),
+        (Some("frontdesk@down.example"), Some("pending"), Some(1)),
+        "{q}"
+    );
+    assert!(r["last_reply"].as_str().unwrap().contains("refused"), "{q}");
+    assert!(m["next_attempt_at"].as_i64().unwrap() > unix_now() as i64 + 3000, "next try an hour out: {q}");
+
+    // The page, in Korean: state and recipient status as words of the catalogue, the attempts,
+    // the last reply, and the action forms.
+    let ko = Client { lang: "ko", ..exchange.clone() };
+    let page = web_get(&ko, "/queue");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = page
+        .body
+        .split(&format!("id=\"msg-{id}\""))
+        .nth(1)
+        .expect("the message's row")
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(row.contains("지연됨"), "deferred in Korean: {row}");
+    assert!(row.contains("대기 중") && row.contains("시도 1회"), "{row}");
+    assert!(row.contains("class=\"last-reply\"") && row.contains("refused"), "{row}");
+    for action in ["retry", "hold", "delete"] {
+        assert!(row.contains(&format!("action=\"/queue/{id}/{action}\"")), "{action}: {row}");
+    }
+    // A reader without manage-queue sees no actions and is refused them, on the page and the API.
+    let reports = signed_in(&server, "reports");
+    assert_eq!(reports.call("POST", &format!("/api/queue/{id}/hold"), None).status, 403);
+    let global = signed_in(&server, "global");
+    assert_eq!(exchange.call("POST", "/api/queue/00000000000000000000/hold", None).code(), "unknown-message");
+
+    // Retry now: a second attempt, an hour early.
+    let r = web_post(&exchange, &format!("/queue/{id}/retry"));
+    assert_eq!((r.status, r.header("location")), (303, Some("/queue?done=queue-retry")), "{}", r.body);
+    assert!(
+        wait_for(15, || queue_list(&server)[0]["recipients"][0]["attempts"] == 2),
+        "{}",
+        server.ok(&["queue", "show", &id])
+    );
+    // Without the CSRF token nothing happens.
+    let cookie = format!("ar_session={}", exchange.cookie.as_deref().unwrap());
+    let r = request(
+        exchange.addr,
+        "POST",
+        &format!("/queue/{id}/hold"),
+        &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+        Some("csrf=0"),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(queue_list(&server)[0]["state"], "deferred");
+
+    // Hold, then Release (through the API).
+    assert_eq!(web_post(&exchange, &format!("/queue/{id}/hold")).status, 303);
+    assert_eq!(queue_list(&server)[0]["state"], "held");
+    let page = web_get(&exchange, "/queue?done=queue-hold").body;
+    assert!(
+        page.contains("The message is held") && page.contains(&format!("action=\"/queue/{id}/release\"")),
+        "{page}"
+    );
+    assert_eq!(global.call("POST", &format!("/api/queue/{id}/release"), None).status, 204);
+    assert_eq!(queue_list(&server)[0]["state"], "deferred");
+
+    // Delete asks first on a page of its own; only its form deletes.
+    let confirm = web_get(&exchange, &format!("/queue/{id}/delete"));
+    assert_eq!(confirm.status, 200);
+    assert!(
+        confirm.body.contains("no bounce") && confirm.body.contains(&format!("action=\"/queue/{id}/delete\"")),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(queue_list(&server).len(), 1, "showing the confirmation deletes nothing");
+    let r = web_post(&exchange, &format!("/queue/{id}/delete"));
+    assert_eq!((r.status, r.header("location")), (303, Some("/queue?done=queue-delete")));
+    assert!(queue_list(&server).is_empty());
+    assert_eq!(exchange.call("DELETE", &format!("/api/queue/{id}"), None).code(), "unknown-message");
+
+    // Each action is in the audit log with its actor and the state before and after.
+    let audit = global.get("/api/audit").json();
+    let entries: Vec<(String, String, String, String)> = audit
+        .as_array()
+        .or(audit["entries"].as_array())
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == id.as_str())
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("action"), s("actor"), s("before"), s("after"))
+        })
+        .collect();
+    // (The retry's own states depend on how soon the manager takes the request.)
+    assert!(entries.iter().any(|e| e.0 == "queue.retry" && e.1 == "exchange-admin@contoso.com"), "{entries:?}");
+    for (action, actor, before, after) in [
+        ("queue.hold", "exchange-admin@contoso.com", "deferred", "held"),
+        ("queue.release", "global-admin@contoso.com", "held", "deferred"),
+        ("queue.delete", "exchange-admin@contoso.com", "deferred", "-"),
+    ] {
+        let want = (action.to_string(), actor.to_string(), before.to_string(), after.to_string());
+        assert!(entries.contains(&want), "{want:?} in {entries:?}");
+    }
+}

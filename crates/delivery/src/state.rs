@@ -219,6 +219,17 @@ impl StateStore {
         fsync_dir(&self.retry)
     }
 
+    /// The state word of one message (`MessageState::summary`; `held` or `new` before the
+    /// manager has written a state) and its state, for `queue list|show` and the admin center.
+    pub fn describe(&self, id: &QueueId, now_ms: i64) -> (&'static str, Option<MessageState>) {
+        let held = self.is_held(id);
+        match self.load(id).ok().flatten() {
+            Some(s) => (s.summary(held, now_ms), Some(s)),
+            None if held => ("held", None),
+            None => ("new", None),
+        }
+    }
+
     /// True (once) if a retry was requested; the request is consumed.
     pub fn take_retry(&self, id: &QueueId) -> bool {
         fs::remove_file(self.retry.join(id.as_str())).is_ok()

@@ -129,6 +129,10 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("admin.sign-in-failed", "action-admin-sign-in-failed"),
     ("token.create", "action-token-create"),
     ("token.revoke", "action-token-revoke"),
+    ("queue.retry", "action-queue-retry"),
+    ("queue.hold", "action-queue-hold"),
+    ("queue.release", "action-queue-release"),
+    ("queue.delete", "action-queue-delete"),
 ];
 
 /// The message of an audit action, or `None` for an action this build does not know (a row
@@ -158,6 +162,9 @@ pub fn audit_value(lang: Lang, action: &str, raw: &str) -> String {
         "user.mfa" => parsed::<MfaState>(lang, raw),
         "org.language" => Lang::parse(raw).map(|l| t(lang, lang_id(l), &[])),
         "admin.create" | "admin.role" | "token.create" => role_id(raw).map(|id| t(lang, id, &[])),
+        "queue.retry" | "queue.hold" | "queue.release" | "queue.delete" => {
+            queue_state_id(raw).map(|id| t(lang, id, &[]))
+        }
         "token.revoke" => match raw {
             "live" => Some(t(lang, "value-token-live", &[])),
             "revoked" => Some(t(lang, "value-token-revoked", &[])),
@@ -252,6 +259,24 @@ const PROVIDERS: &[(&str, &str)] = &[
 const PERIODS: &[(&str, &str)] =
     &[("1", "period-1"), ("24", "period-24"), ("168", "period-168"), ("720", "period-720"), ("2160", "period-2160")];
 
+/// A queued message's state word (`MessageState::summary` in crates/delivery, `held`, `new`).
+const QUEUE_STATES: &[(&str, &str)] = &[
+    ("active", "queue-state-active"),
+    ("deferred", "queue-state-deferred"),
+    ("held", "queue-state-held"),
+    ("throttled", "queue-state-throttled"),
+    ("done", "queue-state-done"),
+    ("new", "queue-state-new"),
+];
+/// One recipient's delivery status (crates/delivery `state::Status`, as JSON spells it).
+const RECIPIENT_STATUSES: &[(&str, &str)] =
+    &[("pending", "queue-rcpt-pending"), ("delivered", "queue-rcpt-delivered"), ("failed", "queue-rcpt-failed")];
+
+/// The message of a queue state word, `None` for a word this build does not know.
+pub fn queue_state_id(word: &str) -> Option<&'static str> {
+    QUEUE_STATES.iter().find(|(w, _)| *w == word).map(|(_, id)| *id)
+}
+
 /// The kinds of value a template may show with `value(kind, raw)`.
 pub const KINDS: &[&str] = &[
     "security-defaults",
@@ -271,6 +296,8 @@ pub const KINDS: &[&str] = &[
     "provider",
     "period",
     "yes-no",
+    "queue-state",
+    "recipient-status",
 ];
 
 /// The message of a value given by its kind and raw spelling (as JSON and the database spell
@@ -304,6 +331,8 @@ pub fn by_kind(kind: &str, raw: &str) -> Option<&'static str> {
         "secret" => listed(SECRET_KINDS, raw),
         "provider" => listed(PROVIDERS, raw),
         "period" => listed(PERIODS, raw),
+        "queue-state" => listed(QUEUE_STATES, raw),
+        "recipient-status" => listed(RECIPIENT_STATUSES, raw),
         "yes-no" => match raw {
             "true" | "yes" => Some(yes_no(true)),
             "false" | "no" => Some(yes_no(false)),
@@ -343,7 +372,7 @@ pub fn every_value_id() -> Vec<&'static str> {
     all.extend(AUDIT_ACTIONS.iter().map(|(_, id)| *id));
     all.extend(ROLES.iter().map(|(_, id)| *id));
     all.extend(Lang::ALL.iter().map(|l| lang_id(*l)));
-    for table in [SECRET_KINDS, PROVIDERS, PERIODS] {
+    for table in [SECRET_KINDS, PROVIDERS, PERIODS, QUEUE_STATES, RECIPIENT_STATUSES] {
         all.extend(table.iter().map(|(_, id)| *id));
     }
     all

@@ -40,6 +40,8 @@ pub enum Permission {
     ReadSignins,
     ReadReports,
     ReadQueue,
+    /// Retry, hold, release and delete queued messages.
+    ManageQueue,
     ReadAudit,
     /// Create admins and see every admin's API tokens.
     ManageAdmins,
@@ -97,7 +99,7 @@ impl Role {
                     | ReadReports
                     | ReadAudit
             ),
-            Role::Exchange => matches!(p, ReadDirectory | ManageSmtpAuth | ReadQueue | ReadReports),
+            Role::Exchange => matches!(p, ReadDirectory | ManageSmtpAuth | ReadQueue | ManageQueue | ReadReports),
             Role::User => matches!(p, ReadDirectory | ManageUsers),
             Role::Reports => matches!(p, ReadDirectory | ReadSignins | ReadReports | ReadAudit),
         }
@@ -124,6 +126,7 @@ impl Permission {
         Permission::ReadSignins,
         Permission::ReadReports,
         Permission::ReadQueue,
+        Permission::ManageQueue,
         Permission::ReadAudit,
         Permission::ManageAdmins,
     ];
@@ -151,7 +154,7 @@ mod tests {
                     ReadAudit,
                 ],
             ),
-            (Role::Exchange, &[ReadDirectory, ManageSmtpAuth, ReadQueue, ReadReports]),
+            (Role::Exchange, &[ReadDirectory, ManageSmtpAuth, ReadQueue, ManageQueue, ReadReports]),
             (Role::User, &[ReadDirectory, ManageUsers]),
             (Role::Reports, &[ReadDirectory, ReadSignins, ReadReports, ReadAudit]),
         ];

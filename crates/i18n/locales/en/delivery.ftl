@@ -34,3 +34,6 @@ dsn-reply-quoted = The reply of the receiving side is quoted for each.
 dsn-remote-host = host { $host }
 dsn-last-attempt = last attempt { $time }
 dsn-english-follows = English
+queue-rcpt-pending = waiting
+queue-rcpt-delivered = delivered
+queue-rcpt-failed = failed

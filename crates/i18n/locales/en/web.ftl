@@ -354,3 +354,29 @@ value-sessions-ended = { $sessions ->
 }
 value-stage-password = Wrong password
 value-stage-totp = Wrong authenticator code
+
+# The queue page: state, attempts and last reply per recipient, and the actions on a message.
+web-queue-col-recipients = Recipients: state, attempts, next try, last reply
+web-queue-col-next = Next try
+web-queue-col-actions = Actions
+web-queue-attempts = { $count ->
+    [one] 1 attempt
+   *[other] { $count } attempts
+}
+web-queue-retry = Retry now
+web-queue-hold = Hold
+web-queue-release = Release
+web-queue-delete = Delete…
+web-queue-delete-title = Delete message { $id }?
+web-queue-delete-effect = The message is removed from the queue. Its recipients will not receive it, and no bounce is sent to the sender. This cannot be undone.
+web-queue-delete-confirm = Delete permanently
+web-queue-delete-cancel = Keep it in the queue
+done-queue-retry = Retry requested: the pending recipients are tried within a few seconds.
+done-queue-hold = The message is held and will not be delivered until it is released.
+done-queue-release = The message is released and will be delivered on its schedule.
+done-queue-delete = The message was removed from the queue.
+action-queue-retry = Queued message retried
+action-queue-hold = Queued message held
+action-queue-release = Queued message released
+action-queue-delete = Queued message deleted
+api-err-queue-not-found = There is no queued message { $id }. It may have been delivered or deleted already.

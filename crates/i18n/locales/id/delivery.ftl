@@ -30,3 +30,6 @@ dsn-reply-quoted = Balasan dari server penerima dikutip untuk setiap penerima.
 dsn-remote-host = host { $host }
 dsn-last-attempt = percobaan terakhir { $time }
 dsn-english-follows = Bahasa Inggris
+queue-rcpt-pending = menunggu
+queue-rcpt-delivered = terkirim
+queue-rcpt-failed = gagal

@@ -348,3 +348,26 @@ value-totp-locked = Terkunci setelah terlalu banyak kode salah
 value-sessions-ended = { $sessions } sesi diakhiri, { $tokens } token dicabut
 value-stage-password = Kata sandi salah
 value-stage-totp = Kode autentikator salah
+
+# The queue page: state, attempts and last reply per recipient, and the actions on a message.
+web-queue-col-recipients = Penerima: status, percobaan, percobaan berikutnya, balasan terakhir
+web-queue-col-next = Percobaan berikutnya
+web-queue-col-actions = Tindakan
+web-queue-attempts = { $count } percobaan
+web-queue-retry = Coba lagi sekarang
+web-queue-hold = Tahan
+web-queue-release = Lepaskan
+web-queue-delete = Hapus…
+web-queue-delete-title = Hapus pesan { $id }?
+web-queue-delete-effect = Pesan dihapus dari antrean. Penerimanya tidak akan menerimanya, dan tidak ada pesan pentalan yang dikirim ke pengirim. Tindakan ini tidak dapat dibatalkan.
+web-queue-delete-confirm = Hapus permanen
+web-queue-delete-cancel = Biarkan di antrean
+done-queue-retry = Percobaan ulang diminta: penerima yang tertunda dicoba dalam beberapa detik.
+done-queue-hold = Pesan ditahan dan tidak akan dikirim sampai dilepaskan.
+done-queue-release = Pesan dilepaskan dan akan dikirim sesuai jadwal.
+done-queue-delete = Pesan telah dihapus dari antrean.
+action-queue-retry = Pesan antrean dicoba lagi
+action-queue-hold = Pesan antrean ditahan
+action-queue-release = Pesan antrean dilepaskan
+action-queue-delete = Pesan antrean dihapus
+api-err-queue-not-found = Tidak ada pesan { $id } di antrean. Pesan itu mungkin sudah dikirim atau dihapus.

@@ -30,3 +30,6 @@ dsn-reply-quoted = 받는 쪽 서버의 응답을 받는 사람마다 그대로 
 dsn-remote-host = 호스트 { $host }
 dsn-last-attempt = 마지막 시도 { $time }
 dsn-english-follows = 영어 원문
+queue-rcpt-pending = 대기 중
+queue-rcpt-delivered = 배달됨
+queue-rcpt-failed = 실패

@@ -348,3 +348,26 @@ value-totp-locked = 잘못된 코드가 너무 많아 잠김
 value-sessions-ended = 세션 { $sessions }개 종료, 토큰 { $tokens }개 폐기
 value-stage-password = 잘못된 암호
 value-stage-totp = 잘못된 인증 앱 코드
+
+# The queue page: state, attempts and last reply per recipient, and the actions on a message.
+web-queue-col-recipients = 받는 사람: 상태, 시도 횟수, 다음 시도, 마지막 응답
+web-queue-col-next = 다음 시도
+web-queue-col-actions = 작업
+web-queue-attempts = 시도 { $count }회
+web-queue-retry = 지금 다시 시도
+web-queue-hold = 보류
+web-queue-release = 보류 해제
+web-queue-delete = 삭제…
+web-queue-delete-title = 메시지 { $id }을(를) 삭제할까요?
+web-queue-delete-effect = 메시지가 큐에서 제거됩니다. 받는 사람에게 배달되지 않으며 보낸 사람에게 반송 메시지도 보내지 않습니다. 되돌릴 수 없습니다.
+web-queue-delete-confirm = 영구 삭제
+web-queue-delete-cancel = 큐에 그대로 두기
+done-queue-retry = 다시 시도를 요청했습니다. 대기 중인 받는 사람에게 몇 초 안에 다시 배달을 시도합니다.
+done-queue-hold = 메시지를 보류했습니다. 보류를 해제할 때까지 배달되지 않습니다.
+done-queue-release = 메시지의 보류를 해제했습니다. 일정에 따라 배달됩니다.
+done-queue-delete = 메시지를 큐에서 제거했습니다.
+action-queue-retry = 큐 메시지 다시 시도
+action-queue-hold = 큐 메시지 보류
+action-queue-release = 큐 메시지 보류 해제
+action-queue-delete = 큐 메시지 삭제
+api-err-queue-not-found = 큐에 메시지 { $id }이(가) 없습니다. 이미 배달되었거나 삭제되었을 수 있습니다.
