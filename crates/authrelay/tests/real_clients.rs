@@ -419,8 +419,8 @@ async fn app_password_flow_end_to_end() {
     }
     let mechanisms: Vec<&str> = oldest_first.iter().map(|e| e["mechanism"].as_str().unwrap()).collect();
     assert_eq!(mechanisms, ["PLAIN", "PLAIN", "LOGIN", "PLAIN", "PLAIN"], "{raw_log}");
-    // The human sign-in log spells the credential kind as the CLI and the Received header do.
-    assert_eq!(human_log.matches("  app-password  ").count(), 3, "{human_log}");
+    // The human sign-in log names the credential kind in the reader's language (issue 19).
+    assert_eq!(human_log.matches("  App password  ").count(), 3, "{human_log}");
     // The JSON must use the same spelling ("app-password", as in `CredentialKind::as_str`, the
     // Received header and the human output), not serde's lower-cased variant name.
     let credentials: Vec<Option<&str>> = oldest_first.iter().take(4).map(|e| e["credential"].as_str()).collect();

@@ -535,8 +535,7 @@ fn build_store(file: FileStore, flag: Option<String>, problems: &mut Vec<Problem
             problems.push(Problem {
                 key: "store.url".into(),
                 message: format!(
-                    "'{}' is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave \
-                     it out for the embedded SQLite database",
+                    "'{}' is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave it out for the embedded SQLite database",
                     authrelay_directory::postgres::redacted_url(u)
                 ),
             });

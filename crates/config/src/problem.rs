@@ -68,6 +68,16 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "config-problem-xoauth2-secret",
     ),
     ("set client_secret or client_secret_file, not both", "config-problem-client-secret-both"),
+    ("list the names the certificate must carry, e.g. [\"smtp.contoso.com\"]", "config-problem-acme-domains"),
+    ("'{a}' is an IP address; ACME certificates here name DNS names only", "config-problem-acme-ip"),
+    ("'{a}' is not a fully qualified domain name such as smtp.contoso.com", "config-problem-acme-fqdn"),
+    ("'{a}' is not a mail address such as postmaster@contoso.com", "config-problem-acme-contact"),
+    (
+        "'{a}' is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave it out for the embedded SQLite database",
+        "config-problem-store-url",
+    ),
+    ("{a} is too few; the server needs at least 2 (default {b})", "config-problem-store-connections"),
+    ("{a} is outside 3..3600 seconds (default {b})", "config-problem-store-lease"),
 ];
 
 /// The catalogue message of a problem text the templates do not cover: another component's

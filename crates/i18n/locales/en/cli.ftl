@@ -175,6 +175,13 @@ config-problem-xoauth2-password = a route with auth = "xoauth2" takes no passwor
 config-problem-xoauth2-needs = auth = "xoauth2" needs { $a }, e.g. { $b }
 config-problem-xoauth2-secret = auth = "xoauth2" needs client_secret_file (first line) or client_secret; certificate credentials are not supported yet
 config-problem-client-secret-both = set client_secret or client_secret_file, not both
+config-problem-acme-domains = list the names the certificate must carry, e.g. ["smtp.contoso.com"]
+config-problem-acme-ip = "{ $a }" is an IP address; ACME certificates here name DNS names only
+config-problem-acme-fqdn = "{ $a }" is not a fully qualified domain name such as smtp.contoso.com
+config-problem-acme-contact = "{ $a }" is not a mail address such as postmaster@contoso.com
+config-problem-store-url = "{ $a }" is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave it out for the embedded SQLite database
+config-problem-store-connections = { $a } is too few; the server needs at least 2 (default { $b })
+config-problem-store-lease = { $a } is outside 3..3600 seconds (default { $b })
 config-problem-other = the configuration could not be read: { $text }
 
 label-org-language = Language of bounces

@@ -174,6 +174,13 @@ config-problem-xoauth2-password = rute dengan auth = "xoauth2" tidak menerima ka
 config-problem-xoauth2-needs = auth = "xoauth2" memerlukan { $a }, misalnya { $b }
 config-problem-xoauth2-secret = auth = "xoauth2" memerlukan client_secret_file (baris pertama) atau client_secret; kredensial sertifikat belum didukung
 config-problem-client-secret-both = atur client_secret atau client_secret_file, jangan keduanya
+config-problem-acme-domains = sebutkan nama yang harus dimuat sertifikat, mis. ["smtp.contoso.com"]
+config-problem-acme-ip = "{ $a }" adalah alamat IP; sertifikat ACME di sini hanya memuat nama DNS
+config-problem-acme-fqdn = "{ $a }" bukan nama domain lengkap seperti smtp.contoso.com
+config-problem-acme-contact = "{ $a }" bukan alamat email seperti postmaster@contoso.com
+config-problem-store-url = "{ $a }" bukan URL PostgreSQL; tulis postgres://USER:PASSWORD@HOST:5432/DATABASE, atau hapus untuk memakai basis data SQLite bawaan
+config-problem-store-connections = { $a } terlalu sedikit; server memerlukan paling sedikit 2 (bawaan { $b })
+config-problem-store-lease = { $a } di luar 3..3600 detik (bawaan { $b })
 config-problem-other = file konfigurasi tidak dapat dibaca: { $text }
 
 label-org-language = Bahasa pesan pentalan

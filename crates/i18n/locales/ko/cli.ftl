@@ -174,6 +174,13 @@ config-problem-xoauth2-password = auth = "xoauth2" 경로에는 암호를 쓸 �
 config-problem-xoauth2-needs = auth = "xoauth2"에는 { $a }이(가) 필요합니다(예: { $b })
 config-problem-xoauth2-secret = auth = "xoauth2"에는 client_secret_file(첫 줄) 또는 client_secret이 필요합니다. 인증서 자격 증명은 아직 지원하지 않습니다
 config-problem-client-secret-both = client_secret과 client_secret_file 중 하나만 설정하세요
+config-problem-acme-domains = 인증서에 들어갈 이름을 나열하세요(예: ["smtp.contoso.com"])
+config-problem-acme-ip = "{ $a }"은(는) IP 주소입니다. 여기서 ACME 인증서에는 DNS 이름만 넣을 수 있습니다
+config-problem-acme-fqdn = "{ $a }"은(는) smtp.contoso.com 같은 정규화된 도메인 이름이 아닙니다
+config-problem-acme-contact = "{ $a }"은(는) postmaster@contoso.com 같은 메일 주소가 아닙니다
+config-problem-store-url = "{ $a }"은(는) PostgreSQL URL이 아닙니다. postgres://USER:PASSWORD@HOST:5432/DATABASE 형식으로 쓰거나, 내장 SQLite 데이터베이스를 쓰려면 비워 두세요
+config-problem-store-connections = { $a }은(는) 너무 적습니다. 서버에는 최소 2개가 필요합니다(기본값 { $b })
+config-problem-store-lease = { $a }은(는) 3..3600초 범위를 벗어났습니다(기본값 { $b })
 config-problem-other = 구성 파일을 읽지 못했습니다: { $text }
 
 label-org-language = 반송 메시지 언어
