@@ -130,3 +130,52 @@ pub struct SignInFilter {
     /// At most this many newest entries (None = 100).
     pub limit: Option<u32>,
 }
+
+/// A value stored as its spelling (a setting, a credential kind, a check), read back; an unknown
+/// spelling means the database was edited by hand or by a newer version: a storage problem.
+pub(crate) fn parse_stored<T: std::str::FromStr>(text: &str, column: &str) -> crate::Result<T> {
+    text.parse().map_err(|_| crate::DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
+}
+
+/// A sign-in row as every backend stores it (text and integers); turned into a
+/// [`SignInEntry`] here, once, whichever database it came from.
+pub(crate) struct StoredSignIn {
+    pub at: i64,
+    pub client_ip: String,
+    pub client_port: i64,
+    pub tls: String,
+    pub mechanism: String,
+    pub user: String,
+    pub credential: Option<String>,
+    pub check: String,
+    pub reply: String,
+    pub success: bool,
+}
+
+impl StoredSignIn {
+    pub(crate) fn into_entry(self) -> crate::Result<SignInEntry> {
+        let unreadable = |value: &str, column: &str| {
+            crate::DirectoryError::Storage(format!("unreadable value '{value}' in column {column}"))
+        };
+        Ok(SignInEntry {
+            at: self.at,
+            client_port: u16::try_from(self.client_port)
+                .map_err(|_| unreadable(&self.client_port.to_string(), "client_port"))?,
+            client_ip: self.client_ip,
+            tls: self.tls,
+            mechanism: self.mechanism,
+            user: self.user,
+            credential: self
+                .credential
+                .as_deref()
+                .map(|c| parse_stored::<CredentialKind>(c, "credential"))
+                .transpose()?,
+            check: Check::parse(&self.check).ok_or_else(|| unreadable(&self.check, "check_name"))?,
+            reply: match self.reply.as_str() {
+                "" => None,
+                name => Some(ReplyId::from_name(name).ok_or_else(|| unreadable(name, "reply"))?),
+            },
+            success: self.success,
+        })
+    }
+}

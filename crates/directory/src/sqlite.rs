@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use authrelay_core::{
-    Address, AppPasswordsPolicy, Check, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings,
-    OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn,
+    Address, AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
+    ReplyId, SecurityDefaults, SignIn,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -205,7 +205,7 @@ pub(crate) fn normalize_send_as(address: &str) -> String {
 /// or by a newer version, which is a storage problem, not a verdict.
 fn setting<T: FromStr>(row: &SqliteRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
+    crate::model::parse_stored(&text, column)
 }
 
 fn org_settings(row: &SqliteRow) -> Result<OrgSettings> {
@@ -342,40 +342,19 @@ fn app_password_from_row(row: &SqliteRow) -> Result<AppPassword> {
 }
 
 fn signin_from_row(row: &SqliteRow) -> Result<SignInEntry> {
-    let port: i64 = row.try_get("client_port")?;
-    let credential: Option<String> = row.try_get("credential")?;
-    let credential = credential
-        .map(|c| {
-            c.parse::<CredentialKind>()
-                .map_err(|_| DirectoryError::Storage(format!("unreadable value '{c}' in column credential")))
-        })
-        .transpose()?;
-    Ok(SignInEntry {
+    crate::model::StoredSignIn {
         at: row.try_get("at")?,
         client_ip: row.try_get("client_ip")?,
-        client_port: u16::try_from(port)
-            .map_err(|_| DirectoryError::Storage(format!("unreadable value '{port}' in column client_port")))?,
+        client_port: row.try_get("client_port")?,
         tls: row.try_get("tls")?,
         mechanism: row.try_get("mechanism")?,
         user: row.try_get("user")?,
-        credential,
-        check: {
-            let c: String = row.try_get("check_name")?;
-            Check::parse(&c)
-                .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{c}' in column check_name")))?
-        },
-        reply: {
-            let r: String = row.try_get("reply")?;
-            match r.as_str() {
-                "" => None,
-                name => Some(
-                    ReplyId::from_name(name)
-                        .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{r}' in column reply")))?,
-                ),
-            }
-        },
+        credential: row.try_get("credential")?,
+        check: row.try_get("check_name")?,
+        reply: row.try_get("reply")?,
         success: row.try_get("success")?,
-    })
+    }
+    .into_entry()
 }
 
 #[async_trait]
@@ -927,6 +906,7 @@ impl Directory for SqliteDirectory {
 mod tests {
     use super::*;
     use crate::secrets;
+    use authrelay_core::Check;
     use tempfile::TempDir;
 
     async fn fresh() -> (TempDir, SqliteDirectory) {

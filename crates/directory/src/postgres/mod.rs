@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authrelay_core::{
-    Address, AppPasswordsPolicy, Check, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings,
-    OrgSmtpAuth, ReplyId, SecurityDefaults, SignIn,
+    Address, AppPasswordsPolicy, CredentialKind, MailboxSettings, MailboxSmtpAuth, MfaState, OrgSettings, OrgSmtpAuth,
+    ReplyId, SecurityDefaults, SignIn,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -181,8 +181,8 @@ impl PgDirectory {
 impl PgDirectory {
     async fn read_auth_record(&self, address: &str) -> Result<Option<AuthRecord>> {
         // REPEATABLE READ: the user, settings and credentials come from one snapshot.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        // One statement starts it (no extra round trip on every AUTH).
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
         let found = load_user_row(&mut tx, address).await?;
         // An unknown user runs the same credential queries, as in the SQLite backend.
         let user_id = found.as_ref().map(|(_, u)| u.id).unwrap_or(-1);
@@ -243,7 +243,7 @@ impl PgDirectory {
 
 fn setting<T: FromStr>(row: &PgRow, column: &str) -> Result<T> {
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| DirectoryError::Storage(format!("unreadable value '{text}' in column {column}")))
+    crate::model::parse_stored(&text, column)
 }
 
 fn org_settings(row: &PgRow) -> Result<OrgSettings> {
@@ -365,36 +365,19 @@ pub(crate) async fn user_id(conn: &mut PgConnection, address: &str) -> Result<(i
 }
 
 fn signin_from_row(row: &PgRow) -> Result<SignInEntry> {
-    let port: i32 = row.try_get("client_port")?;
-    let credential: Option<String> = row.try_get("credential")?;
-    let credential = credential
-        .map(|c| {
-            c.parse::<CredentialKind>()
-                .map_err(|_| DirectoryError::Storage(format!("unreadable value '{c}' in column credential")))
-        })
-        .transpose()?;
-    let check: String = row.try_get("check_name")?;
-    let reply: String = row.try_get("reply")?;
-    Ok(SignInEntry {
+    crate::model::StoredSignIn {
         at: row.try_get("at")?,
         client_ip: row.try_get("client_ip")?,
-        client_port: u16::try_from(port)
-            .map_err(|_| DirectoryError::Storage(format!("unreadable value '{port}' in column client_port")))?,
+        client_port: i64::from(row.try_get::<i32, _>("client_port")?),
         tls: row.try_get("tls")?,
         mechanism: row.try_get("mechanism")?,
         user: row.try_get("user_name")?,
-        credential,
-        check: Check::parse(&check)
-            .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{check}' in column check_name")))?,
-        reply: match reply.as_str() {
-            "" => None,
-            name => Some(
-                ReplyId::from_name(name)
-                    .ok_or_else(|| DirectoryError::Storage(format!("unreadable value '{reply}' in column reply")))?,
-            ),
-        },
+        credential: row.try_get("credential")?,
+        check: row.try_get("check_name")?,
+        reply: row.try_get("reply")?,
         success: row.try_get("success")?,
-    })
+    }
+    .into_entry()
 }
 
 #[async_trait]
