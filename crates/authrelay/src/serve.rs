@@ -10,7 +10,7 @@ use authrelay_smtp::connector::Connectors;
 use authrelay_smtp::ledger::Ledger;
 use authrelay_smtp::session::{Live, Shared};
 use authrelay_smtp::{ListenerKind, Server};
-use authrelay_spool::Spool;
+use authrelay_spool::{Intake, Spool};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::CliError;
@@ -30,6 +30,14 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     let directory = crate::store::open(&config, crate::store::Opener::Server).await?;
     let spool = Spool::open(&config.spool_path())
         .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
+    // On PostgreSQL every node accepts into and delivers from the shared queue; mail this node
+    // acknowledged into its own spool before (a single node joining a cluster) moves there first.
+    let shared_queue = crate::store::open_queue(&config).await?;
+    if let Some(queue) = &shared_queue {
+        move_local_queue(&config, &spool, queue).await?;
+    }
+    // In a cluster this name tells whose claims and sessions are whose.
+    let node = format!("{}/{}", config.hostname, std::process::id());
     let (cert, key) = crate::tls::ensure_certificate(&config).map_err(|e| CliError::new("err-tls").arg("reason", e))?;
     let current_cert =
         Arc::new(crate::tls::CurrentCert::load(&cert, &key).map_err(|e| CliError::new("err-tls").arg("reason", e))?);
@@ -39,7 +47,8 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     // The one wall clock of the SMTP side and delivery (crates/core/src/clock.rs).
     let clock: Arc<dyn authrelay_core::Clock> = Arc::new(authrelay_core::SystemClock);
     // Delivery works through the spool (local Maildirs, routes, retries) until shutdown.
-    let (delivery, queued, manager) = start_delivery(&config, spool.clone(), clock.clone(), shutdown.clone()).await?;
+    let (delivery, queued, manager) =
+        start_delivery(&config, spool.clone(), shared_queue.clone(), &node, clock.clone(), shutdown.clone()).await?;
     // The admin center asks the manager for the queue's counts instead of scanning the spool.
     let counter: Arc<dyn authrelay_core::QueueCounter> = Arc::new(manager.clone());
     let metrics = crate::metrics::install(counter.clone(), &cert);
@@ -83,7 +92,6 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     // In a cluster, each mailbox's sessions are counted with the other nodes' (leases in the
     // shared store, renewed while they last; a dead node's lapse after the lease time).
     let leases = directory.mailbox_leases();
-    let node = format!("{}/{}", config.hostname, std::process::id());
     let directory: Arc<dyn Directory> = directory;
     let shared = Arc::new(Shared {
         config: Live::new(config.session_config()),
@@ -93,7 +101,10 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
             .with_shared_sessions(leases, node, config.store.session_lease_secs, shutdown.clone()),
         ledger: Ledger::new(directory, clock),
         connectors: Live::new(Connectors::new(config.access.connectors())),
-        spool,
+        spool: match shared_queue {
+            Some(queue) => Intake::Shared(queue),
+            None => Intake::Local(spool),
+        },
         shutdown: shutdown.clone(),
     });
     let reloadable = shared.clone();
@@ -153,6 +164,28 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     }
     let _ = std::fs::remove_file(config.data_dir.join("listen.json"));
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Moves what this node's own spool holds into the shared queue (store copy's move, run at
+/// start): a node that joins a cluster strands nothing it acknowledged alone.
+async fn move_local_queue(
+    config: &Effective,
+    spool: &Spool,
+    queue: &authrelay_spool::shared::SharedQueue,
+) -> Result<(), CliError> {
+    let moved = authrelay_delivery::cluster::move_to_shared(spool, &config.data_dir, queue)
+        .await
+        .map_err(|reason| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", reason))?;
+    if moved.messages > 0 || !moved.corrupt.is_empty() {
+        tracing::info!(
+            messages = moved.messages,
+            bytes = moved.bytes,
+            sha256 = %moved.sha256,
+            corrupt = moved.corrupt.len(),
+            "moved this node's spool into the shared queue"
+        );
+    }
     Ok(())
 }
 
@@ -389,12 +422,24 @@ fn changed_sections(old: &Effective, new: &Effective) -> Vec<String> {
 async fn start_delivery(
     config: &Effective,
     spool: Spool,
+    shared_queue: Option<authrelay_spool::shared::SharedQueue>,
+    node: &str,
     clock: Arc<dyn authrelay_core::Clock>,
     shutdown: CancellationToken,
 ) -> Result<(tokio::task::JoinHandle<()>, usize, authrelay_delivery::QueueManager), CliError> {
     let directory = crate::store::open(config, crate::store::Opener::Server).await?;
-    let manager = authrelay_delivery::QueueManager::new(spool, directory, config.delivery.clone(), clock)
-        .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
+    let manager = match shared_queue {
+        Some(queue) => authrelay_delivery::QueueManager::shared(
+            queue,
+            node.to_string(),
+            Duration::from_secs(config.store.queue_lease_secs.unsigned_abs()),
+            directory,
+            config.delivery.clone(),
+            clock,
+        ),
+        None => authrelay_delivery::QueueManager::new(spool, directory, config.delivery.clone(), clock),
+    }
+    .map_err(|reason| CliError::new("err-delivery").arg("reason", reason))?;
     // The manager's startup scan is the one read of the whole queue.
     let queued = manager.queued();
     Ok((tokio::spawn(manager.clone().run(shutdown)), queued, manager))

@@ -162,7 +162,7 @@ fn store_migrate_and_the_url_flag() {
     };
     let out = run(&["--database-url", &url, "store", "migrate"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 schema migrations applied"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 schema migrations applied"));
     let out = run(&["--database-url", &url, "store", "migrate"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 schema migrations applied"));
     // The environment variable works as the flag does, and the CLI writes to PostgreSQL.

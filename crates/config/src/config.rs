@@ -65,6 +65,7 @@ struct FileStore {
     url: Option<String>,
     max_connections: Option<u32>,
     session_lease_secs: Option<i64>,
+    queue_lease_secs: Option<i64>,
 }
 
 /// `[lockout]`: smart lockout per user name (see README "Limits").
@@ -154,6 +155,9 @@ pub struct Store {
     /// How long a node's place among a mailbox's sessions outlives the node (renewed every
     /// third of it while the session lasts).
     pub session_lease_secs: i64,
+    /// How long a node's claim on a queued message outlives the node: after it, another node
+    /// delivers the message (renewed every third of it while the delivery runs).
+    pub queue_lease_secs: i64,
 }
 
 fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -165,6 +169,9 @@ fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S
 
 /// The default of `[store] session_lease_secs`.
 pub const DEFAULT_SESSION_LEASE_SECS: i64 = 30;
+
+/// The default of `[store] queue_lease_secs`.
+pub const DEFAULT_QUEUE_LEASE_SECS: i64 = 30;
 
 /// The default of `[store] max_connections`.
 pub const DEFAULT_STORE_CONNECTIONS: u32 = 16;
@@ -557,7 +564,14 @@ fn build_store(file: FileStore, flag: Option<String>, problems: &mut Vec<Problem
             message: format!("{session_lease_secs} is outside 3..3600 seconds (default {DEFAULT_SESSION_LEASE_SECS})"),
         });
     }
-    Store { url, max_connections, session_lease_secs }
+    let queue_lease_secs = file.queue_lease_secs.unwrap_or(DEFAULT_QUEUE_LEASE_SECS);
+    if !(3..=3600).contains(&queue_lease_secs) {
+        problems.push(Problem {
+            key: "store.queue_lease_secs".into(),
+            message: format!("{queue_lease_secs} is outside 3..3600 seconds (default {DEFAULT_QUEUE_LEASE_SECS})"),
+        });
+    }
+    Store { url, max_connections, session_lease_secs, queue_lease_secs }
 }
 
 fn default_hostname() -> String {

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod dkim;
 pub mod dsn;

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use authrelay_core::{QueueCounter, QueueCounts, QueueId};
 use authrelay_directory::Directory;
+use authrelay_spool::shared::{Claimed, SharedQueue};
 use authrelay_spool::{Envelope, QueuedMessage, Spool, SpoolError};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
@@ -42,11 +43,10 @@ pub struct QueueManager {
 }
 
 struct Inner {
-    spool: Spool,
+    store: Store,
     directory: Arc<dyn Directory>,
     config: DeliveryConfig,
     clock: Arc<dyn Clock>,
-    states: StateStore,
     mailboxes: Mailboxes,
     outbound: Outbound,
     rate: Mutex<RateLimiter>,
@@ -65,6 +65,28 @@ struct Inner {
     /// Recipients delivered and failed for good since the start.
     delivered: AtomicU64,
     failed: AtomicU64,
+}
+
+/// Where the queue and its delivery state live.
+enum Store {
+    /// One node: the spool on disk and delivery's state files (the in-memory schedule above).
+    Local { spool: Spool, states: StateStore },
+    /// A cluster: the shared queue in PostgreSQL (crates/spool/src/shared.rs); work is claimed
+    /// with a lease instead of scheduled in memory.
+    Shared(SharedMode),
+}
+
+struct SharedMode {
+    queue: SharedQueue,
+    /// This node's name in its claims.
+    node: String,
+    lease: Duration,
+    /// The token of each claim this node is working on.
+    tokens: Mutex<HashMap<QueueId, i64>>,
+    /// The queue's counts, refreshed by the run loop (the admin home reads them from memory).
+    counts: Mutex<(usize, usize, usize)>,
+    /// Claims that found the message claimed before (a retry, or a lapsed lease taken over).
+    reclaimed: AtomicU64,
 }
 
 impl std::fmt::Debug for QueueManager {
@@ -212,11 +234,10 @@ impl QueueManager {
         Ok(QueueManager {
             inner: Arc::new(Inner {
                 mailboxes: Mailboxes::new(&config.data_dir, &config.hostname),
-                spool,
+                store: Store::Local { spool, states },
                 directory,
                 config,
                 clock,
-                states,
                 outbound,
                 rate: Mutex::new(rate),
                 in_flight: Mutex::new(HashSet::new()),
@@ -226,6 +247,46 @@ impl QueueManager {
                 unreachable: Mutex::default(),
                 deferred: Mutex::new(deferred),
                 held: Mutex::new(held),
+                delivered: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// A manager for one node of a cluster: it delivers from the shared queue, claiming due
+    /// messages for `lease` (renewed while each delivery runs) under the name `node`.
+    pub fn shared(
+        queue: SharedQueue,
+        node: String,
+        lease: Duration,
+        directory: Arc<dyn Directory>,
+        config: DeliveryConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<QueueManager, String> {
+        let outbound = Outbound::new(&config)?;
+        Ok(QueueManager {
+            inner: Arc::new(Inner {
+                mailboxes: Mailboxes::new(&config.data_dir, &config.hostname),
+                store: Store::Shared(SharedMode {
+                    queue,
+                    node,
+                    lease: lease.max(Duration::from_millis(300)),
+                    tokens: Mutex::default(),
+                    counts: Mutex::default(),
+                    reclaimed: AtomicU64::new(0),
+                }),
+                directory,
+                rate: Mutex::new(RateLimiter::new(config.rate_per_minute)),
+                slots: Semaphore::new(config.concurrency.max(1)),
+                config,
+                clock,
+                outbound,
+                in_flight: Mutex::new(HashSet::new()),
+                schedule: Mutex::default(),
+                arrivals: Mutex::new(None),
+                unreachable: Mutex::default(),
+                deferred: Mutex::default(),
+                held: Mutex::default(),
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
             }),
@@ -243,13 +304,35 @@ impl QueueManager {
     }
 
     pub fn queued(&self) -> usize {
+        if let Store::Shared(shared) = &self.inner.store {
+            return shared.counts.lock().unwrap().0;
+        }
         self.inner.schedule.lock().unwrap().due.len()
+    }
+
+    /// Claims this node made of messages claimed before (shared queue only): retries, and
+    /// messages taken over from a node whose lease lapsed.
+    pub fn reclaimed(&self) -> u64 {
+        match &self.inner.store {
+            Store::Shared(shared) => shared.reclaimed.load(Ordering::Relaxed),
+            Store::Local { .. } => 0,
+        }
     }
 
     /// The queue's counts, from memory: no disk access, a few locks held briefly, so any async
     /// handler may ask (the admin center's home page does, instead of scanning the spool).
     pub fn counts(&self) -> QueueCounts {
         let inner = &self.inner;
+        if let Store::Shared(shared) = &inner.store {
+            let (queued, deferred, held) = *shared.counts.lock().unwrap();
+            return QueueCounts {
+                queued,
+                deferred,
+                held,
+                delivered: inner.delivered.load(Ordering::Relaxed),
+                failed: inner.failed.load(Ordering::Relaxed),
+            };
+        }
         let in_flight = inner.in_flight.lock().unwrap().len();
         QueueCounts {
             queued: inner.schedule.lock().unwrap().due.len() + in_flight,
@@ -263,6 +346,9 @@ impl QueueManager {
     /// Runs until `shutdown`; deliveries in flight then get a few seconds to finish (an
     /// interrupted one is simply repeated after the restart).
     pub async fn run(self, shutdown: CancellationToken) {
+        if matches!(self.inner.store, Store::Shared(_)) {
+            return self.run_shared(shutdown).await;
+        }
         let mut tasks: JoinSet<(QueueId, After)> = JoinSet::new();
         let scan = self.inner.config.scan_interval.max(Duration::from_millis(10));
         let Some(mut arrivals) = self.inner.arrivals.lock().unwrap().take() else {
@@ -374,8 +460,9 @@ impl Inner {
     /// Adds messages found in `queue/` that the schedule does not know (put there by another
     /// process, or given up after an error) and forgets the state of vanished ones.
     fn rescan(&self) {
+        let Store::Local { spool, states } = &self.store else { return };
         let mut present: HashSet<QueueId> = HashSet::new();
-        if let Err(e) = self.spool.visit(|m| {
+        if let Err(e) = spool.visit(|m| {
             present.insert(m.id);
         }) {
             tracing::error!(error = %e, "cannot list the spool");
@@ -394,10 +481,10 @@ impl Inner {
         }
         self.deferred.lock().unwrap().retain(|id| present.contains(id));
         self.held.lock().unwrap().retain(|id| present.contains(id));
-        if let Ok(ids) = self.states.ids() {
+        if let Ok(ids) = states.ids() {
             for id in ids {
                 if !present.contains(&id) && !self.in_flight.lock().unwrap().contains(&id) {
-                    let _ = self.states.remove(&id);
+                    let _ = states.remove(&id);
                 }
             }
         }
@@ -405,7 +492,8 @@ impl Inner {
 
     /// Admin retry requests (`retry/<id>` files, written by the CLI) make their message due now.
     fn check_retry_requests(&self) {
-        let Ok(ids) = self.states.retry_requests() else { return };
+        let Store::Local { states, .. } = &self.store else { return };
+        let Ok(ids) = states.retry_requests() else { return };
         let now = self.clock.now_ms();
         for id in ids {
             if !self.in_flight.lock().unwrap().contains(&id) {
@@ -417,16 +505,17 @@ impl Inner {
     /// Works on one message that the schedule says is due: creates its state on first sight,
     /// honours hold and retry requests, and delivers what is due.
     async fn look_at(&self, id: &QueueId) -> After {
+        let Store::Local { spool, states } = &self.store else { return After::Gone };
         let now = self.clock.now_ms();
         let held_recheck = now + self.config.scan_interval.as_millis() as i64;
-        let (state, fresh) = match self.states.load(id) {
+        let (state, fresh) = match states.load(id) {
             Ok(Some(s)) => (s, false),
             Ok(None) => {
-                let m = match self.spool.entry(id) {
+                let m = match spool.entry(id) {
                     Ok(m) => m,
                     Err(SpoolError::NotFound(_)) => {
                         // Deleted by hand: forget any hold or retry marker left for it.
-                        let _ = self.states.remove(id);
+                        let _ = states.remove(id);
                         return After::Gone;
                     }
                     Err(e) => {
@@ -444,7 +533,7 @@ impl Inner {
                     tracing::info!(id = %id, user = %m.envelope.auth_user, delay_ms = slot - now, "over the per-minute rate; delivery carried over");
                     // The slot must survive a restart; a message delivered right away needs no
                     // state before its first attempt (a crash just makes it new again).
-                    if let Err(e) = self.states.save(id, &s) {
+                    if let Err(e) = states.save(id, &s) {
                         tracing::error!(id = %id, error = %e, "cannot write delivery state");
                         return After::At(held_recheck);
                     }
@@ -456,12 +545,12 @@ impl Inner {
                 return After::Gone;
             }
         };
-        if self.states.is_held(id) {
+        if states.is_held(id) {
             self.held.lock().unwrap().insert(id.clone());
             return After::At(held_recheck);
         }
         self.held.lock().unwrap().remove(id);
-        let retry = self.states.take_retry(id);
+        let retry = states.take_retry(id);
         let due = retry || state.is_final() || state.next_due().is_some_and(|t| t <= now);
         if !due {
             return match state.next_due() {
@@ -473,6 +562,221 @@ impl Inner {
             Some(state) if !state.is_final() => state.next_due().map_or(After::Gone, After::At),
             Some(_) => After::At(held_recheck),
             None => After::Gone,
+        }
+    }
+}
+
+/// The queue's own operations that delivery needs, for either store.
+impl Inner {
+    async fn read_message(&self, id: &QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
+        match &self.store {
+            Store::Local { spool, .. } => spool.read(id),
+            Store::Shared(shared) => shared.queue.read(id).await,
+        }
+    }
+
+    /// Records a message's delivery state durably; in a cluster only under this node's claim.
+    async fn save_state(&self, id: &QueueId, state: &MessageState) -> Result<(), String> {
+        match &self.store {
+            Store::Local { states, .. } => states.save(id, state).map_err(|e| e.to_string()),
+            Store::Shared(shared) => {
+                let token = shared.token(id)?;
+                let json = serde_json::to_string(state).map_err(|e| e.to_string())?;
+                match shared.queue.record(id, token, &json).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(LEASE_LOST.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn accept_bounce(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, SpoolError> {
+        match &self.store {
+            Store::Local { spool, .. } => spool.accept(envelope, message).await,
+            Store::Shared(shared) => shared.queue.accept(envelope, message).await,
+        }
+    }
+
+    async fn remove_finished(&self, id: &QueueId) -> Result<(), String> {
+        match &self.store {
+            Store::Local { spool, states } => {
+                match spool.remove_async(id).await {
+                    Ok(()) | Err(SpoolError::NotFound(_)) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+                let _ = states.remove(id);
+                Ok(())
+            }
+            Store::Shared(shared) => match shared.queue.finish(id, shared.token(id)?).await {
+                Ok(true) => Ok(()),
+                // Deleted by an admin, or taken over after this node's lease lapsed: the other
+                // node's delivery stands (at least once).
+                Ok(false) => {
+                    tracing::warn!(id = %id, "{LEASE_LOST}");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+}
+
+/// Why a cluster node's write about a message was not made.
+const LEASE_LOST: &str = "this node's claim on the message lapsed or the message was deleted; another node has it";
+
+impl SharedMode {
+    fn token(&self, id: &QueueId) -> Result<i64, String> {
+        self.tokens.lock().unwrap().get(id).copied().ok_or_else(|| LEASE_LOST.to_string())
+    }
+}
+
+/// The cluster's delivery loop: claim what is due, deliver it under a renewed lease, release it
+/// with its next due time. Woken by other nodes' accepts (LISTEN/NOTIFY), and polling every
+/// `scan_interval` because notifications can be lost.
+impl QueueManager {
+    async fn run_shared(self, shutdown: CancellationToken) {
+        let Store::Shared(shared) = &self.inner.store else { return };
+        let listener = shared.queue.spawn_listener(shutdown.clone());
+        let poll = self.inner.config.scan_interval.clamp(Duration::from_millis(10), Duration::from_secs(5));
+        let concurrency = self.inner.config.concurrency.max(1);
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut last_count = tokio::time::Instant::now() - Duration::from_secs(60);
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        loop {
+            if last_count.elapsed() >= Duration::from_secs(2) {
+                last_count = tokio::time::Instant::now();
+                self.inner.refresh_counts(shared).await;
+            }
+            let mut full_batch = false;
+            let free = concurrency.saturating_sub(tasks.len());
+            if free > 0 {
+                let now = self.inner.clock.now_ms();
+                match shared.queue.claim(&shared.node, shared.lease, now, free).await {
+                    Ok(claims) => {
+                        if failing_since.take().is_some() {
+                            tracing::info!("the shared queue answers again; delivery resumes");
+                        }
+                        full_batch = claims.len() == free;
+                        for claim in claims {
+                            let inner = self.inner.clone();
+                            tasks.spawn(async move { inner.deliver_claimed(claim).await });
+                        }
+                    }
+                    Err(e) => {
+                        if failing_since.is_none() {
+                            failing_since = Some(tokio::time::Instant::now());
+                            tracing::error!(error = %e, "cannot claim work from the shared queue; retrying");
+                        }
+                    }
+                }
+            }
+            if full_batch && tasks.len() < concurrency {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = shared.queue.woken() => {}
+                _ = tokio::time::sleep(poll) => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+            while tasks.try_join_next().is_some() {}
+        }
+        // Unfinished claims simply lapse and another node (or this one, restarted) repeats them.
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+            tracing::info!("deliveries still running at shutdown are stopped; their claims lapse and they are repeated");
+        }
+        listener.abort();
+    }
+}
+
+impl Inner {
+    async fn refresh_counts(&self, shared: &SharedMode) {
+        match shared.queue.count(self.clock.now_ms()).await {
+            Ok((queued, deferred, held)) => *shared.counts.lock().unwrap() = (queued, deferred, held),
+            Err(e) => tracing::debug!(error = %e, "queue counts unavailable"),
+        }
+    }
+
+    /// Delivers one claimed message while renewing its lease, then releases it (or it is gone).
+    async fn deliver_claimed(self: Arc<Self>, claim: Claimed) {
+        let Store::Shared(shared) = &self.store else { return };
+        let id = claim.message.id.clone();
+        if claim.claims > 1 {
+            shared.reclaimed.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.tokens.lock().unwrap().insert(id.clone(), claim.token);
+        let renewal = {
+            let (queue, id, token, lease) = (shared.queue.clone(), id.clone(), claim.token, shared.lease);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match queue.renew(&id, token, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(id = %id, "{LEASE_LOST}");
+                            return;
+                        }
+                        // The next renewal may get through before the lease ends.
+                        Err(e) => tracing::warn!(id = %id, error = %e, "cannot renew a claim"),
+                    }
+                }
+            })
+        };
+        let next = self.work_on_claim(&claim).await;
+        renewal.abort();
+        if let Some(at) = next {
+            if let Err(e) = shared.queue.release(&id, claim.token, at).await {
+                // The lease lapses by itself; the message is then claimed again.
+                tracing::warn!(id = %id, error = %e, "cannot release a claim");
+            }
+        }
+        shared.tokens.lock().unwrap().remove(&id);
+    }
+
+    /// What [`Inner::look_at`] is for one node: the state as recorded (or a new one, with the
+    /// sender's rate slot), delivery of what is due; returns when to look at it next, or None
+    /// when it is gone.
+    async fn work_on_claim(&self, claim: &Claimed) -> Option<i64> {
+        let id = &claim.message.id;
+        let now = self.clock.now_ms();
+        let recheck = now + self.config.scan_interval.as_millis() as i64;
+        let (state, fresh) = match claim.state.as_deref().map(serde_json::from_str::<MessageState>) {
+            Some(Ok(state)) => (state, false),
+            Some(Err(e)) => {
+                tracing::error!(id = %id, error = %e, "unreadable delivery state; message left for an operator");
+                return Some(i64::MAX);
+            }
+            None => {
+                let envelope = &claim.message.envelope;
+                let slot = if envelope.auth_user.is_empty() {
+                    now
+                } else {
+                    self.rate.lock().unwrap().reserve(&envelope.auth_user, now)
+                };
+                let state = MessageState::new(&envelope.rcpt_to, slot);
+                if slot > now {
+                    tracing::info!(id = %id, user = %envelope.auth_user, delay_ms = slot - now, "over the per-minute rate; delivery carried over");
+                    if let Err(e) = self.save_state(id, &state).await {
+                        tracing::error!(id = %id, error = %e, "cannot write delivery state");
+                        return Some(recheck);
+                    }
+                    return Some(slot);
+                }
+                (state, true)
+            }
+        };
+        let due = claim.retry || state.is_final() || state.next_due().is_some_and(|t| t <= now);
+        if !due {
+            return Some(state.next_due().unwrap_or(recheck));
+        }
+        match self.process(id.clone(), state, claim.retry, fresh).await {
+            Some(state) if !state.is_final() => Some(state.next_due().unwrap_or(recheck)),
+            Some(_) => Some(recheck),
+            // Finished and removed, or a write failed: a removed row ignores the release; a
+            // failed one is looked at again.
+            None => Some(recheck),
         }
     }
 }
@@ -537,7 +841,7 @@ impl Inner {
                 return Some(state);
             }
         }
-        let (envelope, message) = match self.spool.read(&id) {
+        let (envelope, message) = match self.read_message(&id).await {
             Ok(pair) => pair,
             Err(SpoolError::NotFound(_)) => return None,
             Err(e) => {
@@ -635,7 +939,7 @@ impl Inner {
         // state would be deleted right after being written, and a crash before the removal
         // repeats the delivery either way (at least once).
         if !(fresh && all_delivered && state.bounce.is_none()) {
-            if let Err(e) = self.states.save(&id, &state) {
+            if let Err(e) = self.save_state(&id, &state).await {
                 // The attempt's result is lost; the next scan repeats it (at least once).
                 tracing::error!(id = %id, error = %e, "cannot record delivery results");
                 return None;
@@ -790,11 +1094,11 @@ impl Inner {
                 if failures.is_empty() { authrelay_i18n::Lang::En } else { self.sender_language(envelope).await };
             if let Some((env, bytes)) = dsn::build(&self.config.hostname, envelope, message, &failures, now_secs, lang)
             {
-                match self.spool.accept(&env, &bytes).await {
+                match self.accept_bounce(&env, &bytes).await {
                     Ok(bounce_id) => {
                         tracing::info!(id = %id, bounce = %bounce_id, to = %envelope.mail_from, "bounce queued");
                         state.bounce = Some(bounce_id.to_string());
-                        if let Err(e) = self.states.save(id, state) {
+                        if let Err(e) = self.save_state(id, state).await {
                             tracing::warn!(id = %id, error = %e, "could not record the bounce; it may be sent twice");
                         }
                     }
@@ -807,14 +1111,10 @@ impl Inner {
                 tracing::info!(id = %id, "no bounce for a message from the null sender");
             }
         }
-        match self.spool.remove_async(id).await {
-            Ok(()) | Err(SpoolError::NotFound(_)) => {}
-            Err(e) => {
-                tracing::error!(id = %id, error = %e, "cannot remove a finished message");
-                return false;
-            }
+        if let Err(e) = self.remove_finished(id).await {
+            tracing::error!(id = %id, error = %e, "cannot remove a finished message");
+            return false;
         }
-        let _ = self.states.remove(id);
         tracing::info!(id = %id, "message finished and removed from the queue");
         true
     }

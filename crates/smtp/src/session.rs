@@ -13,7 +13,7 @@ use authrelay_core::{CredentialKind, Reply, ReplyId};
 use authrelay_policy::{may_send_as, AuthFacts, Check};
 use authrelay_proto::command::Body;
 use authrelay_proto::{decode_login_field, decode_plain, parse_command, Command, DataReceiver, Mechanism, SaslError};
-use authrelay_spool::{Envelope, Spool};
+use authrelay_spool::{Envelope, Intake};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::Instant;
@@ -33,7 +33,7 @@ pub struct Shared {
     pub ledger: crate::ledger::Ledger,
     /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
     pub connectors: Live<crate::connector::Connectors>,
-    pub spool: Spool,
+    pub spool: Intake,
     /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
     pub shutdown: CancellationToken,
 }

@@ -32,6 +32,7 @@
 
 mod format;
 mod journal;
+pub mod shared;
 mod unwritten;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -98,6 +99,10 @@ pub enum SpoolError {
     Corrupt { id: String, reason: String },
     #[error("no queued message with id {0}")]
     NotFound(String),
+    /// The shared queue's database (PostgreSQL) failed or could not be reached; nothing was
+    /// kept or changed by the call that got it.
+    #[error("queue database error: {0}")]
+    Database(String),
 }
 
 impl SpoolError {
@@ -121,6 +126,29 @@ pub struct Scan {
     pub messages: Vec<QueuedMessage>,
     /// Every entry is [`SpoolError::Corrupt`].
     pub corrupt: Vec<SpoolError>,
+}
+
+/// Where a session puts what it accepts: this node's spool on disk, or a cluster's shared
+/// queue in PostgreSQL. Either way `Ok` means durable, and only then is `250` sent.
+#[derive(Clone)]
+pub enum Intake {
+    Local(Spool),
+    Shared(shared::SharedQueue),
+}
+
+impl Intake {
+    pub async fn accept(&self, envelope: &Envelope, message: &[u8]) -> Result<QueueId, SpoolError> {
+        match self {
+            Intake::Local(spool) => spool.accept(envelope, message).await,
+            Intake::Shared(queue) => queue.accept(envelope, message).await,
+        }
+    }
+}
+
+impl From<Spool> for Intake {
+    fn from(spool: Spool) -> Self {
+        Intake::Local(spool)
+    }
 }
 
 /// Handle to one spool directory. Cheap to clone; all clones share one commit thread.

@@ -154,7 +154,7 @@ impl World {
             auth,
             ledger: Ledger::new(directory.clone(), clock),
             connectors: crate::session::Live::new(Connectors::new(setup.connectors)),
-            spool: spool.clone(),
+            spool: spool.clone().into(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
         let (acceptor, connector) = tls_pair();
