@@ -59,6 +59,9 @@ pub enum Command {
     /// DKIM signing keys for outbound mail.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// OAuth client credentials for onward routes: certificates for Microsoft Entra.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
     /// The sign-in log: every AUTH attempt and the check that decided it.
     Signins(SigninsArgs),
     /// Why can't this mailbox send? Every check of the decision order, and the least weakening fixes.
@@ -327,6 +330,25 @@ pub enum DkimCommand {
         /// Selector (default: the algorithm and today's date, e.g. rsa-20261115).
         #[arg(long, value_name = "NAME")]
         selector: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Create an RSA key and a self-signed certificate for certificate credentials
+    /// (private_key_jwt); prints the certificate to upload to the app registration.
+    Keygen {
+        /// Directory for client-cert.pem and client-key.pem (default: <data_dir>/oauth).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+        /// The certificate's common name (default: "authrelay <hostname>").
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Days the certificate is valid.
+        #[arg(long, value_name = "N", default_value_t = 730)]
+        days: u32,
         #[arg(long)]
         json: bool,
     },

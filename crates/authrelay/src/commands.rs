@@ -54,6 +54,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::DeviceCredential(c) => crate::device_cli::run(c, &open_directory(&effective).await?, lang).await,
         Command::Queue(c) => queue(c, &effective, lang),
         Command::Dkim(c) => crate::delivery_cli::dkim(c, &effective, lang),
+        Command::Oauth(c) => crate::oauth_cli::run(c, &effective, lang),
         Command::Signins(a) => signins(a, &open_directory(&effective).await?, lang).await,
         c @ (Command::Doctor(_) | Command::Probe(_)) => crate::troubleshoot_cmd::run(c, &effective, lang).await,
         Command::Bench(a) => crate::bench_cmd::run(a, &effective, lang).await,

@@ -13,6 +13,7 @@ mod device_cli;
 mod import_cli;
 mod metrics;
 mod notify;
+mod oauth_cli;
 mod operations;
 mod output;
 mod protection_cli;

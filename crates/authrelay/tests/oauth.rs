@@ -40,6 +40,11 @@ fn start_provider() -> Provider {
 
 /// The provider; with `token_log`, it appends a line there for every token request.
 fn start_provider_logging(token_log: Option<&std::path::Path>) -> Provider {
+    start_provider_with(token_log, serde_json::json!([]))
+}
+
+/// The provider with the standard clients and `extra` ones (e.g. private_key_jwt clients).
+fn start_provider_with(token_log: Option<&std::path::Path>, extra: serde_json::Value) -> Provider {
     assert!(
         oidc_dir().join("node_modules/oidc-provider").is_dir(),
         "oidc-provider is not installed: run `npm ci` in crates/authrelay/tests/oidc (scripts/test does)"
@@ -50,6 +55,8 @@ fn start_provider_logging(token_log: Option<&std::path::Path>) -> Provider {
         { "client_id": "stranger", "client_secret": "s3cret-stranger", "email": "nobody@contoso.com", "ttl": 300 },
         { "client_id": "unverified", "client_secret": "s3cret-unverified", "email": MAILBOX, "email_verified": false, "ttl": 300 },
     ]);
+    let mut clients = clients;
+    clients.as_array_mut().unwrap().extend(extra.as_array().cloned().unwrap_or_default());
     let mut node = Command::new("node");
     if let Some(log) = token_log {
         node.env("TOKEN_LOG", log);
@@ -375,10 +382,15 @@ impl Smarthost {
 /// Authrelay with a route to the scripted smarthost, XOAUTH2 with the provider's tokens for
 /// relay-a; `first_retry_secs` as given.
 fn relay_to(provider: &Provider, smarthost: &Smarthost, first_retry_secs: u64) -> TestServer {
+    relay_with(provider, smarthost, first_retry_secs, "client_id = \"relay-a\"\nclient_secret = \"s3cret-relay-a\"")
+}
+
+/// [`relay_to`] with other client credentials (`credential`: the client_id and credential lines).
+fn relay_with(provider: &Provider, smarthost: &Smarthost, first_retry_secs: u64, credential: &str) -> TestServer {
     let tables = format!(
         "[delivery]\nfirst_retry_secs = {first_retry_secs}\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\n\
          port = {port}\ntls = \"starttls\"\ntls_name = \"localhost\"\nca_file = \"{ca}\"\nuser = \"{MAILBOX}\"\nauth = \"xoauth2\"\n\
-         token_endpoint = \"{issuer}/token\"\nclient_id = \"relay-a\"\nclient_secret = \"s3cret-relay-a\"\nscope = \"smtp.send\"\n\
+         token_endpoint = \"{issuer}/token\"\n{credential}\nscope = \"smtp.send\"\n\
          resource = \"{AUDIENCE}\"\n",
         port = smarthost.port,
         ca = smarthost.ca.display(),
@@ -466,4 +478,115 @@ fn a_smarthost_refusing_the_new_token_too_defers_with_its_reply() {
     assert_eq!(smarthost.lines("tokens").len(), 2, "{:?}", smarthost.lines("tokens"));
     assert_eq!(std::fs::read_to_string(&token_log).unwrap_or_default().lines().count(), 2);
     assert!(smarthost.lines("messages").is_empty());
+}
+
+/// `authrelay oauth keygen --out DIR` run on its own (before any route names the files), in
+/// `lang`; its stdout.
+fn keygen(out: &std::path::Path, extra: &[&str], lang: &str) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let result = Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["oauth", "keygen", "--out"])
+        .arg(out)
+        .args(extra)
+        .env("LANG", lang)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("AUTHRELAY_I18N_STRICT", "1")
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    String::from_utf8(result.stdout).unwrap()
+}
+
+/// base64url SHA-256 of the first certificate's DER in `pem`, computed by Python's hashlib.
+fn x5t_s256(pem: &std::path::Path) -> String {
+    let script = "import ssl,hashlib,base64,sys\nder=ssl.PEM_cert_to_DER_cert(open(sys.argv[1]).read())\n\
+                  print(base64.urlsafe_b64encode(hashlib.sha256(der).digest()).decode().rstrip('='))";
+    let out = Command::new("python3").arg("-c").arg(script).arg(pem).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn certificate_route(dir: &std::path::Path) -> String {
+    format!(
+        "client_id = \"relay-cert\"\nclient_certificate_file = \"{}\"\nclient_key_file = \"{}\"",
+        dir.join("client-cert.pem").display(),
+        dir.join("client-key.pem").display()
+    )
+}
+
+/// Certificate credentials (issue 18.2): keygen prints the certificate and its thumbprints;
+/// oidc-provider, knowing the client only by that certificate (private_key_jwt, no secret),
+/// issues a token for the relay's signed assertion, and the scripted smarthost accepts it for
+/// XOAUTH2. The token is the provider's, for client relay-cert.
+#[test]
+fn a_certificate_assertion_gets_the_token_for_xoauth2() {
+    let keys = tempfile::tempdir().unwrap();
+    let dir = keys.path().join("oauth");
+    let printed = keygen(&dir, &[], "en_US.UTF-8");
+    let pem = std::fs::read_to_string(dir.join("client-cert.pem")).unwrap();
+    assert!(printed.contains(pem.trim()), "the certificate to upload is printed: {printed}");
+    let thumbprint = x5t_s256(&dir.join("client-cert.pem"));
+    assert!(printed.contains(&thumbprint), "x5t#S256 {thumbprint} printed: {printed}");
+    assert!(printed.contains("client_key_file = "), "{printed}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.join("client-key.pem")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    // Every language has the texts (strict catalogue lookups panic on a missing one).
+    for lang in ["ko_KR.UTF-8", "id_ID.UTF-8"] {
+        let other = keys.path().join(lang);
+        assert!(keygen(&other, &[], lang).contains("-----BEGIN CERTIFICATE-----"));
+    }
+
+    let log_dir = tempfile::tempdir().unwrap();
+    let token_log = log_dir.path().join("token-requests");
+    let cert_file = dir.join("client-cert.pem").display().to_string();
+    let provider = start_provider_with(
+        Some(&token_log),
+        serde_json::json!([{ "client_id": "relay-cert", "cert_files": [cert_file], "email": MAILBOX, "ttl": 300 }]),
+    );
+    let smarthost = Smarthost::start("none");
+    let relay = relay_with(&provider, &smarthost, 3600, &certificate_route(&dir));
+    send_one(&relay, "certificate credentials");
+    assert!(wait_for(30, || !smarthost.lines("messages").is_empty()), "not delivered: {}", relay.logs());
+    let tokens = smarthost.lines("tokens");
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    let token = tokens[0].split_once(' ').unwrap().0;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["client_id"], "relay-cert", "{claims}");
+    assert_eq!(claims["iss"].as_str(), Some(provider.issuer.as_str()));
+    assert_eq!(std::fs::read_to_string(&token_log).unwrap_or_default().lines().count(), 1);
+    assert!(!relay.logs().contains("eyJ"), "no token or assertion in the log");
+}
+
+/// The certificate removed from the app registration (the provider knows the client by another
+/// key only): no token; the message is deferred, not bounced, with the provider's refusal as
+/// the reason, and the smarthost sees nothing.
+#[test]
+fn a_removed_certificate_is_refused_and_the_message_deferred_with_the_reason() {
+    let keys = tempfile::tempdir().unwrap();
+    let (used, registered) = (keys.path().join("used"), keys.path().join("registered"));
+    keygen(&used, &[], "en_US.UTF-8");
+    keygen(&registered, &["--json"], "en_US.UTF-8");
+    let registered_cert = registered.join("client-cert.pem").display().to_string();
+    let provider = start_provider_with(
+        None,
+        serde_json::json!([{ "client_id": "relay-cert", "cert_files": [registered_cert], "email": MAILBOX, "ttl": 300 }]),
+    );
+    let smarthost = Smarthost::start("none");
+    let relay = relay_with(&provider, &smarthost, 3600, &certificate_route(&used));
+    send_one(&relay, "removed certificate");
+    let list = || serde_json::from_str::<serde_json::Value>(&relay.ok(&["queue", "list", "--json"])).unwrap();
+    assert!(wait_for(30, || list()[0]["state"] == "deferred"), "{}", relay.logs());
+    let recipient = &list()[0]["recipients"][0];
+    let reply = recipient["last_reply"].as_str().unwrap();
+    assert!(reply.contains("refused client 'relay-cert'") && reply.contains("invalid_client"), "{reply}");
+    assert_eq!(recipient["attempts"], 1);
+    assert!(smarthost.lines("tokens").is_empty() && smarthost.lines("messages").is_empty());
 }

@@ -55,6 +55,12 @@ pub struct FileRoute {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
+    /// Certificate credentials (`private_key_jwt`): the certificate uploaded to the app
+    /// registration and its private key (`authrelay oauth keygen` writes both).
+    client_certificate_file: Option<PathBuf>,
+    client_key_file: Option<PathBuf>,
+    /// Google: the service account's JSON key (domain-wide delegation; `sub` = `user`).
+    service_account_file: Option<PathBuf>,
     scope: Option<String>,
     resource: Option<String>,
 }
@@ -258,9 +264,12 @@ pub fn route_oauth(
     key: &dyn Fn(&str) -> String,
     problem: &mut dyn FnMut(&str, String),
 ) -> Option<ClientCredentials> {
+    use authrelay_oauth::assertion::{ClientCertificate, KeyError, ServiceAccountKey};
+    use authrelay_oauth::client_credentials::PresetAuth;
+    use authrelay_oauth::Credential;
     let wants = match r.auth().as_deref() {
         Some("xoauth2") => true,
-        None => preset.is_some(),
+        None => preset.is_some_and(|p| p.auth == PresetAuth::OAuth),
         Some("password") => false,
         Some(other) => {
             problem(&key("auth"), format!("'{other}' is not an auth method; use \"password\" or \"xoauth2\""));
@@ -270,6 +279,33 @@ pub fn route_oauth(
     if !wants {
         return None;
     }
+    let service_account = match &r.service_account_file {
+        Some(path) => match ServiceAccountKey::load(path) {
+            Ok(k) => Some(k),
+            Err(KeyError::Read { path, reason }) => {
+                problem(&key("service_account_file"), format!("cannot read {}: {reason}", path.display()));
+                None
+            }
+            Err(KeyError::NoKey(path)) => {
+                problem(
+                    &key("service_account_file"),
+                    format!("{} holds no RSA private key (PEM) usable for RS256", path.display()),
+                );
+                None
+            }
+            Err(_) => {
+                problem(
+                    &key("service_account_file"),
+                    format!(
+                        "{} is not a Google service-account key file (JSON with client_email and private_key)",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let mut missing = false;
     let mut need = |field: &str, v: Option<String>, example: &str| -> String {
         match v.filter(|s| !s.trim().is_empty()) {
@@ -281,14 +317,21 @@ pub fn route_oauth(
             }
         }
     };
-    need("user", r.user_name(), "\"relay@contoso.com\" (the mailbox it sends as)");
+    let user = need("user", r.user_name(), "\"relay@contoso.com\" (the mailbox it sends as)");
+    let google = r.preset.as_deref() == Some("google");
     let endpoint = need(
         "token_endpoint",
-        r.token_endpoint().or(preset.map(|p| p.token_endpoint.clone())),
+        r.token_endpoint()
+            .or(preset.filter(|p| !p.token_endpoint.is_empty()).map(|p| p.token_endpoint.clone()))
+            .or(service_account.as_ref().and_then(|k| k.token_uri.clone())),
         "\"https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token\"",
     );
-    let client_id = need("client_id", r.client_id(), "the application (client) id");
-    let scope = match r.scope().or(preset.map(|p| p.scope.to_string())) {
+    let client_id = match &service_account {
+        Some(k) => k.client_email.clone(),
+        None if r.service_account_file.is_some() => String::new(),
+        None => need("client_id", r.client_id(), "the application (client) id"),
+    };
+    let scope = match r.scope().or(preset.filter(|p| !p.scope.is_empty()).map(|p| p.scope.to_string())) {
         Some(s) => s,
         None if r.resource().is_some() => String::new(),
         None => need("scope", None, "\"https://outlook.office365.com/.default\""),
@@ -306,10 +349,66 @@ pub fn route_oauth(
                 None
             }
         },
-        (None, None) => {
+        (None, None) => None,
+    };
+    let certificate = match (&r.client_certificate_file, &r.client_key_file) {
+        (Some(cert), Some(k)) => match ClientCertificate::load(cert, k) {
+            Ok(c) => Some(c),
+            Err(KeyError::Read { path, reason }) => {
+                problem(&key("client_certificate_file"), format!("cannot read {}: {reason}", path.display()));
+                None
+            }
+            Err(KeyError::NoCertificate(path)) => {
+                problem(&key("client_certificate_file"), format!("{} holds no PEM certificate", path.display()));
+                None
+            }
+            Err(_) => {
+                problem(
+                    &key("client_key_file"),
+                    format!("{} holds no RSA private key (PEM) usable for RS256", k.display()),
+                );
+                None
+            }
+        },
+        (Some(_), None) | (None, Some(_)) => {
+            problem(
+                &key("client_certificate_file"),
+                "set both client_certificate_file and client_key_file (authrelay oauth keygen writes them)".into(),
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    let given = [
+        r.client_secret().is_some() || r.client_secret_file().is_some(),
+        r.client_certificate_file.is_some() || r.client_key_file.is_some(),
+        r.service_account_file.is_some(),
+    ];
+    let credential = match given.iter().filter(|g| **g).count() {
+        0 => {
             problem(
                 &key("client_secret"),
-                "auth = \"xoauth2\" needs client_secret_file (first line) or client_secret; certificate credentials are not supported yet".into(),
+                "auth = \"xoauth2\" needs a credential: client_certificate_file and client_key_file, client_secret_file (first line) or client_secret, or service_account_file (Google)".into(),
+            );
+            None
+        }
+        1 if google && !given[2] => {
+            problem(
+                &key("service_account_file"),
+                "Google has no client-credentials grant: set service_account_file to the service account's JSON key (with domain-wide delegation)".into(),
+            );
+            None
+        }
+        1 => match (secret, certificate, service_account) {
+            (Some(s), _, _) => Some(Credential::Secret(s)),
+            (_, Some(c), _) => Some(Credential::Certificate(std::sync::Arc::new(c))),
+            (_, _, Some(k)) => Some(Credential::ServiceAccount { key: std::sync::Arc::new(k), subject: user }),
+            _ => None,
+        },
+        _ => {
+            problem(
+                &key("client_secret"),
+                "set one credential: a client secret, a certificate, or a service account key".into(),
             );
             None
         }
@@ -322,15 +421,9 @@ pub fn route_oauth(
             problem(&key("token_endpoint"), e.to_string());
         }
     }
-    let secret = secret?;
+    let credential = credential?;
     if missing {
         return None;
     }
-    Some(ClientCredentials {
-        token_endpoint: endpoint,
-        client_id,
-        client_secret: secret,
-        scope,
-        resource: r.resource(),
-    })
+    Some(ClientCredentials { token_endpoint: endpoint, client_id, credential, scope, resource: r.resource() })
 }

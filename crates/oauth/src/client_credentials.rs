@@ -1,9 +1,14 @@
-//! The OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for smarthost routes that sign in
-//! upstream with XOAUTH2 (Microsoft 365, Google). Tokens are cached and fetched again before
+//! Tokens for routes that sign in upstream with OAuth (SMTP XOAUTH2, Microsoft Graph): the
+//! client-credentials grant (RFC 6749 §4.4) with a client secret or a certificate
+//! (`private_key_jwt`, RFC 7523 §2.2), or Google's JWT-bearer grant (RFC 7523 §2.1) with a
+//! service-account key and domain-wide delegation. Tokens are cached and fetched again before
 //! they expire; they are never logged, and errors carry the endpoint's `error` and
 //! `error_description`, never a secret.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::assertion::{ClientCertificate, ServiceAccountKey};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,49 +16,114 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCredentials {
     pub token_endpoint: String,
+    /// The application (client) id; for a Google service account, its e-mail address.
     pub client_id: String,
     #[serde(skip)]
-    pub client_secret: String,
+    pub credential: Credential,
     /// Space-separated scopes, e.g. `https://outlook.office365.com/.default`.
     pub scope: String,
     /// RFC 8707 resource indicator, for providers that take one instead of a scope.
     pub resource: Option<String>,
 }
 
-/// Ready-made upstream settings: (host, port, implicit TLS?, token endpoint, scope).
+/// What proves the client's identity at the token endpoint.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Credential {
+    /// `client_secret` in the form (`client_secret_post`).
+    Secret(String),
+    /// A `private_key_jwt` client assertion signed with the certificate's key.
+    Certificate(Arc<ClientCertificate>),
+    /// Google's JWT-bearer grant: the service account acts for `subject` (the mailbox).
+    ServiceAccount { key: Arc<ServiceAccountKey>, subject: String },
+    /// Nothing configured (a setting read back from its serialized form).
+    #[default]
+    Missing,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Secret(_) => f.write_str("Secret(..)"),
+            Credential::Certificate(c) => c.fmt(f),
+            Credential::ServiceAccount { key, subject } => write!(f, "ServiceAccount({key:?}, sub={subject})"),
+            Credential::Missing => f.write_str("Missing"),
+        }
+    }
+}
+
+/// How a preset's upstream takes credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresetAuth {
+    /// XOAUTH2 with a token (client secret, certificate or service account).
+    OAuth,
+    /// A user name and password (AUTH PLAIN / LOGIN).
+    Password,
+}
+
+/// Ready-made upstream settings: host, port (STARTTLS), how to sign in, and for OAuth the token
+/// endpoint and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preset {
     pub host: &'static str,
     pub port: u16,
+    pub auth: PresetAuth,
     pub token_endpoint: String,
     pub scope: &'static str,
 }
 
-/// `preset = "microsoft365"` (needs the tenant: its id or `contoso.onmicrosoft.com`) or
-/// `preset = "google"`.
+/// The preset names, for messages.
+pub const PRESETS: &str = "\"microsoft365\", \"google\", \"microsoft365-hve\" or \"azure-communication-services\"";
+
+/// Scope of a client-credentials token for Microsoft Graph (application permissions).
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// The Entra token endpoint of `tenant` (its id or `contoso.onmicrosoft.com`).
+pub fn entra_token_endpoint(preset: &str, tenant: Option<&str>) -> Result<String, String> {
+    let tenant = tenant
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(format!("preset \"{preset}\" needs tenant = \"<tenant id or contoso.onmicrosoft.com>\""))?;
+    if !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        return Err(format!("'{tenant}' is not a tenant id or domain"));
+    }
+    Ok(format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"))
+}
+
+/// `preset = "microsoft365"` (needs the tenant: its id or `contoso.onmicrosoft.com`),
+/// `"google"` (a service account with domain-wide delegation), `"microsoft365-hve"`
+/// (Microsoft's High Volume Email, password sign-in) or `"azure-communication-services"`
+/// (ACS SMTP: the user name is the SMTP username of the resource, the password an Entra
+/// client secret). Limits of each: README, "Presets".
 pub fn preset(name: &str, tenant: Option<&str>) -> Result<Preset, String> {
     match name {
-        "microsoft365" => {
-            let tenant = tenant.filter(|t| !t.trim().is_empty()).ok_or(
-                "preset \"microsoft365\" needs tenant = \"<tenant id or contoso.onmicrosoft.com>\"".to_string(),
-            )?;
-            if !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
-                return Err(format!("'{tenant}' is not a tenant id or domain"));
-            }
-            Ok(Preset {
-                host: "smtp.office365.com",
-                port: 587,
-                token_endpoint: format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
-                scope: "https://outlook.office365.com/.default",
-            })
-        }
+        "microsoft365" => Ok(Preset {
+            host: "smtp.office365.com",
+            port: 587,
+            auth: PresetAuth::OAuth,
+            token_endpoint: entra_token_endpoint(name, tenant)?,
+            scope: "https://outlook.office365.com/.default",
+        }),
         "google" => Ok(Preset {
             host: "smtp.gmail.com",
             port: 587,
+            auth: PresetAuth::OAuth,
             token_endpoint: "https://oauth2.googleapis.com/token".into(),
             scope: "https://mail.google.com/",
         }),
-        other => Err(format!("'{other}' is not a preset; use \"microsoft365\" or \"google\"")),
+        "microsoft365-hve" => Ok(Preset {
+            host: "smtp-hve.office365.com",
+            port: 587,
+            auth: PresetAuth::Password,
+            token_endpoint: String::new(),
+            scope: "",
+        }),
+        "azure-communication-services" => Ok(Preset {
+            host: "smtp.azurecomm.net",
+            port: 587,
+            auth: PresetAuth::Password,
+            token_endpoint: String::new(),
+            scope: "",
+        }),
+        other => Err(format!("'{other}' is not a preset; use {PRESETS}")),
     }
 }
 
@@ -64,6 +134,11 @@ struct TokenAnswer {
     error: Option<String>,
     error_description: Option<String>,
 }
+
+/// RFC 7523 §2.2: a JWT as client authentication.
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// RFC 7523 §2.1: a JWT as the authorization grant.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Fetches and caches tokens for one route.
 pub struct TokenSource {
@@ -103,18 +178,44 @@ impl TokenSource {
         }
     }
 
+    /// The token request's form for the configured credential.
+    fn form(&self) -> Result<Vec<(&'static str, String)>, String> {
+        let c = &self.config;
+        let endpoint = &c.token_endpoint;
+        let mut form = match &c.credential {
+            Credential::Secret(secret) => vec![
+                ("grant_type", "client_credentials".to_string()),
+                ("client_id", c.client_id.clone()),
+                ("client_secret", secret.clone()),
+            ],
+            Credential::Certificate(cert) => vec![
+                ("grant_type", "client_credentials".to_string()),
+                ("client_id", c.client_id.clone()),
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_string()),
+                ("client_assertion", cert.assertion(&c.client_id, endpoint)?),
+            ],
+            // The scope travels inside the assertion (Google's service-account flow).
+            Credential::ServiceAccount { key, subject } => {
+                return Ok(vec![
+                    ("grant_type", JWT_BEARER_GRANT.to_string()),
+                    ("assertion", key.assertion(subject, &c.scope, endpoint)?),
+                ])
+            }
+            Credential::Missing => return Err("no client credential is configured".into()),
+        };
+        if !c.scope.is_empty() {
+            form.push(("scope", c.scope.clone()));
+        }
+        if let Some(r) = &c.resource {
+            form.push(("resource", r.clone()));
+        }
+        Ok(form)
+    }
+
     async fn fetch(&self) -> Result<(String, Duration), String> {
         let c = &self.config;
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.client_secret.as_str()),
-            ("scope", c.scope.as_str()),
-        ];
-        if let Some(r) = &c.resource {
-            form.push(("resource", r.as_str()));
-        }
         let endpoint = &c.token_endpoint;
+        let form = self.form().map_err(|e| format!("token endpoint {endpoint}: {e}"))?;
         let response = self
             .http
             .post(endpoint)
@@ -158,5 +259,9 @@ mod tests {
         let g = preset("google", None).unwrap();
         assert_eq!((g.host, g.port, g.scope), ("smtp.gmail.com", 587, "https://mail.google.com/"));
         assert!(preset("yahoo", None).is_err());
+        let hve = preset("microsoft365-hve", None).unwrap();
+        assert_eq!((hve.host, hve.port, hve.auth), ("smtp-hve.office365.com", 587, PresetAuth::Password));
+        let acs = preset("azure-communication-services", None).unwrap();
+        assert_eq!((acs.host, acs.port, acs.auth), ("smtp.azurecomm.net", 587, PresetAuth::Password));
     }
 }

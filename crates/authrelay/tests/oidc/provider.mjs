@@ -5,8 +5,10 @@
 // usage: node provider.mjs CLIENTS_JSON
 //   CLIENTS_JSON: [{"client_id", "client_secret", "email", "ttl"}] — `email` becomes the token's
 //   email claim (the mailbox authrelay maps it to), `ttl` its lifetime in seconds; an optional
-//   `email_verified` is passed on as that claim.
-import { generateKeyPairSync } from 'node:crypto';
+//   `email_verified` is passed on as that claim. A client with `cert_files` (PEM certificates)
+//   and no secret authenticates with private_key_jwt (RFC 7523), its keys those certificates'.
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const clients = JSON.parse(process.argv[2] || '[]');
@@ -19,7 +21,15 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
-  clients: clients.map((c) => ({
+  clients: clients.map((c) => (c.cert_files ? {
+    client_id: c.client_id,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'RS256',
+    jwks: { keys: c.cert_files.map((f) => ({ ...createPublicKey(readFileSync(f)).export({ format: 'jwk' }), use: 'sig' })) },
+  } : {
     client_id: c.client_id,
     client_secret: c.client_secret,
     grant_types: ['client_credentials'],

@@ -3,7 +3,8 @@
 usage: xoauth2_smarthost.py DIR CERT KEY MODE
   MODE first: the first token it sees is refused (RFC 7628 style: a 334 error challenge with
               base64 JSON, then 535 after the client's empty line), later ones are accepted;
-  MODE all:   every token is refused.
+  MODE all:   every token is refused;
+  MODE none:  every token is accepted.
 Writes DIR/port once it listens, appends each token seen to DIR/tokens (one a line, with
 "refused" or "accepted"), and each message received to DIR/messages (one line of JSON with
 mail_from, rcpt_to and the data). Stops by itself after 120 s.
@@ -48,7 +49,7 @@ async def session(reader, writer):
         elif verb == "AUTH" and tls and line.upper().startswith("AUTH XOAUTH2 "):
             blob = base64.b64decode(line.split(" ", 2)[2]).decode()
             token = blob.split("auth=Bearer ", 1)[1].split("\x01", 1)[0]
-            refuse = mode == "all" or not seen
+            refuse = mode == "all" or (mode == "first" and not seen)
             seen.add(token)
             note("tokens", f"{token} {'refused' if refuse else 'accepted'}")
             if refuse:

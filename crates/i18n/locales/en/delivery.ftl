@@ -37,3 +37,29 @@ dsn-english-follows = English
 queue-rcpt-pending = waiting
 queue-rcpt-delivered = delivered
 queue-rcpt-failed = failed
+
+## authrelay oauth keygen
+oauth-keygen-done = Created a key and a self-signed certificate for OAuth certificate credentials:
+    certificate: { $certificate }
+    private key: { $key } (only this server needs it; it never leaves this machine)
+oauth-keygen-thumbprints = Thumbprint (SHA-1, as the Entra admin center shows it): { $sha1 }
+    x5t#S256 (sent in every client assertion): { $s256 }
+oauth-keygen-expires = The certificate is valid until { $date }. Make a new one and upload it before then.
+oauth-keygen-route = Upload the certificate below to the app registration (Entra admin center › App registrations › the app › Certificates & secrets › Certificates › Upload certificate), then put in the route:
+    client_certificate_file = "{ $certificate }"
+    client_key_file = "{ $key }"
+err-oauth-keygen-exists = { $path } already exists. Move it away, or choose another directory with --out.
+err-oauth-keygen-days = { $days } days is not a validity period. Use --days between 1 and 3650.
+err-oauth-keygen = the key could not be created ({ $reason }). Check that the directory is writable.
+
+## Route credentials and presets: config check problems (crates/config/src/problem.rs holds the English texts)
+config-problem-oauth-credential = auth = "xoauth2" needs a credential: client_certificate_file and client_key_file, client_secret_file (first line) or client_secret, or service_account_file (Google)
+config-problem-credential-one = set one credential: a client secret, a certificate, or a service account key
+config-problem-certificate-pair = set both client_certificate_file and client_key_file (authrelay oauth keygen writes them)
+config-problem-no-certificate = { $a } holds no PEM certificate
+config-problem-no-rsa-key = { $a } holds no RSA private key (PEM) usable for RS256
+config-problem-service-account-file = { $a } is not a Google service-account key file (JSON with client_email and private_key)
+config-problem-google-service-account = Google has no client-credentials grant: set service_account_file to the service account's JSON key (with domain-wide delegation)
+config-problem-preset = "{ $a }" is not a preset; use { $b }
+config-problem-preset-tenant = preset "{ $a }" needs tenant = "<tenant id or contoso.onmicrosoft.com>"
+config-problem-tenant = "{ $a }" is not a tenant id or domain

@@ -33,3 +33,29 @@ dsn-english-follows = Bahasa Inggris
 queue-rcpt-pending = menunggu
 queue-rcpt-delivered = terkirim
 queue-rcpt-failed = gagal
+
+## authrelay oauth keygen
+oauth-keygen-done = Kunci dan sertifikat yang ditandatangani sendiri untuk kredensial sertifikat OAuth telah dibuat:
+    sertifikat: { $certificate }
+    kunci privat: { $key } (hanya server ini yang memerlukannya; tidak pernah meninggalkan mesin ini)
+oauth-keygen-thumbprints = Thumbprint (SHA-1, seperti yang ditampilkan pusat admin Entra): { $sha1 }
+    x5t#S256 (dikirim di setiap client assertion): { $s256 }
+oauth-keygen-expires = Sertifikat berlaku hingga { $date }. Buat yang baru dan unggah sebelum tanggal itu.
+oauth-keygen-route = Unggah sertifikat di bawah ke pendaftaran aplikasi (pusat admin Entra › App registrations › aplikasinya › Certificates & secrets › Certificates › Upload certificate), lalu tulis di rute:
+    client_certificate_file = "{ $certificate }"
+    client_key_file = "{ $key }"
+err-oauth-keygen-exists = { $path } sudah ada. Pindahkan, atau pilih direktori lain dengan --out.
+err-oauth-keygen-days = { $days } hari bukan masa berlaku. Gunakan --days antara 1 dan 3650.
+err-oauth-keygen = kunci tidak dapat dibuat ({ $reason }). Periksa apakah direktorinya dapat ditulisi.
+
+## Route credentials and presets: config check problems (crates/config/src/problem.rs holds the English texts)
+config-problem-oauth-credential = auth = "xoauth2" memerlukan kredensial: client_certificate_file dan client_key_file, client_secret_file (baris pertama) atau client_secret, atau service_account_file (Google)
+config-problem-credential-one = atur satu kredensial saja: rahasia klien, sertifikat, atau kunci akun layanan
+config-problem-certificate-pair = atur client_certificate_file dan client_key_file sekaligus (authrelay oauth keygen membuat keduanya)
+config-problem-no-certificate = { $a } tidak memuat sertifikat PEM
+config-problem-no-rsa-key = { $a } tidak memuat kunci privat RSA (PEM) yang dapat dipakai untuk RS256
+config-problem-service-account-file = { $a } bukan file kunci akun layanan Google (JSON dengan client_email dan private_key)
+config-problem-google-service-account = Google tidak memiliki grant client-credentials: atur service_account_file ke kunci JSON akun layanan (dengan delegasi seluruh domain)
+config-problem-preset = "{ $a }" bukan preset; gunakan { $b }
+config-problem-preset-tenant = preset "{ $a }" memerlukan tenant = "<ID tenant atau contoso.onmicrosoft.com>"
+config-problem-tenant = "{ $a }" bukan ID tenant atau domain

@@ -33,3 +33,29 @@ dsn-english-follows = 영어 원문
 queue-rcpt-pending = 대기 중
 queue-rcpt-delivered = 배달됨
 queue-rcpt-failed = 실패
+
+## authrelay oauth keygen
+oauth-keygen-done = OAuth 인증서 자격 증명용 키와 자체 서명 인증서를 만들었습니다:
+    인증서: { $certificate }
+    개인 키: { $key } (이 서버만 필요하며 이 컴퓨터 밖으로 나가지 않습니다)
+oauth-keygen-thumbprints = 지문(SHA-1, Entra 관리 센터에 표시되는 값): { $sha1 }
+    x5t#S256(모든 클라이언트 어설션에 들어감): { $s256 }
+oauth-keygen-expires = 인증서는 { $date }까지 유효합니다. 그 전에 새 인증서를 만들어 업로드하세요.
+oauth-keygen-route = 아래 인증서를 앱 등록에 업로드한 뒤(Entra 관리 센터 › 앱 등록 › 해당 앱 › 인증서 및 비밀 › 인증서 › 인증서 업로드) 경로에 다음을 넣으세요:
+    client_certificate_file = "{ $certificate }"
+    client_key_file = "{ $key }"
+err-oauth-keygen-exists = { $path }이(가) 이미 있습니다. 옮기거나 --out으로 다른 디렉터리를 고르세요.
+err-oauth-keygen-days = { $days }일은 유효 기간이 아닙니다. --days에 1에서 3650 사이를 쓰세요.
+err-oauth-keygen = 키를 만들지 못했습니다({ $reason }). 디렉터리에 쓸 수 있는지 확인하세요.
+
+## Route credentials and presets: config check problems (crates/config/src/problem.rs holds the English texts)
+config-problem-oauth-credential = auth = "xoauth2"에는 자격 증명이 필요합니다: client_certificate_file과 client_key_file, client_secret_file(첫 줄) 또는 client_secret, 또는 service_account_file(Google)
+config-problem-credential-one = 자격 증명은 하나만 설정하세요: 클라이언트 암호, 인증서, 서비스 계정 키 중 하나
+config-problem-certificate-pair = client_certificate_file과 client_key_file을 모두 설정하세요(authrelay oauth keygen이 둘 다 만듭니다)
+config-problem-no-certificate = { $a }에 PEM 인증서가 없습니다
+config-problem-no-rsa-key = { $a }에 RS256에 쓸 수 있는 RSA 개인 키(PEM)가 없습니다
+config-problem-service-account-file = { $a }은(는) Google 서비스 계정 키 파일(client_email과 private_key가 있는 JSON)이 아닙니다
+config-problem-google-service-account = Google에는 클라이언트 자격 증명 부여가 없습니다. service_account_file에 서비스 계정의 JSON 키(도메인 전체 위임 포함)를 설정하세요
+config-problem-preset = "{ $a }"은(는) 프리셋이 아닙니다. { $b } 중 하나를 쓰세요
+config-problem-preset-tenant = 프리셋 "{ $a }"에는 tenant = "<테넌트 ID 또는 contoso.onmicrosoft.com>"이 필요합니다
+config-problem-tenant = "{ $a }"은(는) 테넌트 ID나 도메인이 아닙니다
