@@ -590,3 +590,150 @@ fn a_removed_certificate_is_refused_and_the_message_deferred_with_the_reason() {
     assert_eq!(recipient["attempts"], 1);
     assert!(smarthost.lines("tokens").is_empty() && smarthost.lines("messages").is_empty());
 }
+
+/// The scripted Google token endpoint (support/google_token_endpoint.py) for a service account
+/// whose certificate is `cert`, delegated for `subject` with the Gmail scope only.
+struct GoogleEndpoint {
+    child: Child,
+    work: tempfile::TempDir,
+    url: String,
+}
+
+impl Drop for GoogleEndpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SERVICE_ACCOUNT: &str = "authrelay@contoso-mail.iam.gserviceaccount.com";
+const GMAIL_SCOPE: &str = "https://mail.google.com/";
+
+impl GoogleEndpoint {
+    fn start(cert: &std::path::Path, subject: &str) -> GoogleEndpoint {
+        let work = tempfile::tempdir().unwrap();
+        let child = Command::new("python3")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/google_token_endpoint.py"))
+            .arg(work.path())
+            .arg(cert)
+            .args([SERVICE_ACCOUNT, "sa-key-1", subject, GMAIL_SCOPE])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 (with the cryptography module)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let url = loop {
+            if let Ok(u) = std::fs::read_to_string(work.path().join("url")) {
+                break u.trim().to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "the scripted Google endpoint did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        GoogleEndpoint { child, work, url }
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.work.path().join("requests"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// A Google service-account key file (the JSON the Cloud console downloads) holding the key
+/// keygen made in `keys`.
+fn service_account_file(keys: &std::path::Path) -> std::path::PathBuf {
+    let json = serde_json::json!({
+        "type": "service_account",
+        "project_id": "contoso-mail",
+        "private_key_id": "sa-key-1",
+        "private_key": std::fs::read_to_string(keys.join("client-key.pem")).unwrap(),
+        "client_email": SERVICE_ACCOUNT,
+        "client_id": "104857600000000000000",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    let path = keys.join("service-account.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+/// Authrelay with `preset = "google"` (token endpoint pointed at the scripted one, the SMTP
+/// host at the scripted smarthost), acting for `user`; `extra` route lines.
+fn relay_google(
+    endpoint: &GoogleEndpoint,
+    smarthost: &Smarthost,
+    key_file: &std::path::Path,
+    user: &str,
+    extra: &str,
+) -> TestServer {
+    let tables = format!(
+        "[delivery]\nfirst_retry_secs = 3600\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\npreset = \"google\"\n\
+         host = \"127.0.0.1\"\nport = {port}\ntls = \"starttls\"\ntls_name = \"localhost\"\nca_file = \"{ca}\"\nuser = \"{user}\"\n\
+         service_account_file = \"{key}\"\ntoken_endpoint = \"{url}\"\n{extra}\n",
+        port = smarthost.port,
+        ca = smarthost.ca.display(),
+        key = key_file.display(),
+        url = endpoint.url,
+    );
+    let server = TestServer::start_with_tables(common::Options::default(), &tables);
+    server.open_contoso();
+    server
+}
+
+/// Google (issue 18.3): the relay signs a service-account assertion (RS256 with the key file's
+/// key, kid, iss = the service account, sub = the mailbox, scope, aud = the token endpoint);
+/// the scripted endpoint verifies all of it with the service account's certificate before it
+/// issues a token, which the smarthost then sees in XOAUTH2.
+#[test]
+fn a_google_service_account_assertion_gets_the_token_for_xoauth2() {
+    let keys = tempfile::tempdir().unwrap();
+    keygen(keys.path(), &["--json"], "en_US.UTF-8");
+    let key_file = service_account_file(keys.path());
+    let endpoint = GoogleEndpoint::start(&keys.path().join("client-cert.pem"), MAILBOX);
+    let smarthost = Smarthost::start("none");
+    let relay = relay_google(&endpoint, &smarthost, &key_file, MAILBOX, "");
+    send_one(&relay, "service account");
+    assert!(wait_for(30, || !smarthost.lines("messages").is_empty()), "not delivered: {}", relay.logs());
+    let requests = endpoint.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["status"], 200, "{requests:?}");
+    assert_eq!(requests[0]["form_keys"], serde_json::json!(["assertion", "grant_type"]), "no client secret sent");
+    let claims = &requests[0]["claims"];
+    assert_eq!((claims["sub"].as_str(), claims["scope"].as_str()), (Some(MAILBOX), Some(GMAIL_SCOPE)));
+    let tokens = smarthost.lines("tokens");
+    assert!(tokens.len() == 1 && tokens[0].starts_with("ya29.") && tokens[0].ends_with(" accepted"), "{tokens:?}");
+    assert!(!relay.logs().contains("ya29.") && !relay.logs().contains("eyJ"), "no token or assertion in the log");
+}
+
+/// The delegation covers one mailbox and the Gmail scope: an assertion for another mailbox, or
+/// with another scope, is refused by the endpoint; the message is deferred with Google's answer
+/// and the smarthost sees nothing.
+#[test]
+fn a_service_account_assertion_for_another_mailbox_or_scope_is_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    keygen(keys.path(), &["--json"], "en_US.UTF-8");
+    let key_file = service_account_file(keys.path());
+    let endpoint = GoogleEndpoint::start(&keys.path().join("client-cert.pem"), MAILBOX);
+    let smarthost = Smarthost::start("none");
+    let other_mailbox = relay_google(&endpoint, &smarthost, &key_file, "scanner@contoso.com", "");
+    let other_scope = relay_google(
+        &endpoint,
+        &smarthost,
+        &key_file,
+        MAILBOX,
+        "scope = \"https://www.googleapis.com/auth/gmail.send\"",
+    );
+    for (relay, expected) in [
+        (&other_mailbox, "invalid_grant Invalid email or User ID"),
+        (&other_scope, "unauthorized_client Client is unauthorized"),
+    ] {
+        send_one(relay, "refused");
+        let list = || serde_json::from_str::<serde_json::Value>(&relay.ok(&["queue", "list", "--json"])).unwrap();
+        assert!(wait_for(30, || list()[0]["state"] == "deferred"), "{}", relay.logs());
+        let reply = list()[0]["recipients"][0]["last_reply"].as_str().unwrap().to_string();
+        assert!(reply.contains(&format!("refused client '{SERVICE_ACCOUNT}'")) && reply.contains(expected), "{reply}");
+    }
+    let verdicts: Vec<_> = endpoint.requests().iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert_eq!(verdicts, [400, 400]);
+    assert!(smarthost.lines("tokens").is_empty() && smarthost.lines("messages").is_empty());
+}
