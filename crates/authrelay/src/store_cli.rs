@@ -71,6 +71,38 @@ pub async fn run(c: StoreCommand, config: &Effective, lang: Lang) -> Result<(), 
                     ],
                 );
             }
+            // The queue follows: every message of this data directory's spool (with its
+            // delivery state) into the shared queue, read back and then removed here.
+            let spool_root = config.spool_path();
+            if spool_root.join("queue").is_dir() {
+                let spool = authrelay_spool::Spool::attach(&spool_root).map_err(|e| {
+                    CliError::new("err-spool").arg("path", spool_root.display()).arg("reason", e)
+                })?;
+                let queue = authrelay_spool::shared::SharedQueue::connect(&to, 2)
+                    .await
+                    .map_err(|e| CliError::new("err-spool").arg("path", redacted_url(&to)).arg("reason", e))?;
+                let moved = authrelay_delivery::cluster::move_to_shared(&spool, &config.data_dir, &queue)
+                    .await
+                    .map_err(|e| CliError::new("err-spool").arg("path", spool_root.display()).arg("reason", e))?;
+                let corrupt = if moved.corrupt.is_empty() {
+                    String::new()
+                } else {
+                    authrelay_i18n::t(lang, "store-copy-queue-corrupt", &[("count", moved.corrupt.len().into())])
+                };
+                let shown_spool = spool_root.display().to_string();
+                say(
+                    lang,
+                    "store-copy-queue",
+                    &[
+                        ("messages", moved.messages.into()),
+                        ("bytes", (moved.bytes as usize).into()),
+                        ("sha", moved.sha256[..16].into()),
+                        ("spool", shown_spool.as_str().into()),
+                        ("corrupt", corrupt.as_str().into()),
+                    ],
+                );
+                queue.close().await;
+            }
             let (shown_from, shown_to) = (source.display().to_string(), redacted_url(&to));
             say(
                 lang,

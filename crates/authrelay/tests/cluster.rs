@@ -16,7 +16,16 @@ const USER: &str = "scanner@contoso.com";
 /// Node A with a fresh certificate, node B serving A's certificate (so a device trusting one
 /// file reaches either node through the balancer), both on `url`.
 fn two_nodes(url: &str, extra: &str) -> (TestServer, TestServer) {
-    let options = Options { listen: vec!["trusted_proxies = [\"127.0.0.1/32\"]".into()], ..Default::default() };
+    two_nodes_with(url, extra, &[])
+}
+
+/// [`two_nodes`] with more `[limits]` lines.
+fn two_nodes_with(url: &str, extra: &str, limits: &[&str]) -> (TestServer, TestServer) {
+    let options = Options {
+        listen: vec!["trusted_proxies = [\"127.0.0.1/32\"]".into()],
+        limits: limits.iter().map(|l| l.to_string()).collect(),
+        ..Default::default()
+    };
     let store = format!("[store]\nurl = \"{url}\"\n{extra}");
     let a = TestServer::start_with_tables(options.clone(), &store);
     let tls = a.data_dir().join("tls");
@@ -317,4 +326,248 @@ fn postgres_stopped_gives_454_and_not_ready_then_service_resumes_without_restart
     });
     println!("AUTH admitted again {took:?} after PostgreSQL came back, no restart");
     assert_eq!(readyz(&node)["status"], "ready");
+}
+
+/// Where the load comes from (not the balancer's 127.0.0.1, which must send PROXY headers).
+const SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+/// 16 connections from one address, reconnecting after each break.
+const LOAD_LIMITS: &[&str] = &["max_connections_per_address = 64", "connections_per_address_per_minute = 100000"];
+
+/// The route every node delivers through: the slow sink, plain SMTP on loopback.
+fn route_to(sink: &common::sink::Sink, scan_ms: u64) -> String {
+    format!(
+        "[delivery]\nscan_interval_ms = {scan_ms}\nconcurrency = 4\nrate_per_minute = 100000\nfirst_retry_secs = 1\nmax_retry_interval_secs = 1\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"opportunistic\"\n",
+        sink.port
+    )
+}
+
+/// Subjects the sink accepted, each with how often.
+fn received(sink: &common::sink::Sink) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for m in sink.messages() {
+        if let Some(s) = common::submission::subject_of(&common::sink::bytes_of(&m)) {
+            *seen.entry(s).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// 16 connections submit `per_connection` messages each, half to each of `ports` (a broken
+/// connection goes on at the first port); returns the subjects acknowledged with `250` and the
+/// replies refused.
+fn load(
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    ports: [std::net::SocketAddr; 2],
+    per_connection: usize,
+    limit: Duration,
+    acknowledged: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> Vec<String> {
+    use common::submission::{Refusal, Submitter};
+    let mut workers = vec![];
+    for c in 0..16 {
+        let (tls, acknowledged) = (tls.clone(), acknowledged.clone());
+        workers.push(std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut refused = vec![];
+            let mut target = ports[c % 2];
+            let mut client: Option<Submitter> = None;
+            let mut n = 0;
+            while n < per_connection && started.elapsed() < limit {
+                let subject = format!("load-{c}-{n}");
+                if client.is_none() {
+                    match Submitter::login(target, SOURCE, &tls, USER, PASSWORD) {
+                        Ok(s) => client = Some(s),
+                        Err(e) => {
+                            refused.push(format!("{e:?}"));
+                            target = ports[0];
+                            std::thread::sleep(Duration::from_millis(100));
+                            continue;
+                        }
+                    }
+                }
+                match client.as_mut().unwrap().send(USER, "frontdesk@example.net", &subject) {
+                    Ok(_) => {
+                        acknowledged.lock().unwrap().push(subject);
+                        n += 1;
+                    }
+                    Err(e) => {
+                        // Not acknowledged: sent again (under the same subject) on a new session.
+                        if matches!(e, Refusal::Broken(_)) {
+                            target = ports[0];
+                        }
+                        refused.push(format!("{e:?}"));
+                        client = None;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+            refused
+        }));
+    }
+    workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+}
+
+#[test]
+fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let work = tempfile::tempdir().unwrap();
+    // A slow far side: each DATA takes 200 ms, so both nodes have claims in flight when B dies.
+    let sink = common::sink::Sink::start(work.path(), "sink", &["--delay", "0.2"]);
+    let (a, mut b) = two_nodes_with(&url, &format!("queue_lease_secs = 3\n{}", route_to(&sink, 200)), LOAD_LIMITS);
+    a.open_contoso();
+    a.ok(&["org", "set", "Contoso", "--max-sessions", "64"]);
+    let tls = common::client_tls(&a.data_dir().join("tls/cert.pem"));
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let loader = {
+        let (tls, acknowledged) = (tls.clone(), acknowledged.clone());
+        let ports = [a.submissions, b.submissions];
+        std::thread::spawn(move || load(tls, ports, 15, Duration::from_secs(90), acknowledged))
+    };
+    // B dies in the middle of the load, with deliveries of its own running.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 80 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before_kill = sink.messages().len();
+    b.kill9();
+    let killed_at = Instant::now();
+    let refused = loader.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(acknowledged.len(), 16 * 15, "every connection finished its messages on the survivor: {refused:?}");
+
+    // Every acknowledged message arrives, the ones B had claimed after its lease lapsed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let seen = received(&sink);
+        let missing: Vec<_> = acknowledged.iter().filter(|s| !seen.contains_key(*s)).cloned().collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(missing.is_empty(), "acknowledged but never delivered: {missing:?}");
+    let seen = received(&sink);
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let taken_over = a.logs().matches("claimed again").count();
+    println!(
+        "cluster under SIGKILL: {} acknowledged, all delivered ({} before the kill), {} duplicates, \
+         {taken_over} claims of node B's taken over by node A, last delivered {:?} after the kill; {} refused or broken \
+         transactions resent",
+        acknowledged.len(),
+        before_kill,
+        duplicates,
+        killed_at.elapsed(),
+        refused.len()
+    );
+    assert!(taken_over > 0, "node A took over node B's lapsed claims: {}", a.logs());
+    // Nothing is left behind in the shared queue.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pg.psql(&url, "SELECT COUNT(*) FROM queue_messages") != "0" {
+        assert!(Instant::now() < deadline, "the shared queue still holds messages");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn postgres_stopped_during_load_refuses_with_4xx_and_loses_nothing() {
+    let mut pg = TestPostgres::start();
+    let url = pg.new_database();
+    let work = tempfile::tempdir().unwrap();
+    let sink = common::sink::Sink::start(work.path(), "sink", &[]);
+    let options = Options { limits: LOAD_LIMITS.iter().map(|l| l.to_string()).collect(), ..Default::default() };
+    let node = TestServer::start_with_tables(
+        options,
+        &format!("[store]\nurl = \"{url}\"\nqueue_lease_secs = 3\n{}", route_to(&sink, 200)),
+    );
+    node.open_contoso();
+    node.ok(&["org", "set", "Contoso", "--max-sessions", "64"]);
+    let tls = common::client_tls(&node.data_dir().join("tls/cert.pem"));
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let loader = {
+        let (tls, acknowledged) = (tls.clone(), acknowledged.clone());
+        let ports = [node.submissions, node.submissions];
+        std::thread::spawn(move || load(tls, ports, 12, Duration::from_secs(90), acknowledged))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 40 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pg.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    pg.restart();
+    let refused = loader.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(acknowledged.len(), 16 * 12, "service resumed without a restart: {refused:?}");
+    // While the database was away the clients heard temporary refusals, never a 5xx.
+    let replies: Vec<&String> = refused.iter().filter(|r| r.starts_with("Reply")).collect();
+    assert!(!replies.is_empty(), "the outage was noticed: {refused:?}");
+    for r in &replies {
+        assert!(r.contains("\"4"), "only temporary refusals during the outage: {r}");
+    }
+    assert!(
+        replies.iter().any(|r| r.contains("451 4.3.0") || r.contains("454 4.7.0")),
+        "451 at DATA or 454 at AUTH: {replies:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = received(&sink);
+        let missing: Vec<_> = acknowledged.iter().filter(|s| !seen.contains_key(*s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "acknowledged but never delivered: {missing:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "PostgreSQL stopped for 4 s under load: {} acknowledged, all delivered; {} transactions refused with {:?}",
+        acknowledged.len(),
+        replies.len(),
+        replies.iter().map(|r| r.split_whitespace().nth(0).unwrap_or("").to_string()).collect::<std::collections::BTreeSet<_>>()
+    );
+}
+
+#[test]
+fn store_copy_moves_queued_mail_and_the_cluster_delivers_it() {
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let work = tempfile::tempdir().unwrap();
+    // A single node whose smarthost is down: its mail waits in its spool.
+    let single = TestServer::start_with_tables(
+        Options::default(),
+        "[delivery]\nscan_interval_ms = 100\nfirst_retry_secs = 2\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = 9\ntls = \"opportunistic\"\n",
+    );
+    single.open_contoso();
+    let tls = common::client_tls(&single.data_dir().join("tls/cert.pem"));
+    let mut client = common::submission::Submitter::login(single.submissions, SOURCE, &tls, USER, PASSWORD).unwrap();
+    let mut subjects = vec![];
+    for n in 0..5 {
+        let subject = format!("waiting-{n}");
+        client.send(USER, "frontdesk@example.net", &subject).unwrap();
+        subjects.push(subject);
+    }
+    drop(client);
+    let listed: serde_json::Value = serde_json::from_str(&single.ok(&["queue", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 5);
+
+    let out = single.ok(&["store", "copy", "--from", "sqlite", "--to", &url]);
+    assert!(out.contains("queue: 5 messages"), "{out}");
+    assert_eq!(pg.psql(&url, "SELECT COUNT(*) FROM queue_messages"), "5");
+    let listed: serde_json::Value = serde_json::from_str(&single.ok(&["queue", "list", "--json"])).unwrap();
+    assert!(listed.as_array().unwrap().is_empty(), "moved, not copied: {listed}");
+
+    // A cluster node with a working route delivers them.
+    let sink = common::sink::Sink::start(work.path(), "sink", &[]);
+    let node = TestServer::start_with_tables(Options::default(), &format!("[store]\nurl = \"{url}\"\n{}", route_to(&sink, 100)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = received(&sink);
+        if subjects.iter().all(|s| seen.contains_key(s)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivered so far: {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(node);
 }

@@ -703,8 +703,11 @@ impl Inner {
     async fn deliver_claimed(self: Arc<Self>, claim: Claimed) {
         let Store::Shared(shared) = &self.store else { return };
         let id = claim.message.id.clone();
-        if claim.claims > 1 {
+        if claim.claims > 1 && claim.state.is_none() {
+            // Claimed before but nothing recorded: the earlier claim's node died or stalled
+            // before its first result (a lapsed lease); delivering it now may repeat a delivery.
             shared.reclaimed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(id = %id, claims = claim.claims, "claimed again: an earlier claim lapsed before recording a result");
         }
         shared.tokens.lock().unwrap().insert(id.clone(), claim.token);
         let renewal = {

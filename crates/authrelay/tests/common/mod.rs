@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod haproxy;
+pub mod sink;
+pub mod submission;
 
 use std::io::Write;
 use std::net::SocketAddr;
