@@ -121,6 +121,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         trusted_proxies: config.listen.trusted_proxies.clone(),
         shared,
         tls: tokio_rustls::TlsAcceptor::from(tls),
+        extra: config.listeners.iter().map(|l| (l.address, Arc::new(l.rules()))).collect(),
     };
     let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     write_listen_file(&config, &handle, admin_address)?;
@@ -200,6 +201,8 @@ fn write_listen_file(
         "pid": std::process::id(),
         "submission": handle.address(ListenerKind::Submission).map(|a| a.to_string()),
         "submissions": handle.address(ListenerKind::Submissions).map(|a| a.to_string()),
+        // `[[listeners]]`, in the file's order.
+        "listeners": handle.extra_addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "admin": admin.map(|a| a.to_string()),
     });
     let path = config.data_dir.join("listen.json");

@@ -56,6 +56,9 @@ struct FileConfig {
     connectors: Vec<access::FileConnector>,
     #[serde(default)]
     store: FileStore,
+    /// Listeners beyond the two defaults (legacy devices; README "Legacy devices").
+    #[serde(default)]
+    listeners: Vec<crate::listeners::FileListener>,
 }
 
 /// `[store]`: where the directory lives (README "Running more than one node").
@@ -141,6 +144,8 @@ pub struct Effective {
     /// `[oauth]` and `[[connectors]]`.
     pub access: access::Access,
     pub store: Store,
+    /// `[[listeners]]`, in the file's order.
+    pub listeners: Vec<crate::listeners::ListenerShown>,
 }
 
 /// Where the directory (organisations, users, credentials, logs, limits) is kept.
@@ -518,6 +523,9 @@ pub fn load_text(
     let delivery = delivery::build(parsed.delivery, parsed.routes, &data_dir, &hostname, &mut problems);
     let admin = admin::build(parsed.admin, serve.admin, &mut problems);
     let access = access::build(parsed.oauth, parsed.connectors, &mut problems);
+    let defaults: Vec<SocketAddr> = submission.iter().chain(submissions.iter()).copied().collect();
+    let connector_names: Vec<String> = access.connectors.iter().map(|c| c.name.clone()).collect();
+    let listeners = crate::listeners::build(parsed.listeners, &defaults, &connector_names, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -532,6 +540,7 @@ pub fn load_text(
         admin,
         access,
         store,
+        listeners,
     })
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Layout (each module uses only the ones before it): `problem.rs` (one problem: key and
 //! message), `acme.rs` (`[tls] acme`), `access.rs` (`[oauth]`, `[[connectors]]`), `admin.rs` (`[admin]`), `delivery.rs`
-//! (`[delivery]`, `[[routes]]` with their OAuth keys), `config.rs` (the whole file and
+//! (`[delivery]`, `[[routes]]` with their OAuth keys), `listeners.rs` (`[[listeners]]`), `config.rs` (the whole file and
 //! [`Effective`]).
 
 pub mod access;
@@ -12,6 +12,7 @@ pub mod acme;
 pub mod admin;
 pub mod config;
 pub mod delivery;
+pub mod listeners;
 pub mod problem;
 
 pub use config::*;

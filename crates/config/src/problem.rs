@@ -96,6 +96,32 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("{a} is too few; the server needs at least 2 (default {b})", "config-problem-store-connections"),
     ("{a} is outside 3..3600 seconds (default {b})", "config-problem-store-lease"),
+    ("'{a}' is not an address:port such as 192.168.50.1:2525", "config-problem-listener-address"),
+    ("{a} is already a listener", "config-problem-listener-taken"),
+    ("'{a}' is not one of: {b}", "config-problem-choice"),
+    ("a plain listener has no TLS; leave tls_min out (or use kind = \"starttls\")", "config-problem-plain-tls-min"),
+    (
+        "TLS {a} needs a build with the legacy-tls feature (OpenSSL): install libssl-dev and pkg-config, then cargo build --release --features legacy-tls (README \"Legacy devices\")",
+        "config-problem-legacy-tls-feature",
+    ),
+    ("'{a}' admits every address; list the devices' own addresses or subnets", "config-problem-listener-everyone"),
+    (
+        "a legacy listener (old TLS, no TLS or bare_newline = \"normalize\") needs clients: the devices' addresses or subnets, e.g. [\"192.168.50.0/24\"]",
+        "config-problem-legacy-clients",
+    ),
+    (
+        "{a} is not a loopback or private address: a legacy listener there exposes weak or no TLS beyond your network; bind it to the devices' VLAN, or set acknowledge_public = true if that is what you mean",
+        "config-problem-legacy-public-address",
+    ),
+    (
+        "clients {a} are not private ranges: a legacy listener for them exposes weak or no TLS beyond your network; list the devices' VLAN, or set acknowledge_public = true if that is what you mean",
+        "config-problem-legacy-public-clients",
+    ),
+    (
+        "'{a}' may not sign in over weak or no TLS; give the device a device credential (authrelay device-credential add)",
+        "config-problem-legacy-password",
+    ),
+    ("no [[connectors]] entry is named '{a}'", "config-problem-listener-connector"),
 ];
 
 /// The catalogue message of a problem text the templates do not cover: another component's

@@ -84,8 +84,8 @@ fn the_shipped_file_loads_and_listens_on_loopback_only() {
 #[test]
 fn the_commented_values_are_the_defaults() {
     // Examples, not defaults: tls.cert/key, hostname (from /etc/hostname), routes, oauth,
-    // connectors.
-    let examples = ["tls", "routes", "oauth", "connectors"];
+    // connectors, listeners.
+    let examples = ["tls", "routes", "oauth", "connectors", "listeners"];
     let text = std::fs::read_to_string(shipped()).unwrap();
     let mut table = String::new();
     let mut uncommented = String::new();

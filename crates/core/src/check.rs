@@ -20,6 +20,8 @@ pub enum Check {
     Credentials,
     SignIn,
     AuthenticatedSmtp,
+    /// The listener (a legacy one: weak or no TLS) does not accept this kind of credential.
+    ListenerCredentials,
     /// The organisation blocks device credentials.
     DeviceCredentialsPolicy,
     /// The device credential is past its expiry.
@@ -49,6 +51,7 @@ impl Check {
         Check::Credentials,
         Check::SignIn,
         Check::AuthenticatedSmtp,
+        Check::ListenerCredentials,
         Check::DeviceCredentialsPolicy,
         Check::DeviceCredentialExpiry,
         Check::DeviceCredentialAddress,
@@ -72,6 +75,7 @@ impl Check {
             Check::Credentials => "credentials",
             Check::SignIn => "sign-in",
             Check::AuthenticatedSmtp => "authenticated-smtp",
+            Check::ListenerCredentials => "listener-credentials",
             Check::DeviceCredentialsPolicy => "device-credentials-policy",
             Check::DeviceCredentialExpiry => "device-credential-expiry",
             Check::DeviceCredentialAddress => "device-credential-address",

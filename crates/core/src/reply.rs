@@ -77,6 +77,9 @@ catalogue! {
     OAuthTokenInvalid => (535, "5.7.139", "Authentication unsuccessful, the OAuth token is not valid for this server."),
     /// an OAuth bearer token past its expiry (`exp`)
     OAuthTokenExpired => (535, "5.7.139", "Authentication unsuccessful, the OAuth token has expired."),
+    /// a valid credential of a kind this legacy listener (weak or no TLS, `[[listeners]]
+    /// credentials`) does not accept: an account or app password must not cross such a path
+    LegacyListenerCredential => (535, "5.7.139", "Authentication unsuccessful, this port has weak or no encryption and accepts only device credentials. Create a device credential for this device (authrelay device-credential add), or use the standard submission port with TLS 1.2 or later."),
     /// unauthenticated MAIL from a connector's address with a sender domain the connector does not allow
     ConnectorSenderDenied => (550, "5.7.64", "TenantAttribution; Relay Access Denied"),
 
@@ -185,6 +188,9 @@ catalogue! {
     CredentialNoLongerValid => (421, "4.7.0", "The credential this session signed in with is no longer valid; closing connection"),
     /// an HTTP request arrived on an SMTP port (cross-protocol attack or a misconfigured tool)
     HttpOnSmtpPort => (421, "4.7.0", "This is an SMTP server, not a web server; closing connection"),
+    /// a connection to a legacy listener (`[[listeners]]`) from an address outside its `clients`
+    /// and its connectors' ranges: refused before the greeting (RFC 5321 3.1)
+    ListenerClientRefused => (554, "5.7.1", "This port serves only the devices its administrator listed; your address is not one of them"),
     /// A PROXY protocol header from an address not in `listen.trusted_proxies`: it would name
     /// any client address it liked.
     ProxyNotTrusted => (421, "4.7.0", "PROXY protocol header not accepted from your address; closing connection"),

@@ -93,6 +93,39 @@ setting!(
     } default Password
 );
 
+/// The credential kinds one listener accepts for AUTH (`[[listeners]] credentials`, README
+/// "Legacy devices"): every kind on the two default listeners, device credentials only on a
+/// legacy listener unless its admin says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialKinds(u8);
+
+impl CredentialKinds {
+    pub const EVERY: CredentialKinds = CredentialKinds(u8::MAX);
+
+    pub fn of(kinds: &[CredentialKind]) -> CredentialKinds {
+        CredentialKinds(kinds.iter().fold(0, |bits, k| bits | Self::bit(*k)))
+    }
+
+    fn bit(kind: CredentialKind) -> u8 {
+        1 << CredentialKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+    }
+
+    pub fn allows(self, kind: CredentialKind) -> bool {
+        self.0 & Self::bit(kind) != 0
+    }
+
+    /// The kinds in the catalogue's order, for `config check` and the docs.
+    pub fn kinds(self) -> Vec<CredentialKind> {
+        CredentialKind::ALL.iter().copied().filter(|k| self.allows(*k)).collect()
+    }
+}
+
+impl Default for CredentialKinds {
+    fn default() -> Self {
+        CredentialKinds::EVERY
+    }
+}
+
 setting!(
     /// Whether the organisation's mailboxes may use device credentials.
     DeviceCredentialsPolicy { Allowed = "allowed", Blocked = "blocked" } default Allowed

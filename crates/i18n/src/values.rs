@@ -74,6 +74,7 @@ localized!(Check {
     Check::Credentials => "web-check-credentials",
     Check::SignIn => "web-check-sign-in",
     Check::AuthenticatedSmtp => "web-check-authenticated-smtp",
+    Check::ListenerCredentials => "web-check-listener-credentials",
     Check::DeviceCredentialsPolicy => "web-check-device-credentials-policy",
     Check::DeviceCredentialExpiry => "web-check-device-credential-expiry",
     Check::DeviceCredentialAddress => "web-check-device-credential-address",

@@ -12,8 +12,8 @@
 //! [`may_send_as`] is the sending rule (5.7.60).
 
 use authrelay_core::{
-    effective_smtp_auth, AppPasswordsPolicy, CredentialKind, DeviceCredentialsPolicy, MailboxSettings, MfaState,
-    OrgSettings, ReplyId, SecurityDefaults, SignIn, SmtpAuthSource,
+    effective_smtp_auth, AppPasswordsPolicy, CredentialKind, CredentialKinds, DeviceCredentialsPolicy, MailboxSettings,
+    MfaState, OrgSettings, ReplyId, SecurityDefaults, SignIn, SmtpAuthSource,
 };
 
 /// The checks of the decision order live in `core` so the directory can store them typed.
@@ -77,6 +77,9 @@ pub struct AuthFacts {
     /// `Some` for an unauthenticated submission from a connector's client range: not an AUTH,
     /// but decided and logged the same way.
     pub connector: Option<ConnectorFacts>,
+    /// The credential kinds the listener the attempt arrived on accepts (every kind on the
+    /// default listeners; device credentials only on a legacy one unless configured).
+    pub listener_credentials: CredentialKinds,
 }
 
 /// A connector's side of an unauthenticated submission.
@@ -102,6 +105,7 @@ impl AuthFacts {
             device: None,
             mailbox_sessions_full: false,
             connector: None,
+            listener_credentials: CredentialKinds::EVERY,
         }
     }
 
@@ -171,6 +175,7 @@ pub const TABLE: &[(Check, ReplyId)] = &[
     (Check::SignIn, ReplyId::SignInBlocked),
     (Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledMailbox),
     (Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledTenant),
+    (Check::ListenerCredentials, ReplyId::LegacyListenerCredential),
     (Check::DeviceCredentialsPolicy, ReplyId::DeviceCredentialsBlocked),
     (Check::DeviceCredentialExpiry, ReplyId::DeviceCredentialExpired),
     (Check::DeviceCredentialAddress, ReplyId::DeviceCredentialAddress),
@@ -249,6 +254,12 @@ pub fn decide(f: &AuthFacts) -> Decision {
         (false, SmtpAuthSource::Organisation) => {
             return refuse(Check::AuthenticatedSmtp, ReplyId::SmtpAuthDisabledTenant)
         }
+    }
+    // 6b. The listener: a legacy one (weak or no TLS) takes only the kinds its admin allowed,
+    //     device credentials by default, so an account or app password never crosses it. After
+    //     the credential, so only its holder learns why, and with a reply that says what to do.
+    if !f.listener_credentials.allows(kind) {
+        return refuse(Check::ListenerCredentials, ReplyId::LegacyListenerCredential);
     }
     // 7. Credentials that are not the user's password. A device credential signs in nowhere
     //    but SMTP submission, and a bearer token comes from an issuer that already applied its

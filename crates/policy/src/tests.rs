@@ -464,12 +464,18 @@ fn every_facts(mut visit: impl FnMut(AuthFacts)) {
     }
     let connectors =
         [None, Some(ConnectorFacts { sender_allowed: false }), Some(ConnectorFacts { sender_allowed: true })];
+    let device_only = CredentialKinds::of(&[CredentialKind::DeviceCredential]);
     for early in 0u32..(1 << 7) {
         let bit = |n: u32| early & (1 << n) != 0;
+        // A legacy listener's rule matters only once the early checks pass: walked there alone.
+        let listeners: &[CredentialKinds] =
+            if early == 0b111 { &[CredentialKinds::EVERY, device_only] } else { &[CredentialKinds::EVERY] };
         for &credential in &credentials {
             for &account in &accounts {
                 for &device in &devices {
-                    for &connector in &connectors {
+                    for (&connector, &listener_credentials) in
+                        connectors.iter().flat_map(|c| listeners.iter().map(move |l| (c, l)))
+                    {
                         visit(AuthFacts {
                             tls: bit(0),
                             mechanism_offered: bit(1),
@@ -482,6 +488,7 @@ fn every_facts(mut visit: impl FnMut(AuthFacts)) {
                             account,
                             device,
                             connector,
+                            listener_credentials,
                         });
                     }
                 }
@@ -533,4 +540,37 @@ fn only_guesses_spend_the_address_budget() {
     assert!(decide(&foreign).spends_address_budget(), "a token for another mailbox is a guess");
     let down = AuthFacts { credential: CredentialCheck::DirectoryUnavailable, ..AuthFacts::new_over_tls() };
     assert!(!decide(&down).is_failed_login(), "an outage must not get clients banned");
+}
+
+/// A legacy listener (weak or no TLS) takes device credentials only by default: the account
+/// password and an app password are refused with the reply that says why and what to do, even
+/// where the organisation's settings would accept them; a device credential signs in as usual.
+#[test]
+fn a_legacy_listener_accepts_only_the_kinds_its_admin_allowed() {
+    let open = org(SecurityDefaults::Off, Org::Enabled, AppPasswordsPolicy::Allowed);
+    let plain = mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled);
+    let device_only = CredentialKinds::of(&[CredentialKind::DeviceCredential]);
+    for kind in CredentialKind::ALL.iter().copied().filter(|k| *k != CredentialKind::Connector) {
+        let everywhere = decide(&facts(open, plain, kind));
+        assert_eq!(everywhere.reply, ReplyId::AuthOk, "{kind}: accepted on a default listener");
+        let legacy = decide(&AuthFacts { listener_credentials: device_only, ..facts(open, plain, kind) });
+        if kind == CredentialKind::DeviceCredential {
+            assert_eq!(legacy.reply, ReplyId::AuthOk);
+        } else {
+            assert_eq!((legacy.check, legacy.reply), (Check::ListenerCredentials, ReplyId::LegacyListenerCredential));
+            assert!(!legacy.spends_address_budget(), "a right secret on the wrong port is no guess");
+        }
+    }
+    let text = ReplyId::LegacyListenerCredential.reply().to_string();
+    assert!(
+        text.starts_with("535 5.7.139 ") && text.contains("device credential") && text.contains("TLS 1.2"),
+        "{text}"
+    );
+    // A wrong secret learns nothing about the listener's rule.
+    let wrong = AuthFacts {
+        listener_credentials: device_only,
+        credential: CredentialCheck::Invalid,
+        ..facts(open, plain, CredentialKind::Password)
+    };
+    assert_eq!(decide(&wrong).reply, ReplyId::BadCredentials);
 }

@@ -27,6 +27,19 @@ impl Default for DataLimits {
     }
 }
 
+/// What a bare LF inside DATA means (`[[listeners]] bare_newline`, README "Legacy devices").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BareNewline {
+    /// The whole message is refused with `550 5.6.0` (every default listener).
+    #[default]
+    Reject,
+    /// A lone LF ends the line as CRLF would (old printers end lines so). It never ends the
+    /// message: only `<CRLF>.<CRLF>` does, and a line that began after a bare LF is content even
+    /// when it is a lone dot, so `<LF>.<LF>` cannot smuggle a second message. A bare CR and a
+    /// NUL are still refused.
+    Normalize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataError {
     BareLineEnding,
@@ -84,6 +97,9 @@ pub struct DataReceiver {
     in_header: bool,
     header_len: usize,
     error: Option<DataError>,
+    bare_newline: BareNewline,
+    /// The current line began after a bare LF (normalize only): a dot there is content.
+    after_bare_lf: bool,
 }
 
 impl DataReceiver {
@@ -96,7 +112,14 @@ impl DataReceiver {
             in_header: true,
             header_len: 0,
             error: None,
+            bare_newline: BareNewline::Reject,
+            after_bare_lf: false,
         }
+    }
+
+    /// A receiver that treats a bare LF as `bare_newline` says.
+    pub fn with_bare_newline(limits: DataLimits, bare_newline: BareNewline) -> Self {
+        DataReceiver { bare_newline, ..Self::new(limits) }
     }
 
     /// Feeds bytes; returns how many were consumed. When the end of data is reached, consumption
@@ -126,7 +149,7 @@ impl DataReceiver {
             match self.state {
                 State::Done => return i - 1,
                 State::LineStart => {
-                    if b == b'.' {
+                    if b == b'.' && !self.after_bare_lf {
                         self.state = State::Dot;
                     } else {
                         self.line_byte(b);
@@ -135,6 +158,10 @@ impl DataReceiver {
                 State::Dot => {
                     if b == b'\r' {
                         self.state = State::DotCr;
+                    } else if b == b'\n' && self.bare_newline == BareNewline::Normalize {
+                        // ".<LF>" is a line holding a dot, kept as written: never the end.
+                        self.push(b".");
+                        self.line_byte(b);
                     } else {
                         // Dot-unstuffing: the leading dot is dropped (RFC 5321 4.5.2).
                         self.line_byte(b);
@@ -168,6 +195,11 @@ impl DataReceiver {
     fn line_byte(&mut self, b: u8) {
         match b {
             b'\r' => self.state = State::Cr,
+            b'\n' if self.bare_newline == BareNewline::Normalize => {
+                // The line ends as with CRLF; the next one cannot end the message.
+                self.end_line();
+                self.after_bare_lf = true;
+            }
             b'\n' => {
                 // A bare LF never starts a new line: "<LF>.<CRLF>" must not end the message.
                 self.fail(DataError::BareLineEnding);
@@ -202,6 +234,7 @@ impl DataReceiver {
         self.push(b"\r\n");
         self.line_len = 0;
         self.state = State::LineStart;
+        self.after_bare_lf = false;
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -300,6 +333,40 @@ mod tests {
             assert_eq!(used, input.len(), "{v:?} ended the message early");
             let expected = if v.contains(&0) { DataError::Nul } else { DataError::BareLineEnding };
             assert_eq!(msg, Err(expected), "{v:?}");
+        }
+    }
+
+    /// Normalize: bare-LF lines arrive as CRLF lines, and no smuggling variant ends the message
+    /// early. The LF ones stay inside the one message; the CR and NUL ones are still refused.
+    #[test]
+    fn normalize_turns_bare_lf_into_crlf_and_never_ends_on_it() {
+        let receive = |input: &[u8]| {
+            let mut r = DataReceiver::with_bare_newline(DataLimits::default(), BareNewline::Normalize);
+            let used = r.feed(input);
+            (r.is_done(), used, r.finish())
+        };
+        let (done, used, msg) = receive(b"Subject: scan\n\nline one\n..dot\nline two\r\n.\r\nQUIT\r\n");
+        assert!(done);
+        assert_eq!(used, b"Subject: scan\n\nline one\n..dot\nline two\r\n.\r\n".len());
+        // A line after a bare LF keeps its dots as written (nothing is unstuffed or ended there).
+        assert_eq!(msg.unwrap(), b"Subject: scan\r\n\r\nline one\r\n..dot\r\nline two\r\n");
+        for v in [&b"\n.\n"[..], b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r.\n", b"\r\n.\r", b"\n.\r", b"\r\n\x00.\r\n"] {
+            let mut input = b"Subject: a\r\n\r\nfirst".to_vec();
+            input.extend_from_slice(v);
+            input.extend_from_slice(b"MAIL FROM:<evil@x.example>\r\nRCPT TO:<v@y.example>\r\nDATA\r\nsmuggled\r\n");
+            input.extend_from_slice(b"\r\n.\r\n");
+            let (done, used, msg) = receive(&input);
+            assert!(done, "{v:?}");
+            assert_eq!(used, input.len(), "{v:?} ended the message early");
+            match msg {
+                Ok(m) => {
+                    let lf_only = [&b"\n.\n"[..], b"\n.\r\n", b"\r\n.\n"];
+                    assert!(lf_only.contains(&v), "{v:?} has a bare CR or NUL and still passed");
+                    assert!(!m.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'), "{v:?}: a bare LF was kept");
+                    assert!(m.windows(8).any(|w| w == b"smuggled"), "{v:?}: the rest stayed in the message");
+                }
+                Err(e) => assert!(matches!(e, DataError::BareLineEnding | DataError::Nul), "{v:?}: {e:?}"),
+            }
         }
     }
 

@@ -14,7 +14,7 @@ pub mod headers;
 pub mod sasl;
 
 pub use command::{parse_command, Command, CommandError, Mechanism};
-pub use data::{DataError, DataLimits, DataReceiver};
+pub use data::{BareNewline, DataError, DataLimits, DataReceiver};
 pub use headers::{sender_fields, HeaderError, SenderField};
 pub use sasl::{
     decode_login_field, decode_oauthbearer, decode_plain, decode_xoauth2, BearerResponse, PlainResponse, SaslError,

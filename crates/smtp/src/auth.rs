@@ -31,6 +31,9 @@ pub struct AttemptContext {
     /// "TLSv1.3", "TLSv1.2" or "none".
     pub tls: String,
     pub mechanism: String,
+    /// The legacy listener (`[[listeners]]`: old TLS, no TLS, bare LFs) the attempt came
+    /// through, by name; `None` on the default listeners. Marked in the sign-in log and counted.
+    pub legacy_listener: Option<String>,
 }
 
 /// The mailbox a session authenticated as; what MAIL FROM and the header checks consult.
@@ -411,6 +414,15 @@ impl Authenticator {
             "result" => if decision.accepted() { "accepted" } else { "refused" },
         )
         .increment(1);
+        // A legacy path in use is a risk to retire: counted apart, by TLS version ("none").
+        if ctx.legacy_listener.is_some() {
+            metrics::counter!(
+                "authrelay_legacy_signins_total",
+                "tls" => ctx.tls.clone(),
+                "result" => if decision.accepted() { "accepted" } else { "refused" },
+            )
+            .increment(1);
+        }
         // No credential was offered: past a burst, such rows are written at a bounded rate per
         // address, so a client repeating them cannot flood the log (issue 12.3).
         if matches!(check, Check::Tls | Check::Mechanism) && !self.early_rows.allow(ctx.peer.ip()) {
@@ -438,6 +450,8 @@ impl Authenticator {
             success = entry.success,
             mechanism = %Quoted(&entry.mechanism),
             user = %Quoted(&entry.user),
+            tls = %entry.tls,
+            legacy_listener = ctx.legacy_listener.as_deref().unwrap_or(""),
             "AUTH attempt"
         );
         if decision.is_failed_login() {

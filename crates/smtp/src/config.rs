@@ -11,6 +11,73 @@ pub enum ListenerKind {
     Submission,
     /// Submission over implicit TLS (RFC 8314; 465 in production, 2465 by default here).
     Submissions,
+    /// No TLS at all: a `[[listeners]]` entry of kind `plain`, for devices that cannot do TLS
+    /// (README "Legacy devices"). STARTTLS is not offered; AUTH only from its `clients`.
+    Plain,
+}
+
+impl ListenerKind {
+    /// The `listener` label of the connection metrics, and `kind` in `[[listeners]]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Submission => "submission",
+            ListenerKind::Submissions => "submissions",
+            ListenerKind::Plain => "plain",
+        }
+    }
+}
+
+/// The lowest TLS version a listener accepts. The defaults are 1.2 through rustls; 1.0 and 1.1
+/// only on a `[[listeners]]` entry, through OpenSSL (the `legacy-tls` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsMin {
+    V1_0,
+    V1_1,
+    V1_2,
+}
+
+impl TlsMin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMin::V1_0 => "1.0",
+            TlsMin::V1_1 => "1.1",
+            TlsMin::V1_2 => "1.2",
+        }
+    }
+}
+
+/// The rules of one `[[listeners]]` entry beyond its address and kind (README "Legacy
+/// devices"): who may connect, which credentials may AUTH, and how bare LFs are read.
+#[derive(Debug, Clone)]
+pub struct ListenerRules {
+    /// How logs, metrics and the sign-in log name it: "<kind> <address>" as configured.
+    pub name: String,
+    pub kind: ListenerKind,
+    pub tls_min: TlsMin,
+    /// Who may connect (and, on a `plain` listener, AUTH in clear). Empty: everyone (only
+    /// for a listener that is not legacy; `config check` requires it otherwise).
+    pub clients: Vec<authrelay_core::Cidr>,
+    /// The credential kinds AUTH accepts here.
+    pub credentials: authrelay_core::CredentialKinds,
+    pub bare_newline: authrelay_proto::BareNewline,
+    /// The `[[connectors]]` (by name) whose clients may connect and send without AUTH here.
+    /// On the default listeners every connector applies; on a listed one only these.
+    pub connectors: Vec<String>,
+}
+
+impl ListenerRules {
+    /// Weaker than the default listeners in some way: old TLS, no TLS, or bare LFs read as
+    /// line ends. Such a listener is fenced in by `clients` and marked wherever it is used.
+    pub fn is_legacy(&self) -> bool {
+        self.kind == ListenerKind::Plain
+            || self.tls_min < TlsMin::V1_2
+            || self.bare_newline == authrelay_proto::BareNewline::Normalize
+    }
+
+    /// Whether `ip` is in `clients` (an empty list admits everyone).
+    pub fn lists_client(&self, ip: std::net::IpAddr) -> bool {
+        self.clients.is_empty() || self.clients.iter().any(|c| c.contains(ip))
+    }
 }
 
 #[derive(Debug, Clone)]

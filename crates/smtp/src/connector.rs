@@ -87,6 +87,11 @@ impl Connectors {
     pub fn connector_for(&self, ip: IpAddr) -> Option<&Connector> {
         self.list.iter().find(|c| c.admits(ip))
     }
+
+    /// [`Self::connector_for`] on a `[[listeners]]` entry: only the connectors it names apply.
+    pub fn connector_among(&self, ip: IpAddr, names: &[String]) -> Option<&Connector> {
+        self.list.iter().find(|c| names.contains(&c.name) && c.admits(ip))
+    }
 }
 
 #[cfg(test)]

@@ -31,5 +31,9 @@ pub mod stream;
 pub mod submissions;
 pub mod verify_pool;
 
-pub use config::{ListenerKind, SessionConfig};
+pub use config::{ListenerKind, ListenerRules, SessionConfig, TlsMin};
 pub use server::{Server, ServerHandle};
+
+/// Whether this build can offer TLS 1.0 and 1.1 on a `[[listeners]]` entry (through OpenSSL,
+/// the `legacy-tls` feature; README "Legacy devices").
+pub const LEGACY_TLS: bool = cfg!(feature = "legacy-tls");

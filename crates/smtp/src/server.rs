@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use authrelay_core::ReplyId;
 
-use crate::config::ListenerKind;
+use crate::config::{ListenerKind, ListenerRules};
 use crate::session::{Session, Shared};
 use crate::stream::Stream;
 
@@ -31,10 +31,15 @@ pub struct Server {
     pub shared: Arc<Shared>,
     /// For the implicit-TLS port and STARTTLS.
     pub tls: TlsAcceptor,
+    /// `[[listeners]]`: more listeners, each with its own rules (legacy devices: old TLS, no
+    /// TLS, bare LFs; README "Legacy devices").
+    pub extra: Vec<(SocketAddr, Arc<ListenerRules>)>,
 }
 
 pub struct ServerHandle {
     pub addresses: Vec<(ListenerKind, SocketAddr)>,
+    /// The bound addresses of `Server::extra`, in its order.
+    pub extra_addresses: Vec<SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -60,25 +65,36 @@ impl Server {
         let shutdown = self.shared.shutdown.clone();
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut addresses = vec![];
-        for (kind, addr) in &self.listeners {
+        let mut extra_addresses = vec![];
+        let listeners = self.listeners.iter().map(|(kind, addr)| (*kind, *addr, None));
+        let extra = self.extra.iter().map(|(addr, rules)| (rules.kind, *addr, Some(rules.clone())));
+        for (kind, addr, rules) in listeners.chain(extra) {
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             let local = listener.local_addr()?;
-            tracing::info!(address = %local, kind = ?kind, "listening");
-            addresses.push((*kind, local));
+            match &rules {
+                None => {
+                    tracing::info!(address = %local, kind = ?kind, "listening");
+                    addresses.push((kind, local));
+                }
+                Some(r) => {
+                    tracing::info!(address = %local, kind = kind.as_str(), legacy = r.is_legacy(), tls_min = r.tls_min.as_str(), "listening ([[listeners]])");
+                    extra_addresses.push(local);
+                }
+            }
             let trusted = Arc::new(self.trusted_proxies.clone());
-            let shared = (self.shared.clone(), self.tls.clone());
-            tracker.spawn(accept_loop(listener, *kind, shared, slots.clone(), trusted, tracker.clone()));
+            let shared = (self.shared.clone(), self.tls.clone(), rules);
+            tracker.spawn(accept_loop(listener, kind, shared, slots.clone(), trusted, tracker.clone()));
         }
-        Ok(ServerHandle { addresses, shutdown, tracker })
+        Ok(ServerHandle { addresses, extra_addresses, shutdown, tracker })
     }
 }
 
 async fn accept_loop(
     listener: TcpListener,
     kind: ListenerKind,
-    (shared, tls): (Arc<Shared>, TlsAcceptor),
+    (shared, tls, rules): (Arc<Shared>, TlsAcceptor, Option<Arc<ListenerRules>>),
     slots: Arc<Semaphore>,
     trusted_proxies: Arc<Vec<authrelay_core::Cidr>>,
     tracker: TaskTracker,
@@ -104,10 +120,10 @@ async fn accept_loop(
                 tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
                 continue;
             };
-            let (shared, tls) = (shared.clone(), tls.clone());
+            let (shared, tls, rules) = (shared.clone(), tls.clone(), rules.clone());
             tracker.spawn(async move {
                 let _permit = permit;
-                serve_proxied(shared, tls, kind, tcp, peer).await;
+                serve_proxied(shared, tls, (kind, rules), tcp, peer).await;
             });
             continue;
         }
@@ -124,11 +140,11 @@ async fn accept_loop(
             tracker.spawn(refuse(tcp, ReplyId::TooManyConnections));
             continue;
         };
-        let (shared, tls) = (shared.clone(), tls.clone());
+        let (shared, tls, rules) = (shared.clone(), tls.clone(), rules.clone());
         tracker.spawn(async move {
             let _permit = permit;
             let _address_permit = address_permit;
-            serve(shared, tls, kind, tcp, peer).await;
+            serve(shared, tls, (kind, rules), tcp, peer).await;
         });
     }
 }
@@ -138,7 +154,7 @@ async fn accept_loop(
 async fn serve_proxied(
     shared: Arc<Shared>,
     tls: TlsAcceptor,
-    kind: ListenerKind,
+    kind: (ListenerKind, Option<Arc<ListenerRules>>),
     mut tcp: TcpStream,
     proxy: SocketAddr,
 ) {
@@ -164,10 +180,26 @@ async fn serve_proxied(
     serve(shared, tls, kind, tcp, client).await;
 }
 
-async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
-    let listener = match kind {
-        ListenerKind::Submission => "submission",
-        ListenerKind::Submissions => "submissions",
+async fn serve(
+    shared: Arc<Shared>,
+    tls: TlsAcceptor,
+    (kind, rules): (ListenerKind, Option<Arc<ListenerRules>>),
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    // A listed listener admits its clients and its connectors' clients, nobody else: refused
+    // before the greeting, so nothing of the weaker path is offered to them.
+    if let Some(r) = &rules {
+        let connectors = shared.connectors.current();
+        if !r.lists_client(peer.ip()) && connectors.connector_among(peer.ip(), &r.connectors).is_none() {
+            tracing::info!(client = %peer.ip(), listener = %r.name, "connection refused: address not among the listener's clients");
+            refuse(tcp, ReplyId::ListenerClientRefused).await;
+            return;
+        }
+    }
+    let listener = match (&rules, kind) {
+        (Some(r), _) if r.is_legacy() => "legacy",
+        (_, kind) => kind.as_str(),
     };
     metrics::counter!("authrelay_smtp_connections_total", "listener" => listener).increment(1);
     let open = metrics::gauge!("authrelay_smtp_sessions_open", "listener" => listener);
@@ -181,7 +213,7 @@ async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: T
     }
     let _open = Open(open);
     let stream = match kind {
-        ListenerKind::Submission => Stream::Plain(tcp),
+        ListenerKind::Submission | ListenerKind::Plain => Stream::Plain(tcp),
         ListenerKind::Submissions => match tokio::time::timeout(Duration::from_secs(30), tls.accept(tcp)).await {
             Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
             Ok(Err(e)) => {
@@ -191,7 +223,9 @@ async fn serve(shared: Arc<Shared>, tls: TlsAcceptor, kind: ListenerKind, tcp: T
             Err(_) => return,
         },
     };
-    Session::new(shared, kind, peer, Some(tls)).run(stream).await;
+    // No STARTTLS where the admin said there is no TLS.
+    let starttls = (kind != ListenerKind::Plain).then_some(tls);
+    Session::new(shared, kind, peer, starttls).with_rules(rules).run(stream).await;
 }
 
 async fn refuse(mut tcp: TcpStream, reply: ReplyId) {

@@ -21,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{AttemptContext, AuthenticatedUser, Authenticator, Outcome, Presented};
-use crate::config::{ListenerKind, SessionConfig};
+use crate::config::{ListenerKind, ListenerRules, SessionConfig};
 use crate::stream::{Connection, Stream, TlsInfo};
 
 /// What every session of one server shares.
@@ -124,6 +124,8 @@ pub struct Session<S> {
     /// Turns the plain connection into TLS on STARTTLS; `None`: STARTTLS is not offered.
     starttls: Option<TlsAcceptor>,
     kind: ListenerKind,
+    /// The `[[listeners]]` entry the connection arrived on; `None` on the default listeners.
+    rules: Option<Arc<ListenerRules>>,
     peer: SocketAddr,
     phase: Phase,
     hello_name: String,
@@ -159,6 +161,7 @@ impl<S: Connection> Session<S> {
             shared,
             starttls,
             kind,
+            rules: None,
             peer,
             phase: Phase::AwaitingHello,
             hello_name: String::new(),
@@ -179,8 +182,26 @@ impl<S: Connection> Session<S> {
         }
     }
 
+    /// The rules of the `[[listeners]]` entry the connection arrived on (README "Legacy devices").
+    pub fn with_rules(mut self, rules: Option<Arc<ListenerRules>>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     fn config(&self) -> &SessionConfig {
         &self.config
+    }
+
+    /// A `plain` listener's own clients may AUTH without TLS; anyone else there (a connector's
+    /// client) is answered `538 5.7.11` as on the default listeners.
+    fn cleartext_auth_allowed(&self) -> bool {
+        self.kind == ListenerKind::Plain
+            && self.rules.as_ref().is_some_and(|r| !r.clients.is_empty() && r.lists_client(self.peer.ip()))
+    }
+
+    /// The legacy listener this session is on, if it is on one: its sign-ins are marked.
+    fn legacy_listener(&self) -> Option<&str> {
+        self.rules.as_ref().filter(|r| r.is_legacy()).map(|r| r.name.as_str())
     }
 
     fn reply(&mut self, reply: Reply) {

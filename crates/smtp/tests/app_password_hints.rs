@@ -18,6 +18,7 @@ async fn attempt(auth: &Authenticator, secret: &str) -> Outcome {
         peer: "127.0.0.1:40000".parse::<SocketAddr>().unwrap(),
         tls: "TLSv1.3".into(),
         mechanism: "PLAIN".into(),
+        legacy_listener: None,
     };
     auth.attempt(&ctx, AuthFacts::new_over_tls(), Presented::Secret { user: USER, secret }).await
 }

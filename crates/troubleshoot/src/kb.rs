@@ -272,6 +272,18 @@ fn ours_row(id: ReplyId) -> (&'static str, Option<Check>, &'static str, &'static
         R::ProxyNotTrusted => {
             ("ours-proxy-not-trusted", None, "kb-ours-proxy-not-trusted", "kb-ours-proxy-not-trusted-fix")
         }
+        R::LegacyListenerCredential => (
+            "ours-legacy-listener-credential",
+            Some(Check::ListenerCredentials),
+            "kb-ours-legacy-listener-credential",
+            "kb-ours-legacy-listener-credential-fix",
+        ),
+        R::ListenerClientRefused => (
+            "ours-listener-client-refused",
+            None,
+            "kb-ours-listener-client-refused",
+            "kb-ours-listener-client-refused-fix",
+        ),
     }
 }
 

@@ -151,6 +151,18 @@ impl TestServer {
         }
     }
 
+    /// The bound addresses of `[[listeners]]`, in the file's order, from `listen.json`.
+    pub fn listeners(&self) -> Vec<SocketAddr> {
+        let text = std::fs::read_to_string(self.data_dir().join("listen.json")).expect("listen.json");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("listen.json");
+        v["listeners"]
+            .as_array()
+            .expect("listeners in listen.json")
+            .iter()
+            .map(|a| a.as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
     /// The admin center's bound address, from `listen.json`.
     pub fn admin(&self) -> SocketAddr {
         let text = std::fs::read_to_string(self.data_dir().join("listen.json")).expect("listen.json");

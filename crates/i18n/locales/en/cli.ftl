@@ -184,6 +184,17 @@ config-problem-acme-contact = "{ $a }" is not a mail address such as postmaster@
 config-problem-store-url = "{ $a }" is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:5432/DATABASE, or leave it out for the embedded SQLite database
 config-problem-store-connections = { $a } is too few; the server needs at least 2 (default { $b })
 config-problem-store-lease = { $a } is outside 3..3600 seconds (default { $b })
+config-problem-listener-address = "{ $a }" is not an address:port such as 192.168.50.1:2525
+config-problem-listener-taken = { $a } is already a listener
+config-problem-choice = "{ $a }" is not one of: { $b }
+config-problem-plain-tls-min = a plain listener has no TLS; leave tls_min out (or use kind = "starttls")
+config-problem-legacy-tls-feature = TLS { $a } needs a build with the legacy-tls feature (OpenSSL): install libssl-dev and pkg-config, then cargo build --release --features legacy-tls (README "Legacy devices")
+config-problem-listener-everyone = "{ $a }" admits every address; list the devices' own addresses or subnets
+config-problem-legacy-clients = a legacy listener (old TLS, no TLS or bare_newline = "normalize") needs clients: the devices' addresses or subnets, e.g. ["192.168.50.0/24"]
+config-problem-legacy-public-address = { $a } is not a loopback or private address: a legacy listener there exposes weak or no TLS beyond your network; bind it to the devices' VLAN, or set acknowledge_public = true if that is what you mean
+config-problem-legacy-public-clients = clients { $a } are not private ranges: a legacy listener for them exposes weak or no TLS beyond your network; list the devices' VLAN, or set acknowledge_public = true if that is what you mean
+config-problem-legacy-password = "{ $a }" may not sign in over weak or no TLS; give the device a device credential (authrelay device-credential add)
+config-problem-listener-connector = no [[connectors]] entry is named "{ $a }"
 config-problem-other = the configuration could not be read: { $text }
 
 label-org-language = Language of bounces

@@ -96,6 +96,10 @@ kb-ours-http-on-smtp-port = Something spoke HTTP (a web browser or a web tool) t
 kb-ours-http-on-smtp-port-fix = Point the program at the right port: SMTP clients use 587 or 465; the web admin center has its own address.
 kb-ours-proxy-not-trusted = A load balancer (or a client) sent a PROXY protocol header from an address authrelay does not trust to name clients.
 kb-ours-proxy-not-trusted-fix = If this is your load balancer, add its address to listen.trusted_proxies in authrelay.toml and restart; otherwise a client tried to forge its address, and nothing was accepted from it.
+kb-ours-legacy-listener-credential = The password was right, but it was sent to a legacy port (old TLS or no TLS) that accepts only device credentials, so an account password or app password never crosses a weak path.
+kb-ours-legacy-listener-credential-fix = Create a device credential for this device (authrelay device-credential add, or the mailbox's Device credentials page) and enter it as the device's password; or point the device at the standard submission port with TLS 1.2 or later.
+kb-ours-listener-client-refused = The device connected to a legacy port (old TLS, no TLS or bare line endings) from an address its administrator did not list, so the connection was refused before the greeting.
+kb-ours-listener-client-refused-fix = Add the device's address to the clients of that [[listeners]] entry in authrelay.toml (or to a connector named there) and reload; or use the standard submission port with TLS 1.2 or later.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365 refused the login: the user name, password or OAuth token is wrong (5.7.3, the older generic form).

@@ -197,6 +197,7 @@ web-check-address-budget = Too many failures from this address
 web-check-device-credentials-policy = Device credentials blocked
 web-check-device-credential-expiry = Device credential expired
 web-check-device-credential-address = Device credential used from another address
+web-check-listener-credentials = Credential kind not accepted on this legacy port
 web-check-mailbox-sessions = Too many sessions for this mailbox
 web-check-connector = Connector
 web-check-unlock = Unlocked by an administrator

@@ -183,6 +183,17 @@ config-problem-acme-contact = "{ $a }" bukan alamat email seperti postmaster@con
 config-problem-store-url = "{ $a }" bukan URL PostgreSQL; tulis postgres://USER:PASSWORD@HOST:5432/DATABASE, atau hapus untuk memakai basis data SQLite bawaan
 config-problem-store-connections = { $a } terlalu sedikit; server memerlukan paling sedikit 2 (bawaan { $b })
 config-problem-store-lease = { $a } di luar 3..3600 detik (bawaan { $b })
+config-problem-listener-address = "{ $a }" bukan alamat:port seperti 192.168.50.1:2525
+config-problem-listener-taken = { $a } sudah menjadi listener
+config-problem-choice = "{ $a }" bukan salah satu dari: { $b }
+config-problem-plain-tls-min = listener plain tidak memakai TLS; hapus tls_min (atau pakai kind = "starttls")
+config-problem-legacy-tls-feature = TLS { $a } memerlukan build dengan fitur legacy-tls (OpenSSL): pasang libssl-dev dan pkg-config, lalu jalankan cargo build --release --features legacy-tls (README "Legacy devices")
+config-problem-listener-everyone = "{ $a }" menerima semua alamat; cantumkan alamat atau subnet perangkat itu sendiri
+config-problem-legacy-clients = listener lawas (TLS lama, tanpa TLS, atau bare_newline = "normalize") memerlukan clients: alamat atau subnet perangkat, misalnya ["192.168.50.0/24"]
+config-problem-legacy-public-address = { $a } bukan alamat loopback atau privat: listener lawas di sana membuka TLS lemah atau tanpa TLS ke luar jaringan Anda; ikat ke VLAN perangkat, atau setel acknowledge_public = true jika memang itu maksud Anda
+config-problem-legacy-public-clients = clients { $a } bukan rentang privat: listener lawas untuk mereka membuka TLS lemah atau tanpa TLS ke luar jaringan Anda; cantumkan VLAN perangkat, atau setel acknowledge_public = true jika memang itu maksud Anda
+config-problem-legacy-password = "{ $a }" tidak boleh masuk lewat TLS lemah atau tanpa TLS; beri perangkat kredensial perangkat (authrelay device-credential add)
+config-problem-listener-connector = tidak ada entri [[connectors]] bernama "{ $a }"
 config-problem-other = file konfigurasi tidak dapat dibaca: { $text }
 
 label-org-language = Bahasa pesan pentalan

@@ -95,6 +95,10 @@ kb-ours-http-on-smtp-port = Sesuatu (peramban web atau alat web) berbicara HTTP 
 kb-ours-http-on-smtp-port-fix = Arahkan program ke port yang benar: klien SMTP memakai 587 atau 465; pusat admin web memiliki alamatnya sendiri.
 kb-ours-proxy-not-trusted = Sebuah penyeimbang beban (atau klien) mengirim header protokol PROXY dari alamat yang tidak dipercaya authrelay untuk menyebut alamat klien.
 kb-ours-proxy-not-trusted-fix = Jika ini penyeimbang beban Anda, tambahkan alamatnya ke listen.trusted_proxies di authrelay.toml lalu mulai ulang; jika bukan, sebuah klien mencoba memalsukan alamatnya, dan tidak ada yang diterima darinya.
+kb-ours-legacy-listener-credential = Kata sandinya benar, tetapi dikirim ke port lawas (TLS lama atau tanpa TLS) yang hanya menerima kredensial perangkat, agar kata sandi akun atau kata sandi aplikasi tidak pernah melewati jalur yang lemah.
+kb-ours-legacy-listener-credential-fix = Buat kredensial perangkat untuk perangkat ini (authrelay device-credential add, atau halaman Kredensial perangkat milik kotak surat) dan masukkan sebagai kata sandi perangkat; atau arahkan perangkat ke port pengiriman standar dengan TLS 1.2 atau lebih baru.
+kb-ours-listener-client-refused = Perangkat tersambung ke port lawas (TLS lama, tanpa TLS, atau akhir baris tunggal) dari alamat yang tidak didaftarkan administratornya, jadi sambungan ditolak sebelum salam pembuka.
+kb-ours-listener-client-refused-fix = Tambahkan alamat perangkat ke clients pada entri [[listeners]] itu di authrelay.toml (atau ke konektor yang disebut di sana) lalu muat ulang; atau gunakan port pengiriman standar dengan TLS 1.2 atau lebih baru.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365 menolak proses masuk: nama pengguna, kata sandi, atau token OAuth salah (5.7.3, bentuk umum yang lebih lama).

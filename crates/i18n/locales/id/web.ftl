@@ -197,6 +197,7 @@ web-check-address-budget = Terlalu banyak kegagalan dari alamat ini
 web-check-device-credentials-policy = Kredensial perangkat diblokir
 web-check-device-credential-expiry = Kredensial perangkat kedaluwarsa
 web-check-device-credential-address = Kredensial perangkat dipakai dari alamat lain
+web-check-listener-credentials = Jenis kredensial tidak diterima di port lawas ini
 web-check-mailbox-sessions = Terlalu banyak sesi untuk kotak surat ini
 web-check-connector = Konektor
 web-check-unlock = Dibuka kuncinya oleh administrator

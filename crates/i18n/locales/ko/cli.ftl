@@ -183,6 +183,17 @@ config-problem-acme-contact = "{ $a }"은(는) postmaster@contoso.com 같은 메
 config-problem-store-url = "{ $a }"은(는) PostgreSQL URL이 아닙니다. postgres://USER:PASSWORD@HOST:5432/DATABASE 형식으로 쓰거나, 내장 SQLite 데이터베이스를 쓰려면 비워 두세요
 config-problem-store-connections = { $a }은(는) 너무 적습니다. 서버에는 최소 2개가 필요합니다(기본값 { $b })
 config-problem-store-lease = { $a }은(는) 3..3600초 범위를 벗어났습니다(기본값 { $b })
+config-problem-listener-address = "{ $a }"은(는) 192.168.50.1:2525 같은 주소:포트가 아닙니다
+config-problem-listener-taken = { $a }은(는) 이미 리스너입니다
+config-problem-choice = "{ $a }"은(는) 다음 중 하나가 아닙니다: { $b }
+config-problem-plain-tls-min = plain 리스너에는 TLS가 없습니다. tls_min을 빼세요(또는 kind = "starttls"를 쓰세요)
+config-problem-legacy-tls-feature = TLS { $a }에는 legacy-tls 기능(OpenSSL)으로 빌드한 바이너리가 필요합니다. libssl-dev와 pkg-config를 설치한 뒤 cargo build --release --features legacy-tls를 실행하세요(README "Legacy devices")
+config-problem-listener-everyone = "{ $a }"은(는) 모든 주소를 허용합니다. 장치의 주소나 서브넷을 나열하세요
+config-problem-legacy-clients = 레거시 리스너(오래된 TLS, TLS 없음 또는 bare_newline = "normalize")에는 clients가 필요합니다. 장치의 주소나 서브넷을 적으세요(예: ["192.168.50.0/24"])
+config-problem-legacy-public-address = { $a }은(는) 루프백이나 사설 주소가 아닙니다. 그곳의 레거시 리스너는 약한 TLS나 TLS 없는 경로를 네트워크 밖에 노출합니다. 장치 VLAN에 바인딩하거나, 의도한 것이라면 acknowledge_public = true를 설정하세요
+config-problem-legacy-public-clients = clients { $a }은(는) 사설 범위가 아닙니다. 이들을 위한 레거시 리스너는 약한 TLS나 TLS 없는 경로를 네트워크 밖에 노출합니다. 장치 VLAN을 나열하거나, 의도한 것이라면 acknowledge_public = true를 설정하세요
+config-problem-legacy-password = "{ $a }"은(는) 약한 TLS나 TLS 없는 경로로 로그인할 수 없습니다. 장치에 장치 자격 증명을 주세요(authrelay device-credential add)
+config-problem-listener-connector = 이름이 "{ $a }"인 [[connectors]] 항목이 없습니다
 config-problem-other = 구성 파일을 읽지 못했습니다: { $text }
 
 label-org-language = 반송 메시지 언어

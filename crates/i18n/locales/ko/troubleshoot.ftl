@@ -95,6 +95,10 @@ kb-ours-http-on-smtp-port = 무언가(웹 브라우저나 웹 도구)가 SMTP �
 kb-ours-http-on-smtp-port-fix = 프로그램이 올바른 포트를 쓰게 하세요. SMTP 클라이언트는 587이나 465를 쓰고, 웹 관리 센터는 별도 주소가 있습니다.
 kb-ours-proxy-not-trusted = authrelay가 클라이언트 주소를 맡기지 않은 주소에서 로드 밸런서(또는 클라이언트)가 PROXY 프로토콜 헤더를 보냈습니다.
 kb-ours-proxy-not-trusted-fix = 사용 중인 로드 밸런서라면 authrelay.toml의 listen.trusted_proxies에 그 주소를 추가하고 다시 시작하세요. 그렇지 않다면 클라이언트가 자기 주소를 위조하려 한 것이며, 아무것도 받아들이지 않았습니다.
+kb-ours-legacy-listener-credential = 암호는 맞았지만, 장치 자격 증명만 받는 레거시 포트(오래된 TLS 또는 TLS 없음)로 보내졌습니다. 계정 암호나 앱 암호가 약한 경로를 지나가지 않도록 하기 위해서입니다.
+kb-ours-legacy-listener-credential-fix = 이 장치용 장치 자격 증명을 만들고(authrelay device-credential add 또는 사서함의 장치 자격 증명 페이지) 장치의 비밀번호로 입력하세요. 또는 장치가 TLS 1.2 이상을 쓰는 표준 제출 포트를 사용하게 하세요.
+kb-ours-listener-client-refused = 장치가 관리자가 목록에 넣지 않은 주소에서 레거시 포트(오래된 TLS, TLS 없음 또는 단독 줄바꿈)에 연결해, 인사말 전에 연결이 거부되었습니다.
+kb-ours-listener-client-refused-fix = authrelay.toml의 해당 [[listeners]] 항목의 clients(또는 거기에 지정된 커넥터)에 장치 주소를 추가하고 다시 불러오세요. 또는 TLS 1.2 이상을 쓰는 표준 제출 포트를 사용하세요.
 
 ## Microsoft 365 / Exchange Online
 kb-m365-auth-unsuccessful = Microsoft 365가 로그인을 거부했습니다. 사용자 이름, 암호 또는 OAuth 토큰이 틀렸습니다(5.7.3, 예전의 일반 형식).

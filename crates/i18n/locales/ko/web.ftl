@@ -197,6 +197,7 @@ web-check-address-budget = 이 주소의 실패 횟수 초과
 web-check-device-credentials-policy = 장치 자격 증명 차단됨
 web-check-device-credential-expiry = 장치 자격 증명 만료됨
 web-check-device-credential-address = 다른 주소에서 사용된 장치 자격 증명
+web-check-listener-credentials = 이 레거시 포트에서 받지 않는 자격 증명 종류
 web-check-mailbox-sessions = 이 사서함의 세션 수 초과
 web-check-connector = 커넥터
 web-check-unlock = 관리자가 잠금 해제함

@@ -2,6 +2,7 @@
 //! decided attempt; every decision comes from `Authenticator::attempt` (crates/smtp/src/auth.rs).
 
 use super::*;
+use authrelay_core::CredentialKinds;
 
 impl<S: Connection> Session<S> {
     pub(super) fn attempt_context(&self, mechanism: &Mechanism) -> AttemptContext {
@@ -9,6 +10,7 @@ impl<S: Connection> Session<S> {
             peer: self.peer,
             tls: self.tls.as_ref().map(|t| t.version.clone()).unwrap_or_else(|| "none".into()),
             mechanism: mechanism.name().to_string(),
+            legacy_listener: self.legacy_listener().map(str::to_string),
         }
     }
 
@@ -27,7 +29,8 @@ impl<S: Connection> Session<S> {
         }
         let ctx = self.attempt_context(&mechanism);
         let facts = AuthFacts {
-            tls: self.tls.is_some(),
+            tls: self.tls.is_some() || self.cleartext_auth_allowed(),
+            listener_credentials: self.rules.as_ref().map_or(CredentialKinds::EVERY, |r| r.credentials),
             mechanism_offered: matches!(mechanism, Mechanism::Plain | Mechanism::Login)
                 || (matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
                     && self.shared.auth.oauth().is_some()),

@@ -20,13 +20,20 @@ impl<S: crate::stream::Connection> Session<S> {
         if self.kind == crate::config::ListenerKind::Submission && self.tls.is_none() {
             return true; // mail() answers 530 5.7.0: STARTTLS first, connector or not.
         }
-        let Some(connector) = self.shared.connectors.current().connector_for(self.peer.ip()).cloned() else {
+        let connectors = self.shared.connectors.current();
+        // On a `[[listeners]]` entry only the connectors it names apply.
+        let found = match &self.rules {
+            Some(rules) => connectors.connector_among(self.peer.ip(), &rules.connectors),
+            None => connectors.connector_for(self.peer.ip()),
+        };
+        let Some(connector) = found.cloned() else {
             return true;
         };
         let ctx = crate::auth::AttemptContext {
             peer: self.peer,
             tls: self.tls.as_ref().map(|t| t.version.clone()).unwrap_or_else(|| "none".into()),
             mechanism: format!("connector:{}", connector.name),
+            legacy_listener: self.legacy_listener().map(str::to_string),
         };
         let presented = Presented::ConnectorSender { connector: &connector, sender: from };
         match self.shared.auth.attempt(&ctx, AuthFacts::new_over_tls(), presented).await {

@@ -45,7 +45,8 @@ impl<S: Connection> Session<S> {
     /// Reads the message up to its final dot. `Err` ends the session (the connection was lost,
     /// or it stalled: the reply is queued).
     async fn receive_message(&mut self, stream: &mut Stream<S>) -> Result<DataReceiver, Next> {
-        let mut receiver = DataReceiver::new(self.data_limits());
+        let bare_newline = self.rules.as_ref().map_or_else(Default::default, |r| r.bare_newline);
+        let mut receiver = DataReceiver::with_bare_newline(self.data_limits(), bare_newline);
         // Slowloris: besides the idle timeout per read, the whole DATA phase has a deadline.
         let data_deadline = Instant::now() + self.config().data_deadline;
         loop {

@@ -22,7 +22,10 @@ impl<S: Connection> Session<S> {
             "ENHANCEDSTATUSCODES".to_string(),
             "SMTPUTF8".to_string(),
         ];
-        if self.tls.is_none() {
+        // A `plain` listener (no TLS at all) offers AUTH to everyone it admits: its own clients
+        // may use it in clear, anyone else (a connector's client) is told `538 5.7.11`, which
+        // says what is missing better than a missing keyword would.
+        if self.tls.is_none() && self.kind != ListenerKind::Plain {
             // Before TLS we offer STARTTLS and never AUTH: no secret may cross in clear.
             if self.starttls.is_some() {
                 keywords.push("STARTTLS".to_string());

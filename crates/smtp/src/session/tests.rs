@@ -199,13 +199,13 @@ impl World {
         let (shared, acceptor) = (self.shared.clone(), self.acceptor.clone());
         let session = tokio::spawn(async move {
             let stream = match kind {
-                ListenerKind::Submission => Stream::Plain(server),
+                ListenerKind::Submission | ListenerKind::Plain => Stream::Plain(server),
                 ListenerKind::Submissions => Stream::Tls(Box::new(acceptor.accept(server).await.unwrap())),
             };
             Session::new(shared, kind, peer, Some(acceptor)).run(stream).await;
         });
         let wire = match kind {
-            ListenerKind::Submission => Wire::Plain(client),
+            ListenerKind::Submission | ListenerKind::Plain => Wire::Plain(client),
             ListenerKind::Submissions => Wire::Tls(Box::new(self.tls_handshake(client).await)),
         };
         let mut c = Client { wire, input: vec![], session, connector: self.connector.clone() };
