@@ -175,9 +175,10 @@ async fn move_local_queue(
     spool: &Spool,
     queue: &authrelay_spool::shared::SharedQueue,
 ) -> Result<(), CliError> {
-    let moved = authrelay_delivery::cluster::move_to_shared(spool, &config.data_dir, queue)
-        .await
-        .map_err(|reason| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", reason))?;
+    let moved =
+        authrelay_delivery::cluster::move_to_shared(spool, &config.data_dir, queue).await.map_err(|reason| {
+            CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", reason)
+        })?;
     if moved.messages > 0 || !moved.corrupt.is_empty() {
         tracing::info!(
             messages = moved.messages,

@@ -45,14 +45,9 @@ pub async fn open(config: &Effective, opener: Opener) -> Result<Dir, CliError> {
 /// [`open`] has applied it); `None` on the embedded store, whose queue is the spool on disk.
 pub async fn open_queue(config: &Effective) -> Result<Option<authrelay_spool::shared::SharedQueue>, CliError> {
     let Some(url) = &config.store.url else { return Ok(None) };
-    authrelay_spool::shared::SharedQueue::connect(url, config.store.max_connections)
-        .await
-        .map(Some)
-        .map_err(|e| {
-            CliError::new("err-spool")
-                .arg("path", authrelay_directory::postgres::redacted_url(url))
-                .arg("reason", e)
-        })
+    authrelay_spool::shared::SharedQueue::connect(url, config.store.max_connections).await.map(Some).map_err(|e| {
+        CliError::new("err-spool").arg("path", authrelay_directory::postgres::redacted_url(url)).arg("reason", e)
+    })
 }
 
 pub fn create_data_dir(config: &Effective) -> Result<(), CliError> {

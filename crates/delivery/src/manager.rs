@@ -685,7 +685,9 @@ impl QueueManager {
         // Unfinished claims simply lapse and another node (or this one, restarted) repeats them.
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
-            tracing::info!("deliveries still running at shutdown are stopped; their claims lapse and they are repeated");
+            tracing::info!(
+                "deliveries still running at shutdown are stopped; their claims lapse and they are repeated"
+            );
         }
         listener.abort();
     }

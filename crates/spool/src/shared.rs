@@ -168,7 +168,13 @@ impl SharedQueue {
     /// Claims up to `limit` messages due at `now_ms` (or with a retry request) that nobody
     /// holds a live lease on, for `lease`. Rows other nodes are claiming right now are skipped,
     /// not waited for.
-    pub async fn claim(&self, owner: &str, lease: Duration, now_ms: i64, limit: usize) -> Result<Vec<Claimed>, SpoolError> {
+    pub async fn claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, SpoolError> {
         if limit == 0 {
             return Ok(vec![]);
         }
@@ -328,7 +334,8 @@ impl SharedQueue {
     /// An admin's delete: gone whoever holds it (a node delivering it finds its claim gone and
     /// records nothing).
     pub async fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
-        let done = sqlx::query("DELETE FROM queue_messages WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
+        let done =
+            sqlx::query("DELETE FROM queue_messages WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(SpoolError::NotFound(id.to_string()));
         }
