@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use authrelay_core::{Cidr, QueueId};
-use authrelay_delivery::state::{StateStore, Status as DeliveryStatus};
+use authrelay_delivery::queue_admin::Entry;
+use authrelay_delivery::state::Status as DeliveryStatus;
 use authrelay_directory::DeviceCredential;
 use authrelay_ops::{DeviceCredentialSpec, OrgEdit, Permission, Role, UserEdit};
-use authrelay_spool::{QueuedMessage, Spool, SpoolError};
+use authrelay_spool::{QueuedMessage, SpoolError};
 
 use crate::auth::{self, ApiCaller, Caller};
 use crate::http::{self, lang_of, ApiError, Body, OrApi, Params, PathArgs};
@@ -827,13 +828,6 @@ pub struct QueueView {
 /// Most queued messages listed (the count covers all).
 const QUEUE_LIST: usize = 500;
 
-/// Delivery's state store beside the spool (`<data_dir>/delivery`, where `authrelay queue`
-/// reads it); the server moved any older layout there when it started.
-fn delivery_store(spool: &Spool) -> std::io::Result<StateStore> {
-    let data_dir = spool.root().parent().unwrap_or(spool.root());
-    StateStore::open(&authrelay_delivery::state::delivery_dir(data_dir), None)
-}
-
 fn now_ms() -> i64 {
     now().saturating_mul(1000)
 }
@@ -841,8 +835,8 @@ fn now_ms() -> i64 {
 /// One queued message with its delivery state as `authrelay queue list --json` and `queue show`
 /// tell it: the state word, when it is next tried, and per recipient its status, attempts,
 /// next try and the far side's last reply. Times are unix seconds like `queued_at`.
-fn queue_entry(m: &QueuedMessage, store: Option<&StateStore>, now_ms: i64) -> Value {
-    let (word, delivery) = store.map_or(("new", None), |s| s.describe(&m.id, now_ms));
+fn queue_entry(entry: &Entry) -> Value {
+    let (m, word, delivery) = (&entry.message, entry.word, &entry.state);
     let secs = |ms: i64| ms.div_euclid(1000);
     let recipients: Vec<Value> = match &delivery {
         Some(d) => d
@@ -882,32 +876,25 @@ fn queue_entry(m: &QueuedMessage, store: Option<&StateStore>, now_ms: i64) -> Va
         "attempts": delivery.as_ref().map_or(0, |d| d.recipients.iter().map(|r| r.attempts).max().unwrap_or(0)),
         "next_attempt_at": delivery.as_ref().and_then(|d| d.next_due()).filter(|_| word != "held").map(secs),
         "recipients": recipients,
+        "claimed_by": entry.claimed_by,
     })
 }
 
-/// The listing reads every queue file and its state: it runs on a blocking thread, never on
-/// the runtime.
+/// Every queued message with its state (one node's spool is read on a blocking thread, never
+/// on the runtime; a cluster's from the shared queue).
 pub async fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
-    let Some(spool) = state.spool.clone() else {
+    let Some(queue) = state.spool.clone() else {
         return Ok(QueueView { count: 0, total_bytes: 0, oldest_queued_at: None, corrupt: 0, messages: vec![] });
     };
-    tokio::task::spawn_blocking(move || {
-        let scan = spool.scan().map_err(|e| ApiError::storage(lang, e))?;
-        // Without a readable state store the messages are still listed, as `new`.
-        let store = delivery_store(&spool)
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot read delivery state for the queue page"))
-            .ok();
-        let now = now_ms();
-        Ok(QueueView {
-            count: scan.messages.len(),
-            total_bytes: scan.messages.iter().map(|m| m.size).sum(),
-            oldest_queued_at: scan.messages.iter().map(|m| m.queued_at).min(),
-            corrupt: scan.corrupt.len(),
-            messages: scan.messages.iter().take(QUEUE_LIST).map(|m| queue_entry(m, store.as_ref(), now)).collect(),
-        })
+    let listing = queue.list(now_ms()).await.map_err(|e| ApiError::storage(lang, e))?;
+    let messages: Vec<&QueuedMessage> = listing.entries.iter().map(|e| &e.message).collect();
+    Ok(QueueView {
+        count: messages.len(),
+        total_bytes: messages.iter().map(|m| m.size).sum(),
+        oldest_queued_at: messages.iter().map(|m| m.queued_at).min(),
+        corrupt: listing.corrupt.len(),
+        messages: listing.entries.iter().take(QUEUE_LIST).map(queue_entry).collect(),
     })
-    .await
-    .map_err(|e| ApiError::storage(lang, e))?
 }
 
 async fn queue(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<QueueView>, ApiError> {
@@ -951,49 +938,30 @@ pub(crate) fn unknown_message(lang: Lang, id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "unknown-message", lang, "api-err-queue-not-found", &[("id", Arg::Str(&id))])
 }
 
-/// Does `action` to the queued message `id` through the delivery state's marker files (the
-/// running queue manager reads them, as it does the CLI's), and writes the audit record with
-/// the message's state before and after.
+/// Does `action` to the queued message `id` (as `authrelay queue` does: marker files the
+/// running manager reads on one node, the message's row in a cluster), and writes the audit
+/// record with the message's state before and after.
 pub async fn queue_act(state: &SharedState, c: &Caller, id: &str, action: QueueAction) -> Result<(), ApiError> {
     c.require(Permission::ManageQueue)?;
     let lang = c.lang;
-    let Some(spool) = state.spool.clone() else { return Err(unknown_message(lang, id)) };
+    let Some(queue) = state.spool.clone() else { return Err(unknown_message(lang, id)) };
     let qid = QueueId::parse(id).ok_or_else(|| unknown_message(lang, id))?;
-    let raw_id = id.to_string();
-    let owner = spool.clone();
-    let (store, before, after) = tokio::task::spawn_blocking(move || {
-        let store = delivery_store(&spool).map_err(|e| ApiError::storage(lang, e))?;
-        match spool.entry(&qid) {
-            Ok(_) => {}
-            Err(SpoolError::NotFound(_)) => return Err(unknown_message(lang, &raw_id)),
-            Err(e) => return Err(ApiError::storage(lang, e)),
-        }
-        let (before, _) = store.describe(&qid, now_ms());
-        let done = match action {
-            QueueAction::Retry => store.request_retry(&qid),
-            QueueAction::Hold => store.set_held(&qid, true),
-            QueueAction::Release => store.set_held(&qid, false),
-            QueueAction::Delete => return Ok((store, before, "-")),
-        };
-        done.map_err(|e| ApiError::storage(lang, e))?;
-        let after = store.describe(&qid, now_ms()).0;
-        Ok((store, before, after))
-    })
-    .await
-    .map_err(|e| ApiError::storage(lang, e))??;
-    if action == QueueAction::Delete {
-        // The owner's way: a message still held in memory goes through the journal, and this
-        // returns once the deletion is durable (a crash must not bring it back to be delivered).
-        let qid = QueueId::parse(id).ok_or_else(|| unknown_message(lang, id))?;
-        match owner.remove_async(&qid).await {
-            Ok(()) | Err(SpoolError::NotFound(_)) => {}
-            Err(e) => return Err(ApiError::storage(lang, e)),
-        }
-        tokio::task::spawn_blocking(move || store.remove(&qid))
-            .await
-            .map_err(|e| ApiError::storage(lang, e))?
-            .map_err(|e| ApiError::storage(lang, e))?;
-    }
+    let failed = |e: SpoolError| match e {
+        SpoolError::NotFound(_) => unknown_message(lang, id),
+        other => ApiError::storage(lang, other),
+    };
+    let before = queue.entry(&qid, now_ms()).await.map_err(failed)?.word;
+    let done = match action {
+        QueueAction::Retry => queue.retry(&qid).await,
+        QueueAction::Hold => queue.set_held(&qid, true).await,
+        QueueAction::Release => queue.set_held(&qid, false).await,
+        QueueAction::Delete => queue.delete(&qid).await,
+    };
+    done.map_err(failed)?;
+    let after = match action {
+        QueueAction::Delete => "-",
+        _ => queue.entry(&qid, now_ms()).await.map(|e| e.word).unwrap_or("-"),
+    };
     state.ops.audit(&c.actor().name, action.audit_action(), id, before, after).await;
     Ok(())
 }

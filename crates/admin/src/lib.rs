@@ -32,9 +32,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authrelay_delivery::queue_admin::QueueAdmin;
 use authrelay_directory::admin::AdminStore;
 use authrelay_directory::Directory;
-use authrelay_spool::Spool;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -83,7 +83,7 @@ pub async fn start(
     config: AdminConfig,
     directory: Arc<dyn Directory>,
     store: Arc<dyn AdminStore>,
-    spool: Option<Spool>,
+    spool: Option<QueueAdmin>,
 ) -> std::io::Result<AdminHandle> {
     let listener = TcpListener::bind(config.listen)
         .await

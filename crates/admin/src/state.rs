@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authrelay_delivery::queue_admin::QueueAdmin;
 use authrelay_directory::admin::AdminStore;
 use authrelay_directory::Directory;
 use authrelay_ops::Ops;
-use authrelay_spool::Spool;
 
 use crate::limiter::SignInLimiter;
 
@@ -85,7 +85,7 @@ impl AdminConfig {
 pub struct AppState {
     pub directory: Arc<dyn Directory>,
     pub store: Arc<dyn AdminStore>,
-    pub spool: Option<Spool>,
+    pub spool: Option<QueueAdmin>,
     pub config: AdminConfig,
     /// `config.allowed_hosts` as in force now: a reload of the server (SIGHUP) replaces it
     /// through [`crate::AdminHandle::set_allowed_hosts`].

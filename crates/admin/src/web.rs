@@ -343,9 +343,9 @@ async fn readyz(State(state): State<SharedState>) -> Response {
         Ok(Err(e)) => format!("unavailable: {e}"),
         Err(_) => "unavailable: no answer within 2 s".to_string(),
     };
-    let queue = match &state.spool {
+    let queue = match state.spool.as_ref().map(|q| (q.spool().cloned(), q.shared().cloned())) {
         None => "ok".to_string(),
-        Some(spool) => {
+        Some((Some(spool), _)) => {
             let probe = spool.root().join(".readyz");
             let written = tokio::task::spawn_blocking(move || {
                 let result = std::fs::write(&probe, b"ready\n");
@@ -359,6 +359,15 @@ async fn readyz(State(state): State<SharedState>) -> Response {
                 Err(e) => format!("not writable: {e}"),
             }
         }
+        // A cluster's queue takes a write when a (rolled back) insert goes through.
+        Some((None, Some(shared))) => {
+            match tokio::time::timeout(std::time::Duration::from_secs(3), shared.writable()).await {
+                Ok(Ok(())) => "ok".to_string(),
+                Ok(Err(e)) => format!("not writable: {e}"),
+                Err(_) => "not writable: no answer within 3 s".to_string(),
+            }
+        }
+        Some((None, None)) => "ok".to_string(),
     };
     let ready = store == "ok" && queue == "ok";
     let body = serde_json::json!({

@@ -18,7 +18,7 @@ pub async fn start(
     effective: &authrelay_config::Effective,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     directory: crate::store::Dir,
-    spool: authrelay_spool::Spool,
+    queue: authrelay_delivery::queue_admin::QueueAdmin,
     live: Live,
     smtp_server: authrelay_migrate::sheet::Server,
 ) -> std::io::Result<Option<authrelay_admin::AdminHandle>> {
@@ -48,6 +48,6 @@ pub async fn start(
     if admin.tls {
         config.tls = tls;
     }
-    let handle = authrelay_admin::start(config, directory.clone(), directory, Some(spool)).await?;
+    let handle = authrelay_admin::start(config, directory.clone(), directory, Some(queue)).await?;
     Ok(Some(handle))
 }

@@ -10,7 +10,6 @@ use authrelay_ops::{OrgEdit, UserEdit};
 
 use crate::operations::ops;
 use authrelay_i18n::{t, value, Arg, Lang};
-use authrelay_spool::Spool;
 
 use crate::cli::*;
 use crate::output::{field, say, when, CliError};
@@ -52,7 +51,7 @@ pub async fn run(cli: Cli, lang: Lang) -> Result<(), CliError> {
         Command::User(c) => user(c, &open_directory(&effective).await?, lang).await,
         Command::AppPassword(c) => app_password(c, &open_directory(&effective).await?, lang).await,
         Command::DeviceCredential(c) => crate::device_cli::run(c, &open_directory(&effective).await?, lang).await,
-        Command::Queue(c) => queue(c, &effective, lang),
+        Command::Queue(c) => queue(c, &effective, lang).await,
         Command::Dkim(c) => crate::delivery_cli::dkim(c, &effective, lang),
         Command::Oauth(c) => crate::oauth_cli::run(c, &effective, lang),
         Command::Signins(a) => signins(a, &open_directory(&effective).await?, lang).await,
@@ -453,41 +452,37 @@ async fn app_password(c: AppPasswordCommand, dir: &Dir, lang: Lang) -> Result<()
     Ok(())
 }
 
-fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError> {
-    let spool = Spool::attach(&config.spool_path())
-        .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
+async fn queue(c: QueueCommand, config: &Effective, lang: Lang) -> Result<(), CliError> {
+    let queue = crate::delivery_cli::open_queue(config).await?;
     match c {
-        QueueCommand::List { json } => {
-            let scan = spool
-                .scan()
-                .map_err(|e| CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e))?;
-            crate::delivery_cli::list(&spool, &scan.messages, json, lang)?;
-            for bad in &scan.corrupt {
-                eprintln!("{}", t(lang, "queue-corrupt", &[("reason", Arg::Str(&bad.to_string()))]));
-            }
-        }
+        QueueCommand::List { json } => crate::delivery_cli::list(&queue, json, lang).await?,
         QueueCommand::Show { id, raw } => {
             let qid = QueueId::parse(&id).ok_or_else(|| CliError::new("err-bad-queue-id").arg("id", &id).usage())?;
-            let (envelope, message) = spool.read(&qid).map_err(|e| match e {
-                authrelay_spool::SpoolError::NotFound(_) => CliError::new("err-queue-not-found").arg("id", &id).usage(),
-                other => CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", other),
-            })?;
+            let (envelope, message) =
+                queue.read(&qid).await.map_err(|e| crate::delivery_cli::queue_error(&queue, &id, e))?;
             if raw {
                 use std::io::Write;
                 std::io::stdout().write_all(&message).map_err(|e| CliError::new("err-io").arg("reason", e))?;
             } else {
                 json_out(&envelope);
-                crate::delivery_cli::print_state(&spool, &qid, lang)?;
+                let entry = queue
+                    .entry(&qid, crate::delivery_cli::now_ms())
+                    .await
+                    .map_err(|e| crate::delivery_cli::queue_error(&queue, &id, e))?;
+                crate::delivery_cli::print_state(&entry, lang);
                 let header_end =
                     message.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(message.len());
                 println!("{}", String::from_utf8_lossy(&message[..header_end]));
                 say(lang, "queue-size", &[("size", Arg::Str(&authrelay_i18n::size(lang, message.len() as u64)))]);
             }
         }
-        QueueCommand::Retry { id, all } => crate::delivery_cli::retry(&spool, id, all, lang)?,
-        QueueCommand::Hold { id } => crate::delivery_cli::hold(&spool, &id, true, lang)?,
-        QueueCommand::Release { id } => crate::delivery_cli::hold(&spool, &id, false, lang)?,
-        QueueCommand::Delete { id } => crate::delivery_cli::delete(&spool, &id, lang)?,
+        QueueCommand::Retry { id, all } => crate::delivery_cli::retry(&queue, id, all, lang).await?,
+        QueueCommand::Hold { id } => crate::delivery_cli::hold(&queue, &id, true, lang).await?,
+        QueueCommand::Release { id } => crate::delivery_cli::hold(&queue, &id, false, lang).await?,
+        QueueCommand::Delete { id } => crate::delivery_cli::delete(&queue, &id, lang).await?,
+    }
+    if let Some(shared) = queue.shared() {
+        shared.close().await;
     }
     Ok(())
 }

@@ -6,30 +6,28 @@ use std::collections::BTreeMap;
 
 use authrelay_core::QueueId;
 use authrelay_delivery::dkim::{self, Algorithm, DkimError};
-use authrelay_delivery::state::{MessageState, StateStore};
+use authrelay_delivery::queue_admin::{Entry, QueueAdmin};
 use authrelay_i18n::{t, Arg, Lang};
-use authrelay_spool::{QueuedMessage, Spool, SpoolError};
+use authrelay_spool::SpoolError;
 
 use crate::cli::DkimCommand;
 use crate::output::{say, when, CliError};
 use authrelay_config::Effective;
 
-/// Delivery's state store: `<data_dir>/delivery`, beside the spool (`<data_dir>/spool`, see
-/// `Effective::spool_path`); state an earlier version left in the spool moves there first.
-fn store(spool: &Spool) -> Result<StateStore, CliError> {
-    let data_dir = spool.root().parent().unwrap_or(spool.root());
-    let dir = authrelay_delivery::state::delivery_dir(data_dir);
-    StateStore::open(&dir, Some(spool.root()))
-        .map_err(|e| CliError::new("err-spool").arg("path", dir.display()).arg("reason", e))
+/// The queue the configuration names: this data directory's spool (with delivery's state
+/// beside it), or the cluster's shared queue when the store is PostgreSQL.
+pub async fn open_queue(config: &Effective) -> Result<QueueAdmin, CliError> {
+    if let Some(queue) = crate::store::open_queue(config).await? {
+        return Ok(QueueAdmin::Shared(queue));
+    }
+    let spool = authrelay_spool::Spool::attach(&config.spool_path())
+        .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?;
+    QueueAdmin::local(spool)
+        .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The state word of one message (`new` before the manager has seen it).
-fn state_word(store: &StateStore, id: &QueueId) -> (&'static str, Option<MessageState>) {
-    store.describe(id, now_ms())
 }
 
 /// The message of a queue state word (`MessageState::summary`, "held", "new").
@@ -41,21 +39,31 @@ fn label(lang: Lang, word: &str) -> String {
     t(lang, state_id(word), &[])
 }
 
+pub(crate) fn queue_error(queue: &QueueAdmin, id: &str, e: SpoolError) -> CliError {
+    match e {
+        SpoolError::NotFound(_) => CliError::new("err-queue-not-found").arg("id", id).usage(),
+        other => CliError::new("err-spool").arg("path", queue.location()).arg("reason", other),
+    }
+}
+
 /// `queue list`: one line per message with its state, then counts per state. With `--json`
-/// each entry also carries `state` and `recipients` (per-recipient status).
-pub fn list(spool: &Spool, messages: &[QueuedMessage], json: bool, lang: Lang) -> Result<(), CliError> {
-    let store = store(spool)?;
+/// each entry also carries `state` and `recipients` (per-recipient status), and in a cluster
+/// `claimed_by` (the node delivering it now).
+pub async fn list(queue: &QueueAdmin, json: bool, lang: Lang) -> Result<(), CliError> {
+    let listing = queue.list(now_ms()).await.map_err(|e| queue_error(queue, "", e))?;
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut out = vec![];
     let mut rows = vec![];
-    for m in messages {
-        let (word, state) = state_word(&store, &m.id);
+    for Entry { message: m, word, state, claimed_by } in &listing.entries {
         *counts.entry(word).or_default() += 1;
         if json {
             let mut v = serde_json::to_value(m).unwrap_or_default();
-            v["state"] = serde_json::Value::from(word);
+            v["state"] = serde_json::Value::from(*word);
             if let Some(s) = &state {
                 v["recipients"] = serde_json::to_value(&s.recipients).unwrap_or_default();
+            }
+            if let Some(node) = claimed_by {
+                v["claimed_by"] = serde_json::Value::from(node.as_str());
             }
             out.push(v);
         } else {
@@ -79,21 +87,22 @@ pub fn list(spool: &Spool, messages: &[QueuedMessage], json: bool, lang: Lang) -
     if json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        say(lang, "queue-count", &[("count", Arg::from(messages.len()))]);
+        say(lang, "queue-count", &[("count", Arg::from(listing.entries.len()))]);
         if !counts.is_empty() {
             let summary: Vec<String> = counts.iter().map(|(w, n)| format!("{} {n}", label(lang, w))).collect();
             say(lang, "queue-state-counts", &[("summary", Arg::Str(&summary.join(", ")))]);
         }
     }
+    for bad in &listing.corrupt {
+        eprintln!("{}", t(lang, "queue-corrupt", &[("reason", Arg::Str(bad))]));
+    }
     Ok(())
 }
 
 /// `queue show`: the delivery state of each recipient.
-pub fn print_state(spool: &Spool, id: &QueueId, lang: Lang) -> Result<(), CliError> {
-    let store = store(spool)?;
-    let (word, state) = state_word(&store, id);
-    println!("{}", label(lang, word));
-    if let Some(s) = state {
+pub fn print_state(entry: &Entry, lang: Lang) {
+    println!("{}", label(lang, entry.word));
+    if let Some(s) = &entry.state {
         say(lang, "queue-recipients", &[]);
         for r in &s.recipients {
             println!(
@@ -106,57 +115,42 @@ pub fn print_state(spool: &Spool, id: &QueueId, lang: Lang) -> Result<(), CliErr
             );
         }
     }
-    Ok(())
 }
 
-fn existing(spool: &Spool, id: &str) -> Result<QueueId, CliError> {
-    let qid = QueueId::parse(id).ok_or_else(|| CliError::new("err-bad-queue-id").arg("id", id).usage())?;
-    let listed =
-        spool.list().map_err(|e| CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e))?;
-    if !listed.iter().any(|m| m.id == qid) {
-        return Err(CliError::new("err-queue-not-found").arg("id", id).usage());
-    }
-    Ok(qid)
+fn parse_id(id: &str) -> Result<QueueId, CliError> {
+    QueueId::parse(id).ok_or_else(|| CliError::new("err-bad-queue-id").arg("id", id).usage())
 }
 
-fn io_error(spool: &Spool, e: impl ToString) -> CliError {
-    CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", e.to_string())
-}
-
-pub fn retry(spool: &Spool, id: Option<String>, all: bool, lang: Lang) -> Result<(), CliError> {
-    let store = store(spool)?;
+pub async fn retry(queue: &QueueAdmin, id: Option<String>, all: bool, lang: Lang) -> Result<(), CliError> {
     if all {
-        let messages = spool.list().map_err(|e| io_error(spool, e))?;
-        for m in &messages {
-            store.request_retry(&m.id).map_err(|e| io_error(spool, e))?;
+        let listing = queue.list(now_ms()).await.map_err(|e| queue_error(queue, "", e))?;
+        for e in &listing.entries {
+            match queue.retry(&e.message.id).await {
+                // Delivered meanwhile: nothing to retry.
+                Ok(()) | Err(SpoolError::NotFound(_)) => {}
+                Err(err) => return Err(queue_error(queue, e.message.id.as_str(), err)),
+            }
         }
-        say(lang, "queue-retry-all", &[("count", Arg::from(messages.len()))]);
+        say(lang, "queue-retry-all", &[("count", Arg::from(listing.entries.len()))]);
         return Ok(());
     }
     let id = id.unwrap_or_default();
-    let qid = existing(spool, &id)?;
-    store.request_retry(&qid).map_err(|e| io_error(spool, e))?;
+    let qid = parse_id(&id)?;
+    queue.retry(&qid).await.map_err(|e| queue_error(queue, &id, e))?;
     say(lang, "queue-retry-requested", &[("id", Arg::Str(qid.as_str()))]);
     Ok(())
 }
 
-pub fn hold(spool: &Spool, id: &str, held: bool, lang: Lang) -> Result<(), CliError> {
-    let store = store(spool)?;
-    let qid = existing(spool, id)?;
-    store.set_held(&qid, held).map_err(|e| io_error(spool, e))?;
+pub async fn hold(queue: &QueueAdmin, id: &str, held: bool, lang: Lang) -> Result<(), CliError> {
+    let qid = parse_id(id)?;
+    queue.set_held(&qid, held).await.map_err(|e| queue_error(queue, id, e))?;
     say(lang, if held { "queue-held" } else { "queue-released" }, &[("id", Arg::Str(qid.as_str()))]);
     Ok(())
 }
 
-pub fn delete(spool: &Spool, id: &str, lang: Lang) -> Result<(), CliError> {
-    let store = store(spool)?;
-    let qid = QueueId::parse(id).ok_or_else(|| CliError::new("err-bad-queue-id").arg("id", id).usage())?;
-    match spool.remove(&qid) {
-        Ok(()) => {}
-        Err(SpoolError::NotFound(_)) => return Err(CliError::new("err-queue-not-found").arg("id", id).usage()),
-        Err(e) => return Err(io_error(spool, e)),
-    }
-    store.remove(&qid).map_err(|e| io_error(spool, e))?;
+pub async fn delete(queue: &QueueAdmin, id: &str, lang: Lang) -> Result<(), CliError> {
+    let qid = parse_id(id)?;
+    queue.delete(&qid).await.map_err(|e| queue_error(queue, id, e))?;
     say(lang, "queue-deleted", &[("id", Arg::Str(qid.as_str()))]);
     Ok(())
 }

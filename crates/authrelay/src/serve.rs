@@ -60,11 +60,17 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         .clone()
         .map(|acme| crate::acme::spawn(acme, config.data_dir.clone(), current_cert.clone(), shutdown.clone()));
     // The admin center shares the database and the queue with the SMTP side.
+    // The queue the admin center shows and acts on: this node's spool, or the cluster's.
+    let admin_queue = match &shared_queue {
+        Some(queue) => authrelay_delivery::queue_admin::QueueAdmin::Shared(queue.clone()),
+        None => authrelay_delivery::queue_admin::QueueAdmin::local(spool.clone())
+            .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?,
+    };
     let admin = crate::admin_listener::start(
         &config,
         Some(tls.clone()),
         directory.clone(),
-        spool.clone(),
+        admin_queue,
         crate::admin_listener::Live { queue: counter, metrics, data_dir: config.data_dir.clone() },
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {

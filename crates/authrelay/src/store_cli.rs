@@ -75,9 +75,8 @@ pub async fn run(c: StoreCommand, config: &Effective, lang: Lang) -> Result<(), 
             // delivery state) into the shared queue, read back and then removed here.
             let spool_root = config.spool_path();
             if spool_root.join("queue").is_dir() {
-                let spool = authrelay_spool::Spool::attach(&spool_root).map_err(|e| {
-                    CliError::new("err-spool").arg("path", spool_root.display()).arg("reason", e)
-                })?;
+                let spool = authrelay_spool::Spool::attach(&spool_root)
+                    .map_err(|e| CliError::new("err-spool").arg("path", spool_root.display()).arg("reason", e))?;
                 let queue = authrelay_spool::shared::SharedQueue::connect(&to, 2)
                     .await
                     .map_err(|e| CliError::new("err-spool").arg("path", redacted_url(&to)).arg("reason", e))?;

@@ -524,7 +524,10 @@ fn postgres_stopped_during_load_refuses_with_4xx_and_loses_nothing() {
         "PostgreSQL stopped for 4 s under load: {} acknowledged, all delivered; {} transactions refused with {:?}",
         acknowledged.len(),
         replies.len(),
-        replies.iter().map(|r| r.split_whitespace().nth(0).unwrap_or("").to_string()).collect::<std::collections::BTreeSet<_>>()
+        replies
+            .iter()
+            .map(|r| r.split_whitespace().nth(0).unwrap_or("").to_string())
+            .collect::<std::collections::BTreeSet<_>>()
     );
 }
 
@@ -557,17 +560,46 @@ fn store_copy_moves_queued_mail_and_the_cluster_delivers_it() {
     let listed: serde_json::Value = serde_json::from_str(&single.ok(&["queue", "list", "--json"])).unwrap();
     assert!(listed.as_array().unwrap().is_empty(), "moved, not copied: {listed}");
 
-    // A cluster node with a working route delivers them.
+    // The CLI shows and acts on the shared queue when given the database.
+    let on_cluster = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        single.ok(&all)
+    };
+    let shared: serde_json::Value = serde_json::from_str(&on_cluster(&["queue", "list", "--json"])).unwrap();
+    let shared = shared.as_array().unwrap();
+    assert_eq!(shared.len(), 5, "{shared:?}");
+    let held_id = shared[0]["id"].as_str().unwrap().to_string();
+    let held_subject = subjects[0].clone();
+    on_cluster(&["queue", "hold", &held_id]);
+    let shown = on_cluster(&["queue", "show", &held_id]);
+    assert!(shown.lines().any(|l| l.trim() == "held"), "{shown}");
+
+    // A cluster node with a working route delivers them, except the held one.
     let sink = common::sink::Sink::start(work.path(), "sink", &[]);
-    let node = TestServer::start_with_tables(Options::default(), &format!("[store]\nurl = \"{url}\"\n{}", route_to(&sink, 100)));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seen = received(&sink);
-        if subjects.iter().all(|s| seen.contains_key(s)) {
-            break;
+    let node = TestServer::start_with_tables(
+        Options::default(),
+        &format!("[store]\nurl = \"{url}\"\n{}", route_to(&sink, 100)),
+    );
+    let wait_for = |wanted: &[String]| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = received(&sink);
+            if wanted.iter().all(|s| seen.contains_key(s)) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "delivered so far: {seen:?}");
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(Instant::now() < deadline, "delivered so far: {seen:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    };
+    let seen = wait_for(&subjects[1..]);
+    assert!(!seen.contains_key(&held_subject), "a held message stays: {seen:?}");
+    on_cluster(&["queue", "release", &held_id]);
+    wait_for(&subjects);
+    let after: serde_json::Value = serde_json::from_str(&on_cluster(&["queue", "list", "--json"])).unwrap();
+    assert!(after.as_array().unwrap().is_empty(), "{after}");
+    let missing = single.cli(&["--database-url", &url, "queue", "delete", &held_id]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains(&held_id));
     drop(node);
 }

@@ -34,6 +34,7 @@ pub mod maildir;
 pub mod manager;
 pub mod outbound;
 pub mod pool;
+pub mod queue_admin;
 pub mod rate;
 pub mod schedule;
 pub mod state;

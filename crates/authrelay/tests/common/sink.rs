@@ -125,4 +125,3 @@ impl Drop for Sink {
 pub fn bytes_of(record: &serde_json::Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(record["data"].as_str().unwrap()).unwrap()
 }
-
