@@ -14,10 +14,18 @@
 # starts with both queues empty (each server has delivered all it accepted before); the table
 # shows the median of ROUNDS rounds per scenario. Then authrelay alone at 1/4/16/64 connections.
 #
-# Needs root (installs postfix and dovecot-core from Debian if missing). Loopback only; every
-# step is bounded in time. Environment:
+# With CLUSTER=1 (the default) two more servers join the same rounds (issue 15): one authrelay
+# node on PostgreSQL (directory and queue in a throw-away PostgreSQL cluster started here on a
+# loopback port, synchronous_commit on), and two such nodes behind HAProxy in TCP mode. For
+# those runs it also reports the statements and WAL bytes PostgreSQL spent per message (accept,
+# delivery and removal included: every run is drained before the counters are read), from
+# pg_stat_statements and pg_current_wal_lsn(), so capacity at 10 or 100 nodes can be projected.
+#
+# Needs root (installs postfix and dovecot-core, and with CLUSTER=1 postgresql and haproxy, from
+# Debian if missing). Loopback only; every step is bounded in time. Environment:
 #   ROUNDS=3  SCALE=1 (multiplies message counts)  WORK=/tmp/authrelay-compare
 #   AUTHRELAY=path/to/release/authrelay (default: build it)  SKIP_SCALING=1  POSTFIX_DELIVER=0
+#   CLUSTER=0 (leave out the PostgreSQL servers)  SKIP_IDLE=1
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -50,6 +58,18 @@ if ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null || ! comma
   $T 900 apt-get install -y -q postfix dovecot-core openssl >/dev/null
 fi
 
+CLUSTER=${CLUSTER:-1}
+PG_PORT=15432
+AR_PG_PORT=13587
+AR_PG_B_PORT=14587
+LB_PORT=15587
+if [ "$CLUSTER" != 0 ] && { ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/sbin/haproxy ]; }; then
+  log "installing postgresql and haproxy from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  $T 600 apt-get update -q >/dev/null
+  $T 900 apt-get install -y -q --no-install-recommends postgresql haproxy >/dev/null
+fi
+
 # ---- authrelay release build -------------------------------------------------------------------
 if [ -z "${AUTHRELAY:-}" ]; then
   log "building authrelay (release)"
@@ -66,6 +86,7 @@ cleanup() {
   [ -d "$PF_CONF" ] && $T 30 postfix -c "$PF_CONF" stop >/dev/null 2>&1
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   [ -f "$WORK/dovecot/run/master.pid" ] && kill "$(cat "$WORK/dovecot/run/master.pid")" 2>/dev/null
+  [ -n "${PGBIN:-}" ] && [ -d "$WORK/pg/data" ] && su postgres -s /bin/sh -c "$PGBIN/pg_ctl stop -m fast -D $WORK/pg/data" >/dev/null 2>&1
   sleep 1
 }
 trap cleanup EXIT
@@ -117,6 +138,48 @@ AR_PID=$!
 PIDS+=("$AR_PID")
 for _ in $(seq 100); do [ -f "$WORK/authrelay/listen.json" ] && break; sleep 0.1; done
 [ -f "$WORK/authrelay/listen.json" ] || die "authrelay did not start; see $WORK/authrelay.log"
+
+# ---- PostgreSQL and two authrelay nodes on it, behind HAProxy (CLUSTER=1) -----------------------
+PG_URL=postgres://authrelay@127.0.0.1:$PG_PORT/authrelay
+pgq() { $T 60 "$PGBIN/psql" "$PG_URL" -XAtq -c "$1"; }
+if [ "$CLUSTER" != 0 ]; then
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  log "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+  mkdir -p "$WORK/pg"; chown postgres:postgres "$WORK/pg"
+  su postgres -s /bin/sh -c "$T 120 $PGBIN/initdb --auth=trust --username=authrelay --encoding=UTF8 --locale=C.UTF-8 -D $WORK/pg/data" >/dev/null
+  su postgres -s /bin/sh -c "$T 60 $PGBIN/pg_ctl start -w -D $WORK/pg/data -l $WORK/pg/server.log -o '-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg -c max_connections=300 -c synchronous_commit=on -c shared_preload_libraries=pg_stat_statements'" >/dev/null
+  $T 60 "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U authrelay authrelay
+  pgq "CREATE EXTENSION pg_stat_statements" >/dev/null
+  for node in a b; do
+    port=$AR_PG_PORT; [ "$node" = b ] && port=$AR_PG_B_PORT
+    sed -e "s#^data_dir = .*#data_dir = \"$WORK/ar-pg-$node\"#" \
+        -e "s#^submission = .*#submission = \"127.0.0.1:$port\"#" \
+        -e "s#^submissions = .*#submissions = \"127.0.0.1:$((port + 1))\"#" \
+        "$WORK/authrelay.toml" >"$WORK/authrelay-pg-$node.toml"
+    printf '[store]\nurl = "%s"\nmax_connections = 32\n' "$PG_URL" >>"$WORK/authrelay-pg-$node.toml"
+  done
+  arpg() { $T 60 "$AUTHRELAY" --config "$WORK/authrelay-pg-a.toml" "$@"; }
+  arpg org add Bench --domain bench.example >/dev/null
+  printf '%s\n' "$PASS" | arpg user add "$USER_ADDR" --password-stdin >/dev/null
+  arpg org set Bench --security-defaults off >/dev/null
+  arpg user set "$USER_ADDR" --smtp-auth enabled >/dev/null
+  # Every node seals admins' TOTP secrets with the same key (README "Running more than one node").
+  mkdir -p "$WORK/ar-pg-b"; chmod 700 "$WORK/ar-pg-b"
+  cp "$WORK/ar-pg-a/admin-totp.key" "$WORK/ar-pg-b/admin-totp.key"
+  for node in a b; do
+    RUST_LOG=warn "$AUTHRELAY" --config "$WORK/authrelay-pg-$node.toml" serve 2>"$WORK/authrelay-pg-$node.log" &
+    PIDS+=("$!")
+  done
+  for node in a b; do
+    for _ in $(seq 100); do [ -f "$WORK/ar-pg-$node/listen.json" ] && break; sleep 0.1; done
+    [ -f "$WORK/ar-pg-$node/listen.json" ] || die "authrelay node $node did not start; see $WORK/authrelay-pg-$node.log"
+  done
+  printf 'global\n  maxconn 20000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\nfrontend smtp\n  bind 127.0.0.1:%s\n  default_backend nodes\nbackend nodes\n  balance roundrobin\n  server a 127.0.0.1:%s\n  server b 127.0.0.1:%s\n' \
+    "$LB_PORT" "$AR_PG_PORT" "$AR_PG_B_PORT" >"$WORK/haproxy.cfg"
+  /usr/sbin/haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$LB_PORT) 2>/dev/null && break; sleep 0.2; done
+fi
 
 # The very same argon2id hash for Dovecot (libsodium reads the standard PHC string).
 HASH=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select password_hash from users where address=?", (sys.argv[2],)).fetchone()[0])' \
@@ -208,7 +271,9 @@ $T 30 postfix -c "$PF_CONF" start || die "postfix did not start; see $PF_DATA/po
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null && break; sleep 0.2; done
 
 # Both must accept one message before any figure counts.
-for port in $PF_PORT $AR_PORT; do
+CHECK_PORTS="$PF_PORT $AR_PORT"
+[ "$CLUSTER" != 0 ] && CHECK_PORTS="$CHECK_PORTS $AR_PG_PORT $LB_PORT"
+for port in $CHECK_PORTS; do
   $T 60 "$AUTHRELAY" bench --server "127.0.0.1:$port" --user "$USER_ADDR" --password "$PASS" --from "$USER_ADDR" \
     --messages 1 --time-limit 30 >"$WORK/results/check-$port.txt" 2>&1 ||
     die "the server on port $port does not accept mail; see $WORK/results/check-$port.txt, $PF_DATA/postfix.log, $WORK/dovecot/dovecot.log"
@@ -221,12 +286,13 @@ run() {
   local out="$WORK/results/$name.txt"
   $T 900 "$AUTHRELAY" bench --server "127.0.0.1:$port" --tls starttls --user "$USER_ADDR" --password "$PASS" \
     --from "$USER_ADDR" --to sink@example.net --time-limit 600 "$@" >"$out" 2>&1 || true
-  local last rate p99
+  local last rate p99 accepted
   last=$(tail -n 1 "$out")
   case "$last" in *" accepted, 0 failed, "*) ;; *) log "$name: failures, see $out: $last";; esac
   rate=$(sed -n 's/.* failed, \([0-9.]*\) msg\/s$/\1/p' <<<"$last")
   p99=$(sed -n 's/.*Latency p50 \/ p90 \/ p99 \/ max *[0-9.]* ms \/ [0-9.]* ms \/ \([0-9.]*\) ms.*/\1/p' "$out")
-  echo "${rate:-0} ${p99:-0}"
+  accepted=$(sed -n 's/^\([0-9]*\) accepted, .*/\1/p' <<<"$last")
+  echo "${rate:-0} ${p99:-0} ${accepted:-0}"
 }
 
 # Both queues empty before a run starts: a server still delivering the previous run's messages
@@ -235,7 +301,9 @@ queued() {
   local pf ar
   pf=$(find "$PF_QUEUE"/maildrop "$PF_QUEUE"/incoming "$PF_QUEUE"/active "$PF_QUEUE"/deferred -type f 2>/dev/null | wc -l)
   ar=$(find "$WORK/authrelay/spool/queue" -type f 2>/dev/null | wc -l)
-  echo $((pf + ar))
+  pg=0
+  [ "$CLUSTER" != 0 ] && pg=$(pgq "SELECT COUNT(*) FROM queue_messages" 2>/dev/null || echo 1)
+  echo $((pf + ar + pg))
 }
 drain() {
   local n
@@ -257,17 +325,39 @@ SCEN_ARGS=(
   "--connections 16 --messages $((3000 * SCALE)) --size 102400"
 )
 
+SERVERS="postfix authrelay"
+[ "$CLUSTER" != 0 ] && SERVERS="postfix authrelay pg cluster"
+# PostgreSQL's work so far: statements run by every client of the database, and the WAL position.
+pg_counters() { pgq "SELECT (SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements), pg_current_wal_lsn()" | tr '|' ' '; }
+
 for round in $(seq "$ROUNDS"); do
-  if [ $((round % 2)) = 1 ]; then order="postfix authrelay"; else order="authrelay postfix"; fi
+  order=$SERVERS
+  [ $((round % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$SERVERS" | tac | tr '\n' ' ')
   for i in "${!SCEN_NAMES[@]}"; do
     for server in $order; do
-      port=$PF_PORT; [ "$server" = authrelay ] && port=$AR_PORT
+      case $server in
+        postfix) port=$PF_PORT ;;
+        authrelay) port=$AR_PORT ;;
+        pg) port=$AR_PG_PORT ;;
+        cluster) port=$LB_PORT ;;
+      esac
       drain
+      on_pg=0; { [ "$server" = pg ] || [ "$server" = cluster ]; } && on_pg=1
+      [ "$on_pg" = 1 ] && read -r calls0 wal0 < <(pg_counters)
       # shellcheck disable=SC2086
-      read -r rate p99 < <(run "r${round}-s${i}-${server}" "$port" ${SCEN_ARGS[$i]})
+      read -r rate p99 accepted < <(run "r${round}-s${i}-${server}" "$port" ${SCEN_ARGS[$i]})
       echo "$rate" >>"$WORK/results/s${i}-${server}.rate"
       echo "$p99" >>"$WORK/results/s${i}-${server}.p99"
-      log "round $round, ${SCEN_NAMES[$i]}, $server: $rate msg/s, p99 $p99 ms"
+      extra=""
+      if [ "$on_pg" = 1 ] && [ "${accepted:-0}" -gt 0 ]; then
+        drain
+        read -r calls1 wal1 < <(pg_counters)
+        wal=$(pgq "SELECT pg_wal_lsn_diff('$wal1', '$wal0')")
+        awk -v c=$((calls1 - calls0)) -v n="$accepted" 'BEGIN { printf "%.1f\n", c / n }' >>"$WORK/results/s${i}-${server}.stmts"
+        awk -v w="$wal" -v n="$accepted" 'BEGIN { printf "%.0f\n", w / n }' >>"$WORK/results/s${i}-${server}.wal"
+        extra=", $(tail -n 1 "$WORK/results/s${i}-${server}.stmts") statements and $(tail -n 1 "$WORK/results/s${i}-${server}.wal") WAL bytes per message"
+      fi
+      log "round $round, ${SCEN_NAMES[$i]}, $server: $rate msg/s, p99 $p99 ms$extra"
     done
   done
 done
@@ -282,6 +372,24 @@ for i in "${!SCEN_NAMES[@]}"; do
   ratio=$(awk -v a="$ar" -v p="$pf" 'BEGIN { if (p > 0) printf "%.2fx", a / p; else print "-" }')
   printf '%-38s %12s %12s %8s %9s ms %9s ms\n' "${SCEN_NAMES[$i]}" "$pf" "$ar" "$ratio" "$pfp" "$arp"
 done
+if [ "$CLUSTER" != 0 ]; then
+  echo
+  echo "authrelay on PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (synchronous_commit on): one node, and two nodes behind HAProxy; median msg/s, ratio to Postfix, PostgreSQL statements and WAL bytes per message (accept + delivery + removal)"
+  printf '%-38s %10s %7s %7s %8s %10s %7s %7s %8s\n' "scenario" "1 node" "ratio" "stmts" "WAL B" "2 nodes" "ratio" "stmts" "WAL B"
+  for i in "${!SCEN_NAMES[@]}"; do
+    pf=$(median <"$WORK/results/s${i}-postfix.rate")
+    row=$(printf '%-38s' "${SCEN_NAMES[$i]}")
+    for server in pg cluster; do
+      r=$(median <"$WORK/results/s${i}-${server}.rate")
+      ratio=$(awk -v a="$r" -v p="$pf" 'BEGIN { if (p > 0) printf "%.2fx", a / p; else print "-" }')
+      st=-; wl=-
+      [ -s "$WORK/results/s${i}-${server}.stmts" ] && st=$(median <"$WORK/results/s${i}-${server}.stmts")
+      [ -s "$WORK/results/s${i}-${server}.wal" ] && wl=$(median <"$WORK/results/s${i}-${server}.wal")
+      row="$row $(printf '%10s %7s %7s %8s' "$r" "$ratio" "$st" "$wl")"
+    done
+    echo "$row"
+  done
+fi
 }
 
 if [ "${SKIP_SCALING:-0}" != 1 ]; then
@@ -290,7 +398,7 @@ if [ "${SKIP_SCALING:-0}" != 1 ]; then
   printf '%-12s %12s %12s\n' "connections" "msg/s" "p99"
   for c in 1 4 16 64; do
     drain
-    read -r rate p99 < <(run "scale-$c" "$AR_PORT" --connections "$c" --messages $(( (c == 1 ? 2000 : 500 * c) * SCALE )) --size 1024)
+    read -r rate p99 _ < <(run "scale-$c" "$AR_PORT" --connections "$c" --messages $(( (c == 1 ? 2000 : 500 * c) * SCALE )) --size 1024)
     printf '%-12s %12s %9s ms\n' "$c" "$rate" "$p99"
   done
 fi
