@@ -24,7 +24,6 @@ fn two_nodes_with(url: &str, extra: &str, limits: &[&str]) -> (TestServer, TestS
     let options = Options {
         listen: vec!["trusted_proxies = [\"127.0.0.1/32\"]".into()],
         limits: limits.iter().map(|l| l.to_string()).collect(),
-        ..Default::default()
     };
     let store = format!("[store]\nurl = \"{url}\"\n{extra}");
     let a = TestServer::start_with_tables(options.clone(), &store);
@@ -526,7 +525,7 @@ fn postgres_stopped_during_load_refuses_with_4xx_and_loses_nothing() {
         replies.len(),
         replies
             .iter()
-            .map(|r| r.split_whitespace().nth(0).unwrap_or("").to_string())
+            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
             .collect::<std::collections::BTreeSet<_>>()
     );
 }
