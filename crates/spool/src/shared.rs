@@ -165,9 +165,11 @@ impl SharedQueue {
         Err(SpoolError::Database("no free queue id after several attempts".into()))
     }
 
-    /// Claims up to `limit` messages due at `now_ms` (or with a retry request) that nobody
-    /// holds a live lease on, for `lease`. Rows other nodes are claiming right now are skipped,
-    /// not waited for.
+    /// Claims up to `limit` messages due at `now_ms` (a retry request makes a message due) that
+    /// nobody holds a live lease on, for `lease`. Rows other nodes are claiming right now are
+    /// skipped, not waited for. A claimed message counts as due again only when its lease would
+    /// end, so the search (an index range on `next_due_ms`) does not walk over the messages being
+    /// delivered; the lease itself is on the database's clock, whatever the nodes' clocks say.
     pub async fn claim(
         &self,
         owner: &str,
@@ -181,9 +183,9 @@ impl SharedQueue {
         let rows = sqlx::query(
             "UPDATE queue_messages q
                 SET lease_owner = $1, lease_token = $2, lease_until = now() + $3 * interval '1 millisecond',
-                    claims = q.claims + 1, retry_requested = FALSE
+                    next_due_ms = $4 + $3, claims = q.claims + 1, retry_requested = FALSE
                FROM (SELECT id, retry_requested FROM queue_messages
-                      WHERE NOT held AND (next_due_ms <= $4 OR retry_requested)
+                      WHERE NOT held AND next_due_ms <= $4
                         AND (lease_until IS NULL OR lease_until < now())
                       ORDER BY next_due_ms
                       LIMIT $5
@@ -265,10 +267,13 @@ impl SharedQueue {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Ends this claim: the message is next looked at `next_due_ms` (by any node).
+    /// Ends this claim: the message is next looked at `next_due_ms` (by any node), or at once
+    /// when an admin asked for a retry while it was claimed.
     pub async fn release(&self, id: &QueueId, token: i64, next_due_ms: i64) -> Result<bool, SpoolError> {
         let done = sqlx::query(
-            "UPDATE queue_messages SET next_due_ms = $3, lease_owner = NULL, lease_token = NULL, lease_until = NULL
+            "UPDATE queue_messages
+                SET next_due_ms = CASE WHEN retry_requested THEN 0 ELSE $3 END,
+                    lease_owner = NULL, lease_token = NULL, lease_until = NULL
               WHERE id = $1 AND lease_token = $2",
         )
         .bind(id.as_str())
@@ -360,7 +365,7 @@ impl SharedQueue {
 
     /// An admin's "retry now": the next claim by any node takes it.
     pub async fn request_retry(&self, id: &QueueId) -> Result<(), SpoolError> {
-        let done = sqlx::query("UPDATE queue_messages SET retry_requested = TRUE WHERE id = $1")
+        let done = sqlx::query("UPDATE queue_messages SET retry_requested = TRUE, next_due_ms = 0 WHERE id = $1")
             .bind(id.as_str())
             .execute(&self.pool)
             .await?;

@@ -126,3 +126,20 @@ async fn an_accept_wakes_a_listening_node() {
     stop.cancel();
     let _ = listener.await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_asked_for_during_a_delivery_is_kept_for_the_next_claim() {
+    let pg = TestPostgres::start();
+    let (q, _) = queue(&pg).await;
+    let id = q.accept(&envelope(1), b"Subject: busy\r\n\r\n").await.unwrap();
+    let lease = Duration::from_secs(30);
+    let first = q.claim("node-a", lease, now_ms(), 1).await.unwrap();
+    // While node A delivers, an admin asks for a retry; nobody may take the message meanwhile.
+    q.request_retry(&id).await.unwrap();
+    assert!(q.claim("node-b", lease, now_ms(), 1).await.unwrap().is_empty());
+    // A's attempt failed for now and it releases the message for an hour later: the retry wins.
+    assert!(q.release(&id, first[0].token, now_ms() + 3_600_000).await.unwrap());
+    let next = q.claim("node-b", lease, now_ms(), 1).await.unwrap();
+    assert_eq!(next.len(), 1, "the retry request made it due at once");
+    assert!(next[0].retry);
+}
