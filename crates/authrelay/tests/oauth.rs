@@ -737,3 +737,254 @@ fn a_service_account_assertion_for_another_mailbox_or_scope_is_refused() {
     assert_eq!(verdicts, [400, 400]);
     assert!(smarthost.lines("tokens").is_empty() && smarthost.lines("messages").is_empty());
 }
+
+/// The scripted Graph endpoint (support/graph_endpoint.py): HTTPS with a fresh certificate,
+/// answering from `responses`, then 202.
+struct GraphEndpoint {
+    child: Child,
+    work: tempfile::TempDir,
+    port: u16,
+    ca: std::path::PathBuf,
+}
+
+impl Drop for GraphEndpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GraphEndpoint {
+    fn start(responses: serde_json::Value) -> GraphEndpoint {
+        let work = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let (ca, key) = (work.path().join("cert.pem"), work.path().join("key.pem"));
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+        let child = Command::new("python3")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/graph_endpoint.py"))
+            .arg(work.path())
+            .arg(&ca)
+            .arg(&key)
+            .arg(responses.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(work.path().join("port")) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(std::time::Instant::now() < deadline, "the scripted Graph endpoint did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        GraphEndpoint { child, work, port, ca }
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.work.path().join("requests"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn body(request: &serde_json::Value) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(request["body"].as_str().unwrap()).unwrap()
+    }
+}
+
+/// Authrelay with a Graph route to `graph`, its token from the provider by certificate
+/// (client relay-cert); `extra` route lines.
+fn relay_graph(provider: &Provider, graph: &GraphEndpoint, keys: &std::path::Path, extra: &str) -> TestServer {
+    let tables = format!(
+        "[delivery]\nfirst_retry_secs = 1\nscan_interval_ms = 100\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"graph\"\n\
+         graph_url = \"https://127.0.0.1:{port}/v1.0\"\nca_file = \"{ca}\"\nuser = \"{MAILBOX}\"\n\
+         token_endpoint = \"{issuer}/token\"\n{credential}\nscope = \"smtp.send\"\nresource = \"{AUDIENCE}\"\n{extra}\n",
+        port = graph.port,
+        ca = graph.ca.display(),
+        issuer = provider.issuer,
+        credential = certificate_route(keys),
+    );
+    let server = TestServer::start_with_tables(common::Options::default(), &tables);
+    server.open_contoso();
+    server
+}
+
+/// Submits `raw` from scanner@contoso.com to `to` through `server` (smtplib, STARTTLS, PLAIN).
+fn submit(server: &TestServer, to: &str, raw: &[u8]) {
+    let raw_path = server.dir.path().join(format!("message-{}.eml", common::now_millis()));
+    std::fs::write(&raw_path, raw).unwrap();
+    let script = format!(
+        "import smtplib, ssl\nctx = ssl.create_default_context(cafile={ca:?})\nctx.check_hostname = False\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=60)\ns.starttls(context=ctx)\n\
+         s.login('scanner@contoso.com', {password:?})\n\
+         s.sendmail('scanner@contoso.com', [{to:?}], open({raw:?}, 'rb').read())\ns.quit()\n",
+        ca = server.data_dir().join("tls/cert.pem").display().to_string(),
+        port = server.submission.port(),
+        password = common::PASSWORD,
+        raw = raw_path.display().to_string(),
+    );
+    let out = Command::new("python3").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn queue_list(server: &TestServer) -> serde_json::Value {
+    serde_json::from_str(&server.ok(&["queue", "list", "--json"])).unwrap()
+}
+
+/// The bounces in the sender's (local) mailbox, as text.
+fn bounces(server: &TestServer) -> Vec<String> {
+    let new = server.data_dir().join("mailboxes/scanner@contoso.com/new");
+    let Ok(entries) = std::fs::read_dir(new) else { return vec![] };
+    entries.flatten().map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned()).collect()
+}
+
+fn graph_provider(keys: &std::path::Path) -> Provider {
+    keygen(keys, &["--json"], "en_US.UTF-8");
+    let cert = keys.join("client-cert.pem").display().to_string();
+    start_provider_with(
+        None,
+        serde_json::json!([{ "client_id": "relay-cert", "cert_files": [cert], "email": MAILBOX, "ttl": 300 }]),
+    )
+}
+
+/// The Graph route (issue 18.1): sendMail at /users/{mailbox}/sendMail with the queued MIME,
+/// byte for byte, base64 as text/plain, and the provider's token (certificate credentials).
+/// Graph's 429 with Retry-After: 3 defers the message, and nothing is sent to Graph again
+/// before those 3 seconds have passed although the retry schedule comes due after 1.
+#[test]
+fn graph_sends_the_mime_byte_identical_and_waits_out_retry_after() {
+    let keys = tempfile::tempdir().unwrap();
+    let provider = graph_provider(keys.path());
+    let graph = GraphEndpoint::start(serde_json::json!([
+        { "status": 429, "headers": { "Retry-After": "3" },
+          "body": { "error": { "code": "ApplicationThrottled", "message": "Application is over its MailboxConcurrency limit." } } }
+    ]));
+    let relay = relay_graph(&provider, &graph, keys.path(), "");
+    let raw = b"From: Scanner <scanner@contoso.com>\r\nTo: someone@far.example\r\nSubject: graph\r\nMIME-Version: 1.0\r\n\
+                Content-Type: text/plain; charset=utf-8\r\n\r\n.a line that starts with a dot\r\n\xed\x95\x9c trailing bytes \r\n";
+    submit(&relay, "someone@far.example", raw);
+    assert!(wait_for(30, || graph.requests().len() == 1), "{}", relay.logs());
+    // Deferred with Graph's answer; the queued bytes are what went to Graph.
+    assert!(wait_for(10, || queue_list(&relay)[0]["state"] == "deferred"), "{}", relay.logs());
+    let reply = queue_list(&relay)[0]["recipients"][0]["last_reply"].as_str().unwrap().to_string();
+    assert!(
+        reply.contains("HTTP 429 ApplicationThrottled: Application is over its MailboxConcurrency limit."),
+        "{reply}"
+    );
+    assert!(reply.contains("retry after 3 s"), "{reply}");
+    let queued = relay.queued();
+    assert_eq!(queued.len(), 1);
+    let spooled = queued[0].1.clone();
+    assert!(spooled.ends_with(raw), "the relay only adds its trace header");
+
+    assert!(wait_for(30, || graph.requests().len() == 2), "{}", relay.logs());
+    assert!(wait_for(10, || queue_list(&relay).as_array().unwrap().is_empty()), "delivered: {}", relay.logs());
+    let requests = graph.requests();
+    let gap = requests[1]["t"].as_f64().unwrap() - requests[0]["t"].as_f64().unwrap();
+    assert!(gap >= 3.0, "Retry-After: 3 respected, the second request came after {gap:.2} s");
+    for r in &requests {
+        assert_eq!(r["path"], format!("/v1.0/users/{MAILBOX}/sendMail"));
+        assert_eq!(r["content_type"], "text/plain");
+        assert!(r["authorization"].as_str().unwrap().starts_with("Bearer eyJ"), "{r}");
+        use base64::Engine;
+        let mime = base64::engine::general_purpose::STANDARD.decode(GraphEndpoint::body(r)).unwrap();
+        assert_eq!(mime, spooled, "the MIME goes to Graph byte for byte");
+    }
+    assert!(!relay.logs().contains("eyJ"), "no token in the log");
+}
+
+/// Graph's client errors bounce with its error text (here for a route that keeps no Sent Items
+/// copy, so the request is Graph's JSON form with saveToSentItems false); a message too large
+/// for Graph is bounced before any request, saying why.
+#[test]
+fn graph_client_errors_and_oversized_messages_bounce_with_the_reason() {
+    let keys = tempfile::tempdir().unwrap();
+    let provider = graph_provider(keys.path());
+    let graph = GraphEndpoint::start(serde_json::json!([
+        { "status": 400, "body": { "error": { "code": "ErrorInvalidRecipients", "message": "At least one recipient is not valid., Recipient '\"bad\"' is not resolved." } } }
+    ]));
+    let relay = relay_graph(&provider, &graph, keys.path(), "save_to_sent_items = false");
+    let raw = b"From: scanner@contoso.com\r\nTo: someone@far.example\r\nSubject: no copy\r\n\r\nbody\r\n";
+    submit(&relay, "someone@far.example", raw);
+    assert!(wait_for(30, || bounces(&relay).len() == 1), "{}", relay.logs());
+    let bounce = &bounces(&relay)[0];
+    assert!(bounce.contains("ErrorInvalidRecipients: At least one recipient is not valid."), "{bounce}");
+    assert!(bounce.contains("Status: 5.6.0"), "{bounce}");
+    assert!(
+        bounce.contains("Microsoft Graph refused this message; its error code and text are quoted above."),
+        "{bounce}"
+    );
+    let request = &graph.requests()[0];
+    assert_eq!(request["content_type"], "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&GraphEndpoint::body(request)).unwrap();
+    assert_eq!(json["saveToSentItems"], false);
+    assert_eq!(json["message"]["subject"], "no copy");
+    assert_eq!(json["message"]["toRecipients"][0]["emailAddress"]["address"], "someone@far.example");
+
+    // About 3.2 MB: 4.3 MB base64, over Graph's 4 MB.
+    let mut big = b"From: scanner@contoso.com\r\nTo: someone@far.example\r\nSubject: big\r\n\r\n".to_vec();
+    for _ in 0..42_000 {
+        big.extend_from_slice(b"0123456789012345678901234567890123456789012345678901234567890123456789012345\r\n");
+    }
+    submit(&relay, "someone@far.example", &big);
+    assert!(wait_for(30, || bounces(&relay).len() == 2), "{}", relay.logs());
+    let all = bounces(&relay);
+    let bounce = all.iter().find(|b| b.contains("Subject: big") || b.contains("above the 4 MB")).unwrap();
+    assert!(
+        bounce.contains("message too large for Microsoft Graph") && bounce.contains("4 MB sendMail limit"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Send it again smaller, or ask the administrator for an SMTP route."), "{bounce}");
+    assert_eq!(graph.requests().len(), 1, "nothing sent to Graph for the oversized message");
+}
+
+/// Sender mapping (issue 18.4): the relay identity may send only as relay@contoso.com; a
+/// device sending as scanner@contoso.com reaches the smarthost with MAIL FROM and From mapped
+/// to the identity, the original in Reply-To and X-Authrelay-Original-From, and a DKIM
+/// signature over the mapped From that verifies (dkimpy). With scanner@contoso.com in send_as,
+/// the same message passes untouched.
+#[test]
+fn a_device_address_the_upstream_refuses_is_mapped_to_the_relay_identity() {
+    let provider = start_provider();
+    let smarthost = Smarthost::start("none");
+    let secret = "client_id = \"relay-a\"\nclient_secret = \"s3cret-relay-a\"";
+    let mapped = relay_with(&provider, &smarthost, 3600, &format!("{secret}\nrewrite_sender = \"both\""));
+    let generated: serde_json::Value =
+        serde_json::from_str(&mapped.ok(&["dkim", "generate", "contoso.com", "--selector", "t1", "--json"])).unwrap();
+    let raw = b"From: \"Floor 2 Scanner\" <scanner@contoso.com>\r\nTo: someone@far.example\r\nSubject: mapped\r\n\r\nscan\r\n";
+    submit(&mapped, "someone@far.example", raw);
+    assert!(wait_for(30, || smarthost.lines("messages").len() == 1), "{}", mapped.logs());
+    let got: serde_json::Value = serde_json::from_str(&smarthost.lines("messages")[0]).unwrap();
+    assert_eq!(got["mail_from"], MAILBOX, "the envelope sender is the identity");
+    let data = got["data"].as_str().unwrap();
+    assert!(data.contains("\r\nFrom: \"Floor 2 Scanner\" <relay@contoso.com>\r\n"), "{data}");
+    assert!(data.contains("Reply-To: \"Floor 2 Scanner\" <scanner@contoso.com>\r\n"), "{data}");
+    assert!(data.contains("X-Authrelay-Original-From: \"Floor 2 Scanner\" <scanner@contoso.com>\r\n"), "{data}");
+    assert!(data.starts_with("DKIM-Signature:"), "{data}");
+    let file = mapped.dir.path().join("mapped.eml");
+    std::fs::write(&file, data.as_bytes()).unwrap();
+    let verify = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dkim_verify.py");
+    let record = generated["record_value"].as_str().unwrap();
+    let out = Command::new("python3").arg(&verify).arg(&file).arg(record).output().unwrap();
+    assert!(out.status.success(), "the signature covers the mapped From: {}", String::from_utf8_lossy(&out.stdout));
+    // The signature would not verify over the original From.
+    std::fs::write(&file, data.replace("<relay@contoso.com>", "<scanner@contoso.com>")).unwrap();
+    assert!(!Command::new("python3").arg(&verify).arg(&file).arg(record).output().unwrap().status.success());
+
+    let permitted = relay_with(
+        &provider,
+        &smarthost,
+        3600,
+        &format!("{secret}\nrewrite_sender = \"both\"\nsend_as = [\"scanner@contoso.com\"]"),
+    );
+    submit(&permitted, "someone@far.example", raw);
+    assert!(wait_for(30, || smarthost.lines("messages").len() == 2), "{}", permitted.logs());
+    let got: serde_json::Value = serde_json::from_str(&smarthost.lines("messages")[1]).unwrap();
+    assert_eq!(got["mail_from"], "scanner@contoso.com");
+    let data = got["data"].as_str().unwrap();
+    assert!(data.ends_with(std::str::from_utf8(raw).unwrap()), "untouched: {data}");
+    assert!(!data.contains("X-Authrelay-Original-From"), "{data}");
+}

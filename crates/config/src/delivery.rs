@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authrelay_delivery::{DeliveryConfig, Route, RouteKind, Schedule, Smarthost, TlsMode};
+use authrelay_delivery::sender_map::{Rewrite, SenderMap};
+use authrelay_delivery::{DeliveryConfig, Graph, Route, RouteKind, Schedule, Smarthost, TlsMode};
 use authrelay_oauth::client_credentials::Preset;
 use authrelay_oauth::ClientCredentials;
 use serde::Deserialize;
@@ -63,7 +64,20 @@ pub struct FileRoute {
     service_account_file: Option<PathBuf>,
     scope: Option<String>,
     resource: Option<String>,
+    /// kind = "graph": keep a copy in Sent Items (default true).
+    save_to_sent_items: Option<bool>,
+    /// kind = "graph": Graph's base URL (default https://graph.microsoft.com/v1.0).
+    graph_url: Option<String>,
+    /// Sender mapping: "off" (default), "envelope", "from" or "both".
+    rewrite_sender: Option<String>,
+    /// Senders the upstream accepts as they are: addresses, or "@domain".
+    send_as: Option<Vec<String>>,
+    /// The address a refused sender becomes (default: `user`).
+    sender_identity: Option<String>,
 }
+
+/// Graph's public endpoint.
+pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 
 pub fn build(
     file: FileDelivery,
@@ -205,17 +219,111 @@ pub fn build(
                     oauth: oauth.map(Box::new),
                 })
             }
+            "graph" => {
+                let preset = match r.preset.as_deref() {
+                    None | Some("microsoft365") => {
+                        let endpoint = match r.tenant.as_deref() {
+                            Some(tenant) => {
+                                authrelay_oauth::client_credentials::entra_token_endpoint("microsoft365", Some(tenant))
+                                    .unwrap_or_else(|e| {
+                                        problem(&key("tenant"), e);
+                                        String::new()
+                                    })
+                            }
+                            None => String::new(),
+                        };
+                        Preset {
+                            host: "graph.microsoft.com",
+                            port: 443,
+                            auth: authrelay_oauth::client_credentials::PresetAuth::OAuth,
+                            token_endpoint: endpoint,
+                            scope: authrelay_oauth::client_credentials::GRAPH_SCOPE,
+                        }
+                    }
+                    Some(other) => {
+                        problem(
+                            &key("preset"),
+                            format!("a graph route takes preset = \"microsoft365\" or none, not '{other}'"),
+                        );
+                        continue;
+                    }
+                };
+                if r.auth.as_deref().is_some_and(|a| a != "xoauth2") || r.has_password() || r.host.is_some() {
+                    problem(
+                        &key("kind"),
+                        "a graph route signs in with OAuth only and takes no host, port, tls or password".into(),
+                    );
+                }
+                let oauth = route_oauth(&r, Some(&preset), &key, &mut problem);
+                let base_url = r.graph_url.clone().unwrap_or_else(|| GRAPH_URL.to_string());
+                if let Err(e) = authrelay_oauth::http::check_url(&base_url) {
+                    problem(&key("graph_url"), e.to_string());
+                }
+                if let Some(ca) = &r.ca_file {
+                    if !ca.is_file() {
+                        problem(&key("ca_file"), format!("no file at {}", ca.display()));
+                    }
+                }
+                let Some(oauth) = oauth else { continue };
+                RouteKind::Graph(Graph {
+                    user: r.user.clone().unwrap_or_default(),
+                    base_url,
+                    save_to_sent_items: r.save_to_sent_items.unwrap_or(true),
+                    ca_file: r.ca_file.clone(),
+                    oauth: Box::new(oauth),
+                })
+            }
             other => {
-                problem(&key("kind"), format!("'{other}' is not a route kind; use \"smarthost\" or \"mx\""));
+                problem(&key("kind"), format!("'{other}' is not a route kind; use \"smarthost\", \"graph\" or \"mx\""));
                 continue;
             }
         };
         if matches!(kind, RouteKind::Mx) && (r.host.is_some() || r.user.is_some()) {
             problem(&key("kind"), "an mx route takes no host or credentials; use kind = \"smarthost\"".into());
         }
-        c.routes.push(Route { domains, kind });
+        if !matches!(kind, RouteKind::Graph(_)) && (r.save_to_sent_items.is_some() || r.graph_url.is_some()) {
+            problem(&key("kind"), "save_to_sent_items and graph_url belong to kind = \"graph\" routes".into());
+        }
+        let sender = sender_map(&r, &key, &mut problem);
+        c.routes.push(Route { domains, kind, sender });
     }
     c
+}
+
+/// The route's sender mapping (`rewrite_sender`, `send_as`, `sender_identity`).
+fn sender_map(r: &FileRoute, key: &dyn Fn(&str) -> String, problem: &mut dyn FnMut(&str, String)) -> SenderMap {
+    let rewrite = match r.rewrite_sender.as_deref().unwrap_or("off").parse::<Rewrite>() {
+        Ok(w) => w,
+        Err(()) => {
+            problem(&key("rewrite_sender"), "must be \"off\", \"envelope\", \"from\" or \"both\"".into());
+            Rewrite::Off
+        }
+    };
+    let is_address = |a: &str| {
+        a.rsplit_once('@').is_some_and(|(local, domain)| {
+            authrelay_core::address::is_dot_atom(local) && authrelay_core::address::is_domain(domain)
+        })
+    };
+    let identity = r.sender_identity.clone().or(r.user.clone()).unwrap_or_default().trim().to_ascii_lowercase();
+    if rewrite != Rewrite::Off && !is_address(&identity) {
+        problem(
+            &key("sender_identity"),
+            "rewrite_sender needs the relay identity: set sender_identity (or user) to the address the upstream lets it send as".into(),
+        );
+    }
+    let mut send_as = vec![];
+    for entry in r.send_as.clone().unwrap_or_default() {
+        let entry = entry.trim().to_ascii_lowercase();
+        let valid = match entry.strip_prefix('@') {
+            Some(domain) => authrelay_core::address::is_domain(domain),
+            None => is_address(&entry),
+        };
+        if !valid {
+            problem(&key("send_as"), format!("'{entry}' is not an address or @domain"));
+        }
+        send_as.push(entry);
+    }
+    SenderMap { rewrite, identity, send_as }
 }
 
 impl FileRoute {

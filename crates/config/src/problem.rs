@@ -38,7 +38,19 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "config-problem-open-relay",
     ),
     ("'{a}' is not an IP address or address:port", "config-problem-nameserver"),
-    ("'{a}' is not a route kind; use \"smarthost\" or \"mx\"", "config-problem-route-kind"),
+    ("'{a}' is not a route kind; use \"smarthost\", \"graph\" or \"mx\"", "config-problem-route-kinds"),
+    ("a graph route takes preset = \"microsoft365\" or none, not '{a}'", "config-problem-graph-preset"),
+    (
+        "a graph route signs in with OAuth only and takes no host, port, tls or password",
+        "config-problem-graph-keys",
+    ),
+    ("save_to_sent_items and graph_url belong to kind = \"graph\" routes", "config-problem-graph-only"),
+    ("must be \"off\", \"envelope\", \"from\" or \"both\"", "config-problem-rewrite-sender"),
+    (
+        "rewrite_sender needs the relay identity: set sender_identity (or user) to the address the upstream lets it send as",
+        "config-problem-sender-identity",
+    ),
+    ("'{a}' is not an address or @domain", "config-problem-send-as"),
     ("'{a}' is not an auth method; use \"password\" or \"xoauth2\"", "config-problem-auth-method"),
     ("both listeners are off; nothing would accept mail", "config-problem-no-listener"),
     (

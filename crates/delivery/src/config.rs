@@ -71,6 +71,9 @@ pub struct Route {
     /// Lower-case domains, or `*`.
     pub domains: Vec<String>,
     pub kind: RouteKind,
+    /// Sender mapping: which senders the upstream accepts, and what is rewritten otherwise.
+    #[serde(skip_serializing_if = "crate::sender_map::SenderMap::is_off")]
+    pub sender: crate::sender_map::SenderMap,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +83,24 @@ pub enum RouteKind {
     Smarthost(Smarthost),
     /// Straight to the recipient domain's MX hosts (RFC 5321 5.1).
     Mx,
+    /// Microsoft Graph `sendMail` over HTTPS instead of SMTP ([`crate::graph`]).
+    Graph(Graph),
+}
+
+/// `kind = "graph"`: Microsoft Graph `POST /users/{user}/sendMail`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graph {
+    /// The mailbox the message is sent as (its id or user principal name).
+    pub user: String,
+    /// Graph's base URL: `https://graph.microsoft.com/v1.0` (national clouds differ).
+    pub base_url: String,
+    /// Keep a copy in the mailbox's Sent Items (Graph's default). `false` sends Graph's JSON
+    /// form instead of the MIME, the only one that can say so ([`crate::graph`]).
+    pub save_to_sent_items: bool,
+    /// Extra PEM certificates to trust (a private endpoint's CA).
+    pub ca_file: Option<PathBuf>,
+    /// The application's client credentials (scope `https://graph.microsoft.com/.default`).
+    pub oauth: Box<authrelay_oauth::ClientCredentials>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -31,6 +31,9 @@ fn for_people(lang: Lang, hostname: &str, failures: &[Failure]) -> String {
     text.push_str("\r\n\r\n");
     for f in failures {
         text.push_str(&format!("<{}>: {}\r\n", f.recipient, one_line(&f.reply)));
+        if let Some(id) = crate::graph::explanation(&f.reply) {
+            text.push_str(&format!("    {}\r\n", t(lang, id, &[])));
+        }
         if let Some(r) = &f.remote {
             text.push_str(&format!("    ({})\r\n", t(lang, "dsn-remote-host", &[("host", Arg::Str(r))])));
         }

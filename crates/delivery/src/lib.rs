@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod config;
 pub mod dkim;
 pub mod dsn;
+pub mod graph;
 pub mod maildir;
 pub mod manager;
 pub mod outbound;
@@ -37,10 +38,11 @@ pub mod pool;
 pub mod queue_admin;
 pub mod rate;
 pub mod schedule;
+pub mod sender_map;
 pub mod state;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{DeliveryConfig, Route, RouteKind, Smarthost, TlsMode};
+pub use config::{DeliveryConfig, Graph, Route, RouteKind, Smarthost, TlsMode};
 pub use manager::QueueManager;
 pub use schedule::Schedule;
 

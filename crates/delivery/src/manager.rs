@@ -871,10 +871,18 @@ impl Inner {
                 let route = &table.routes[route_index];
                 let recipients: Vec<String> = members.iter().map(|i| state.recipients[*i].address.clone()).collect();
                 let domain = if key.is_empty() { domain_of(&recipients[0]) } else { key };
+                // Sender mapping (crate::sender_map) rewrites before signing, so the signature
+                // covers the From that is sent.
+                let mapped = route.sender.apply(&envelope.mail_from, &message).map(|m| {
+                    let mut signed = self.dkim_signatures(&envelope, &m.message);
+                    signed.extend_from_slice(&m.message);
+                    (m.from, signed)
+                });
+                let (from, outgoing) = mapped.as_ref().map_or((&envelope.mail_from, &outgoing), |(f, o)| (f, o));
                 let job = Job {
-                    from: &envelope.mail_from,
+                    from,
                     recipients: &recipients,
-                    message: &outgoing,
+                    message: outgoing,
                     smtputf8: envelope.smtputf8,
                     body_8bit: envelope.body_8bit,
                 };

@@ -153,6 +153,8 @@ pub struct RouteTable {
     pub routes: Vec<Route>,
     verified: Vec<TlsConnector>,
     tokens: Vec<Option<Arc<authrelay_oauth::TokenSource>>>,
+    /// For a Graph route, its client (token source, throttling state).
+    graph: Vec<Option<Arc<crate::graph::GraphClient>>>,
 }
 
 impl RouteTable {
@@ -161,7 +163,12 @@ impl RouteTable {
         let provider = tls::provider();
         let mut verified = vec![];
         let mut tokens = vec![];
+        let mut graph = vec![];
         for route in &routes {
+            graph.push(match &route.kind {
+                RouteKind::Graph(g) => Some(Arc::new(crate::graph::GraphClient::new(g)?)),
+                _ => None,
+            });
             tokens.push(match &route.kind {
                 RouteKind::Smarthost(Smarthost { oauth: Some(o), ca_file, .. }) => Some(Arc::new(
                     authrelay_oauth::TokenSource::new((**o).clone(), ca_file.as_deref())
@@ -187,7 +194,7 @@ impl RouteTable {
                 .with_no_client_auth();
             verified.push(TlsConnector::from(Arc::new(tls)));
         }
-        Ok(RouteTable { routes, verified, tokens })
+        Ok(RouteTable { routes, verified, tokens, graph })
     }
 
     /// The first route for `domain` (first match wins), with its index.
@@ -268,7 +275,11 @@ impl Outbound {
     /// Returns one attempt per recipient, in order.
     pub async fn deliver(&self, table: &RouteTable, route_index: usize, domain: &str, job: &Job<'_>) -> Vec<Attempt> {
         let route = &table.routes[route_index];
+        if let (RouteKind::Graph(g), Some(client)) = (&route.kind, &table.graph[route_index]) {
+            return client.send(g, job).await;
+        }
         let targets = match &route.kind {
+            RouteKind::Graph(_) => return all(job, Attempt::temp("451 4.3.0 Graph route without a client", None)),
             RouteKind::Smarthost(s) => match self.smarthost_addrs(&s.host, s.port).await {
                 Ok(addrs) => vec![(s.host.clone(), addrs)],
                 Err(e) => return all(job, Attempt::temp(format!("cannot resolve smarthost {}: {e}", s.host), None)),
@@ -280,11 +291,11 @@ impl Outbound {
         };
         let identity = match &route.kind {
             RouteKind::Smarthost(s) => s.user.clone(),
-            RouteKind::Mx => None,
+            RouteKind::Mx | RouteKind::Graph(_) => None,
         };
         let mode = match &route.kind {
             RouteKind::Smarthost(s) => s.tls,
-            RouteKind::Mx => TlsMode::Opportunistic,
+            RouteKind::Mx | RouteKind::Graph(_) => TlsMode::Opportunistic,
         };
         let mut last = String::from("no address to connect to");
         for (host, addrs) in targets {
@@ -465,7 +476,7 @@ impl Outbound {
                 };
                 (s.tls, s.tls_name.clone().unwrap_or_else(|| s.host.clone()), login)
             }
-            RouteKind::Mx => (TlsMode::Opportunistic, host.to_string(), None),
+            RouteKind::Mx | RouteKind::Graph(_) => (TlsMode::Opportunistic, host.to_string(), None),
         };
         let name = tls::server_name(&tls_name).map_err(|e| HostFailure(format!("{host}: {e}")))?;
         let verified = &table.verified[route_index];
@@ -870,6 +881,7 @@ mod tests {
                 ca_file: None,
                 oauth: None,
             }),
+            sender: Default::default(),
         };
         config.routes.push(route.clone());
         (Outbound::new(&config).unwrap(), route)

@@ -72,6 +72,7 @@ fn smarthost(port: u16) -> Route {
             password: None,
             ca_file: None,
         }),
+        sender: Default::default(),
     }
 }
 

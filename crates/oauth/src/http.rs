@@ -36,6 +36,11 @@ fn is_loopback(url: &url::Url) -> bool {
 /// A client with the web PKI roots (plus `ca_file`, PEM, when given), 10-second timeouts and no
 /// redirects (a token endpoint that redirects is misconfigured; following could leak a secret).
 pub fn client(ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    client_with_timeout(ca_file, Duration::from_secs(10))
+}
+
+/// [`client`] with another whole-request timeout (an API call that uploads a message).
+pub fn client_with_timeout(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -52,7 +57,7 @@ pub fn client(ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
         .with_no_client_auth();
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(10))
+        .timeout(timeout)
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("authrelay/", env!("CARGO_PKG_VERSION")))

@@ -33,6 +33,8 @@ dsn-not-delivered = { $count ->
 dsn-reply-quoted = The reply of the receiving side is quoted for each.
 dsn-remote-host = host { $host }
 dsn-last-attempt = last attempt { $time }
+dsn-graph-too-large = Microsoft Graph takes a message of at most 4 MB in base64 form (about 3 MB of message). Send it again smaller, or ask the administrator for an SMTP route.
+dsn-graph-refused = Microsoft Graph refused this message; its error code and text are quoted above.
 dsn-english-follows = English
 queue-rcpt-pending = waiting
 queue-rcpt-delivered = delivered
@@ -63,3 +65,10 @@ config-problem-google-service-account = Google has no client-credentials grant: 
 config-problem-preset = "{ $a }" is not a preset; use { $b }
 config-problem-preset-tenant = preset "{ $a }" needs tenant = "<tenant id or contoso.onmicrosoft.com>"
 config-problem-tenant = "{ $a }" is not a tenant id or domain
+config-problem-route-kinds = "{ $a }" is not a route kind; use "smarthost", "graph" or "mx"
+config-problem-graph-preset = a graph route takes preset = "microsoft365" or none, not "{ $a }"
+config-problem-graph-keys = a graph route signs in with OAuth only and takes no host, port, tls or password
+config-problem-graph-only = save_to_sent_items and graph_url belong to kind = "graph" routes
+config-problem-rewrite-sender = must be "off", "envelope", "from" or "both"
+config-problem-sender-identity = rewrite_sender needs the relay identity: set sender_identity (or user) to the address the upstream lets it send as
+config-problem-send-as = "{ $a }" is not an address or @domain

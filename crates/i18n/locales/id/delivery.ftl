@@ -29,6 +29,8 @@ dsn-not-delivered = Pesan Anda tidak dapat dikirimkan ke { $count } penerima.
 dsn-reply-quoted = Balasan dari server penerima dikutip untuk setiap penerima.
 dsn-remote-host = host { $host }
 dsn-last-attempt = percobaan terakhir { $time }
+dsn-graph-too-large = Microsoft Graph menerima pesan paling besar 4 MB dalam bentuk base64 (sekitar 3 MB pesan). Kirim ulang dengan ukuran lebih kecil, atau minta administrator menyediakan rute SMTP.
+dsn-graph-refused = Microsoft Graph menolak pesan ini; kode dan teks kesalahannya dikutip di atas.
 dsn-english-follows = Bahasa Inggris
 queue-rcpt-pending = menunggu
 queue-rcpt-delivered = terkirim
@@ -59,3 +61,10 @@ config-problem-google-service-account = Google tidak memiliki grant client-crede
 config-problem-preset = "{ $a }" bukan preset; gunakan { $b }
 config-problem-preset-tenant = preset "{ $a }" memerlukan tenant = "<ID tenant atau contoso.onmicrosoft.com>"
 config-problem-tenant = "{ $a }" bukan ID tenant atau domain
+config-problem-route-kinds = "{ $a }" bukan jenis rute; gunakan "smarthost", "graph" atau "mx"
+config-problem-graph-preset = rute graph menerima preset = "microsoft365" atau tanpa preset, bukan "{ $a }"
+config-problem-graph-keys = rute graph masuk hanya dengan OAuth dan tidak menerima host, port, tls atau kata sandi
+config-problem-graph-only = save_to_sent_items dan graph_url hanya untuk rute kind = "graph"
+config-problem-rewrite-sender = harus "off", "envelope", "from" atau "both"
+config-problem-sender-identity = rewrite_sender memerlukan identitas relay: atur sender_identity (atau user) ke alamat yang boleh dipakai relay untuk mengirim di upstream
+config-problem-send-as = "{ $a }" bukan alamat atau @domain

@@ -29,6 +29,8 @@ dsn-not-delivered = 메시지를 받는 사람 { $count }명에게 배달하지 
 dsn-reply-quoted = 받는 쪽 서버의 응답을 받는 사람마다 그대로 인용합니다.
 dsn-remote-host = 호스트 { $host }
 dsn-last-attempt = 마지막 시도 { $time }
+dsn-graph-too-large = Microsoft Graph는 base64로 최대 4MB(메시지로는 약 3MB)까지만 받습니다. 더 작게 해서 다시 보내거나 관리자에게 SMTP 경로를 요청하세요.
+dsn-graph-refused = Microsoft Graph가 이 메시지를 거부했습니다. 오류 코드와 내용은 위에 인용되어 있습니다.
 dsn-english-follows = 영어 원문
 queue-rcpt-pending = 대기 중
 queue-rcpt-delivered = 배달됨
@@ -59,3 +61,10 @@ config-problem-google-service-account = Google에는 클라이언트 자격 증�
 config-problem-preset = "{ $a }"은(는) 프리셋이 아닙니다. { $b } 중 하나를 쓰세요
 config-problem-preset-tenant = 프리셋 "{ $a }"에는 tenant = "<테넌트 ID 또는 contoso.onmicrosoft.com>"이 필요합니다
 config-problem-tenant = "{ $a }"은(는) 테넌트 ID나 도메인이 아닙니다
+config-problem-route-kinds = "{ $a }"은(는) 경로 종류가 아닙니다. "smarthost", "graph" 또는 "mx"를 쓰세요
+config-problem-graph-preset = graph 경로의 preset은 "microsoft365"이거나 없어야 합니다("{ $a }"은(는) 안 됩니다)
+config-problem-graph-keys = graph 경로는 OAuth로만 로그인하며 host, port, tls, 암호를 쓰지 않습니다
+config-problem-graph-only = save_to_sent_items와 graph_url은 kind = "graph" 경로에만 씁니다
+config-problem-rewrite-sender = "off", "envelope", "from", "both" 중 하나여야 합니다
+config-problem-sender-identity = rewrite_sender에는 릴레이 ID가 필요합니다. sender_identity(또는 user)를 업스트림이 보내도록 허용하는 주소로 설정하세요
+config-problem-send-as = "{ $a }"은(는) 주소나 @도메인이 아닙니다
