@@ -10,31 +10,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
-use common::sink::{bytes_of, Sink};
+use common::sink::{bytes_of, support, wait_until, Sink};
 use common::*;
 
-const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
 const USER: &str = "scanner@contoso.com";
-
-fn support(name: &str) -> String {
-    format!("{SUPPORT}/{name}")
-}
-
-fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Submits with Python's smtplib (STARTTLS + AUTH PLAIN/LOGIN); returns its reply lines.
 fn submit(server: &TestServer, rcpts: &[&str], message: &[u8]) -> String {

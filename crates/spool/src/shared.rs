@@ -202,30 +202,18 @@ impl SharedQueue {
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id_text: String = row.get("id");
-            let Some(id) = QueueId::parse(&id_text) else {
-                tracing::warn!(id = %id_text, "a queue row whose id is not a queue id is not delivered");
-                continue;
-            };
-            let envelope = match parse_envelope(&id, row.get("envelope")) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a queue row is not delivered");
-                    continue;
-                }
-            };
-            claimed.push(Claimed {
-                message: QueuedMessage {
-                    id,
-                    envelope,
-                    size: u64::try_from(row.get::<i64, _>("size")).unwrap_or(0),
-                    queued_at: row.get("queued_at"),
-                },
-                state: row.get("state"),
-                retry: row.get("retry_requested"),
-                claims: row.get("claims"),
-                token: row.get("lease_token"),
-            });
+            match queued_message(row) {
+                Ok(message) => claimed.push(Claimed {
+                    message,
+                    state: row.get("state"),
+                    retry: row.get("retry_requested"),
+                    claims: row.get("claims"),
+                    token: row.get("lease_token"),
+                }),
+                // Stays claimed until its lease lapses, then is found again: an operator sees it
+                // in `queue list` and the log.
+                Err(e) => tracing::warn!(error = %e, "a queue row is not delivered"),
+            }
         }
         Ok(claimed)
     }
@@ -444,18 +432,23 @@ fn parse_envelope(id: &QueueId, json: String) -> Result<Envelope, SpoolError> {
         .map_err(|e| SpoolError::Corrupt { id: id.to_string(), reason: format!("unreadable envelope: {e}") })
 }
 
-fn listed(row: &PgRow) -> Result<Listed, SpoolError> {
+/// The message a row holds, without its bytes.
+fn queued_message(row: &PgRow) -> Result<QueuedMessage, SpoolError> {
     let id_text: String = row.get("id");
     let id = QueueId::parse(&id_text)
         .ok_or_else(|| SpoolError::Corrupt { id: id_text.clone(), reason: "not a queue id".into() })?;
     let envelope = parse_envelope(&id, row.get("envelope"))?;
+    Ok(QueuedMessage {
+        id,
+        envelope,
+        size: u64::try_from(row.get::<i64, _>("size")).unwrap_or(0),
+        queued_at: row.get("queued_at"),
+    })
+}
+
+fn listed(row: &PgRow) -> Result<Listed, SpoolError> {
     Ok(Listed {
-        message: QueuedMessage {
-            id,
-            envelope,
-            size: u64::try_from(row.get::<i64, _>("size")).unwrap_or(0),
-            queued_at: row.get("queued_at"),
-        },
+        message: queued_message(row)?,
         state: row.get("state"),
         held: row.get("held"),
         claimed_by: row.get("claimed_by"),

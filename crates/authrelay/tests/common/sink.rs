@@ -9,11 +9,13 @@ use base64::Engine;
 
 const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support");
 
-fn support(name: &str) -> String {
+/// The path of a script in tests/support.
+pub fn support(name: &str) -> String {
     format!("{SUPPORT}/{name}")
 }
 
-fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+/// Polls `f` every 100 ms until it holds or `secs` pass; whether it held.
+pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if f() {
