@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use authrelay_delivery::sender_map::{Rewrite, SenderMap};
 use authrelay_delivery::{DeliveryConfig, Graph, Route, RouteKind, Schedule, Smarthost, TlsMode};
-use authrelay_oauth::client_credentials::Preset;
+use authrelay_oauth::client_credentials::{Preset, PresetAuth};
 use authrelay_oauth::ClientCredentials;
 use serde::Deserialize;
 
@@ -192,7 +192,12 @@ pub fn build(
                     },
                     (None, None) => None,
                 };
-                if oauth.is_none() && r.user.is_some() != password.is_some() && problems_is_clean(&r) {
+                // A route meant for OAuth whose credential was refused was reported already.
+                let wants_oauth = match r.auth.as_deref() {
+                    Some(a) => a == "xoauth2",
+                    None => preset.as_ref().is_some_and(|p| p.auth == PresetAuth::OAuth),
+                };
+                if !wants_oauth && r.user.is_some() != password.is_some() && problems_is_clean(&r) {
                     problem(&key("user"), "set both user and password (or password_file), or neither".into());
                 }
                 // Credentials over unverified TLS go to whoever answers (a downgrade or an
@@ -373,7 +378,6 @@ pub fn route_oauth(
     problem: &mut dyn FnMut(&str, String),
 ) -> Option<ClientCredentials> {
     use authrelay_oauth::assertion::{ClientCertificate, KeyError, ServiceAccountKey};
-    use authrelay_oauth::client_credentials::PresetAuth;
     use authrelay_oauth::Credential;
     let wants = match r.auth().as_deref() {
         Some("xoauth2") => true,
@@ -534,4 +538,89 @@ pub fn route_oauth(
         return None;
     }
     Some(ClientCredentials { token_endpoint: endpoint, client_id, credential, scope, resource: r.resource() })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load, Overrides};
+    use authrelay_delivery::sender_map::Rewrite;
+    use authrelay_delivery::RouteKind;
+    use authrelay_oauth::Credential;
+
+    /// The route tables of `routes` (TOML after `[[routes]]` headers), or the problems' keys
+    /// and texts.
+    fn routes(text: &str) -> Result<Vec<authrelay_delivery::Route>, Vec<(String, String)>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        load(Some(&path), Some(dir.path()), &Overrides::default())
+            .map(|e| e.delivery.routes)
+            .map_err(|ps| ps.into_iter().map(|p| (p.key, p.message)).collect())
+    }
+
+    fn keys(dir: &std::path::Path) -> String {
+        authrelay_oauth::assertion::generate(dir, "test", 1).unwrap();
+        format!(
+            "client_certificate_file = \"{}\"\nclient_key_file = \"{}\"",
+            dir.join("client-cert.pem").display(),
+            dir.join("client-key.pem").display()
+        )
+    }
+
+    #[test]
+    fn a_graph_route_with_a_certificate_and_sender_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[[routes]]\ndomains = [\"*\"]\nkind = \"graph\"\npreset = \"microsoft365\"\ntenant = \"contoso.onmicrosoft.com\"\n\
+             user = \"relay@contoso.com\"\nclient_id = \"app\"\n{}\nrewrite_sender = \"from\"\nsend_as = [\"Scanner@Contoso.com\", \"@fabrikam.com\"]\n",
+            keys(dir.path())
+        );
+        let r = routes(&text).unwrap();
+        let RouteKind::Graph(g) = &r[0].kind else { panic!("{:?}", r[0].kind) };
+        assert_eq!(
+            (g.user.as_str(), g.base_url.as_str(), g.save_to_sent_items),
+            ("relay@contoso.com", super::GRAPH_URL, true)
+        );
+        assert_eq!(g.oauth.scope, "https://graph.microsoft.com/.default");
+        assert!(g.oauth.token_endpoint.ends_with("/contoso.onmicrosoft.com/oauth2/v2.0/token"));
+        assert!(matches!(g.oauth.credential, Credential::Certificate(_)));
+        assert_eq!(r[0].sender.rewrite, Rewrite::From);
+        assert_eq!(r[0].sender.identity, "relay@contoso.com");
+        assert_eq!(r[0].sender.send_as, ["scanner@contoso.com", "@fabrikam.com"]);
+    }
+
+    #[test]
+    fn credential_and_graph_problems_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = keys(dir.path());
+        let smarthost = "[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"smtp.example.net\"\nuser = \"relay@contoso.com\"\n";
+        let cases = [
+            (format!("{smarthost}preset = \"microsoft365\"\ntenant = \"t\"\nclient_id = \"a\"\nclient_secret = \"s\"\n{cert}"), "routes[0].client_secret", "set one credential"),
+            (format!("{smarthost}preset = \"microsoft365\"\ntenant = \"t\"\nclient_id = \"a\""), "routes[0].client_secret", "needs a credential"),
+            (format!("{smarthost}preset = \"google\"\nclient_secret = \"s\"\nclient_id = \"a\""), "routes[0].service_account_file", "Google has no client-credentials grant"),
+            (format!("{smarthost}auth = \"xoauth2\"\ntoken_endpoint = \"https://idp.example/token\"\nscope = \"s\"\nclient_id = \"a\"\nclient_certificate_file = \"/nonexistent.pem\""), "routes[0].client_certificate_file", "set both client_certificate_file and client_key_file"),
+            (format!("{smarthost}preset = \"google\"\nservice_account_file = \"{}\"", dir.path().join("client-cert.pem").display()), "routes[0].service_account_file", "is not a Google service-account key file"),
+            ("[[routes]]\ndomains = [\"*\"]\nkind = \"graph\"\npreset = \"google\"\n".to_string(), "routes[0].preset", "a graph route takes preset"),
+            (format!("[[routes]]\ndomains = [\"*\"]\nkind = \"graph\"\ntenant = \"t\"\nuser = \"r@contoso.com\"\nclient_id = \"a\"\n{cert}\nhost = \"smtp.office365.com\""), "routes[0].kind", "takes no host"),
+            (format!("{smarthost}password = \"p\"\nsave_to_sent_items = false"), "routes[0].kind", "belong to kind = \"graph\""),
+            ("[[routes]]\ndomains = [\"*\"]\nkind = \"mx\"\nrewrite_sender = \"both\"\n".to_string(), "routes[0].sender_identity", "needs the relay identity"),
+            (format!("{smarthost}password = \"p\"\nrewrite_sender = \"always\""), "routes[0].rewrite_sender", "must be \"off\""),
+            ("[[routes]]\ndomains = [\"*\"]\nkind = \"pigeon\"\n".to_string(), "routes[0].kind", "\"graph\""),
+        ];
+        for (text, key, words) in cases {
+            let problems = routes(&text).unwrap_err();
+            assert!(problems.iter().any(|(k, m)| k == key && m.contains(words)), "{text}\n→ {problems:?}");
+        }
+    }
+
+    #[test]
+    fn password_presets() {
+        let r = routes("[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\npreset = \"microsoft365-hve\"\nuser = \"hve@contoso.com\"\npassword = \"p\"\n").unwrap();
+        let RouteKind::Smarthost(s) = &r[0].kind else { panic!() };
+        assert_eq!((s.host.as_str(), s.port, s.oauth.is_none()), ("smtp-hve.office365.com", 587, true));
+        let r = routes("[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\npreset = \"azure-communication-services\"\nuser = \"acs.app.tenant\"\npassword = \"p\"\n").unwrap();
+        let RouteKind::Smarthost(s) = &r[0].kind else { panic!() };
+        assert_eq!((s.host.as_str(), s.user.as_deref()), ("smtp.azurecomm.net", Some("acs.app.tenant")));
+        assert!(routes("[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\npreset = \"azure-communication-services\"\nuser = \"u\"\n").is_err(), "a password is needed");
+    }
 }

@@ -18,7 +18,8 @@ pub struct ClientCredentials {
     pub token_endpoint: String,
     /// The application (client) id; for a Google service account, its e-mail address.
     pub client_id: String,
-    #[serde(skip)]
+    /// Shown by kind (and the certificate's thumbprint); never the secret or key.
+    #[serde(skip_deserializing)]
     pub credential: Credential,
     /// Space-separated scopes, e.g. `https://outlook.office365.com/.default`.
     pub scope: String,
@@ -38,6 +39,20 @@ pub enum Credential {
     /// Nothing configured (a setting read back from its serialized form).
     #[default]
     Missing,
+}
+
+impl Serialize for Credential {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = match self {
+            Credential::Secret(_) => "client secret".to_string(),
+            Credential::Certificate(c) => format!("certificate x5t#S256={}", c.thumbprints.x5t_s256),
+            Credential::ServiceAccount { key, subject } => {
+                format!("service account {} acting for {subject}", key.client_email)
+            }
+            Credential::Missing => "none".to_string(),
+        };
+        serializer.serialize_str(&text)
+    }
 }
 
 impl std::fmt::Debug for Credential {

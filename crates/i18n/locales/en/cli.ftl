@@ -159,7 +159,6 @@ config-problem-proxy-everyone = "{ $a }" trusts every address; list the load bal
 config-problem-cidr = "{ $a }": { $b }; write an address or a CIDR such as "10.0.0.5/32"
 config-problem-open-relay = "{ $a }" admits every address, which would make an open relay; list the devices' addresses
 config-problem-nameserver = "{ $a }" is not an IP address or address:port
-config-problem-route-kind = "{ $a }" is not a route kind; use "smarthost" or "mx"
 config-problem-auth-method = "{ $a }" is not an auth method; use "password" or "xoauth2"
 config-problem-no-listener = both listeners are off; nothing would accept mail
 config-problem-tls-pair = set both tls.cert and tls.key (PEM files), or neither to use the self-signed certificate
@@ -175,7 +174,6 @@ config-problem-opportunistic-credentials = "opportunistic" sends the password or
 config-problem-mx-credentials = an mx route takes no host or credentials; use kind = "smarthost"
 config-problem-xoauth2-password = a route with auth = "xoauth2" takes no password; remove it
 config-problem-xoauth2-needs = auth = "xoauth2" needs { $a }, e.g. { $b }
-config-problem-xoauth2-secret = auth = "xoauth2" needs client_secret_file (first line) or client_secret; certificate credentials are not supported yet
 config-problem-client-secret-both = set client_secret or client_secret_file, not both
 config-problem-acme-domains = list the names the certificate must carry, e.g. ["smtp.contoso.com"]
 config-problem-acme-ip = "{ $a }" is an IP address; ACME certificates here name DNS names only

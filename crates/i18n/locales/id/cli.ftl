@@ -158,7 +158,6 @@ config-problem-proxy-everyone = "{ $a }" memercayai semua alamat; cantumkan alam
 config-problem-cidr = "{ $a }": { $b }; tulis alamat atau CIDR seperti "10.0.0.5/32"
 config-problem-open-relay = "{ $a }" menerima semua alamat sehingga menjadi relai terbuka; cantumkan alamat perangkat
 config-problem-nameserver = "{ $a }" bukan alamat IP atau alamat:port
-config-problem-route-kind = "{ $a }" bukan jenis rute; gunakan "smarthost" atau "mx"
 config-problem-auth-method = "{ $a }" bukan metode autentikasi; gunakan "password" atau "xoauth2"
 config-problem-no-listener = kedua listener nonaktif; tidak ada yang menerima email
 config-problem-tls-pair = atur tls.cert dan tls.key (file PEM) sekaligus, atau kosongkan keduanya untuk memakai sertifikat yang ditandatangani sendiri
@@ -174,7 +173,6 @@ config-problem-opportunistic-credentials = "opportunistic" mengirim kata sandi a
 config-problem-mx-credentials = rute mx tidak menerima host atau kredensial; gunakan kind = "smarthost"
 config-problem-xoauth2-password = rute dengan auth = "xoauth2" tidak menerima kata sandi; hapus kata sandinya
 config-problem-xoauth2-needs = auth = "xoauth2" memerlukan { $a }, misalnya { $b }
-config-problem-xoauth2-secret = auth = "xoauth2" memerlukan client_secret_file (baris pertama) atau client_secret; kredensial sertifikat belum didukung
 config-problem-client-secret-both = atur client_secret atau client_secret_file, jangan keduanya
 config-problem-acme-domains = sebutkan nama yang harus dimuat sertifikat, mis. ["smtp.contoso.com"]
 config-problem-acme-ip = "{ $a }" adalah alamat IP; sertifikat ACME di sini hanya memuat nama DNS

@@ -158,7 +158,6 @@ config-problem-proxy-everyone = "{ $a }"은(는) 모든 주소를 신뢰합니�
 config-problem-cidr = "{ $a }": { $b }. 주소나 "10.0.0.5/32" 같은 CIDR을 쓰세요
 config-problem-open-relay = "{ $a }"은(는) 모든 주소를 허용하므로 오픈 릴레이가 됩니다. 장치의 주소를 나열하세요
 config-problem-nameserver = "{ $a }"은(는) IP 주소나 주소:포트가 아닙니다
-config-problem-route-kind = "{ $a }"은(는) 경로 종류가 아닙니다. "smarthost" 또는 "mx"를 쓰세요
 config-problem-auth-method = "{ $a }"은(는) 인증 방법이 아닙니다. "password" 또는 "xoauth2"를 쓰세요
 config-problem-no-listener = 두 수신기가 모두 꺼져 있어 메일을 받을 곳이 없습니다
 config-problem-tls-pair = tls.cert와 tls.key(PEM 파일)를 모두 설정하거나, 자체 서명 인증서를 쓰려면 둘 다 비워 두세요
@@ -174,7 +173,6 @@ config-problem-opportunistic-credentials = "opportunistic"은 확인되지 않�
 config-problem-mx-credentials = mx 경로에는 host나 자격 증명을 쓸 수 없습니다. kind = "smarthost"를 쓰세요
 config-problem-xoauth2-password = auth = "xoauth2" 경로에는 암호를 쓸 수 없습니다. 제거하세요
 config-problem-xoauth2-needs = auth = "xoauth2"에는 { $a }이(가) 필요합니다(예: { $b })
-config-problem-xoauth2-secret = auth = "xoauth2"에는 client_secret_file(첫 줄) 또는 client_secret이 필요합니다. 인증서 자격 증명은 아직 지원하지 않습니다
 config-problem-client-secret-both = client_secret과 client_secret_file 중 하나만 설정하세요
 config-problem-acme-domains = 인증서에 들어갈 이름을 나열하세요(예: ["smtp.contoso.com"])
 config-problem-acme-ip = "{ $a }"은(는) IP 주소입니다. 여기서 ACME 인증서에는 DNS 이름만 넣을 수 있습니다
