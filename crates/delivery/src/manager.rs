@@ -683,11 +683,18 @@ impl QueueManager {
             }
             while tasks.try_join_next().is_some() {}
         }
-        // Unfinished claims simply lapse and another node (or this one, restarted) repeats them.
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+            // Stopped mid-delivery: handed back at once, so another node repeats them now
+            // instead of after the lease (a node that dies without this, its claims lapse).
+            tasks.shutdown().await;
+            let unfinished: Vec<(QueueId, i64)> = shared.tokens.lock().unwrap().drain().collect();
+            for (id, token) in &unfinished {
+                let _ = shared.queue.release(id, *token, self.inner.clock.now_ms()).await;
+            }
             tracing::info!(
-                "deliveries still running at shutdown are stopped; their claims lapse and they are repeated"
+                handed_back = unfinished.len(),
+                "deliveries still running at shutdown are stopped and handed back to the other nodes"
             );
         }
         listener.abort();
