@@ -988,3 +988,27 @@ fn a_device_address_the_upstream_refuses_is_mapped_to_the_relay_identity() {
     assert!(data.ends_with(std::str::from_utf8(raw).unwrap()), "untouched: {data}");
     assert!(!data.contains("X-Authrelay-Original-From"), "{data}");
 }
+
+/// Graph refuses the first token (401): the relay drops it, fetches a new one and repeats the
+/// request once, in the same attempt (issue 18.6 for Graph); the message is delivered and
+/// each request carried a different token.
+#[test]
+fn graph_refusing_a_token_gets_a_new_one_within_the_attempt() {
+    let keys = tempfile::tempdir().unwrap();
+    let provider = graph_provider(keys.path());
+    let graph = GraphEndpoint::start(serde_json::json!([
+        { "status": 401, "body": { "error": { "code": "InvalidAuthenticationToken", "message": "Access token validation failure." } } }
+    ]));
+    let relay = relay_graph(&provider, &graph, keys.path(), "");
+    submit(
+        &relay,
+        "someone@far.example",
+        b"From: scanner@contoso.com\r\nTo: someone@far.example\r\nSubject: 401\r\n\r\nx\r\n",
+    );
+    assert!(wait_for(30, || graph.requests().len() == 2), "{}", relay.logs());
+    assert!(wait_for(10, || queue_list(&relay).as_array().unwrap().is_empty()), "{}", relay.logs());
+    let requests = graph.requests();
+    assert_ne!(requests[0]["authorization"], requests[1]["authorization"], "a new token for the repeat");
+    let gap = requests[1]["t"].as_f64().unwrap() - requests[0]["t"].as_f64().unwrap();
+    assert!(gap < 1.0, "repeated at once, not on the retry schedule ({gap:.2} s)");
+}
