@@ -211,6 +211,9 @@ pub struct SignInView {
     pub reply_id: String,
     /// The full reply line the client saw, e.g. `535 5.7.139 Authentication unsuccessful, …`.
     pub reply: String,
+    /// The legacy listener the attempt came through ("plain 192.168.50.1:2525"); `None` on the
+    /// default listeners. Its TLS version (or "none") is `tls`.
+    pub legacy_listener: Option<String>,
 }
 
 pub fn signin_view(e: &SignInEntry) -> SignInView {
@@ -236,6 +239,7 @@ pub fn signin_view(e: &SignInEntry) -> SignInView {
         check: e.check.as_str().to_string(),
         reply_id: e.reply.map_or("", |r| r.as_str()).to_string(),
         reply,
+        legacy_listener: e.listener.clone(),
     }
 }
 
@@ -621,6 +625,13 @@ pub struct SignInQuery {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub limit: Option<u32>,
+    /// `1` or `true`: only sign-ins through a legacy listener (README "Legacy devices").
+    pub legacy: Option<String>,
+}
+
+/// Whether a `legacy` query parameter asks for legacy paths only.
+pub fn legacy_only(value: &Option<String>) -> bool {
+    matches!(value.as_deref().map(str::trim), Some("1" | "true" | "yes" | "on"))
 }
 
 pub fn signin_filter(lang: Lang, q: &SignInQuery) -> Result<SignInFilter, ApiError> {
@@ -645,6 +656,7 @@ pub fn signin_filter(lang: Lang, q: &SignInQuery) -> Result<SignInFilter, ApiErr
         since: q.since,
         until: q.until,
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+        legacy_only: legacy_only(&q.legacy),
     })
 }
 
@@ -673,6 +685,9 @@ pub struct ClientRow {
     pub client_addresses: Vec<String>,
     pub last_seen: i64,
     pub last_seen_time: String,
+    /// Legacy listeners this sender came through, each with its TLS version or "none"
+    /// ("plain 192.168.50.1:2525 (none)"): a risk to retire (README "Legacy devices").
+    pub legacy_paths: Vec<String>,
 }
 
 /// Most sign-in records the report reads.
@@ -694,6 +709,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
         ips: BTreeSet<String>,
         last: i64,
         sent: u64,
+        legacy: BTreeSet<String>,
     }
     let mut by_user: BTreeMap<String, Acc> = BTreeMap::new();
     for e in &entries {
@@ -711,6 +727,9 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
         acc.mechs.insert(e.mechanism.clone());
         acc.ips.insert(e.client_ip.clone());
         acc.last = acc.last.max(e.at);
+        if let Some(listener) = &e.listener {
+            acc.legacy.insert(format!("{listener} ({})", e.tls));
+        }
     }
     // Messages sent, counted per mailbox, day, TLS version and credential kind as they were
     // accepted. Whole UTC days: the first day of the period counts from its midnight.
@@ -735,6 +754,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
             client_addresses: a.ips.into_iter().collect(),
             last_seen: a.last,
             last_seen_time: rfc3339(a.last),
+            legacy_paths: a.legacy.into_iter().collect(),
         })
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse((r.messages_sent, r.successful_sign_ins + r.failed_sign_ins)));
@@ -754,11 +774,11 @@ pub fn clients_csv(rows: &[ClientRow]) -> String {
         }
     };
     let mut out = String::from(
-        "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen,messages_sent\r\n",
+        "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen,messages_sent,legacy_paths\r\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{},{}\r\n",
             field(&r.user),
             r.successful_sign_ins,
             r.failed_sign_ins,
@@ -767,7 +787,8 @@ pub fn clients_csv(rows: &[ClientRow]) -> String {
             field(&r.mechanisms.join(" ")),
             field(&r.client_addresses.join(" ")),
             r.last_seen_time,
-            r.messages_sent
+            r.messages_sent,
+            field(&r.legacy_paths.join(" | "))
         ));
     }
     out
@@ -777,6 +798,28 @@ pub fn clients_csv(rows: &[ClientRow]) -> String {
 pub struct ReportQuery {
     pub days: Option<u32>,
     pub format: Option<String>,
+    /// `1`: only senders that used a legacy listener in the period.
+    pub legacy: Option<String>,
+}
+
+/// Keeps the senders that used a legacy listener, when `legacy` asks for that.
+pub fn only_legacy(rows: &mut Vec<ClientRow>, legacy: &Option<String>) {
+    if legacy_only(legacy) {
+        rows.retain(|r| !r.legacy_paths.is_empty());
+    }
+}
+
+/// Devices (a mailbox or connector sender from one client address) that came through a legacy
+/// listener in the last `days` days: the admin center home's count (README "Legacy devices").
+pub async fn legacy_devices(state: &SharedState, days: u32) -> usize {
+    let filter = SignInFilter {
+        since: Some(now() - i64::from(days) * 86_400),
+        limit: Some(REPORT_ROWS),
+        legacy_only: true,
+        ..Default::default()
+    };
+    let entries = state.directory.signins(&filter).await.unwrap_or_default();
+    entries.iter().map(|e| (e.user.to_lowercase(), e.client_ip.as_str())).collect::<BTreeSet<_>>().len()
 }
 
 /// The report period, 7 to 90 days (Exchange's report offers the same range).
@@ -795,7 +838,8 @@ async fn smtp_auth_report(
 ) -> Result<Response, ApiError> {
     c.require(Permission::ReadReports)?;
     let days = report_days(c.lang, q.days)?;
-    let rows = smtp_auth_clients(&state, c.lang, days).await?;
+    let mut rows = smtp_auth_clients(&state, c.lang, days).await?;
+    only_legacy(&mut rows, &q.legacy);
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(json!({ "days": days, "senders": rows })).into_response()),
         "csv" => Ok((
@@ -1257,6 +1301,7 @@ mod tests {
             client_addresses: vec!["127.0.0.1".into()],
             last_seen: 0,
             last_seen_time: "1970-01-01T00:00:00Z".into(),
+            legacy_paths: vec!["plain 10.0.0.1:2525 (none)".into()],
         };
         let csv = clients_csv(&[row]);
         let line = csv.lines().nth(1).unwrap();

@@ -60,6 +60,7 @@ fn check_label(c: DoctorCheck) -> &'static str {
         DoctorCheck::Mfa => "doctor-check-mfa",
         DoctorCheck::AppPasswords => "doctor-check-app-passwords",
         DoctorCheck::Limits => "doctor-check-limits",
+        DoctorCheck::LegacyPaths => "doctor-check-legacy-paths",
     }
 }
 

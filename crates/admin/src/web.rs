@@ -567,6 +567,8 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
     } else {
         api::queue_view(&state, c.lang).await.ok().map(|q| q.count)
     };
+    // Devices on legacy paths (old TLS, no TLS, bare LFs) in the last 7 days: a risk to retire.
+    let legacy = if c.may(Permission::ReadReports) { Some(api::legacy_devices(&state, 7).await) } else { None };
     let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
     let warnings: Vec<_> = state
         .config
@@ -577,7 +579,13 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
         .into_iter()
         .map(|(id, detail)| context! { id, detail })
         .collect();
-    Ok(page(&state, &c, "home.html", "home", context! { orgs, user_count => users.len(), failures, queued, warnings }))
+    Ok(page(
+        &state,
+        &c,
+        "home.html",
+        "home",
+        context! { orgs, user_count => users.len(), failures, queued, warnings, legacy },
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1055,6 +1063,8 @@ struct SignInsForm {
     result: Option<String>,
     client_ip: Option<String>,
     hours: Option<String>,
+    /// `1`: only sign-ins through a legacy listener.
+    legacy: Option<String>,
 }
 
 async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<SignInsForm>) -> Page {
@@ -1068,6 +1078,7 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         since: Some(crate::state::now() - hours * 3600),
         until: None,
         limit: Some(500),
+        legacy: f.legacy.clone(),
     };
     let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
     let entries = state.directory.signins(&filter).await.api(c.lang).or_page(&state, &c)?;
@@ -1081,7 +1092,7 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
         .collect();
     let ctx = context! {
         rows, user => f.user.unwrap_or_default(), result => f.result.unwrap_or_default(),
-        client_ip => f.client_ip.unwrap_or_default(), hours,
+        client_ip => f.client_ip.unwrap_or_default(), hours, legacy => api::legacy_only(&f.legacy),
     };
     Ok(page(&state, &c, "signins.html", "signins", ctx))
 }
@@ -1089,19 +1100,24 @@ async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Quer
 #[derive(Deserialize)]
 struct DaysForm {
     days: Option<u32>,
+    /// `1`: only senders that used a legacy listener (README "Legacy devices").
+    legacy: Option<String>,
 }
 
 async fn report(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
     require(&state, &c, Permission::ReadReports)?;
     let days = api::report_days(c.lang, f.days).or_page(&state, &c)?;
-    let rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
-    Ok(page(&state, &c, "report.html", "reports", context! { rows, days }))
+    let mut rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
+    let legacy = api::legacy_only(&f.legacy);
+    api::only_legacy(&mut rows, &f.legacy);
+    Ok(page(&state, &c, "report.html", "reports", context! { rows, days, legacy }))
 }
 
 async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
     require(&state, &c, Permission::ReadReports)?;
     let days = api::report_days(c.lang, f.days).or_page(&state, &c)?;
-    let rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
+    let mut rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
+    api::only_legacy(&mut rows, &f.legacy);
     let disposition = format!("attachment; filename=\"smtp-auth-clients-{days}d.csv\"");
     Ok((
         [
@@ -1547,7 +1563,7 @@ mod tests {
                     admins => Vec::<String>::new(), tokens => Vec::<String>::new(), roles => Vec::<String>::new(),
                     app_passwords => Vec::<String>::new(), org_smtp_auth => "disabled", enroll => true,
                     secret => "ABC", qr => Value::from_safe_string("<svg></svg>".into()), title => "t", message => "m",
-                    code => "c", user_count => 1, failures => 0, queued => 0, address => "boss@contoso.com",
+                    code => "c", user_count => 1, failures => 0, queued => 0, legacy => 1, address => "boss@contoso.com",
                     upload => context! { org => "" }, server_name => "smtp.contoso.com",
                 };
                 let html =

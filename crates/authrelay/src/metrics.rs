@@ -67,6 +67,10 @@ fn describe() {
         "AUTH attempts, by the check that decided them, the credential kind and the result."
     );
     describe_counter!(
+        "authrelay_legacy_signins_total",
+        "AUTH attempts and connector senders through a legacy listener (old TLS, no TLS, bare LFs), by TLS version (none) and result."
+    );
+    describe_counter!(
         "authrelay_auth_verifications_busy_total",
         "AUTH attempts answered 454 because the verification pool was busy, by reason."
     );

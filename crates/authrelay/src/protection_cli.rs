@@ -30,6 +30,7 @@ pub async fn unlock(dir: &Dir, address: &Address, lang: Lang) -> Result<(), CliE
         check: authrelay_core::Check::Unlock,
         reply: None,
         success: false,
+        listener: None,
     })
     .await?;
     let id = if was_locked > 0 { "user-unlocked" } else { "user-unlock-not-locked" };

@@ -128,6 +128,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         shared,
         tls: tokio_rustls::TlsAcceptor::from(tls),
         extra: config.listeners.iter().map(|l| (l.address, Arc::new(l.rules()))).collect(),
+        pem_files: Some((cert.clone(), key.clone())),
     };
     let handle = server.start().await.map_err(|e| CliError::new("err-listen").arg("reason", e))?;
     write_listen_file(&config, &handle, admin_address)?;

@@ -188,6 +188,102 @@ fn swaks_without_tls_signs_in_with_a_device_credential_from_the_listed_address_o
     assert_eq!((refused["credential"].as_str(), refused["success"].as_bool()), (Some("password"), Some(false)));
 }
 
+/// One HTTP/1.1 request to the admin listener; returns (status, body).
+fn http(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    use std::io::Read;
+    let mut tcp = TcpStream::connect(admin).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\nAccept-Language: en\r\n");
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: ar_session={c}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    tcp.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw).unwrap();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    // Chunked bodies: the chunk-size lines do not matter to the substring checks below.
+    (status, head.to_string(), rest.to_string())
+}
+
+/// The legacy use is visible everywhere an admin looks: the sign-in log (CLI and API) names the
+/// listener and its TLS ("none"), the SMTP AUTH clients report has a column and a filter for
+/// it, the admin center home counts the devices with a link to that report, `doctor` warns for
+/// the mailbox, and the metrics count the sign-ins by TLS version.
+#[test]
+fn legacy_use_shows_in_the_sign_in_log_report_home_doctor_and_metrics() {
+    let (server, legacy) = legacy_server();
+    let secret = device_credential(&server);
+    assert!(swaks(legacy, "127.0.0.2", Some(&secret), None).0.status.success());
+    // An attempt on the default listener only (AUTH before TLS: a row without a user name,
+    // "-" in the report), to see the filter leave it out.
+    let mut c = Client::connect("127.0.0.1", server.submission);
+    c.reply();
+    c.cmd("EHLO desk.contoso.com");
+    assert_eq!(c.cmd("AUTH PLAIN AGZyb250ZGVzawB4"), ENCRYPTION_REQUIRED);
+
+    let rows = signins(&server);
+    let row = rows.iter().find(|r| r["success"] == true).unwrap_or_else(|| panic!("{rows:#?}"));
+    assert_eq!((row["tls"].as_str(), row["listener"].as_str()), (Some("none"), Some("plain 127.0.0.1:0")), "{row}");
+
+    let doctor = server.ok(&["doctor", USER]);
+    assert!(doctor.contains("Legacy paths") && doctor.contains("plain 127.0.0.1:0 (none)"), "{doctor}");
+    let doctor = server.ok(&["doctor", USER, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&doctor).unwrap();
+    let check = v["checks"].as_array().unwrap().iter().find(|c| c["check"] == "legacy-paths").cloned();
+    assert_eq!(check.map(|c| c["status"].clone()), Some(serde_json::json!("warns")), "{v:#}");
+
+    // The admin center, as a reports administrator.
+    let out = server.cli_with_stdin(
+        &["admin", "add", "reports-admin@contoso.com", "--role", "reports", "--password-stdin"],
+        Some("Adm1n-Pass-2026!"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let admin = server.admin();
+    let (status, head, body) = http(
+        admin,
+        "POST",
+        "/api/session",
+        None,
+        Some(r#"{"address":"reports-admin@contoso.com","password":"Adm1n-Pass-2026!"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l.split_once("ar_session=").unwrap().1.split(';').next().unwrap().to_string())
+        })
+        .expect("session cookie");
+    let (_, _, report) = http(admin, "GET", "/api/reports/smtp-auth-clients?days=7", Some(&cookie), None);
+    assert!(report.contains("\"user\":\"-\"") && report.contains("\"legacy_paths\":[]"), "{report}");
+    let (_, _, report) = http(admin, "GET", "/api/reports/smtp-auth-clients?days=7&legacy=1", Some(&cookie), None);
+    assert!(report.contains("\"legacy_paths\":[\"plain 127.0.0.1:0 (none)\"]"), "{report}");
+    assert!(!report.contains("\"user\":\"-\""), "the filter keeps legacy senders only: {report}");
+    let (_, _, csv) = http(admin, "GET", "/api/reports/smtp-auth-clients?days=7&format=csv", Some(&cookie), None);
+    assert!(csv.contains(",legacy_paths\r\n") && csv.contains("plain 127.0.0.1:0 (none)"), "{csv}");
+    let (_, _, home) = http(admin, "GET", "/", Some(&cookie), None);
+    assert!(home.contains("id=\"home-legacy\">1<"), "one device on a legacy path: {home}");
+    assert!(home.contains("href=\"/reports/smtp-auth?days=7&amp;legacy=1\""), "{home}");
+    let (_, _, page) = http(admin, "GET", "/reports/smtp-auth?days=7&legacy=1", Some(&cookie), None);
+    assert!(page.contains("class=\"report-legacy\">plain 127.0.0.1:0 (none)<"), "{page}");
+
+    let (_, _, metrics) = http(admin, "GET", "/metrics", None, None);
+    assert!(metrics.contains("authrelay_legacy_signins_total{tls=\"none\",result=\"accepted\"} 1"), "{metrics}");
+}
+
 #[test]
 fn bare_lf_messages_arrive_with_crlf_and_smuggling_endings_stay_inside_one_message() {
     let (server, legacy) = legacy_server();
@@ -306,4 +402,67 @@ with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
     assert!(text.contains("REFUSED TLSv1 ") && text.contains("REFUSED TLSv1_1 "), "{text}");
     assert!(!text.contains("HANDSHAKE TLSv1"), "{text}");
     assert!(text.contains("HANDSHAKE default TLSv1.3"), "the check can see a handshake: {text}");
+}
+
+/// TLS 1.0 and 1.1 through OpenSSL on a listed STARTTLS listener (the `legacy-tls` feature):
+/// `openssl s_client -tls1` / `-tls1_1` with `DEFAULT@SECLEVEL=0`, as an old MFP would, signs in
+/// with a device credential and sends; the account password over the same path is refused with
+/// the reply that says why; the sign-in log and the Received header name the TLS version.
+#[cfg(feature = "legacy-tls")]
+#[test]
+fn openssl_s_client_with_tls_1_0_and_1_1_signs_in_with_a_device_credential() {
+    let tables = r#"
+[[listeners]]
+address = "127.0.0.1:0"
+kind = "starttls"
+tls_min = "1.0"
+clients = ["127.0.0.1/32"]
+"#;
+    let server = TestServer::start_with_tables(Options::default(), tables);
+    server.open_contoso();
+    let legacy = server.listeners()[0];
+    let secret = device_credential(&server);
+    let b64 = |secret: &str| base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{secret}"));
+    let s_client = |version: &str, secret: &str| -> String {
+        let dialogue = format!(
+            "EHLO mfp.contoso.com\r\nAUTH PLAIN {}\r\nMAIL FROM:<{USER}>\r\nRCPT TO:<frontdesk@example.net>\r\nDATA\r\nSubject: scan over {version}\r\n\r\npage\r\n.\r\nQUIT\r\n",
+            b64(secret)
+        );
+        let mut child = Command::new("timeout")
+            .args(["20", "openssl", "s_client", "-connect", &legacy.to_string(), "-starttls", "smtp", version])
+            .args(["-cipher", "DEFAULT@SECLEVEL=0", "-quiet", "-crlf"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl must be installed to run this test");
+        child.stdin.take().unwrap().write_all(dialogue.replace("\r\n", "\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    for (flag, shown) in [("-tls1", "TLSv1.0"), ("-tls1_1", "TLSv1.1")] {
+        let text = s_client(flag, &secret);
+        assert!(text.contains("235 2.7.0 Authentication successful"), "{flag}: {text}");
+        let line = text.lines().find(|l| l.contains("OK queued as ")).unwrap_or_else(|| panic!("{flag}: {text}"));
+        let id = line.split("OK queued as ").nth(1).unwrap().trim();
+        let raw = String::from_utf8_lossy(&stored(&server, id)).to_string();
+        assert!(raw.contains(&format!("(version={shown} ")), "{flag}: {raw}");
+        let text = s_client(flag, PASSWORD);
+        assert!(text.contains(LEGACY_REFUSED), "{flag}: the account password was not refused as it should: {text}");
+        assert!(!text.contains("OK queued as "), "{flag}: {text}");
+    }
+    let rows = signins(&server);
+    for shown in ["TLSv1.0", "TLSv1.1"] {
+        assert!(rows.iter().any(|r| r["tls"] == shown && r["success"] == true), "{shown}: {rows:#?}");
+        assert!(rows.iter().any(|r| r["tls"] == shown && r["check"] == "listener-credentials"), "{shown}: {rows:#?}");
+    }
+    // The default listener next to it still refuses TLS 1.0 (rustls: 1.2 and later only).
+    let out = Command::new("timeout")
+        .args(["20", "openssl", "s_client", "-connect", &server.submission.to_string(), "-starttls", "smtp", "-tls1"])
+        .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("Cipher is (NONE)") && !text.contains("New, TLSv1"), "{text}");
 }

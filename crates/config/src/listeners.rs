@@ -60,6 +60,7 @@ impl ListenerShown {
             credentials: CredentialKinds::of(&self.credentials),
             bare_newline: if self.bare_newline == "normalize" { BareNewline::Normalize } else { BareNewline::Reject },
             connectors: self.connectors.clone(),
+            pem_files: None,
         }
     }
 }

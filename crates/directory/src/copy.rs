@@ -142,6 +142,7 @@ const TABLES: &[Table] = &[
             Column("check_name", "check_name", Text),
             Column("reply", "reply", Text),
             Column("success", "success", Bool),
+            Column("listener", "listener", Text),
         ],
         order: "id",
         serial: true,

@@ -116,6 +116,10 @@ pub struct SignInEntry {
     /// records no attempt ([`Check::Unlock`]).
     pub reply: Option<ReplyId>,
     pub success: bool,
+    /// The legacy listener (`[[listeners]]`: old TLS, no TLS, bare LFs) the attempt came
+    /// through, by name; `None` on the default listeners (README "Legacy devices").
+    #[serde(default)]
+    pub listener: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -129,6 +133,8 @@ pub struct SignInFilter {
     pub until: Option<i64>,
     /// At most this many newest entries (None = 100).
     pub limit: Option<u32>,
+    /// Only attempts through a legacy listener (README "Legacy devices").
+    pub legacy_only: bool,
 }
 
 /// A value stored as its spelling (a setting, a credential kind, a check), read back; an unknown
@@ -150,6 +156,8 @@ pub(crate) struct StoredSignIn {
     pub check: String,
     pub reply: String,
     pub success: bool,
+    /// '' on the default listeners.
+    pub listener: String,
 }
 
 impl StoredSignIn {
@@ -176,6 +184,7 @@ impl StoredSignIn {
                 name => Some(ReplyId::from_name(name).ok_or_else(|| unreadable(name, "reply"))?),
             },
             success: self.success,
+            listener: Some(self.listener).filter(|l| !l.is_empty()),
         })
     }
 }

@@ -353,6 +353,7 @@ fn signin_from_row(row: &SqliteRow) -> Result<SignInEntry> {
         check: row.try_get("check_name")?,
         reply: row.try_get("reply")?,
         success: row.try_get("success")?,
+        listener: row.try_get("listener")?,
     }
     .into_entry()
 }
@@ -747,7 +748,7 @@ impl Directory for SqliteDirectory {
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()> {
         sqlx::query(
             "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user, credential, check_name, \
-             reply, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             reply, success, listener) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(entry.at)
         .bind(&entry.client_ip)
@@ -759,6 +760,7 @@ impl Directory for SqliteDirectory {
         .bind(entry.check.as_str())
         .bind(entry.reply.map_or("", ReplyId::as_str))
         .bind(entry.success)
+        .bind(entry.listener.as_deref().unwrap_or(""))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -786,8 +788,8 @@ impl Directory for SqliteDirectory {
 
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>> {
         let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success \
-             FROM signins WHERE 1 = 1",
+            "SELECT at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success, \
+             listener FROM signins WHERE 1 = 1",
         );
         // `user` is declared COLLATE NOCASE, so `=` compares case-insensitively and uses the index.
         if let Some(user) = &filter.user {
@@ -804,6 +806,9 @@ impl Directory for SqliteDirectory {
         }
         if let Some(until) = filter.until {
             query.push(" AND at <= ").push_bind(until);
+        }
+        if filter.legacy_only {
+            query.push(" AND listener <> ''");
         }
         query
             .push(" ORDER BY at DESC, id DESC LIMIT ")
@@ -952,6 +957,7 @@ mod tests {
             check: if success { Check::Accepted } else { Check::Credentials },
             reply: Some(if success { ReplyId::AuthOk } else { ReplyId::BadCredentials }),
             success,
+            listener: None,
         }
     }
 
@@ -1408,6 +1414,7 @@ mod tests {
                     since: Some(100),
                     until: Some(140),
                     limit: Some(10),
+                    legacy_only: false,
                 },
                 vec![100],
             ),

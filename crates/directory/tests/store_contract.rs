@@ -32,6 +32,8 @@ fn signin(at: i64, user: &str, success: bool) -> SignInEntry {
         check: if success { Check::Accepted } else { Check::Credentials },
         reply: Some(if success { ReplyId::AuthOk } else { ReplyId::BadCredentials }),
         success,
+        // A legacy listener's name reads back as written (README "Legacy devices").
+        listener: (!success).then(|| "plain 192.0.2.1:2525".to_string()),
     }
 }
 
@@ -137,6 +139,9 @@ async fn records(store: &dyn Store) {
     let rows = store.signins(&mine).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.at).collect::<Vec<_>>(), [5, 4, 3, 2, 1], "{b}");
     assert_eq!(rows[0], signin(5, "Alice@Contoso.com", false), "{b}: a row reads back as written");
+    let legacy = SignInFilter { legacy_only: true, ..mine.clone() };
+    let legacy_ats: Vec<i64> = store.signins(&legacy).await.unwrap().iter().map(|r| r.at).collect();
+    assert_eq!(legacy_ats, [5, 3, 1], "{b}: only the rows of a legacy listener");
     let failed = SignInFilter { success: Some(false), limit: Some(2), ..Default::default() };
     assert_eq!(store.signins(&failed).await.unwrap().iter().map(|r| r.at).collect::<Vec<_>>(), [5, 3], "{b}");
     assert_eq!(store.prune_signins(4, 1).await.unwrap(), 3, "{b}");

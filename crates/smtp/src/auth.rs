@@ -439,6 +439,7 @@ impl Authenticator {
             check,
             reply: Some(reply),
             success: decision.accepted(),
+            listener: ctx.legacy_listener.clone(),
         };
         // Client-controlled fields (user, mechanism) are always quoted and escaped
         // (authrelay_core::display), so they cannot end the line or pose as another field.

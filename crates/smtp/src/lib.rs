@@ -18,6 +18,8 @@ pub mod connector;
 pub mod credential_cache;
 mod device;
 pub mod ledger;
+#[cfg(feature = "legacy-tls")]
+pub mod legacy_tls;
 pub mod protection;
 pub mod proxy;
 mod quota_cache;

@@ -34,6 +34,9 @@ pub struct Server {
     /// `[[listeners]]`: more listeners, each with its own rules (legacy devices: old TLS, no
     /// TLS, bare LFs; README "Legacy devices").
     pub extra: Vec<(SocketAddr, Arc<ListenerRules>)>,
+    /// The certificate and key PEM files, for a listed listener whose `tls_min` is below 1.2
+    /// (OpenSSL reads them itself; legacy_tls.rs).
+    pub pem_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 pub struct ServerHandle {
@@ -84,6 +87,11 @@ impl Server {
                 }
             }
             let trusted = Arc::new(self.trusted_proxies.clone());
+            let rules = rules.map(|r| {
+                let mut r = (*r).clone();
+                r.pem_files = self.pem_files.clone();
+                Arc::new(r)
+            });
             let shared = (self.shared.clone(), self.tls.clone(), rules);
             tracker.spawn(accept_loop(listener, kind, shared, slots.clone(), trusted, tracker.clone()));
         }
@@ -212,7 +220,21 @@ async fn serve(
         }
     }
     let _open = Open(open);
+    #[cfg(feature = "legacy-tls")]
+    let legacy_tls = rules.as_ref().and_then(|r| r.legacy_tls());
     let stream = match kind {
+        #[cfg(feature = "legacy-tls")]
+        ListenerKind::Submissions if legacy_tls.is_some() => {
+            let legacy = legacy_tls.as_ref().expect("checked");
+            match tokio::time::timeout(Duration::from_secs(30), legacy.accept(tcp)).await {
+                Ok(Ok(tls)) => Stream::Legacy(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(client = %peer, error = %e, "TLS handshake failed (legacy listener)");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
         ListenerKind::Submission | ListenerKind::Plain => Stream::Plain(tcp),
         ListenerKind::Submissions => match tokio::time::timeout(Duration::from_secs(30), tls.accept(tcp)).await {
             Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
@@ -225,7 +247,10 @@ async fn serve(
     };
     // No STARTTLS where the admin said there is no TLS.
     let starttls = (kind != ListenerKind::Plain).then_some(tls);
-    Session::new(shared, kind, peer, starttls).with_rules(rules).run(stream).await;
+    let session = Session::new(shared, kind, peer, starttls).with_rules(rules);
+    #[cfg(feature = "legacy-tls")]
+    let session = session.with_legacy_tls(legacy_tls);
+    session.run(stream).await;
 }
 
 async fn refuse(mut tcp: TcpStream, reply: ReplyId) {

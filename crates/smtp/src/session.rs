@@ -126,6 +126,9 @@ pub struct Session<S> {
     kind: ListenerKind,
     /// The `[[listeners]]` entry the connection arrived on; `None` on the default listeners.
     rules: Option<Arc<ListenerRules>>,
+    /// STARTTLS through OpenSSL instead of rustls: a listed listener with `tls_min` below 1.2.
+    #[cfg(feature = "legacy-tls")]
+    legacy_tls: Option<crate::legacy_tls::LegacyTls>,
     peer: SocketAddr,
     phase: Phase,
     hello_name: String,
@@ -162,6 +165,8 @@ impl<S: Connection> Session<S> {
             starttls,
             kind,
             rules: None,
+            #[cfg(feature = "legacy-tls")]
+            legacy_tls: None,
             peer,
             phase: Phase::AwaitingHello,
             hello_name: String::new(),
@@ -185,6 +190,13 @@ impl<S: Connection> Session<S> {
     /// The rules of the `[[listeners]]` entry the connection arrived on (README "Legacy devices").
     pub fn with_rules(mut self, rules: Option<Arc<ListenerRules>>) -> Self {
         self.rules = rules;
+        self
+    }
+
+    /// STARTTLS with OpenSSL's TLS 1.0/1.1 (legacy_tls.rs) instead of rustls.
+    #[cfg(feature = "legacy-tls")]
+    pub fn with_legacy_tls(mut self, legacy_tls: Option<crate::legacy_tls::LegacyTls>) -> Self {
+        self.legacy_tls = legacy_tls;
         self
     }
 

@@ -19,6 +19,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection for T {}
 pub enum Stream<S = TcpStream> {
     Plain(S),
     Tls(Box<TlsStream<S>>),
+    /// TLS 1.0/1.1 through OpenSSL on a legacy `[[listeners]]` entry (legacy_tls.rs).
+    #[cfg(feature = "legacy-tls")]
+    Legacy(Box<tokio_openssl::SslStream<S>>),
 }
 
 /// What the session and the Received header report about TLS.
@@ -47,6 +50,14 @@ impl<S> Stream<S> {
                     .unwrap_or_else(|| "unknown".into());
                 Some(TlsInfo { version, cipher })
             }
+            #[cfg(feature = "legacy-tls")]
+            Stream::Legacy(tls) => {
+                let ssl = tls.ssl();
+                Some(TlsInfo {
+                    version: crate::legacy_tls::version_name(ssl.version_str()),
+                    cipher: ssl.current_cipher().map_or_else(|| "unknown".into(), |c| c.name().to_string()),
+                })
+            }
         }
     }
 }
@@ -56,6 +67,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "legacy-tls")]
+            Stream::Legacy(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -65,6 +78,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "legacy-tls")]
+            Stream::Legacy(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -72,6 +87,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(feature = "legacy-tls")]
+            Stream::Legacy(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -79,6 +96,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "legacy-tls")]
+            Stream::Legacy(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -68,6 +68,9 @@ pub enum DoctorCheck {
     Mfa,
     AppPasswords,
     Limits,
+    /// Sign-ins through a legacy listener (old TLS, no TLS, bare LFs) in the last 7 days: never
+    /// blocking, always shown, a risk to retire (README "Legacy devices").
+    LegacyPaths,
 }
 
 impl DoctorCheck {
@@ -82,6 +85,7 @@ impl DoctorCheck {
             DoctorCheck::Mfa => Check::Mfa.as_str(),
             DoctorCheck::AppPasswords => "app-passwords",
             DoctorCheck::Limits => "limits",
+            DoctorCheck::LegacyPaths => "legacy-paths",
         }
     }
     fn label(self) -> &'static str {
@@ -95,6 +99,7 @@ impl DoctorCheck {
             DoctorCheck::Mfa => "doctor-check-mfa",
             DoctorCheck::AppPasswords => "doctor-check-app-passwords",
             DoctorCheck::Limits => "doctor-check-limits",
+            DoctorCheck::LegacyPaths => "doctor-check-legacy-paths",
         }
     }
 }
@@ -648,6 +653,30 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
             .num("size_mb", max_size as f64 / (1024.0 * 1024.0))
             .arg("send_as", send_as),
     ));
+
+    // Legacy paths this mailbox's devices used in the last 7 days: warned, never blocking.
+    let legacy = dir
+        .signins(&SignInFilter {
+            user: Some(u.to_string()),
+            since: Some(now - 7 * authrelay_directory::protection::DAY_SECS),
+            limit: Some(1000),
+            legacy_only: true,
+            ..Default::default()
+        })
+        .await?;
+    let mut paths: Vec<String> =
+        legacy.iter().filter_map(|e| e.listener.as_ref().map(|l| format!("{l} ({})", e.tls))).collect();
+    paths.sort();
+    paths.dedup();
+    checks.push(if paths.is_empty() {
+        on(DoctorCheck::LegacyPaths, Status::Pass, Text::new("doctor-legacy-none"))
+    } else {
+        on(
+            DoctorCheck::LegacyPaths,
+            Status::Warns,
+            Text::new("doctor-legacy-used").num("count", legacy.len()).arg("paths", paths.join(", ")),
+        )
+    });
 
     // The plans: `decide` tries every smallest set of changes; the quota, not an AUTH fact,
     // joins every plan when it blocks.

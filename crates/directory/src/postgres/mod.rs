@@ -223,7 +223,7 @@ impl PgDirectory {
     async fn write_signin(&self, entry: &SignInEntry) -> Result<()> {
         sqlx::query(
             "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, \
-             reply, success) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             reply, success, listener) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(entry.at)
         .bind(&entry.client_ip)
@@ -235,6 +235,7 @@ impl PgDirectory {
         .bind(entry.check.as_str())
         .bind(entry.reply.map_or("", ReplyId::as_str))
         .bind(entry.success)
+        .bind(entry.listener.as_deref().unwrap_or(""))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -376,6 +377,7 @@ fn signin_from_row(row: &PgRow) -> Result<SignInEntry> {
         check: row.try_get("check_name")?,
         reply: row.try_get("reply")?,
         success: row.try_get("success")?,
+        listener: row.try_get("listener")?,
     }
     .into_entry()
 }
@@ -769,8 +771,8 @@ impl Directory for PgDirectory {
 
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>> {
         let mut query = QueryBuilder::<Postgres>::new(
-            "SELECT at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, reply, success \
-             FROM signins WHERE 1 = 1",
+            "SELECT at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, reply, success, \
+             listener FROM signins WHERE 1 = 1",
         );
         // `user_name` has the case-insensitive `nocase` collation, as in the SQLite schema.
         if let Some(user) = &filter.user {
@@ -787,6 +789,9 @@ impl Directory for PgDirectory {
         }
         if let Some(until) = filter.until {
             query.push(" AND at <= ").push_bind(until);
+        }
+        if filter.legacy_only {
+            query.push(" AND listener <> ''");
         }
         query
             .push(" ORDER BY at DESC, id DESC LIMIT ")

@@ -67,21 +67,34 @@ impl<S: Connection> Session<S> {
         // injected (CVE-2011-0411): drop it.
         self.input.clear();
         let (Stream::Plain(plain), Some(acceptor)) = (stream, &self.starttls) else { return None };
+        #[cfg(feature = "legacy-tls")]
+        if let Some(legacy) = self.legacy_tls.clone() {
+            let handshake = tokio::time::timeout(Duration::from_secs(30), legacy.accept(plain)).await;
+            return match handshake {
+                Ok(Ok(tls)) => Some(self.upgraded(Stream::Legacy(Box::new(tls)))),
+                Ok(Err(e)) => {
+                    tracing::info!(client = %self.peer, error = %e, "TLS handshake failed (legacy listener)");
+                    None
+                }
+                Err(_) => None,
+            };
+        }
         let handshake = tokio::time::timeout(Duration::from_secs(30), acceptor.accept(plain)).await;
         match handshake {
-            Ok(Ok(tls)) => {
-                let stream = Stream::Tls(Box::new(tls));
-                self.tls = stream.tls_info();
-                // RFC 3207 4.2: forget everything learned before TLS.
-                self.phase = Phase::AwaitingHello;
-                self.user = None;
-                Some(stream)
-            }
+            Ok(Ok(tls)) => Some(self.upgraded(Stream::Tls(Box::new(tls)))),
             Ok(Err(e)) => {
                 tracing::info!(client = %self.peer, error = %e, "TLS handshake failed");
                 None
             }
             Err(_) => None,
         }
+    }
+
+    /// After a handshake: RFC 3207 4.2, forget everything learned before TLS.
+    fn upgraded(&mut self, stream: Stream<S>) -> Stream<S> {
+        self.tls = stream.tls_info();
+        self.phase = Phase::AwaitingHello;
+        self.user = None;
+        stream
     }
 }
