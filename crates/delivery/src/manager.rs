@@ -894,7 +894,11 @@ impl Inner {
                     body_8bit: envelope.body_8bit,
                 };
                 let attempts = self.outbound.deliver(&table, route_index, &domain, &job).await;
-                let destination = if matches!(route.kind, RouteKind::Mx) { "mx" } else { "smarthost" };
+                let destination = match route.kind {
+                    RouteKind::Mx => "mx",
+                    RouteKind::Graph(_) => "graph",
+                    RouteKind::Smarthost(_) => "smarthost",
+                };
                 for attempt in &attempts {
                     count_delivery(destination, attempt.outcome);
                 }
