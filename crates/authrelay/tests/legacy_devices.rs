@@ -417,6 +417,12 @@ address = "127.0.0.1:0"
 kind = "starttls"
 tls_min = "1.0"
 clients = ["127.0.0.1/32"]
+
+[[listeners]]
+address = "127.0.0.1:0"
+kind = "implicit"
+tls_min = "1.1"
+clients = ["127.0.0.1/32"]
 "#;
     let server = TestServer::start_with_tables(Options::default(), tables);
     server.open_contoso();
@@ -465,4 +471,31 @@ clients = ["127.0.0.1/32"]
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success() && text.contains("Cipher is (NONE)") && !text.contains("New, TLSv1"), "{text}");
+
+    // The implicit-TLS listener with tls_min 1.1: Python's ssl forced to each version, as a
+    // device would be: 1.1 signs in with the device credential, 1.0 does not handshake.
+    let implicit = server.listeners()[1];
+    let script = r#"
+import smtplib, ssl, sys
+port, user, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    try:
+        with smtplib.SMTP_SSL("127.0.0.1", port, context=ctx, timeout=15) as s:
+            s.login(user, secret)
+            print("SIGNED-IN", version.name, s.sock.version())
+    except (ssl.SSLError, ConnectionResetError, OSError, smtplib.SMTPException) as e:
+        print("REFUSED", version.name, type(e).__name__)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &implicit.port().to_string(), USER, &secret])
+        .output()
+        .expect("python3 must be installed to run this test");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("REFUSED TLSv1 ") && text.contains("SIGNED-IN TLSv1_1 TLSv1.1"), "{text}");
 }

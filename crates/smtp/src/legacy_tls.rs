@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use openssl::ssl::{Ssl, SslAcceptor, SslFiletype, SslMethod, SslVersion};
+use openssl::ssl::{Ssl, SslAcceptor, SslFiletype, SslMethod, SslOptions, SslVersion};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_openssl::SslStream;
 
@@ -25,9 +25,9 @@ pub struct LegacyTls {
 
 impl LegacyTls {
     fn acceptor(&self) -> Result<SslAcceptor, openssl::error::ErrorStack> {
-        // mozilla_intermediate_v5 would refuse TLS 1.0; start from the bare method and set
-        // exactly what this listener allows.
-        let mut b = SslAcceptor::mozilla_intermediate(SslMethod::tls_server())?;
+        // Mozilla's intermediate profile (TLS 1.2 and 1.3, AEAD first), then lowered to exactly
+        // what this listener allows. (The older `mozilla_intermediate` turns TLS 1.3 off.)
+        let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
         let min = match self.tls_min {
             TlsMin::V1_0 => SslVersion::TLS1,
             TlsMin::V1_1 => SslVersion::TLS1_1,
@@ -36,6 +36,8 @@ impl LegacyTls {
         // Level 0 lets OpenSSL 3 negotiate TLS 1.0/1.1 (SHA-1 signatures) at all; the system's
         // openssl.cnf would otherwise raise the floor back to 1.2.
         b.set_security_level(0);
+        // The profile turns 1.0 and 1.1 off by option too; the minimum below decides instead.
+        b.clear_options(SslOptions::NO_TLSV1 | SslOptions::NO_TLSV1_1);
         b.set_min_proto_version(Some(min))?;
         b.set_max_proto_version(None)?;
         b.set_cipher_list("DEFAULT@SECLEVEL=0")?;
