@@ -255,7 +255,7 @@ impl Signals {
 /// `[[routes]]` (for deliveries that start after it) and `admin.hosts`.
 pub const RELOADED: &str = "tls (certificate, acme), limits, lockout, connectors, routes, admin.hosts";
 /// Read at start only: a reload names the ones that changed (`changed_needing_restart`).
-pub const NOT_RELOADED: &str = "listen, hostname, data_dir, limits.auth_verifications*, limits.signin_retention_days, [delivery] (routes are reloaded), oauth, the admin listener";
+pub const NOT_RELOADED: &str = "listen, hostname, data_dir, limits.auth_verifications*, limits.signin_retention_days, [delivery] (routes are reloaded), oauth, the admin listener, [[listeners]]";
 
 /// What the last reload did, in `<data_dir>/reload.json` for `authrelay reload` (control.rs).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
