@@ -499,3 +499,41 @@ for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("REFUSED TLSv1 ") && text.contains("SIGNED-IN TLSv1_1 TLSv1.1"), "{text}");
 }
+
+/// The admin center in a real Chromium (crates/admin/tests/browser/legacy-walk.mjs): the home
+/// page's count of devices on legacy paths, its link to the filtered report, and the sign-in
+/// log's Legacy path badge, in English, Korean and Indonesian. Screenshots land in
+/// `artifacts/screenshots/legacy/<lang>/`.
+#[test]
+fn the_admin_center_shows_the_legacy_devices_in_a_browser() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../admin/tests/browser");
+    assert!(dir.join("node_modules/playwright-core").is_dir(), "playwright-core missing: run ./scripts/test");
+    let (server, legacy) = legacy_server();
+    let secret = device_credential(&server);
+    assert!(swaks(legacy, "127.0.0.2", Some(&secret), None).0.status.success());
+    let out = server.cli_with_stdin(
+        &["admin", "add", "boss@contoso.com", "--role", "global", "--password-stdin"],
+        Some("Adm1n-Center-Pass!"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts/screenshots/legacy");
+    for lang in ["en", "ko", "id"] {
+        let child = Command::new("node")
+            .arg(dir.join("legacy-walk.mjs"))
+            .current_dir(&dir)
+            .env("ADMIN_URL", format!("http://{}", server.admin()))
+            .env("ADMIN_ADDRESS", "boss@contoso.com")
+            .env("ADMIN_PASSWORD", "Adm1n-Center-Pass!")
+            .env("USER_ADDRESS", USER)
+            .env("WALK_LANG", lang)
+            .env("SCREENSHOT_DIR", &shots)
+            .env("CHROMIUM", "/usr/bin/chromium")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run node (Node.js is needed for the browser tests)");
+        let (status, stdout, stderr) =
+            common::wait_bounded(child, Duration::from_secs(120), &format!("the {lang} legacy walk"));
+        assert!(status.success() && stdout.contains("legacy walk passed"), "{lang}:\n{stdout}\n{stderr}");
+    }
+}
