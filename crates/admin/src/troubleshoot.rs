@@ -120,6 +120,8 @@ pub struct DoctorView {
     pub blocking: Vec<&'static str>,
     pub checks: Vec<CheckView>,
     pub fixes: Vec<FixView>,
+    /// For a mailbox that does not exist: existing ones it may be a typo of, to check instead.
+    pub similar: Vec<String>,
 }
 
 fn requires(lang: Lang, p: Permission) -> String {
@@ -145,7 +147,9 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
         .iter()
         .map(|f| {
             let (action, permission) = action_of(f);
-            let recommended = f.plan == 0;
+            // Creating a mailbox that does not exist is never the recommendation: the address
+            // is more often mistyped (the page offers the similar ones first).
+            let recommended = f.plan == 0 && f.kind != FixKind::AddUser;
             let permitted = c.may(permission);
             FixView {
                 check: f.check.as_str(),
@@ -166,16 +170,7 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
             }
         })
         .collect();
-    let verdict = if report.can_send {
-        t(lang, "doctor-verdict-ok", &[("user", Arg::Str(&report.address))])
-    } else {
-        let names: Vec<String> = report.blocking().iter().map(|c| t(lang, check_label(*c), &[])).collect();
-        t(
-            lang,
-            "doctor-verdict-blocked",
-            &[("user", Arg::Str(&report.address)), ("checks", Arg::Str(&names.join(", ")))],
-        )
-    };
+    let verdict = report.verdict(lang);
     DoctorView {
         address: report.address.clone(),
         org: report.org.clone(),
@@ -184,7 +179,45 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
         blocking: report.blocking().iter().map(|c| c.as_str()).collect(),
         checks,
         fixes,
+        similar: vec![],
     }
+}
+
+/// Most mailboxes offered as "did you mean".
+const MAX_SIMILAR: usize = 5;
+
+/// Existing mailboxes `address` may be a typo of: the same local part in another domain, or
+/// within two edits of it in the same domain.
+pub fn similar(address: &str, mailboxes: &[String]) -> Vec<String> {
+    let address = address.trim().to_ascii_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else { return vec![] };
+    let mut found: Vec<(usize, &String)> = mailboxes
+        .iter()
+        .filter_map(|m| {
+            let lower = m.to_ascii_lowercase();
+            let (l, d) = lower.rsplit_once('@')?;
+            let distance = edit_distance(local, l) + if d == domain { 0 } else { 1 + edit_distance(domain, d).min(1) };
+            (lower != address && distance <= 2).then_some((distance, m))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().take(MAX_SIMILAR).map(|(_, m)| m.clone()).collect()
+}
+
+/// Levenshtein distance over characters (addresses are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Runs the doctor for `address` (any admin may look).
@@ -324,6 +357,17 @@ pub struct ExplainView {
     pub layer: Option<&'static str>,
     pub means: String,
     pub fix: Option<String>,
+    /// When the reply is word for word both Microsoft's and ours and the admin did not say
+    /// which server: the answer is Microsoft's, and this is ours.
+    pub also_ours: Option<AlsoView>,
+}
+
+/// authrelay's own reading of a reply the page explained as Microsoft's.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlsoView {
+    pub entry: &'static str,
+    pub means: String,
+    pub fix: String,
 }
 
 /// Most characters of a pasted reply that are looked at.
@@ -373,7 +417,17 @@ pub async fn explain(
             ctx.user = Some(a.as_str().to_string());
         }
     }
-    Ok(match kb::explain(&reply, hint, &ctx, lang) {
+    let mut found = kb::explain(&reply, hint, &ctx, lang);
+    let mut also_ours = None;
+    // Microsoft's wording without its trailer: the device may as well talk to Microsoft 365
+    // (devices show the bare line), and there the fix is Microsoft's; ours comes second.
+    if let (None, Some(e), Some(twin)) = (hint, &found, kb::microsoft_twin(&reply)) {
+        if e.provider == kb::Provider::Authrelay {
+            also_ours = Some(AlsoView { entry: e.entry, means: e.means.clone(), fix: e.fix.clone() });
+            found = Some(kb::render(twin, &ctx, lang));
+        }
+    }
+    Ok(match found {
         Some(e) => ExplainView {
             reply,
             known: true,
@@ -383,6 +437,7 @@ pub async fn explain(
             layer: e.layer,
             means: e.means,
             fix: Some(e.fix),
+            also_ours,
         },
         None => ExplainView {
             reply,
@@ -393,6 +448,23 @@ pub async fn explain(
             layer: None,
             means: t(lang, "ts-unknown-reply", &[]),
             fix: None,
+            also_ours: None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_mailbox_finds_the_existing_ones_it_is_near() {
+        let boxes: Vec<String> =
+            ["scanner@contoso.com", "scanner@fabrikam.com", "frontdesk@contoso.com"].map(String::from).to_vec();
+        assert_eq!(similar("scaner@contoso.com", &boxes), vec!["scanner@contoso.com"]);
+        assert_eq!(similar("Scanner@contoso.org", &boxes), vec!["scanner@contoso.com", "scanner@fabrikam.com"]);
+        assert!(similar("printer@contoso.com", &boxes).is_empty());
+        assert!(similar("scanner@contoso.com", &boxes).iter().all(|m| m != "scanner@contoso.com"), "not itself");
+        assert!(similar("no-at-sign", &boxes).is_empty());
+    }
 }

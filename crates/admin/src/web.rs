@@ -1333,7 +1333,13 @@ async fn troubleshoot_show(state: &SharedState, c: &Caller, s: Shown) -> Page {
     let doctor = match s.picked.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
         Some(p) => match troubleshoot::diagnose(state, c, p).await {
-            Ok(report) => Some(troubleshoot::view(&report, c)),
+            Ok(report) => {
+                let mut view = troubleshoot::view(&report, c);
+                if view.blocking.contains(&"account") {
+                    view.similar = troubleshoot::similar(&view.address, &mailboxes);
+                }
+                Some(view)
+            }
             Err(e) => {
                 error.get_or_insert(e.message);
                 None

@@ -236,6 +236,14 @@ fn the_doctor_names_the_blocking_layers_and_fixes_apply_per_role_until_a_real_se
     let secret = applied["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("adc_"), "{secret}");
     assert_eq!(applied["doctor"]["can_send"], true, "{applied:#}");
+    // The verdict agrees with its rows: MFA refuses the password, so only the device credential.
+    let verdict = applied["doctor"]["verdict"].as_str().unwrap();
+    assert!(verdict.contains("only with a device credential") && !verdict.contains("app password"), "{verdict}");
+    let mfa = applied["doctor"]["checks"].as_array().unwrap().iter().find(|c| c["check"] == "mfa").unwrap();
+    assert_eq!(mfa["status"], "warns", "{mfa}");
+    let doctor = server.cli(&["doctor", USER]);
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains(verdict) && !text.contains("(or app password)"), "doctor says the same: {text}");
 
     // A real client sends with it; the account password is still refused (MFA stays on).
     let refused = swaks_send(&server, PASSWORD);
@@ -280,6 +288,26 @@ fn pasted_replies_are_explained_per_provider_and_unknown_ones_are_not_guessed() 
     let e = r.json();
     assert_eq!((e["known"].clone(), e["provider"].clone()), (json!(true), json!("microsoft365")), "{e:#}");
     assert!(!e["fix"].as_str().unwrap().is_empty());
+    // Microsoft's bare line (no "Visit …", no trailer) is authrelay's wording too: explained as
+    // Microsoft's with Microsoft's fix, authrelay's reading second.
+    let bare = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.";
+    let e = reports.api("POST", "/api/troubleshoot/explain", Some(json!({ "reply": bare }))).json();
+    assert_eq!(
+        (e["entry"].clone(), e["provider"].clone()),
+        (json!("m365-smtp-auth-disabled-tenant"), json!("microsoft365")),
+        "{e:#}"
+    );
+    assert!(!e["fix"].as_str().unwrap().contains("authrelay user set"), "Microsoft's fix, not ours: {e:#}");
+    assert_eq!(e["also_ours"]["entry"], "ours-smtp-auth-disabled-tenant", "{e:#}");
+    // Said to come from this server, it is ours alone.
+    let e = reports
+        .api("POST", "/api/troubleshoot/explain", Some(json!({ "reply": bare, "provider": "authrelay" })))
+        .json();
+    assert_eq!(
+        (e["entry"].clone(), e["also_ours"].clone()),
+        (json!("ours-smtp-auth-disabled-tenant"), Value::Null),
+        "{e:#}"
+    );
     let gmail = "534 5.7.9 Application-specific password required. Learn more at https://support.google.com/mail/?p=InvalidSecondFactor - gsmtp";
     let e = reports.api("POST", "/api/troubleshoot/explain", Some(json!({ "reply": gmail }))).json();
     assert_eq!(e["provider"], "gmail", "{e:#}");
@@ -294,8 +322,10 @@ fn pasted_replies_are_explained_per_provider_and_unknown_ones_are_not_guessed() 
     let ko = Admin { lang: "ko", ..sign_in(&server, "exchange", "ko") };
     let ours = "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.";
     let e = ko.api("POST", "/api/troubleshoot/explain", Some(json!({ "reply": ours, "user": USER }))).json();
-    assert_eq!((e["known"].clone(), e["provider"].clone()), (json!(true), json!("authrelay")), "{e:#}");
-    let text = format!("{} {}", e["means"], e["fix"]);
+    // Word for word Microsoft's too: Microsoft's answer first, ours after it.
+    assert_eq!((e["known"].clone(), e["provider"].clone()), (json!(true), json!("microsoft365")), "{e:#}");
+    assert_eq!(e["also_ours"]["entry"], "ours-mfa-required", "{e:#}");
+    let text = format!("{} {}", e["also_ours"]["means"], e["also_ours"]["fix"]);
     assert!(text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)), "not Korean: {text}");
     assert!(text.contains(USER), "the fix names the mailbox: {text}");
 }
@@ -368,6 +398,18 @@ fn the_troubleshooter_page_shows_the_verdict_and_its_forms_need_the_csrf_token()
     assert_eq!(r.status, 403, "{}", r.body);
     let shown: Value = serde_json::from_str(&server.ok(&["user", "show", USER, "--json"])).unwrap();
     assert_eq!(shown["settings"]["smtp_auth"], "default");
+    // The recommended fix (Authenticated SMTP for this mailbox) is not styled as a danger.
+    let first = page.body.split("class=\"card ts-fix").nth(1).unwrap();
+    assert!(first.contains("data-recommended=\"yes\"") && first.contains("class=\"warn ts-weakening\""), "{first}");
+    assert!(!first.contains("ts-apply danger"), "{first}");
+    // `doctor` spells the device credential out once, though two plans use it.
+    let text = String::from_utf8_lossy(&server.cli(&["doctor", USER]).stdout).to_string();
+    assert_eq!(text.matches("device-credential add").count(), 1, "{text}");
+    // A mistyped mailbox: the similar one is offered, and creating the typo is not recommended.
+    let typo = user_admin.page("GET", "/troubleshoot?user=scaner@contoso.com", "");
+    assert!(typo.body.contains("value=\"scanner@contoso.com\" class=\"ts-similar\""), "{}", typo.body);
+    assert!(typo.body.contains("data-action=\"user-add\" data-recommended=\"no\""), "{}", typo.body);
+    assert!(!typo.body.contains("data-recommended=\"yes\""), "{}", typo.body);
     // Explaining works from the page.
     let form =
         format!("csrf={}&reply=535+5.7.8+Username+and+Password+not+accepted.+gsmtp&provider=auto", user_admin.csrf);

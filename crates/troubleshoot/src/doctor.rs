@@ -289,6 +289,9 @@ pub struct Report {
     pub org: Option<String>,
     /// True when `decide` accepts a credential the mailbox has and no limit blocks.
     pub can_send: bool,
+    /// The credential kinds `decide` accepts now (with the right secret), so the verdict names
+    /// what a device must use rather than promising the password a layer refuses.
+    pub accepted: Vec<CredentialKind>,
     pub checks: Vec<CheckResult>,
     /// Recommended first, then the alternatives, each weakening more (see [`Weakening`]).
     pub plans: Vec<Plan>,
@@ -525,7 +528,15 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
         let ctx = FixContext { user: &addr, domain, org: "", state: None, daily: 0 };
         let fix = ctx.fix(fix, &checks, 0);
         let plan = Plan { fixes: vec![fix.clone()], weakening: fix.weakening, credential: None };
-        return Ok(Report { address: addr, org, can_send: false, checks, plans: vec![plan], fixes: vec![fix] });
+        return Ok(Report {
+            address: addr,
+            org,
+            can_send: false,
+            accepted: vec![],
+            checks,
+            plans: vec![plan],
+            fixes: vec![fix],
+        });
     };
     let org = dir.org(&user.org).await?.ok_or_else(|| DirectoryError::UnknownOrg(user.org.clone()))?;
     let app_passwords = dir.list_app_passwords(&addr).await?;
@@ -706,7 +717,8 @@ pub async fn diagnose(dir: &dyn Directory, address: &Address, limits: Limits) ->
         }
     }
     let can_send = auth_ok && limit_status != Status::Blocks;
-    Ok(Report { address: addr, org: Some(org.name.clone()), can_send, checks, plans, fixes })
+    let accepted = state.decisions().into_iter().filter(|(_, d)| d.accepted()).map(|(k, _)| k).collect();
+    Ok(Report { address: addr, org: Some(org.name.clone()), can_send, accepted, checks, plans, fixes })
 }
 
 /// What a fix's commands and texts name.
@@ -772,6 +784,26 @@ impl Report {
         self.checks.iter().filter(|c| c.status == Status::Blocks).map(|c| c.check).collect()
     }
 
+    /// The one-line verdict: who can send, and with which credentials (the account password is
+    /// named refused when a layer refuses it), or which checks block.
+    pub fn verdict(&self, lang: Lang) -> String {
+        if !self.can_send {
+            let blocking: Vec<String> = self.blocking().iter().map(|c| Text::new(c.label()).render(lang)).collect();
+            return Text::new("doctor-verdict-blocked")
+                .arg("user", &self.address)
+                .arg("checks", blocking.join(", "))
+                .render(lang);
+        }
+        let names: Vec<String> = self.accepted.iter().map(|k| Text::new(credential_label(*k)).render(lang)).collect();
+        let id = if self.accepted.contains(&CredentialKind::Password) {
+            "doctor-verdict-ok"
+        } else {
+            "doctor-verdict-ok-not-password"
+        };
+        let or = Text::new("list-or").render(lang);
+        Text::new(id).arg("user", &self.address).arg("credentials", names.join(&or)).render(lang)
+    }
+
     pub fn render_text(&self, lang: Lang) -> String {
         let mut out = String::new();
         out.push_str(&Text::new("doctor-title").arg("user", &self.address).render(lang));
@@ -782,18 +814,11 @@ impl Report {
             out.push_str(&format!("  {}  {}  {}\n", pad(&status, 10), pad(&name, 24), c.detail.render(lang)));
         }
         out.push('\n');
+        out.push_str(&self.verdict(lang));
         if self.can_send {
-            out.push_str(&Text::new("doctor-verdict-ok").arg("user", &self.address).render(lang));
             out.push('\n');
             return out;
         }
-        let blocking: Vec<String> = self.blocking().iter().map(|c| Text::new(c.label()).render(lang)).collect();
-        out.push_str(
-            &Text::new("doctor-verdict-blocked")
-                .arg("user", &self.address)
-                .arg("checks", blocking.join(", "))
-                .render(lang),
-        );
         out.push_str("\n\n");
         out.push_str(&Text::new("doctor-fixes-heading").render(lang));
         out.push('\n');
@@ -808,6 +833,13 @@ impl Report {
                     .render(lang)
             ));
             for (i, f) in plan.fixes.iter().enumerate() {
+                // A change an earlier plan already spelled out is named, not repeated.
+                let first = self.fixes.iter().find(|g| g.kind == f.kind).map_or(n, |g| g.plan);
+                if first < n {
+                    let seen = Text::new("doctor-fix-as-in-plan").num("plan", first + 1).render(lang);
+                    out.push_str(&format!("    {}. {} {}\n", i + 1, f.title.render(lang), seen));
+                    continue;
+                }
                 out.push_str(&format!("    {}. {}\n", i + 1, f.title.render(lang)));
                 for c in &f.commands {
                     out.push_str(&format!("       $ {}\n", c.display));
@@ -842,6 +874,8 @@ impl Report {
             "address": self.address,
             "org": self.org,
             "can_send": self.can_send,
+            "accepted": self.accepted,
+            "verdict": self.verdict(lang),
             "blocking": self.blocking().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|c| json!({
                 "check": c.check.as_str(),
@@ -855,6 +889,17 @@ impl Report {
             })).collect::<Vec<_>>(),
             "fixes": self.fixes.iter().map(fix).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// How the verdict names a credential kind.
+fn credential_label(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Password => "doctor-credential-password",
+        CredentialKind::AppPassword => "doctor-credential-app-password",
+        CredentialKind::DeviceCredential => "doctor-credential-device-credential",
+        CredentialKind::OAuth => "doctor-credential-oauth",
+        CredentialKind::Connector => "doctor-credential-connector",
     }
 }
 
@@ -1126,6 +1171,7 @@ mod tests {
             address: "a@contoso.com".into(),
             org: None,
             can_send: false,
+            accepted: vec![],
             checks: vec![],
             plans: vec![Plan { fixes: vec![fix.clone()], weakening: Weakening::None, credential: None }],
             fixes: vec![fix],
@@ -1135,5 +1181,66 @@ mod tests {
             assert!(text.ends_with('\n') && !text.ends_with("\n\n\n"), "{text:?}");
             assert!(!text.contains("{ $") && !text.contains("fix-"), "{text}");
         }
+    }
+
+    /// The verdict names the credentials `decide` accepts: after a device credential under MFA
+    /// it must not promise the account password (or an app password) the rows say is refused.
+    #[test]
+    fn the_verdict_names_only_the_credentials_that_are_accepted() {
+        let mut state = seed_scanner(MfaState::Enabled);
+        state.mailbox.smtp_auth = MailboxSmtpAuth::Enabled;
+        state.org.security_defaults = SecurityDefaults::Off;
+        state.devices = 1;
+        let accepted: Vec<CredentialKind> =
+            state.decisions().into_iter().filter(|(_, d)| d.accepted()).map(|(k, _)| k).collect();
+        assert_eq!(accepted, vec![CredentialKind::DeviceCredential]);
+        let report = Report {
+            address: "scanner@contoso.com".into(),
+            org: Some("Contoso".into()),
+            can_send: true,
+            accepted,
+            checks: vec![],
+            plans: vec![],
+            fixes: vec![],
+        };
+        let en = report.verdict(Lang::En);
+        assert!(en.contains("only with a device credential") && en.contains("password is refused"), "{en}");
+        assert!(!en.contains("(or app password)"), "{en}");
+        for lang in [Lang::Ko, Lang::Id] {
+            let text = report.verdict(lang);
+            assert!(!text.contains("{ $") && text.contains("scanner@contoso.com"), "{text}");
+            assert_ne!(text, en);
+        }
+        // With the password accepted too, the verdict says both.
+        let both = Report { accepted: vec![CredentialKind::Password, CredentialKind::DeviceCredential], ..report };
+        let en = both.verdict(Lang::En);
+        assert!(en.contains("the account password or a device credential will be accepted"), "{en}");
+    }
+
+    /// A change shared by several plans is spelled out once (in the first), then referred to.
+    #[test]
+    fn a_change_shared_by_two_plans_is_spelled_out_once() {
+        let ctx = FixContext { user: "a@contoso.com", domain: "contoso.com", org: "Contoso", state: None, daily: 0 };
+        let device = ctx.fix(FixKind::AddDeviceCredential, &[], 0);
+        let (mailbox, org) =
+            (ctx.fix(FixKind::EnableSmtpAuthMailbox, &[], 0), ctx.fix(FixKind::EnableSmtpAuthOrg, &[], 1));
+        let report = Report {
+            address: "a@contoso.com".into(),
+            org: Some("Contoso".into()),
+            can_send: false,
+            accepted: vec![],
+            checks: vec![],
+            plans: vec![
+                Plan { fixes: vec![mailbox.clone(), device.clone()], weakening: Weakening::Mailbox, credential: None },
+                Plan { fixes: vec![org.clone(), device.clone()], weakening: Weakening::Organisation, credential: None },
+            ],
+            fixes: vec![mailbox, device, org],
+        };
+        for lang in [Lang::En, Lang::Ko, Lang::Id] {
+            let text = report.render_text(lang);
+            assert_eq!(text.matches("device-credential add").count(), 1, "{text}");
+            assert!(!text.contains("{ $"), "{text}");
+        }
+        assert!(report.render_text(Lang::En).contains("(the same change as in plan 1 above)"));
     }
 }

@@ -602,6 +602,25 @@ pub fn lookup(reply: &str, hint: Option<Provider>) -> Option<&'static Entry> {
     best(&|e: &Entry| e.provider != Provider::Generic).or_else(|| best(&|e: &Entry| e.provider == Provider::Generic))
 }
 
+/// Microsoft's entry for a reply that is word for word one of ours: authrelay copies Microsoft's
+/// wording (docs/behaviour.md), so a pasted line without its server is Microsoft's as often as
+/// ours. `None` when the reply is not such a twin.
+pub fn microsoft_twin(reply: &str) -> Option<&'static Entry> {
+    let parsed = parse(reply);
+    if provider_of(&parsed) != Some(Provider::Authrelay) {
+        return None;
+    }
+    entries()
+        .iter()
+        .filter(|e| e.provider == Provider::Microsoft365)
+        .filter_map(|e| matches(e, &parsed).map(|s| (e, s)))
+        .fold(None::<(&'static Entry, usize)>, |acc, (e, s)| match acc {
+            Some((_, best)) if best >= s => acc,
+            _ => Some((e, s)),
+        })
+        .map(|(e, _)| e)
+}
+
 /// [`lookup`] and render the entry's texts in `lang`.
 pub fn explain(reply: &str, hint: Option<Provider>, ctx: &Context, lang: Lang) -> Option<Explanation> {
     lookup(reply, hint).map(|e| render(e, ctx, lang))
@@ -725,6 +744,10 @@ mod tests {
         let ours = ReplyId::SmtpAuthDisabledTenant.reply().to_string();
         assert_eq!(lookup(&ours, None).unwrap().id, "ours-smtp-auth-disabled-tenant");
         assert_eq!(lookup(&ours, Some(Provider::Microsoft365)).unwrap().id, "m365-smtp-auth-disabled-tenant");
+        // Our text is Microsoft's word for word: the twin is Microsoft's entry for it.
+        assert_eq!(microsoft_twin(&ours).unwrap().id, "m365-smtp-auth-disabled-tenant");
+        assert!(microsoft_twin(tenant).is_none(), "already Microsoft's by its trailer");
+        assert!(microsoft_twin(&ReplyId::Queued.with(&["ABC"]).to_wire()).is_none(), "no Microsoft twin");
         let ms_short = "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox";
         assert_eq!(lookup(ms_short, Some(Provider::Microsoft365)).unwrap().id, "m365-smtp-auth-disabled-mailbox");
         assert_eq!(

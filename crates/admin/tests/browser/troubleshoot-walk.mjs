@@ -123,7 +123,20 @@ try {
   assert.ok((await page.locator("#ts-means").innerText()).trim().length > 10);
   assert.ok((await page.locator("#ts-how").innerText()).trim().length > 10);
   await expectLang();
+  // The answer is where the admin looks: scrolled into view, below the verdict and fixes.
+  const inView = () =>
+    page.locator("#ts-explanation").evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      return r.top >= 0 && r.top < window.innerHeight;
+    });
+  assert.ok(await inView(), "the explanation is scrolled into view");
   await screenshot("troubleshooter-explain");
+  // Microsoft's bare tenant line: Microsoft's answer, authrelay's reading after it.
+  await page.fill("#ts-reply", "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.");
+  await Promise.all([page.waitForNavigation(), page.click("#ts-explain")]);
+  assert.equal(await page.locator("#ts-explanation").getAttribute("data-entry"), "m365-smtp-auth-disabled-tenant");
+  assert.equal(await page.locator("#ts-also-ours").getAttribute("data-entry"), "ours-smtp-auth-disabled-tenant");
+  assert.ok(await inView(), "the explanation is scrolled into view");
 
   // The report counts the message sent (written off the SMTP hot path; bounded wait).
   let count = "";
