@@ -156,7 +156,8 @@ if [ "$CLUSTER" != 0 ]; then
         -e "s#^submission = .*#submission = \"127.0.0.1:$port\"#" \
         -e "s#^submissions = .*#submissions = \"127.0.0.1:$((port + 1))\"#" \
         "$WORK/authrelay.toml" >"$WORK/authrelay-pg-$node.toml"
-    printf '[store]\nurl = "%s"\nmax_connections = 32\n' "$PG_URL" >>"$WORK/authrelay-pg-$node.toml"
+    printf '[store]\nurl = "%s"\nmax_connections = 32\n[admin]\nlisten = "127.0.0.1:%s"\n' "$PG_URL" "$((port + 5000))" \
+      >>"$WORK/authrelay-pg-$node.toml"
   done
   arpg() { $T 60 "$AUTHRELAY" --config "$WORK/authrelay-pg-a.toml" "$@"; }
   arpg org add Bench --domain bench.example >/dev/null
@@ -174,7 +175,7 @@ if [ "$CLUSTER" != 0 ]; then
     for _ in $(seq 100); do [ -f "$WORK/ar-pg-$node/listen.json" ] && break; sleep 0.1; done
     [ -f "$WORK/ar-pg-$node/listen.json" ] || die "authrelay node $node did not start; see $WORK/authrelay-pg-$node.log"
   done
-  printf 'global\n  maxconn 20000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\nfrontend smtp\n  bind 127.0.0.1:%s\n  default_backend nodes\nbackend nodes\n  balance roundrobin\n  server a 127.0.0.1:%s\n  server b 127.0.0.1:%s\n' \
+  printf 'global\n  maxconn 4000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\nfrontend smtp\n  bind 127.0.0.1:%s\n  default_backend nodes\nbackend nodes\n  balance roundrobin\n  server a 127.0.0.1:%s\n  server b 127.0.0.1:%s\n' \
     "$LB_PORT" "$AR_PG_PORT" "$AR_PG_B_PORT" >"$WORK/haproxy.cfg"
   /usr/sbin/haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
   PIDS+=("$!")

@@ -44,7 +44,13 @@ const ID_ATTEMPTS: usize = 8;
 /// A handle to the shared queue; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SharedQueue {
+    /// Accepts and admins' changes: every commit waits for the database's disk.
     pool: PgPool,
+    /// Delivery's claims, renewals, results and removals, committed with `synchronous_commit =
+    /// off`: a database crash can only undo the last moments of them, which makes a message due
+    /// again (delivered twice at worst, as a node's crash would), never loses one. The accept's
+    /// commit stays synchronous, and it no longer waits behind delivery's disk flushes.
+    relaxed: PgPool,
     /// Woken by the listener on every notification (and after it reconnects).
     wake: Arc<Notify>,
 }
@@ -89,14 +95,21 @@ impl SharedQueue {
             .map_err(|e| SpoolError::Database(format!("unreadable database URL: {e}")))?
             .application_name("authrelay-queue")
             .options([("statement_timeout", STATEMENT_TIMEOUT.as_millis().to_string())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(true)
-            .connect_with(options)
-            .await
-            .map_err(|e| SpoolError::Database(format!("cannot connect to the queue's database: {e}")))?;
-        Ok(SharedQueue { pool, wake: Arc::new(Notify::new()) })
+        let connect = |options: PgConnectOptions, max: u32| async move {
+            PgPoolOptions::new()
+                .max_connections(max.max(2))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(true)
+                .connect_with(options)
+                .await
+                .map_err(|e| SpoolError::Database(format!("cannot connect to the queue's database: {e}")))
+        };
+        let relaxed = options.clone().options([("synchronous_commit", "off")]);
+        Ok(SharedQueue {
+            pool: connect(options, max_connections).await?,
+            relaxed: connect(relaxed, max_connections / 2).await?,
+            wake: Arc::new(Notify::new()),
+        })
     }
 
     /// Stores a message and returns its id once the database has committed it; only then may
@@ -198,7 +211,7 @@ impl SharedQueue {
         .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
         .bind(now_ms)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.relaxed)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -228,7 +241,7 @@ impl SharedQueue {
         .bind(id.as_str())
         .bind(token)
         .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -237,7 +250,7 @@ impl SharedQueue {
     pub async fn read(&self, id: &QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
         let row = sqlx::query("SELECT envelope, message FROM queue_messages WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.relaxed)
             .await?
             .ok_or_else(|| SpoolError::NotFound(id.to_string()))?;
         let envelope = parse_envelope(id, row.get("envelope"))?;
@@ -250,7 +263,7 @@ impl SharedQueue {
             .bind(id.as_str())
             .bind(token)
             .bind(state)
-            .execute(&self.pool)
+            .execute(&self.relaxed)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -267,7 +280,7 @@ impl SharedQueue {
         .bind(id.as_str())
         .bind(token)
         .bind(next_due_ms)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -277,7 +290,7 @@ impl SharedQueue {
         let done = sqlx::query("DELETE FROM queue_messages WHERE id = $1 AND lease_token = $2")
             .bind(id.as_str())
             .bind(token)
-            .execute(&self.pool)
+            .execute(&self.relaxed)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -318,7 +331,7 @@ impl SharedQueue {
                FROM queue_messages",
         )
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.relaxed)
         .await?;
         let get = |c: &str| usize::try_from(row.get::<i64, _>(c)).unwrap_or(0);
         Ok((get("queued"), get("deferred"), get("held")))
@@ -424,6 +437,7 @@ impl SharedQueue {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.relaxed.close().await;
     }
 }
 

@@ -148,7 +148,7 @@ impl PgDirectory {
     }
 
     /// Runs one call of the AUTH path unless the database was just found unreachable; a call
-    /// that finds it unreachable (no connection within the timeout) starts the hold.
+    /// that finds it unreachable (see [`PgDirectory::is_unreachable`]) starts the hold.
     async fn guarded<T>(&self, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         use std::sync::atomic::Ordering;
         let now_ms = || {
@@ -159,13 +159,26 @@ impl PgDirectory {
         if now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
             return Err(DirectoryError::Storage("the PostgreSQL database was unreachable a moment ago".into()));
         }
-        let started = std::time::Instant::now();
         let result = call.await;
-        if matches!(result, Err(DirectoryError::Storage(_))) && started.elapsed() >= ACQUIRE_TIMEOUT {
-            let hold = i64::try_from(OUTAGE_HOLD.as_millis()).unwrap_or(2000);
-            self.down_until_ms.store(now_ms() + hold, Ordering::Relaxed);
+        if let Err(DirectoryError::Storage(reason)) = &result {
+            if self.is_unreachable(reason) {
+                let hold = i64::try_from(OUTAGE_HOLD.as_millis()).unwrap_or(2000);
+                self.down_until_ms.store(now_ms() + hold, Ordering::Relaxed);
+            }
         }
         result
+    }
+
+    /// Whether an error means the database cannot be reached (the connection broke, or no
+    /// connection could be opened in time), as opposed to a busy pool or a slow or refused
+    /// statement: only the former starts the outage hold, so a burst of load never turns into
+    /// seconds of `454` for everyone.
+    fn is_unreachable(&self, reason: &str) -> bool {
+        if reason.contains("error communicating with database") || reason.contains("closed pool") {
+            return true;
+        }
+        // Every connection busy is load; fewer than the maximum open means new ones failed.
+        reason.contains("pool timed out") && self.pool.size() < self.pool.options().get_max_connections()
     }
 
     /// Starts an account change: a transaction holding the directory's advisory lock.
