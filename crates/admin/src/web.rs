@@ -245,12 +245,59 @@ fn base(c: &Caller, active: &str) -> Value {
             admins => may(Permission::ManageAdmins),
         },
         langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>(),
+        // No refused form unless a handler passes one (see FormError).
+        fe => Value::from_serialize(FormError::default()),
     }
+}
+
+/// A refused form shown again on its own page instead of a generic error page: the message next
+/// to the field it is about, with what was typed kept (passwords never are: they are not echoed
+/// back into the page).
+#[derive(Debug, Default, serde::Serialize)]
+pub(crate) struct FormError {
+    /// Which form on the page (templates compare it).
+    form: &'static str,
+    /// The field the message is about.
+    field: &'static str,
+    code: &'static str,
+    message: String,
+    values: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl FormError {
+    /// `field_of` names the field an error code is about; `values` are the inputs to keep.
+    fn new(
+        form: &'static str,
+        e: ApiError,
+        field_of: fn(&str) -> &'static str,
+        values: &[(&'static str, &str)],
+    ) -> Self {
+        FormError {
+            form,
+            field: field_of(e.code),
+            code: e.code,
+            message: e.message,
+            values: values.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+    }
+}
+
+/// A form's refusal: a missing permission (or an outage) is still a page of its own; anything
+/// the admin can correct comes back in the form.
+fn correctable(e: &ApiError) -> bool {
+    e.status != StatusCode::FORBIDDEN && !e.status.is_server_error()
 }
 
 pub(crate) fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value) -> Response {
     let ctx = context! { ..extra, ..base(c, active) };
     render(state, name, ctx, StatusCode::OK)
+}
+
+/// [`page`] answered with `status` (a refused form keeps the API's status).
+fn page_with(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value, status: StatusCode) -> Response {
+    let mut r = page(state, c, name, active, extra);
+    *r.status_mut() = status;
+    r
 }
 
 /// An error shown as a page in the admin's language, with the status the API would use.
@@ -677,6 +724,19 @@ pub(crate) async fn user_panel(
     done: Option<String>,
     secret: Option<(String, String)>,
 ) -> Page {
+    user_panel_with(state, c, address, tab, done, secret, None).await
+}
+
+/// The user panel with a refused form of it shown in place.
+async fn user_panel_with(
+    state: &SharedState,
+    c: &Caller,
+    address: &str,
+    tab: &str,
+    done: Option<String>,
+    secret: Option<(String, String)>,
+    refused: Option<(FormError, StatusCode)>,
+) -> Page {
     require(state, c, Permission::ReadDirectory)?;
     let user = state.ops.user(address).await.api(c.lang).or_page(state, c)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
@@ -704,7 +764,13 @@ pub(crate) async fn user_panel(
         app_passwords => aps, done => notice(c.lang, &Done { done }),
         secret => secret.map(|(kind, value)| context! { kind, value }),
     };
-    Ok(page(state, c, "user.html", "users", ctx))
+    Ok(match refused {
+        None => page(state, c, "user.html", "users", ctx),
+        Some((fe, status)) => {
+            let ctx = context! { fe => Value::from_serialize(&fe), ..ctx };
+            page_with(state, c, "user.html", "users", ctx, status)
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -739,8 +805,15 @@ async fn user_password(
     Path(address): Path<String>,
     Form(f): Form<PasswordForm>,
 ) -> Page {
-    let generated =
-        state.ops.reset_password(&c.actor(), &address, f.password.as_deref()).await.api(c.lang).or_page(&state, &c)?;
+    let generated = match state.ops.reset_password(&c.actor(), &address, f.password.as_deref()).await.api(c.lang) {
+        Ok(generated) => generated,
+        Err(e) if correctable(&e) => {
+            let status = e.status;
+            let fe = FormError::new("password", e, |_| "password", &[]);
+            return user_panel_with(&state, &c, &address, "account", None, None, Some((fe, status))).await;
+        }
+        Err(e) => return Err(error_page(&state, &c, e)),
+    };
     let secret = generated.map(|p| ("password".to_string(), p));
     user_panel(&state, &c, &address, "account", Some("password".into()), secret).await
 }
@@ -801,8 +874,15 @@ async fn app_password_add(
     Path(address): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Page {
-    let (_, secret) =
-        state.ops.add_app_password(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
+    let (_, secret) = match state.ops.add_app_password(&c.actor(), &address, &f.name).await.api(c.lang) {
+        Ok(added) => added,
+        Err(e) if correctable(&e) => {
+            let status = e.status;
+            let fe = FormError::new("app-password", e, |_| "name", &[("name", &f.name)]);
+            return user_panel_with(&state, &c, &address, "account", None, None, Some((fe, status))).await;
+        }
+        Err(e) => return Err(error_page(&state, &c, e)),
+    };
     user_panel(&state, &c, &address, "account", Some("app-password".into()), Some(("app-password".into(), secret)))
         .await
 }
@@ -903,10 +983,15 @@ async fn mfa_user_post(
 // Organisation
 
 async fn orgs(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
-    require(&state, &c, Permission::ReadDirectory)?;
-    let list = state.directory.list_orgs().await.api(c.lang).or_page(&state, &c)?;
+    orgs_page(&state, &c, notice(c.lang, &q), FormError::default(), StatusCode::OK).await
+}
+
+async fn orgs_page(state: &SharedState, c: &Caller, done: Option<String>, fe: FormError, status: StatusCode) -> Page {
+    require(state, c, Permission::ReadDirectory)?;
+    let list = state.directory.list_orgs().await.api(c.lang).or_page(state, c)?;
     let rows: Vec<_> = list.iter().map(|o| context! { org => api::OrgView::from(o), link => enc(&o.name) }).collect();
-    Ok(page(&state, &c, "orgs.html", "org", context! { orgs => rows, done => notice(c.lang, &q) }))
+    let ctx = context! { orgs => rows, done, fe => Value::from_serialize(&fe) };
+    Ok(page_with(state, c, "orgs.html", "org", ctx, status))
 }
 
 #[derive(Deserialize)]
@@ -916,8 +1001,16 @@ struct OrgForm {
 }
 
 async fn org_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<OrgForm>) -> Page {
-    let org = state.ops.create_org(&c.actor(), &f.name, &[f.domain]).await.api(c.lang).or_page(&state, &c)?;
-    Ok(back(&format!("/org/{}", enc(&org.name)), "created"))
+    match state.ops.create_org(&c.actor(), &f.name, std::slice::from_ref(&f.domain)).await.api(c.lang) {
+        Ok(org) => Ok(back(&format!("/org/{}", enc(&org.name)), "created")),
+        Err(e) if correctable(&e) => {
+            let status = e.status;
+            let field_of = |code: &str| if matches!(code, "bad-domain" | "domain-taken") { "domain" } else { "name" };
+            let fe = FormError::new("new-org", e, field_of, &[("name", &f.name), ("domain", &f.domain)]);
+            orgs_page(&state, &c, None, fe, status).await
+        }
+        Err(e) => Err(error_page(&state, &c, e)),
+    }
 }
 
 async fn org_page(
@@ -926,11 +1019,22 @@ async fn org_page(
     Path(name): Path<String>,
     Query(q): Query<Done>,
 ) -> Page {
-    require(&state, &c, Permission::ReadDirectory)?;
-    let org = state.ops.org(&name).await.api(c.lang).or_page(&state, &c)?;
+    org_properties(&state, &c, &name, notice(c.lang, &q), FormError::default(), StatusCode::OK).await
+}
+
+async fn org_properties(
+    state: &SharedState,
+    c: &Caller,
+    name: &str,
+    done: Option<String>,
+    fe: FormError,
+    status: StatusCode,
+) -> Page {
+    require(state, c, Permission::ReadDirectory)?;
+    let org = state.ops.org(name).await.api(c.lang).or_page(state, c)?;
     let users = state.directory.list_users(Some(&org.name)).await.map(|u| u.len()).unwrap_or(0);
-    let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), users, done => notice(c.lang, &q) };
-    Ok(page(&state, &c, "org.html", "org", ctx))
+    let ctx = context! { org => api::OrgView::from(&org), link => enc(&org.name), users, done, fe => Value::from_serialize(&fe) };
+    Ok(page_with(state, c, "org.html", "org", ctx, status))
 }
 
 #[derive(Deserialize)]
@@ -944,8 +1048,15 @@ async fn org_domain_add(
     Path(name): Path<String>,
     Form(f): Form<DomainForm>,
 ) -> Page {
-    let org = state.ops.add_domain(&c.actor(), &name, &f.domain).await.api(c.lang).or_page(&state, &c)?;
-    Ok(back(&format!("/org/{}", enc(&org.name)), "saved"))
+    match state.ops.add_domain(&c.actor(), &name, &f.domain).await.api(c.lang) {
+        Ok(org) => Ok(back(&format!("/org/{}", enc(&org.name)), "saved")),
+        Err(e) if correctable(&e) && e.code != "unknown-org" => {
+            let status = e.status;
+            let fe = FormError::new("domain-add", e, |_| "domain", &[("domain", &f.domain)]);
+            org_properties(&state, &c, &name, None, fe, status).await
+        }
+        Err(e) => Err(error_page(&state, &c, e)),
+    }
 }
 
 async fn security_defaults(
@@ -1187,6 +1298,22 @@ async fn admins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query
 }
 
 async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secret: Option<String>) -> Page {
+    admins_page_with(state, c, AdminsShown { done, secret, ..Default::default() }, StatusCode::OK).await
+}
+
+/// What the Admins page shows besides its lists.
+#[derive(Default)]
+struct AdminsShown {
+    done: Option<String>,
+    /// A new API token, shown once.
+    secret: Option<String>,
+    /// A generated password of a new admin, shown once.
+    admin_password: Option<String>,
+    fe: FormError,
+}
+
+async fn admins_page_with(state: &SharedState, c: &Caller, shown: AdminsShown, status: StatusCode) -> Page {
+    let AdminsShown { done, secret, admin_password, fe } = shown;
     let admins = if c.may(Permission::ManageAdmins) {
         state.store.list_admins().await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?
     } else {
@@ -1215,20 +1342,39 @@ async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secr
         .filter(|r| c.may(Permission::ManageAdmins) || **r == c.role)
         .map(|r| context! { value => r.as_str(), name => t(c.lang, r.name_id(), &[]) })
         .collect();
-    let ctx = context! { admins => admin_rows, tokens => token_rows, roles, done, secret };
-    Ok(page(state, c, "admins.html", "admins", ctx))
+    let ctx = context! { admins => admin_rows, tokens => token_rows, roles, done, secret, admin_password, fe => Value::from_serialize(&fe) };
+    Ok(page_with(state, c, "admins.html", "admins", ctx, status))
 }
 
 #[derive(Deserialize)]
 struct AdminForm {
     address: String,
     role: String,
-    password: String,
+    /// Empty: a strong one is generated and shown once.
+    password: Option<String>,
 }
 
 async fn admins_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AdminForm>) -> Page {
-    state.ops.create_admin(&c.actor(), &f.address, &f.role, Some(&f.password)).await.api(c.lang).or_page(&state, &c)?;
-    Ok(back("/admins", "created"))
+    let password = f.password.as_deref().filter(|p| !p.is_empty());
+    match state.ops.create_admin(&c.actor(), &f.address, &f.role, password).await.api(c.lang) {
+        Ok((_, None)) => Ok(back("/admins", "created")),
+        Ok((_, Some(generated))) => {
+            let done = notice(c.lang, &Done { done: Some("created".into()) });
+            let shown = AdminsShown { done, admin_password: Some(generated), ..Default::default() };
+            admins_page_with(&state, &c, shown, StatusCode::CREATED).await
+        }
+        Err(e) if correctable(&e) => {
+            let status = e.status;
+            let field_of = |code: &str| match code {
+                "weak-password" => "password",
+                "bad-role" => "role",
+                _ => "address",
+            };
+            let fe = FormError::new("new-admin", e, field_of, &[("address", &f.address), ("role", &f.role)]);
+            admins_page_with(&state, &c, AdminsShown { fe, ..Default::default() }, status).await
+        }
+        Err(e) => Err(error_page(&state, &c, e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -1266,13 +1412,30 @@ async fn device_credential_add(
     Form(f): Form<DeviceForm>,
 ) -> Page {
     let spec = DeviceCredentialSpec {
-        name: f.name,
-        allow: f.allow.into_iter().collect(),
-        expires: f.expires,
+        name: f.name.clone(),
+        allow: f.allow.clone().into_iter().collect(),
+        expires: f.expires.clone(),
         expires_in_days: None,
     };
-    let (_, secret) =
-        state.ops.add_device_credential(&c.actor(), &address, spec).await.api(c.lang).or_page(&state, &c)?;
+    let (_, secret) = match state.ops.add_device_credential(&c.actor(), &address, spec).await.api(c.lang) {
+        Ok(added) => added,
+        Err(e) if correctable(&e) => {
+            let status = e.status;
+            let field_of = |code: &str| match code {
+                "bad-cidr" => "allow",
+                "bad-expiry" => "expires",
+                _ => "name",
+            };
+            let kept = [
+                ("name", f.name.as_str()),
+                ("allow", f.allow.as_deref().unwrap_or("")),
+                ("expires", f.expires.as_deref().unwrap_or("")),
+            ];
+            let fe = FormError::new("device-credential", e, field_of, &kept);
+            return user_panel_with(&state, &c, &address, "account", None, None, Some((fe, status))).await;
+        }
+        Err(e) => return Err(error_page(&state, &c, e)),
+    };
     let secret = Some(("device-credential".to_string(), secret));
     user_panel(&state, &c, &address, "account", Some("device-credential".into()), secret).await
 }
@@ -1571,6 +1734,7 @@ mod tests {
                     secret => "ABC", qr => Value::from_safe_string("<svg></svg>".into()), title => "t", message => "m",
                     code => "c", user_count => 1, failures => 0, queued => 0, legacy => 1, address => "boss@contoso.com",
                     upload => context! { org => "" }, server_name => "smtp.contoso.com",
+                    fe => Value::from_serialize(FormError::default()),
                 };
                 let html =
                     env.get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name} {lang:?}: {e:#}"));
