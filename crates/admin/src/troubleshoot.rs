@@ -109,6 +109,18 @@ pub struct FixView {
     pub required_roles: Vec<Role>,
     /// "Requires the … role", in the caller's language, when not permitted.
     pub requires: Option<String>,
+    /// The title of a change this one click also makes (letting the organisation issue the
+    /// kind of secret it creates), folded in so the change is not offered twice.
+    pub includes: Option<String>,
+}
+
+/// The organisation-policy change a secret-creating action makes first (see [`apply`]).
+fn folded_into(kind: FixKind) -> Option<FixKind> {
+    match kind {
+        FixKind::AllowDeviceCredentials => Some(FixKind::AddDeviceCredential),
+        FixKind::AllowAppPasswords => Some(FixKind::AddAppPassword),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,9 +154,14 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
             detail: r.detail.render(lang),
         })
         .collect();
+    // A policy change that the same plan's create-a-secret click makes anyway is shown inside
+    // that click, not as a second button for the same device.
+    let folded =
+        |f: &Fix| folded_into(f.kind).is_some_and(|k| report.fixes.iter().any(|g| g.kind == k && g.plan == f.plan));
     let fixes = report
         .fixes
         .iter()
+        .filter(|f| !folded(f))
         .map(|f| {
             let (action, permission) = action_of(f);
             // Creating a mailbox that does not exist is never the recommendation: the address
@@ -167,6 +184,11 @@ pub fn view(report: &Report, c: &Caller) -> DoctorView {
                 permitted,
                 required_roles: Role::holders(permission),
                 requires: (!permitted).then(|| requires(lang, permission)),
+                includes: report
+                    .fixes
+                    .iter()
+                    .find(|g| folded_into(g.kind) == Some(f.kind) && g.plan == f.plan)
+                    .map(|g| g.title.render(lang)),
             }
         })
         .collect();

@@ -410,6 +410,18 @@ fn the_troubleshooter_page_shows_the_verdict_and_its_forms_need_the_csrf_token()
     assert!(typo.body.contains("value=\"scanner@contoso.com\" class=\"ts-similar\""), "{}", typo.body);
     assert!(typo.body.contains("data-action=\"user-add\" data-recommended=\"no\""), "{}", typo.body);
     assert!(!typo.body.contains("data-recommended=\"yes\""), "{}", typo.body);
+    // With the organisation blocking device credentials, the one click that creates one (and
+    // allows them first) is the only device-credential fix offered, saying it does both.
+    server.ok(&["org", "set", "Contoso", "--device-credentials", "blocked"]);
+    let global = sign_in(&server, "global", "en");
+    let d = global.api("GET", &format!("/api/users/{USER}/doctor"), None).json();
+    let actions: Vec<&str> =
+        d["fixes"].as_array().unwrap().iter().map(|f| f["action"].as_str().unwrap_or("")).collect();
+    assert!(!actions.contains(&"device-credentials-allow") && !actions.contains(&"app-passwords-allow"), "{actions:?}");
+    let includes = fix(&d, "device-credential")["includes"].as_str().unwrap_or_default().to_string();
+    assert!(includes.contains("issue device credentials"), "{d:#}");
+    assert!(fix(&d, "app-password")["includes"].as_str().unwrap_or_default().contains("app passwords"), "{d:#}");
+    server.ok(&["org", "set", "Contoso", "--device-credentials", "allowed"]);
     // Explaining works from the page.
     let form =
         format!("csrf={}&reply=535+5.7.8+Username+and+Password+not+accepted.+gsmtp&provider=auto", user_admin.csrf);

@@ -11,6 +11,7 @@ ts-fixes-title = Fixes
 ts-fixes-intro = For each blocking check, the first fix keeps the most protection. Fixes marked with ⚠ lower protection for a whole mailbox or organisation; use them only when nothing above works for the device.
 ts-recommended = Recommended
 ts-alternative = Alternative
+ts-fix-includes = This one click also does:
 ts-weakening-none = Restores the intended state
 ts-weakening-scoped = Scoped to one device; the account keeps its protection
 ts-weakening-mailbox = Weakens protection for this mailbox

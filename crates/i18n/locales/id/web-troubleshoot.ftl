@@ -11,6 +11,7 @@ ts-fixes-title = Perbaikan
 ts-fixes-intro = Untuk setiap pemeriksaan yang memblokir, perbaikan pertama mempertahankan perlindungan paling banyak. Perbaikan bertanda ⚠ menurunkan perlindungan seluruh kotak surat atau seluruh organisasi; gunakan hanya jika cara di atasnya tidak cocok untuk perangkat itu.
 ts-recommended = Disarankan
 ts-alternative = Alternatif
+ts-fix-includes = Satu klik ini juga melakukan:
 ts-weakening-none = Mengembalikan keadaan yang dimaksud
 ts-weakening-scoped = Hanya untuk satu perangkat; akun tetap terlindungi
 ts-weakening-mailbox = Melemahkan perlindungan kotak surat ini

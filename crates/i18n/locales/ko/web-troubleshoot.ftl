@@ -11,6 +11,7 @@ ts-fixes-title = 해결 방법
 ts-fixes-intro = 막고 있는 검사 항목마다 첫 번째 방법이 보호를 가장 많이 유지합니다. ⚠ 표시가 있는 방법은 사서함 전체나 조직 전체의 보호를 낮추므로, 위의 방법이 장치에 맞지 않을 때만 사용하세요.
 ts-recommended = 권장
 ts-alternative = 대안
+ts-fix-includes = 이 한 번의 클릭으로 다음도 함께 적용됩니다:
 ts-weakening-none = 원래 의도한 상태로 되돌림
 ts-weakening-scoped = 장치 하나에만 적용되며 계정의 보호는 그대로 유지됨
 ts-weakening-mailbox = 이 사서함의 보호를 낮춤
