@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 
 use crate::config::Graph;
-use crate::outbound::Job;
 use crate::Attempt;
+use crate::Job;
 
 /// Graph's limit on a request body: the base64 MIME of sendMail must fit in 4 MB.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;

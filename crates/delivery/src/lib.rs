@@ -46,6 +46,16 @@ pub use config::{DeliveryConfig, Graph, Route, RouteKind, Smarthost, TlsMode};
 pub use manager::QueueManager;
 pub use schedule::Schedule;
 
+/// One message for one group of recipients that share a destination (an SMTP route's or
+/// Graph's job alike).
+pub struct Job<'a> {
+    pub from: &'a str,
+    pub recipients: &'a [String],
+    pub message: &'a [u8],
+    pub smtputf8: bool,
+    pub body_8bit: bool,
+}
+
 /// The result of one delivery attempt for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {

@@ -28,9 +28,10 @@ use crate::clock::Clock;
 use crate::config::{DeliveryConfig, RouteKind};
 use crate::dsn;
 use crate::maildir::Mailboxes;
-use crate::outbound::{Job, Outbound};
+use crate::outbound::Outbound;
 use crate::rate::RateLimiter;
 use crate::state::{MessageState, StateStore, Status};
+use crate::Job;
 use crate::{Attempt, Outcome};
 
 /// A full rescan of `queue/` runs once per this many scan intervals (only for messages that

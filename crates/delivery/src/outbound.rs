@@ -34,16 +34,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{DeliveryConfig, Route, RouteKind, Smarthost, TlsMode};
 use crate::pool::{Destination, Pool, Pooled};
-use crate::Attempt;
-
-/// One message for one group of recipients that share a destination.
-pub struct Job<'a> {
-    pub from: &'a str,
-    pub recipients: &'a [String],
-    pub message: &'a [u8],
-    pub smtputf8: bool,
-    pub body_8bit: bool,
-}
+use crate::{Attempt, Job};
 
 pub struct Outbound {
     hostname: String,

@@ -69,17 +69,6 @@ pub struct ListenerRules {
 }
 
 impl ListenerRules {
-    /// OpenSSL's handshake for this listener, when it offers TLS below 1.2 (legacy_tls.rs).
-    #[cfg(feature = "legacy-tls")]
-    pub fn legacy_tls(&self) -> Option<crate::legacy_tls::LegacyTls> {
-        let (cert, key) = self.pem_files.clone()?;
-        (self.kind != ListenerKind::Plain && self.tls_min < TlsMin::V1_2).then_some(crate::legacy_tls::LegacyTls {
-            cert,
-            key,
-            tls_min: self.tls_min,
-        })
-    }
-
     /// Weaker than the default listeners in some way: old TLS, no TLS, or bare LFs read as
     /// line ends. Such a listener is fenced in by `clients` and marked wherever it is used.
     pub fn is_legacy(&self) -> bool {

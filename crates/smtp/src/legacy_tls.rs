@@ -24,6 +24,16 @@ pub struct LegacyTls {
 }
 
 impl LegacyTls {
+    /// OpenSSL's handshake for a listener that offers TLS below 1.2; `None` for every other.
+    pub fn for_listener(rules: &crate::config::ListenerRules) -> Option<LegacyTls> {
+        let (cert, key) = rules.pem_files.clone()?;
+        (rules.kind != crate::config::ListenerKind::Plain && rules.tls_min < TlsMin::V1_2).then_some(LegacyTls {
+            cert,
+            key,
+            tls_min: rules.tls_min,
+        })
+    }
+
     fn acceptor(&self) -> Result<SslAcceptor, openssl::error::ErrorStack> {
         // Mozilla's intermediate profile (TLS 1.2 and 1.3, AEAD first), then lowered to exactly
         // what this listener allows. (The older `mozilla_intermediate` turns TLS 1.3 off.)

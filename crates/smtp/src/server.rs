@@ -221,7 +221,7 @@ async fn serve(
     }
     let _open = Open(open);
     #[cfg(feature = "legacy-tls")]
-    let legacy_tls = rules.as_ref().and_then(|r| r.legacy_tls());
+    let legacy_tls = rules.as_ref().and_then(|r| crate::legacy_tls::LegacyTls::for_listener(r));
     let stream = match kind {
         #[cfg(feature = "legacy-tls")]
         ListenerKind::Submissions if legacy_tls.is_some() => {
