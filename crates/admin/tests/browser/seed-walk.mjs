@@ -236,7 +236,11 @@ try {
     assert.equal(await page.locator(`#${field}`).getAttribute("aria-invalid"), "true");
     assert.equal(await page.locator(".signin #error, main > .error#error").count(), 0, `${url}: not the generic error page`);
     if (kept) assert.equal(await page.inputValue(kept[0]), kept[1], `${url}: the input is kept`);
-    assert.ok(await page.evaluate((id) => document.activeElement?.id === id, field), `${url}: focus on the field`);
+    // The browser runs autofocus at its next rendering step, not at once when the page loads.
+    const focused = await page
+      .waitForFunction((id) => document.activeElement?.id === id, field, { timeout: 5000 })
+      .then(() => true, () => false);
+    assert.ok(focused, `${url}: focus on the field`);
   }
   const user = `/users/${encodeURIComponent(USER_ADDRESS)}`;
   await refused("/admins", [["#admin-address", "helpdesk@contoso.com"], ["#admin-password", "short"]], "#add-admin", "admin-password", ["#admin-address", "helpdesk@contoso.com"]);
