@@ -208,10 +208,14 @@ impl Journal {
         };
         thread::Builder::new().name("spool-journal".into()).spawn(move || writer.run(rx, options.gather))?;
         let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Where the journal starts, read before anyone can append: read in the thread instead,
+        // a record appended before the thread first ran would count as already checkpointed.
+        let started_at = *progress.lock().unwrap_or_else(|e| e.into_inner());
         let checkpointer = Checkpointer {
             abandoned: abandoned.clone(),
             dir: dir.to_path_buf(),
             filesystem: File::open(root)?,
+            started_at,
             progress,
             interval: options.checkpoint_interval,
             stop: stop.clone(),
@@ -416,6 +420,8 @@ impl Writer {
 struct Checkpointer {
     dir: PathBuf,
     filesystem: File,
+    /// The journal's position when it started (the last checkpoint's, after a replay).
+    started_at: Position,
     progress: Arc<Mutex<Position>>,
     interval: Duration,
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -427,7 +433,7 @@ struct Checkpointer {
 
 impl Checkpointer {
     fn run(self) {
-        let mut done = *self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = self.started_at;
         loop {
             // A clean stop ends with one more checkpoint, so the next start has nothing to replay.
             let stopping = {
