@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod haproxy;
+pub mod http;
 pub mod sink;
 pub mod submission;
 
