@@ -23,8 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authrelay_core::QueueId;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -133,17 +132,17 @@ impl SharedQueue {
         held: bool,
     ) -> Result<bool, SpoolError> {
         let envelope_json = serde_json::to_string(envelope).map_err(|e| SpoolError::Database(e.to_string()))?;
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "INSERT INTO queue_messages (id, envelope, message, size, queued_at, state, next_due_ms, held)
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (id) DO NOTHING",
+            id.as_str(),
+            envelope_json,
+            message,
+            message.len() as i64,
+            queued_at,
+            state,
+            held,
         )
-        .bind(id.as_str())
-        .bind(envelope_json)
-        .bind(message)
-        .bind(message.len() as i64)
-        .bind(queued_at)
-        .bind(state)
-        .bind(held)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -156,19 +155,19 @@ impl SharedQueue {
         for _ in 0..ID_ATTEMPTS {
             let id = QueueId::new(now, rand::random());
             // One statement, so one transaction: the row and the notification commit together.
-            let inserted = sqlx::query(
+            let inserted = sqlx::query_scalar!(
                 "WITH put AS (
                     INSERT INTO queue_messages (id, envelope, message, size, queued_at, next_due_ms)
                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id)
                  SELECT put.id FROM put, LATERAL (SELECT pg_notify($7, put.id)) AS woken",
+                id.as_str(),
+                envelope_json,
+                message,
+                message.len() as i64,
+                queued_at,
+                now as i64,
+                CHANNEL,
             )
-            .bind(id.as_str())
-            .bind(&envelope_json)
-            .bind(message)
-            .bind(message.len() as i64)
-            .bind(queued_at)
-            .bind(now as i64)
-            .bind(CHANNEL)
             .fetch_optional(&self.pool)
             .await?;
             if inserted.is_some() {
@@ -193,10 +192,10 @@ impl SharedQueue {
         if limit == 0 {
             return Ok(vec![]);
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query!(
             "UPDATE queue_messages q
-                SET lease_owner = $1, lease_token = $2, lease_until = now() + $3 * interval '1 millisecond',
-                    next_due_ms = $4 + $3, claims = q.claims + 1, retry_requested = FALSE
+                SET lease_owner = $1, lease_token = $2, lease_until = now() + $3::bigint * interval '1 millisecond',
+                    next_due_ms = $4 + $3::bigint, claims = q.claims + 1, retry_requested = FALSE
                FROM (SELECT id, retry_requested FROM queue_messages
                       WHERE NOT held AND next_due_ms <= $4
                         AND (lease_until IS NULL OR lease_until < now())
@@ -204,24 +203,25 @@ impl SharedQueue {
                       LIMIT $5
                       FOR UPDATE SKIP LOCKED) AS due
               WHERE q.id = due.id
-          RETURNING q.id, q.envelope, q.size, q.queued_at, q.state, q.claims, q.lease_token, due.retry_requested",
+          RETURNING q.id, q.envelope, q.size, q.queued_at, q.state, q.claims,
+                    q.lease_token AS \"lease_token!\", due.retry_requested",
+            owner,
+            rand::random::<i64>(),
+            i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+            now_ms,
+            i64::try_from(limit).unwrap_or(i64::MAX),
         )
-        .bind(owner)
-        .bind(rand::random::<i64>())
-        .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
-        .bind(now_ms)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.relaxed)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            match queued_message(row) {
+        for row in rows {
+            match queued_message(row.id, row.envelope, row.size, row.queued_at) {
                 Ok(message) => claimed.push(Claimed {
                     message,
-                    state: row.get("state"),
-                    retry: row.get("retry_requested"),
-                    claims: row.get("claims"),
-                    token: row.get("lease_token"),
+                    state: row.state,
+                    retry: row.retry_requested,
+                    claims: row.claims,
+                    token: row.lease_token,
                 }),
                 // Stays claimed until its lease lapses, then is found again: an operator sees it
                 // in `queue list` and the log.
@@ -234,13 +234,13 @@ impl SharedQueue {
     /// Extends this claim's lease; false when it is no longer this claim's (lapsed and taken,
     /// or the message was deleted).
     pub async fn renew(&self, id: &QueueId, token: i64, lease: Duration) -> Result<bool, SpoolError> {
-        let done = sqlx::query(
-            "UPDATE queue_messages SET lease_until = now() + $3 * interval '1 millisecond'
+        let done = sqlx::query!(
+            "UPDATE queue_messages SET lease_until = now() + $3::bigint * interval '1 millisecond'
               WHERE id = $1 AND lease_token = $2",
+            id.as_str(),
+            token,
+            i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
         )
-        .bind(id.as_str())
-        .bind(token)
-        .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
         .execute(&self.relaxed)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -248,22 +248,23 @@ impl SharedQueue {
 
     /// The envelope and bytes of a message.
     pub async fn read(&self, id: &QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
-        let row = sqlx::query("SELECT envelope, message FROM queue_messages WHERE id = $1")
-            .bind(id.as_str())
+        let row = sqlx::query!("SELECT envelope, message FROM queue_messages WHERE id = $1", id.as_str())
             .fetch_optional(&self.relaxed)
             .await?
             .ok_or_else(|| SpoolError::NotFound(id.to_string()))?;
-        let envelope = parse_envelope(id, row.get("envelope"))?;
-        Ok((envelope, row.get("message")))
+        let envelope = parse_envelope(id, row.envelope)?;
+        Ok((envelope, row.message))
     }
 
     /// Records a delivery state under this claim; false when the claim is no longer this one's.
     pub async fn record(&self, id: &QueueId, token: i64, state: &str) -> Result<bool, SpoolError> {
-        let done = sqlx::query("UPDATE queue_messages SET state = $3 WHERE id = $1 AND lease_token = $2")
-            .bind(id.as_str())
-            .bind(token)
-            .bind(state)
-            .execute(&self.relaxed)
+        let done = sqlx::query!(
+            "UPDATE queue_messages SET state = $3 WHERE id = $1 AND lease_token = $2",
+            id.as_str(),
+            token,
+            state
+        )
+        .execute(&self.relaxed)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -271,15 +272,15 @@ impl SharedQueue {
     /// Ends this claim: the message is next looked at `next_due_ms` (by any node), or at once
     /// when an admin asked for a retry while it was claimed.
     pub async fn release(&self, id: &QueueId, token: i64, next_due_ms: i64) -> Result<bool, SpoolError> {
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "UPDATE queue_messages
-                SET next_due_ms = CASE WHEN retry_requested THEN 0 ELSE $3 END,
+                SET next_due_ms = CASE WHEN retry_requested THEN 0 ELSE $3::bigint END,
                     lease_owner = NULL, lease_token = NULL, lease_until = NULL
               WHERE id = $1 AND lease_token = $2",
+            id.as_str(),
+            token,
+            next_due_ms,
         )
-        .bind(id.as_str())
-        .bind(token)
-        .bind(next_due_ms)
         .execute(&self.relaxed)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -287,9 +288,7 @@ impl SharedQueue {
 
     /// Removes a finished message under this claim; false when the claim is no longer this one's.
     pub async fn finish(&self, id: &QueueId, token: i64) -> Result<bool, SpoolError> {
-        let done = sqlx::query("DELETE FROM queue_messages WHERE id = $1 AND lease_token = $2")
-            .bind(id.as_str())
-            .bind(token)
+        let done = sqlx::query!("DELETE FROM queue_messages WHERE id = $1 AND lease_token = $2", id.as_str(), token)
             .execute(&self.relaxed)
             .await?;
         Ok(done.rows_affected() == 1)
@@ -297,51 +296,57 @@ impl SharedQueue {
 
     /// Every queued message without its bytes, oldest first (the admin's views).
     pub async fn list(&self) -> Result<Vec<Listed>, SpoolError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query!(
             "SELECT id, envelope, size, queued_at, state, held,
                     CASE WHEN lease_until > now() THEN lease_owner END AS claimed_by
                FROM queue_messages ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(listed).collect()
+        rows.into_iter()
+            .map(|r| {
+                let message = queued_message(r.id, r.envelope, r.size, r.queued_at)?;
+                Ok(Listed { message, state: r.state, held: r.held, claimed_by: r.claimed_by })
+            })
+            .collect()
     }
 
     /// One queued message without its bytes.
     pub async fn entry(&self, id: &QueueId) -> Result<Listed, SpoolError> {
-        let row = sqlx::query(
+        let r = sqlx::query!(
             "SELECT id, envelope, size, queued_at, state, held,
                     CASE WHEN lease_until > now() THEN lease_owner END AS claimed_by
                FROM queue_messages WHERE id = $1",
+            id.as_str(),
         )
-        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| SpoolError::NotFound(id.to_string()))?;
-        listed(&row)
+        let message = queued_message(r.id, r.envelope, r.size, r.queued_at)?;
+        Ok(Listed { message, state: r.state, held: r.held, claimed_by: r.claimed_by })
     }
 
     /// How many messages are queued, waiting after a temporary failure (a state recorded and
     /// due later than `now_ms`), and held: the admin center's home and the metrics.
     pub async fn count(&self, now_ms: i64) -> Result<(usize, usize, usize), SpoolError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS queued,
-                    COUNT(*) FILTER (WHERE state IS NOT NULL AND next_due_ms > $1 AND NOT held) AS deferred,
-                    COUNT(*) FILTER (WHERE held) AS held
-               FROM queue_messages",
+        let row = sqlx::query!(
+            r#"SELECT COUNT(*) AS "queued!",
+                    COUNT(*) FILTER (WHERE state IS NOT NULL AND next_due_ms > $1 AND NOT held) AS "deferred!",
+                    COUNT(*) FILTER (WHERE held) AS "held!"
+               FROM queue_messages"#,
+            now_ms,
         )
-        .bind(now_ms)
         .fetch_one(&self.relaxed)
         .await?;
-        let get = |c: &str| usize::try_from(row.get::<i64, _>(c)).unwrap_or(0);
-        Ok((get("queued"), get("deferred"), get("held")))
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Ok((count(row.queued), count(row.deferred), count(row.held)))
     }
 
     /// An admin's delete: gone whoever holds it (a node delivering it finds its claim gone and
     /// records nothing).
     pub async fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
         let done =
-            sqlx::query("DELETE FROM queue_messages WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
+            sqlx::query!("DELETE FROM queue_messages WHERE id = $1", id.as_str()).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(SpoolError::NotFound(id.to_string()));
         }
@@ -350,9 +355,7 @@ impl SharedQueue {
 
     /// An admin's hold or release.
     pub async fn set_held(&self, id: &QueueId, held: bool) -> Result<(), SpoolError> {
-        let done = sqlx::query("UPDATE queue_messages SET held = $2 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(held)
+        let done = sqlx::query!("UPDATE queue_messages SET held = $2 WHERE id = $1", id.as_str(), held)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -366,8 +369,7 @@ impl SharedQueue {
 
     /// An admin's "retry now": the next claim by any node takes it.
     pub async fn request_retry(&self, id: &QueueId) -> Result<(), SpoolError> {
-        let done = sqlx::query("UPDATE queue_messages SET retry_requested = TRUE, next_due_ms = 0 WHERE id = $1")
-            .bind(id.as_str())
+        let done = sqlx::query!("UPDATE queue_messages SET retry_requested = TRUE, next_due_ms = 0 WHERE id = $1", id.as_str())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -377,7 +379,7 @@ impl SharedQueue {
     }
 
     async fn notify(&self) -> Result<(), SpoolError> {
-        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&self.pool).await?;
+        sqlx::query!("SELECT pg_notify($1, '')", CHANNEL).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -385,7 +387,7 @@ impl SharedQueue {
     /// write (a rolled-back insert).
     pub async fn writable(&self) -> Result<(), SpoolError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO queue_messages (id, envelope, message, size, queued_at, next_due_ms)
              VALUES ('readyz', '{}', '', 0, 0, 0)",
         )
@@ -447,24 +449,9 @@ fn parse_envelope(id: &QueueId, json: String) -> Result<Envelope, SpoolError> {
 }
 
 /// The message a row holds, without its bytes.
-fn queued_message(row: &PgRow) -> Result<QueuedMessage, SpoolError> {
-    let id_text: String = row.get("id");
-    let id = QueueId::parse(&id_text)
-        .ok_or_else(|| SpoolError::Corrupt { id: id_text.clone(), reason: "not a queue id".into() })?;
-    let envelope = parse_envelope(&id, row.get("envelope"))?;
-    Ok(QueuedMessage {
-        id,
-        envelope,
-        size: u64::try_from(row.get::<i64, _>("size")).unwrap_or(0),
-        queued_at: row.get("queued_at"),
-    })
-}
-
-fn listed(row: &PgRow) -> Result<Listed, SpoolError> {
-    Ok(Listed {
-        message: queued_message(row)?,
-        state: row.get("state"),
-        held: row.get("held"),
-        claimed_by: row.get("claimed_by"),
-    })
+fn queued_message(id_text: String, envelope: String, size: i64, queued_at: i64) -> Result<QueuedMessage, SpoolError> {
+    let id =
+        QueueId::parse(&id_text).ok_or_else(|| SpoolError::Corrupt { id: id_text.clone(), reason: "not a queue id".into() })?;
+    let envelope = parse_envelope(&id, envelope)?;
+    Ok(QueuedMessage { id, envelope, size: u64::try_from(size).unwrap_or(0), queued_at })
 }
