@@ -1,4 +1,27 @@
 // Small conveniences only; every form works without script.
+document.documentElement.classList.add("js");
+// Phones: the menu button folds the sidebar away and opens it again.
+(function () {
+  var toggle = document.getElementById("nav-toggle");
+  var nav = document.getElementById("side-nav");
+  if (!toggle || !nav) return;
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+})();
+// A table that scrolls sideways (phones) takes the keyboard focus, so it can be scrolled
+// without a mouse; one that fits does not add a tab stop.
+function markScrollingTables() {
+  document.querySelectorAll("main table").forEach(function (t) {
+    if (t.scrollWidth > t.clientWidth + 1) t.setAttribute("tabindex", "0");
+    else t.removeAttribute("tabindex");
+  });
+}
+markScrollingTables();
+window.addEventListener("resize", markScrollingTables);
 document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
   el.addEventListener("change", function () { el.form.submit(); });
   var button = el.form.querySelector("button.js-hide");
