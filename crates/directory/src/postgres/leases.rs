@@ -22,30 +22,26 @@ impl MailboxLeases for PgDirectory {
     ) -> Result<Option<i64>> {
         let address = address.trim().to_lowercase();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(LOCK_MAILBOX_SESSIONS)
-            .bind(&address)
+        sqlx::query!("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_MAILBOX_SESSIONS, address)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM mailbox_sessions WHERE address = $1 AND expires_at <= $2")
-            .bind(&address)
-            .bind(now)
+        sqlx::query!("DELETE FROM mailbox_sessions WHERE address = $1 AND expires_at <= $2", address, now)
             .execute(&mut *tx)
             .await?;
-        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_sessions WHERE address = $1")
-            .bind(&address)
-            .fetch_one(&mut *tx)
-            .await?;
+        let live =
+            sqlx::query_scalar!(r#"SELECT COUNT(*) AS "live!" FROM mailbox_sessions WHERE address = $1"#, address)
+                .fetch_one(&mut *tx)
+                .await?;
         if u64::try_from(live).unwrap_or(u64::MAX) >= limit {
             tx.commit().await?;
             return Ok(None);
         }
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar!(
             "INSERT INTO mailbox_sessions (address, node, expires_at) VALUES ($1, $2, $3) RETURNING id",
+            address,
+            node,
+            now + ttl_secs,
         )
-        .bind(&address)
-        .bind(node)
-        .bind(now + ttl_secs)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -56,25 +52,25 @@ impl MailboxLeases for PgDirectory {
         if ids.is_empty() {
             return Ok(());
         }
-        sqlx::query("UPDATE mailbox_sessions SET expires_at = $1 WHERE id = ANY($2)")
-            .bind(now + ttl_secs)
-            .bind(ids)
+        sqlx::query!("UPDATE mailbox_sessions SET expires_at = $1 WHERE id = ANY($2)", now + ttl_secs, ids)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     async fn release_session(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM mailbox_sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query!("DELETE FROM mailbox_sessions WHERE id = $1", id).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn sessions_of(&self, address: &str, now: i64) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_sessions WHERE address = $1 AND expires_at > $2")
-            .bind(address.trim().to_lowercase())
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
+        let n = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "live!" FROM mailbox_sessions WHERE address = $1 AND expires_at > $2"#,
+            address.trim().to_lowercase(),
+            now,
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -127,11 +127,13 @@ impl PgDirectory {
 
     /// How many migrations the database has applied.
     pub async fn applied_migrations(&self) -> Result<usize> {
-        let exists: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&self.pool).await?;
+        let exists = sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
+            .fetch_one(&self.pool)
+            .await?;
         if !exists {
             return Ok(0);
         }
+        // Runtime-checked: the table is sqlx's own and does not exist before the first migration.
         let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
         Ok(usize::try_from(n).unwrap_or(0))
@@ -139,7 +141,7 @@ impl PgDirectory {
 
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query!("SELECT 1 AS alive").fetch_one(&self.pool).await?;
         Ok(())
     }
 
@@ -185,7 +187,7 @@ impl PgDirectory {
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
         self.hosted.clear();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)").bind(LOCK_DIRECTORY).execute(&mut *tx).await?;
+        sqlx::query!("SELECT pg_advisory_xact_lock($1, 0)", LOCK_DIRECTORY).execute(&mut *tx).await?;
         Ok(tx)
     }
 }
@@ -202,10 +204,11 @@ impl PgDirectory {
         if found.is_none() {
             user_send_as(&mut tx, user_id).await?;
         }
-        let rows = sqlx::query(
+        let app_passwords = sqlx::query_as!(
+            AppPasswordSecret,
             "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+            user_id,
         )
-        .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
         let device_credentials = records::device_secrets_of(&mut tx, user_id).await?;
@@ -213,20 +216,9 @@ impl PgDirectory {
         let Some((row, user)) = found else {
             return Ok(None);
         };
-        let app_passwords = rows
-            .iter()
-            .map(|r| {
-                Ok(AppPasswordSecret {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    hint: r.try_get("hint")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect::<Result<_>>()?;
         Ok(Some(AuthRecord {
-            org: org_settings(&row)?,
-            password_hash: row.try_get("password_hash")?,
+            org: row.org_settings()?,
+            password_hash: row.password_hash,
             user,
             app_passwords,
             device_credentials,
@@ -234,129 +226,174 @@ impl PgDirectory {
     }
 
     async fn write_signin(&self, entry: &SignInEntry) -> Result<()> {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, \
              reply, success, listener) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            entry.at,
+            entry.client_ip,
+            i32::from(entry.client_port),
+            entry.tls,
+            entry.mechanism,
+            entry.user,
+            entry.credential.map(CredentialKind::as_str),
+            entry.check.as_str(),
+            entry.reply.map_or("", ReplyId::as_str),
+            entry.success,
+            entry.listener.as_deref().unwrap_or(""),
         )
-        .bind(entry.at)
-        .bind(&entry.client_ip)
-        .bind(i32::from(entry.client_port))
-        .bind(&entry.tls)
-        .bind(&entry.mechanism)
-        .bind(&entry.user)
-        .bind(entry.credential.map(CredentialKind::as_str))
-        .bind(entry.check.as_str())
-        .bind(entry.reply.map_or("", ReplyId::as_str))
-        .bind(entry.success)
-        .bind(entry.listener.as_deref().unwrap_or(""))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 }
 
-fn setting<T: FromStr>(row: &PgRow, column: &str) -> Result<T> {
-    let text: String = row.try_get(column)?;
-    crate::model::parse_stored(&text, column)
+fn setting<T: FromStr>(text: &str, column: &str) -> Result<T> {
+    crate::model::parse_stored(text, column)
 }
 
-fn org_settings(row: &PgRow) -> Result<OrgSettings> {
+fn org_settings(
+    security_defaults: &str,
+    smtp_auth: &str,
+    app_passwords: &str,
+    device_credentials: &str,
+) -> Result<OrgSettings> {
     Ok(OrgSettings {
-        security_defaults: setting(row, "security_defaults")?,
-        smtp_auth: setting(row, "org_smtp_auth")?,
-        app_passwords: setting(row, "app_passwords")?,
-        device_credentials: setting(row, "device_credentials")?,
+        security_defaults: setting(security_defaults, "security_defaults")?,
+        smtp_auth: setting(smtp_auth, "org_smtp_auth")?,
+        app_passwords: setting(app_passwords, "app_passwords")?,
+        device_credentials: setting(device_credentials, "device_credentials")?,
     })
 }
 
-const ORG_COLUMNS: &str = "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, \
-                           device_credentials, created_at FROM orgs";
+/// An organisation as [`select_orgs!`] reads it.
+struct OrgRow {
+    id: i64,
+    name: String,
+    security_defaults: String,
+    org_smtp_auth: String,
+    app_passwords: String,
+    device_credentials: String,
+    created_at: i64,
+}
 
-fn org_from_row(row: &PgRow, domains: Vec<String>) -> Result<Org> {
-    Ok(Org {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        domains,
-        settings: org_settings(row)?,
-        created_at: row.try_get("created_at")?,
-    })
+/// A compile-checked select of [`OrgRow`]s; the argument is the rest of the statement.
+macro_rules! select_orgs {
+    ($rest:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            OrgRow,
+            "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, device_credentials, \
+             created_at FROM orgs " + $rest $(, $arg)*
+        )
+    };
+}
+
+impl OrgRow {
+    fn into_org(self, domains: Vec<String>) -> Result<Org> {
+        let settings =
+            org_settings(&self.security_defaults, &self.org_smtp_auth, &self.app_passwords, &self.device_credentials)?;
+        Ok(Org { id: self.id, name: self.name, domains, settings, created_at: self.created_at })
+    }
 }
 
 async fn org_domains(conn: &mut PgConnection, org_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT domain FROM domains WHERE org_id = $1 ORDER BY seq")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_scalar!("SELECT domain FROM domains WHERE org_id = $1 ORDER BY seq", org_id).fetch_all(conn).await?)
 }
 
 async fn load_org(conn: &mut PgConnection, name: &str) -> Result<Option<Org>> {
-    let row =
-        sqlx::query(&format!("{ORG_COLUMNS} WHERE name = $1")).bind(name.trim()).fetch_optional(&mut *conn).await?;
+    let row = select_orgs!("WHERE name = $1", name.trim()).fetch_optional(&mut *conn).await?;
     match row {
         Some(row) => {
-            let domains = org_domains(conn, row.try_get("id")?).await?;
-            Ok(Some(org_from_row(&row, domains)?))
+            let domains = org_domains(conn, row.id).await?;
+            Ok(Some(row.into_org(domains)?))
         }
         None => Ok(None),
     }
 }
 
 async fn org_id(conn: &mut PgConnection, name: &str) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM orgs WHERE name = $1")
-        .bind(name.trim())
+    sqlx::query_scalar!("SELECT id FROM orgs WHERE name = $1", name.trim())
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| DirectoryError::UnknownOrg(name.trim().to_string()))
 }
 
 async fn domain_owner(conn: &mut PgConnection, domain: &str) -> Result<Option<(i64, String)>> {
-    let row = sqlx::query("SELECT o.id, o.name FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.domain = $1")
-        .bind(domain)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).transpose()
+    let row =
+        sqlx::query!("SELECT o.id, o.name FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.domain = $1", domain)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|r| (r.id, r.name)))
 }
 
-const USER_COLUMNS: &str = "SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash, \
-                            u.sign_in, u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, \
-                            o.security_defaults, o.smtp_auth AS org_smtp_auth, o.app_passwords, \
-                            o.device_credentials \
-                            FROM users u JOIN orgs o ON o.id = u.org_id";
+/// A user with their organisation's settings, as [`select_users!`] reads it.
+struct UserRow {
+    id: i64,
+    org: String,
+    address: String,
+    display_name: String,
+    password_hash: String,
+    sign_in: String,
+    smtp_auth: String,
+    mfa: String,
+    created_at: i64,
+    password_changed_at: i64,
+    security_defaults: String,
+    org_smtp_auth: String,
+    app_passwords: String,
+    device_credentials: String,
+}
 
-fn user_from_row(row: &PgRow, send_as: Vec<String>) -> Result<User> {
-    Ok(User {
-        id: row.try_get("id")?,
-        org: row.try_get("org")?,
-        address: row.try_get("address")?,
-        display_name: row.try_get("display_name")?,
-        settings: MailboxSettings {
-            sign_in: setting(row, "sign_in")?,
-            smtp_auth: setting(row, "smtp_auth")?,
-            mfa: setting(row, "mfa")?,
-        },
-        send_as,
-        created_at: row.try_get("created_at")?,
-        password_changed_at: row.try_get("password_changed_at")?,
-    })
+/// A compile-checked select of [`UserRow`]s; the argument is the rest of the statement.
+macro_rules! select_users {
+    ($rest:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            UserRow,
+            "SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash, u.sign_in, u.smtp_auth, \
+             u.mfa, u.created_at, u.password_changed_at, o.security_defaults, o.smtp_auth AS org_smtp_auth, \
+             o.app_passwords, o.device_credentials FROM users u JOIN orgs o ON o.id = u.org_id " + $rest
+             $(, $arg)*
+        )
+    };
+}
+
+impl UserRow {
+    fn org_settings(&self) -> Result<OrgSettings> {
+        org_settings(&self.security_defaults, &self.org_smtp_auth, &self.app_passwords, &self.device_credentials)
+    }
+
+    fn to_user(&self, send_as: Vec<String>) -> Result<User> {
+        Ok(User {
+            id: self.id,
+            org: self.org.clone(),
+            address: self.address.clone(),
+            display_name: self.display_name.clone(),
+            settings: MailboxSettings {
+                sign_in: setting(&self.sign_in, "sign_in")?,
+                smtp_auth: setting(&self.smtp_auth, "smtp_auth")?,
+                mfa: setting(&self.mfa, "mfa")?,
+            },
+            send_as,
+            created_at: self.created_at,
+            password_changed_at: self.password_changed_at,
+        })
+    }
 }
 
 async fn user_send_as(conn: &mut PgConnection, user_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT address FROM send_as WHERE user_id = $1 ORDER BY address")
-        .bind(user_id)
+    Ok(sqlx::query_scalar!("SELECT address FROM send_as WHERE user_id = $1 ORDER BY address", user_id)
         .fetch_all(conn)
         .await?)
 }
 
-async fn load_user_row(conn: &mut PgConnection, address: &str) -> Result<Option<(PgRow, User)>> {
+async fn load_user_row(conn: &mut PgConnection, address: &str) -> Result<Option<(UserRow, User)>> {
     let Some(address) = normalize_address(address) else {
         return Ok(None);
     };
-    let row =
-        sqlx::query(&format!("{USER_COLUMNS} WHERE u.address = $1")).bind(&address).fetch_optional(&mut *conn).await?;
+    let row = select_users!("WHERE u.address = $1", address).fetch_optional(&mut *conn).await?;
     match row {
         Some(row) => {
-            let send_as = user_send_as(conn, row.try_get("id")?).await?;
-            let user = user_from_row(&row, send_as)?;
+            let send_as = user_send_as(conn, row.id).await?;
+            let user = row.to_user(send_as)?;
             Ok(Some((row, user)))
         }
         None => Ok(None),
@@ -370,14 +407,14 @@ async fn load_user(conn: &mut PgConnection, address: &str) -> Result<Option<User
 pub(crate) async fn user_id(conn: &mut PgConnection, address: &str) -> Result<(i64, String)> {
     let unknown = || DirectoryError::UnknownUser(address.trim().to_string());
     let normalized = normalize_address(address).ok_or_else(unknown)?;
-    let id = sqlx::query_scalar("SELECT id FROM users WHERE address = $1")
-        .bind(&normalized)
+    let id = sqlx::query_scalar!("SELECT id FROM users WHERE address = $1", normalized)
         .fetch_optional(conn)
         .await?
         .ok_or_else(unknown)?;
     Ok((id, normalized))
 }
 
+/// Reads a row of the sign-in log's filtered query (built at run time, so runtime-checked).
 fn signin_from_row(row: &PgRow) -> Result<SignInEntry> {
     crate::model::StoredSignIn {
         at: row.try_get("at")?,
@@ -417,23 +454,20 @@ impl Directory for PgDirectory {
         }
         let at = now();
         let settings = OrgSettings::default();
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar!(
             "INSERT INTO orgs (name, security_defaults, smtp_auth, app_passwords, device_credentials, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            name,
+            settings.security_defaults.as_str(),
+            settings.smtp_auth.as_str(),
+            settings.app_passwords.as_str(),
+            settings.device_credentials.as_str(),
+            at,
         )
-        .bind(name)
-        .bind(settings.security_defaults.as_str())
-        .bind(settings.smtp_auth.as_str())
-        .bind(settings.app_passwords.as_str())
-        .bind(settings.device_credentials.as_str())
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         for domain in &wanted {
-            sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)")
-                .bind(domain)
-                .bind(id)
-                .bind(at)
+            sqlx::query!("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)", domain, id, at)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -443,14 +477,17 @@ impl Directory for PgDirectory {
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!("{ORG_COLUMNS} ORDER BY name")).fetch_all(&mut *tx).await?;
+        let rows = select_orgs!("ORDER BY name").fetch_all(&mut *tx).await?;
         let mut domains: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT org_id, domain FROM domains ORDER BY seq").fetch_all(&mut *tx).await? {
-            domains.entry(row.try_get("org_id")?).or_default().push(row.try_get("domain")?);
+        for row in sqlx::query!("SELECT org_id, domain FROM domains ORDER BY seq").fetch_all(&mut *tx).await? {
+            domains.entry(row.org_id).or_default().push(row.domain);
         }
         tx.commit().await?;
-        rows.iter()
-            .map(|row| org_from_row(row, domains.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
+        rows.into_iter()
+            .map(|row| {
+                let own = domains.remove(&row.id).unwrap_or_default();
+                row.into_org(own)
+            })
             .collect()
     }
 
@@ -482,16 +519,16 @@ impl Directory for PgDirectory {
     async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org> {
         let mut tx = self.write_tx().await?;
         let id = org_id(&mut tx, name).await?;
-        sqlx::query(
+        sqlx::query!(
             "UPDATE orgs SET security_defaults = COALESCE($1, security_defaults), \
              smtp_auth = COALESCE($2, smtp_auth), app_passwords = COALESCE($3, app_passwords), \
              device_credentials = COALESCE($4, device_credentials) WHERE id = $5",
+            change.security_defaults.map(SecurityDefaults::as_str),
+            change.smtp_auth.map(OrgSmtpAuth::as_str),
+            change.app_passwords.map(AppPasswordsPolicy::as_str),
+            change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str),
+            id,
         )
-        .bind(change.security_defaults.map(SecurityDefaults::as_str))
-        .bind(change.smtp_auth.map(OrgSmtpAuth::as_str))
-        .bind(change.app_passwords.map(AppPasswordsPolicy::as_str))
-        .bind(change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str))
-        .bind(id)
         .execute(&mut *tx)
         .await?;
         let org = load_org(&mut tx, name).await?;
@@ -507,10 +544,7 @@ impl Directory for PgDirectory {
             Some((owner, _)) if owner == id => {}
             Some((_, owner)) => return Err(DirectoryError::DomainTaken { domain, org: owner }),
             None => {
-                sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)")
-                    .bind(&domain)
-                    .bind(id)
-                    .bind(now())
+                sqlx::query!("INSERT INTO domains (domain, org_id, added_at) VALUES ($1, $2, $3)", domain, id, now())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -527,8 +561,7 @@ impl Directory for PgDirectory {
         let (org_id, org_name) = domain_owner(&mut tx, address.domain())
             .await?
             .ok_or_else(|| DirectoryError::NoOrgForDomain(address.domain().to_string()))?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = $1")
-            .bind(address.as_str())
+        let taken = sqlx::query_scalar!("SELECT id FROM users WHERE address = $1", address.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
@@ -537,19 +570,19 @@ impl Directory for PgDirectory {
         let at = now();
         let settings = MailboxSettings::default();
         let display_name = new.display_name.trim().to_string();
-        let id: i64 = sqlx::query_scalar(
+        let id = sqlx::query_scalar!(
             "INSERT INTO users (org_id, address, display_name, password_hash, sign_in, smtp_auth, mfa, \
              created_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            org_id,
+            address.as_str(),
+            display_name,
+            new.password_hash,
+            settings.sign_in.as_str(),
+            settings.smtp_auth.as_str(),
+            settings.mfa.as_str(),
+            at,
+            at,
         )
-        .bind(org_id)
-        .bind(address.as_str())
-        .bind(&display_name)
-        .bind(&new.password_hash)
-        .bind(settings.sign_in.as_str())
-        .bind(settings.smtp_auth.as_str())
-        .bind(settings.mfa.as_str())
-        .bind(at)
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -577,51 +610,42 @@ impl Directory for PgDirectory {
         let rows = match org {
             Some(name) => {
                 let id = org_id(&mut tx, name).await?;
-                sqlx::query(&format!("{USER_COLUMNS} WHERE u.org_id = $1 ORDER BY u.address"))
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?
+                select_users!("WHERE u.org_id = $1 ORDER BY u.address", id).fetch_all(&mut *tx).await?
             }
-            None => sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.address")).fetch_all(&mut *tx).await?,
+            None => select_users!("ORDER BY u.address").fetch_all(&mut *tx).await?,
         };
         let mut send_as: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT user_id, address FROM send_as ORDER BY address").fetch_all(&mut *tx).await? {
-            send_as.entry(row.try_get("user_id")?).or_default().push(row.try_get("address")?);
+        for row in sqlx::query!("SELECT user_id, address FROM send_as ORDER BY address").fetch_all(&mut *tx).await? {
+            send_as.entry(row.user_id).or_default().push(row.address);
         }
         tx.commit().await?;
-        rows.iter()
-            .map(|row| user_from_row(row, send_as.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
-            .collect()
+        rows.iter().map(|row| row.to_user(send_as.remove(&row.id).unwrap_or_default())).collect()
     }
 
     async fn update_user(&self, address: &str, change: UserChange) -> Result<User> {
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        sqlx::query(
+        sqlx::query!(
             "UPDATE users SET display_name = COALESCE($1, display_name), sign_in = COALESCE($2, sign_in), \
              smtp_auth = COALESCE($3, smtp_auth), mfa = COALESCE($4, mfa) WHERE id = $5",
+            change.display_name.as_deref().map(str::trim),
+            change.sign_in.map(SignIn::as_str),
+            change.smtp_auth.map(MailboxSmtpAuth::as_str),
+            change.mfa.map(MfaState::as_str),
+            id,
         )
-        .bind(change.display_name.as_deref().map(str::trim))
-        .bind(change.sign_in.map(SignIn::as_str))
-        .bind(change.smtp_auth.map(MailboxSmtpAuth::as_str))
-        .bind(change.mfa.map(MfaState::as_str))
-        .bind(id)
         .execute(&mut *tx)
         .await?;
         for extra in change.add_send_as.iter().map(|a| normalize_send_as(a)) {
             if extra.is_empty() || extra == own {
                 continue;
             }
-            sqlx::query("INSERT INTO send_as (user_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(&extra)
+            sqlx::query!("INSERT INTO send_as (user_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING", id, extra)
                 .execute(&mut *tx)
                 .await?;
         }
         for extra in change.remove_send_as.iter().map(|a| normalize_send_as(a)) {
-            sqlx::query("DELETE FROM send_as WHERE user_id = $1 AND address = $2")
-                .bind(id)
-                .bind(&extra)
+            sqlx::query!("DELETE FROM send_as WHERE user_id = $1 AND address = $2", id, extra)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -633,12 +657,14 @@ impl Directory for PgDirectory {
     async fn set_password_hash(&self, address: &str, password_hash: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let (id, _) = user_id(&mut tx, address).await?;
-        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3",
+            password_hash,
+            now(),
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -647,14 +673,15 @@ impl Directory for PgDirectory {
         let name = new.name.trim().to_string();
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        let (live, same_name): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(CASE WHEN name = $1 THEN 1 END) FROM app_passwords \
-             WHERE user_id = $2 AND revoked_at IS NULL",
+        let counts = sqlx::query!(
+            r#"SELECT COUNT(*) AS "live!", COUNT(CASE WHEN name = $1 THEN 1 END) AS "same_name!" FROM app_passwords
+             WHERE user_id = $2 AND revoked_at IS NULL"#,
+            name,
+            id,
         )
-        .bind(&name)
-        .bind(id)
         .fetch_one(&mut *tx)
         .await?;
+        let (live, same_name) = (counts.live, counts.same_name);
         if same_name > 0 {
             return Err(DirectoryError::AppPasswordExists { user: own, name });
         }
@@ -662,15 +689,15 @@ impl Directory for PgDirectory {
             return Err(DirectoryError::TooManyAppPasswords(own));
         }
         let at = now();
-        let app_id: i64 = sqlx::query_scalar(
+        let app_id = sqlx::query_scalar!(
             "INSERT INTO app_passwords (user_id, name, hint, hash, created_at) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",
+            id,
+            name,
+            new.hint,
+            new.hash,
+            at,
         )
-        .bind(id)
-        .bind(&name)
-        .bind(&new.hint)
-        .bind(&new.hash)
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -680,35 +707,27 @@ impl Directory for PgDirectory {
     async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>> {
         let mut tx = self.pool.begin().await?;
         let (id, _) = user_id(&mut tx, address).await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query_as!(
+            AppPassword,
             "SELECT id, name, created_at, last_used_at FROM app_passwords \
              WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+            id,
         )
-        .bind(id)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AppPassword {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    created_at: row.try_get("created_at")?,
-                    last_used_at: row.try_get("last_used_at")?,
-                })
-            })
-            .collect()
+        Ok(rows)
     }
 
     async fn revoke_app_password(&self, address: &str, name: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "UPDATE app_passwords SET revoked_at = $1 WHERE user_id = $2 AND name = $3 AND revoked_at IS NULL",
+            now(),
+            id,
+            name.trim(),
         )
-        .bind(now())
-        .bind(id)
-        .bind(name.trim())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -719,9 +738,7 @@ impl Directory for PgDirectory {
     }
 
     async fn touch_app_password(&self, id: i64, at_unix: i64) -> Result<()> {
-        sqlx::query("UPDATE app_passwords SET last_used_at = $1 WHERE id = $2")
-            .bind(at_unix)
-            .bind(id)
+        sqlx::query!("UPDATE app_passwords SET last_used_at = $1 WHERE id = $2", at_unix, id)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -746,12 +763,14 @@ impl Directory for PgDirectory {
     }
 
     async fn touch_device_credential(&self, id: i64, at_unix: i64, client_ip: &str) -> Result<()> {
-        sqlx::query("UPDATE device_credentials SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
-            .bind(at_unix)
-            .bind(client_ip)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "UPDATE device_credentials SET last_used_at = $1, last_used_ip = $2 WHERE id = $3",
+            at_unix,
+            client_ip,
+            id
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -766,11 +785,11 @@ impl Directory for PgDirectory {
     async fn prune_signins(&self, before: i64, batch: u32) -> Result<u64> {
         let mut total = 0;
         loop {
-            let gone = sqlx::query(
+            let gone = sqlx::query!(
                 "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE at < $1 ORDER BY at LIMIT $2)",
+                before,
+                i64::from(batch.max(1)),
             )
-            .bind(before)
-            .bind(i64::from(batch.max(1)))
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -868,18 +887,14 @@ impl Directory for PgDirectory {
     }
 
     async fn org_language(&self, org: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT language FROM orgs WHERE name = $1")
-            .bind(org.trim())
+        sqlx::query_scalar!("SELECT language FROM orgs WHERE name = $1", org.trim())
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))?;
-        Ok(row.try_get::<Option<String>, _>("language")?)
+            .ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }
 
     async fn set_org_language(&self, org: &str, language: Option<&str>) -> Result<Option<String>> {
-        let done = sqlx::query("UPDATE orgs SET language = $1 WHERE name = $2")
-            .bind(language)
-            .bind(org.trim())
+        let done = sqlx::query!("UPDATE orgs SET language = $1 WHERE name = $2", language, org.trim())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {

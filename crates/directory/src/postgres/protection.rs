@@ -4,7 +4,6 @@
 //! advisory lock, so failures spread over several nodes are all counted.
 
 use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::Row;
 
 use super::LOCK_LOCKOUT_NAME;
 use crate::protection::{after_failure, lockout_name, Counter, DAY_SECS};
@@ -17,12 +16,12 @@ async fn location(
     now: i64,
     policy: &LockoutPolicy,
 ) -> Result<(String, bool)> {
-    let familiar: Option<i64> = sqlx::query_scalar(
+    let familiar = sqlx::query_scalar!(
         "SELECT last_success_at FROM familiar_locations WHERE name = $1 AND client_ip = $2 AND last_success_at >= $3",
+        name,
+        ip,
+        now - policy.familiar_secs,
     )
-    .bind(name)
-    .bind(ip)
-    .bind(now - policy.familiar_secs)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match familiar {
@@ -32,11 +31,7 @@ async fn location(
 }
 
 async fn lock_name(conn: &mut PgConnection, name: &str) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(LOCK_LOCKOUT_NAME)
-        .bind(name)
-        .execute(conn)
-        .await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_LOCKOUT_NAME, name).execute(conn).await?;
     Ok(())
 }
 
@@ -50,9 +45,7 @@ pub(super) async fn lockout_status(
     let name = lockout_name(name);
     let mut conn = pool.acquire().await?;
     let (loc, familiar) = location(&mut conn, &name, ip, now, policy).await?;
-    let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM lockout WHERE name = $1 AND location = $2")
-        .bind(&name)
-        .bind(&loc)
+    let until = sqlx::query_scalar!("SELECT locked_until FROM lockout WHERE name = $1 AND location = $2", name, loc)
         .fetch_optional(&mut *conn)
         .await?;
     Ok(LockoutStatus { locked_until: until.filter(|u| *u > now), newly_locked: false, familiar })
@@ -69,38 +62,30 @@ pub(super) async fn record_failure(
     let mut tx = pool.begin().await?;
     lock_name(&mut tx, &name).await?;
     let (loc, familiar) = location(&mut tx, &name, ip, now, policy).await?;
-    let row = sqlx::query(
+    let stored = sqlx::query_as!(
+        Counter,
         "SELECT failures, first_failure_at, locked_until, lockouts FROM lockout WHERE name = $1 AND location = $2",
+        name,
+        loc,
     )
-    .bind(&name)
-    .bind(&loc)
     .fetch_optional(&mut *tx)
     .await?;
-    let stored = match &row {
-        Some(r) => Some(Counter {
-            failures: r.try_get("failures")?,
-            first_failure_at: r.try_get("first_failure_at")?,
-            locked_until: r.try_get("locked_until")?,
-            lockouts: r.try_get("lockouts")?,
-        }),
-        None => None,
-    };
     let Some((next, status)) = after_failure(stored, now, policy, familiar) else {
         tx.commit().await?;
         return Ok(LockoutStatus { locked_until: stored.map(|c| c.locked_until), newly_locked: false, familiar });
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO lockout (name, location, failures, first_failure_at, locked_until, lockouts) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name, location) DO UPDATE SET failures = excluded.failures, \
          first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until, \
          lockouts = excluded.lockouts",
+        name,
+        loc,
+        next.failures,
+        next.first_failure_at,
+        next.locked_until,
+        next.lockouts,
     )
-    .bind(&name)
-    .bind(&loc)
-    .bind(next.failures)
-    .bind(next.first_failure_at)
-    .bind(next.locked_until)
-    .bind(next.lockouts)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -118,25 +103,23 @@ pub(super) async fn record_success(
     let mut tx = pool.begin().await?;
     lock_name(&mut tx, &name).await?;
     let (loc, _) = location(&mut tx, &name, ip, now, policy).await?;
-    sqlx::query("DELETE FROM lockout WHERE name = $1 AND location = $2")
-        .bind(&name)
-        .bind(&loc)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!("DELETE FROM lockout WHERE name = $1 AND location = $2", name, loc).execute(&mut *tx).await?;
+    sqlx::query!(
         "INSERT INTO familiar_locations (name, client_ip, last_success_at) VALUES ($1, $2, $3) \
          ON CONFLICT (name, client_ip) DO UPDATE SET last_success_at = excluded.last_success_at",
+        name,
+        ip,
+        now,
     )
-    .bind(&name)
-    .bind(ip)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM familiar_locations WHERE name = $1 AND last_success_at < $2")
-        .bind(&name)
-        .bind(now - policy.familiar_secs)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM familiar_locations WHERE name = $1 AND last_success_at < $2",
+        name,
+        now - policy.familiar_secs
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -145,45 +128,46 @@ pub(super) async fn unlock(pool: &PgPool, name: &str, now: i64) -> Result<u64> {
     let name = lockout_name(name);
     let mut tx = pool.begin().await?;
     lock_name(&mut tx, &name).await?;
-    let locked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lockout WHERE name = $1 AND locked_until > $2")
-        .bind(&name)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM lockout WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+    let locked = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "locked!" FROM lockout WHERE name = $1 AND locked_until > $2"#,
+        name,
+        now
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM lockout WHERE name = $1", name).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(u64::try_from(locked).unwrap_or(0))
 }
 
 pub(super) async fn lockouts(pool: &PgPool, name: &str) -> Result<Vec<LockoutEntry>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT location, failures, first_failure_at, locked_until, lockouts FROM lockout WHERE name = $1 \
          ORDER BY location",
+        lockout_name(name),
     )
-    .bind(lockout_name(name))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let location: String = r.try_get("location")?;
-            Ok(LockoutEntry {
-                location: (!location.is_empty()).then_some(location),
-                failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(0),
-                first_failure_at: r.try_get("first_failure_at")?,
-                locked_until: r.try_get("locked_until")?,
-                lockouts: u32::try_from(r.try_get::<i64, _>("lockouts")?).unwrap_or(0),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| LockoutEntry {
+            location: (!r.location.is_empty()).then_some(r.location),
+            failures: u32::try_from(r.failures).unwrap_or(0),
+            first_failure_at: r.first_failure_at,
+            locked_until: r.locked_until,
+            lockouts: u32::try_from(r.lockouts).unwrap_or(0),
         })
-        .collect()
+        .collect())
 }
 
 pub(super) async fn recipients_since(pool: &PgPool, address: &str, since: i64) -> Result<u64> {
-    let sum: Option<i64> =
-        sqlx::query_scalar("SELECT SUM(recipients)::BIGINT FROM recipient_usage WHERE address = $1 AND at > $2")
-            .bind(address.trim().to_lowercase())
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
+    let sum = sqlx::query_scalar!(
+        "SELECT SUM(recipients)::BIGINT FROM recipient_usage WHERE address = $1 AND at > $2",
+        address.trim().to_lowercase(),
+        since,
+    )
+    .fetch_one(pool)
+    .await?;
     Ok(u64::try_from(sum.unwrap_or(0)).unwrap_or(0))
 }
 
@@ -194,20 +178,18 @@ pub(super) async fn record_recipients_batch(pool: &PgPool, batch: &[(String, i64
     for (address, at, count) in batch {
         let address = address.trim().to_lowercase();
         let minute = at - at.rem_euclid(60);
-        let inserted: bool = sqlx::query_scalar(
-            "INSERT INTO recipient_usage (address, at, recipients) VALUES ($1, $2, $3) \
-             ON CONFLICT (address, at) DO UPDATE SET recipients = recipient_usage.recipients + excluded.recipients \
-             RETURNING (xmax = 0)",
+        let inserted = sqlx::query_scalar!(
+            r#"INSERT INTO recipient_usage (address, at, recipients) VALUES ($1, $2, $3)
+             ON CONFLICT (address, at) DO UPDATE SET recipients = recipient_usage.recipients + excluded.recipients
+             RETURNING (xmax = 0) AS "inserted!""#,
+            address,
+            minute,
+            i64::from(*count),
         )
-        .bind(&address)
-        .bind(minute)
-        .bind(i64::from(*count))
         .fetch_one(&mut *tx)
         .await?;
         if inserted {
-            sqlx::query("DELETE FROM recipient_usage WHERE address = $1 AND at <= $2")
-                .bind(&address)
-                .bind(minute - DAY_SECS)
+            sqlx::query!("DELETE FROM recipient_usage WHERE address = $1 AND at <= $2", address, minute - DAY_SECS)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -217,43 +199,44 @@ pub(super) async fn record_recipients_batch(pool: &PgPool, batch: &[(String, i64
 }
 
 pub(super) async fn org_limits(pool: &PgPool, org: &str) -> Result<Option<OrgLimits>> {
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "SELECT max_message_size, max_recipients, daily_recipients, max_sessions FROM orgs WHERE name = $1",
+        org.trim(),
     )
-    .bind(org.trim())
     .fetch_optional(pool)
     .await?;
-    let opt = |r: &sqlx::postgres::PgRow, c: &str| -> Result<Option<u64>> {
-        Ok(r.try_get::<Option<i64>, _>(c)?.and_then(|v| u64::try_from(v).ok()))
-    };
-    row.map(|r| {
-        Ok(OrgLimits {
-            max_message_size: opt(&r, "max_message_size")?,
-            max_recipients: opt(&r, "max_recipients")?,
-            daily_recipients: opt(&r, "daily_recipients")?,
-            max_sessions: opt(&r, "max_sessions")?,
-        })
-    })
-    .transpose()
+    let opt = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+    Ok(row.map(|r| OrgLimits {
+        max_message_size: opt(r.max_message_size),
+        max_recipients: opt(r.max_recipients),
+        daily_recipients: opt(r.daily_recipients),
+        max_sessions: opt(r.max_sessions),
+    }))
 }
 
 pub(super) async fn set_org_limits(pool: &PgPool, org: &str, change: OrgLimits) -> Result<Option<OrgLimits>> {
-    let mut tx = pool.begin().await?;
-    for (column, value) in [
-        ("max_message_size", change.max_message_size),
-        ("max_recipients", change.max_recipients),
-        ("daily_recipients", change.daily_recipients),
-        ("max_sessions", change.max_sessions),
-    ] {
-        let Some(v) = value else { continue };
-        let stored = (v > 0).then(|| i64::try_from(v).unwrap_or(i64::MAX));
-        // `column` comes from the fixed list above, never from input.
-        sqlx::query(&format!("UPDATE orgs SET {column} = $1 WHERE name = $2"))
-            .bind(stored)
-            .bind(org.trim())
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    // Per limit: unset keeps the stored value, 0 removes it, anything else is the new value.
+    let stored = |v: Option<u64>| v.map(|v| (v > 0).then(|| i64::try_from(v).unwrap_or(i64::MAX)));
+    let [size, recipients, daily, sessions] =
+        [change.max_message_size, change.max_recipients, change.daily_recipients, change.max_sessions].map(stored);
+    sqlx::query!(
+        "UPDATE orgs SET
+            max_message_size = CASE WHEN $1 THEN $2 ELSE max_message_size END,
+            max_recipients = CASE WHEN $3 THEN $4 ELSE max_recipients END,
+            daily_recipients = CASE WHEN $5 THEN $6 ELSE daily_recipients END,
+            max_sessions = CASE WHEN $7 THEN $8 ELSE max_sessions END
+          WHERE name = $9",
+        size.is_some(),
+        size.flatten(),
+        recipients.is_some(),
+        recipients.flatten(),
+        daily.is_some(),
+        daily.flatten(),
+        sessions.is_some(),
+        sessions.flatten(),
+        org.trim(),
+    )
+    .execute(pool)
+    .await?;
     org_limits(pool, org).await
 }

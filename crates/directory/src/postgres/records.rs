@@ -1,25 +1,11 @@
 //! Device credentials, the SMTP AUTH clients report's counts and imported senders on
 //! PostgreSQL; the SQLite versions are `crate::device`, `crate::submissions`, `crate::imports`.
 
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::device::{allow_from_text, allow_to_text, MAX_PER_MAILBOX};
 use crate::submissions::DAY;
 use crate::{DeviceCredential, DeviceCredentialSecret, DirectoryError, NewDeviceCredential, Result};
-
-fn device_from_row(row: &PgRow) -> Result<DeviceCredential> {
-    Ok(DeviceCredential {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tag: row.try_get("tag")?,
-        allow: allow_from_text(row.try_get("allow")?)?,
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        last_used_ip: row.try_get("last_used_ip")?,
-    })
-}
 
 /// Inside the caller's write transaction (it holds the directory lock).
 pub(super) async fn add_device_credential(
@@ -30,31 +16,32 @@ pub(super) async fn add_device_credential(
 ) -> Result<DeviceCredential> {
     let name = new.name.trim().to_string();
     let (id, own) = super::user_id(conn, address).await?;
-    let (live, same_name): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(CASE WHEN name = $1 THEN 1 END) FROM device_credentials \
-         WHERE user_id = $2 AND revoked_at IS NULL",
+    let counts = sqlx::query!(
+        r#"SELECT COUNT(*) AS "live!", COUNT(CASE WHEN name = $1 THEN 1 END) AS "same_name!" FROM device_credentials
+         WHERE user_id = $2 AND revoked_at IS NULL"#,
+        name,
+        id,
     )
-    .bind(&name)
-    .bind(id)
     .fetch_one(&mut *conn)
     .await?;
+    let (live, same_name) = (counts.live, counts.same_name);
     if same_name > 0 {
         return Err(DirectoryError::DeviceCredentialExists { user: own, name });
     }
     if live >= MAX_PER_MAILBOX {
         return Err(DirectoryError::TooManyDeviceCredentials(own));
     }
-    let cred_id: i64 = sqlx::query_scalar(
+    let cred_id = sqlx::query_scalar!(
         "INSERT INTO device_credentials (user_id, name, tag, hash, allow, expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        id,
+        name,
+        new.tag,
+        new.hash,
+        allow_to_text(&new.allow),
+        new.expires_at,
+        at,
     )
-    .bind(id)
-    .bind(&name)
-    .bind(&new.tag)
-    .bind(&new.hash)
-    .bind(allow_to_text(&new.allow))
-    .bind(new.expires_at)
-    .bind(at)
     .fetch_one(&mut *conn)
     .await?;
     Ok(DeviceCredential {
@@ -72,14 +59,27 @@ pub(super) async fn add_device_credential(
 pub(super) async fn list_device_credentials(pool: &PgPool, address: &str) -> Result<Vec<DeviceCredential>> {
     let mut conn = pool.acquire().await?;
     let (id, _) = super::user_id(&mut conn, address).await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT id, name, tag, allow, expires_at, created_at, last_used_at, last_used_ip FROM device_credentials \
          WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+        id,
     )
-    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(device_from_row).collect()
+    rows.into_iter()
+        .map(|r| {
+            Ok(DeviceCredential {
+                id: r.id,
+                name: r.name,
+                tag: r.tag,
+                allow: allow_from_text(&r.allow)?,
+                expires_at: r.expires_at,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                last_used_ip: r.last_used_ip,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn revoke_device_credential(
@@ -89,12 +89,12 @@ pub(super) async fn revoke_device_credential(
     at: i64,
 ) -> Result<()> {
     let (id, own) = super::user_id(conn, address).await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE device_credentials SET revoked_at = $1 WHERE user_id = $2 AND name = $3 AND revoked_at IS NULL",
+        at,
+        id,
+        name.trim(),
     )
-    .bind(at)
-    .bind(id)
-    .bind(name.trim())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -104,22 +104,22 @@ pub(super) async fn revoke_device_credential(
 }
 
 pub(super) async fn device_secrets_of(conn: &mut PgConnection, user_id: i64) -> Result<Vec<DeviceCredentialSecret>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT id, name, tag, hash, allow, expires_at FROM device_credentials \
          WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+        user_id,
     )
-    .bind(user_id)
     .fetch_all(conn)
     .await?;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
             Ok(DeviceCredentialSecret {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                tag: r.try_get("tag")?,
-                hash: r.try_get("hash")?,
-                allow: allow_from_text(r.try_get("allow")?)?,
-                expires_at: r.try_get("expires_at")?,
+                id: r.id,
+                name: r.name,
+                tag: r.tag,
+                hash: r.hash,
+                allow: allow_from_text(&r.allow)?,
+                expires_at: r.expires_at,
             })
         })
         .collect()
@@ -131,19 +131,19 @@ pub(super) async fn record_submissions(pool: &PgPool, batch: &[crate::Submission
     }
     let mut tx = pool.begin().await?;
     for s in batch {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO submissions (user_name, day, tls, credential, messages, last_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (user_name, day, tls, credential) DO UPDATE SET \
                messages = submissions.messages + excluded.messages, \
                last_at = GREATEST(submissions.last_at, excluded.last_at)",
+            s.user.to_lowercase(),
+            s.day,
+            s.tls,
+            s.credential,
+            i64::try_from(s.messages).unwrap_or(i64::MAX),
+            s.last_at,
         )
-        .bind(s.user.to_lowercase())
-        .bind(s.day)
-        .bind(&s.tls)
-        .bind(&s.credential)
-        .bind(i64::try_from(s.messages).unwrap_or(i64::MAX))
-        .bind(s.last_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -152,73 +152,71 @@ pub(super) async fn record_submissions(pool: &PgPool, batch: &[crate::Submission
 }
 
 pub(super) async fn submissions_since(pool: &PgPool, since: i64) -> Result<Vec<crate::SubmissionCount>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT user_name, day, tls, credential, messages, last_at FROM submissions WHERE day >= $1 \
          ORDER BY user_name, day",
+        since.div_euclid(DAY),
     )
-    .bind(since.div_euclid(DAY))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(crate::SubmissionCount {
-                user: r.try_get("user_name")?,
-                day: r.try_get("day")?,
-                tls: r.try_get("tls")?,
-                credential: r.try_get("credential")?,
-                messages: u64::try_from(r.try_get::<i64, _>("messages")?).unwrap_or(0),
-                last_at: r.try_get("last_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::SubmissionCount {
+            user: r.user_name,
+            day: r.day,
+            tls: r.tls,
+            credential: r.credential,
+            messages: u64::try_from(r.messages).unwrap_or(0),
+            last_at: r.last_at,
         })
-        .collect()
+        .collect())
 }
 
 pub(super) async fn record_imported_sender(pool: &PgPool, s: &crate::ImportedSender) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO m365_imports (address, org, credential, messages, tls10, tls11, tls12, protocol, legacy_tls, \
          imported_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (address) DO UPDATE SET org = excluded.org, credential = excluded.credential, \
            messages = excluded.messages, tls10 = excluded.tls10, tls11 = excluded.tls11, tls12 = excluded.tls12, \
            protocol = excluded.protocol, legacy_tls = excluded.legacy_tls, updated_at = excluded.updated_at",
+        s.address.to_lowercase(),
+        s.org,
+        s.credential,
+        i64::try_from(s.messages).unwrap_or(i64::MAX),
+        s.tls10,
+        s.tls11,
+        s.tls12,
+        s.protocol,
+        s.legacy_tls,
+        s.imported_at,
+        s.updated_at,
     )
-    .bind(s.address.to_lowercase())
-    .bind(&s.org)
-    .bind(&s.credential)
-    .bind(i64::try_from(s.messages).unwrap_or(i64::MAX))
-    .bind(s.tls10)
-    .bind(s.tls11)
-    .bind(s.tls12)
-    .bind(&s.protocol)
-    .bind(s.legacy_tls)
-    .bind(s.imported_at)
-    .bind(s.updated_at)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub(super) async fn imported_senders(pool: &PgPool) -> Result<Vec<crate::ImportedSender>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT address, org, credential, messages, tls10, tls11, tls12, protocol, legacy_tls, imported_at, \
          updated_at FROM m365_imports ORDER BY org, address",
     )
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(crate::ImportedSender {
-                address: r.try_get("address")?,
-                org: r.try_get("org")?,
-                credential: r.try_get("credential")?,
-                messages: u64::try_from(r.try_get::<i64, _>("messages")?).unwrap_or(0),
-                tls10: r.try_get("tls10")?,
-                tls11: r.try_get("tls11")?,
-                tls12: r.try_get("tls12")?,
-                protocol: r.try_get("protocol")?,
-                legacy_tls: r.try_get("legacy_tls")?,
-                imported_at: r.try_get("imported_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::ImportedSender {
+            address: r.address,
+            org: r.org,
+            credential: r.credential,
+            messages: u64::try_from(r.messages).unwrap_or(0),
+            tls10: r.tls10,
+            tls11: r.tls11,
+            tls12: r.tls12,
+            protocol: r.protocol,
+            legacy_tls: r.legacy_tls,
+            imported_at: r.imported_at,
+            updated_at: r.updated_at,
         })
-        .collect()
+        .collect())
 }
