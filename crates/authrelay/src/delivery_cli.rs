@@ -42,7 +42,10 @@ fn label(lang: Lang, word: &str) -> String {
 pub(crate) fn queue_error(queue: &QueueAdmin, id: &str, e: SpoolError) -> CliError {
     match e {
         SpoolError::NotFound(_) => CliError::new("err-queue-not-found").arg("id", id).usage(),
-        other => CliError::new("err-spool").arg("path", queue.location()).arg("reason", other),
+        other => match queue.spool() {
+            Some(spool) => CliError::new("err-spool").arg("path", spool.root().display()).arg("reason", other),
+            None => CliError::new("err-shared-queue").arg("reason", other),
+        },
     }
 }
 

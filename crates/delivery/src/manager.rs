@@ -88,6 +88,8 @@ struct SharedMode {
     counts: Mutex<(usize, usize, usize)>,
     /// Claims that found the message claimed before (a retry, or a lapsed lease taken over).
     reclaimed: AtomicU64,
+    /// Bytes of small messages that came with their claim, until their delivery reads them.
+    prefetched: Mutex<HashMap<QueueId, (Envelope, Vec<u8>)>>,
 }
 
 impl std::fmt::Debug for QueueManager {
@@ -275,6 +277,7 @@ impl QueueManager {
                     tokens: Mutex::default(),
                     counts: Mutex::default(),
                     reclaimed: AtomicU64::new(0),
+                    prefetched: Mutex::new(HashMap::new()),
                 }),
                 directory,
                 rate: Mutex::new(RateLimiter::new(config.rate_per_minute)),
@@ -572,7 +575,13 @@ impl Inner {
     async fn read_message(&self, id: &QueueId) -> Result<(Envelope, Vec<u8>), SpoolError> {
         match &self.store {
             Store::Local { spool, .. } => spool.read(id),
-            Store::Shared(shared) => shared.queue.read(id).await,
+            Store::Shared(shared) => {
+                let prefetched = shared.prefetched.lock().unwrap().remove(id);
+                match prefetched {
+                    Some(read) => Ok(read),
+                    None => shared.queue.read(id).await,
+                }
+            }
         }
     }
 
@@ -644,6 +653,11 @@ impl QueueManager {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut last_count = tokio::time::Instant::now() - Duration::from_secs(60);
         let mut failing_since: Option<tokio::time::Instant> = None;
+        // Whether a claim may find work: after a notification, a poll, or a claim that took as
+        // much as it asked for. A claim that came back short found everything due, so a finished
+        // delivery alone does not call for another (at one message at a time that empty claim
+        // was one statement in every seven).
+        let mut claim_now = true;
         loop {
             // A count reads the whole table: often enough for the admin home and the metrics.
             if last_count.elapsed() >= Duration::from_secs(10) {
@@ -652,7 +666,7 @@ impl QueueManager {
             }
             let mut full_batch = false;
             let free = concurrency.saturating_sub(tasks.len());
-            if free > 0 {
+            if free > 0 && claim_now {
                 let now = self.inner.clock.now_ms();
                 match shared.queue.claim(&shared.node, shared.lease, now, free).await {
                     Ok(claims) => {
@@ -660,6 +674,7 @@ impl QueueManager {
                             tracing::info!("the shared queue answers again; delivery resumes");
                         }
                         full_batch = claims.len() == free;
+                        claim_now = full_batch;
                         for claim in claims {
                             let inner = self.inner.clone();
                             tasks.spawn(async move { inner.deliver_claimed(claim).await });
@@ -678,8 +693,8 @@ impl QueueManager {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = shared.queue.woken() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = shared.queue.woken() => claim_now = true,
+                _ = tokio::time::sleep(poll) => claim_now = true,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
             while tasks.try_join_next().is_some() {}
@@ -721,6 +736,10 @@ impl Inner {
             tracing::info!(id = %id, claims = claim.claims, "claimed again: an earlier claim lapsed before recording a result");
         }
         shared.tokens.lock().unwrap().insert(id.clone(), claim.token);
+        let mut claim = claim;
+        if let Some(bytes) = claim.bytes.take() {
+            shared.prefetched.lock().unwrap().insert(id.clone(), (claim.message.envelope.clone(), bytes));
+        }
         let renewal = {
             let (queue, id, token, lease) = (shared.queue.clone(), id.clone(), claim.token, shared.lease);
             tokio::spawn(async move {
@@ -747,6 +766,7 @@ impl Inner {
             }
         }
         shared.tokens.lock().unwrap().remove(&id);
+        shared.prefetched.lock().unwrap().remove(&id);
     }
 
     /// What [`Inner::look_at`] is for one node: the state as recorded (or a new one, with the

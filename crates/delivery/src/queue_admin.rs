@@ -44,14 +44,6 @@ impl QueueAdmin {
         Ok(QueueAdmin::Local { spool, states })
     }
 
-    /// What an error message names as the queue's place.
-    pub fn location(&self) -> String {
-        match self {
-            QueueAdmin::Local { spool, .. } => spool.root().display().to_string(),
-            QueueAdmin::Shared(_) => "the shared queue (PostgreSQL)".to_string(),
-        }
-    }
-
     /// The spool on disk, when the queue is one node's.
     pub fn spool(&self) -> Option<&Spool> {
         match self {

@@ -67,7 +67,13 @@ pub struct Claimed {
     pub claims: i32,
     /// Names this claim in every later call; a lapsed and re-taken claim has another.
     pub token: i64,
+    /// The message's bytes when it is at most [`PREFETCH_MAX`]: read with the claim, so a small
+    /// message costs no second round trip (a large one is read when its delivery needs it).
+    pub bytes: Option<Vec<u8>>,
 }
+
+/// Messages up to this size come with their claim ([`Claimed::bytes`]).
+pub const PREFETCH_MAX: i64 = 256 * 1024;
 
 /// One message as the admin's views see it.
 #[derive(Debug, Clone)]
@@ -204,12 +210,14 @@ impl SharedQueue {
                       FOR UPDATE SKIP LOCKED) AS due
               WHERE q.id = due.id
           RETURNING q.id, q.envelope, q.size, q.queued_at, q.state, q.claims,
-                    q.lease_token AS \"lease_token!\", due.retry_requested",
+                    q.lease_token AS \"lease_token!\", due.retry_requested,
+                    CASE WHEN q.size <= $6 THEN q.message END AS bytes",
             owner,
             rand::random::<i64>(),
             i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
             now_ms,
             i64::try_from(limit).unwrap_or(i64::MAX),
+            PREFETCH_MAX,
         )
         .fetch_all(&self.relaxed)
         .await?;
@@ -222,6 +230,7 @@ impl SharedQueue {
                     retry: row.retry_requested,
                     claims: row.claims,
                     token: row.lease_token,
+                    bytes: row.bytes,
                 }),
                 // Stays claimed until its lease lapses, then is found again: an operator sees it
                 // in `queue list` and the log.
@@ -265,7 +274,7 @@ impl SharedQueue {
             state
         )
         .execute(&self.relaxed)
-            .await?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -345,8 +354,7 @@ impl SharedQueue {
     /// An admin's delete: gone whoever holds it (a node delivering it finds its claim gone and
     /// records nothing).
     pub async fn remove(&self, id: &QueueId) -> Result<(), SpoolError> {
-        let done =
-            sqlx::query!("DELETE FROM queue_messages WHERE id = $1", id.as_str()).execute(&self.pool).await?;
+        let done = sqlx::query!("DELETE FROM queue_messages WHERE id = $1", id.as_str()).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(SpoolError::NotFound(id.to_string()));
         }
@@ -369,9 +377,12 @@ impl SharedQueue {
 
     /// An admin's "retry now": the next claim by any node takes it.
     pub async fn request_retry(&self, id: &QueueId) -> Result<(), SpoolError> {
-        let done = sqlx::query!("UPDATE queue_messages SET retry_requested = TRUE, next_due_ms = 0 WHERE id = $1", id.as_str())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query!(
+            "UPDATE queue_messages SET retry_requested = TRUE, next_due_ms = 0 WHERE id = $1",
+            id.as_str()
+        )
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(SpoolError::NotFound(id.to_string()));
         }
@@ -450,8 +461,8 @@ fn parse_envelope(id: &QueueId, json: String) -> Result<Envelope, SpoolError> {
 
 /// The message a row holds, without its bytes.
 fn queued_message(id_text: String, envelope: String, size: i64, queued_at: i64) -> Result<QueuedMessage, SpoolError> {
-    let id =
-        QueueId::parse(&id_text).ok_or_else(|| SpoolError::Corrupt { id: id_text.clone(), reason: "not a queue id".into() })?;
+    let id = QueueId::parse(&id_text)
+        .ok_or_else(|| SpoolError::Corrupt { id: id_text.clone(), reason: "not a queue id".into() })?;
     let envelope = parse_envelope(&id, envelope)?;
     Ok(QueuedMessage { id, envelope, size: u64::try_from(size).unwrap_or(0), queued_at })
 }

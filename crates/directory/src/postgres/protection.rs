@@ -172,29 +172,36 @@ pub(super) async fn recipients_since(pool: &PgPool, address: &str, since: i64) -
 }
 
 /// One row per mailbox and minute, as in SQLite (`crate::protection`); nodes add to the same
-/// row with an upsert, and the first addition of a minute prunes the minutes that left the day.
+/// row with an upsert. The whole batch is one statement (the quota writer sends one batch per
+/// wake-up, often a single message), and the first addition of a minute to a mailbox prunes the
+/// minutes that left the day.
 pub(super) async fn record_recipients_batch(pool: &PgPool, batch: &[(String, i64, u32)]) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    for (address, at, count) in batch {
-        let address = address.trim().to_lowercase();
-        let minute = at - at.rem_euclid(60);
-        let inserted = sqlx::query_scalar!(
-            r#"INSERT INTO recipient_usage (address, at, recipients) VALUES ($1, $2, $3)
-             ON CONFLICT (address, at) DO UPDATE SET recipients = recipient_usage.recipients + excluded.recipients
-             RETURNING (xmax = 0) AS "inserted!""#,
-            address,
-            minute,
-            i64::from(*count),
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if inserted {
-            sqlx::query!("DELETE FROM recipient_usage WHERE address = $1 AND at <= $2", address, minute - DAY_SECS)
-                .execute(&mut *tx)
-                .await?;
-        }
+    if batch.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    let mut folded: std::collections::BTreeMap<(String, i64), i64> = std::collections::BTreeMap::new();
+    for (address, at, count) in batch {
+        let minute = at - at.rem_euclid(60);
+        *folded.entry((address.trim().to_lowercase(), minute)).or_default() += i64::from(*count);
+    }
+    let (keys, counts): (Vec<(String, i64)>, Vec<i64>) = folded.into_iter().unzip();
+    let (addresses, minutes): (Vec<String>, Vec<i64>) = keys.into_iter().unzip();
+    let fresh = sqlx::query!(
+        r#"INSERT INTO recipient_usage (address, at, recipients)
+             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[])
+             ON CONFLICT (address, at) DO UPDATE SET recipients = recipient_usage.recipients + excluded.recipients
+             RETURNING address, at, (xmax = 0) AS "inserted!""#,
+        &addresses,
+        &minutes,
+        &counts,
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in fresh.into_iter().filter(|r| r.inserted) {
+        sqlx::query!("DELETE FROM recipient_usage WHERE address = $1 AND at <= $2", row.address, row.at - DAY_SECS)
+            .execute(pool)
+            .await?;
+    }
     Ok(())
 }
 

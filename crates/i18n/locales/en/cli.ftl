@@ -16,6 +16,7 @@ err-storage = the database could not be read or written ({ $reason }). Check tha
 
 ## Errors about files, the network and configuration
 err-spool = the queue at { $path } could not be used ({ $reason }). Check the directory's permissions and free disk space.
+err-shared-queue = the shared queue in PostgreSQL could not be used ({ $reason }). Check that the database in [store] url answers (`authrelay store migrate --check` tests the connection and schema).
 err-tls = the TLS certificate could not be loaded ({ $reason }). Fix tls.cert and tls.key in the configuration, or remove both to use a self-signed certificate.
 err-listen = could not open a listening port ({ $reason }). Another program may be using the port: choose another with --submission ADDR / --submissions ADDR.
 err-data-dir = the data directory { $path } could not be used ({ $reason }). Choose another with --data-dir DIR or AUTHRELAY_DATA_DIR.

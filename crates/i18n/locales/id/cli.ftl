@@ -16,6 +16,7 @@ err-storage = basis data tidak dapat dibaca atau ditulis ({ $reason }). Pastikan
 
 ## Errors about files, the network and configuration
 err-spool = antrean di { $path } tidak dapat digunakan ({ $reason }). Periksa izin direktori tersebut dan ruang disk yang tersisa.
+err-shared-queue = antrean bersama di PostgreSQL tidak dapat digunakan ({ $reason }). Periksa apakah basis data di [store] url menjawab (`authrelay store migrate --check` menguji koneksi dan skemanya).
 err-tls = sertifikat TLS tidak dapat dimuat ({ $reason }). Perbaiki tls.cert dan tls.key di konfigurasi, atau hapus keduanya untuk memakai sertifikat yang ditandatangani sendiri.
 err-listen = port untuk menerima koneksi tidak dapat dibuka ({ $reason }). Port tersebut mungkin sedang dipakai program lain; pilih port lain dengan --submission ADDR / --submissions ADDR.
 err-data-dir = direktori data { $path } tidak dapat digunakan ({ $reason }). Pilih direktori lain dengan --data-dir DIR atau AUTHRELAY_DATA_DIR.

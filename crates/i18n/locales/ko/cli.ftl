@@ -16,6 +16,7 @@ err-storage = 데이터베이스를 읽거나 쓸 수 없습니다({ $reason }).
 
 ## Errors about files, the network and configuration
 err-spool = { $path }에 있는 큐를 사용할 수 없습니다({ $reason }). 디렉터리 권한과 디스크 여유 공간을 확인하세요.
+err-shared-queue = PostgreSQL의 공유 큐를 사용할 수 없습니다({ $reason }). [store] url의 데이터베이스가 응답하는지 확인하세요(`authrelay store migrate --check`로 연결과 스키마를 점검할 수 있습니다).
 err-tls = TLS 인증서를 로드할 수 없습니다({ $reason }). 구성의 tls.cert 및 tls.key 항목을 수정하거나, 자체 서명된 인증서를 사용하려면 두 항목을 모두 제거하세요.
 err-listen = 수신 대기 포트를 열 수 없습니다({ $reason }). 다른 프로그램이 해당 포트를 사용 중일 수 있습니다. --submission ADDR / --submissions ADDR 옵션으로 다른 포트를 지정하세요.
 err-data-dir = { $path } 데이터 디렉터리를 사용할 수 없습니다({ $reason }). --data-dir DIR 옵션이나 AUTHRELAY_DATA_DIR 환경 변수로 다른 디렉터리를 지정하세요.
