@@ -5,13 +5,10 @@
 //! touching each other. Session ids and API tokens are stored only as a hash of the random value
 //! ([`token_hash`]); a stolen database does not give a live session.
 
-use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
 use crate::sqlite::SqliteDirectory;
 use crate::{DirectoryError, Result};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 /// An admin account as the admin center shows it (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,26 +138,35 @@ impl SqliteDirectory {
     /// Seals TOTP secrets stored in clear by earlier versions (run at every open; a no-op once
     /// every row is sealed).
     pub(crate) async fn seal_clear_totp_secrets(&self) -> Result<u64> {
-        let rows = sqlx::query("SELECT id, totp_secret FROM admins WHERE totp_secret IS NOT NULL")
-            .fetch_all(&self.pool)
-            .await?;
+        // `main.<table>` (SQLite's name for the open file): PostgreSQL cannot run this text, so
+        // scripts/sqlx-prepare describes it against SQLite alone.
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id!", totp_secret AS "totp_secret!" FROM main.admins WHERE totp_secret IS NOT NULL"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut sealed = 0;
         for row in rows {
-            let secret: String = row.try_get("totp_secret")?;
+            let secret = row.totp_secret;
             if crate::sealed::Sealer::is_sealed(&secret) {
                 continue;
             }
-            let id: i64 = row.try_get("id")?;
-            sqlx::query("UPDATE admins SET totp_secret = ? WHERE id = ? AND totp_secret = ?")
-                .bind(self.sealer.seal(&secret))
-                .bind(id)
-                .bind(&secret)
-                .execute(&self.pool)
-                .await?;
+            let sealed_secret = self.sealer.seal(&secret);
+            sqlx::query!(
+                "UPDATE admins SET totp_secret = ? WHERE id = ? AND totp_secret = ?",
+                sealed_secret,
+                row.id,
+                secret
+            )
+            .execute(&self.pool)
+            .await?;
             sealed += 1;
         }
         if sealed > 0 {
-            // Rewrite the file so no freed page keeps the clear value.
+            // Rewrite the file so no freed page keeps the clear value. Both runtime-checked, having
+            // no parameter and no column to check: PostgreSQL parses any VACUUM, so the prepare
+            // script would keep a PostgreSQL description of it, and the PRAGMA's result columns
+            // have no declared type the macros could map.
             sqlx::query("VACUUM").execute(&self.pool).await?;
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         }
@@ -174,40 +180,61 @@ impl From<sqlx::Error> for AdminError {
     }
 }
 
-const ADMIN_COLUMNS: &str =
-    "SELECT id, address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins";
+/// An admin row. The queries that read it spell its columns out (a compile-checked query is one
+/// literal string): `SELECT id, address, role, password_hash, totp_secret, totp_last_step,
+/// created_at FROM admins`.
+struct AdminRow {
+    id: i64,
+    address: String,
+    role: String,
+    password_hash: String,
+    /// Sealed (crate::sealed).
+    totp_secret: Option<String>,
+    totp_last_step: i64,
+    created_at: i64,
+}
 
-fn admin_from_row(row: &SqliteRow, sealer: &crate::sealed::Sealer) -> Result<AdminSecrets> {
-    let totp_secret: Option<String> = row.try_get("totp_secret")?;
-    let totp_secret = totp_secret.map(|s| sealer.open(&s)).transpose()?;
+fn admin_from_row(row: AdminRow, sealer: &crate::sealed::Sealer) -> Result<AdminSecrets> {
+    let totp_secret = row.totp_secret.map(|s| sealer.open(&s)).transpose()?;
     Ok(AdminSecrets {
         admin: Admin {
-            id: row.try_get("id")?,
-            address: row.try_get("address")?,
-            role: row.try_get("role")?,
+            id: row.id,
+            address: row.address,
+            role: row.role,
             totp_enrolled: totp_secret.is_some(),
-            created_at: row.try_get("created_at")?,
+            created_at: row.created_at,
         },
-        password_hash: row.try_get("password_hash")?,
+        password_hash: row.password_hash,
         totp_secret,
-        totp_last_step: row.try_get("totp_last_step")?,
+        totp_last_step: row.totp_last_step,
     })
 }
 
-fn token_from_row(row: &SqliteRow) -> Result<ApiToken> {
-    Ok(ApiToken {
-        id: row.try_get("id")?,
-        admin: row.try_get("admin")?,
-        name: row.try_get("name")?,
-        role: row.try_get("role")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
+/// An API token row with its admin's address, read by queries that spell out `SELECT t.id,
+/// a.address AS admin, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at, t.admin_id
+/// FROM api_tokens t JOIN admins a ON a.id = t.admin_id`.
+struct TokenRow {
+    id: i64,
+    admin: String,
+    name: String,
+    role: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    admin_id: i64,
 }
 
-const TOKEN_COLUMNS: &str = "SELECT t.id, a.address AS admin, t.name, t.role, t.created_at, t.last_used_at, \
-                             t.revoked_at, t.admin_id FROM api_tokens t JOIN admins a ON a.id = t.admin_id";
+fn token_from_row(row: TokenRow) -> ApiToken {
+    ApiToken {
+        id: row.id,
+        admin: row.admin,
+        name: row.name,
+        role: row.role,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        revoked_at: row.revoked_at,
+    }
+}
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -218,21 +245,20 @@ impl AdminStore for SqliteDirectory {
     async fn create_admin(&self, new: NewAdmin) -> Result<Admin, AdminError> {
         let address = new.address.trim().to_lowercase();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM admins WHERE address = ?")
-            .bind(&address)
+        let taken = sqlx::query_scalar!(r#"SELECT id AS "id!" FROM admins WHERE address = ?"#, address)
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
             return Err(AdminError::AdminExists(address));
         }
         let at = now();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO admins (address, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO admins (address, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id AS "id!""#,
+            address,
+            new.role,
+            new.password_hash,
+            at
         )
-        .bind(&address)
-        .bind(&new.role)
-        .bind(&new.password_hash)
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -240,28 +266,46 @@ impl AdminStore for SqliteDirectory {
     }
 
     async fn admin_secrets(&self, address: &str) -> Result<Option<AdminSecrets>> {
-        let row = sqlx::query(&format!("{ADMIN_COLUMNS} WHERE address = ?"))
-            .bind(address.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| admin_from_row(r, &self.sealer)).transpose()
+        let address = address.trim().to_lowercase();
+        let row = sqlx::query_as!(
+            AdminRow,
+            r#"SELECT id AS "id!", address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins
+                WHERE address = ?"#,
+            address
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| admin_from_row(r, &self.sealer)).transpose()
     }
 
     async fn admin_by_id(&self, id: i64) -> Result<Option<Admin>> {
-        let row = sqlx::query(&format!("{ADMIN_COLUMNS} WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(|r| admin_from_row(r, &self.sealer)).transpose()?.map(|s| s.admin))
+        let row = sqlx::query_as!(
+            AdminRow,
+            r#"SELECT id AS "id!", address, role, password_hash, totp_secret, totp_last_step, created_at FROM admins
+                WHERE id = ?"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| admin_from_row(r, &self.sealer)).transpose()?.map(|s| s.admin))
     }
 
     async fn list_admins(&self) -> Result<Vec<Admin>> {
-        let rows = sqlx::query(&format!("{ADMIN_COLUMNS} ORDER BY address")).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| admin_from_row(r, &self.sealer).map(|s| s.admin)).collect()
+        // `main.<table>` (SQLite's name for the open file): PostgreSQL cannot run this text, so
+        // scripts/sqlx-prepare describes it against SQLite alone.
+        let rows = sqlx::query_as!(
+            AdminRow,
+            r#"SELECT id AS "id!", address, role, password_hash, totp_secret, totp_last_step, created_at
+                 FROM main.admins ORDER BY address"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| admin_from_row(r, &self.sealer).map(|s| s.admin)).collect()
     }
 
     async fn set_admin_password(&self, address: &str, password_hash: &str) -> Result<(), AdminError> {
         let address = address.trim().to_lowercase();
-        let done = sqlx::query("UPDATE admins SET password_hash = ? WHERE address = ?")
-            .bind(password_hash)
-            .bind(&address)
+        let done = sqlx::query!("UPDATE admins SET password_hash = ? WHERE address = ?", password_hash, address)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -272,22 +316,17 @@ impl AdminStore for SqliteDirectory {
 
     async fn set_admin_role(&self, address: &str, role: &str) -> Result<Admin, AdminError> {
         let address = address.trim().to_lowercase();
-        sqlx::query("UPDATE admins SET role = ? WHERE address = ?")
-            .bind(role)
-            .bind(&address)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!("UPDATE admins SET role = ? WHERE address = ?", role, address).execute(&self.pool).await?;
         self.admin_secrets(&address).await?.map(|s| s.admin).ok_or(AdminError::UnknownAdmin(address))
     }
 
     async fn set_admin_totp(&self, address: &str, secret: Option<&str>) -> Result<(), AdminError> {
         let address = address.trim().to_lowercase();
         let sealed = secret.map(|s| self.sealer.seal(s));
-        let done = sqlx::query("UPDATE admins SET totp_secret = ?, totp_last_step = 0 WHERE address = ?")
-            .bind(sealed)
-            .bind(&address)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query!("UPDATE admins SET totp_secret = ?, totp_last_step = 0 WHERE address = ?", sealed, address)
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(AdminError::UnknownAdmin(address));
         }
@@ -295,180 +334,193 @@ impl AdminStore for SqliteDirectory {
     }
 
     async fn use_totp_step(&self, admin_id: i64, step: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE admins SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?")
-            .bind(step)
-            .bind(admin_id)
-            .bind(step)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query!(
+            "UPDATE admins SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
+            step,
+            admin_id,
+            step
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn create_session(&self, s: &AdminSession) -> Result<()> {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO admin_sessions (token_hash, admin_id, csrf, mfa_done, pending_totp, created_at, expires_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
+            s.token_hash,
+            s.admin.id,
+            s.csrf,
+            s.mfa_done,
+            s.pending_totp,
+            s.created_at,
+            s.expires_at
         )
-        .bind(&s.token_hash)
-        .bind(s.admin.id)
-        .bind(&s.csrf)
-        .bind(s.mfa_done)
-        .bind(&s.pending_totp)
-        .bind(s.created_at)
-        .bind(s.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn session(&self, token_hash: &str, now: i64) -> Result<Option<AdminSession>> {
-        let row = sqlx::query(
-            "SELECT token_hash, admin_id, csrf, mfa_done, pending_totp, created_at, expires_at \
-             FROM admin_sessions WHERE token_hash = ? AND expires_at > ?",
+        // `mfa_done` is stored as INTEGER 0/1.
+        let row = sqlx::query!(
+            r#"SELECT token_hash AS "token_hash!", admin_id, csrf, mfa_done AS "mfa_done: bool", pending_totp,
+                      created_at, expires_at
+                 FROM admin_sessions WHERE token_hash = ? AND expires_at > ?"#,
+            token_hash,
+            now
         )
-        .bind(token_hash)
-        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let Some(admin) = self.admin_by_id(row.try_get("admin_id")?).await? else { return Ok(None) };
+        let Some(admin) = self.admin_by_id(row.admin_id).await? else { return Ok(None) };
         Ok(Some(AdminSession {
-            token_hash: row.try_get("token_hash")?,
+            token_hash: row.token_hash,
             admin,
-            csrf: row.try_get("csrf")?,
-            mfa_done: row.try_get("mfa_done")?,
-            pending_totp: row.try_get("pending_totp")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
+            csrf: row.csrf,
+            mfa_done: row.mfa_done,
+            pending_totp: row.pending_totp,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
         }))
     }
 
     async fn update_session(&self, token_hash: &str, mfa_done: bool, pending_totp: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE admin_sessions SET mfa_done = ?, pending_totp = ? WHERE token_hash = ?")
-            .bind(mfa_done)
-            .bind(pending_totp)
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "UPDATE admin_sessions SET mfa_done = ?, pending_totp = ? WHERE token_hash = ?",
+            mfa_done,
+            pending_totp,
+            token_hash
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM admin_sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query!("DELETE FROM admin_sessions WHERE token_hash = ?", token_hash).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn purge_sessions(&self, now: i64) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        let done = sqlx::query!("DELETE FROM admin_sessions WHERE expires_at <= ?", now).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     async fn create_api_token(&self, admin_id: i64, name: &str, role: &str, token_hash: &str) -> Result<ApiToken> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (admin_id, name, token_hash, role, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        let at = now();
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO api_tokens (admin_id, name, token_hash, role, created_at) VALUES (?, ?, ?, ?, ?)
+               RETURNING id AS "id!""#,
+            admin_id,
+            name,
+            token_hash,
+            role,
+            at
         )
-        .bind(admin_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(role)
-        .bind(now())
         .fetch_one(&self.pool)
         .await?;
-        let row = sqlx::query(&format!("{TOKEN_COLUMNS} WHERE t.id = ?")).bind(id).fetch_one(&self.pool).await?;
-        token_from_row(&row)
+        let row = sqlx::query_as!(
+            TokenRow,
+            r#"SELECT t.id AS "id!", a.address AS admin, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
+                      t.admin_id
+                 FROM api_tokens t JOIN admins a ON a.id = t.admin_id WHERE t.id = ?"#,
+            id
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(token_from_row(row))
     }
 
     async fn use_api_token(&self, token_hash: &str, now: i64) -> Result<Option<(ApiToken, Admin)>> {
-        let row = sqlx::query(&format!("{TOKEN_COLUMNS} WHERE t.token_hash = ? AND t.revoked_at IS NULL"))
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query_as!(
+            TokenRow,
+            r#"SELECT t.id AS "id!", a.address AS admin, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
+                      t.admin_id
+                 FROM api_tokens t JOIN admins a ON a.id = t.admin_id
+                WHERE t.token_hash = ? AND t.revoked_at IS NULL"#,
+            token_hash
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
-        let token = token_from_row(&row)?;
-        let Some(admin) = self.admin_by_id(row.try_get("admin_id")?).await? else { return Ok(None) };
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(token.id)
-            .execute(&self.pool)
-            .await?;
+        let admin_id = row.admin_id;
+        let token = token_from_row(row);
+        let Some(admin) = self.admin_by_id(admin_id).await? else { return Ok(None) };
+        sqlx::query!("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", now, token.id).execute(&self.pool).await?;
         Ok(Some((token, admin)))
     }
 
     async fn list_api_tokens(&self, admin_id: Option<i64>) -> Result<Vec<ApiToken>> {
-        let rows = match admin_id {
-            Some(id) => {
-                sqlx::query(&format!("{TOKEN_COLUMNS} WHERE t.admin_id = ? ORDER BY t.id"))
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => sqlx::query(&format!("{TOKEN_COLUMNS} ORDER BY t.id")).fetch_all(&self.pool).await?,
-        };
-        rows.iter().map(token_from_row).collect()
+        let rows = sqlx::query_as!(
+            TokenRow,
+            r#"SELECT t.id AS "id!", a.address AS admin, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
+                      t.admin_id
+                 FROM api_tokens t JOIN admins a ON a.id = t.admin_id
+                WHERE ? IS NULL OR t.admin_id = ? ORDER BY t.id"#,
+            admin_id,
+            admin_id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(token_from_row).collect())
     }
 
     async fn revoke_api_token(&self, id: i64, admin_id: Option<i64>) -> Result<bool> {
-        let done = sqlx::query(
+        let at = now();
+        let done = sqlx::query!(
             "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
              AND (? IS NULL OR admin_id = ?)",
+            at,
+            id,
+            admin_id,
+            admin_id
         )
-        .bind(now())
-        .bind(id)
-        .bind(admin_id)
-        .bind(admin_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn end_admin_sessions(&self, admin_id: i64) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM admin_sessions WHERE admin_id = ?").bind(admin_id).execute(&self.pool).await?;
+        let done = sqlx::query!("DELETE FROM admin_sessions WHERE admin_id = ?", admin_id).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     async fn revoke_admin_tokens(&self, admin_id: i64, now: i64) -> Result<u64> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE admin_id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(admin_id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query!(
+            "UPDATE api_tokens SET revoked_at = ? WHERE admin_id = ? AND revoked_at IS NULL",
+            now,
+            admin_id
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
     async fn record_audit(&self, e: &AuditEntry) -> Result<()> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(e.at)
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(&e.target)
-            .bind(&e.before)
-            .bind(&e.after)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO audit_log (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+            e.at,
+            e.actor,
+            e.action,
+            e.target,
+            e.before,
+            e.after
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as!(
+            AuditEntry,
             "SELECT at, actor, action, target, before, after FROM audit_log ORDER BY at DESC, id DESC LIMIT ?",
+            limit
         )
-        .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    before: r.try_get("before")?,
-                    after: r.try_get("after")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 

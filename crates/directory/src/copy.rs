@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use crate::postgres::PgDirectory;
@@ -294,13 +294,266 @@ impl Value {
     }
 }
 
-fn from_sqlite(row: &SqliteRow, i: usize, kind: Kind) -> Result<Value> {
-    Ok(match kind {
-        Int | Int32 => Value::Int(row.try_get(i)?),
-        Text => Value::Text(row.try_get(i)?),
-        Bool => Value::Bool(row.try_get::<i64, _>(i)? != 0),
-        Real => Value::Real(row.try_get(i)?),
-    })
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<Option<f64>> for Value {
+    fn from(v: Option<f64>) -> Self {
+        Value::Real(v)
+    }
+}
+
+/// The rows of one table as SQLite holds them, each with the values of the table's `columns`
+/// in their order, in the table's `order`. One compile-checked query per table (the columns are
+/// spelled out; booleans, stored as INTEGER 0/1, are read as `bool`). Tables are named
+/// `main.<table>`, which only SQLite runs, so scripts/sqlx-prepare describes them against SQLite.
+async fn sqlite_rows(conn: &mut SqliteConnection, table: &Table) -> Result<Vec<Vec<Value>>> {
+    // The column names read, as `TABLES` spells them, and the rows.
+    macro_rules! read {
+        ($sql:literal, $($column:ident),+) => {
+            (
+                vec![$(stringify!($column)),+],
+                sqlx::query!($sql)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .into_iter()
+                    .map(|r| vec![$(Value::from(r.$column)),+])
+                    .collect::<Vec<Vec<Value>>>(),
+            )
+        };
+    }
+    let (names, rows): (Vec<&str>, Vec<Vec<Value>>) = match table.name {
+        "orgs" => read!(
+            "SELECT id, name, security_defaults, smtp_auth, app_passwords, device_credentials, \
+             created_at, max_message_size, max_recipients, daily_recipients, max_sessions, language \
+             FROM main.orgs ORDER BY id",
+            id,
+            name,
+            security_defaults,
+            smtp_auth,
+            app_passwords,
+            device_credentials,
+            created_at,
+            max_message_size,
+            max_recipients,
+            daily_recipients,
+            max_sessions,
+            language
+        ),
+        // Insertion order, which PostgreSQL keeps in `seq`.
+        "domains" => {
+            read!("SELECT domain, org_id, added_at FROM main.domains ORDER BY rowid", domain, org_id, added_at)
+        }
+        "users" => read!(
+            "SELECT id, org_id, address, display_name, password_hash, sign_in, smtp_auth, mfa, \
+             created_at, password_changed_at FROM main.users ORDER BY id",
+            id,
+            org_id,
+            address,
+            display_name,
+            password_hash,
+            sign_in,
+            smtp_auth,
+            mfa,
+            created_at,
+            password_changed_at
+        ),
+        "send_as" => read!("SELECT user_id, address FROM main.send_as ORDER BY user_id, address", user_id, address),
+        "app_passwords" => read!(
+            "SELECT id, user_id, name, hint, hash, created_at, last_used_at, revoked_at \
+             FROM main.app_passwords ORDER BY id",
+            id,
+            user_id,
+            name,
+            hint,
+            hash,
+            created_at,
+            last_used_at,
+            revoked_at
+        ),
+        "device_credentials" => read!(
+            "SELECT id, user_id, name, tag, hash, allow, expires_at, created_at, last_used_at, \
+             last_used_ip, revoked_at FROM main.device_credentials ORDER BY id",
+            id,
+            user_id,
+            name,
+            tag,
+            hash,
+            allow,
+            expires_at,
+            created_at,
+            last_used_at,
+            last_used_ip,
+            revoked_at
+        ),
+        "signins" => read!(
+            r#"SELECT id, at, client_ip, client_port, tls, mechanism, user, credential,
+                      check_name, reply, success AS "success: bool", listener
+                 FROM main.signins ORDER BY id"#,
+            id,
+            at,
+            client_ip,
+            client_port,
+            tls,
+            mechanism,
+            user,
+            credential,
+            check_name,
+            reply,
+            success,
+            listener
+        ),
+        "lockout" => read!(
+            "SELECT name, location, failures, first_failure_at, locked_until, lockouts FROM main.lockout \
+             ORDER BY name, location",
+            name,
+            location,
+            failures,
+            first_failure_at,
+            locked_until,
+            lockouts
+        ),
+        "familiar_locations" => read!(
+            "SELECT name, client_ip, last_success_at FROM main.familiar_locations ORDER BY name, client_ip",
+            name,
+            client_ip,
+            last_success_at
+        ),
+        // Summed per (address, minute): SQLite may hold two rows of one minute (written by two
+        // processes).
+        "recipient_usage" => read!(
+            r#"SELECT address, at, SUM(recipients) AS "recipients: i64" FROM main.recipient_usage
+                GROUP BY address, at ORDER BY address, at"#,
+            address,
+            at,
+            recipients
+        ),
+        "admins" => read!(
+            "SELECT id, address, role, password_hash, totp_secret, totp_last_step, created_at \
+             FROM main.admins ORDER BY id",
+            id,
+            address,
+            role,
+            password_hash,
+            totp_secret,
+            totp_last_step,
+            created_at
+        ),
+        "admin_sessions" => read!(
+            r#"SELECT token_hash, admin_id, csrf, mfa_done AS "mfa_done: bool", pending_totp, created_at,
+                      expires_at
+                 FROM main.admin_sessions ORDER BY token_hash"#,
+            token_hash,
+            admin_id,
+            csrf,
+            mfa_done,
+            pending_totp,
+            created_at,
+            expires_at
+        ),
+        "api_tokens" => read!(
+            "SELECT id, admin_id, name, token_hash, role, created_at, last_used_at, revoked_at \
+             FROM main.api_tokens ORDER BY id",
+            id,
+            admin_id,
+            name,
+            token_hash,
+            role,
+            created_at,
+            last_used_at,
+            revoked_at
+        ),
+        "audit_log" => read!(
+            "SELECT id, at, actor, action, target, before, after FROM main.audit_log ORDER BY id",
+            id,
+            at,
+            actor,
+            action,
+            target,
+            before,
+            after
+        ),
+        "submissions" => read!(
+            "SELECT user, day, tls, credential, messages, last_at FROM main.submissions \
+             ORDER BY user, day, tls, credential",
+            user,
+            day,
+            tls,
+            credential,
+            messages,
+            last_at
+        ),
+        "m365_imports" => read!(
+            r#"SELECT address, org, credential, messages, tls10, tls11, tls12, protocol,
+                      legacy_tls AS "legacy_tls: bool", imported_at, updated_at
+                 FROM main.m365_imports ORDER BY address"#,
+            address,
+            org,
+            credential,
+            messages,
+            tls10,
+            tls11,
+            tls12,
+            protocol,
+            legacy_tls,
+            imported_at,
+            updated_at
+        ),
+        other => return Err(DirectoryError::Storage(format!("no SQLite query reads table {other}"))),
+    };
+    // The queries above must read `TABLES`' columns, in its order and of its kinds: a value of
+    // another kind would be bound as the wrong PostgreSQL type.
+    let copied: Vec<&str> = table.columns.iter().map(|c| c.0).collect();
+    if names != copied {
+        return Err(DirectoryError::Storage(format!(
+            "table {}: SQLite is read as ({}), not as the columns copied ({})",
+            table.name,
+            names.join(", "),
+            copied.join(", ")
+        )));
+    }
+    let kinds_fit = |row: &Vec<Value>| {
+        row.iter().zip(table.columns).all(|(value, column)| {
+            matches!(
+                (value, column.2),
+                (Value::Int(_), Int | Int32) | (Value::Text(_), Text) | (Value::Bool(_), Bool) | (Value::Real(_), Real)
+            )
+        })
+    };
+    if rows.iter().any(|row| !kinds_fit(row)) {
+        return Err(DirectoryError::Storage(format!(
+            "table {}: a SQLite value of another kind than its column's",
+            table.name
+        )));
+    }
+    Ok(rows)
 }
 
 fn from_postgres(row: &PgRow, i: usize, kind: Kind) -> Result<Value> {
@@ -322,18 +575,17 @@ pub struct CopiedTable {
     pub sha256: String,
 }
 
-fn select(table: &Table, postgres: bool) -> String {
-    let names: Vec<String> =
-        table.columns.iter().map(|c| if postgres { format!("\"{}\"", c.1) } else { format!("\"{}\"", c.0) }).collect();
-    match (table.order, postgres) {
-        ("@", false) => format!("SELECT {} FROM {} ORDER BY rowid", names.join(", "), table.name),
-        ("@", true) => format!("SELECT {} FROM {} ORDER BY seq", names.join(", "), table.name),
+/// PostgreSQL's read-back of one table, in the order `sqlite_rows` reads SQLite's.
+fn select_postgres(table: &Table) -> String {
+    let names: Vec<String> = table.columns.iter().map(|c| format!("\"{}\"", c.1)).collect();
+    match table.order {
+        "@" => format!("SELECT {} FROM {} ORDER BY seq", names.join(", "), table.name),
         // Summed per (address, minute) so SQLite's occasional duplicate rows compare.
-        ("+", _) => format!(
+        "+" => format!(
             "SELECT address, at, CAST(SUM(recipients) AS BIGINT) FROM {} GROUP BY address, at ORDER BY address, at",
             table.name
         ),
-        (order, _) => format!("SELECT {} FROM {} ORDER BY {order}", names.join(", "), table.name),
+        order => format!("SELECT {} FROM {} ORDER BY {order}", names.join(", "), table.name),
     }
 }
 
@@ -354,7 +606,7 @@ pub async fn sqlite_to_postgres(from: &SqliteDirectory, to: &PgDirectory) -> Res
     let mut src = from.pool.begin().await?;
     let mut report = Vec::new();
     for table in TABLES {
-        let rows = sqlx::query(&select(table, false)).fetch_all(&mut *src).await?;
+        let rows = sqlite_rows(&mut src, table).await?;
         let mut source_hash = Sha256::new();
         let placeholders: Vec<String> = (1..=table.columns.len()).map(|i| format!("${i}")).collect();
         let insert = format!(
@@ -366,7 +618,7 @@ pub async fn sqlite_to_postgres(from: &SqliteDirectory, to: &PgDirectory) -> Res
         for row in &rows {
             let mut query = sqlx::query(&insert);
             for (i, column) in table.columns.iter().enumerate() {
-                let value = from_sqlite(row, i, column.2)?;
+                let value = row[i].clone();
                 value.feed(&mut source_hash);
                 query = match value {
                     Value::Int(v) if column.2 == Int32 => query.bind(v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))),
@@ -387,7 +639,7 @@ pub async fn sqlite_to_postgres(from: &SqliteDirectory, to: &PgDirectory) -> Res
             .await?;
         }
         // Read back inside the same transaction: what would be committed.
-        let back = sqlx::query(&select(table, true)).fetch_all(&mut *tx).await?;
+        let back = sqlx::query(&select_postgres(table)).fetch_all(&mut *tx).await?;
         let mut back_hash = Sha256::new();
         for row in &back {
             for (i, column) in table.columns.iter().enumerate() {

@@ -12,8 +12,7 @@ use authrelay_core::Cidr;
 use rand::rngs::OsRng;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::{DirectoryError, Result};
 
@@ -115,24 +114,10 @@ pub(crate) fn allow_from_text(text: &str) -> Result<Vec<Cidr>> {
         .collect()
 }
 
-fn from_row(row: &SqliteRow) -> Result<DeviceCredential> {
-    Ok(DeviceCredential {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tag: row.try_get("tag")?,
-        allow: allow_from_text(row.try_get("allow")?)?,
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        last_used_ip: row.try_get("last_used_ip")?,
-    })
-}
-
 /// The id and stored address of a user, or `UnknownUser`.
 async fn user_id(conn: &mut sqlx::SqliteConnection, address: &str) -> Result<(i64, String)> {
     let normalized = address.trim().to_lowercase();
-    let id = sqlx::query_scalar("SELECT id FROM users WHERE address = ?")
-        .bind(&normalized)
+    let id = sqlx::query_scalar!(r#"SELECT id AS "id!" FROM users WHERE address = ?"#, normalized)
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))?;
@@ -148,31 +133,33 @@ pub(crate) async fn add(
     let name = new.name.trim().to_string();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let (id, own) = user_id(&mut tx, address).await?;
-    let (live, same_name): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(CASE WHEN name = ? THEN 1 END) FROM device_credentials \
-         WHERE user_id = ? AND revoked_at IS NULL",
+    let counts = sqlx::query!(
+        r#"SELECT COUNT(*) AS "live!: i64", COUNT(CASE WHEN name = ? THEN 1 END) AS "same_name!: i64"
+           FROM device_credentials WHERE user_id = ? AND revoked_at IS NULL"#,
+        name,
+        id
     )
-    .bind(&name)
-    .bind(id)
     .fetch_one(&mut *tx)
     .await?;
+    let (live, same_name) = (counts.live, counts.same_name);
     if same_name > 0 {
         return Err(DirectoryError::DeviceCredentialExists { user: own, name });
     }
     if live >= MAX_PER_MAILBOX {
         return Err(DirectoryError::TooManyDeviceCredentials(own));
     }
-    let cred_id: i64 = sqlx::query_scalar(
-        "INSERT INTO device_credentials (user_id, name, tag, hash, allow, expires_at, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    let allow = allow_to_text(&new.allow);
+    let cred_id = sqlx::query_scalar!(
+        r#"INSERT INTO device_credentials (user_id, name, tag, hash, allow, expires_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+        id,
+        name,
+        new.tag,
+        new.hash,
+        allow,
+        new.expires_at,
+        at
     )
-    .bind(id)
-    .bind(&name)
-    .bind(&new.tag)
-    .bind(&new.hash)
-    .bind(allow_to_text(&new.allow))
-    .bind(new.expires_at)
-    .bind(at)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -191,40 +178,51 @@ pub(crate) async fn add(
 pub(crate) async fn list(pool: &SqlitePool, address: &str) -> Result<Vec<DeviceCredential>> {
     let mut tx = pool.begin().await?;
     let (id, _) = user_id(&mut tx, address).await?;
-    let rows = sqlx::query(
-        "SELECT id, name, tag, allow, expires_at, created_at, last_used_at, last_used_ip FROM device_credentials \
-         WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id",
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", name, tag, allow, expires_at, created_at, last_used_at, last_used_ip
+             FROM device_credentials WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id"#,
+        id
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    rows.iter().map(from_row).collect()
+    rows.into_iter()
+        .map(|r| {
+            Ok(DeviceCredential {
+                id: r.id,
+                name: r.name,
+                tag: r.tag,
+                allow: allow_from_text(&r.allow)?,
+                expires_at: r.expires_at,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                last_used_ip: r.last_used_ip,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn revoke(pool: &SqlitePool, address: &str, name: &str, at: i64) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let (id, own) = user_id(&mut tx, address).await?;
-    let done = sqlx::query(
+    let name = name.trim();
+    let done = sqlx::query!(
         "UPDATE device_credentials SET revoked_at = ? WHERE user_id = ? AND name = ? AND revoked_at IS NULL",
+        at,
+        id,
+        name
     )
-    .bind(at)
-    .bind(id)
-    .bind(name.trim())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(DirectoryError::UnknownDeviceCredential { user: own, name: name.trim().to_string() });
+        return Err(DirectoryError::UnknownDeviceCredential { user: own, name: name.to_string() });
     }
     tx.commit().await?;
     Ok(())
 }
 
 pub(crate) async fn touch(pool: &SqlitePool, id: i64, at: i64, ip: &str) -> Result<()> {
-    sqlx::query("UPDATE device_credentials SET last_used_at = ?, last_used_ip = ? WHERE id = ?")
-        .bind(at)
-        .bind(ip)
-        .bind(id)
+    sqlx::query!("UPDATE device_credentials SET last_used_at = ?, last_used_ip = ? WHERE id = ?", at, ip, id)
         .execute(pool)
         .await?;
     Ok(())
@@ -232,22 +230,22 @@ pub(crate) async fn touch(pool: &SqlitePool, id: i64, at: i64, ip: &str) -> Resu
 
 /// The live device credentials of a user, inside the AUTH view's read transaction.
 pub(crate) async fn secrets_of(conn: &mut sqlx::SqliteConnection, user_id: i64) -> Result<Vec<DeviceCredentialSecret>> {
-    let rows = sqlx::query(
-        "SELECT id, name, tag, hash, allow, expires_at FROM device_credentials \
-         WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", name, tag, hash, allow, expires_at FROM device_credentials
+            WHERE user_id = ? AND revoked_at IS NULL ORDER BY id"#,
+        user_id
     )
-    .bind(user_id)
     .fetch_all(conn)
     .await?;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
             Ok(DeviceCredentialSecret {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                tag: r.try_get("tag")?,
-                hash: r.try_get("hash")?,
-                allow: allow_from_text(r.try_get("allow")?)?,
-                expires_at: r.try_get("expires_at")?,
+                id: r.id,
+                name: r.name,
+                tag: r.tag,
+                hash: r.hash,
+                allow: allow_from_text(&r.allow)?,
+                expires_at: r.expires_at,
             })
         })
         .collect()

@@ -4,7 +4,7 @@
 //! of the same files can say that nothing changed.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::Result;
 
@@ -31,53 +31,58 @@ pub struct ImportedSender {
 }
 
 pub(crate) async fn record(pool: &SqlitePool, s: &ImportedSender) -> Result<()> {
-    sqlx::query(
+    let address = s.address.to_lowercase();
+    let messages = i64::try_from(s.messages).unwrap_or(i64::MAX);
+    sqlx::query!(
         "INSERT INTO m365_imports (address, org, credential, messages, tls10, tls11, tls12, protocol, legacy_tls, \
          imported_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (address) DO UPDATE SET org = excluded.org, credential = excluded.credential,
            messages = excluded.messages, tls10 = excluded.tls10, tls11 = excluded.tls11, tls12 = excluded.tls12,
            protocol = excluded.protocol, legacy_tls = excluded.legacy_tls, updated_at = excluded.updated_at",
+        address,
+        s.org,
+        s.credential,
+        messages,
+        s.tls10,
+        s.tls11,
+        s.tls12,
+        s.protocol,
+        s.legacy_tls,
+        s.imported_at,
+        s.updated_at
     )
-    .bind(s.address.to_lowercase())
-    .bind(&s.org)
-    .bind(&s.credential)
-    .bind(i64::try_from(s.messages).unwrap_or(i64::MAX))
-    .bind(s.tls10)
-    .bind(s.tls11)
-    .bind(s.tls12)
-    .bind(&s.protocol)
-    .bind(s.legacy_tls)
-    .bind(s.imported_at)
-    .bind(s.updated_at)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<ImportedSender>> {
-    let rows = sqlx::query(
-        "SELECT address, org, credential, messages, tls10, tls11, tls12, protocol, legacy_tls, imported_at, \
-         updated_at FROM m365_imports ORDER BY org, address",
+    // `legacy_tls` is stored as INTEGER 0/1; a TEXT primary key may hold NULL in SQLite, not here.
+    // `main.<table>` (SQLite's name for the open file): PostgreSQL cannot run this text, so
+    // scripts/sqlx-prepare describes it against SQLite alone.
+    let rows = sqlx::query!(
+        r#"SELECT address AS "address!", org, credential, messages, tls10, tls11, tls12, protocol,
+                  legacy_tls AS "legacy_tls: bool", imported_at, updated_at
+             FROM main.m365_imports ORDER BY org, address"#
     )
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ImportedSender {
-                address: r.try_get("address")?,
-                org: r.try_get("org")?,
-                credential: r.try_get("credential")?,
-                messages: u64::try_from(r.try_get::<i64, _>("messages")?).unwrap_or(0),
-                tls10: r.try_get("tls10")?,
-                tls11: r.try_get("tls11")?,
-                tls12: r.try_get("tls12")?,
-                protocol: r.try_get("protocol")?,
-                legacy_tls: r.try_get("legacy_tls")?,
-                imported_at: r.try_get("imported_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| ImportedSender {
+            address: r.address,
+            org: r.org,
+            credential: r.credential,
+            messages: u64::try_from(r.messages).unwrap_or(0),
+            tls10: r.tls10,
+            tls11: r.tls11,
+            tls12: r.tls12,
+            protocol: r.protocol,
+            legacy_tls: r.legacy_tls,
+            imported_at: r.imported_at,
+            updated_at: r.updated_at,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

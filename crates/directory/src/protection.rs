@@ -11,7 +11,7 @@
 //! the AUTH path computes no hash at all.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::Result;
 
@@ -133,12 +133,13 @@ async fn location(
     now: i64,
     policy: &LockoutPolicy,
 ) -> Result<(String, bool)> {
-    let familiar: Option<i64> = sqlx::query_scalar(
+    let familiar_since = now - policy.familiar_secs;
+    let familiar = sqlx::query_scalar!(
         "SELECT last_success_at FROM familiar_locations WHERE name = ? AND client_ip = ? AND last_success_at >= ?",
+        name,
+        ip,
+        familiar_since
     )
-    .bind(name)
-    .bind(ip)
-    .bind(now - policy.familiar_secs)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match familiar {
@@ -157,9 +158,7 @@ pub(crate) async fn lockout_status(
     let name = lockout_name(name);
     let mut conn = pool.acquire().await?;
     let (loc, familiar) = location(&mut conn, &name, ip, now, policy).await?;
-    let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM lockout WHERE name = ? AND location = ?")
-        .bind(&name)
-        .bind(&loc)
+    let until = sqlx::query_scalar!("SELECT locked_until FROM lockout WHERE name = ? AND location = ?", name, loc)
         .fetch_optional(&mut *conn)
         .await?;
     Ok(LockoutStatus { locked_until: until.filter(|u| *u > now), newly_locked: false, familiar })
@@ -175,39 +174,31 @@ pub(crate) async fn record_failure(
     let name = lockout_name(name);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let (loc, familiar) = location(&mut tx, &name, ip, now, policy).await?;
-    let row = sqlx::query(
+    let stored = sqlx::query_as!(
+        Counter,
         "SELECT failures, first_failure_at, locked_until, lockouts FROM lockout WHERE name = ? AND location = ?",
+        name,
+        loc
     )
-    .bind(&name)
-    .bind(&loc)
     .fetch_optional(&mut *tx)
     .await?;
-    let stored = match &row {
-        Some(r) => Some(Counter {
-            failures: r.try_get("failures")?,
-            first_failure_at: r.try_get("first_failure_at")?,
-            locked_until: r.try_get("locked_until")?,
-            lockouts: r.try_get("lockouts")?,
-        }),
-        None => None,
-    };
     let Some((next, status)) = after_failure(stored, now, policy, familiar) else {
         tx.commit().await?;
         return Ok(LockoutStatus { locked_until: stored.map(|c| c.locked_until), newly_locked: false, familiar });
     };
     let Counter { failures, first_failure_at: first, locked_until: until, lockouts } = next;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO lockout (name, location, failures, first_failure_at, locked_until, lockouts) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, location) DO UPDATE SET failures = excluded.failures, \
          first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until, \
          lockouts = excluded.lockouts",
+        name,
+        loc,
+        failures,
+        first,
+        until,
+        lockouts
     )
-    .bind(&name)
-    .bind(&loc)
-    .bind(failures)
-    .bind(first)
-    .bind(until)
-    .bind(lockouts)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -224,19 +215,18 @@ pub(crate) async fn record_success(
     let name = lockout_name(name);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let (loc, _) = location(&mut tx, &name, ip, now, policy).await?;
-    sqlx::query("DELETE FROM lockout WHERE name = ? AND location = ?").bind(&name).bind(&loc).execute(&mut *tx).await?;
-    sqlx::query(
+    sqlx::query!("DELETE FROM lockout WHERE name = ? AND location = ?", name, loc).execute(&mut *tx).await?;
+    sqlx::query!(
         "INSERT INTO familiar_locations (name, client_ip, last_success_at) VALUES (?, ?, ?) \
          ON CONFLICT (name, client_ip) DO UPDATE SET last_success_at = excluded.last_success_at",
+        name,
+        ip,
+        now
     )
-    .bind(&name)
-    .bind(ip)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM familiar_locations WHERE name = ? AND last_success_at < ?")
-        .bind(&name)
-        .bind(now - policy.familiar_secs)
+    let familiar_since = now - policy.familiar_secs;
+    sqlx::query!("DELETE FROM familiar_locations WHERE name = ? AND last_success_at < ?", name, familiar_since)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -247,45 +237,49 @@ pub(crate) async fn record_success(
 pub(crate) async fn unlock(pool: &SqlitePool, name: &str, now: i64) -> Result<u64> {
     let name = lockout_name(name);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let locked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lockout WHERE name = ? AND locked_until > ?")
-        .bind(&name)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM lockout WHERE name = ?").bind(&name).execute(&mut *tx).await?;
+    let locked = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "locked!: i64" FROM lockout WHERE name = ? AND locked_until > ?"#,
+        name,
+        now
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM lockout WHERE name = ?", name).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(u64::try_from(locked).unwrap_or(0))
 }
 
 pub(crate) async fn lockouts(pool: &SqlitePool, name: &str) -> Result<Vec<LockoutEntry>> {
-    let rows = sqlx::query(
+    let name = lockout_name(name);
+    let rows = sqlx::query!(
         "SELECT location, failures, first_failure_at, locked_until, lockouts FROM lockout WHERE name = ? \
          ORDER BY location",
+        name
     )
-    .bind(lockout_name(name))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let location: String = r.try_get("location")?;
-            Ok(LockoutEntry {
-                location: (!location.is_empty()).then_some(location),
-                failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(0),
-                first_failure_at: r.try_get("first_failure_at")?,
-                locked_until: r.try_get("locked_until")?,
-                lockouts: u32::try_from(r.try_get::<i64, _>("lockouts")?).unwrap_or(0),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| LockoutEntry {
+            location: (!r.location.is_empty()).then_some(r.location),
+            failures: u32::try_from(r.failures).unwrap_or(0),
+            first_failure_at: r.first_failure_at,
+            locked_until: r.locked_until,
+            lockouts: u32::try_from(r.lockouts).unwrap_or(0),
         })
-        .collect()
+        .collect())
 }
 
 pub(crate) async fn recipients_since(pool: &SqlitePool, address: &str, since: i64) -> Result<u64> {
-    let sum: Option<i64> =
-        sqlx::query_scalar("SELECT SUM(recipients) FROM recipient_usage WHERE address = ? AND at > ?")
-            .bind(address.trim().to_lowercase())
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
+    let address = address.trim().to_lowercase();
+    // NULL when no row is in the window.
+    let sum = sqlx::query_scalar!(
+        r#"SELECT SUM(recipients) AS "sum?: i64" FROM recipient_usage WHERE address = ? AND at > ?"#,
+        address,
+        since
+    )
+    .fetch_one(pool)
+    .await?;
     Ok(u64::try_from(sum.unwrap_or(0)).unwrap_or(0))
 }
 
@@ -309,72 +303,77 @@ pub(crate) async fn record_recipients_batch(pool: &SqlitePool, batch: &[(String,
 async fn add_recipients(conn: &mut sqlx::SqliteConnection, address: &str, at: i64, count: u32) -> Result<()> {
     let address = address.trim().to_lowercase();
     let minute = at - at.rem_euclid(60);
-    let updated = sqlx::query(
+    let count = i64::from(count);
+    let updated = sqlx::query!(
         "UPDATE recipient_usage SET recipients = recipients + ? WHERE rowid = \
          (SELECT rowid FROM recipient_usage WHERE address = ? AND at = ? LIMIT 1)",
+        count,
+        address,
+        minute
     )
-    .bind(i64::from(count))
-    .bind(&address)
-    .bind(minute)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if updated == 0 {
-        sqlx::query("INSERT INTO recipient_usage (address, at, recipients) VALUES (?, ?, ?)")
-            .bind(&address)
-            .bind(minute)
-            .bind(i64::from(count))
+        sqlx::query!("INSERT INTO recipient_usage (address, at, recipients) VALUES (?, ?, ?)", address, minute, count)
             .execute(&mut *conn)
             .await?;
         // A new minute: the oldest ones leave the window (once a minute, not per message).
-        sqlx::query("DELETE FROM recipient_usage WHERE address = ? AND at <= ?")
-            .bind(&address)
-            .bind(minute - DAY_SECS)
+        let window_start = minute - DAY_SECS;
+        sqlx::query!("DELETE FROM recipient_usage WHERE address = ? AND at <= ?", address, window_start)
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
-fn opt_u64(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<Option<u64>> {
-    let v: Option<i64> = row.try_get(column)?;
-    Ok(v.and_then(|v| u64::try_from(v).ok()))
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v).ok())
 }
 
 pub(crate) async fn org_limits(pool: &SqlitePool, org: &str) -> Result<Option<OrgLimits>> {
-    let row =
-        sqlx::query("SELECT max_message_size, max_recipients, daily_recipients, max_sessions FROM orgs WHERE name = ?")
-            .bind(org.trim())
-            .fetch_optional(pool)
-            .await?;
-    row.map(|r| {
-        Ok(OrgLimits {
-            max_message_size: opt_u64(&r, "max_message_size")?,
-            max_recipients: opt_u64(&r, "max_recipients")?,
-            daily_recipients: opt_u64(&r, "daily_recipients")?,
-            max_sessions: opt_u64(&r, "max_sessions")?,
-        })
-    })
-    .transpose()
+    let name = org.trim();
+    let row = sqlx::query!(
+        "SELECT max_message_size, max_recipients, daily_recipients, max_sessions FROM orgs WHERE name = ?",
+        name
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| OrgLimits {
+        max_message_size: opt_u64(r.max_message_size),
+        max_recipients: opt_u64(r.max_recipients),
+        daily_recipients: opt_u64(r.daily_recipients),
+        max_sessions: opt_u64(r.max_sessions),
+    }))
 }
 
 pub(crate) async fn set_org_limits(pool: &SqlitePool, org: &str, change: OrgLimits) -> Result<Option<OrgLimits>> {
+    // Per limit: whether the change sets it, and the stored value (NULL clears the override).
+    let set =
+        |value: Option<u64>| (value.is_some(), value.filter(|v| *v > 0).map(|v| i64::try_from(v).unwrap_or(i64::MAX)));
+    let (size_set, size) = set(change.max_message_size);
+    let (recipients_set, recipients) = set(change.max_recipients);
+    let (daily_set, daily) = set(change.daily_recipients);
+    let (sessions_set, sessions) = set(change.max_sessions);
+    let name = org.trim();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    for (column, value) in [
-        ("max_message_size", change.max_message_size),
-        ("max_recipients", change.max_recipients),
-        ("daily_recipients", change.daily_recipients),
-        ("max_sessions", change.max_sessions),
-    ] {
-        let Some(v) = value else { continue };
-        let stored = (v > 0).then(|| i64::try_from(v).unwrap_or(i64::MAX));
-        // `column` comes from the fixed list above, never from input.
-        sqlx::query(&format!("UPDATE orgs SET {column} = ? WHERE name = ?"))
-            .bind(stored)
-            .bind(org.trim())
-            .execute(&mut *tx)
-            .await?;
-    }
+    sqlx::query!(
+        "UPDATE orgs SET max_message_size = CASE WHEN ? THEN ? ELSE max_message_size END, \
+         max_recipients = CASE WHEN ? THEN ? ELSE max_recipients END, \
+         daily_recipients = CASE WHEN ? THEN ? ELSE daily_recipients END, \
+         max_sessions = CASE WHEN ? THEN ? ELSE max_sessions END WHERE name = ?",
+        size_set,
+        size,
+        recipients_set,
+        recipients,
+        daily_set,
+        daily,
+        sessions_set,
+        sessions,
+        name
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     org_limits(pool, org).await
 }

@@ -162,7 +162,7 @@ impl SqliteDirectory {
     /// writing: `VACUUM INTO` reads one snapshot of the database inside a read transaction.
     pub async fn snapshot_into(&self, dest: &Path) -> Result<()> {
         let dest = dest.to_str().ok_or_else(|| DirectoryError::Storage(format!("{} is not UTF-8", dest.display())))?;
-        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.pool).await?;
+        sqlx::query!("VACUUM INTO ?", dest).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -203,112 +203,172 @@ pub(crate) fn normalize_send_as(address: &str) -> String {
 
 /// Reads a setting stored as its spelling; an unknown spelling means the file was edited by hand
 /// or by a newer version, which is a storage problem, not a verdict.
-fn setting<T: FromStr>(row: &SqliteRow, column: &str) -> Result<T> {
-    let text: String = row.try_get(column)?;
-    crate::model::parse_stored(&text, column)
+fn setting<T: FromStr>(text: &str, column: &str) -> Result<T> {
+    crate::model::parse_stored(text, column)
 }
 
-fn org_settings(row: &SqliteRow) -> Result<OrgSettings> {
+/// An organisation row. The queries that read it spell its columns out (a compile-checked query
+/// is one literal string): `SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth,
+/// app_passwords, device_credentials, created_at FROM orgs`.
+struct OrgRow {
+    id: i64,
+    name: String,
+    security_defaults: String,
+    org_smtp_auth: String,
+    app_passwords: String,
+    device_credentials: String,
+    created_at: i64,
+}
+
+/// The organisation's settings as stored in its row (or in a user row joined with it); the
+/// column names in errors are the ones the queries give them.
+fn org_settings(
+    security_defaults: &str,
+    org_smtp_auth: &str,
+    app_passwords: &str,
+    device_credentials: &str,
+) -> Result<OrgSettings> {
     Ok(OrgSettings {
-        security_defaults: setting(row, "security_defaults")?,
-        smtp_auth: setting(row, "org_smtp_auth")?,
-        app_passwords: setting(row, "app_passwords")?,
-        device_credentials: setting(row, "device_credentials")?,
+        security_defaults: setting(security_defaults, "security_defaults")?,
+        smtp_auth: setting(org_smtp_auth, "org_smtp_auth")?,
+        app_passwords: setting(app_passwords, "app_passwords")?,
+        device_credentials: setting(device_credentials, "device_credentials")?,
     })
 }
 
-const ORG_COLUMNS: &str = "SELECT id, name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, \
-                           device_credentials, created_at \
-                           FROM orgs";
-
-fn org_from_row(row: &SqliteRow, domains: Vec<String>) -> Result<Org> {
+fn org_from_row(row: OrgRow, domains: Vec<String>) -> Result<Org> {
     Ok(Org {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        settings: org_settings(
+            &row.security_defaults,
+            &row.org_smtp_auth,
+            &row.app_passwords,
+            &row.device_credentials,
+        )?,
+        id: row.id,
+        name: row.name,
         domains,
-        settings: org_settings(row)?,
-        created_at: row.try_get("created_at")?,
+        created_at: row.created_at,
     })
 }
 
 async fn org_domains(conn: &mut SqliteConnection, org_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT domain FROM domains WHERE org_id = ? ORDER BY rowid")
-        .bind(org_id)
+    // A TEXT primary key may hold NULL in SQLite, so the macro would read Option; domains are
+    // never written NULL.
+    Ok(sqlx::query_scalar!(r#"SELECT domain AS "domain!" FROM domains WHERE org_id = ? ORDER BY rowid"#, org_id)
         .fetch_all(conn)
         .await?)
 }
 
 async fn load_org(conn: &mut SqliteConnection, name: &str) -> Result<Option<Org>> {
-    let row =
-        sqlx::query(&format!("{ORG_COLUMNS} WHERE name = ?")).bind(name.trim()).fetch_optional(&mut *conn).await?;
+    let name = name.trim();
+    let row = sqlx::query_as!(
+        OrgRow,
+        r#"SELECT id AS "id!", name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords, device_credentials,
+                  created_at
+             FROM orgs WHERE name = ?"#,
+        name
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         Some(row) => {
-            let domains = org_domains(conn, row.try_get("id")?).await?;
-            Ok(Some(org_from_row(&row, domains)?))
+            let domains = org_domains(conn, row.id).await?;
+            Ok(Some(org_from_row(row, domains)?))
         }
         None => Ok(None),
     }
 }
 
 async fn org_id(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM orgs WHERE name = ?")
-        .bind(name.trim())
+    let name = name.trim();
+    sqlx::query_scalar!(r#"SELECT id AS "id!" FROM orgs WHERE name = ?"#, name)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| DirectoryError::UnknownOrg(name.trim().to_string()))
+        .ok_or_else(|| DirectoryError::UnknownOrg(name.to_string()))
 }
 
 /// The name of the organisation that accepts `domain` (already normalised), if any.
 async fn domain_owner(conn: &mut SqliteConnection, domain: &str) -> Result<Option<(i64, String)>> {
-    let row = sqlx::query("SELECT o.id, o.name FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.domain = ?")
-        .bind(domain)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).transpose()
+    let row = sqlx::query!(
+        r#"SELECT o.id AS "id!", o.name FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.domain = ?"#,
+        domain
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.id, r.name)))
 }
 
 /// A user row joined with its organisation: the user's own columns plus the organisation's
-/// name and settings, so the AUTH view needs one row.
-const USER_COLUMNS: &str = "SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash, \
-                            u.sign_in, u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, \
-                            o.security_defaults, o.smtp_auth AS org_smtp_auth, o.app_passwords, \
-                            o.device_credentials \
-                            FROM users u JOIN orgs o ON o.id = u.org_id";
+/// name and settings, so the AUTH view needs one row. The queries that read it spell its
+/// columns out: `SELECT u.id, o.name AS org, u.address, u.display_name, u.password_hash,
+/// u.sign_in, u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, o.security_defaults,
+/// o.smtp_auth AS org_smtp_auth, o.app_passwords, o.device_credentials FROM users u JOIN orgs o
+/// ON o.id = u.org_id`.
+struct UserRow {
+    id: i64,
+    org: String,
+    address: String,
+    display_name: String,
+    password_hash: String,
+    sign_in: String,
+    smtp_auth: String,
+    mfa: String,
+    created_at: i64,
+    password_changed_at: i64,
+    security_defaults: String,
+    org_smtp_auth: String,
+    app_passwords: String,
+    device_credentials: String,
+}
 
-fn user_from_row(row: &SqliteRow, send_as: Vec<String>) -> Result<User> {
+impl UserRow {
+    /// Read only by the AUTH view: listing users does not depend on readable org settings.
+    fn org_settings(&self) -> Result<OrgSettings> {
+        org_settings(&self.security_defaults, &self.org_smtp_auth, &self.app_passwords, &self.device_credentials)
+    }
+}
+
+fn user_from_row(row: &UserRow, send_as: Vec<String>) -> Result<User> {
     Ok(User {
-        id: row.try_get("id")?,
-        org: row.try_get("org")?,
-        address: row.try_get("address")?,
-        display_name: row.try_get("display_name")?,
+        id: row.id,
+        org: row.org.clone(),
+        address: row.address.clone(),
+        display_name: row.display_name.clone(),
         settings: MailboxSettings {
-            sign_in: setting(row, "sign_in")?,
-            smtp_auth: setting(row, "smtp_auth")?,
-            mfa: setting(row, "mfa")?,
+            sign_in: setting(&row.sign_in, "sign_in")?,
+            smtp_auth: setting(&row.smtp_auth, "smtp_auth")?,
+            mfa: setting(&row.mfa, "mfa")?,
         },
         send_as,
-        created_at: row.try_get("created_at")?,
-        password_changed_at: row.try_get("password_changed_at")?,
+        created_at: row.created_at,
+        password_changed_at: row.password_changed_at,
     })
 }
 
 async fn user_send_as(conn: &mut SqliteConnection, user_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT address FROM send_as WHERE user_id = ? ORDER BY address")
-        .bind(user_id)
+    Ok(sqlx::query_scalar!("SELECT address FROM send_as WHERE user_id = ? ORDER BY address", user_id)
         .fetch_all(conn)
         .await?)
 }
 
 /// The user row (with its organisation's columns) and the user, or `None` if unknown.
-async fn load_user_row(conn: &mut SqliteConnection, address: &str) -> Result<Option<(SqliteRow, User)>> {
+async fn load_user_row(conn: &mut SqliteConnection, address: &str) -> Result<Option<(UserRow, User)>> {
     let Some(address) = normalize_address(address) else {
         return Ok(None);
     };
-    let row =
-        sqlx::query(&format!("{USER_COLUMNS} WHERE u.address = ?")).bind(&address).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id AS "id!", o.name AS org, u.address, u.display_name, u.password_hash, u.sign_in, u.smtp_auth,
+                  u.mfa, u.created_at, u.password_changed_at, o.security_defaults, o.smtp_auth AS org_smtp_auth,
+                  o.app_passwords, o.device_credentials
+             FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.address = ?"#,
+        address
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         Some(row) => {
-            let send_as = user_send_as(conn, row.try_get("id")?).await?;
+            let send_as = user_send_as(conn, row.id).await?;
             let user = user_from_row(&row, send_as)?;
             Ok(Some((row, user)))
         }
@@ -324,21 +384,11 @@ async fn load_user(conn: &mut SqliteConnection, address: &str) -> Result<Option<
 async fn user_id(conn: &mut SqliteConnection, address: &str) -> Result<(i64, String)> {
     let unknown = || DirectoryError::UnknownUser(address.trim().to_string());
     let normalized = normalize_address(address).ok_or_else(unknown)?;
-    let id = sqlx::query_scalar("SELECT id FROM users WHERE address = ?")
-        .bind(&normalized)
+    let id = sqlx::query_scalar!(r#"SELECT id AS "id!" FROM users WHERE address = ?"#, normalized)
         .fetch_optional(conn)
         .await?
         .ok_or_else(unknown)?;
     Ok((id, normalized))
-}
-
-fn app_password_from_row(row: &SqliteRow) -> Result<AppPassword> {
-    Ok(AppPassword {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-    })
 }
 
 fn signin_from_row(row: &SqliteRow) -> Result<SignInEntry> {
@@ -380,22 +430,21 @@ impl Directory for SqliteDirectory {
         }
         let at = now();
         let settings = OrgSettings::default();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO orgs (name, security_defaults, smtp_auth, app_passwords, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        let (security_defaults, smtp_auth, app_passwords) =
+            (settings.security_defaults.as_str(), settings.smtp_auth.as_str(), settings.app_passwords.as_str());
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO orgs (name, security_defaults, smtp_auth, app_passwords, created_at)
+               VALUES (?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+            name,
+            security_defaults,
+            smtp_auth,
+            app_passwords,
+            at
         )
-        .bind(name)
-        .bind(settings.security_defaults.as_str())
-        .bind(settings.smtp_auth.as_str())
-        .bind(settings.app_passwords.as_str())
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         for domain in &wanted {
-            sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES (?, ?, ?)")
-                .bind(domain)
-                .bind(id)
-                .bind(at)
+            sqlx::query!("INSERT INTO domains (domain, org_id, added_at) VALUES (?, ?, ?)", domain, id, at)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -405,14 +454,29 @@ impl Directory for SqliteDirectory {
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!("{ORG_COLUMNS} ORDER BY name")).fetch_all(&mut *tx).await?;
+        // `main.<table>` (SQLite's name for the open file): PostgreSQL cannot run this text, so
+        // scripts/sqlx-prepare describes it against SQLite alone.
+        let rows = sqlx::query_as!(
+            OrgRow,
+            r#"SELECT id AS "id!", name, security_defaults, smtp_auth AS org_smtp_auth, app_passwords,
+                      device_credentials, created_at
+                 FROM main.orgs ORDER BY name"#
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let mut domains: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT org_id, domain FROM domains ORDER BY rowid").fetch_all(&mut *tx).await? {
-            domains.entry(row.try_get("org_id")?).or_default().push(row.try_get("domain")?);
+        for row in sqlx::query!(r#"SELECT org_id, domain AS "domain!" FROM domains ORDER BY rowid"#)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            domains.entry(row.org_id).or_default().push(row.domain);
         }
         tx.commit().await?;
-        rows.iter()
-            .map(|row| org_from_row(row, domains.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
+        rows.into_iter()
+            .map(|row| {
+                let domains = domains.remove(&row.id).unwrap_or_default();
+                org_from_row(row, domains)
+            })
             .collect()
     }
 
@@ -446,16 +510,20 @@ impl Directory for SqliteDirectory {
     async fn update_org(&self, name: &str, change: OrgChange) -> Result<Org> {
         let mut tx = self.write_tx().await?;
         let id = org_id(&mut tx, name).await?;
-        sqlx::query(
+        let security_defaults = change.security_defaults.map(SecurityDefaults::as_str);
+        let smtp_auth = change.smtp_auth.map(OrgSmtpAuth::as_str);
+        let app_passwords = change.app_passwords.map(AppPasswordsPolicy::as_str);
+        let device_credentials = change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str);
+        sqlx::query!(
             "UPDATE orgs SET security_defaults = COALESCE(?, security_defaults), \
              smtp_auth = COALESCE(?, smtp_auth), app_passwords = COALESCE(?, app_passwords), \
              device_credentials = COALESCE(?, device_credentials) WHERE id = ?",
+            security_defaults,
+            smtp_auth,
+            app_passwords,
+            device_credentials,
+            id
         )
-        .bind(change.security_defaults.map(SecurityDefaults::as_str))
-        .bind(change.smtp_auth.map(OrgSmtpAuth::as_str))
-        .bind(change.app_passwords.map(AppPasswordsPolicy::as_str))
-        .bind(change.device_credentials.map(authrelay_core::DeviceCredentialsPolicy::as_str))
-        .bind(id)
         .execute(&mut *tx)
         .await?;
         let org = load_org(&mut tx, name).await?;
@@ -472,10 +540,8 @@ impl Directory for SqliteDirectory {
             Some((owner, _)) if owner == id => {}
             Some((_, owner)) => return Err(DirectoryError::DomainTaken { domain, org: owner }),
             None => {
-                sqlx::query("INSERT INTO domains (domain, org_id, added_at) VALUES (?, ?, ?)")
-                    .bind(&domain)
-                    .bind(id)
-                    .bind(now())
+                let at = now();
+                sqlx::query!("INSERT INTO domains (domain, org_id, added_at) VALUES (?, ?, ?)", domain, id, at)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -494,8 +560,8 @@ impl Directory for SqliteDirectory {
         let (org_id, org_name) = domain_owner(&mut tx, address.domain())
             .await?
             .ok_or_else(|| DirectoryError::NoOrgForDomain(address.domain().to_string()))?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = ?")
-            .bind(address.as_str())
+        let stored_address = address.as_str();
+        let taken = sqlx::query_scalar!(r#"SELECT id AS "id!" FROM users WHERE address = ?"#, stored_address)
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
@@ -504,19 +570,21 @@ impl Directory for SqliteDirectory {
         let at = now();
         let settings = MailboxSettings::default();
         let display_name = new.display_name.trim().to_string();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (org_id, address, display_name, password_hash, sign_in, smtp_auth, mfa, \
-             created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        let (sign_in, smtp_auth, mfa) = (settings.sign_in.as_str(), settings.smtp_auth.as_str(), settings.mfa.as_str());
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO users (org_id, address, display_name, password_hash, sign_in, smtp_auth, mfa, created_at,
+                                  password_changed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+            org_id,
+            stored_address,
+            display_name,
+            new.password_hash,
+            sign_in,
+            smtp_auth,
+            mfa,
+            at,
+            at
         )
-        .bind(org_id)
-        .bind(address.as_str())
-        .bind(&display_name)
-        .bind(&new.password_hash)
-        .bind(settings.sign_in.as_str())
-        .bind(settings.smtp_auth.as_str())
-        .bind(settings.mfa.as_str())
-        .bind(at)
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -541,24 +609,31 @@ impl Directory for SqliteDirectory {
 
     async fn list_users(&self, org: Option<&str>) -> Result<Vec<User>> {
         let mut tx = self.pool.begin().await?;
-        let rows = match org {
-            Some(name) => {
-                let id = org_id(&mut tx, name).await?;
-                sqlx::query(&format!("{USER_COLUMNS} WHERE u.org_id = ? ORDER BY u.address"))
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-            None => sqlx::query(&format!("{USER_COLUMNS} ORDER BY u.address")).fetch_all(&mut *tx).await?,
+        let only_org = match org {
+            Some(name) => Some(org_id(&mut tx, name).await?),
+            None => None,
         };
+        let rows = sqlx::query_as!(
+            UserRow,
+            r#"SELECT u.id AS "id!", o.name AS org, u.address, u.display_name, u.password_hash, u.sign_in,
+                      u.smtp_auth, u.mfa, u.created_at, u.password_changed_at, o.security_defaults,
+                      o.smtp_auth AS org_smtp_auth, o.app_passwords, o.device_credentials
+                 FROM users u JOIN orgs o ON o.id = u.org_id WHERE ? IS NULL OR u.org_id = ? ORDER BY u.address"#,
+            only_org,
+            only_org
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let mut send_as: HashMap<i64, Vec<String>> = HashMap::new();
-        for row in sqlx::query("SELECT user_id, address FROM send_as ORDER BY address").fetch_all(&mut *tx).await? {
-            send_as.entry(row.try_get("user_id")?).or_default().push(row.try_get("address")?);
+        // `main.<table>` (SQLite's name for the open file): PostgreSQL cannot run this text, so
+        // scripts/sqlx-prepare describes it against SQLite alone.
+        for row in
+            sqlx::query!("SELECT user_id, address FROM main.send_as ORDER BY address").fetch_all(&mut *tx).await?
+        {
+            send_as.entry(row.user_id).or_default().push(row.address);
         }
         tx.commit().await?;
-        rows.iter()
-            .map(|row| user_from_row(row, send_as.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default()))
-            .collect()
+        rows.iter().map(|row| user_from_row(row, send_as.remove(&row.id).unwrap_or_default())).collect()
     }
 
     /// Send-as addresses are stored lower-case; adding the mailbox's own address (always
@@ -566,33 +641,31 @@ impl Directory for SqliteDirectory {
     async fn update_user(&self, address: &str, change: UserChange) -> Result<User> {
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        sqlx::query(
+        let display_name = change.display_name.as_deref().map(str::trim);
+        let sign_in = change.sign_in.map(SignIn::as_str);
+        let smtp_auth = change.smtp_auth.map(MailboxSmtpAuth::as_str);
+        let mfa = change.mfa.map(MfaState::as_str);
+        sqlx::query!(
             "UPDATE users SET display_name = COALESCE(?, display_name), sign_in = COALESCE(?, sign_in), \
              smtp_auth = COALESCE(?, smtp_auth), mfa = COALESCE(?, mfa) WHERE id = ?",
+            display_name,
+            sign_in,
+            smtp_auth,
+            mfa,
+            id
         )
-        .bind(change.display_name.as_deref().map(str::trim))
-        .bind(change.sign_in.map(SignIn::as_str))
-        .bind(change.smtp_auth.map(MailboxSmtpAuth::as_str))
-        .bind(change.mfa.map(MfaState::as_str))
-        .bind(id)
         .execute(&mut *tx)
         .await?;
         for extra in change.add_send_as.iter().map(|a| normalize_send_as(a)) {
             if extra.is_empty() || extra == own {
                 continue;
             }
-            sqlx::query("INSERT OR IGNORE INTO send_as (user_id, address) VALUES (?, ?)")
-                .bind(id)
-                .bind(&extra)
+            sqlx::query!("INSERT OR IGNORE INTO send_as (user_id, address) VALUES (?, ?)", id, extra)
                 .execute(&mut *tx)
                 .await?;
         }
         for extra in change.remove_send_as.iter().map(|a| normalize_send_as(a)) {
-            sqlx::query("DELETE FROM send_as WHERE user_id = ? AND address = ?")
-                .bind(id)
-                .bind(&extra)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!("DELETE FROM send_as WHERE user_id = ? AND address = ?", id, extra).execute(&mut *tx).await?;
         }
         let user = load_user(&mut tx, &own).await?;
         tx.commit().await?;
@@ -602,10 +675,8 @@ impl Directory for SqliteDirectory {
     async fn set_password_hash(&self, address: &str, password_hash: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let (id, _) = user_id(&mut tx, address).await?;
-        sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(now())
-            .bind(id)
+        let at = now();
+        sqlx::query!("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?", password_hash, at, id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -616,14 +687,15 @@ impl Directory for SqliteDirectory {
         let name = new.name.trim().to_string();
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        let (live, same_name): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(CASE WHEN name = ? THEN 1 END) FROM app_passwords \
-             WHERE user_id = ? AND revoked_at IS NULL",
+        let counts = sqlx::query!(
+            r#"SELECT COUNT(*) AS "live!: i64", COUNT(CASE WHEN name = ? THEN 1 END) AS "same_name!: i64"
+               FROM app_passwords WHERE user_id = ? AND revoked_at IS NULL"#,
+            name,
+            id
         )
-        .bind(&name)
-        .bind(id)
         .fetch_one(&mut *tx)
         .await?;
+        let (live, same_name) = (counts.live, counts.same_name);
         if same_name > 0 {
             return Err(DirectoryError::AppPasswordExists { user: own, name });
         }
@@ -631,14 +703,15 @@ impl Directory for SqliteDirectory {
             return Err(DirectoryError::TooManyAppPasswords(own));
         }
         let at = now();
-        let app_id: i64 = sqlx::query_scalar(
-            "INSERT INTO app_passwords (user_id, name, hint, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        let app_id = sqlx::query_scalar!(
+            r#"INSERT INTO app_passwords (user_id, name, hint, hash, created_at) VALUES (?, ?, ?, ?, ?)
+               RETURNING id AS "id!""#,
+            id,
+            name,
+            new.hint,
+            new.hash,
+            at
         )
-        .bind(id)
-        .bind(&name)
-        .bind(&new.hint)
-        .bind(&new.hash)
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -648,30 +721,32 @@ impl Directory for SqliteDirectory {
     async fn list_app_passwords(&self, address: &str) -> Result<Vec<AppPassword>> {
         let mut tx = self.pool.begin().await?;
         let (id, _) = user_id(&mut tx, address).await?;
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at FROM app_passwords \
-             WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id",
+        let listed = sqlx::query_as!(
+            AppPassword,
+            r#"SELECT id AS "id!", name, created_at, last_used_at FROM app_passwords
+                WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id"#,
+            id
         )
-        .bind(id)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(app_password_from_row).collect()
+        Ok(listed)
     }
 
     async fn revoke_app_password(&self, address: &str, name: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let (id, own) = user_id(&mut tx, address).await?;
-        let done = sqlx::query(
+        let (at, name) = (now(), name.trim());
+        let done = sqlx::query!(
             "UPDATE app_passwords SET revoked_at = ? WHERE user_id = ? AND name = ? AND revoked_at IS NULL",
+            at,
+            id,
+            name
         )
-        .bind(now())
-        .bind(id)
-        .bind(name.trim())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(DirectoryError::UnknownAppPassword { user: own, name: name.trim().to_string() });
+            return Err(DirectoryError::UnknownAppPassword { user: own, name: name.to_string() });
         }
         tx.commit().await?;
         Ok(())
@@ -680,11 +755,7 @@ impl Directory for SqliteDirectory {
     /// Records a successful use. An id that no longer exists (deleted meanwhile) is ignored:
     /// the sign-in it belongs to has already been decided.
     async fn touch_app_password(&self, id: i64, at_unix: i64) -> Result<()> {
-        sqlx::query("UPDATE app_passwords SET last_used_at = ? WHERE id = ?")
-            .bind(at_unix)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!("UPDATE app_passwords SET last_used_at = ? WHERE id = ?", at_unix, id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -714,10 +785,12 @@ impl Directory for SqliteDirectory {
         if found.is_none() {
             user_send_as(&mut tx, user_id).await?;
         }
-        let rows = sqlx::query(
-            "SELECT id, name, hint, hash FROM app_passwords WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+        let app_passwords = sqlx::query_as!(
+            AppPasswordSecret,
+            r#"SELECT id AS "id!", name, hint, hash FROM app_passwords WHERE user_id = ? AND revoked_at IS NULL
+                ORDER BY id"#,
+            user_id
         )
-        .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
         let device_credentials = crate::device::secrets_of(&mut tx, user_id).await?;
@@ -725,20 +798,9 @@ impl Directory for SqliteDirectory {
         let Some((row, user)) = found else {
             return Ok(None);
         };
-        let app_passwords = rows
-            .iter()
-            .map(|r| {
-                Ok(AppPasswordSecret {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    hint: r.try_get("hint")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect::<Result<_>>()?;
         Ok(Some(AuthRecord {
-            org: org_settings(&row)?,
-            password_hash: row.try_get("password_hash")?,
+            org: row.org_settings()?,
+            password_hash: row.password_hash,
             user,
             app_passwords,
             device_credentials,
@@ -746,21 +808,26 @@ impl Directory for SqliteDirectory {
     }
 
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()> {
-        sqlx::query(
+        let client_port = i64::from(entry.client_port);
+        let credential = entry.credential.map(CredentialKind::as_str);
+        let check = entry.check.as_str();
+        let reply = entry.reply.map_or("", ReplyId::as_str);
+        let listener = entry.listener.as_deref().unwrap_or("");
+        sqlx::query!(
             "INSERT INTO signins (at, client_ip, client_port, tls, mechanism, user, credential, check_name, \
              reply, success, listener) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            entry.at,
+            entry.client_ip,
+            client_port,
+            entry.tls,
+            entry.mechanism,
+            entry.user,
+            credential,
+            check,
+            reply,
+            entry.success,
+            listener
         )
-        .bind(entry.at)
-        .bind(&entry.client_ip)
-        .bind(i64::from(entry.client_port))
-        .bind(&entry.tls)
-        .bind(&entry.mechanism)
-        .bind(&entry.user)
-        .bind(entry.credential.map(CredentialKind::as_str))
-        .bind(entry.check.as_str())
-        .bind(entry.reply.map_or("", ReplyId::as_str))
-        .bind(entry.success)
-        .bind(entry.listener.as_deref().unwrap_or(""))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -768,12 +835,13 @@ impl Directory for SqliteDirectory {
 
     async fn prune_signins(&self, before: i64, batch: u32) -> Result<u64> {
         let mut total = 0;
+        let limit = i64::from(batch.max(1));
         loop {
-            let gone = sqlx::query(
+            let gone = sqlx::query!(
                 "DELETE FROM signins WHERE id IN (SELECT id FROM signins WHERE at < ? ORDER BY at LIMIT ?)",
+                before,
+                limit
             )
-            .bind(before)
-            .bind(i64::from(batch.max(1)))
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -787,6 +855,7 @@ impl Directory for SqliteDirectory {
     }
 
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>> {
+        // Runtime-checked: the WHERE clause depends on which filters are set.
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success, \
              listener FROM signins WHERE 1 = 1",
@@ -872,18 +941,16 @@ impl Directory for SqliteDirectory {
     }
 
     async fn org_language(&self, org: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT language FROM orgs WHERE name = ?").bind(org.trim()).fetch_optional(&self.pool).await?;
-        let row = row.ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))?;
-        Ok(row.try_get::<Option<String>, _>("language")?)
+        let name = org.trim();
+        let language =
+            sqlx::query_scalar!("SELECT language FROM orgs WHERE name = ?", name).fetch_optional(&self.pool).await?;
+        language.ok_or_else(|| DirectoryError::UnknownOrg(org.to_string()))
     }
 
     async fn set_org_language(&self, org: &str, language: Option<&str>) -> Result<Option<String>> {
-        let done = sqlx::query("UPDATE orgs SET language = ? WHERE name = ?")
-            .bind(language)
-            .bind(org.trim())
-            .execute(&self.pool)
-            .await?;
+        let name = org.trim();
+        let done =
+            sqlx::query!("UPDATE orgs SET language = ? WHERE name = ?", language, name).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(DirectoryError::UnknownOrg(org.to_string()));
         }

@@ -4,7 +4,7 @@
 //! transaction per batch.
 
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::Result;
 
@@ -33,17 +33,19 @@ pub(crate) async fn record(pool: &SqlitePool, batch: &[SubmissionCount]) -> Resu
     }
     let mut tx = pool.begin().await?;
     for s in batch {
-        sqlx::query(
+        let user = s.user.to_lowercase();
+        let messages = i64::try_from(s.messages).unwrap_or(i64::MAX);
+        sqlx::query!(
             "INSERT INTO submissions (user, day, tls, credential, messages, last_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (user, day, tls, credential) DO UPDATE SET
                messages = messages + excluded.messages, last_at = max(last_at, excluded.last_at)",
+            user,
+            s.day,
+            s.tls,
+            s.credential,
+            messages,
+            s.last_at
         )
-        .bind(s.user.to_lowercase())
-        .bind(s.day)
-        .bind(&s.tls)
-        .bind(&s.credential)
-        .bind(i64::try_from(s.messages).unwrap_or(i64::MAX))
-        .bind(s.last_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -52,24 +54,24 @@ pub(crate) async fn record(pool: &SqlitePool, batch: &[SubmissionCount]) -> Resu
 }
 
 pub(crate) async fn since(pool: &SqlitePool, since: i64) -> Result<Vec<SubmissionCount>> {
-    let rows = sqlx::query(
+    let first_day = since.div_euclid(DAY);
+    let rows = sqlx::query!(
         "SELECT user, day, tls, credential, messages, last_at FROM submissions WHERE day >= ? ORDER BY user, day",
+        first_day
     )
-    .bind(since.div_euclid(DAY))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SubmissionCount {
-                user: r.try_get("user")?,
-                day: r.try_get("day")?,
-                tls: r.try_get("tls")?,
-                credential: r.try_get("credential")?,
-                messages: u64::try_from(r.try_get::<i64, _>("messages")?).unwrap_or(0),
-                last_at: r.try_get("last_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| SubmissionCount {
+            user: r.user,
+            day: r.day,
+            tls: r.tls,
+            credential: r.credential,
+            messages: u64::try_from(r.messages).unwrap_or(0),
+            last_at: r.last_at,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authrelay_core::{Check, CredentialKind, MfaState, ReplyId, SecurityDefaults};
-use authrelay_directory::admin::{AdminError, AdminSession, AuditEntry, NewAdmin};
+use authrelay_directory::admin::{AdminError, AdminSession, AdminStore, AuditEntry, NewAdmin};
 use authrelay_directory::postgres::PgDirectory;
 use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_directory::{
@@ -329,4 +329,42 @@ async fn an_unreachable_postgres_is_a_storage_error_within_seconds_and_service_r
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+#[tokio::test]
+async fn a_sqlite_store_copies_into_postgres_every_table_read_back_identical() {
+    // Every table of the SQLite side holds rows (the contract's, plus a live session with the
+    // second factor done and a lockout counter, which the contract removes again), so each of
+    // copy.rs's SQLite reads is compared, value by value, with PostgreSQL's read-back.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteDirectory::open(&dir.path().join("authrelay.db")).await.unwrap();
+    contract(&sqlite).await;
+    let boss = sqlite.admin_secrets("boss@contoso.com").await.unwrap().unwrap().admin;
+    let session = AdminSession {
+        token_hash: "t2".into(),
+        admin: boss,
+        csrf: "c2".into(),
+        mfa_done: true,
+        pending_totp: None,
+        created_at: 1,
+        expires_at: 100,
+    };
+    sqlite.create_session(&session).await.unwrap();
+    sqlite.record_auth_failure("carol@contoso.com", "203.0.113.1", 1, &LockoutPolicy::default()).await.unwrap();
+
+    let pg = TestPostgres::start();
+    let url = pg.new_database();
+    let postgres = PgDirectory::connect(&url, dir.path(), 2).await.unwrap();
+    let report = authrelay_directory::copy::sqlite_to_postgres(&sqlite, &postgres).await.unwrap();
+    let empty: Vec<&str> = report.iter().filter(|t| t.rows == 0).map(|t| t.table.as_str()).collect();
+    assert!(empty.is_empty(), "tables copied without a row to compare: {empty:?}");
+    assert_eq!(report.len(), 16, "{report:?}");
+    // And the copy reads back through the PostgreSQL store as it was written to SQLite.
+    assert_eq!(postgres.list_users(None).await.unwrap(), sqlite.list_users(None).await.unwrap());
+    assert_eq!(postgres.imported_senders().await.unwrap(), sqlite.imported_senders().await.unwrap());
+    assert_eq!(
+        postgres.signins(&SignInFilter::default()).await.unwrap(),
+        sqlite.signins(&SignInFilter::default()).await.unwrap()
+    );
+    assert!(postgres.session("t2", 50).await.unwrap().unwrap().mfa_done);
 }
