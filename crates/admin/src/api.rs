@@ -57,10 +57,17 @@ pub fn routes() -> Api {
         .add("get", "/api/orgs/{name}", get(show_org))
         .add("patch", "/api/orgs/{name}", patch(edit_org))
         .add("post", "/api/orgs/{name}/domains", post(add_domain))
+        .add("get", "/api/orgs/{name}/limits", get(org_limits))
+        .add("patch", "/api/orgs/{name}/limits", patch(set_org_limits))
+        .add("get", "/api/domains/{domain}/dkim", get(dkim_keys))
+        .add("post", "/api/domains/{domain}/dkim", post(generate_dkim))
+        .add("delete", "/api/domains/{domain}/dkim/{selector}", delete(retire_dkim))
         .add("get", "/api/users", get(list_users))
         .add("post", "/api/users", post(create_user))
         .add("get", "/api/users/{address}", get(show_user))
         .add("patch", "/api/users/{address}", patch(edit_user))
+        .add("delete", "/api/users/{address}", delete(delete_user))
+        .add("post", "/api/users/{address}/rename", post(rename_user))
         .add("post", "/api/users/{address}/password", post(reset_password))
         .add("get", "/api/users/{address}/app-passwords", get(list_app_passwords))
         .add("post", "/api/users/{address}/app-passwords", post(add_app_password))
@@ -82,6 +89,9 @@ pub fn routes() -> Api {
         .add("get", "/api/audit", get(audit))
         .add("get", "/api/admins", get(list_admins))
         .add("post", "/api/admins", post(create_admin))
+        .add("patch", "/api/admins/{address}", patch(set_admin_role))
+        .add("delete", "/api/admins/{address}", delete(remove_admin))
+        .add("post", "/api/admins/{address}/totp-reset", post(reset_admin_totp))
         .add("get", "/api/tokens", get(list_tokens))
         .add("post", "/api/tokens", post(create_token))
         .add("delete", "/api/tokens/{id}", delete(revoke_token))
@@ -421,6 +431,61 @@ async fn edit_org(
     Ok(Json(OrgView::from(&state.ops.edit_org(&c.actor(), &name, edit).await.api(c.lang)?)))
 }
 
+/// An organisation's own limits (absent: the server's).
+async fn org_limits(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(name): PathArgs<String>,
+) -> Result<Json<authrelay_directory::OrgLimits>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    let org = state.ops.org(&name).await.api(c.lang)?;
+    Ok(Json(state.directory.org_limits(&org.name).await.api(c.lang)?))
+}
+
+/// Sets the limits given (0 = the server's limit), as `org set --max-…`.
+async fn set_org_limits(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(name): PathArgs<String>,
+    Body(req): Body<authrelay_directory::OrgLimits>,
+) -> Result<Json<authrelay_directory::OrgLimits>, ApiError> {
+    Ok(Json(state.ops.set_org_limits(&c.actor(), &name, req).await.api(c.lang)?))
+}
+
+async fn dkim_keys(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(domain): PathArgs<String>,
+) -> Result<Json<Vec<authrelay_ops::DkimKey>>, ApiError> {
+    Ok(Json(state.ops.dkim_keys(&c.actor(), &domain).await.api(c.lang)?))
+}
+
+#[derive(Deserialize)]
+struct DkimRequest {
+    algorithm: Option<String>,
+    selector: Option<String>,
+}
+
+async fn generate_dkim(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(domain): PathArgs<String>,
+    Body(req): Body<DkimRequest>,
+) -> Result<(StatusCode, Json<authrelay_ops::DkimKey>), ApiError> {
+    let algorithm = req.algorithm.as_deref().unwrap_or("rsa");
+    let made = state.ops.generate_dkim(&c.actor(), &domain, algorithm, req.selector.as_deref()).await.api(c.lang)?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+async fn retire_dkim(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs((domain, selector)): PathArgs<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.ops.retire_dkim(&c.actor(), &domain, &selector).await.api(c.lang)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 struct DomainRequest {
     domain: String,
@@ -506,6 +571,11 @@ struct UserPatch {
     sign_in: Option<String>,
     smtp_auth: Option<String>,
     mfa: Option<String>,
+    /// Addresses the user may also send as (same rule as `user set --send-as`).
+    #[serde(default)]
+    add_send_as: Vec<String>,
+    #[serde(default)]
+    remove_send_as: Vec<String>,
 }
 
 async fn edit_user(
@@ -519,9 +589,41 @@ async fn edit_user(
         sign_in: setting(c.lang, "sign_in", req.sign_in.as_deref())?,
         smtp_auth: setting(c.lang, "smtp_auth", req.smtp_auth.as_deref())?,
         mfa: setting(c.lang, "mfa", req.mfa.as_deref())?,
-        ..Default::default()
+        add_send_as: req.add_send_as,
+        remove_send_as: req.remove_send_as,
     };
     let user = state.ops.edit_user(&c.actor(), &address, edit).await.api(c.lang)?;
+    let org = state.directory.org(&user.org).await.ok().flatten();
+    Ok(Json(user_view(&user, org.as_ref())))
+}
+
+/// Deletes the user; answers what went with it.
+async fn delete_user(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<Json<Value>, ApiError> {
+    let gone = state.ops.delete_user(&c.actor(), &address).await.api(c.lang)?;
+    Ok(Json(json!({
+        "deleted": gone.user.address,
+        "app_passwords": gone.app_passwords,
+        "device_credentials": gone.device_credentials,
+        "send_as": gone.user.send_as,
+    })))
+}
+
+#[derive(Deserialize)]
+struct RenameRequest {
+    address: String,
+}
+
+async fn rename_user(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<RenameRequest>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state.ops.rename_user(&c.actor(), &address, &req.address).await.api(c.lang)?;
     let org = state.directory.org(&user.org).await.ok().flatten();
     Ok(Json(user_view(&user, org.as_ref())))
 }
@@ -1095,6 +1197,38 @@ async fn create_admin(
     let (admin, _) =
         state.ops.create_admin(&c.actor(), &req.address, &req.role, Some(&req.password)).await.api(c.lang)?;
     Ok((StatusCode::CREATED, Json(json!(admin))))
+}
+
+#[derive(Deserialize)]
+struct RoleRequest {
+    role: String,
+}
+
+async fn set_admin_role(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+    Body(req): Body<RoleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.ops.set_admin_role(&c.actor(), &address, &req.role).await.api(c.lang)?)))
+}
+
+async fn remove_admin(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    state.ops.remove_admin(&c.actor(), &address).await.api(c.lang)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset_admin_totp(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    PathArgs(address): PathArgs<String>,
+) -> Result<StatusCode, ApiError> {
+    state.ops.reset_admin_totp(&c.actor(), &address).await.api(c.lang)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_tokens(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Value>, ApiError> {

@@ -148,6 +148,40 @@ impl ApiError {
                 let detail = t(lang, "api-detail-nothing-to-change", &[]);
                 unprocessable("bad-request", "api-err-bad-request", &[("detail", Arg::Str(&detail))])
             }
+            OpsError::OtherOrg { domain, org } => unprocessable(
+                "other-org",
+                "api-err-other-org",
+                &[("domain", Arg::Str(&domain)), ("org", Arg::Str(&org))],
+            ),
+            OpsError::LastGlobalAdmin(a) => ApiError::new(
+                S::CONFLICT,
+                "last-global-admin",
+                lang,
+                "api-err-last-global-admin",
+                &[("address", Arg::Str(&a))],
+            ),
+            OpsError::OwnAccount => ApiError::new(S::CONFLICT, "own-account", lang, "api-err-own-account", &[]),
+            OpsError::BadSelector(s) => {
+                unprocessable("bad-selector", "api-err-bad-selector", &[("selector", Arg::Str(&s))])
+            }
+            OpsError::BadAlgorithm(a) => {
+                unprocessable("bad-algorithm", "api-err-bad-algorithm", &[("algorithm", Arg::Str(&a))])
+            }
+            OpsError::DkimExists { domain, selector } => ApiError::new(
+                S::CONFLICT,
+                "dkim-exists",
+                lang,
+                "api-err-dkim-exists",
+                &[("domain", Arg::Str(&domain)), ("selector", Arg::Str(&selector))],
+            ),
+            OpsError::UnknownDkimKey { domain, selector } => ApiError::new(
+                S::NOT_FOUND,
+                "unknown-dkim-key",
+                lang,
+                "api-err-unknown-dkim-key",
+                &[("domain", Arg::Str(&domain)), ("selector", Arg::Str(&selector))],
+            ),
+            OpsError::DkimStore(e) => ApiError::storage(lang, e),
         }
     }
 }

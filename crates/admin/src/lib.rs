@@ -15,13 +15,16 @@
 //! knowledge base, without handlers), `migrate.rs` (the Microsoft 365 import's plan, apply with
 //! audit records, and checklist views, without handlers), then the two surfaces, which hold every handler: `api.rs`
 //! (JSON handlers, the views both surfaces show, the route table the OpenAPI test checks) and
-//! `web.rs` (pages and the CSRF guard of their forms). `lib.rs` only composes.
+//! `web.rs` (pages and the CSRF guard of their forms), and `manage.rs` (the management pages:
+//! delete, rename, send-as, organisation limits, DKIM, admin accounts; it uses web.rs's page
+//! helpers). `lib.rs` only composes.
 
 pub mod api;
 pub mod auth;
 pub mod http;
 pub mod limiter;
 pub mod listener;
+pub mod manage;
 pub mod migrate;
 pub mod state;
 pub mod totp;
@@ -49,6 +52,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub fn app(state: SharedState) -> Router {
     Router::new()
         .merge(web::routes())
+        .merge(manage::routes())
         .merge(api::routes().router)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::csrf_guard))
         .layer(axum::extract::DefaultBodyLimit::max(http::MAX_BODY))
@@ -93,13 +97,16 @@ pub async fn start(
     let allowed_hosts = Arc::new(std::sync::RwLock::new(config.allowed_hosts.clone()));
     let state = Arc::new(AppState {
         allowed_hosts: allowed_hosts.clone(),
-        ops: authrelay_ops::Ops::new(directory.clone(), store.clone()),
+        ops: match &config.data_dir {
+            Some(dir) => authrelay_ops::Ops::new(directory.clone(), store.clone()).with_data_dir(dir),
+            None => authrelay_ops::Ops::new(directory.clone(), store.clone()),
+        },
         directory,
         store,
         spool,
         limiter: limiter::SignInLimiter::new(config.signin_failures, config.signin_window),
         config,
-        templates: web::templates(),
+        templates: manage::templates(web::templates()),
     });
     let app = app(state).into_make_service_with_connect_info::<listener::ClientAddr>();
     let shutdown = CancellationToken::new();

@@ -39,6 +39,8 @@ pub struct AdminConfig {
     pub metrics: Option<MetricsRenderer>,
     /// Problems the home page shows (e.g. certificate renewal that keeps failing).
     pub warnings: Option<Warnings>,
+    /// The data directory (DKIM keys live under it); `None`: the DKIM pages show no keys.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// The server's warnings for the home page, read when it is shown: (catalogue id of the
@@ -77,6 +79,7 @@ impl AdminConfig {
             queue: None,
             metrics: None,
             warnings: None,
+            data_dir: None,
         }
     }
 }

@@ -258,7 +258,7 @@ pub(crate) struct FormError {
     /// Which form on the page (templates compare it).
     form: &'static str,
     /// The field the message is about.
-    field: &'static str,
+    pub(crate) field: &'static str,
     code: &'static str,
     message: String,
     values: std::collections::BTreeMap<&'static str, String>,
@@ -266,7 +266,7 @@ pub(crate) struct FormError {
 
 impl FormError {
     /// `field_of` names the field an error code is about; `values` are the inputs to keep.
-    fn new(
+    pub(crate) fn new(
         form: &'static str,
         e: ApiError,
         field_of: fn(&str) -> &'static str,
@@ -284,7 +284,7 @@ impl FormError {
 
 /// A form's refusal: a missing permission (or an outage) is still a page of its own; anything
 /// the admin can correct comes back in the form.
-fn correctable(e: &ApiError) -> bool {
+pub(crate) fn correctable(e: &ApiError) -> bool {
     e.status != StatusCode::FORBIDDEN && !e.status.is_server_error()
 }
 
@@ -294,7 +294,14 @@ pub(crate) fn page(state: &SharedState, c: &Caller, name: &str, active: &str, ex
 }
 
 /// [`page`] answered with `status` (a refused form keeps the API's status).
-fn page_with(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value, status: StatusCode) -> Response {
+pub(crate) fn page_with(
+    state: &SharedState,
+    c: &Caller,
+    name: &str,
+    active: &str,
+    extra: Value,
+    status: StatusCode,
+) -> Response {
     let mut r = page(state, c, name, active, extra);
     *r.status_mut() = status;
     r
@@ -328,7 +335,7 @@ impl<T> OrPage<T> for Result<T, ApiError> {
     }
 }
 
-fn require(state: &SharedState, c: &Caller, p: Permission) -> Result<(), Response> {
+pub(crate) fn require(state: &SharedState, c: &Caller, p: Permission) -> Result<(), Response> {
     c.require(p).or_page(state, c)
 }
 
@@ -346,12 +353,12 @@ pub(crate) fn enc(s: &str) -> String {
 }
 
 #[derive(Deserialize, Default)]
-struct Done {
+pub(crate) struct Done {
     done: Option<String>,
 }
 
 /// The notice for `?done=key`, if the key is one of ours.
-fn notice(lang: Lang, done: &Done) -> Option<String> {
+pub(crate) fn notice(lang: Lang, done: &Done) -> Option<String> {
     let key = done.done.as_deref()?;
     let id = format!("done-{key}");
     authrelay_i18n::has(&id).then(|| t(lang, &id, &[]))

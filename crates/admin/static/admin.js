@@ -53,3 +53,44 @@ document.querySelectorAll("input[data-select-all]").forEach(function (all) {
 // The language switcher returns to the page it was used on.
 var langBack = document.getElementById("lang-back");
 if (langBack) langBack.value = location.pathname + location.search;
+// Copy buttons for one-time secrets and DNS records: the clipboard when the browser allows it,
+// else the text is selected so Ctrl+C (or the phone's menu) copies it; either way the result is
+// said in the polite live region, so a screen reader hears it.
+(function () {
+  var buttons = document.querySelectorAll("button[data-copy]");
+  if (!buttons.length) return;
+  var status = document.createElement("p");
+  status.id = "copy-status";
+  status.className = "visually-hidden";
+  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
+  document.body.appendChild(status);
+  function select(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+  function say(button, text) {
+    status.textContent = "";
+    // A new text node each time, so the same words are announced again.
+    setTimeout(function () { status.textContent = text; }, 50);
+    button.setAttribute("data-copied", text);
+  }
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var el = document.getElementById(button.getAttribute("data-copy"));
+      if (!el) return;
+      var text = el.textContent.trim();
+      var copied = button.getAttribute("data-copied-text");
+      var selected = button.getAttribute("data-selected-text");
+      function fallback() { select(el); say(button, selected); }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { say(button, copied); }, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+})();

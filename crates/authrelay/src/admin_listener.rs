@@ -36,6 +36,7 @@ pub async fn start(
     config.queue = Some(live.queue);
     config.metrics = live.metrics;
     // The home page's warnings, read when it is shown.
+    config.data_dir = Some(live.data_dir.clone());
     let data_dir = live.data_dir;
     config.warnings = Some(authrelay_admin::state::Warnings(std::sync::Arc::new(move || {
         let status = crate::acme::Status::read(&data_dir);

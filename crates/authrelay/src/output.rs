@@ -161,6 +161,20 @@ impl From<authrelay_ops::OpsError> for CliError {
             E::UnknownAdmin(a) => CliError::new("admin-cli-err-unknown").arg("address", a).usage(),
             E::UnknownToken => CliError::new("api-err-unknown-token").usage(),
             E::NothingToSet => CliError::new("err-nothing-to-set").arg("command", "authrelay").usage(),
+            E::OtherOrg { domain, org } => {
+                CliError::new("api-err-other-org").arg("domain", domain).arg("org", org).usage()
+            }
+            E::LastGlobalAdmin(a) => CliError::new("api-err-last-global-admin").arg("address", a).usage(),
+            E::OwnAccount => CliError::new("api-err-own-account").usage(),
+            E::BadSelector(s) => CliError::new("err-dkim-bad-selector").arg("selector", s).usage(),
+            E::BadAlgorithm(a) => CliError::new("err-dkim-algorithm").arg("algorithm", a).usage(),
+            E::DkimExists { domain, selector } => {
+                CliError::new("api-err-dkim-exists").arg("domain", domain).arg("selector", selector).usage()
+            }
+            E::UnknownDkimKey { domain, selector } => {
+                CliError::new("api-err-unknown-dkim-key").arg("domain", domain).arg("selector", selector).usage()
+            }
+            E::DkimStore(reason) => CliError::new("err-dkim").arg("reason", reason),
         }
     }
 }

@@ -124,13 +124,94 @@ pub fn generate(data_dir: &Path, domain: &str, algorithm: Algorithm, selector: &
     let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
     f.write_all(pem.as_bytes())?;
     f.sync_all()?;
-    let p = base64::engine::general_purpose::STANDARD.encode(public);
     Ok(Generated {
         path,
         selector: selector.to_string(),
         record_name: format!("{selector}._domainkey.{}", domain.to_ascii_lowercase()),
-        record_value: format!("v=DKIM1; k={}; p={p}", algorithm.as_str()),
+        record_value: record_value(algorithm, &public),
     })
+}
+
+/// The selector `dkim generate` picks when none is given: the algorithm and the UTC date,
+/// e.g. `rsa-20261115`.
+pub fn default_selector(algorithm: Algorithm, now_unix: i64) -> String {
+    let today = time::OffsetDateTime::from_unix_timestamp(now_unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH).date();
+    format!("{}-{:04}{:02}{:02}", algorithm.as_str(), today.year(), today.month() as u8, today.day())
+}
+
+/// A key in use for a domain, with the DNS TXT record that publishes its public half.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyInfo {
+    pub selector: String,
+    pub algorithm: &'static str,
+    /// `<selector>._domainkey.<domain>`
+    pub record_name: String,
+    /// `v=DKIM1; k=…; p=…`, computed from the key file itself, so it is what signing uses.
+    pub record_value: String,
+    /// When the key file was written (unix seconds), if the file system says.
+    pub created_at: Option<i64>,
+}
+
+/// The domain's signing keys (the ones [`load_keys`] signs with), by selector. A file that is
+/// not a usable key is left out, as signing leaves it out.
+pub fn list(data_dir: &Path, domain: &str) -> Vec<KeyInfo> {
+    let dir = keys_dir(data_dir, domain);
+    let Ok(entries) = fs::read_dir(&dir) else { return vec![] };
+    let mut paths: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "pem")).collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|path| {
+            let selector = path.file_stem()?.to_string_lossy().into_owned();
+            let (algorithm, public) = public_key(path)?;
+            let created_at = fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64);
+            Some(KeyInfo {
+                record_name: format!("{selector}._domainkey.{}", domain.to_ascii_lowercase()),
+                record_value: record_value(algorithm, &public),
+                algorithm: algorithm.as_str(),
+                selector,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// Stops signing with `selector`'s key: the file is renamed `<selector>.pem.retired-<unix>`
+/// (kept, so it can be put back). `Ok(false)` when the domain has no such key.
+pub fn retire(data_dir: &Path, domain: &str, selector: &str, now_unix: i64) -> io::Result<bool> {
+    if selector.is_empty() || !selector.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Ok(false);
+    }
+    let dir = keys_dir(data_dir, domain);
+    let path = dir.join(format!("{selector}.pem"));
+    if !path.is_file() {
+        return Ok(false);
+    }
+    fs::rename(&path, dir.join(format!("{selector}.pem.retired-{now_unix}")))?;
+    Ok(true)
+}
+
+/// The public half of a key file, as the TXT record carries it (RSA: SubjectPublicKeyInfo;
+/// Ed25519: the bare 32 bytes, RFC 8463 3).
+fn public_key(path: &Path) -> Option<(Algorithm, Vec<u8>)> {
+    let der = PrivatePkcs8KeyDer::from_pem_file(path).ok()?;
+    let pkcs8 = der.secret_pkcs8_der();
+    if let Ok(pair) = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
+        return Some((Algorithm::Ed25519, pair.public_key().as_ref().to_vec()));
+    }
+    let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).ok()?;
+    let spki: aws_lc_rs::encoding::PublicKeyX509Der = key.public_key().as_der().ok()?;
+    Some((Algorithm::Rsa, spki.as_ref().to_vec()))
+}
+
+fn record_value(algorithm: Algorithm, public: &[u8]) -> String {
+    let p = base64::engine::general_purpose::STANDARD.encode(public);
+    format!("v=DKIM1; k={}; p={p}", algorithm.as_str())
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {
@@ -227,5 +308,28 @@ mod tests {
         assert!(sig.ends_with("\r\n"));
         assert!(load_keys(dir.path(), "other.example").is_empty());
         assert!(matches!(generate(dir.path(), "x.test", Algorithm::Rsa, "../a"), Err(DkimError::BadSelector(_))));
+    }
+
+    /// The record `list` shows for a key is the one `generate` printed (so what an admin
+    /// publishes matches what signs), and a retired key neither lists nor signs.
+    #[test]
+    fn listed_records_match_generated_ones_and_retired_keys_stop_signing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rsa = generate(dir.path(), "contoso.com", Algorithm::Rsa, "r1").unwrap();
+        let ed = generate(dir.path(), "contoso.com", Algorithm::Ed25519, "e1").unwrap();
+        let listed = list(dir.path(), "contoso.com");
+        let by = |sel: &str| listed.iter().find(|k| k.selector == sel).unwrap().record_value.clone();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(by("r1"), rsa.record_value);
+        assert_eq!(by("e1"), ed.record_value);
+        assert!(retire(dir.path(), "contoso.com", "r1", 1_700_000_000).unwrap());
+        assert!(!retire(dir.path(), "contoso.com", "r1", 1_700_000_001).unwrap(), "already retired");
+        assert!(!retire(dir.path(), "contoso.com", "../e1", 1).unwrap());
+        assert_eq!(list(dir.path(), "contoso.com").len(), 1);
+        let keys = load_keys(dir.path(), "contoso.com");
+        let sig = String::from_utf8(sign(&keys, b"From: a@contoso.com\r\n\r\nbody\r\n")).unwrap();
+        assert_eq!(sig.matches("DKIM-Signature:").count(), 1, "{sig}");
+        assert!(sig.contains("s=e1"), "{sig}");
+        assert_eq!(default_selector(Algorithm::Ed25519, 1_763_164_800), "ed25519-20251115");
     }
 }

@@ -92,6 +92,8 @@ pub trait AdminStore: Send + Sync + 'static {
     async fn list_admins(&self) -> Result<Vec<Admin>>;
     async fn set_admin_password(&self, address: &str, password_hash: &str) -> Result<(), AdminError>;
     async fn set_admin_role(&self, address: &str, role: &str) -> Result<Admin, AdminError>;
+    /// Removes an admin account; its sessions and API tokens go with it (the audit log stays).
+    async fn delete_admin(&self, address: &str) -> Result<(), AdminError>;
     /// Stores (Some) or clears (None) the admin's TOTP secret.
     async fn set_admin_totp(&self, address: &str, secret: Option<&str>) -> Result<(), AdminError>;
     /// Records `step` as used if it is later than the last used step; false if it was not
@@ -318,6 +320,15 @@ impl AdminStore for SqliteDirectory {
         let address = address.trim().to_lowercase();
         sqlx::query!("UPDATE admins SET role = ? WHERE address = ?", role, address).execute(&self.pool).await?;
         self.admin_secrets(&address).await?.map(|s| s.admin).ok_or(AdminError::UnknownAdmin(address))
+    }
+
+    async fn delete_admin(&self, address: &str) -> Result<(), AdminError> {
+        let address = address.trim().to_lowercase();
+        let done = sqlx::query("DELETE FROM admins WHERE address = ?").bind(&address).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(AdminError::UnknownAdmin(address));
+        }
+        Ok(())
     }
 
     async fn set_admin_totp(&self, address: &str, secret: Option<&str>) -> Result<(), AdminError> {

@@ -106,6 +106,12 @@ pub trait Directory: Send + Sync + 'static {
     async fn list_users(&self, org: Option<&str>) -> Result<Vec<User>>;
     async fn update_user(&self, address: &str, change: UserChange) -> Result<User>;
     async fn set_password_hash(&self, address: &str, password_hash: &str) -> Result<()>;
+    /// Removes the mailbox with its app passwords, device credentials and send-as grants (the
+    /// rows cascade); returns it as it was. Its sign-in log stays, and so does queued mail.
+    async fn delete_user(&self, address: &str) -> Result<User>;
+    /// Gives the mailbox a new address in an accepted domain; the row stays, so its password,
+    /// app passwords, device credentials and settings follow, and the old address is gone.
+    async fn rename_user(&self, address: &str, new_address: &str) -> Result<User>;
 
     // --- app passwords ---
     async fn add_app_password(&self, address: &str, new: NewAppPassword) -> Result<AppPassword>;

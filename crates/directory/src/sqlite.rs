@@ -683,6 +683,48 @@ impl Directory for SqliteDirectory {
         Ok(())
     }
 
+    async fn delete_user(&self, address: &str) -> Result<User> {
+        let mut tx = self.write_tx().await?;
+        let user = load_user(&mut tx, address)
+            .await?
+            .ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))?;
+        sqlx::query("DELETE FROM users WHERE id = ?").bind(user.id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn rename_user(&self, address: &str, new_address: &str) -> Result<User> {
+        let new = Address::parse(new_address)
+            .map_err(|_| DirectoryError::NoOrgForDomain(new_address.trim().to_lowercase()))?;
+        let mut tx = self.write_tx().await?;
+        let (id, _) = user_id(&mut tx, address).await?;
+        let (org_id, _) = domain_owner(&mut tx, new.domain())
+            .await?
+            .ok_or_else(|| DirectoryError::NoOrgForDomain(new.domain().to_string()))?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = ?")
+            .bind(new.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(DirectoryError::UserExists(new.to_string()));
+        }
+        sqlx::query("UPDATE users SET address = ?, org_id = ? WHERE id = ?")
+            .bind(new.as_str())
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // The mailbox may always send as its own address: a grant for it is redundant.
+        sqlx::query("DELETE FROM send_as WHERE user_id = ? AND address = ?")
+            .bind(id)
+            .bind(new.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let user = load_user(&mut tx, new.as_str()).await?;
+        tx.commit().await?;
+        user.ok_or_else(|| DirectoryError::UnknownUser(new.to_string()))
+    }
+
     async fn add_app_password(&self, address: &str, new: NewAppPassword) -> Result<AppPassword> {
         let name = new.name.trim().to_string();
         let mut tx = self.write_tx().await?;

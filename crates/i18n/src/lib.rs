@@ -101,6 +101,7 @@ macro_rules! sources {
             include_str!(concat!("../locales/", $lang, "/web-troubleshoot.ftl")),
             include_str!(concat!("../locales/", $lang, "/migrate.ftl")),
             include_str!(concat!("../locales/", $lang, "/web-safety.ftl")),
+            include_str!(concat!("../locales/", $lang, "/manage.ftl")),
         ]
     };
 }

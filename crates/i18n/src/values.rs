@@ -121,10 +121,15 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("user.app-password-revoke", "action-user-app-password-revoke"),
     ("user.device-credential-add", "action-user-device-credential-add"),
     ("user.device-credential-revoke", "action-user-device-credential-revoke"),
+    ("user.delete", "action-user-delete"),
+    ("user.rename", "action-user-rename"),
+    ("dkim.generate", "action-dkim-generate"),
+    ("dkim.retire", "action-dkim-retire"),
     ("admin.create", "action-admin-create"),
     ("admin.password-reset", "action-admin-password-reset"),
     ("admin.role", "action-admin-role"),
     ("admin.totp-reset", "action-admin-totp-reset"),
+    ("admin.remove", "action-admin-remove"),
     ("admin.totp-enrolled", "action-admin-totp-enrolled"),
     ("admin.totp-locked", "action-admin-totp-locked"),
     ("admin.sign-in-failed", "action-admin-sign-in-failed"),
@@ -162,7 +167,7 @@ pub fn audit_value(lang: Lang, action: &str, raw: &str) -> String {
         "user.smtp-auth" => parsed::<MailboxSmtpAuth>(lang, raw),
         "user.mfa" => parsed::<MfaState>(lang, raw),
         "org.language" => Lang::parse(raw).map(|l| t(lang, lang_id(l), &[])),
-        "admin.create" | "admin.role" | "token.create" => role_id(raw).map(|id| t(lang, id, &[])),
+        "admin.create" | "admin.role" | "admin.remove" | "token.create" => role_id(raw).map(|id| t(lang, id, &[])),
         "queue.retry" | "queue.hold" | "queue.release" | "queue.delete" => {
             queue_state_id(raw).map(|id| t(lang, id, &[]))
         }

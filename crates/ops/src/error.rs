@@ -47,6 +47,26 @@ pub enum OpsError {
     UnknownToken,
     #[error("nothing to change")]
     NothingToSet,
+    /// A rename into a domain that another organisation accepts.
+    #[error("'{domain}' belongs to organisation '{org}', not to the mailbox's own")]
+    OtherOrg { domain: String, org: String },
+    /// Removing or demoting the only Global administrator would leave nobody to manage admins.
+    #[error("'{0}' is the last Global administrator")]
+    LastGlobalAdmin(String),
+    /// An admin removing or demoting their own account (another admin does it).
+    #[error("an admin cannot remove or demote their own account")]
+    OwnAccount,
+    #[error("'{0}' is not a DKIM selector (letters, digits and '-')")]
+    BadSelector(String),
+    #[error("'{0}' is not a DKIM key type (rsa or ed25519)")]
+    BadAlgorithm(String),
+    #[error("a DKIM key '{selector}' already exists for {domain}")]
+    DkimExists { domain: String, selector: String },
+    #[error("no DKIM key '{selector}' for {domain}")]
+    UnknownDkimKey { domain: String, selector: String },
+    /// Writing or reading a key file (the operating system's reason).
+    #[error("DKIM key store: {0}")]
+    DkimStore(String),
 }
 
 impl OpsError {

@@ -19,5 +19,5 @@ pub mod validate;
 
 pub use actor::Actor;
 pub use error::OpsError;
-pub use ops::{Change, ChangeListener, DeviceCredentialSpec, Ops, OrgEdit, UserEdit};
+pub use ops::{Change, ChangeListener, DeviceCredentialSpec, DkimKey, Ops, OrgEdit, UserDeletion, UserEdit};
 pub use roles::{Permission, Role};

@@ -37,7 +37,20 @@ pub struct Ops {
     pub directory: Arc<dyn Directory>,
     pub store: Arc<dyn AdminStore>,
     listeners: Vec<Arc<dyn ChangeListener>>,
+    /// Where DKIM keys live (`<data_dir>/dkim/<domain>/`); `None`: DKIM cannot be managed here.
+    data_dir: Option<std::path::PathBuf>,
 }
+
+/// What deleting a mailbox removed with it (shown on the confirmation and in the answer).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserDeletion {
+    pub user: User,
+    pub app_passwords: usize,
+    pub device_credentials: usize,
+}
+
+/// One DKIM key of a domain and the TXT record that publishes it.
+pub use authrelay_delivery::dkim::KeyInfo as DkimKey;
 
 /// Changes to an organisation; each value needs its own permission.
 #[derive(Debug, Default, Clone)]
@@ -101,7 +114,13 @@ fn parse_role(input: &str) -> Result<Role, OpsError> {
 
 impl Ops {
     pub fn new(directory: Arc<dyn Directory>, store: Arc<dyn AdminStore>) -> Self {
-        Ops { directory, store, listeners: vec![] }
+        Ops { directory, store, listeners: vec![], data_dir: None }
+    }
+
+    /// Lets the DKIM operations find the key directory.
+    pub fn with_data_dir(mut self, data_dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(data_dir.into());
+        self
     }
 
     /// Adds a listener told about every [`Change`].
@@ -331,6 +350,50 @@ impl Ops {
         Ok(cleared)
     }
 
+    /// What [`Ops::delete_user`] would remove: the mailbox, its app passwords and device
+    /// credentials (for the confirmation page; nothing changes).
+    pub async fn user_deletion_preview(&self, address: &str) -> Result<UserDeletion, OpsError> {
+        let user = self.user(address).await?;
+        let app_passwords = self.directory.list_app_passwords(&user.address).await?.len();
+        let device_credentials = self.directory.list_device_credentials(&user.address).await?.len();
+        Ok(UserDeletion { user, app_passwords, device_credentials })
+    }
+
+    /// Deletes a mailbox: its password, app passwords, device credentials and send-as grants go;
+    /// sessions signed in as it end at their next re-check; mail it queued is still delivered.
+    pub async fn delete_user(&self, actor: &Actor, address: &str) -> Result<UserDeletion, OpsError> {
+        actor.require(Permission::ManageUsers)?;
+        let preview = self.user_deletion_preview(address).await?;
+        let user = self.directory.delete_user(&preview.user.address).await?;
+        // Before: the organisation it belonged to (a name, shown as written in every language).
+        self.audit(&actor.name, "user.delete", &user.address, &user.org, "-").await;
+        self.tell(Change::CredentialsChanged { user: user.address.clone() });
+        Ok(UserDeletion { user, ..preview })
+    }
+
+    /// Changes a mailbox's address within its organisation's accepted domains: the password,
+    /// app passwords, device credentials and settings follow; the old address stops signing in.
+    pub async fn rename_user(&self, actor: &Actor, address: &str, new_address: &str) -> Result<User, OpsError> {
+        actor.require(Permission::ManageUsers)?;
+        let new_address = validate::address(new_address)?;
+        let before = self.user(address).await?;
+        let owner = self.directory.org_for_domain(new_address.domain()).await?;
+        match owner {
+            None => return Err(DirectoryError::NoOrgForDomain(new_address.domain().to_string()).into()),
+            Some(org) if org.name != before.org => {
+                return Err(OpsError::OtherOrg { domain: new_address.domain().to_string(), org: org.name })
+            }
+            Some(_) => {}
+        }
+        if new_address.as_str() == before.address {
+            return Err(OpsError::NothingToSet);
+        }
+        let after = self.directory.rename_user(&before.address, new_address.as_str()).await?;
+        self.audit(&actor.name, "user.rename", &after.address, &before.address, &after.address).await;
+        self.tell(Change::CredentialsChanged { user: before.address.clone() });
+        Ok(after)
+    }
+
     /// Sets MFA for several users at once; stops at the first unknown user (earlier ones stay set).
     pub async fn bulk_mfa(&self, actor: &Actor, users: &[String], mfa: MfaState) -> Result<Vec<User>, OpsError> {
         actor.require(Permission::ManageMfa)?;
@@ -472,11 +535,43 @@ impl Ops {
         actor.require(Permission::ManageAdmins)?;
         let role = parse_role(role)?;
         let before = self.admin(address).await?;
+        if role != Role::Global {
+            self.keep_a_global_admin(actor, &before).await?;
+        }
         let after = self.store.set_admin_role(&before.address, role.as_str()).await?;
         if before.role != after.role {
             self.audit(&actor.name, "admin.role", &after.address, &before.role, &after.role).await;
         }
         Ok(after)
+    }
+
+    /// Refuses a change that takes Global administrator away from `target`: never from the
+    /// last one (nobody could manage admins then, short of the CLI), and never from the acting
+    /// admin's own account (another admin does it, so a slip cannot lock oneself out).
+    async fn keep_a_global_admin(&self, actor: &Actor, target: &Admin) -> Result<(), OpsError> {
+        if actor.admin_id == Some(target.id) {
+            return Err(OpsError::OwnAccount);
+        }
+        if Role::parse(&target.role) == Some(Role::Global) {
+            let globals =
+                self.store.list_admins().await?.iter().filter(|a| Role::parse(&a.role) == Some(Role::Global)).count();
+            if globals <= 1 {
+                return Err(OpsError::LastGlobalAdmin(target.address.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes an admin account with its sessions and API tokens. Never the last Global
+    /// administrator, never the acting admin's own account.
+    pub async fn remove_admin(&self, actor: &Actor, address: &str) -> Result<Admin, OpsError> {
+        actor.require(Permission::ManageAdmins)?;
+        let admin = self.admin(address).await?;
+        self.keep_a_global_admin(actor, &admin).await?;
+        self.store.delete_admin(&admin.address).await?;
+        self.tell(Change::AdminCredentialsChanged { admin: admin.address.clone() });
+        self.audit(&actor.name, "admin.remove", &admin.address, &admin.role, "-").await;
+        Ok(admin)
     }
 
     /// Forgets the admin's authenticator app (they enrol again at their next sign-in); their
@@ -528,6 +623,92 @@ impl Ops {
     }
 }
 
+impl Ops {
+    // --- DKIM keys ---------------------------------------------------------------------------
+
+    fn dkim_dir(&self) -> Result<&std::path::Path, OpsError> {
+        self.data_dir.as_deref().ok_or_else(|| OpsError::DkimStore("no data directory".into()))
+    }
+
+    /// An accepted domain (DKIM keys are only made and shown for domains an organisation has).
+    async fn accepted_domain(&self, domain: &str) -> Result<String, OpsError> {
+        let domain = validate::domain(domain)?;
+        match self.directory.org_for_domain(&domain).await? {
+            Some(_) => Ok(domain),
+            None => Err(DirectoryError::NoOrgForDomain(domain).into()),
+        }
+    }
+
+    /// The domain's DKIM keys (every one signs outbound mail from the domain) with their
+    /// records.
+    pub async fn dkim_keys(&self, actor: &Actor, domain: &str) -> Result<Vec<DkimKey>, OpsError> {
+        actor.require(Permission::ReadDirectory)?;
+        let domain = self.accepted_domain(domain).await?;
+        let dir = self.dkim_dir()?.to_path_buf();
+        tokio::task::spawn_blocking(move || authrelay_delivery::dkim::list(&dir, &domain))
+            .await
+            .map_err(|e| OpsError::DkimStore(e.to_string()))
+    }
+
+    /// Makes a new signing key for an accepted domain (as `authrelay dkim generate`); the
+    /// selector defaults to the algorithm and today's date. Outbound mail is signed with it
+    /// from the next delivery on, next to any older key until that one is retired.
+    pub async fn generate_dkim(
+        &self,
+        actor: &Actor,
+        domain: &str,
+        algorithm: &str,
+        selector: Option<&str>,
+    ) -> Result<DkimKey, OpsError> {
+        use authrelay_delivery::dkim::{self, Algorithm, DkimError};
+        actor.require(Permission::ManageOrgs)?;
+        let algorithm = algorithm.trim();
+        let alg: Algorithm =
+            algorithm.parse().map_err(|_| OpsError::BadAlgorithm(algorithm.chars().take(20).collect()))?;
+        let domain = self.accepted_domain(domain).await?;
+        let selector = match selector.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => s.to_string(),
+            None => dkim::default_selector(alg, now()),
+        };
+        let dir = self.dkim_dir()?.to_path_buf();
+        let (d, s) = (domain.clone(), selector.clone());
+        let made = tokio::task::spawn_blocking(move || dkim::generate(&dir, &d, alg, &s))
+            .await
+            .map_err(|e| OpsError::DkimStore(e.to_string()))?;
+        let made = made.map_err(|e| match e {
+            DkimError::Exists { selector, .. } => OpsError::DkimExists { domain: domain.clone(), selector },
+            DkimError::BadSelector(s) => OpsError::BadSelector(s.chars().take(70).collect()),
+            other => OpsError::DkimStore(other.to_string()),
+        })?;
+        self.audit(&actor.name, "dkim.generate", &domain, "-", &format!("{} ({})", made.selector, alg.as_str())).await;
+        let keys = self.dkim_keys(actor, &domain).await?;
+        keys.into_iter()
+            .find(|k| k.selector == made.selector)
+            .ok_or_else(|| OpsError::DkimStore("the new key cannot be read back".into()))
+    }
+
+    /// Stops signing with a key (its file is kept beside the others, renamed, so it can be
+    /// put back by hand). Retire the old key once the new record is published.
+    pub async fn retire_dkim(&self, actor: &Actor, domain: &str, selector: &str) -> Result<(), OpsError> {
+        actor.require(Permission::ManageOrgs)?;
+        let domain = self.accepted_domain(domain).await?;
+        let dir = self.dkim_dir()?.to_path_buf();
+        let (d, s) = (domain.clone(), selector.trim().to_string());
+        let retired = tokio::task::spawn_blocking(move || authrelay_delivery::dkim::retire(&dir, &d, &s, now()))
+            .await
+            .map_err(|e| OpsError::DkimStore(e.to_string()))?;
+        match retired {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(OpsError::UnknownDkimKey { domain, selector: selector.trim().chars().take(70).collect() })
+            }
+            Err(e) => return Err(OpsError::DkimStore(e.to_string())),
+        }
+        self.audit(&actor.name, "dkim.retire", &domain, selector.trim(), "-").await;
+        Ok(())
+    }
+}
+
 /// A random 256-bit value, hex: session ids, CSRF tokens, API tokens.
 pub fn random_token() -> String {
     use rand::RngCore;
@@ -540,6 +721,152 @@ pub fn random_token() -> String {
 mod tests {
     use super::*;
     use authrelay_directory::sqlite::SqliteDirectory;
+
+    async fn contoso() -> (Arc<SqliteDirectory>, Ops, Actor) {
+        let dir = Arc::new(SqliteDirectory::open_in_memory().await.unwrap());
+        let ops = Ops::new(dir.clone(), dir.clone());
+        let actor = Actor::cli();
+        ops.create_org(&actor, "Contoso", &["contoso.com".into(), "contoso.net".into()]).await.unwrap();
+        ops.create_org(&actor, "Fabrikam", &["fabrikam.com".into()]).await.unwrap();
+        (dir, ops, actor)
+    }
+
+    /// Rename keeps the row (so the password and app passwords follow), frees the old
+    /// address, refuses another organisation's domain and a taken address, and is audited.
+    #[tokio::test]
+    async fn rename_moves_credentials_and_frees_the_old_address() {
+        let (dir, ops, actor) = contoso().await;
+        ops.create_user(&actor, "scanner@contoso.com", None, Some("Correct-Horse-42")).await.unwrap();
+        ops.create_user(&actor, "taken@contoso.com", None, None).await.unwrap();
+        ops.add_app_password(&actor, "scanner@contoso.com", "copier").await.unwrap();
+        let helpdesk = Actor::admin("help@contoso.com", Role::Reports, 7);
+        assert!(matches!(
+            ops.rename_user(&helpdesk, "scanner@contoso.com", "mfp@contoso.com").await,
+            Err(OpsError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            ops.rename_user(&actor, "scanner@contoso.com", "mfp@fabrikam.com").await,
+            Err(OpsError::OtherOrg { ref org, .. }) if org == "Fabrikam"
+        ));
+        assert!(matches!(
+            ops.rename_user(&actor, "scanner@contoso.com", "mfp@nowhere.example").await,
+            Err(OpsError::Directory(DirectoryError::NoOrgForDomain(_)))
+        ));
+        assert!(matches!(
+            ops.rename_user(&actor, "scanner@contoso.com", "taken@contoso.com").await,
+            Err(OpsError::Directory(DirectoryError::UserExists(_)))
+        ));
+        assert!(matches!(
+            ops.rename_user(&actor, "scanner@contoso.com", "not an address").await,
+            Err(OpsError::BadAddress { .. })
+        ));
+        let before = dir.auth_record("scanner@contoso.com").await.unwrap().unwrap();
+        let after = ops.rename_user(&actor, "Scanner@Contoso.com", "MFP@contoso.net").await.unwrap();
+        assert_eq!(after.address, "mfp@contoso.net");
+        assert!(dir.user("scanner@contoso.com").await.unwrap().is_none(), "the old address is gone");
+        let moved = dir.auth_record("mfp@contoso.net").await.unwrap().unwrap();
+        assert_eq!(moved.user.id, before.user.id);
+        assert_eq!(moved.password_hash, before.password_hash);
+        assert_eq!(moved.app_passwords.len(), 1);
+        let audit = dir.audit(10).await.unwrap();
+        let entry = audit.iter().find(|e| e.action == "user.rename").unwrap();
+        assert_eq!((entry.before.as_str(), entry.after.as_str()), ("scanner@contoso.com", "mfp@contoso.net"));
+    }
+
+    /// Delete removes the mailbox with its credentials and send-as grants, answers what went,
+    /// and is audited; a role without ManageUsers is refused before anything changes.
+    #[tokio::test]
+    async fn delete_removes_the_mailbox_and_its_credentials() {
+        let (dir, ops, actor) = contoso().await;
+        ops.create_user(&actor, "scanner@contoso.com", None, None).await.unwrap();
+        ops.add_app_password(&actor, "scanner@contoso.com", "copier").await.unwrap();
+        let spec = DeviceCredentialSpec { name: "mfp".into(), ..Default::default() };
+        ops.add_device_credential(&actor, "scanner@contoso.com", spec).await.unwrap();
+        let edit = UserEdit { add_send_as: vec!["noreply@contoso.com".into()], ..Default::default() };
+        ops.edit_user(&actor, "scanner@contoso.com", edit).await.unwrap();
+        let exchange = Actor::admin("ex@contoso.com", Role::Exchange, 3);
+        assert!(matches!(ops.delete_user(&exchange, "scanner@contoso.com").await, Err(OpsError::Forbidden { .. })));
+        let gone = ops.delete_user(&actor, "scanner@contoso.com").await.unwrap();
+        assert_eq!((gone.app_passwords, gone.device_credentials), (1, 1));
+        assert_eq!(gone.user.send_as, ["noreply@contoso.com"]);
+        assert!(dir.auth_record("scanner@contoso.com").await.unwrap().is_none());
+        assert!(matches!(
+            ops.delete_user(&actor, "scanner@contoso.com").await,
+            Err(OpsError::Directory(DirectoryError::UnknownUser(_)))
+        ));
+        // The address can be created again, with nothing of the old mailbox.
+        ops.create_user(&actor, "scanner@contoso.com", None, None).await.unwrap();
+        assert!(dir.list_app_passwords("scanner@contoso.com").await.unwrap().is_empty());
+        assert!(dir.audit(20).await.unwrap().iter().any(|e| e.action == "user.delete" && e.before == "Contoso"));
+    }
+
+    /// The last Global administrator can neither be demoted nor removed, and nobody removes or
+    /// demotes their own account; with a second Global administrator both work.
+    #[tokio::test]
+    async fn admin_removal_keeps_a_global_admin_and_guards_the_own_account() {
+        let (dir, ops, cli) = contoso().await;
+        let (boss, _) = ops.create_admin(&cli, "boss@contoso.com", "global", None).await.unwrap();
+        let (help, _) = ops.create_admin(&cli, "help@contoso.com", "user", None).await.unwrap();
+        let me = Actor::admin(&boss.address, Role::Global, boss.id);
+        assert!(matches!(ops.remove_admin(&me, "boss@contoso.com").await, Err(OpsError::OwnAccount)));
+        assert!(matches!(ops.set_admin_role(&me, "boss@contoso.com", "reports").await, Err(OpsError::OwnAccount)));
+        assert!(matches!(
+            ops.set_admin_role(&cli, "boss@contoso.com", "reports").await,
+            Err(OpsError::LastGlobalAdmin(_))
+        ));
+        assert!(matches!(ops.remove_admin(&cli, "boss@contoso.com").await, Err(OpsError::LastGlobalAdmin(_))));
+        let helper = Actor::admin(&help.address, Role::User, help.id);
+        assert!(matches!(ops.remove_admin(&helper, "boss@contoso.com").await, Err(OpsError::Forbidden { .. })));
+        // Raising yourself to Global is not what the guard is about; the CLI promotes.
+        ops.set_admin_role(&me, "help@contoso.com", "global").await.unwrap();
+        ops.set_admin_role(&me, "help@contoso.com", "security").await.unwrap();
+        dir.create_api_token(help.id, "script", "user", &token_hash("art_x")).await.unwrap();
+        ops.remove_admin(&me, "help@contoso.com").await.unwrap();
+        assert!(dir.admin_secrets("help@contoso.com").await.unwrap().is_none());
+        assert!(dir.list_api_tokens(Some(help.id)).await.unwrap().is_empty(), "tokens go with the admin");
+        assert!(matches!(ops.remove_admin(&me, "help@contoso.com").await, Err(OpsError::UnknownAdmin(_))));
+        let audit = dir.audit(20).await.unwrap();
+        assert!(audit
+            .iter()
+            .any(|e| e.action == "admin.remove" && e.target == "help@contoso.com" && e.actor == boss.address));
+    }
+
+    /// DKIM keys are made only for accepted domains, by a role that may manage organisations;
+    /// the record the operation answers is the one listed later; retiring stops listing it.
+    #[tokio::test]
+    async fn dkim_keys_for_accepted_domains_only() {
+        let (dir, ops, actor) = contoso().await;
+        let data = tempfile::tempdir().unwrap();
+        let ops = Ops { data_dir: Some(data.path().to_path_buf()), ..ops };
+        let exchange = Actor::admin("ex@contoso.com", Role::Exchange, 3);
+        assert!(matches!(
+            ops.generate_dkim(&exchange, "contoso.com", "rsa", None).await,
+            Err(OpsError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            ops.generate_dkim(&actor, "nowhere.example", "rsa", None).await,
+            Err(OpsError::Directory(DirectoryError::NoOrgForDomain(_)))
+        ));
+        assert!(matches!(ops.generate_dkim(&actor, "contoso.com", "dsa", None).await, Err(OpsError::BadAlgorithm(_))));
+        assert!(matches!(
+            ops.generate_dkim(&actor, "contoso.com", "rsa", Some("a/b")).await,
+            Err(OpsError::BadSelector(_))
+        ));
+        let made = ops.generate_dkim(&actor, "Contoso.com", "ed25519", Some("s1")).await.unwrap();
+        assert!(made.record_value.starts_with("v=DKIM1; k=ed25519; p="));
+        assert!(matches!(
+            ops.generate_dkim(&actor, "contoso.com", "rsa", Some("s1")).await,
+            Err(OpsError::DkimExists { .. })
+        ));
+        let listed = ops.dkim_keys(&exchange, "contoso.com").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].record_value, made.record_value);
+        assert!(matches!(ops.retire_dkim(&actor, "contoso.com", "s2").await, Err(OpsError::UnknownDkimKey { .. })));
+        ops.retire_dkim(&actor, "contoso.com", "s1").await.unwrap();
+        assert!(ops.dkim_keys(&actor, "contoso.com").await.unwrap().is_empty());
+        let actions: Vec<String> = dir.audit(20).await.unwrap().into_iter().map(|e| e.action).collect();
+        assert!(actions.contains(&"dkim.generate".to_string()) && actions.contains(&"dkim.retire".to_string()));
+    }
 
     #[tokio::test]
     async fn app_password_hints_of_a_mailbox_never_repeat() {

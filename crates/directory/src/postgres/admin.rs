@@ -170,6 +170,15 @@ impl AdminStore for PgDirectory {
         self.admin_secrets(&address).await?.map(|s| s.admin).ok_or(AdminError::UnknownAdmin(address))
     }
 
+    async fn delete_admin(&self, address: &str) -> Result<(), AdminError> {
+        let address = address.trim().to_lowercase();
+        let done = sqlx::query("DELETE FROM admins WHERE address = $1").bind(&address).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(AdminError::UnknownAdmin(address));
+        }
+        Ok(())
+    }
+
     async fn set_admin_totp(&self, address: &str, secret: Option<&str>) -> Result<(), AdminError> {
         let address = address.trim().to_lowercase();
         let sealed = secret.map(|s| self.sealer.seal(s));
