@@ -1333,7 +1333,7 @@ async fn admins_page_with(state: &SharedState, c: &Caller, shown: AdminsShown, s
         .iter()
         .map(|a| {
             let role = Role::parse(&a.role).map(|r| t(c.lang, r.name_id(), &[])).unwrap_or_else(|| a.role.clone());
-            context! { address => a.address.clone(), role, totp => a.totp_enrolled, created => web_time(c.lang, a.created_at) }
+            context! { address => a.address.clone(), link => enc(&a.address), role, totp => a.totp_enrolled, created => web_time(c.lang, a.created_at) }
         })
         .collect();
     let token_rows: Vec<_> = tokens

@@ -695,6 +695,9 @@ fn the_openapi_document_describes_the_real_answers() {
         201
     );
     assert_eq!(client.call("POST", "/api/tokens", Some(json!({ "name": "ci" }))).status, 201);
+    let r = client.call("POST", "/api/domains/contoso.com/dkim", Some(json!({ "algorithm": "ed25519" })));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(client.call("PATCH", "/api/orgs/Contoso/limits", Some(json!({ "max_recipients": 20 }))).status, 200);
 
     let r = Client::anonymous(server.admin()).get("/api/openapi.json");
     assert_eq!(r.status, 200);
@@ -706,7 +709,10 @@ fn the_openapi_document_describes_the_real_answers() {
         if path == "/api/openapi.json" {
             continue;
         }
-        let url = path.replace("{name}", "Contoso").replace("{address}", "scanner@contoso.com");
+        let url = path
+            .replace("{name}", "Contoso")
+            .replace("{address}", "scanner@contoso.com")
+            .replace("{domain}", "contoso.com");
         let r = client.get(&url);
         assert_eq!(r.status, 200, "GET {url}: {}", r.body);
         let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
