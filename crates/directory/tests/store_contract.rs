@@ -127,6 +127,19 @@ async fn accounts(store: &dyn Store) {
     assert!(store.auth_record("not an address").await.unwrap().is_none(), "{b}");
     store.revoke_device_credential("alice@contoso.com", "printer").await.unwrap();
     assert!(store.auth_record("alice@contoso.com").await.unwrap().unwrap().device_credentials.is_empty(), "{b}");
+
+    // Rename keeps the row (password, app passwords follow); delete takes them with it.
+    let renamed = store.rename_user("alice@contoso.com", "Alice.Smith@Contoso.com").await.unwrap();
+    assert_eq!(renamed.address, "alice.smith@contoso.com", "{b}");
+    assert!(store.auth_record("alice@contoso.com").await.unwrap().is_none(), "{b}: the old address is gone");
+    let moved = store.auth_record("alice.smith@contoso.com").await.unwrap().unwrap();
+    assert_eq!((moved.password_hash.as_str(), moved.app_passwords.len()), ("new-hash", 39), "{b}");
+    let nowhere = store.rename_user("alice.smith@contoso.com", "a@nowhere.example").await;
+    assert!(matches!(nowhere, Err(DirectoryError::NoOrgForDomain(_))), "{b}");
+    let gone = store.delete_user("alice.smith@contoso.com").await.unwrap();
+    assert_eq!(gone.id, moved.user.id, "{b}");
+    assert!(store.auth_record("alice.smith@contoso.com").await.unwrap().is_none(), "{b}");
+    assert!(matches!(store.delete_user("alice.smith@contoso.com").await, Err(DirectoryError::UnknownUser(_))), "{b}");
 }
 
 /// Sign-in log, lockout, quota, limits, the clients report and imported senders.
@@ -247,6 +260,10 @@ async fn admin_side(store: &dyn Store) {
     store.record_audit(&audit(2, "b")).await.unwrap();
     assert_eq!(store.audit(1).await.unwrap()[0].action, "b", "{b}");
     assert_eq!(store.end_admin_sessions(boss.id).await.unwrap(), 1, "{b}");
+    store.delete_admin("Boss@contoso.com").await.unwrap();
+    assert!(store.admin_secrets("boss@contoso.com").await.unwrap().is_none(), "{b}");
+    assert!(store.list_api_tokens(Some(boss.id)).await.unwrap().is_empty(), "{b}: tokens go with the admin");
+    assert!(matches!(store.delete_admin("boss@contoso.com").await, Err(AdminError::UnknownAdmin(_))), "{b}");
     store.ping().await.unwrap();
 }
 

@@ -674,7 +674,7 @@ impl Directory for PgDirectory {
         let user = load_user(&mut tx, address)
             .await?
             .ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))?;
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+        sqlx::query!("DELETE FROM users WHERE id = $1", user.id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -687,23 +687,17 @@ impl Directory for PgDirectory {
         let (org_id, _) = domain_owner(&mut tx, new.domain())
             .await?
             .ok_or_else(|| DirectoryError::NoOrgForDomain(new.domain().to_string()))?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = $1")
-            .bind(new.as_str())
+        let taken = sqlx::query_scalar!("SELECT id FROM users WHERE address = $1", new.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
             return Err(DirectoryError::UserExists(new.to_string()));
         }
-        sqlx::query("UPDATE users SET address = $1, org_id = $2 WHERE id = $3")
-            .bind(new.as_str())
-            .bind(org_id)
-            .bind(id)
+        sqlx::query!("UPDATE users SET address = $1, org_id = $2 WHERE id = $3", new.as_str(), org_id, id)
             .execute(&mut *tx)
             .await?;
         // The mailbox may always send as its own address: a grant for it is redundant.
-        sqlx::query("DELETE FROM send_as WHERE user_id = $1 AND address = $2")
-            .bind(id)
-            .bind(new.as_str())
+        sqlx::query!("DELETE FROM send_as WHERE user_id = $1 AND address = $2", id, new.as_str())
             .execute(&mut *tx)
             .await?;
         let user = load_user(&mut tx, new.as_str()).await?;
