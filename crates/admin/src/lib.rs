@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod auth;
+mod confirm;
 pub mod http;
 pub mod limiter;
 pub mod listener;

@@ -29,6 +29,7 @@ use axum::middleware::Next;
 
 use crate::api::{self, SignInQuery, UserQuery};
 use crate::auth::{self, Caller, WebCaller};
+use crate::confirm::{self, MailboxChange};
 use crate::http::{
     self, cookie, ct_eq, form_field, lang_of, ApiError, OrApi, MAX_FORM, PRE_CSRF_COOKIE, SESSION_COOKIE,
 };
@@ -116,6 +117,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "report.html",
     "queue.html",
     "queue_delete.html",
+    "confirm.html",
     "audit.html",
     "admins.html",
     "message.html",
@@ -783,6 +785,7 @@ async fn user_panel_with(
 #[derive(Deserialize)]
 struct SignInForm2 {
     blocked: Option<String>,
+    confirmed: Option<String>,
 }
 
 async fn user_sign_in(
@@ -792,6 +795,28 @@ async fn user_sign_in(
     Form(f): Form<SignInForm2>,
 ) -> Page {
     let sign_in = if f.blocked.is_some() { SignIn::Blocked } else { SignIn::Allowed };
+    // Blocking cuts the mailbox off whatever it signs in with: asked first, with its devices.
+    if sign_in == SignIn::Blocked && !confirm::confirmed(&f.confirmed) {
+        let user = state.ops.user(&address).await.api(c.lang).or_page(&state, &c)?;
+        if user.settings.sign_in != SignIn::Blocked {
+            let link = enc(&user.address);
+            let asked = confirm::mailbox_settings(
+                &state,
+                &c,
+                std::slice::from_ref(&user.address),
+                MailboxChange::Block,
+                &|m| authrelay_core::MailboxSettings { sign_in: SignIn::Blocked, ..m },
+                &[("blocked", "on")],
+                format!("/users/{link}/sign-in"),
+                format!("/users/{link}"),
+                "users",
+            )
+            .await;
+            if let Some(page) = asked.or_page(&state, &c)? {
+                return Ok(page);
+            }
+        }
+    }
     let user = state
         .ops
         .edit_user(&c.actor(), &address, UserEdit { sign_in: Some(sign_in), ..Default::default() })
@@ -848,6 +873,7 @@ struct EmailAppsForm {
     smtp_auth: Option<String>,
     /// "on" when the mailbox follows the organisation (the third state).
     follow_org: Option<String>,
+    confirmed: Option<String>,
 }
 
 async fn email_apps_post(
@@ -861,6 +887,29 @@ async fn email_apps_post(
         (false, true) => MailboxSmtpAuth::Enabled,
         (false, false) => MailboxSmtpAuth::Disabled,
     };
+    if !confirm::confirmed(&f.confirmed) {
+        let link = enc(&address);
+        let posted: Vec<(&str, &str)> = [("smtp_auth", &f.smtp_auth), ("follow_org", &f.follow_org)]
+            .into_iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| (k, "on"))
+            .collect();
+        let asked = confirm::mailbox_settings(
+            &state,
+            &c,
+            std::slice::from_ref(&address),
+            MailboxChange::SmtpAuth,
+            &|m| authrelay_core::MailboxSettings { smtp_auth: value, ..m },
+            &posted,
+            format!("/users/{link}/email-apps"),
+            format!("/users/{link}/email-apps"),
+            "users",
+        )
+        .await;
+        if let Some(page) = asked.or_page(&state, &c)? {
+            return Ok(page);
+        }
+    }
     let user = state
         .ops
         .edit_user(&c.actor(), &address, UserEdit { smtp_auth: Some(value), ..Default::default() })
@@ -873,6 +922,8 @@ async fn email_apps_post(
 #[derive(Deserialize)]
 struct NameForm {
     name: String,
+    /// `yes` once the admin confirmed a revocation (crate::confirm).
+    confirmed: Option<String>,
 }
 
 async fn app_password_add(
@@ -900,6 +951,15 @@ async fn app_password_revoke(
     Path(address): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Page {
+    if !confirm::confirmed(&f.confirmed) {
+        let action = format!("/users/{}/app-passwords/revoke", enc(&address));
+        let kind = authrelay_core::CredentialKind::AppPassword;
+        if let Some(page) =
+            confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await.or_page(&state, &c)?
+        {
+            return Ok(page);
+        }
+    }
     state.ops.revoke_app_password(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
     Ok(back(&format!("/users/{}", enc(&address)), "revoked"))
 }
@@ -939,6 +999,25 @@ async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, bod
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-users", &[]),
         ));
     }
+    if !pairs.iter().any(|(k, v)| k == confirm::CONFIRMED && v == "yes") {
+        let mut posted: Vec<(&str, &str)> = users.iter().map(|u| ("user", u.as_str())).collect();
+        posted.push(("mfa", action));
+        let asked = confirm::mailbox_settings(
+            &state,
+            &c,
+            &users,
+            MailboxChange::Mfa,
+            &|m| authrelay_core::MailboxSettings { mfa, ..m },
+            &posted,
+            "/mfa".into(),
+            "/mfa".into(),
+            "mfa",
+        )
+        .await;
+        if let Some(page) = asked.or_page(&state, &c)? {
+            return Ok(page);
+        }
+    }
     state.ops.bulk_mfa(&c.actor(), &users, mfa).await.api(c.lang).or_page(&state, &c)?;
     Ok(back("/mfa", "saved"))
 }
@@ -962,6 +1041,7 @@ async fn mfa_user(
 #[derive(Deserialize)]
 struct MfaForm {
     mfa: String,
+    confirmed: Option<String>,
 }
 
 async fn mfa_user_post(
@@ -977,6 +1057,24 @@ async fn mfa_user_post(
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad-value", c.lang, "web-mfa-pick-action", &[]),
         ));
     };
+    if !confirm::confirmed(&f.confirmed) {
+        let link = enc(&address);
+        let asked = confirm::mailbox_settings(
+            &state,
+            &c,
+            std::slice::from_ref(&address),
+            MailboxChange::Mfa,
+            &|m| authrelay_core::MailboxSettings { mfa, ..m },
+            &[("mfa", f.mfa.as_str())],
+            format!("/mfa/{link}"),
+            format!("/mfa/{link}"),
+            "mfa",
+        )
+        .await;
+        if let Some(page) = asked.or_page(&state, &c)? {
+            return Ok(page);
+        }
+    }
     let user = state
         .ops
         .edit_user(&c.actor(), &address, UserEdit { mfa: Some(mfa), ..Default::default() })
@@ -1083,6 +1181,7 @@ struct SecurityDefaultsForm {
     security_defaults: String,
     /// Why they are turned off (as Entra asks); recorded in the audit log.
     reason: Option<String>,
+    confirmed: Option<String>,
 }
 
 async fn security_defaults_post(
@@ -1110,6 +1209,14 @@ async fn security_defaults_post(
             return Err(error_page(&state, &c, err));
         }
     };
+    if !confirm::confirmed(&f.confirmed) {
+        let posted =
+            [("security_defaults", f.security_defaults.as_str()), ("reason", f.reason.as_deref().unwrap_or(""))];
+        let edit = |o: &mut authrelay_core::OrgSettings| o.security_defaults = value;
+        if let Some(page) = ask_org(&state, &c, &name, edit, &posted, "security-defaults").await? {
+            return Ok(page);
+        }
+    }
     let org = state
         .ops
         .edit_org(&c.actor(), &name, OrgEdit { security_defaults: Some(value), ..Default::default() })
@@ -1138,6 +1245,30 @@ async fn org_mail(
 #[derive(Deserialize)]
 struct ToggleForm {
     enabled: Option<String>,
+    confirmed: Option<String>,
+}
+
+impl ToggleForm {
+    fn posted(&self) -> Vec<(&'static str, &'static str)> {
+        self.enabled.iter().map(|_| ("enabled", "on")).collect()
+    }
+}
+
+/// Asks before an organisation settings change that needs it (crate::confirm::org_settings);
+/// `path` is the change's address under /org/{name}/.
+async fn ask_org(
+    state: &SharedState,
+    c: &Caller,
+    name: &str,
+    edit: impl FnOnce(&mut authrelay_core::OrgSettings),
+    posted: &[(&str, &str)],
+    path: &str,
+) -> Result<Option<Response>, Response> {
+    let org = state.ops.org(name).await.api(c.lang).or_page(state, c)?;
+    let mut after = org.settings;
+    edit(&mut after);
+    let action = format!("/org/{}/{path}", enc(&org.name));
+    confirm::org_settings(state, c, &org, after, posted, action).await.or_page(state, c)
 }
 
 async fn org_mail_smtp_auth(
@@ -1147,6 +1278,12 @@ async fn org_mail_smtp_auth(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { OrgSmtpAuth::Enabled } else { OrgSmtpAuth::Disabled };
+    if !confirm::confirmed(&f.confirmed) {
+        let edit = |o: &mut authrelay_core::OrgSettings| o.smtp_auth = value;
+        if let Some(page) = ask_org(&state, &c, &name, edit, &f.posted(), "mail/smtp-auth").await? {
+            return Ok(page);
+        }
+    }
     let org = state
         .ops
         .edit_org(&c.actor(), &name, OrgEdit { smtp_auth: Some(value), ..Default::default() })
@@ -1163,6 +1300,12 @@ async fn org_mail_app_passwords(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { AppPasswordsPolicy::Allowed } else { AppPasswordsPolicy::Blocked };
+    if !confirm::confirmed(&f.confirmed) {
+        let edit = |o: &mut authrelay_core::OrgSettings| o.app_passwords = value;
+        if let Some(page) = ask_org(&state, &c, &name, edit, &f.posted(), "mail/app-passwords").await? {
+            return Ok(page);
+        }
+    }
     let org = state
         .ops
         .edit_org(&c.actor(), &name, OrgEdit { app_passwords: Some(value), ..Default::default() })
@@ -1396,7 +1539,22 @@ async fn token_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Fo
     admins_page(&state, &c, Some(t(c.lang, "done-token", &[])), Some(secret)).await
 }
 
-async fn token_revoke(State(state): State<SharedState>, WebCaller(c): WebCaller, Path(id): Path<i64>) -> Page {
+#[derive(Deserialize)]
+struct ConfirmForm {
+    confirmed: Option<String>,
+}
+
+async fn token_revoke(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Path(id): Path<i64>,
+    Form(f): Form<ConfirmForm>,
+) -> Page {
+    if !confirm::confirmed(&f.confirmed) {
+        if let Some(page) = confirm::revoke_token(&state, &c, id).await.or_page(&state, &c)? {
+            return Ok(page);
+        }
+    }
     state.ops.revoke_token(&c.actor(), id).await.api(c.lang).or_page(&state, &c)?;
     Ok(back("/admins", "revoked"))
 }
@@ -1453,6 +1611,15 @@ async fn device_credential_revoke(
     Path(address): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Page {
+    if !confirm::confirmed(&f.confirmed) {
+        let action = format!("/users/{}/device-credentials/revoke", enc(&address));
+        let kind = authrelay_core::CredentialKind::DeviceCredential;
+        if let Some(page) =
+            confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await.or_page(&state, &c)?
+        {
+            return Ok(page);
+        }
+    }
     state.ops.revoke_device_credential(&c.actor(), &address, &f.name).await.api(c.lang).or_page(&state, &c)?;
     Ok(back(&format!("/users/{}", enc(&address)), "revoked"))
 }
@@ -1464,6 +1631,12 @@ async fn org_mail_device_credentials(
     Form(f): Form<ToggleForm>,
 ) -> Page {
     let value = if f.enabled.is_some() { DeviceCredentialsPolicy::Allowed } else { DeviceCredentialsPolicy::Blocked };
+    if !confirm::confirmed(&f.confirmed) {
+        let edit = |o: &mut authrelay_core::OrgSettings| o.device_credentials = value;
+        if let Some(page) = ask_org(&state, &c, &name, edit, &f.posted(), "mail/device-credentials").await? {
+            return Ok(page);
+        }
+    }
     let org = state
         .ops
         .edit_org(&c.actor(), &name, OrgEdit { device_credentials: Some(value), ..Default::default() })

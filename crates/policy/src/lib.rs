@@ -10,6 +10,10 @@
 //! pair `decide` can return (the tests walk every combination of facts against it).
 //!
 //! [`may_send_as`] is the sending rule (5.7.60).
+//!
+//! [`effect`] answers what a settings change (or a revoked credential) does to a credential that
+//! verified before — a device seen in the sign-in log, a mailbox's own credential — by asking
+//! [`decide`] twice, so the admin center's confirmations preview exactly what SMTP AUTH will do.
 
 use authrelay_core::{
     effective_smtp_auth, AppPasswordsPolicy, CredentialKind, CredentialKinds, DeviceCredentialsPolicy, MailboxSettings,
@@ -311,6 +315,84 @@ fn sessions(f: &AuthFacts) -> Decision {
         return refuse(Check::MailboxSessions, ReplyId::ConcurrencyLimit);
     }
     refuse(Check::Accepted, ReplyId::AuthOk)
+}
+
+/// A credential known to verify: a device's, from a sign-in log row that got past the credential
+/// check, or a mailbox's own stored one. What the row's decision showed about the device (an
+/// expired device credential, an address outside its list, a listener that refuses the kind)
+/// is kept; what the decision never reached is taken as passing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownCredential {
+    pub kind: CredentialKind,
+    pub device: Option<DeviceFacts>,
+    pub listener_credentials: CredentialKinds,
+}
+
+impl KnownCredential {
+    /// A mailbox's stored credential of `kind`, used from a default listener.
+    pub fn stored(kind: CredentialKind) -> Self {
+        let device =
+            (kind == CredentialKind::DeviceCredential).then_some(DeviceFacts { expired: false, address_allowed: true });
+        KnownCredential { kind, device, listener_credentials: CredentialKinds::EVERY }
+    }
+
+    /// The credential of a sign-in log row, if the row shows one that verified; `None` for a
+    /// wrong secret, a refusal before the credential check, or a connector's submission.
+    pub fn logged(kind: Option<CredentialKind>, check: Check) -> Option<Self> {
+        let kind = kind?;
+        if check <= Check::Credentials
+            || matches!(check, Check::Connector | Check::Unlock)
+            || kind == CredentialKind::Connector
+        {
+            return None;
+        }
+        let mut known = KnownCredential::stored(kind);
+        if let Some(device) = known.device.as_mut() {
+            device.expired = check == Check::DeviceCredentialExpiry;
+            device.address_allowed = check != Check::DeviceCredentialAddress;
+        }
+        if check == Check::ListenerCredentials {
+            known.listener_credentials = CredentialKinds::of(&[]);
+        }
+        Some(known)
+    }
+
+    /// The facts of an attempt with this credential against `account`'s settings; `None`: the
+    /// credential no longer verifies (revoked).
+    pub fn facts(&self, account: Option<AccountFacts>) -> AuthFacts {
+        AuthFacts {
+            credential: if account.is_some() { CredentialCheck::Verified(self.kind) } else { CredentialCheck::Invalid },
+            account,
+            device: self.device,
+            listener_credentials: self.listener_credentials,
+            ..AuthFacts::new_over_tls()
+        }
+    }
+}
+
+/// What a change does to one credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Refused before, accepted after.
+    LetThrough,
+    /// Accepted before, refused after.
+    CutOff,
+    /// Accepted or refused both times.
+    Unchanged,
+}
+
+/// What moving from the `before` settings to `after` does to `credential` (`after` = `None`:
+/// the credential is revoked), and the decision after, by [`decide`] itself.
+pub fn effect(credential: &KnownCredential, before: AccountFacts, after: Option<AccountFacts>) -> (Effect, Decision) {
+    let was = decide(&credential.facts(Some(before)));
+    let will = decide(&credential.facts(after));
+    let effect = match (was.accepted(), will.accepted()) {
+        (false, true) => Effect::LetThrough,
+        (true, false) => Effect::CutOff,
+        _ => Effect::Unchanged,
+    };
+    (effect, will)
 }
 
 /// Whether the mailbox `user` may use `sender` as MAIL FROM or header From/Sender: its own

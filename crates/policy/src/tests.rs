@@ -574,3 +574,106 @@ fn a_legacy_listener_accepts_only_the_kinds_its_admin_allowed() {
     };
     assert_eq!(decide(&wrong).reply, ReplyId::BadCredentials);
 }
+
+// --- effect: what a change does to a credential that verified (the admin center's previews) ---
+
+fn account(org: OrgSettings, mailbox: MailboxSettings) -> AccountFacts {
+    AccountFacts { org, mailbox }
+}
+
+/// Security defaults off lets a password through only where nothing later refuses it; on again
+/// cuts it off. Device credentials do not notice either way.
+#[test]
+fn security_defaults_change_lets_passwords_through_and_cuts_them_off() {
+    let on = org(SecurityDefaults::On, Org::Enabled, AppPasswordsPolicy::Allowed);
+    let off = OrgSettings { security_defaults: SecurityDefaults::Off, ..on };
+    let plain = mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled);
+    let with_mfa = MailboxSettings { mfa: MfaState::Enabled, ..plain };
+    let password = KnownCredential::stored(CredentialKind::Password);
+    let app = KnownCredential::stored(CredentialKind::AppPassword);
+    let device = KnownCredential::stored(CredentialKind::DeviceCredential);
+
+    let (e, after) = effect(&password, account(on, plain), Some(account(off, plain)));
+    assert_eq!((e, after.check()), (Effect::LetThrough, Check::Accepted));
+    // MFA still refuses the account password, but the app password stands in for it.
+    let (e, after) = effect(&password, account(on, with_mfa), Some(account(off, with_mfa)));
+    assert_eq!((e, after.check()), (Effect::Unchanged, Check::Mfa));
+    assert_eq!(effect(&app, account(on, with_mfa), Some(account(off, with_mfa))).0, Effect::LetThrough);
+    assert_eq!(effect(&password, account(off, plain), Some(account(on, plain))).0, Effect::CutOff);
+    assert_eq!(effect(&device, account(off, plain), Some(account(on, plain))).0, Effect::Unchanged);
+    // With SMTP AUTH off for the organisation nothing gets through either way.
+    let closed = OrgSettings { smtp_auth: Org::Disabled, ..on };
+    let (e, after) = effect(
+        &password,
+        account(closed, plain),
+        Some(account(OrgSettings { security_defaults: SecurityDefaults::Off, ..closed }, plain)),
+    );
+    assert_eq!((e, after.check()), (Effect::Unchanged, Check::AuthenticatedSmtp));
+}
+
+/// Authenticated SMTP off, a blocked sign-in, MFA turned on: each cuts off what it refuses.
+#[test]
+fn strengthening_changes_cut_off_what_they_refuse() {
+    let open = org(SecurityDefaults::Off, Org::Enabled, AppPasswordsPolicy::Allowed);
+    let plain = mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled);
+    let password = KnownCredential::stored(CredentialKind::Password);
+    let app = KnownCredential::stored(CredentialKind::AppPassword);
+    let device = KnownCredential::stored(CredentialKind::DeviceCredential);
+    let org_off = OrgSettings { smtp_auth: Org::Disabled, ..open };
+    for known in [password, app, device] {
+        assert_eq!(effect(&known, account(open, plain), Some(account(org_off, plain))).0, Effect::CutOff);
+        let blocked = MailboxSettings { sign_in: SignIn::Blocked, ..plain };
+        let (e, after) = effect(&known, account(open, plain), Some(account(open, blocked)));
+        assert_eq!((e, after.check()), (Effect::CutOff, Check::SignIn));
+    }
+    // The mailbox's own "on" keeps it open when the organisation turns SMTP AUTH off.
+    let own = MailboxSettings { smtp_auth: Mb::Enabled, ..plain };
+    assert_eq!(effect(&password, account(open, own), Some(account(org_off, own))).0, Effect::Unchanged);
+    // MFA on: the account password is cut off, the app password and the device are not.
+    let mfa = MailboxSettings { mfa: MfaState::Enforced, ..plain };
+    assert_eq!(effect(&password, account(open, plain), Some(account(open, mfa))).0, Effect::CutOff);
+    assert_eq!(effect(&app, account(open, plain), Some(account(open, mfa))).0, Effect::Unchanged);
+    assert_eq!(effect(&device, account(open, plain), Some(account(open, mfa))).0, Effect::Unchanged);
+}
+
+/// A revoked credential no longer verifies: whatever was accepted is cut off.
+#[test]
+fn revoking_cuts_off_an_accepted_credential_only() {
+    let open = account(
+        org(SecurityDefaults::Off, Org::Enabled, AppPasswordsPolicy::Allowed),
+        mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled),
+    );
+    let app = KnownCredential::stored(CredentialKind::AppPassword);
+    let (e, after) = effect(&app, open, None);
+    assert_eq!((e, after.reply()), (Effect::CutOff, ReplyId::BadCredentials));
+    let refused = AccountFacts { org: OrgSettings { smtp_auth: Org::Disabled, ..open.org }, ..open };
+    assert_eq!(effect(&app, refused, None).0, Effect::Unchanged);
+}
+
+/// A sign-in log row gives a known credential only when it got past the credential check, and
+/// keeps what the decision learnt about the device.
+#[test]
+fn logged_rows_give_the_credential_and_what_the_decision_saw() {
+    use CredentialKind as K;
+    assert_eq!(KnownCredential::logged(Some(K::Password), Check::Credentials), None);
+    assert_eq!(KnownCredential::logged(Some(K::Password), Check::Lockout), None);
+    assert_eq!(KnownCredential::logged(None, Check::Accepted), None);
+    assert_eq!(KnownCredential::logged(Some(K::Connector), Check::Connector), None);
+    assert_eq!(
+        KnownCredential::logged(Some(K::Password), Check::SecurityDefaults),
+        Some(KnownCredential::stored(K::Password))
+    );
+    let expired = KnownCredential::logged(Some(K::DeviceCredential), Check::DeviceCredentialExpiry).unwrap();
+    assert_eq!(expired.device, Some(DeviceFacts { expired: true, address_allowed: true }));
+    let outside = KnownCredential::logged(Some(K::DeviceCredential), Check::DeviceCredentialAddress).unwrap();
+    assert_eq!(outside.device, Some(DeviceFacts { expired: false, address_allowed: false }));
+    // An expired device stays refused whatever the organisation does.
+    let open = account(
+        org(SecurityDefaults::Off, Org::Enabled, AppPasswordsPolicy::Allowed),
+        mailbox(SignIn::Allowed, Mb::Default, MfaState::Disabled),
+    );
+    let closed = AccountFacts { org: OrgSettings { smtp_auth: Org::Disabled, ..open.org }, ..open };
+    assert_eq!(effect(&expired, open, Some(closed)).0, Effect::Unchanged);
+    let legacy = KnownCredential::logged(Some(K::Password), Check::ListenerCredentials).unwrap();
+    assert_eq!(effect(&legacy, closed, Some(open)).0, Effect::Unchanged);
+}

@@ -154,6 +154,10 @@ try {
   await page.selectOption("#reason", "legacy-smtp-devices");
   await screenshot("security-defaults");
   await page.click("#save-security-defaults");
+  // Turning security defaults off weakens every mailbox: a confirmation page asks first.
+  await page.waitForSelector("#confirm-change");
+  await screenshot("security-defaults-confirm");
+  await page.click("#confirm-change");
   await page.waitForSelector("#notice");
   assert.equal(await page.locator("#security-defaults").inputValue(), "off");
   expectRefused(MFA, "after security defaults");

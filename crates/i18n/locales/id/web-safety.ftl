@@ -1,3 +1,42 @@
 # Bantuan tata letak pusat admin dan konfirmasi perubahan yang melemahkan atau merusak (issue 20).
 web-skip-to-content = Langsung ke konten utama
 web-menu = Menu
+
+# Konfirmasi (crates/admin/src/confirm.rs).
+confirm-cancel = Batal
+confirm-mailboxes-let-through = Kotak surat yang akan diloloskan
+confirm-devices-let-through = Perangkat { $days } hari terakhir yang akan diloloskan
+confirm-devices-cut-off = Perangkat { $days } hari terakhir yang akan diputus
+confirm-no-devices = Tidak ada kotak surat atau perangkat dalam log masuk { $days } hari terakhir yang akan diloloskan atau diputus.
+confirm-col-last-seen = Terakhir terlihat
+confirm-col-attempts = Percobaan
+confirm-col-after = Pemeriksaan penentu setelah perubahan
+confirm-sd-off-question = Nonaktifkan default keamanan untuk { $org }?
+confirm-sd-off-effect = Default keamanan tidak lagi memblokir masuk dengan kata sandi atau kata sandi aplikasi. Setiap kotak surat lalu hanya dilindungi oleh pengaturannya sendiri (SMTP Terautentikasi, autentikasi multifaktor).
+confirm-sd-off-button = Nonaktifkan default keamanan
+confirm-sd-on-question = Aktifkan default keamanan untuk { $org }?
+confirm-sd-on-effect = Masuk dengan kata sandi atau kata sandi aplikasi ditolak untuk setiap kotak surat organisasi, sehingga perangkat di bawah berhenti mengirim. Kredensial perangkat dan OAuth tidak terpengaruh.
+confirm-sd-on-button = Aktifkan default keamanan
+confirm-org-smtp-auth-question = Nonaktifkan SMTP Terautentikasi untuk { $org }?
+confirm-org-smtp-auth-effect = Kotak surat yang mengikuti pengaturan organisasi tidak bisa lagi masuk dengan SMTP AUTH, sehingga perangkat di bawah berhenti mengirim.
+confirm-org-app-passwords-question = Blokir kata sandi aplikasi di { $org }?
+confirm-org-app-passwords-effect = Kata sandi aplikasi kotak surat dengan autentikasi multifaktor ditolak, sehingga perangkat di bawah berhenti mengirim.
+confirm-org-device-credentials-question = Blokir kredensial perangkat di { $org }?
+confirm-org-device-credentials-effect = Setiap kredensial perangkat organisasi ditolak, sehingga perangkat di bawah berhenti mengirim.
+confirm-mailbox-smtp-auth-question = Ubah SMTP Terautentikasi untuk { $user }?
+confirm-mailbox-smtp-auth-effect = Setelah perubahan ini kotak surat tidak bisa lagi masuk dengan SMTP AUTH, sehingga perangkat di bawah berhenti mengirim.
+confirm-mfa-question = Ubah autentikasi multifaktor?
+confirm-mfa-effect = Autentikasi multifaktor menolak masuk dengan kata sandi akun, sehingga perangkat di bawah berhenti mengirim. Kata sandi aplikasi (jika diizinkan) dan kredensial perangkat tetap berfungsi.
+confirm-block-question = Blokir masuk untuk { $user }?
+confirm-block-effect = Setiap upaya masuk kotak surat ini ditolak, apa pun kredensialnya, sampai masuk diizinkan lagi.
+confirm-block-button = Blokir masuk
+confirm-save-button = Tetap simpan
+confirm-revoke-app-password-question = Cabut kata sandi aplikasi “{ $name }” milik { $user }?
+confirm-revoke-app-password-effect = Perangkat yang masuk dengannya ditolak mulai upaya masuk berikutnya. Ini tidak bisa dibatalkan: kata sandi aplikasi baru memiliki rahasia baru yang harus diketik di setiap perangkat.
+confirm-revoke-device-credential-question = Cabut kredensial perangkat “{ $name }” milik { $user }?
+confirm-revoke-device-credential-effect = Perangkat yang memegangnya ditolak mulai upaya masuk berikutnya. Ini tidak bisa dibatalkan: kredensial perangkat baru memiliki rahasia baru.
+confirm-revoke-token-question = Cabut token API “{ $name }”?
+confirm-revoke-token-effect = Skrip yang memakainya ditolak mulai permintaan berikutnya. Ini tidak bisa dibatalkan.
+confirm-revoke-button = Cabut
+confirm-fact-last-used = Terakhir digunakan
+confirm-fact-owner = Pemilik

@@ -1,3 +1,42 @@
 # 관리 센터의 레이아웃 보조 기능과, 보호를 약화하거나 되돌릴 수 없는 변경의 확인 (issue 20).
 web-skip-to-content = 본문으로 건너뛰기
 web-menu = 메뉴
+
+# 확인 (crates/admin/src/confirm.rs).
+confirm-cancel = 취소
+confirm-mailboxes-let-through = 허용하게 되는 사서함
+confirm-devices-let-through = 허용하게 되는 최근 { $days }일의 장치
+confirm-devices-cut-off = 차단하게 되는 최근 { $days }일의 장치
+confirm-no-devices = 최근 { $days }일의 로그인 로그에서 허용되거나 차단되는 사서함이나 장치가 없습니다.
+confirm-col-last-seen = 마지막 확인
+confirm-col-attempts = 시도 횟수
+confirm-col-after = 변경 후 결정하는 검사
+confirm-sd-off-question = { $org }의 보안 기본값을 해제할까요?
+confirm-sd-off-effect = 보안 기본값이 더 이상 암호나 앱 암호로 하는 로그인을 차단하지 않습니다. 그러면 각 사서함은 자체 설정(인증된 SMTP, 다단계 인증)으로만 보호됩니다.
+confirm-sd-off-button = 보안 기본값 해제
+confirm-sd-on-question = { $org }의 보안 기본값을 사용할까요?
+confirm-sd-on-effect = 조직의 모든 사서함에서 암호나 앱 암호로 하는 로그인이 거부되어 아래 장치가 더 이상 메일을 보내지 못합니다. 장치 자격 증명과 OAuth는 영향을 받지 않습니다.
+confirm-sd-on-button = 보안 기본값 사용
+confirm-org-smtp-auth-question = { $org }의 인증된 SMTP를 끌까요?
+confirm-org-smtp-auth-effect = 조직 설정을 따르는 사서함은 더 이상 SMTP AUTH로 로그인할 수 없어 아래 장치가 메일을 보내지 못합니다.
+confirm-org-app-passwords-question = { $org }에서 앱 암호를 차단할까요?
+confirm-org-app-passwords-effect = 다단계 인증을 사용하는 사서함의 앱 암호가 거부되어 아래 장치가 메일을 보내지 못합니다.
+confirm-org-device-credentials-question = { $org }에서 장치 자격 증명을 차단할까요?
+confirm-org-device-credentials-effect = 조직의 모든 장치 자격 증명이 거부되어 아래 장치가 메일을 보내지 못합니다.
+confirm-mailbox-smtp-auth-question = { $user }의 인증된 SMTP를 변경할까요?
+confirm-mailbox-smtp-auth-effect = 이 변경 후에는 사서함이 SMTP AUTH로 로그인할 수 없어 아래 장치가 메일을 보내지 못합니다.
+confirm-mfa-question = 다단계 인증을 변경할까요?
+confirm-mfa-effect = 다단계 인증은 계정 암호로 하는 로그인을 거부하므로 아래 장치가 메일을 보내지 못합니다. 앱 암호(허용된 경우)와 장치 자격 증명은 계속 작동합니다.
+confirm-block-question = { $user }의 로그인을 차단할까요?
+confirm-block-effect = 다시 허용할 때까지 자격 증명과 관계없이 이 사서함의 모든 로그인이 거부됩니다.
+confirm-block-button = 로그인 차단
+confirm-save-button = 그래도 저장
+confirm-revoke-app-password-question = { $user }의 앱 암호 “{ $name }”을(를) 해지할까요?
+confirm-revoke-app-password-effect = 이 앱 암호로 로그인하는 장치는 다음 로그인부터 거부됩니다. 되돌릴 수 없습니다. 새 앱 암호는 새 비밀 값이므로 각 장치에 다시 입력해야 합니다.
+confirm-revoke-device-credential-question = { $user }의 장치 자격 증명 “{ $name }”을(를) 해지할까요?
+confirm-revoke-device-credential-effect = 이 자격 증명을 가진 장치는 다음 로그인부터 거부됩니다. 되돌릴 수 없습니다. 새 장치 자격 증명은 새 비밀 값입니다.
+confirm-revoke-token-question = API 토큰 “{ $name }”을(를) 해지할까요?
+confirm-revoke-token-effect = 이 토큰을 사용하는 스크립트는 다음 요청부터 거부됩니다. 되돌릴 수 없습니다.
+confirm-revoke-button = 해지
+confirm-fact-last-used = 마지막 사용
+confirm-fact-owner = 소유자
