@@ -5,8 +5,9 @@
 //! touching each other. Session ids and API tokens are stored only as a hash of the random value
 //! ([`token_hash`]); a stolen database does not give a live session.
 
+use crate::listing::{contains_pattern, Page, PageRequest};
 use crate::sqlite::SqliteDirectory;
-use crate::{DirectoryError, Result};
+use crate::{AuditFilter, DirectoryError, Result};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +124,28 @@ pub trait AdminStore: Send + Sync + 'static {
     async fn record_audit(&self, entry: &AuditEntry) -> Result<()>;
     /// Newest first, at most `limit`.
     async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// One page of the records the filter selects, newest first, with their total.
+    async fn audit_page(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>>;
+}
+
+/// How an audit filter's action is matched: `user.set` exactly, `user.` as a prefix (every
+/// action on users).
+pub(crate) enum ActionMatch {
+    Exact(String),
+    /// A `LIKE … ESCAPE '\'` pattern.
+    Prefix(String),
+}
+
+pub(crate) fn audit_action_condition(filter: &AuditFilter) -> Option<ActionMatch> {
+    let action = filter.action.as_deref().map(str::trim).filter(|a| !a.is_empty())?.to_lowercase();
+    Some(match action.strip_suffix('.') {
+        Some(prefix) => {
+            let pattern = contains_pattern(prefix);
+            // contains_pattern wraps in %…%; a prefix keeps only the trailing one.
+            ActionMatch::Prefix(format!("{}.%", &pattern[1..pattern.len() - 1]))
+        }
+        None => ActionMatch::Exact(action),
+    })
 }
 
 /// Verdicts about admin requests, apart from storage failures.
@@ -522,6 +545,57 @@ impl AdminStore for SqliteDirectory {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn audit_page(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>> {
+        use sqlx::{QueryBuilder, Row, Sqlite};
+        let conditions = |query: &mut QueryBuilder<'_, Sqlite>| {
+            for (column, part) in [("actor", &filter.actor), ("target", &filter.target)] {
+                if let Some(part) = part.as_deref().filter(|p| !p.trim().is_empty()) {
+                    query.push(format!(" AND lower({column}) LIKE ")).push_bind(contains_pattern(part)).push(" ESCAPE '\\'");
+                }
+            }
+            match audit_action_condition(filter) {
+                Some(ActionMatch::Exact(a)) => {
+                    query.push(" AND action = ").push_bind(a);
+                }
+                Some(ActionMatch::Prefix(p)) => {
+                    query.push(" AND action LIKE ").push_bind(p).push(" ESCAPE '\\'");
+                }
+                None => {}
+            }
+            if let Some(since) = filter.since {
+                query.push(" AND at >= ").push_bind(since);
+            }
+            if let Some(until) = filter.until {
+                query.push(" AND at <= ").push_bind(until);
+            }
+        };
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_log WHERE 1 = 1");
+        conditions(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut list =
+            QueryBuilder::<Sqlite>::new("SELECT at, actor, action, target, before, after FROM audit_log WHERE 1 = 1");
+        conditions(&mut list);
+        list.push(" ORDER BY at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(page.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+        let rows = list.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    before: r.try_get("before")?,
+                    after: r.try_get("after")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0), offset: page.offset, limit: page.limit })
     }
 
     async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {

@@ -21,6 +21,7 @@ pub mod copy;
 pub mod device;
 pub mod imports;
 pub mod leases;
+pub mod listing;
 pub mod model;
 pub mod postgres;
 pub mod protection;
@@ -134,8 +135,24 @@ pub trait Directory: Send + Sync + 'static {
 
     // --- sign-in log ---
     async fn record_signin(&self, entry: &SignInEntry) -> Result<()>;
-    /// Newest first.
+    /// Newest first, `filter.limit` rows after skipping `filter.offset`.
     async fn signins(&self, filter: &SignInFilter) -> Result<Vec<SignInEntry>>;
+    /// How many rows the filter selects (its limit and offset ignored).
+    async fn count_signins(&self, filter: &SignInFilter) -> Result<u64>;
+    /// Succeeded and refused sign-ins the filter selects (limit and offset ignored), per bucket
+    /// of `width` seconds, oldest first; buckets without a row are left out.
+    async fn signin_buckets(&self, filter: &SignInFilter, width: i64) -> Result<Vec<SignInBucket>>;
+    /// One page of the sign-ins the filter selects, with their total (`filter.limit` and
+    /// `filter.offset` are replaced by the page's).
+    async fn signins_page(&self, filter: &SignInFilter, page: listing::PageRequest) -> Result<listing::Page<SignInEntry>> {
+        let paged = SignInFilter { limit: Some(page.limit), offset: page.offset, ..filter.clone() };
+        let total = self.count_signins(filter).await?;
+        let items = self.signins(&paged).await?;
+        Ok(listing::Page { items, total, offset: page.offset, limit: page.limit })
+    }
+    /// Live device credentials that expire before `before` (unix seconds), soonest first,
+    /// each with its mailbox's address.
+    async fn expiring_device_credentials(&self, before: i64) -> Result<Vec<(String, DeviceCredential)>>;
     /// Deletes sign-in rows older than `before` (unix seconds), at most `batch` rows per
     /// statement so the writer is never held long; returns how many went.
     async fn prune_signins(&self, _before: i64, _batch: u32) -> Result<u64> {

@@ -126,15 +126,43 @@ pub struct SignInEntry {
 pub struct SignInFilter {
     /// Exact user name, compared lower-case.
     pub user: Option<String>,
+    /// A part of the user name, compared case-insensitively (the admin center's filter).
+    pub user_contains: Option<String>,
     pub success: Option<bool>,
+    /// Exact client address as stored.
     pub client_ip: Option<String>,
+    /// Client addresses in a range (or one address given as `ip`, `ip:port`, `[v6]:port`).
+    pub client: Option<crate::listing::ClientFilter>,
     /// Unix seconds, inclusive bounds.
     pub since: Option<i64>,
     pub until: Option<i64>,
     /// At most this many newest entries (None = 100).
     pub limit: Option<u32>,
+    /// Skips this many newest entries first (paging).
+    pub offset: u64,
     /// Only attempts through a legacy listener (README "Legacy devices").
     pub legacy_only: bool,
+}
+
+/// Sign-ins in one time bucket of the admin center's chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SignInBucket {
+    /// Unix seconds of the bucket's start (a multiple of its width).
+    pub start: i64,
+    pub succeeded: u64,
+    pub refused: u64,
+}
+
+/// Which audit records to list; text filters are case-insensitive substrings.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// The action's spelling (`user.set`, `queue.retry` …): exact, or a prefix ending in `.`.
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// Unix seconds, inclusive bounds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
 }
 
 /// A value stored as its spelling (a setting, a credential kind, a check), read back; an unknown

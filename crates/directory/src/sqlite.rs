@@ -28,7 +28,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::{protection, DeviceCredential, LockoutEntry, LockoutPolicy, LockoutStatus, NewDeviceCredential, OrgLimits};
 use crate::{
     AppPassword, AppPasswordSecret, AuthRecord, Directory, DirectoryError, NewAppPassword, NewUser, Org, OrgChange,
-    Result, SignInEntry, SignInFilter, User, UserChange,
+    Result, SignInBucket, SignInEntry, SignInFilter, User, UserChange,
 };
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -389,6 +389,47 @@ async fn user_id(conn: &mut SqliteConnection, address: &str) -> Result<(i64, Str
         .await?
         .ok_or_else(unknown)?;
     Ok((id, normalized))
+}
+
+impl SqliteDirectory {
+    /// The filter's conditions (` AND …`), shared by the list, the count and the chart. A
+    /// client range is matched in Rust ([`crate::listing::ClientFilter`]) against the log's
+    /// distinct addresses; the rows are then selected by that list.
+    async fn signin_where(&self, query: &mut QueryBuilder<'_, Sqlite>, filter: &SignInFilter) -> Result<()> {
+        // `user` is declared COLLATE NOCASE, so `=` compares case-insensitively and uses the index.
+        if let Some(user) = &filter.user {
+            query.push(" AND user = ").push_bind(user.trim().to_string());
+        }
+        if let Some(part) = filter.user_contains.as_deref().filter(|p| !p.trim().is_empty()) {
+            query.push(" AND lower(user) LIKE ").push_bind(crate::listing::contains_pattern(part)).push(" ESCAPE '\\'");
+        }
+        if let Some(success) = filter.success {
+            query.push(" AND success = ").push_bind(success);
+        }
+        if let Some(ip) = &filter.client_ip {
+            query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
+        }
+        if let Some(client) = &filter.client {
+            let distinct: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT client_ip FROM signins WHERE at >= ? AND at <= ?")
+                    .bind(filter.since.unwrap_or(i64::MIN))
+                    .bind(filter.until.unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+            let chosen = serde_json::to_string(&client.select(distinct)).unwrap_or_else(|_| "[]".into());
+            query.push(" AND client_ip IN (SELECT value FROM json_each(").push_bind(chosen).push("))");
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND at <= ").push_bind(until);
+        }
+        if filter.legacy_only {
+            query.push(" AND listener <> ''");
+        }
+        Ok(())
+    }
 }
 
 fn signin_from_row(row: &SqliteRow) -> Result<SignInEntry> {
@@ -902,30 +943,45 @@ impl Directory for SqliteDirectory {
             "SELECT at, client_ip, client_port, tls, mechanism, user, credential, check_name, reply, success, \
              listener FROM signins WHERE 1 = 1",
         );
-        // `user` is declared COLLATE NOCASE, so `=` compares case-insensitively and uses the index.
-        if let Some(user) = &filter.user {
-            query.push(" AND user = ").push_bind(user.trim().to_string());
-        }
-        if let Some(success) = filter.success {
-            query.push(" AND success = ").push_bind(success);
-        }
-        if let Some(ip) = &filter.client_ip {
-            query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
-        }
-        if let Some(since) = filter.since {
-            query.push(" AND at >= ").push_bind(since);
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND at <= ").push_bind(until);
-        }
-        if filter.legacy_only {
-            query.push(" AND listener <> ''");
-        }
+        self.signin_where(&mut query, filter).await?;
         query
             .push(" ORDER BY at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_SIGNIN_LIMIT)));
+            .push_bind(i64::from(filter.limit.unwrap_or(DEFAULT_SIGNIN_LIMIT)))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signin_from_row).collect()
+    }
+
+    async fn count_signins(&self, filter: &SignInFilter) -> Result<u64> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM signins WHERE 1 = 1");
+        self.signin_where(&mut query, filter).await?;
+        let n: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn signin_buckets(&self, filter: &SignInFilter, width: i64) -> Result<Vec<SignInBucket>> {
+        let width = width.max(1);
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT (at - (at % ");
+        query
+            .push_bind(width)
+            .push(")) AS start, SUM(success) AS ok, COUNT(*) - SUM(success) AS refused FROM signins WHERE 1 = 1");
+        self.signin_where(&mut query, filter).await?;
+        query.push(" GROUP BY start ORDER BY start");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SignInBucket {
+                    start: r.try_get("start")?,
+                    succeeded: u64::try_from(r.try_get::<i64, _>("ok")?).unwrap_or(0),
+                    refused: u64::try_from(r.try_get::<i64, _>("refused")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn expiring_device_credentials(&self, before: i64) -> Result<Vec<(String, DeviceCredential)>> {
+        crate::device::expiring(&self.pool, before).await
     }
 
     async fn lockout_status(
@@ -1524,6 +1580,7 @@ mod tests {
                     until: Some(140),
                     limit: Some(10),
                     legacy_only: false,
+                    ..Default::default()
                 },
                 vec![100],
             ),

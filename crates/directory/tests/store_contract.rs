@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use authrelay_core::{Check, CredentialKind, MfaState, ReplyId, SecurityDefaults};
 use authrelay_directory::admin::{AdminError, AdminSession, AdminStore, AuditEntry, NewAdmin};
+use authrelay_directory::listing::PageRequest;
 use authrelay_directory::postgres::PgDirectory;
 use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_directory::{
-    Directory, DirectoryError, ImportedSender, LockoutPolicy, NewAppPassword, NewDeviceCredential, NewUser, OrgChange,
+    AuditFilter, Directory, DirectoryError, ImportedSender, LockoutPolicy, NewAppPassword, NewDeviceCredential, NewUser, OrgChange,
     OrgLimits, SignInEntry, SignInFilter, Store, SubmissionCount, UserChange,
 };
 use authrelay_pgtest::TestPostgres;
@@ -267,10 +268,84 @@ async fn admin_side(store: &dyn Store) {
     store.ping().await.unwrap();
 }
 
+/// The admin center's lists: pages with totals, substring and client-range filters, the
+/// chart's buckets, expiring credentials and audit filters (crate::listing holds the rules).
+async fn lists(store: &dyn Store) {
+    let b = store.backend();
+    const T0: i64 = 1_000_000;
+    let clients = ["198.51.100.1", "198.51.100.200", "203.0.113.5", "2001:db8::7", "::ffff:198.51.100.9"];
+    for i in 0..250_i64 {
+        let user = if i % 2 == 0 { "Printer.Floor2@Contoso.com" } else { "scanner_1%@contoso.com" };
+        let mut e = signin(T0 + i * 60, user, i % 5 != 0);
+        e.client_ip = clients[(i % 5) as usize].into();
+        store.record_signin(&e).await.unwrap();
+    }
+    let recent = SignInFilter { since: Some(T0), ..Default::default() };
+    assert_eq!(store.count_signins(&recent).await.unwrap(), 250, "{b}");
+    let page = store.signins_page(&recent, PageRequest::new(Some(3), Some(100), None, None)).await.unwrap();
+    assert_eq!((page.total, page.items.len(), page.first(), page.last()), (250, 50, 201, 250), "{b}");
+    assert_eq!(page.items[0].at, T0 + 49 * 60, "{b}: the third page starts 200 rows after the newest");
+    let part = |p: &str| SignInFilter { user_contains: Some(p.into()), ..recent.clone() };
+    assert_eq!(store.count_signins(&part("FLOOR2")).await.unwrap(), 125, "{b}: case-insensitive substring");
+    assert_eq!(store.count_signins(&part("_1%")).await.unwrap(), 125, "{b}: wildcards match themselves");
+    assert_eq!(store.count_signins(&part("r_1")).await.unwrap(), 125, "{b}");
+    assert_eq!(store.count_signins(&part("r.1")).await.unwrap(), 0, "{b}");
+    let client = |c: &str| SignInFilter { client: Some(c.parse().unwrap()), ..recent.clone() };
+    assert_eq!(store.count_signins(&client("198.51.100.0/24")).await.unwrap(), 150, "{b}: mapped IPv4 included");
+    assert_eq!(store.count_signins(&client("198.51.100.200:4711")).await.unwrap(), 50, "{b}");
+    assert_eq!(store.count_signins(&client("[2001:db8::7]:25")).await.unwrap(), 50, "{b}");
+    assert_eq!(store.count_signins(&client("192.0.2.0/24")).await.unwrap(), 0, "{b}");
+    let listed = store.signins(&SignInFilter { limit: Some(3), ..client("2001:db8::/32") }).await.unwrap();
+    assert!(listed.iter().all(|e| e.client_ip == "2001:db8::7") && listed.len() == 3, "{b}");
+
+    let buckets = store.signin_buckets(&recent, 3600).await.unwrap();
+    assert_eq!(buckets.iter().map(|k| k.succeeded + k.refused).sum::<u64>(), 250, "{b}");
+    assert_eq!(buckets.iter().map(|k| k.refused).sum::<u64>(), 50, "{b}");
+    assert!(buckets.iter().all(|k| k.start % 3600 == 0) && buckets.windows(2).all(|w| w[0].start < w[1].start), "{b}");
+
+    store.create_org("Listing", &["listing.example".into()]).await.unwrap();
+    store.create_user(user("dev@listing.example")).await.unwrap();
+    for (name, expires_at) in [("late", Some(5_000)), ("soon", Some(2_000)), ("never", None)] {
+        let new = NewDeviceCredential {
+            name: name.into(),
+            tag: format!("lt{name}{b}"),
+            hash: "h".into(),
+            allow: vec![],
+            expires_at,
+        };
+        store.add_device_credential("dev@listing.example", new).await.unwrap();
+    }
+    let expiring = store.expiring_device_credentials(6_000).await.unwrap();
+    let names: Vec<_> = expiring.iter().map(|(a, d)| format!("{a} {}", d.name)).collect();
+    assert_eq!(names, ["dev@listing.example soon", "dev@listing.example late"], "{b}");
+    store.revoke_device_credential("dev@listing.example", "soon").await.unwrap();
+    assert_eq!(store.expiring_device_credentials(6_000).await.unwrap().len(), 1, "{b}: revoked ones are gone");
+
+    for i in 0..30_i64 {
+        let action = ["user.set", "user.create", "queue.retry"][(i % 3) as usize];
+        let e = AuditEntry { actor: format!("Admin{}@Contoso.com", i % 2), target: format!("box{i}@x"), ..audit(T0 + i, action) };
+        store.record_audit(&e).await.unwrap();
+    }
+    let audit_page = |f: AuditFilter| async move {
+        store.audit_page(&AuditFilter { since: Some(T0), ..f }, PageRequest::new(None, Some(4), None, None)).await.unwrap()
+    };
+    let all = audit_page(AuditFilter::default()).await;
+    assert_eq!((all.total, all.items.len(), all.items[0].at), (30, 4, T0 + 29), "{b}");
+    let users = audit_page(AuditFilter { action: Some("user.".into()), ..Default::default() }).await;
+    assert_eq!(users.total, 20, "{b}: a prefix ending in '.'");
+    let exact = audit_page(AuditFilter { action: Some("user.set".into()), ..Default::default() }).await;
+    assert_eq!(exact.total, 10, "{b}");
+    let actor = audit_page(AuditFilter { actor: Some("ADMIN1@".into()), ..Default::default() }).await;
+    assert_eq!(actor.total, 15, "{b}");
+    let target = audit_page(AuditFilter { target: Some("box1".into()), until: Some(T0 + 15), ..Default::default() }).await;
+    assert_eq!(target.total, 7, "{b}: box1, box10..box15");
+}
+
 async fn contract(store: &dyn Store) {
     accounts(store).await;
     records(store).await;
     admin_side(store).await;
+    lists(store).await;
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ use async_trait::async_trait;
 
 use super::PgDirectory;
 use crate::admin::{Admin, AdminError, AdminSecrets, AdminSession, AdminStore, ApiToken, AuditEntry, NewAdmin};
+use crate::admin::{audit_action_condition, ActionMatch};
+use crate::listing::{contains_pattern, Page, PageRequest};
 use crate::sqlite::now;
-use crate::Result;
+use crate::{AuditFilter, Result};
 
 impl PgDirectory {
     /// Seals TOTP secrets stored in clear (copied from an older SQLite database).
@@ -342,6 +344,60 @@ impl AdminStore for PgDirectory {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn audit_page(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>> {
+        use sqlx::{Postgres, QueryBuilder};
+        let conditions = |query: &mut QueryBuilder<'_, Postgres>| {
+            for (column, part) in [("actor", &filter.actor), ("target", &filter.target)] {
+                if let Some(part) = part.as_deref().filter(|p| !p.trim().is_empty()) {
+                    query
+                        .push(format!(" AND lower({column}) COLLATE \"C\" LIKE "))
+                        .push_bind(contains_pattern(part))
+                        .push(" ESCAPE '\\'");
+                }
+            }
+            match audit_action_condition(filter) {
+                Some(ActionMatch::Exact(a)) => {
+                    query.push(" AND action = ").push_bind(a);
+                }
+                Some(ActionMatch::Prefix(p)) => {
+                    query.push(" AND action COLLATE \"C\" LIKE ").push_bind(p).push(" ESCAPE '\\'");
+                }
+                None => {}
+            }
+            if let Some(since) = filter.since {
+                query.push(" AND at >= ").push_bind(since);
+            }
+            if let Some(until) = filter.until {
+                query.push(" AND at <= ").push_bind(until);
+            }
+        };
+        let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM audit_log WHERE 1 = 1");
+        conditions(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut list =
+            QueryBuilder::<Postgres>::new("SELECT at, actor, action, target, before, after FROM audit_log WHERE 1 = 1");
+        conditions(&mut list);
+        list.push(" ORDER BY at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(page.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+        let rows = list.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    before: r.try_get("before")?,
+                    after: r.try_get("after")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0), offset: page.offset, limit: page.limit })
     }
 
     async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {

@@ -38,7 +38,7 @@ use crate::sqlite::{normalize_address, normalize_domain, normalize_send_as, now,
 use crate::{
     AppPassword, AppPasswordSecret, AuthRecord, DeviceCredential, Directory, DirectoryError, LockoutEntry,
     LockoutPolicy, LockoutStatus, NewAppPassword, NewDeviceCredential, NewUser, Org, OrgChange, OrgLimits, Result,
-    SignInEntry, SignInFilter, User, UserChange,
+    SignInBucket, SignInEntry, SignInFilter, User, UserChange,
 };
 
 /// How long a call waits for a free connection before the database counts as unreachable.
@@ -412,6 +412,49 @@ pub(crate) async fn user_id(conn: &mut PgConnection, address: &str) -> Result<(i
         .await?
         .ok_or_else(unknown)?;
     Ok((id, normalized))
+}
+
+impl PgDirectory {
+    /// The filter's conditions (` AND …`), shared by the list, the count and the chart; the
+    /// same rules as the SQLite backend's (`crate::listing`).
+    async fn signin_where(&self, query: &mut QueryBuilder<'_, Postgres>, filter: &SignInFilter) -> Result<()> {
+        // `user_name` has the case-insensitive `nocase` collation, as in the SQLite schema.
+        if let Some(user) = &filter.user {
+            query.push(" AND user_name = ").push_bind(user.trim().to_string());
+        }
+        if let Some(part) = filter.user_contains.as_deref().filter(|p| !p.trim().is_empty()) {
+            // LIKE needs a deterministic collation: compare the lower-cased name as "C".
+            query
+                .push(" AND lower(user_name) COLLATE \"C\" LIKE ")
+                .push_bind(crate::listing::contains_pattern(part))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(success) = filter.success {
+            query.push(" AND success = ").push_bind(success);
+        }
+        if let Some(ip) = &filter.client_ip {
+            query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
+        }
+        if let Some(client) = &filter.client {
+            let distinct: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT client_ip FROM signins WHERE at >= $1 AND at <= $2")
+                    .bind(filter.since.unwrap_or(i64::MIN))
+                    .bind(filter.until.unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+            query.push(" AND client_ip = ANY(").push_bind(client.select(distinct)).push(")");
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND at <= ").push_bind(until);
+        }
+        if filter.legacy_only {
+            query.push(" AND listener <> ''");
+        }
+        Ok(())
+    }
 }
 
 /// Reads a row of the sign-in log's filtered query (built at run time, so runtime-checked).
@@ -842,30 +885,46 @@ impl Directory for PgDirectory {
             "SELECT at, client_ip, client_port, tls, mechanism, user_name, credential, check_name, reply, success, \
              listener FROM signins WHERE 1 = 1",
         );
-        // `user_name` has the case-insensitive `nocase` collation, as in the SQLite schema.
-        if let Some(user) = &filter.user {
-            query.push(" AND user_name = ").push_bind(user.trim().to_string());
-        }
-        if let Some(success) = filter.success {
-            query.push(" AND success = ").push_bind(success);
-        }
-        if let Some(ip) = &filter.client_ip {
-            query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
-        }
-        if let Some(since) = filter.since {
-            query.push(" AND at >= ").push_bind(since);
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND at <= ").push_bind(until);
-        }
-        if filter.legacy_only {
-            query.push(" AND listener <> ''");
-        }
+        self.signin_where(&mut query, filter).await?;
         query
             .push(" ORDER BY at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit.unwrap_or(crate::sqlite::DEFAULT_SIGNIN_LIMIT)));
+            .push_bind(i64::from(filter.limit.unwrap_or(crate::sqlite::DEFAULT_SIGNIN_LIMIT)))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signin_from_row).collect()
+    }
+
+    async fn count_signins(&self, filter: &SignInFilter) -> Result<u64> {
+        let mut query = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM signins WHERE 1 = 1");
+        self.signin_where(&mut query, filter).await?;
+        let n: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn signin_buckets(&self, filter: &SignInFilter, width: i64) -> Result<Vec<SignInBucket>> {
+        let width = width.max(1);
+        let mut query = QueryBuilder::<Postgres>::new("SELECT (at - (at % ");
+        query.push_bind(width).push(
+            ")) AS start, COUNT(*) FILTER (WHERE success) AS ok, COUNT(*) FILTER (WHERE NOT success) AS refused \
+             FROM signins WHERE 1 = 1",
+        );
+        self.signin_where(&mut query, filter).await?;
+        query.push(" GROUP BY 1 ORDER BY 1");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SignInBucket {
+                    start: r.try_get("start")?,
+                    succeeded: u64::try_from(r.try_get::<i64, _>("ok")?).unwrap_or(0),
+                    refused: u64::try_from(r.try_get::<i64, _>("refused")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn expiring_device_credentials(&self, before: i64) -> Result<Vec<(String, DeviceCredential)>> {
+        records::expiring_device_credentials(&self.pool, before).await
     }
 
     async fn lockout_status(

@@ -82,6 +82,18 @@ pub(super) async fn list_device_credentials(pool: &PgPool, address: &str) -> Res
         .collect()
 }
 
+pub(super) async fn expiring_device_credentials(pool: &PgPool, before: i64) -> Result<Vec<(String, DeviceCredential)>> {
+    let rows = sqlx::query(
+        "SELECT u.address, d.id, d.name, d.tag, d.allow, d.expires_at, d.created_at, d.last_used_at, d.last_used_ip \
+         FROM device_credentials d JOIN users u ON u.id = d.user_id \
+         WHERE d.revoked_at IS NULL AND d.expires_at IS NOT NULL AND d.expires_at < $1 ORDER BY d.expires_at, d.id",
+    )
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("address")?, device_from_row(r)?))).collect()
+}
+
 pub(super) async fn revoke_device_credential(
     conn: &mut PgConnection,
     address: &str,
