@@ -28,8 +28,10 @@ use authrelay_spool::{QueuedMessage, SpoolError};
 use crate::auth::{self, ApiCaller, Caller};
 use crate::http::{self, lang_of, ApiError, Body, OrApi, Params, PathArgs};
 use crate::listener::{self, ClientAddr};
+use crate::lists;
 use crate::state::{now, SharedState};
 use crate::troubleshoot;
+use authrelay_directory::listing::{self, Page, PageRequest};
 
 /// The API router and the (method, path) pairs it serves.
 pub struct Api {
@@ -227,13 +229,7 @@ pub struct SignInView {
 }
 
 pub fn signin_view(e: &SignInEntry) -> SignInView {
-    let reply = e
-        .reply
-        .map(|r| {
-            let (code, enhanced, text) = r.row();
-            format!("{code} {enhanced} {text}").replace("  ", " ")
-        })
-        .unwrap_or_default();
+    let reply = crate::lists::reply_line(e.reply);
     SignInView {
         at: e.at,
         time: rfc3339(e.at),
@@ -378,10 +374,15 @@ async fn session_totp(
 // ---------------------------------------------------------------------------------------------
 // Organisations
 
-async fn list_orgs(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Vec<OrgView>>, ApiError> {
+async fn list_orgs(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    uri: axum::http::Uri,
+    Params(paging): Params<ListPaging>,
+) -> Result<Response, ApiError> {
     c.require(Permission::ReadDirectory)?;
     let orgs = state.directory.list_orgs().await.api(c.lang)?;
-    Ok(Json(orgs.iter().map(OrgView::from).collect()))
+    Ok(paged_json(&uri.to_string(), &paging.slice(orgs.iter().map(OrgView::from).collect())))
 }
 
 #[derive(Deserialize)]
@@ -503,10 +504,20 @@ async fn add_domain(
 // ---------------------------------------------------------------------------------------------
 // Users
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct UserQuery {
     pub org: Option<String>,
     pub search: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub page: Option<u64>,
+    pub per_page: Option<u32>,
+}
+
+impl UserQuery {
+    pub fn paging(&self) -> ListPaging {
+        ListPaging { limit: self.limit, offset: self.offset, page: self.page, per_page: self.per_page }
+    }
 }
 
 /// Users of one organisation (or all), filtered by a case-insensitive substring of the address
@@ -524,11 +535,16 @@ pub async fn find_users(state: &SharedState, lang: Lang, q: &UserQuery) -> Resul
 async fn list_users(
     State(state): State<SharedState>,
     ApiCaller(c): ApiCaller,
+    uri: axum::http::Uri,
     Params(q): Params<UserQuery>,
-) -> Result<Json<Vec<UserView>>, ApiError> {
+) -> Result<Response, ApiError> {
     c.require(Permission::ReadDirectory)?;
-    let users = find_users(&state, c.lang, &q).await?;
-    Ok(Json(users_view(&state, c.lang, &users).await?))
+    let users = q.paging().slice(find_users(&state, c.lang, &q).await?);
+    let views = users_view(&state, c.lang, &users.items).await?;
+    Ok(paged_json(
+        &uri.to_string(),
+        &Page { items: views, total: users.total, offset: users.offset, limit: users.limit },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -720,15 +736,32 @@ async fn bulk_mfa(
 
 #[derive(Deserialize, Default)]
 pub struct SignInQuery {
+    /// The exact user name.
     pub user: Option<String>,
+    /// Any part of the user name, case-insensitive.
+    pub user_contains: Option<String>,
     /// `success` or `failure`.
     pub result: Option<String>,
+    /// An address, `ip:port` (as the log shows it), `[v6]:port`, or a range (`192.0.2.0/24`).
     pub client_ip: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    /// 1-based page of `per_page` rows (`limit`/`offset` win when given).
+    pub page: Option<u64>,
+    pub per_page: Option<u32>,
     /// `1` or `true`: only sign-ins through a legacy listener (README "Legacy devices").
     pub legacy: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl SignInQuery {
+    /// The page the query asks for (100 rows from the newest when it names none).
+    pub fn page_request(&self) -> PageRequest {
+        PageRequest::new(self.page, self.per_page, self.offset, self.limit)
+    }
 }
 
 /// Whether a `legacy` query parameter asks for legacy paths only.
@@ -751,26 +784,108 @@ pub fn signin_filter(lang: Lang, q: &SignInQuery) -> Result<SignInFilter, ApiErr
             ))
         }
     };
+    let page = q.page_request();
     Ok(SignInFilter {
         user: q.user.as_deref().map(|u| u.trim().to_lowercase()).filter(|u| !u.is_empty()),
+        user_contains: q.user_contains.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(String::from),
         success,
-        client_ip: q.client_ip.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(String::from),
+        client_ip: None,
+        client: lists::client_filter(lang, q.client_ip.as_deref())?,
         since: q.since,
         until: q.until,
-        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+        limit: Some(page.limit),
+        offset: page.offset,
         legacy_only: legacy_only(&q.legacy),
     })
+}
+
+/// A list answered as before (a JSON array) with its paging in headers: `X-Total-Count`, and a
+/// `Link` with `rel="next"` / `rel="prev"` (RFC 8288) holding `offset` and `limit`.
+pub fn paged_json<T: Serialize>(path_and_query: &str, page: &Page<T>) -> Response {
+    let base = path_and_query.split('?').next().unwrap_or(path_and_query);
+    let kept: Vec<(String, String)> = path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .filter(|(k, _)| !k.is_empty() && !["offset", "limit", "page", "per_page"].contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let link = |offset: u64| {
+        let mut q: Vec<String> = kept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        q.push(format!("offset={offset}"));
+        q.push(format!("limit={}", page.limit));
+        format!("<{base}?{}>", q.join("&"))
+    };
+    let mut links = vec![];
+    if page.offset + (page.items.len() as u64) < page.total && !page.items.is_empty() {
+        links.push(format!("{}; rel=\"next\"", link(page.offset + u64::from(page.limit))));
+    }
+    if page.offset > 0 {
+        links.push(format!("{}; rel=\"prev\"", link(page.offset.saturating_sub(u64::from(page.limit)))));
+    }
+    let mut response = Json(&page.items).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", page.total.into());
+    if let Ok(v) = axum::http::HeaderValue::from_str(&links.join(", ")) {
+        if !links.is_empty() {
+            headers.insert(axum::http::header::LINK, v);
+        }
+    }
+    response
+}
+
+/// The sign-in log as CSV with the filter applied: the newest [`lists::CSV_MAX_ROWS`] rows,
+/// read a page at a time. `X-Total-Count` says how many rows the filter selects.
+pub async fn signins_csv(state: &SharedState, lang: Lang, filter: &SignInFilter) -> Result<Response, ApiError> {
+    let total = state.directory.count_signins(filter).await.api(lang)?;
+    let mut out = String::from(lists::SIGNINS_CSV_HEADER);
+    let mut offset = 0;
+    while offset < total.min(lists::CSV_MAX_ROWS) {
+        let limit = listing::MAX_PER_PAGE.min(u32::try_from(lists::CSV_MAX_ROWS - offset).unwrap_or(u32::MAX));
+        let rows =
+            state.directory.signins(&SignInFilter { limit: Some(limit), offset, ..filter.clone() }).await.api(lang)?;
+        if rows.is_empty() {
+            break;
+        }
+        offset += rows.len() as u64;
+        lists::signins_csv_rows(&rows, &mut out);
+    }
+    let mut response = (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, "attachment; filename=\"signins.csv\"".to_string()),
+        ],
+        out,
+    )
+        .into_response();
+    response.headers_mut().insert("x-total-count", total.into());
+    Ok(response)
 }
 
 async fn signins(
     State(state): State<SharedState>,
     ApiCaller(c): ApiCaller,
+    uri: axum::http::Uri,
     Params(q): Params<SignInQuery>,
-) -> Result<Json<Vec<SignInView>>, ApiError> {
+) -> Result<Response, ApiError> {
     c.require(Permission::ReadSignins)?;
     let filter = signin_filter(c.lang, &q)?;
-    let entries = state.directory.signins(&filter).await.api(c.lang)?;
-    Ok(Json(entries.iter().map(signin_view).collect()))
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => {
+            let page = state.directory.signins_page(&filter, q.page_request()).await.api(c.lang)?;
+            Ok(paged_json(&uri.to_string(), &page.map(|e| signin_view(&e))))
+        }
+        "csv" => signins_csv(&state, c.lang, &filter).await,
+        other => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-value",
+            c.lang,
+            "api-err-bad-value",
+            &[("field", Arg::Str("format")), ("value", Arg::Str(other)), ("choices", Arg::Str("json csv"))],
+        )),
+    }
 }
 
 /// One sender in the SMTP AUTH clients report.
@@ -865,16 +980,7 @@ pub async fn smtp_auth_clients(state: &SharedState, lang: Lang, days: u32) -> Re
 
 /// The report as CSV (RFC 4180), one line per sender.
 pub fn clients_csv(rows: &[ClientRow]) -> String {
-    let field = |s: &str| -> String {
-        // A leading =, +, - or @ would be a formula in a spreadsheet, and so would one after a
-        // leading tab or CR (spreadsheets strip them); quote it as text.
-        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
-        }
-    };
+    let field = lists::csv_field;
     let mut out = String::from(
         "user,successful_sign_ins,failed_sign_ins,tls_versions,credential_kinds,mechanisms,client_addresses,last_seen,messages_sent,legacy_paths\r\n",
     );
@@ -964,15 +1070,52 @@ async fn smtp_auth_report(
 
 #[derive(Serialize)]
 pub struct QueueView {
+    /// Every message in the queue (the filter aside).
     pub count: usize,
+    /// Messages the filter selects; `messages` is the page of them from `offset`.
+    pub matched: u64,
+    pub offset: u64,
+    pub limit: u32,
     pub total_bytes: u64,
     pub oldest_queued_at: Option<i64>,
     pub corrupt: usize,
     pub messages: Vec<Value>,
 }
 
-/// Most queued messages listed (the count covers all).
-const QUEUE_LIST: usize = 500;
+/// Which queued messages to list: by state word (`deferred`, `held` …) and by a recipient's
+/// domain (that domain or one under it).
+#[derive(Deserialize, Default, Clone)]
+pub struct QueueQuery {
+    pub state: Option<String>,
+    pub domain: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub page: Option<u64>,
+    pub per_page: Option<u32>,
+}
+
+impl QueueQuery {
+    fn selects(&self, entry: &Entry) -> bool {
+        let state = self.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let domain = self.domain.as_deref().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+        let domain = domain.filter(|d| !d.is_empty());
+        state.is_none_or(|s| entry.word == s)
+            && domain.is_none_or(|d| {
+                entry.message.envelope.rcpt_to.iter().any(|r| {
+                    let rd = r.rsplit_once('@').map_or("", |(_, rd)| rd).to_ascii_lowercase();
+                    rd == d || rd.ends_with(&format!(".{d}"))
+                })
+            })
+    }
+
+    /// 500 messages a page unless asked otherwise (what the API listed before it had pages).
+    pub fn page_request(&self) -> PageRequest {
+        PageRequest::new(self.page, self.per_page.or(Some(QUEUE_PAGE)), self.offset, self.limit)
+    }
+}
+
+/// Messages on a queue page when the caller names no size.
+pub const QUEUE_PAGE: u32 = 500;
 
 fn now_ms() -> i64 {
     now().saturating_mul(1000)
@@ -1029,23 +1172,54 @@ fn queue_entry(entry: &Entry) -> Value {
 /// Every queued message with its state (one node's spool is read on a blocking thread, never
 /// on the runtime; a cluster's from the shared queue).
 pub async fn queue_view(state: &SharedState, lang: Lang) -> Result<QueueView, ApiError> {
+    queue_view_with(state, lang, &QueueQuery::default()).await
+}
+
+/// [`queue_view`] filtered and paged (100 messages a page unless asked otherwise).
+pub async fn queue_view_with(state: &SharedState, lang: Lang, q: &QueueQuery) -> Result<QueueView, ApiError> {
+    let page = q.page_request();
     let Some(queue) = state.spool.clone() else {
-        return Ok(QueueView { count: 0, total_bytes: 0, oldest_queued_at: None, corrupt: 0, messages: vec![] });
+        return Ok(QueueView {
+            count: 0,
+            matched: 0,
+            offset: page.offset,
+            limit: page.limit,
+            total_bytes: 0,
+            oldest_queued_at: None,
+            corrupt: 0,
+            messages: vec![],
+        });
     };
     let listing = queue.list(now_ms()).await.map_err(|e| ApiError::storage(lang, e))?;
     let messages: Vec<&QueuedMessage> = listing.entries.iter().map(|e| &e.message).collect();
+    let selected: Vec<&Entry> = listing.entries.iter().filter(|e| q.selects(e)).collect();
+    let shown = page.slice(selected);
     Ok(QueueView {
         count: messages.len(),
+        matched: shown.total,
+        offset: shown.offset,
+        limit: shown.limit,
         total_bytes: messages.iter().map(|m| m.size).sum(),
         oldest_queued_at: messages.iter().map(|m| m.queued_at).min(),
         corrupt: listing.corrupt.len(),
-        messages: listing.entries.iter().take(QUEUE_LIST).map(queue_entry).collect(),
+        messages: shown.items.into_iter().map(queue_entry).collect(),
     })
 }
 
-async fn queue(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<QueueView>, ApiError> {
+/// One queued message by id, whichever page it is on (`None`: not in the queue).
+pub async fn queue_message(state: &SharedState, lang: Lang, id: &str) -> Result<Option<Value>, ApiError> {
+    let Some(queue) = state.spool.clone() else { return Ok(None) };
+    let listing = queue.list(now_ms()).await.map_err(|e| ApiError::storage(lang, e))?;
+    Ok(listing.entries.iter().find(|e| e.message.id.to_string() == id).map(queue_entry))
+}
+
+async fn queue(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<QueueQuery>,
+) -> Result<Json<QueueView>, ApiError> {
     c.require(Permission::ReadQueue)?;
-    Ok(Json(queue_view(&state, c.lang).await?))
+    Ok(Json(queue_view_with(&state, c.lang, &q).await?))
 }
 
 /// What an admin can do to one queued message (the same as `authrelay queue retry|hold|release|delete`).
@@ -1149,37 +1323,89 @@ async fn queue_delete(
     queue_action(state, c, id, QueueAction::Delete).await
 }
 
-#[derive(Deserialize)]
-struct LimitQuery {
-    limit: Option<u32>,
+/// The audit log's filters and page, on the page and in the API.
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    /// Any part of who did it.
+    pub actor: Option<String>,
+    /// `user.set` exactly, or `user.` for every action on users.
+    pub action: Option<String>,
+    /// Any part of what it was done to.
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub page: Option<u64>,
+    pub per_page: Option<u32>,
+}
+
+impl AuditQuery {
+    pub fn filter(&self) -> authrelay_directory::AuditFilter {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        authrelay_directory::AuditFilter {
+            actor: text(&self.actor),
+            action: text(&self.action),
+            target: text(&self.target),
+            since: self.since,
+            until: self.until,
+        }
+    }
+
+    pub fn page_request(&self) -> PageRequest {
+        PageRequest::new(self.page, self.per_page, self.offset, self.limit)
+    }
+}
+
+pub fn audit_view(e: &authrelay_directory::admin::AuditEntry) -> Value {
+    json!({ "at": e.at, "time": rfc3339(e.at), "actor": e.actor, "action": e.action,
+            "target": e.target, "before": e.before, "after": e.after })
 }
 
 async fn audit(
     State(state): State<SharedState>,
     ApiCaller(c): ApiCaller,
-    Params(q): Params<LimitQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+    uri: axum::http::Uri,
+    Params(q): Params<AuditQuery>,
+) -> Result<Response, ApiError> {
     c.require(Permission::ReadAudit)?;
-    let entries =
-        state.store.audit(q.limit.unwrap_or(100).clamp(1, 1000)).await.map_err(|e| ApiError::storage(c.lang, e))?;
-    Ok(Json(
-        entries
-            .iter()
-            .map(|e| {
-                json!({ "at": e.at, "time": rfc3339(e.at), "actor": e.actor, "action": e.action,
-                        "target": e.target, "before": e.before, "after": e.after })
-            })
-            .collect(),
-    ))
+    let page = state.store.audit_page(&q.filter(), q.page_request()).await.map_err(|e| ApiError::storage(c.lang, e))?;
+    Ok(paged_json(&uri.to_string(), &page.map(|e| audit_view(&e))))
+}
+
+/// Paging of a list the API used to answer whole (users, organisations, admins): whole still
+/// when the caller names no page, so existing callers see every row; `X-Total-Count` either way.
+#[derive(Deserialize, Default)]
+pub struct ListPaging {
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub page: Option<u64>,
+    pub per_page: Option<u32>,
+}
+
+impl ListPaging {
+    pub fn slice<T>(&self, items: Vec<T>) -> Page<T> {
+        if self.limit.is_none() && self.offset.is_none() && self.page.is_none() && self.per_page.is_none() {
+            let total = items.len() as u64;
+            let limit = u32::try_from(total).unwrap_or(u32::MAX).max(1);
+            return Page { items, total, offset: 0, limit };
+        }
+        PageRequest::new(self.page, self.per_page, self.offset, self.limit).slice(items)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Admins and tokens
 
-async fn list_admins(State(state): State<SharedState>, ApiCaller(c): ApiCaller) -> Result<Json<Value>, ApiError> {
+async fn list_admins(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    uri: axum::http::Uri,
+    Params(paging): Params<ListPaging>,
+) -> Result<Response, ApiError> {
     c.require(Permission::ManageAdmins)?;
     let admins = state.store.list_admins().await.map_err(|e| ApiError::storage(c.lang, e))?;
-    Ok(Json(json!(admins)))
+    Ok(paged_json(&uri.to_string(), &paging.slice(admins)))
 }
 
 #[derive(Deserialize)]
@@ -1358,8 +1584,7 @@ async fn doctor(
     ApiCaller(c): ApiCaller,
     PathArgs(address): PathArgs<String>,
 ) -> Result<Json<troubleshoot::DoctorView>, ApiError> {
-    let report = troubleshoot::diagnose(&state, &c, &address).await?;
-    Ok(Json(troubleshoot::view(&report, &c)))
+    Ok(Json(troubleshoot::doctor_view(&state, &c, &address).await?))
 }
 
 #[derive(Deserialize)]

@@ -179,13 +179,30 @@ impl FromRequestParts<SharedState> for WebCaller {
                 let role = Role::parse(&session.admin.role).unwrap_or(Role::Reports);
                 Ok(WebCaller(Caller { admin: session.admin.clone(), role, lang, via: Via::Session(session) }))
             }
-            Ok(_) => Err(Redirect::to("/signin/totp").into_response()),
+            Ok(_) => Err(Redirect::to(&with_next("/signin/totp", parts, &[])).into_response()),
             Err(e) if e.code == "storage" => Err(e.into_response()),
             Err(e) => {
-                let expired = if e.code == "session-expired" { "?expired=1" } else { "" };
-                Err(Redirect::to(&format!("/signin{expired}")).into_response())
+                let expired: &[(&str, String)] =
+                    if e.code == "session-expired" { &[("expired", String::new())] } else { &[] };
+                Err(Redirect::to(&with_next("/signin", parts, expired)).into_response())
             }
         }
+    }
+}
+
+/// `to` with the page the browser asked for as `next` (a GET only: a form posted without a
+/// session is not replayed), so sign-in returns there (`crate::lists::return_to` checks it).
+fn with_next(to: &str, parts: &Parts, extra: &[(&str, String)]) -> String {
+    let mut params: Vec<String> =
+        extra.iter().map(|(k, v)| if v.is_empty() { format!("{k}=1") } else { format!("{k}={v}") }).collect();
+    let asked = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if parts.method == Method::GET && asked != "/" && crate::lists::return_to(Some(asked)).is_some() {
+        params.push(format!("next={}", crate::lists::enc(asked)));
+    }
+    if params.is_empty() {
+        to.to_string()
+    } else {
+        format!("{to}?{}", params.join("&"))
     }
 }
 

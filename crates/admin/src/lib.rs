@@ -10,7 +10,8 @@
 //! checks this): `http.rs` (HTTP vocabulary: the JSON error and its mapping from the operations
 //! layer, cookies, extractors, form decoding, security headers), `totp.rs` (RFC 6238, base32,
 //! QR, secrets sealed at rest), `limiter.rs` (sign-in failure counts), `listener.rs` (HTTPS
-//! and the peer address), `state.rs` (settings and shared state), `auth.rs` (sign-in,
+//! and the peer address), `lists.rs` (pager, sign-in CSV, the sign-ins chart, where to return
+//! after sign-in), `state.rs` (settings and shared state), `auth.rs` (sign-in,
 //! sessions, who is calling), `troubleshoot.rs` (the doctor's verdict, one-click fixes and the
 //! knowledge base, without handlers), `migrate.rs` (the Microsoft 365 import's plan, apply with
 //! audit records, and checklist views, without handlers), then the two surfaces, which hold every handler: `api.rs`
@@ -25,6 +26,7 @@ mod confirm;
 pub mod http;
 pub mod limiter;
 pub mod listener;
+pub mod lists;
 pub mod manage;
 pub mod migrate;
 pub mod state;

@@ -41,6 +41,30 @@ pub struct AdminConfig {
     pub warnings: Option<Warnings>,
     /// The data directory (DKIM keys live under it); `None`: the DKIM pages show no keys.
     pub data_dir: Option<std::path::PathBuf>,
+    /// The certificates the server uses (its TLS certificate, client certificates of delivery
+    /// routes), read when Home is shown, for their expiry.
+    pub certificates: Option<Certificates>,
+}
+
+/// One certificate the server uses and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateExpiry {
+    /// `false`: the server's TLS certificate; `true`: a client certificate it presents.
+    pub client: bool,
+    /// What it names (the server's DNS names) or which file it is (a client certificate).
+    pub label: String,
+    /// Unix seconds.
+    pub not_after: i64,
+}
+
+/// Reads the certificates' expiry when Home is shown.
+#[derive(Clone)]
+pub struct Certificates(pub Arc<dyn Fn() -> Vec<CertificateExpiry> + Send + Sync>);
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Certificates")
+    }
 }
 
 /// The server's warnings for the home page, read when it is shown: (catalogue id of the
@@ -80,6 +104,7 @@ impl AdminConfig {
             metrics: None,
             warnings: None,
             data_dir: None,
+            certificates: None,
         }
     }
 }

@@ -249,6 +249,19 @@ pub async fn diagnose(state: &SharedState, c: &Caller, address: &str) -> Result<
     doctor::diagnose(state.directory.as_ref(), &address, state.config.doctor_limits).await.api(c.lang)
 }
 
+/// The doctor's view for `address` with, for a mailbox that does not exist, the existing ones
+/// it may be a typo of: the same answer on the page and in the API.
+pub async fn doctor_view(state: &SharedState, c: &Caller, address: &str) -> Result<DoctorView, ApiError> {
+    let report = diagnose(state, c, address).await?;
+    let mut view = view(&report, c);
+    if view.blocking.contains(&"account") {
+        let mailboxes: Vec<String> =
+            state.directory.list_users(None).await.api(c.lang)?.into_iter().map(|u| u.address).collect();
+        view.similar = similar(&view.address, &mailboxes);
+    }
+    Ok(view)
+}
+
 /// What applying a fix did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {

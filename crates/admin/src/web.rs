@@ -34,8 +34,10 @@ use crate::http::{
     self, cookie, ct_eq, form_field, lang_of, ApiError, OrApi, MAX_FORM, PRE_CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::listener::{self, ClientAddr};
+use crate::lists;
 use crate::state::{now, SharedState};
 use crate::troubleshoot;
+use authrelay_directory::listing::PageRequest;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -66,6 +68,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/org/{name}/mail/smtp-auth", post(org_mail_smtp_auth))
         .route("/org/{name}/mail/app-passwords", post(org_mail_app_passwords))
         .route("/signins", get(signins))
+        .route("/signins.csv", get(signins_csv))
         .route("/reports/smtp-auth", get(report))
         .route("/reports/smtp-auth.csv", get(report_csv))
         .route("/queue", get(queue))
@@ -125,6 +128,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "import.html",
     "import_done.html",
     "import_status.html",
+    "pager.html",
+    "chart.html",
 );
 
 /// The template environment: `.html` templates auto-escape; `t("id", name=value)` formats a
@@ -346,12 +351,7 @@ pub(crate) fn back(path: &str, done: &str) -> Response {
 }
 
 pub(crate) fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::lists::enc(s)
 }
 
 #[derive(Deserialize, Default)]
@@ -457,6 +457,8 @@ async fn js() -> Response {
 #[derive(Deserialize, Default)]
 struct SignInPageQuery {
     expired: Option<String>,
+    /// The page to return to after sign-in (only a local path is kept: lists::return_to).
+    next: Option<String>,
 }
 
 async fn signin_page(
@@ -467,11 +469,19 @@ async fn signin_page(
     let lang = lang_of(&headers);
     let csrf =
         http::cookie(&headers, http::PRE_CSRF_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(http::random_token);
-    signin_form(&state, lang, &csrf, q.expired.is_some().then(|| t(lang, "signin-expired", &[])), StatusCode::OK)
+    let next = lists::return_to(q.next.as_deref());
+    signin_form(&state, lang, &csrf, q.expired.is_some().then(|| t(lang, "signin-expired", &[])), next, StatusCode::OK)
 }
 
-fn signin_form(state: &SharedState, lang: Lang, csrf: &str, error: Option<String>, status: StatusCode) -> Response {
-    let ctx = context! { lang => lang.tag(), csrf => csrf, error => error, anonymous => true,
+fn signin_form(
+    state: &SharedState,
+    lang: Lang,
+    csrf: &str,
+    error: Option<String>,
+    next: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let ctx = context! { lang => lang.tag(), csrf => csrf, error => error, anonymous => true, next,
     langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>() };
     let mut response = render(state, "signin.html", ctx, status);
     response.headers_mut().append(SET_COOKIE, auth::set_cookie(state, http::PRE_CSRF_COOKIE, csrf, None));
@@ -482,6 +492,7 @@ fn signin_form(state: &SharedState, lang: Lang, csrf: &str, error: Option<String
 struct SignInForm {
     address: String,
     password: String,
+    next: Option<String>,
 }
 
 async fn signin_post(
@@ -501,29 +512,42 @@ async fn signin_post(
     .await
     {
         Ok((id, _session, stage)) => {
-            let to = if stage == auth::Stage::Done { "/" } else { "/signin/totp" };
+            let next = lists::return_to(f.next.as_deref());
+            let to = match (stage == auth::Stage::Done, next) {
+                (true, Some(next)) => next,
+                (true, None) => "/".to_string(),
+                // The second factor keeps where to go next.
+                (false, Some(next)) => format!("/signin/totp?next={}", enc(&next)),
+                (false, None) => "/signin/totp".to_string(),
+            };
             let cookie =
                 auth::set_cookie(&state, http::SESSION_COOKIE, &id, Some(state.config.session_ttl.as_secs() as i64));
-            ([(SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+            ([(SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
         }
         Err(r) => {
             let csrf = http::random_token();
-            signin_form(&state, lang, &csrf, Some(t(lang, r.id, &[])), r.status)
+            signin_form(&state, lang, &csrf, Some(t(lang, r.id, &[])), lists::return_to(f.next.as_deref()), r.status)
         }
     }
 }
 
-async fn totp_page(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    totp_form(&state, &headers, None, StatusCode::OK).await
+async fn totp_page(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<SignInPageQuery>) -> Response {
+    totp_form(&state, &headers, None, lists::return_to(q.next.as_deref()), StatusCode::OK).await
 }
 
-async fn totp_form(state: &SharedState, headers: &HeaderMap, error: Option<String>, status: StatusCode) -> Response {
+async fn totp_form(
+    state: &SharedState,
+    headers: &HeaderMap,
+    error: Option<String>,
+    next: Option<String>,
+    status: StatusCode,
+) -> Response {
     let lang = lang_of(headers);
     let Ok(session) = auth::session_of(state, headers, lang).await else {
         return Redirect::to("/signin").into_response();
     };
     if session.mfa_done {
-        return Redirect::to("/").into_response();
+        return Redirect::to(next.as_deref().unwrap_or("/")).into_response();
     }
     let enroll = session.pending_totp.as_ref().filter(|_| !session.admin.totp_enrolled);
     let (qr, secret) = match enroll {
@@ -535,7 +559,7 @@ async fn totp_form(state: &SharedState, headers: &HeaderMap, error: Option<Strin
     };
     let ctx = context! {
         lang => lang.tag(), csrf => session.csrf, anonymous => true, error => error,
-        address => session.admin.address, enroll => secret.is_some(), secret => secret,
+        address => session.admin.address, enroll => secret.is_some(), secret => secret, next,
         qr => qr.map(Value::from_safe_string),
         langs => Lang::ALL.iter().map(|l| l.tag()).collect::<Vec<_>>(),
     };
@@ -545,6 +569,7 @@ async fn totp_form(state: &SharedState, headers: &HeaderMap, error: Option<Strin
 #[derive(Deserialize)]
 struct CodeForm {
     code: String,
+    next: Option<String>,
 }
 
 async fn totp_post(
@@ -557,8 +582,9 @@ async fn totp_post(
     let Ok(session) = auth::session_of(&state, &headers, lang).await else {
         return Redirect::to("/signin").into_response();
     };
+    let next = lists::return_to(f.next.as_deref());
     if session.mfa_done {
-        return Redirect::to("/").into_response();
+        return Redirect::to(next.as_deref().unwrap_or("/")).into_response();
     }
     match auth::second_factor(
         &state,
@@ -568,8 +594,8 @@ async fn totp_post(
     )
     .await
     {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(r) => totp_form(&state, &headers, Some(t(lang, r.id, &[])), r.status).await,
+        Ok(()) => Redirect::to(next.as_deref().unwrap_or("/")).into_response(),
+        Err(r) => totp_form(&state, &headers, Some(t(lang, r.id, &[])), next, r.status).await,
     }
 }
 
@@ -599,18 +625,158 @@ async fn set_lang(State(state): State<SharedState>, Form(f): Form<LangForm>) -> 
 // ---------------------------------------------------------------------------------------------
 // Home
 
+/// Refused devices listed on Home at most (the rest are counted).
+const ATTENTION_DEVICES: usize = 8;
+/// Device credentials expiring within this many days are listed on Home.
+const CREDENTIAL_WARN_DAYS: i64 = 14;
+/// Certificates expiring within this many days are listed on Home.
+const CERTIFICATE_WARN_DAYS: i64 = 21;
+
+/// One line of Home's "Needs attention": what, and the link to where it is fixed.
+#[derive(serde::Serialize)]
+struct Attention {
+    kind: &'static str,
+    text: String,
+    href: String,
+    fix: String,
+}
+
+/// Refused sign-ins of the last 24 hours grouped by device (user name and client address),
+/// most refusals first, and how many devices were left out.
+async fn blocked_devices(state: &SharedState, c: &Caller, now: i64) -> (Vec<Attention>, usize) {
+    let filter = authrelay_directory::SignInFilter {
+        success: Some(false),
+        since: Some(now - 86_400),
+        limit: Some(20_000),
+        ..Default::default()
+    };
+    let refused = state.directory.signins(&filter).await.unwrap_or_default();
+    // (count, newest at, newest check) per device; rows come newest first.
+    let mut devices: std::collections::BTreeMap<(String, String), (u64, i64, authrelay_core::Check)> =
+        Default::default();
+    for e in &refused {
+        let entry = devices.entry((e.user.to_lowercase(), e.client_ip.clone())).or_insert((0, e.at, e.check));
+        entry.0 += 1;
+    }
+    let mut sorted: Vec<_> = devices.into_iter().collect();
+    sorted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(b.1 .1.cmp(&a.1 .1)));
+    let more = sorted.len().saturating_sub(ATTENTION_DEVICES);
+    let items = sorted
+        .into_iter()
+        .take(ATTENTION_DEVICES)
+        .map(|((user, client), (count, at, check))| {
+            let shown = if user.is_empty() { "-".to_string() } else { authrelay_core::display::quoted(&user) };
+            let text = t(
+                c.lang,
+                "attention-blocked",
+                &[
+                    ("user", Arg::Str(&shown)),
+                    ("client", Arg::Str(&client)),
+                    ("count", Arg::Num(count as f64)),
+                    ("when", Arg::Time(at)),
+                    ("check", Arg::Str(&authrelay_i18n::value(c.lang, check))),
+                ],
+            );
+            let query = lists::query_string(&[
+                ("result", "failure".into()),
+                ("hours", "24".into()),
+                ("user", user.clone()),
+                ("client_ip", client.clone()),
+            ]);
+            Attention {
+                kind: "blocked",
+                text,
+                href: format!("/signins?{query}"),
+                fix: t(c.lang, "attention-blocked-fix", &[]),
+            }
+        })
+        .collect();
+    (items, more)
+}
+
+/// What needs the admin now: refused devices, mail waiting in the queue, expiring device
+/// credentials and certificates; each with the link to where it is fixed.
+async fn attention(state: &SharedState, c: &Caller, now: i64) -> (Vec<Attention>, usize) {
+    let (mut items, more) =
+        if c.may(Permission::ReadSignins) { blocked_devices(state, c, now).await } else { (vec![], 0) };
+    if c.may(Permission::ReadQueue) {
+        let (deferred, held) = match &state.config.queue {
+            Some(queue) => {
+                let counts = queue.counts();
+                (counts.deferred, counts.held)
+            }
+            None => {
+                match api::queue_view_with(state, c.lang, &api::QueueQuery { per_page: Some(1), ..Default::default() })
+                    .await
+                {
+                    Ok(_) => {
+                        let count = |word: &str| {
+                            let q =
+                                api::QueueQuery { state: Some(word.into()), per_page: Some(1), ..Default::default() };
+                            async move { api::queue_view_with(state, c.lang, &q).await.map_or(0, |v| v.matched as usize) }
+                        };
+                        (count("deferred").await, count("held").await)
+                    }
+                    Err(_) => (0, 0),
+                }
+            }
+        };
+        for (kind, n, id, word) in
+            [("deferred", deferred, "attention-deferred", "deferred"), ("held", held, "attention-held", "held")]
+        {
+            if n > 0 {
+                items.push(Attention {
+                    kind,
+                    text: t(c.lang, id, &[("count", Arg::Num(n as f64))]),
+                    href: format!("/queue?state={word}"),
+                    fix: t(c.lang, "attention-queue-fix", &[]),
+                });
+            }
+        }
+    }
+    if c.may(Permission::ReadDirectory) {
+        let soon = now + CREDENTIAL_WARN_DAYS * 86_400;
+        for (address, d) in state.directory.expiring_device_credentials(soon).await.unwrap_or_default() {
+            let at = d.expires_at.unwrap_or(now);
+            let id = if at <= now { "attention-credential-expired" } else { "attention-credential" };
+            let args = [("name", Arg::Str(&d.name)), ("user", Arg::Str(&address)), ("when", Arg::Time(at))];
+            items.push(Attention {
+                kind: "credential",
+                text: t(c.lang, id, &args),
+                href: format!("/users/{}?tab=mail#device-credentials", enc(&address)),
+                fix: t(c.lang, "attention-credential-fix", &[]),
+            });
+        }
+    }
+    let certificates = state.config.certificates.as_ref().map(|c| (c.0)()).unwrap_or_default();
+    for cert in certificates.into_iter().filter(|cert| cert.not_after < now + CERTIFICATE_WARN_DAYS * 86_400) {
+        let expired = cert.not_after <= now;
+        let id = match (cert.client, expired) {
+            (false, false) => "attention-certificate",
+            (false, true) => "attention-certificate-expired",
+            (true, false) => "attention-client-certificate",
+            (true, true) => "attention-client-certificate-expired",
+        };
+        let args =
+            [("names", Arg::Str(&cert.label)), ("file", Arg::Str(&cert.label)), ("when", Arg::Time(cert.not_after))];
+        items.push(Attention {
+            kind: "certificate",
+            text: t(c.lang, id, &args),
+            href: "/troubleshoot".into(),
+            fix: t(c.lang, "attention-certificate-fix", &[]),
+        });
+    }
+    (items, more)
+}
+
 async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
     let orgs = state.directory.list_orgs().await.api(c.lang).or_page(&state, &c)?;
     let users = state.directory.list_users(None).await.api(c.lang).or_page(&state, &c)?;
+    let now = crate::state::now();
     let failures = if c.may(Permission::ReadSignins) {
-        let q = SignInQuery {
-            result: Some("failure".into()),
-            since: Some(crate::state::now() - 86_400),
-            limit: Some(1000),
-            ..Default::default()
-        };
+        let q = SignInQuery { result: Some("failure".into()), since: Some(now - 86_400), ..Default::default() };
         let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
-        Some(state.directory.signins(&filter).await.map(|v| v.len()).unwrap_or(0))
+        Some(state.directory.count_signins(&filter).await.unwrap_or(0))
     } else {
         None
     };
@@ -625,6 +791,12 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
     };
     // Devices on legacy paths (old TLS, no TLS, bare LFs) in the last 7 days: a risk to retire.
     let legacy = if c.may(Permission::ReadReports) { Some(api::legacy_devices(&state, 7).await) } else { None };
+    let (attention, attention_more) = attention(&state, &c, now).await;
+    let chart = if c.may(Permission::ReadSignins) {
+        signins_chart(&state, &c, "home-chart", lists::Step::Hour, 24).await
+    } else {
+        None
+    };
     let orgs: Vec<_> = orgs.iter().map(api::OrgView::from).collect();
     let warnings: Vec<_> = state
         .config
@@ -640,18 +812,20 @@ async fn home(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page
         &c,
         "home.html",
         "home",
-        context! { orgs, user_count => users.len(), failures, queued, warnings, legacy },
+        context! { orgs, user_count => users.len(), failures, queued, warnings, legacy, attention, attention_more, chart },
     ))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Active users
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct UsersQuery {
     search: Option<String>,
     org: Option<String>,
     done: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
 }
 
 async fn users(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<UsersQuery>) -> Page {
@@ -667,14 +841,17 @@ async fn users_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Page {
-    let found = api::find_users(state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() })
-        .await
-        .or_page(state, c)?;
+    let query = UserQuery { org: q.org.clone(), search: q.search.clone(), ..Default::default() };
+    let all = api::find_users(state, c.lang, &query).await.or_page(state, c)?;
+    let found = PageRequest::new(q.page, q.per_page, None, None).slice(all);
+    let filters = [("search", q.search.clone().unwrap_or_default()), ("org", q.org.clone().unwrap_or_default())];
+    let pager = lists::pager(c.lang, &found, "/users", &filters);
+    let found = found.items;
     let orgs = state.directory.list_orgs().await.api(c.lang).or_page(state, c)?;
     let views: Vec<_> = found.iter().map(|u| api::user_view(u, orgs.iter().find(|o| o.name == u.org))).collect();
     let links: Vec<String> = found.iter().map(|u| enc(&u.address)).collect();
     let done = notice(c.lang, &Done { done: q.done.clone() });
-    let ctx = context! {
+    let ctx = context! { pager,
         users => views, links, search => q.search.clone().unwrap_or_default(), org => q.org.clone().unwrap_or_default(),
         orgs => orgs.iter().map(|o| o.name.clone()).collect::<Vec<_>>(), created => created.map(|(a, p)| context! { address => a, password => p }),
         error, done,
@@ -692,7 +869,7 @@ struct AddUserForm {
 }
 
 async fn users_add(State(state): State<SharedState>, WebCaller(c): WebCaller, Form(f): Form<AddUserForm>) -> Page {
-    let q = UsersQuery { search: None, org: None, done: None };
+    let q = UsersQuery::default();
     match state
         .ops
         .create_user(&c.actor(), &f.address, f.display_name.as_deref(), f.password.as_deref())
@@ -969,9 +1146,13 @@ async fn app_password_revoke(
 
 async fn mfa(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<UsersQuery>) -> Page {
     require(&state, &c, Permission::ReadDirectory)?;
-    let found = api::find_users(&state, c.lang, &UserQuery { org: q.org.clone(), search: q.search.clone() })
-        .await
-        .or_page(&state, &c)?;
+    let found = api::find_users(
+        &state,
+        c.lang,
+        &UserQuery { org: q.org.clone(), search: q.search.clone(), ..Default::default() },
+    )
+    .await
+    .or_page(&state, &c)?;
     let rows: Vec<_> = found
         .iter()
         .map(|u| context! { address => u.address.clone(), display_name => u.display_name.clone(), mfa => u.settings.mfa.as_str(), link => enc(&u.address) })
@@ -1087,15 +1268,46 @@ async fn mfa_user_post(
 // ---------------------------------------------------------------------------------------------
 // Organisation
 
-async fn orgs(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
-    orgs_page(&state, &c, notice(c.lang, &q), FormError::default(), StatusCode::OK).await
+/// `?done=` and the page of a list that has no other filter (organisations, admins).
+#[derive(Deserialize, Default)]
+struct DonePage {
+    done: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
+}
+
+impl DonePage {
+    fn notice(&self, lang: Lang) -> Option<String> {
+        notice(lang, &Done { done: self.done.clone() })
+    }
+
+    fn paging(&self) -> PageRequest {
+        PageRequest::new(self.page, self.per_page, None, None)
+    }
+}
+
+async fn orgs(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<DonePage>) -> Page {
+    orgs_page_at(&state, &c, q.notice(c.lang), FormError::default(), StatusCode::OK, q.paging()).await
 }
 
 async fn orgs_page(state: &SharedState, c: &Caller, done: Option<String>, fe: FormError, status: StatusCode) -> Page {
+    orgs_page_at(state, c, done, fe, status, PageRequest::default()).await
+}
+
+async fn orgs_page_at(
+    state: &SharedState,
+    c: &Caller,
+    done: Option<String>,
+    fe: FormError,
+    status: StatusCode,
+    paging: PageRequest,
+) -> Page {
     require(state, c, Permission::ReadDirectory)?;
-    let list = state.directory.list_orgs().await.api(c.lang).or_page(state, c)?;
-    let rows: Vec<_> = list.iter().map(|o| context! { org => api::OrgView::from(o), link => enc(&o.name) }).collect();
-    let ctx = context! { orgs => rows, done, fe => Value::from_serialize(&fe) };
+    let list = paging.slice(state.directory.list_orgs().await.api(c.lang).or_page(state, c)?);
+    let pager = lists::pager(c.lang, &list, "/org", &[]);
+    let rows: Vec<_> =
+        list.items.iter().map(|o| context! { org => api::OrgView::from(o), link => enc(&o.name) }).collect();
+    let ctx = context! { orgs => rows, done, pager, fe => Value::from_serialize(&fe) };
     Ok(page_with(state, c, "orgs.html", "org", ctx, status))
 }
 
@@ -1320,42 +1532,91 @@ async fn org_mail_app_passwords(
 
 #[derive(Deserialize, Default)]
 struct SignInsForm {
+    /// Any part of the user name.
     user: Option<String>,
     result: Option<String>,
+    /// An address, `ip:port`, `[v6]:port` or a range.
     client_ip: Option<String>,
     hours: Option<String>,
     /// `1`: only sign-ins through a legacy listener.
     legacy: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
+}
+
+impl SignInsForm {
+    fn hours(&self) -> i64 {
+        self.hours
+            .as_deref()
+            .and_then(|h| h.parse().ok())
+            .filter(|h| [1, 24, 168, 720, 2160].contains(h))
+            .unwrap_or(168)
+    }
+
+    /// The filters as query parameters, for the pager's and the CSV's links.
+    fn params(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("user", self.user.clone().unwrap_or_default()),
+            ("result", self.result.clone().unwrap_or_default()),
+            ("client_ip", self.client_ip.clone().unwrap_or_default()),
+            ("hours", self.hours().to_string()),
+            ("legacy", if api::legacy_only(&self.legacy) { "1".into() } else { String::new() }),
+        ]
+    }
+
+    fn query(&self) -> SignInQuery {
+        SignInQuery {
+            user_contains: self.user.clone(),
+            result: self.result.clone(),
+            client_ip: self.client_ip.clone(),
+            since: Some(crate::state::now() - self.hours() * 3600),
+            page: self.page,
+            per_page: self.per_page,
+            legacy: self.legacy.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 async fn signins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<SignInsForm>) -> Page {
     require(&state, &c, Permission::ReadSignins)?;
-    let hours: i64 =
-        f.hours.as_deref().and_then(|h| h.parse().ok()).filter(|h| [1, 24, 168, 720, 2160].contains(h)).unwrap_or(168);
-    let q = SignInQuery {
-        user: f.user.clone(),
-        result: f.result.clone(),
-        client_ip: f.client_ip.clone(),
-        since: Some(crate::state::now() - hours * 3600),
-        until: None,
-        limit: Some(500),
-        legacy: f.legacy.clone(),
+    let hours = f.hours();
+    let q = f.query();
+    let filters = f.params();
+    let (rows, pager, error) = match api::signin_filter(c.lang, &q) {
+        Ok(filter) => {
+            let found =
+                state.directory.signins_page(&filter, q.page_request()).await.api(c.lang).or_page(&state, &c)?;
+            let pager = lists::pager(c.lang, &found, "/signins", &filters);
+            let rows: Vec<_> = found
+                .items
+                .iter()
+                .map(|e| {
+                    let v = api::signin_view(e);
+                    let check_name = authrelay_i18n::value(c.lang, e.check);
+                    context! { e => v, check_name, time => authrelay_i18n::time(c.lang, e.at) }
+                })
+                .collect();
+            (rows, Some(pager), None)
+        }
+        // A filter that does not parse is said next to its field; the table stays empty.
+        Err(e) => (vec![], None, Some(e.message)),
     };
-    let filter = api::signin_filter(c.lang, &q).or_page(&state, &c)?;
-    let entries = state.directory.signins(&filter).await.api(c.lang).or_page(&state, &c)?;
-    let rows: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            let v = api::signin_view(e);
-            let check_name = authrelay_i18n::value(c.lang, e.check);
-            context! { e => v, check_name, time => authrelay_i18n::time(c.lang, e.at) }
-        })
-        .collect();
+    let total = pager.as_ref().map_or(0, |p| p.total);
+    let csv = format!("/signins.csv?{}", lists::query_string(&filters));
     let ctx = context! {
-        rows, user => f.user.unwrap_or_default(), result => f.result.unwrap_or_default(),
+        rows, pager, error, csv, csv_bounded => total > lists::CSV_MAX_ROWS, csv_max => lists::CSV_MAX_ROWS, total,
+        user => f.user.unwrap_or_default(), result => f.result.unwrap_or_default(),
         client_ip => f.client_ip.unwrap_or_default(), hours, legacy => api::legacy_only(&f.legacy),
     };
     Ok(page(&state, &c, "signins.html", "signins", ctx))
+}
+
+/// The sign-in log as CSV with the page's filters.
+async fn signins_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<SignInsForm>) -> Page {
+    require(&state, &c, Permission::ReadSignins)?;
+    let filter = api::signin_filter(c.lang, &f.query()).or_page(&state, &c)?;
+    api::signins_csv(&state, c.lang, &filter).await.or_page(&state, &c)
 }
 
 #[derive(Deserialize)]
@@ -1363,6 +1624,8 @@ struct DaysForm {
     days: Option<u32>,
     /// `1`: only senders that used a legacy listener (README "Legacy devices").
     legacy: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
 }
 
 async fn report(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
@@ -1371,7 +1634,23 @@ async fn report(State(state): State<SharedState>, WebCaller(c): WebCaller, Query
     let mut rows = api::smtp_auth_clients(&state, c.lang, days).await.or_page(&state, &c)?;
     let legacy = api::legacy_only(&f.legacy);
     api::only_legacy(&mut rows, &f.legacy);
-    Ok(page(&state, &c, "report.html", "reports", context! { rows, days, legacy }))
+    let shown = PageRequest::new(f.page, f.per_page, None, None).slice(rows);
+    let filters = [("days", days.to_string()), ("legacy", if legacy { "1".into() } else { String::new() })];
+    let pager = lists::pager(c.lang, &shown, "/reports/smtp-auth", &filters);
+    let chart = signins_chart(&state, &c, "report-chart", lists::Step::Day, days).await;
+    let rows = shown.items;
+    Ok(page(&state, &c, "report.html", "reports", context! { rows, days, legacy, pager, chart }))
+}
+
+/// The sign-ins-over-time chart of the last `count` hours or days (`None` when the store
+/// cannot say: the page shows without it).
+async fn signins_chart(state: &SharedState, c: &Caller, id: &str, step: lists::Step, count: u32) -> Option<Value> {
+    let now = crate::state::now();
+    let since = now - now.rem_euclid(step.seconds()) - step.seconds() * (i64::from(count) - 1);
+    let filter = authrelay_directory::SignInFilter { since: Some(since), ..Default::default() };
+    let buckets = state.directory.signin_buckets(&filter, step.seconds()).await.ok()?;
+    let chart = lists::chart(c.lang, id, &buckets, now, step, count);
+    Some(context! { svg => Value::from_safe_string(chart.svg.clone()), rows => chart.rows, id })
 }
 
 async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<DaysForm>) -> Page {
@@ -1390,13 +1669,39 @@ async fn report_csv(State(state): State<SharedState>, WebCaller(c): WebCaller, Q
         .into_response())
 }
 
-async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
+#[derive(Deserialize, Default)]
+struct QueuePageQuery {
+    done: Option<String>,
+    state: Option<String>,
+    domain: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
+}
+
+async fn queue(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<QueuePageQuery>) -> Page {
     require(&state, &c, Permission::ReadQueue)?;
-    let done = notice(c.lang, &q);
-    let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
+    let done = notice(c.lang, &Done { done: f.done.clone() });
+    let query = api::QueueQuery {
+        state: f.state.clone(),
+        domain: f.domain.clone(),
+        page: f.page,
+        per_page: Some(f.per_page.unwrap_or(authrelay_directory::listing::DEFAULT_PER_PAGE)),
+        ..Default::default()
+    };
+    let q = api::queue_view_with(&state, c.lang, &query).await.or_page(&state, &c)?;
+    let shown = authrelay_directory::listing::Page {
+        items: vec![(); q.messages.len()],
+        total: q.matched,
+        offset: q.offset,
+        limit: q.limit,
+    };
+    let filters = [("state", f.state.clone().unwrap_or_default()), ("domain", f.domain.clone().unwrap_or_default())];
+    let pager = lists::pager(c.lang, &shown, "/queue", &filters);
     let oldest = q.oldest_queued_at.map(|at| web_time(c.lang, at));
     let manage = c.may(Permission::ManageQueue);
-    Ok(page(&state, &c, "queue.html", "queue", context! { q, oldest, manage, done }))
+    let states = ["new", "active", "deferred", "throttled", "held"];
+    let ctx = context! { q, oldest, manage, done, pager, states, state => f.state.unwrap_or_default(), domain => f.domain.unwrap_or_default() };
+    Ok(page(&state, &c, "queue.html", "queue", ctx))
 }
 
 /// Retry, hold, release or delete one message, then back to the queue with what was done.
@@ -1429,22 +1734,75 @@ async fn queue_delete_confirm(
     Path(id): Path<String>,
 ) -> Page {
     require(&state, &c, Permission::ManageQueue)?;
-    let q = api::queue_view(&state, c.lang).await.or_page(&state, &c)?;
-    let Some(m) = q.messages.into_iter().find(|m| m["id"] == id.as_str()) else {
+    let Some(m) = api::queue_message(&state, c.lang, &id).await.or_page(&state, &c)? else {
         return Err(error_page(&state, &c, api::unknown_message(c.lang, &id)));
     };
     Ok(page(&state, &c, "queue_delete.html", "queue", context! { m => Value::from_serialize(&m) }))
 }
 
-async fn audit(State(state): State<SharedState>, WebCaller(c): WebCaller) -> Page {
-    require(&state, &c, Permission::ReadAudit)?;
-    let entries = state.store.audit(500).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(&state, &c)?;
-    let rows: Vec<_> = entries.iter().map(|e| context! { e => e.clone(), time => web_time(c.lang, e.at) }).collect();
-    Ok(page(&state, &c, "audit.html", "audit", context! { rows }))
+#[derive(Deserialize, Default)]
+struct AuditForm {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    /// `YYYY-MM-DD` (UTC), from the start of that day.
+    from: Option<String>,
+    /// `YYYY-MM-DD` (UTC), to the end of that day.
+    to: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u32>,
 }
 
-async fn admins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<Done>) -> Page {
-    admins_page(&state, &c, notice(c.lang, &q), None).await
+/// Unix seconds of the start of a `YYYY-MM-DD` day in UTC.
+fn day_start(text: Option<&str>) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text?.trim(), &format).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+async fn audit(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(f): Query<AuditForm>) -> Page {
+    require(&state, &c, Permission::ReadAudit)?;
+    let q = api::AuditQuery {
+        actor: f.actor.clone(),
+        action: f.action.clone(),
+        target: f.target.clone(),
+        since: day_start(f.from.as_deref()),
+        until: day_start(f.to.as_deref()).map(|d| d + 86_399),
+        page: f.page,
+        per_page: f.per_page,
+        ..Default::default()
+    };
+    let found = state
+        .store
+        .audit_page(&q.filter(), q.page_request())
+        .await
+        .map_err(|e| ApiError::storage(c.lang, e))
+        .or_page(&state, &c)?;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let filters = [
+        ("actor", text(&f.actor)),
+        ("action", text(&f.action)),
+        ("target", text(&f.target)),
+        ("from", text(&f.from)),
+        ("to", text(&f.to)),
+    ];
+    let pager = lists::pager(c.lang, &found, "/audit", &filters);
+    let rows: Vec<_> =
+        found.items.iter().map(|e| context! { e => e.clone(), time => web_time(c.lang, e.at) }).collect();
+    let actions: Vec<_> = authrelay_i18n::values::AUDIT_ACTIONS
+        .iter()
+        .map(|(a, _)| context! { value => *a, name => authrelay_i18n::values::by_kind("action", a).map(|id| t(c.lang, id, &[])).unwrap_or_else(|| a.to_string()) })
+        .collect();
+    let ctx = context! {
+        rows, pager, actions, actor => text(&f.actor), action => text(&f.action), target => text(&f.target),
+        from => text(&f.from), to => text(&f.to),
+    };
+    Ok(page(&state, &c, "audit.html", "audit", ctx))
+}
+
+async fn admins(State(state): State<SharedState>, WebCaller(c): WebCaller, Query(q): Query<DonePage>) -> Page {
+    let shown = AdminsShown { done: q.notice(c.lang), paging: q.paging(), ..Default::default() };
+    admins_page_with(&state, &c, shown, StatusCode::OK).await
 }
 
 async fn admins_page(state: &SharedState, c: &Caller, done: Option<String>, secret: Option<String>) -> Page {
@@ -1460,15 +1818,19 @@ struct AdminsShown {
     /// A generated password of a new admin, shown once.
     admin_password: Option<String>,
     fe: FormError,
+    /// Which page of the admins.
+    paging: PageRequest,
 }
 
 async fn admins_page_with(state: &SharedState, c: &Caller, shown: AdminsShown, status: StatusCode) -> Page {
-    let AdminsShown { done, secret, admin_password, fe } = shown;
-    let admins = if c.may(Permission::ManageAdmins) {
+    let AdminsShown { done, secret, admin_password, fe, paging } = shown;
+    let admins = paging.slice(if c.may(Permission::ManageAdmins) {
         state.store.list_admins().await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?
     } else {
         vec![]
-    };
+    });
+    let pager = lists::pager(c.lang, &admins, "/admins", &[]);
+    let admins = admins.items;
     let owner = if c.may(Permission::ManageAdmins) { None } else { Some(c.admin.id) };
     let tokens =
         state.store.list_api_tokens(owner).await.map_err(|e| ApiError::storage(c.lang, e)).or_page(state, c)?;
@@ -1492,7 +1854,7 @@ async fn admins_page_with(state: &SharedState, c: &Caller, shown: AdminsShown, s
         .filter(|r| c.may(Permission::ManageAdmins) || **r == c.role)
         .map(|r| context! { value => r.as_str(), name => t(c.lang, r.name_id(), &[]) })
         .collect();
-    let ctx = context! { admins => admin_rows, tokens => token_rows, roles, done, secret, admin_password, fe => Value::from_serialize(&fe) };
+    let ctx = context! { admins => admin_rows, tokens => token_rows, roles, done, secret, admin_password, pager, fe => Value::from_serialize(&fe) };
     Ok(page_with(state, c, "admins.html", "admins", ctx, status))
 }
 
@@ -1675,14 +2037,8 @@ async fn troubleshoot_show(state: &SharedState, c: &Caller, s: Shown) -> Page {
     let mut error = s.error;
     let doctor = match s.picked.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
-        Some(p) => match troubleshoot::diagnose(state, c, p).await {
-            Ok(report) => {
-                let mut view = troubleshoot::view(&report, c);
-                if view.blocking.contains(&"account") {
-                    view.similar = troubleshoot::similar(&view.address, &mailboxes);
-                }
-                Some(view)
-            }
+        Some(p) => match troubleshoot::doctor_view(state, c, p).await {
+            Ok(view) => Some(view),
             Err(e) => {
                 error.get_or_insert(e.message);
                 None
@@ -1893,10 +2249,17 @@ mod tests {
             recipients => vec![context! { address => "a@example.org", status => "pending", attempts => 1,
                                           next_attempt_at => 3600, last_reply => "connection refused" }],
         };
+        let listed = authrelay_directory::listing::PageRequest::new(Some(2), Some(10), None, None)
+            .slice((0..35).collect::<Vec<u32>>());
+        let buckets = [authrelay_directory::SignInBucket { start: 0, succeeded: 3, refused: 1 }];
         for lang in Lang::ALL {
+            let pager = lists::pager(*lang, &listed, "/signins", &[("user", "a".into())]);
+            let chart = lists::chart(*lang, "c", &buckets, 7200, lists::Step::Hour, 3);
+            let chart = context! { svg => Value::from_safe_string(chart.svg.clone()), rows => chart.rows, id => "c" };
             for (name, _) in TEMPLATES {
                 // base.html is only extended; import_done.html is a fragment above the setup sheets.
-                if *name == "base.html" || *name == "import_done.html" {
+                // pager.html and chart.html are included by the list pages, rendered with them here.
+                if ["base.html", "import_done.html", "pager.html", "chart.html"].contains(name) {
                     continue;
                 }
                 let ctx = context! {
@@ -1915,12 +2278,29 @@ mod tests {
                     code => "c", user_count => 1, failures => 0, queued => 0, legacy => 1, address => "boss@contoso.com",
                     upload => context! { org => "" }, server_name => "smtp.contoso.com",
                     fe => Value::from_serialize(FormError::default()),
+                    pager => pager.clone(), chart => chart.clone(),
+                    attention => vec![context! { kind => "blocked", text => "x", href => "/signins", fix => "y" }],
                 };
                 let html =
                     env.get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name} {lang:?}: {e:#}"));
                 assert!(html.contains(&format!("<html lang=\"{}\">", lang.tag())), "{name}");
                 // A message id shown instead of its text means a catalogue entry is missing.
-                for id in ["nav-", "col-", "value-", "web-", "mfa-", "sd-", "org-", "account-", "report-", "audit-"] {
+                for id in [
+                    "nav-",
+                    "col-",
+                    "value-",
+                    "web-",
+                    "mfa-",
+                    "sd-",
+                    "org-",
+                    "account-",
+                    "report-",
+                    "audit-",
+                    "list-",
+                    "chart-",
+                    "attention-",
+                    "queue-",
+                ] {
                     assert!(!html.contains(&format!(">{id}")), "{name} in {} shows a raw id starting {id}", lang.tag());
                 }
             }

@@ -9,6 +9,8 @@ pub struct Live {
     pub metrics: Option<authrelay_admin::state::MetricsRenderer>,
     /// Where `acme/status.json` says whether certificate renewal keeps failing.
     pub data_dir: std::path::PathBuf,
+    /// The server's TLS certificate (PEM), read when Home is shown for its expiry.
+    pub certificate: std::path::PathBuf,
 }
 
 /// Starts the admin center when configured; `None` when `[admin] listen = ""`.
@@ -41,6 +43,19 @@ pub async fn start(
     config.warnings = Some(authrelay_admin::state::Warnings(std::sync::Arc::new(move || {
         let status = crate::acme::Status::read(&data_dir);
         status.and_then(|s| s.warning()).map(|detail| ("home-warning-certificate", detail)).into_iter().collect()
+    })));
+    // Home's "Needs attention" lists the certificate when it expires soon; read from the file
+    // each time, so a renewal or a reload shows at once.
+    let certificate = live.certificate;
+    config.certificates = Some(authrelay_admin::state::Certificates(std::sync::Arc::new(move || {
+        crate::tls::read_facts(&certificate)
+            .map(|facts| authrelay_admin::state::CertificateExpiry {
+                client: false,
+                label: if facts.names.is_empty() { facts.subject.clone() } else { facts.names.join(", ") },
+                not_after: facts.not_after,
+            })
+            .into_iter()
+            .collect()
     })));
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;

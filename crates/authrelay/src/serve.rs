@@ -71,7 +71,12 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         Some(tls.clone()),
         directory.clone(),
         admin_queue,
-        crate::admin_listener::Live { queue: counter, metrics, data_dir: config.data_dir.clone() },
+        crate::admin_listener::Live {
+            queue: counter,
+            metrics,
+            data_dir: config.data_dir.clone(),
+            certificate: cert.clone(),
+        },
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
             host: config.hostname.clone(),

@@ -552,7 +552,10 @@ impl AdminStore for SqliteDirectory {
         let conditions = |query: &mut QueryBuilder<'_, Sqlite>| {
             for (column, part) in [("actor", &filter.actor), ("target", &filter.target)] {
                 if let Some(part) = part.as_deref().filter(|p| !p.trim().is_empty()) {
-                    query.push(format!(" AND lower({column}) LIKE ")).push_bind(contains_pattern(part)).push(" ESCAPE '\\'");
+                    query
+                        .push(format!(" AND lower({column}) LIKE "))
+                        .push_bind(contains_pattern(part))
+                        .push(" ESCAPE '\\'");
                 }
             }
             match audit_action_condition(filter) {

@@ -144,7 +144,11 @@ pub trait Directory: Send + Sync + 'static {
     async fn signin_buckets(&self, filter: &SignInFilter, width: i64) -> Result<Vec<SignInBucket>>;
     /// One page of the sign-ins the filter selects, with their total (`filter.limit` and
     /// `filter.offset` are replaced by the page's).
-    async fn signins_page(&self, filter: &SignInFilter, page: listing::PageRequest) -> Result<listing::Page<SignInEntry>> {
+    async fn signins_page(
+        &self,
+        filter: &SignInFilter,
+        page: listing::PageRequest,
+    ) -> Result<listing::Page<SignInEntry>> {
         let paged = SignInFilter { limit: Some(page.limit), offset: page.offset, ..filter.clone() };
         let total = self.count_signins(filter).await?;
         let items = self.signins(&paged).await?;

@@ -32,7 +32,8 @@ impl PageRequest {
     /// given). Sizes are kept within 1..=[`MAX_PER_PAGE`]; a page before the first is the first.
     pub fn new(page: Option<u64>, per_page: Option<u32>, offset: Option<u64>, limit: Option<u32>) -> Self {
         let limit = limit.or(per_page).unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE);
-        let offset = offset.unwrap_or_else(|| page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(u64::from(limit)));
+        let offset =
+            offset.unwrap_or_else(|| page.unwrap_or(1).max(1).saturating_sub(1).saturating_mul(u64::from(limit)));
         PageRequest { offset, limit }
     }
 
@@ -80,7 +81,12 @@ impl<T> Page<T> {
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total, offset: self.offset, limit: self.limit }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            offset: self.offset,
+            limit: self.limit,
+        }
     }
 }
 
@@ -186,8 +192,18 @@ mod tests {
             assert_eq!(filter(input).as_deref(), Ok(want), "{input:?}");
         }
         for bad in [
-            "", "host.example", "192.0.2.7:", "192.0.2.7:99999", "192.0.2.7:+1", "2001:db8::7:50123x", "[2001:db8::7",
-            "[192.0.2.7]:1", "[2001:db8::7]x", "192.0.2.0/33", "192.0.2.0/", "1.2.3.4:5:6",
+            "",
+            "host.example",
+            "192.0.2.7:",
+            "192.0.2.7:99999",
+            "192.0.2.7:+1",
+            "2001:db8::7:50123x",
+            "[2001:db8::7",
+            "[192.0.2.7]:1",
+            "[2001:db8::7]x",
+            "192.0.2.0/33",
+            "192.0.2.0/",
+            "1.2.3.4:5:6",
         ] {
             assert!(filter(bad).is_err(), "{bad:?} was taken");
         }

@@ -12,8 +12,8 @@ use authrelay_directory::listing::PageRequest;
 use authrelay_directory::postgres::PgDirectory;
 use authrelay_directory::sqlite::SqliteDirectory;
 use authrelay_directory::{
-    AuditFilter, Directory, DirectoryError, ImportedSender, LockoutPolicy, NewAppPassword, NewDeviceCredential, NewUser, OrgChange,
-    OrgLimits, SignInEntry, SignInFilter, Store, SubmissionCount, UserChange,
+    AuditFilter, Directory, DirectoryError, ImportedSender, LockoutPolicy, NewAppPassword, NewDeviceCredential,
+    NewUser, OrgChange, OrgLimits, SignInEntry, SignInFilter, Store, SubmissionCount, UserChange,
 };
 use authrelay_pgtest::TestPostgres;
 
@@ -323,11 +323,18 @@ async fn lists(store: &dyn Store) {
 
     for i in 0..30_i64 {
         let action = ["user.set", "user.create", "queue.retry"][(i % 3) as usize];
-        let e = AuditEntry { actor: format!("Admin{}@Contoso.com", i % 2), target: format!("box{i}@x"), ..audit(T0 + i, action) };
+        let e = AuditEntry {
+            actor: format!("Admin{}@Contoso.com", i % 2),
+            target: format!("box{i}@x"),
+            ..audit(T0 + i, action)
+        };
         store.record_audit(&e).await.unwrap();
     }
     let audit_page = |f: AuditFilter| async move {
-        store.audit_page(&AuditFilter { since: Some(T0), ..f }, PageRequest::new(None, Some(4), None, None)).await.unwrap()
+        store
+            .audit_page(&AuditFilter { since: Some(T0), ..f }, PageRequest::new(None, Some(4), None, None))
+            .await
+            .unwrap()
     };
     let all = audit_page(AuditFilter::default()).await;
     assert_eq!((all.total, all.items.len(), all.items[0].at), (30, 4, T0 + 29), "{b}");
@@ -337,7 +344,8 @@ async fn lists(store: &dyn Store) {
     assert_eq!(exact.total, 10, "{b}");
     let actor = audit_page(AuditFilter { actor: Some("ADMIN1@".into()), ..Default::default() }).await;
     assert_eq!(actor.total, 15, "{b}");
-    let target = audit_page(AuditFilter { target: Some("box1".into()), until: Some(T0 + 15), ..Default::default() }).await;
+    let target =
+        audit_page(AuditFilter { target: Some("box1".into()), until: Some(T0 + 15), ..Default::default() }).await;
     assert_eq!(target.total, 7, "{b}: box1, box10..box15");
 }
 

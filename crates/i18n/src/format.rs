@@ -91,6 +91,36 @@ pub fn time(lang: Lang, unix: i64) -> String {
     text.replace(' ', "\u{a0}")
 }
 
+/// A UTC day as each language writes dates (the charts' daily buckets): en `2026-11-23`,
+/// ko `2026. 11. 23.`, id `23 Nov 2026`.
+pub fn date(lang: Lang, unix: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return "-".into();
+    };
+    let (y, mo, d) = (t.year(), t.month() as usize, t.day());
+    let text = match lang {
+        Lang::En => format!("{y}-{mo:02}-{d:02}"),
+        Lang::Ko => format!("{y}. {mo}. {d}."),
+        Lang::Id => format!("{d} {} {y}", MONTHS_ID[mo - 1]),
+    };
+    text.replace(' ', "\u{a0}")
+}
+
+/// [`time`] to the minute (the charts' hourly buckets): en `2026-11-23 14:00 UTC`,
+/// ko `2026. 11. 23. 14:00 (UTC)`, id `23 Nov 2026 14.00 UTC`.
+pub fn minute(lang: Lang, unix: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return "-".into();
+    };
+    let (y, mo, d, h, mi) = (t.year(), t.month() as usize, t.day(), t.hour(), t.minute());
+    let text = match lang {
+        Lang::En => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02} UTC"),
+        Lang::Ko => format!("{y}. {mo}. {d}. {h:02}:{mi:02} (UTC)"),
+        Lang::Id => format!("{d} {} {y} {h:02}.{mi:02} UTC", MONTHS_ID[mo - 1]),
+    };
+    text.replace(' ', "\u{a0}")
+}
+
 /// [`time`] for an optional time, "-" for none.
 pub fn time_or_dash(lang: Lang, unix: Option<i64>) -> String {
     unix.map(|u| time(lang, u)).unwrap_or_else(|| "-".into())
@@ -144,6 +174,10 @@ mod tests {
         assert_eq!(time(Lang::En, at), "2026-11-23\u{a0}14:22:51\u{a0}UTC");
         assert_eq!(time(Lang::Ko, at), "2026.\u{a0}11.\u{a0}23.\u{a0}14:22:51\u{a0}(UTC)");
         assert_eq!(time(Lang::Id, at), "23\u{a0}Nov\u{a0}2026\u{a0}14.22.51\u{a0}UTC");
+        assert_eq!(minute(Lang::En, at), "2026-11-23\u{a0}14:22\u{a0}UTC");
+        assert_eq!(minute(Lang::Id, at), "23\u{a0}Nov\u{a0}2026\u{a0}14.22\u{a0}UTC");
+        assert_eq!(date(Lang::Ko, at), "2026.\u{a0}11.\u{a0}23.");
+        assert_eq!(date(Lang::En, at), "2026-11-23");
         for lang in Lang::ALL {
             assert!(!time(*lang, at).contains(' '), "{lang:?}");
             assert!(!time(*lang, at).contains("-23T"), "no RFC 3339 in {lang:?}");

@@ -100,6 +100,7 @@ macro_rules! sources {
             include_str!(concat!("../locales/", $lang, "/devices.ftl")),
             include_str!(concat!("../locales/", $lang, "/web-troubleshoot.ftl")),
             include_str!(concat!("../locales/", $lang, "/migrate.ftl")),
+            include_str!(concat!("../locales/", $lang, "/lists.ftl")),
             include_str!(concat!("../locales/", $lang, "/web-safety.ftl")),
             include_str!(concat!("../locales/", $lang, "/manage.ftl")),
         ]

@@ -7,7 +7,15 @@ use std::time::Duration;
 
 pub struct Response {
     pub status: u16,
+    /// Header names lower-case, in the order sent.
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// One HTTP/1.1 request per connection (`Connection: close`, no chunking asked for).
@@ -25,6 +33,11 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, Str
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response head");
     let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())))
+        .collect();
     let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         let (mut s, mut out) = (rest, String::new());
         while let Some((size, tail)) = s.split_once("\r\n") {
@@ -39,5 +52,5 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, Str
     } else {
         rest.to_string()
     };
-    Response { status, body }
+    Response { status, headers, body }
 }

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::PgDirectory;
-use crate::admin::{Admin, AdminError, AdminSecrets, AdminSession, AdminStore, ApiToken, AuditEntry, NewAdmin};
 use crate::admin::{audit_action_condition, ActionMatch};
+use crate::admin::{Admin, AdminError, AdminSecrets, AdminSession, AdminStore, ApiToken, AuditEntry, NewAdmin};
 use crate::listing::{contains_pattern, Page, PageRequest};
 use crate::sqlite::now;
 use crate::{AuditFilter, Result};
@@ -347,7 +347,7 @@ impl AdminStore for PgDirectory {
     }
 
     async fn audit_page(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>> {
-        use sqlx::{Postgres, QueryBuilder};
+        use sqlx::{Postgres, QueryBuilder, Row};
         let conditions = |query: &mut QueryBuilder<'_, Postgres>| {
             for (column, part) in [("actor", &filter.actor), ("target", &filter.target)] {
                 if let Some(part) = part.as_deref().filter(|p| !p.trim().is_empty()) {

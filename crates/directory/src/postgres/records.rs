@@ -91,7 +91,23 @@ pub(super) async fn expiring_device_credentials(pool: &PgPool, before: i64) -> R
     .bind(before)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get("address")?, device_from_row(r)?))).collect()
+    // Runtime-checked like the sign-in log's filter: a read-only report query, mapped here.
+    use sqlx::Row;
+    rows.iter()
+        .map(|r| {
+            let credential = DeviceCredential {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                tag: r.try_get("tag")?,
+                allow: allow_from_text(r.try_get("allow")?)?,
+                expires_at: r.try_get("expires_at")?,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                last_used_ip: r.try_get("last_used_ip")?,
+            };
+            Ok((r.try_get("address")?, credential))
+        })
+        .collect()
 }
 
 pub(super) async fn revoke_device_credential(
