@@ -30,6 +30,8 @@ const NOT_MESSAGES: &[(&str, &str)] = &[
     ("totp-not-pending", "API error code"),
     ("totp-required", "API error code"),
     ("import-status", "HTML element id"),
+    ("home-chart", "HTML element id of Home's sign-ins chart"),
+    ("report-chart", "HTML element id of the SMTP AUTH clients report's sign-ins chart"),
     ("app-password", "troubleshooter fix key / credential kind spelling"),
     ("app-passwords", "doctor check key (JSON)"),
     ("device-credential", "troubleshooter fix key / credential kind spelling"),
