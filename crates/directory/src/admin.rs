@@ -347,7 +347,7 @@ impl AdminStore for SqliteDirectory {
 
     async fn delete_admin(&self, address: &str) -> Result<(), AdminError> {
         let address = address.trim().to_lowercase();
-        let done = sqlx::query("DELETE FROM admins WHERE address = ?").bind(&address).execute(&self.pool).await?;
+        let done = sqlx::query!("DELETE FROM admins WHERE address = ?", address).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(AdminError::UnknownAdmin(address));
         }

@@ -203,29 +203,28 @@ pub(crate) async fn list(pool: &SqlitePool, address: &str) -> Result<Vec<DeviceC
 }
 
 pub(crate) async fn expiring(pool: &SqlitePool, before: i64) -> Result<Vec<(String, DeviceCredential)>> {
-    let rows = sqlx::query(
-        "SELECT u.address, d.id, d.name, d.tag, d.allow, d.expires_at, d.created_at, d.last_used_at, d.last_used_ip \
-         FROM device_credentials d JOIN users u ON u.id = d.user_id \
-         WHERE d.revoked_at IS NULL AND d.expires_at IS NOT NULL AND d.expires_at < ? ORDER BY d.expires_at, d.id",
+    let rows = sqlx::query!(
+        r#"SELECT u.address, d.id AS "id!", d.name, d.tag, d.allow, d.expires_at, d.created_at, d.last_used_at,
+                  d.last_used_ip
+             FROM device_credentials d JOIN users u ON u.id = d.user_id
+            WHERE d.revoked_at IS NULL AND d.expires_at IS NOT NULL AND d.expires_at < ? ORDER BY d.expires_at, d.id"#,
+        before,
     )
-    .bind(before)
     .fetch_all(pool)
     .await?;
-    // Runtime-checked like the sign-in log's filter: a read-only report query, mapped here.
-    use sqlx::Row;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
             let credential = DeviceCredential {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                tag: r.try_get("tag")?,
-                allow: allow_from_text(r.try_get("allow")?)?,
-                expires_at: r.try_get("expires_at")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
-                last_used_ip: r.try_get("last_used_ip")?,
+                id: r.id,
+                name: r.name,
+                tag: r.tag,
+                allow: allow_from_text(&r.allow)?,
+                expires_at: r.expires_at,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                last_used_ip: r.last_used_ip,
             };
-            Ok((r.try_get("address")?, credential))
+            Ok((r.address, credential))
         })
         .collect()
 }

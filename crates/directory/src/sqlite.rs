@@ -410,12 +410,12 @@ impl SqliteDirectory {
             query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
         }
         if let Some(client) = &filter.client {
-            let distinct: Vec<String> =
-                sqlx::query_scalar("SELECT DISTINCT client_ip FROM signins WHERE at >= ? AND at <= ?")
-                    .bind(filter.since.unwrap_or(i64::MIN))
-                    .bind(filter.until.unwrap_or(i64::MAX))
+            let distinct: Vec<String> = {
+                let (since, until) = (filter.since.unwrap_or(i64::MIN), filter.until.unwrap_or(i64::MAX));
+                sqlx::query_scalar!("SELECT DISTINCT client_ip FROM signins WHERE at >= ? AND at <= ?", since, until)
                     .fetch_all(&self.pool)
-                    .await?;
+                    .await?
+            };
             let chosen = serde_json::to_string(&client.select(distinct)).unwrap_or_else(|_| "[]".into());
             query.push(" AND client_ip IN (SELECT value FROM json_each(").push_bind(chosen).push("))");
         }
@@ -729,7 +729,7 @@ impl Directory for SqliteDirectory {
         let user = load_user(&mut tx, address)
             .await?
             .ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))?;
-        sqlx::query("DELETE FROM users WHERE id = ?").bind(user.id).execute(&mut *tx).await?;
+        sqlx::query!("DELETE FROM users WHERE id = ?", user.id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -742,23 +742,18 @@ impl Directory for SqliteDirectory {
         let (org_id, _) = domain_owner(&mut tx, new.domain())
             .await?
             .ok_or_else(|| DirectoryError::NoOrgForDomain(new.domain().to_string()))?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE address = ?")
-            .bind(new.as_str())
+        let new_address = new.as_str();
+        let taken = sqlx::query_scalar!(r#"SELECT id AS "id!" FROM users WHERE address = ?"#, new_address)
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
             return Err(DirectoryError::UserExists(new.to_string()));
         }
-        sqlx::query("UPDATE users SET address = ?, org_id = ? WHERE id = ?")
-            .bind(new.as_str())
-            .bind(org_id)
-            .bind(id)
+        sqlx::query!("UPDATE users SET address = ?, org_id = ? WHERE id = ?", new_address, org_id, id)
             .execute(&mut *tx)
             .await?;
         // The mailbox may always send as its own address: a grant for it is redundant.
-        sqlx::query("DELETE FROM send_as WHERE user_id = ? AND address = ?")
-            .bind(id)
-            .bind(new.as_str())
+        sqlx::query!("DELETE FROM send_as WHERE user_id = ? AND address = ?", id, new_address)
             .execute(&mut *tx)
             .await?;
         let user = load_user(&mut tx, new.as_str()).await?;

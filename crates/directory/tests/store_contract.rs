@@ -439,7 +439,16 @@ async fn a_sqlite_store_copies_into_postgres_every_table_read_back_identical() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteDirectory::open(&dir.path().join("authrelay.db")).await.unwrap();
     contract(&sqlite).await;
-    let boss = sqlite.admin_secrets("boss@contoso.com").await.unwrap().unwrap().admin;
+    // The contract removes its admin (and with it the admin's tokens and sessions): one that stays.
+    let keeper = NewAdmin { address: "keeper@contoso.com".into(), role: "global".into(), password_hash: "p".into() };
+    let boss = sqlite.create_admin(keeper).await.unwrap();
+    sqlite.create_api_token(boss.id, "kept", "reports", "th-kept").await.unwrap();
+    // Likewise a mailbox that stays gets a send-as grant and an app password.
+    let stays = sqlite.list_users(None).await.unwrap().remove(0).address;
+    let grant = UserChange { add_send_as: vec!["desk@contoso.com".into()], ..Default::default() };
+    sqlite.update_user(&stays, grant).await.unwrap();
+    let app = NewAppPassword { name: "kept".into(), hint: "h".into(), hash: "x".into() };
+    sqlite.add_app_password(&stays, app).await.unwrap();
     let session = AdminSession {
         token_hash: "t2".into(),
         admin: boss,

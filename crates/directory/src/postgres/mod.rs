@@ -436,12 +436,13 @@ impl PgDirectory {
             query.push(" AND client_ip = ").push_bind(ip.trim().to_string());
         }
         if let Some(client) = &filter.client {
-            let distinct: Vec<String> =
-                sqlx::query_scalar("SELECT DISTINCT client_ip FROM signins WHERE at >= $1 AND at <= $2")
-                    .bind(filter.since.unwrap_or(i64::MIN))
-                    .bind(filter.until.unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await?;
+            let distinct: Vec<String> = sqlx::query_scalar!(
+                "SELECT DISTINCT client_ip FROM signins WHERE at >= $1 AND at <= $2",
+                filter.since.unwrap_or(i64::MIN),
+                filter.until.unwrap_or(i64::MAX),
+            )
+            .fetch_all(&self.pool)
+            .await?;
             query.push(" AND client_ip = ANY(").push_bind(client.select(distinct)).push(")");
         }
         if let Some(since) = filter.since {
