@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use authrelay_core::{Check, CredentialKind};
 use authrelay_directory::{SignInEntry, SignInFilter};
 use authrelay_policy::{effect, AccountFacts, Effect, KnownCredential};
-use axum::response::Response;
 use minijinja::{context, Value};
 use serde::Serialize;
 
@@ -247,19 +246,21 @@ pub(crate) struct Ask {
     pub active: &'static str,
 }
 
-pub(crate) fn page(state: &SharedState, c: &Caller, ask: Ask) -> Response {
-    let fields: Vec<_> = ask.fields.iter().map(|(name, value)| context! { name, value }).collect();
-    let facts: Vec<_> = ask.facts.iter().map(|(label, value)| context! { label, value }).collect();
-    let ctx = context! {
-        question => ask.question, effect => ask.effect, facts, action => ask.action, fields,
-        button => ask.button, cancel => ask.cancel, confirmed => CONFIRMED,
-        preview => ask.preview.map(|p| Value::from_serialize(&p)),
-    };
-    crate::web::page(state, c, "confirm.html", ask.active, ctx)
+impl Ask {
+    /// The page's context (web.rs renders it in confirm.html with the signed-in frame).
+    pub(crate) fn context(self) -> Value {
+        let fields: Vec<_> = self.fields.iter().map(|(name, value)| context! { name, value }).collect();
+        let facts: Vec<_> = self.facts.iter().map(|(label, value)| context! { label, value }).collect();
+        context! {
+            question => self.question, effect => self.effect, facts, action => self.action, fields,
+            button => self.button, cancel => self.cancel, confirmed => CONFIRMED,
+            preview => self.preview.map(|p| Value::from_serialize(&p)),
+        }
+    }
 }
 
 /// The answer of a change's handler before it applies the change: `Some(page)` asks first.
-pub(crate) type Asked = Result<Option<Response>, ApiError>;
+pub(crate) type Asked = Result<Option<Ask>, ApiError>;
 
 /// Whether a form came back from its confirmation page.
 pub(crate) fn confirmed(value: &Option<String>) -> bool {
@@ -318,27 +319,23 @@ pub(crate) async fn org_settings(
         return Ok(None);
     }
     let t = |id: &str| authrelay_i18n::t(c.lang, id, &[("org", authrelay_i18n::Arg::Str(&org.name))]);
-    let link = crate::web::enc(&org.name);
+    let link = crate::lists::enc(&org.name);
     let cancel = if permission == Permission::ManageSecurityDefaults {
         format!("/org/{link}/security-defaults")
     } else {
         format!("/org/{link}/mail")
     };
-    Ok(Some(page(
-        state,
-        c,
-        Ask {
-            question: t(question),
-            effect: t(effect_id),
-            facts: vec![],
-            preview: Some(preview),
-            action,
-            fields: fields(posted),
-            button: t(button),
-            cancel,
-            active: "org",
-        },
-    )))
+    Ok(Some(Ask {
+        question: t(question),
+        effect: t(effect_id),
+        facts: vec![],
+        preview: Some(preview),
+        action,
+        fields: fields(posted),
+        button: t(button),
+        cancel,
+        active: "org",
+    }))
 }
 
 /// What a mailbox settings change is, for its question.
@@ -387,21 +384,17 @@ pub(crate) async fn mailbox_settings(
     if what != MailboxChange::Block && !preview.cuts_off() {
         return Ok(None);
     }
-    Ok(Some(page(
-        state,
-        c,
-        Ask {
-            question: t(question),
-            effect: t(effect_id),
-            facts: vec![],
-            preview: Some(preview),
-            action,
-            fields: fields(posted),
-            button: t(button),
-            cancel,
-            active,
-        },
-    )))
+    Ok(Some(Ask {
+        question: t(question),
+        effect: t(effect_id),
+        facts: vec![],
+        preview: Some(preview),
+        action,
+        fields: fields(posted),
+        button: t(button),
+        cancel,
+        active,
+    }))
 }
 
 /// Revoking one of a mailbox's credentials (an app password or a device credential): always
@@ -448,21 +441,17 @@ pub(crate) async fn revoke_credential(
     if let Some(ip) = &last_ip {
         used = format!("{used} ({ip})");
     }
-    Ok(Some(page(
-        state,
-        c,
-        Ask {
-            question: authrelay_i18n::t(c.lang, question, &args),
-            effect: authrelay_i18n::t(c.lang, effect_id, &args),
-            facts: vec![(authrelay_i18n::t(c.lang, "confirm-fact-last-used", &[]), used)],
-            preview: Some(preview),
-            action,
-            fields: fields(&[("name", name)]),
-            button: authrelay_i18n::t(c.lang, "confirm-revoke-button", &[]),
-            cancel: format!("/users/{}", crate::web::enc(address)),
-            active: "users",
-        },
-    )))
+    Ok(Some(Ask {
+        question: authrelay_i18n::t(c.lang, question, &args),
+        effect: authrelay_i18n::t(c.lang, effect_id, &args),
+        facts: vec![(authrelay_i18n::t(c.lang, "confirm-fact-last-used", &[]), used)],
+        preview: Some(preview),
+        action,
+        fields: fields(&[("name", name)]),
+        button: authrelay_i18n::t(c.lang, "confirm-revoke-button", &[]),
+        cancel: format!("/users/{}", crate::lists::enc(address)),
+        active: "users",
+    }))
 }
 
 /// Revoking an API token: always asks, with its owner and last use.
@@ -472,24 +461,20 @@ pub(crate) async fn revoke_token(state: &SharedState, c: &Caller, id: i64) -> As
     let Some(token) = tokens.iter().find(|t| t.id == id && t.revoked_at.is_none()) else { return Ok(None) };
     let args = [("name", authrelay_i18n::Arg::Str(&token.name))];
     let t = |id: &str| authrelay_i18n::t(c.lang, id, &[]);
-    Ok(Some(page(
-        state,
-        c,
-        Ask {
-            question: authrelay_i18n::t(c.lang, "confirm-revoke-token-question", &args),
-            effect: t("confirm-revoke-token-effect"),
-            facts: vec![
-                (t("confirm-fact-owner"), token.admin.clone()),
-                (t("confirm-fact-last-used"), authrelay_i18n::format::time_or_dash(c.lang, token.last_used_at)),
-            ],
-            preview: None,
-            action: format!("/tokens/{id}/revoke"),
-            fields: vec![],
-            button: t("confirm-revoke-button"),
-            cancel: "/admins".into(),
-            active: "admins",
-        },
-    )))
+    Ok(Some(Ask {
+        question: authrelay_i18n::t(c.lang, "confirm-revoke-token-question", &args),
+        effect: t("confirm-revoke-token-effect"),
+        facts: vec![
+            (t("confirm-fact-owner"), token.admin.clone()),
+            (t("confirm-fact-last-used"), authrelay_i18n::format::time_or_dash(c.lang, token.last_used_at)),
+        ],
+        preview: None,
+        action: format!("/tokens/{id}/revoke"),
+        fields: vec![],
+        button: t("confirm-revoke-button"),
+        cancel: "/admins".into(),
+        active: "admins",
+    }))
 }
 
 #[cfg(test)]

@@ -295,6 +295,11 @@ pub(crate) fn correctable(e: &ApiError) -> bool {
     e.status != StatusCode::FORBIDDEN && !e.status.is_server_error()
 }
 
+/// A confirmation question from confirm.rs (which decides whether to ask and what), rendered.
+fn asked(state: &SharedState, c: &Caller, asked: confirm::Asked) -> Result<Option<Response>, ApiError> {
+    asked.map(|ask| ask.map(|ask| page(state, c, "confirm.html", ask.active, ask.context())))
+}
+
 pub(crate) fn page(state: &SharedState, c: &Caller, name: &str, active: &str, extra: Value) -> Response {
     let ctx = context! { ..extra, ..base(c, active) };
     render(state, name, ctx, StatusCode::OK)
@@ -977,18 +982,22 @@ async fn user_sign_in(
         let user = state.ops.user(&address).await.api(c.lang).or_page(&state, &c)?;
         if user.settings.sign_in != SignIn::Blocked {
             let link = enc(&user.address);
-            let asked = confirm::mailbox_settings(
+            let asked = asked(
                 &state,
                 &c,
-                std::slice::from_ref(&user.address),
-                MailboxChange::Block,
-                &|m| authrelay_core::MailboxSettings { sign_in: SignIn::Blocked, ..m },
-                &[("blocked", "on")],
-                format!("/users/{link}/sign-in"),
-                format!("/users/{link}"),
-                "users",
-            )
-            .await;
+                confirm::mailbox_settings(
+                    &state,
+                    &c,
+                    std::slice::from_ref(&user.address),
+                    MailboxChange::Block,
+                    &|m| authrelay_core::MailboxSettings { sign_in: SignIn::Blocked, ..m },
+                    &[("blocked", "on")],
+                    format!("/users/{link}/sign-in"),
+                    format!("/users/{link}"),
+                    "users",
+                )
+                .await,
+            );
             if let Some(page) = asked.or_page(&state, &c)? {
                 return Ok(page);
             }
@@ -1071,18 +1080,22 @@ async fn email_apps_post(
             .filter(|(_, v)| v.is_some())
             .map(|(k, _)| (k, "on"))
             .collect();
-        let asked = confirm::mailbox_settings(
+        let asked = asked(
             &state,
             &c,
-            std::slice::from_ref(&address),
-            MailboxChange::SmtpAuth,
-            &|m| authrelay_core::MailboxSettings { smtp_auth: value, ..m },
-            &posted,
-            format!("/users/{link}/email-apps"),
-            format!("/users/{link}/email-apps"),
-            "users",
-        )
-        .await;
+            confirm::mailbox_settings(
+                &state,
+                &c,
+                std::slice::from_ref(&address),
+                MailboxChange::SmtpAuth,
+                &|m| authrelay_core::MailboxSettings { smtp_auth: value, ..m },
+                &posted,
+                format!("/users/{link}/email-apps"),
+                format!("/users/{link}/email-apps"),
+                "users",
+            )
+            .await,
+        );
         if let Some(page) = asked.or_page(&state, &c)? {
             return Ok(page);
         }
@@ -1132,7 +1145,8 @@ async fn app_password_revoke(
         let action = format!("/users/{}/app-passwords/revoke", enc(&address));
         let kind = authrelay_core::CredentialKind::AppPassword;
         if let Some(page) =
-            confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await.or_page(&state, &c)?
+            asked(&state, &c, confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await)
+                .or_page(&state, &c)?
         {
             return Ok(page);
         }
@@ -1183,18 +1197,22 @@ async fn mfa_bulk(State(state): State<SharedState>, WebCaller(c): WebCaller, bod
     if !pairs.iter().any(|(k, v)| k == confirm::CONFIRMED && v == "yes") {
         let mut posted: Vec<(&str, &str)> = users.iter().map(|u| ("user", u.as_str())).collect();
         posted.push(("mfa", action));
-        let asked = confirm::mailbox_settings(
+        let asked = asked(
             &state,
             &c,
-            &users,
-            MailboxChange::Mfa,
-            &|m| authrelay_core::MailboxSettings { mfa, ..m },
-            &posted,
-            "/mfa".into(),
-            "/mfa".into(),
-            "mfa",
-        )
-        .await;
+            confirm::mailbox_settings(
+                &state,
+                &c,
+                &users,
+                MailboxChange::Mfa,
+                &|m| authrelay_core::MailboxSettings { mfa, ..m },
+                &posted,
+                "/mfa".into(),
+                "/mfa".into(),
+                "mfa",
+            )
+            .await,
+        );
         if let Some(page) = asked.or_page(&state, &c)? {
             return Ok(page);
         }
@@ -1240,18 +1258,22 @@ async fn mfa_user_post(
     };
     if !confirm::confirmed(&f.confirmed) {
         let link = enc(&address);
-        let asked = confirm::mailbox_settings(
+        let asked = asked(
             &state,
             &c,
-            std::slice::from_ref(&address),
-            MailboxChange::Mfa,
-            &|m| authrelay_core::MailboxSettings { mfa, ..m },
-            &[("mfa", f.mfa.as_str())],
-            format!("/mfa/{link}"),
-            format!("/mfa/{link}"),
-            "mfa",
-        )
-        .await;
+            confirm::mailbox_settings(
+                &state,
+                &c,
+                std::slice::from_ref(&address),
+                MailboxChange::Mfa,
+                &|m| authrelay_core::MailboxSettings { mfa, ..m },
+                &[("mfa", f.mfa.as_str())],
+                format!("/mfa/{link}"),
+                format!("/mfa/{link}"),
+                "mfa",
+            )
+            .await,
+        );
         if let Some(page) = asked.or_page(&state, &c)? {
             return Ok(page);
         }
@@ -1480,7 +1502,7 @@ async fn ask_org(
     let mut after = org.settings;
     edit(&mut after);
     let action = format!("/org/{}/{path}", enc(&org.name));
-    confirm::org_settings(state, c, &org, after, posted, action).await.or_page(state, c)
+    asked(state, c, confirm::org_settings(state, c, &org, after, posted, action).await).or_page(state, c)
 }
 
 async fn org_mail_smtp_auth(
@@ -1913,7 +1935,7 @@ async fn token_revoke(
     Form(f): Form<ConfirmForm>,
 ) -> Page {
     if !confirm::confirmed(&f.confirmed) {
-        if let Some(page) = confirm::revoke_token(&state, &c, id).await.or_page(&state, &c)? {
+        if let Some(page) = asked(&state, &c, confirm::revoke_token(&state, &c, id).await).or_page(&state, &c)? {
             return Ok(page);
         }
     }
@@ -1977,7 +1999,8 @@ async fn device_credential_revoke(
         let action = format!("/users/{}/device-credentials/revoke", enc(&address));
         let kind = authrelay_core::CredentialKind::DeviceCredential;
         if let Some(page) =
-            confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await.or_page(&state, &c)?
+            asked(&state, &c, confirm::revoke_credential(&state, &c, &address, kind, &f.name, action).await)
+                .or_page(&state, &c)?
         {
             return Ok(page);
         }
