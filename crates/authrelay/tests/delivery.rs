@@ -309,7 +309,7 @@ fn bounce_speaks_the_senders_organisation_language_with_english_alongside() {
 /// clock in crates/delivery/tests/manager.rs.)
 #[test]
 fn far_side_down_is_retried_then_given_up_and_bounced() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_refusing, port) = refused_port();
     let tables = smarthost_route(port, "opportunistic", "").replace(
         "max_retry_interval_secs = 1\n",
         "max_retry_interval_secs = 1\ngive_up_after_secs = 3\nretry_growth = 1.0\n",
@@ -372,7 +372,7 @@ fn sigkill_during_delivery_loses_nothing() {
 /// survive the move and a restart after it.
 #[test]
 fn old_layout_delivery_state_survives_the_move_and_a_restart() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_refusing, port) = refused_port();
     let tables = smarthost_route(port, "opportunistic", "")
         .replace("first_retry_secs = 1\nmax_retry_interval_secs = 1\n", "first_retry_secs = 3600\n");
     let mut server = TestServer::start_with_tables(Options::default(), &tables);
@@ -429,7 +429,7 @@ fn old_layout_delivery_state_survives_the_move_and_a_restart() {
 /// is down.
 #[test]
 fn queue_commands_hold_release_retry_delete() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_refusing, port) = refused_port();
     let tables = smarthost_route(port, "opportunistic", "")
         .replace("first_retry_secs = 1\nmax_retry_interval_secs = 1\n", "first_retry_secs = 3600\n");
     let server = TestServer::start_with_tables(Options::default(), &tables);

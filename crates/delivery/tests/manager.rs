@@ -104,7 +104,7 @@ fn inbox(w: &World, address: &str) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn queue_counts_follow_accept_defer_hold_bounce_and_delivery() {
     use authrelay_core::QueueCounts;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_refusing, port) = refused_port();
     let w = world(vec![smarthost(port)]).await;
     assert_eq!(w.manager.counts(), QueueCounts::default());
     let id = w.spool.accept(&envelope("someone@far.test"), b"Subject: scan\r\n\r\nbody\r\n").await.unwrap();
@@ -137,8 +137,7 @@ async fn queue_counts_follow_accept_defer_hold_bounce_and_delivery() {
 /// older than 600 s, and bounces to the sender's local mailbox with the failure inside.
 #[tokio::test]
 async fn far_side_down_retries_on_schedule_then_gives_up_and_bounces() {
-    // A port that was free a moment ago: connections to it are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_refusing, port) = refused_port();
     let route = smarthost(port);
     let w = world(vec![route]).await;
     let id = w.spool.accept(&envelope("someone@far.test"), b"Subject: scan\r\n\r\nbody\r\n").await.unwrap();
@@ -264,4 +263,14 @@ async fn an_unreachable_destination_is_suspended_not_tried_per_message() {
     w.manager.run_due().await;
     assert_eq!(connections.load(Ordering::SeqCst), 2, "one probe after the pause");
     assert_eq!(w.spool.list().unwrap().len(), 30);
+}
+
+/// A loopback port whose connections are refused for as long as the returned socket lives: it
+/// is bound but never listens, so no other test can take the port meanwhile (a port merely
+/// found free can be taken by a parallel test's server, which then answers instead).
+fn refused_port() -> (socket2::Socket, u16) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
 }
