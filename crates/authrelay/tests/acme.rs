@@ -14,12 +14,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Options, TestServer, HOSTNAME};
+use common::{port_for_a_child, refused_port, Options, TestServer, HOSTNAME};
 
 const CLIENT: &str = include_str!("support/acme_client.py");
 const USER: &str = "scanner@contoso.com";
@@ -32,14 +32,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Pebble's own HTTPS certificate (127.0.0.1), signed by a CA made here: Debian's package ships
@@ -93,14 +85,15 @@ fn start_pebble(dir: &Path) -> Option<Pebble> {
         return None;
     }
     let (https_ca, cert, key) = pebble_https_cert(dir);
-    let (listen, management, http_port, dns) = (free_tcp_port(), free_tcp_port(), free_tcp_port(), free_udp_port());
+    let (listen, management, http_port, dns) =
+        (port_for_a_child(), port_for_a_child(), port_for_a_child(), port_for_a_child());
     let dns_log = dir.join("challtestsrv.log");
     // Only the mock DNS: every A query answered 127.0.0.1, no AAAA (the responder is on IPv4).
     let dns_child = Command::new("/usr/bin/pebble-challtestsrv")
         .args(["-dns01", &format!("127.0.0.1:{dns}"), "-http01", "", "-https01", "", "-tlsalpn01", ""])
         .args([
             "-management",
-            &format!("127.0.0.1:{}", free_tcp_port()),
+            &format!("127.0.0.1:{}", port_for_a_child()),
             "-defaultIPv4",
             "127.0.0.1",
             "-defaultIPv6",
@@ -118,7 +111,7 @@ fn start_pebble(dir: &Path) -> Option<Pebble> {
             "certificate": cert,
             "privateKey": key,
             "httpPort": http_port,
-            "tlsPort": free_tcp_port(),
+            "tlsPort": port_for_a_child(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }
@@ -288,7 +281,7 @@ fn a_certificate_from_pebble_is_served_renewed_and_swapped_under_an_open_transac
 #[test]
 fn a_ca_that_cannot_be_reached_is_named_counted_and_shown_on_the_admin_home_page() {
     // A port nothing listens on stands for an unreachable directory.
-    let closed = free_tcp_port();
+    let (_refusing, closed) = refused_port();
     let tables = format!(
         "[tls]\nacme = {{ domains = [\"{HOSTNAME}\"], contact = \"postmaster@authrelay.test\", directory = \"https://127.0.0.1:{closed}/dir\", http_challenge = \"127.0.0.1:0\" }}\n"
     );

@@ -183,11 +183,6 @@ fn smarthost_with_starttls_and_auth_gets_a_dkim_signed_message() {
     assert!(wait_until(10, || queue_empty(&server)));
 }
 
-/// A free UDP port on 127.0.0.1 for dnsmasq.
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 struct Dnsmasq(Child);
 
 impl Drop for Dnsmasq {
@@ -203,7 +198,7 @@ impl Drop for Dnsmasq {
 fn mx_route_resolved_through_dnsmasq_in_preference_order() {
     let work = tempfile::tempdir().unwrap();
     let sink = Sink::start(work.path(), "mx", &[]);
-    let dns_port = free_udp_port();
+    let dns_port = port_for_a_child();
     let dnsmasq = Command::new("dnsmasq")
         .args([
             "--no-daemon",

@@ -4,7 +4,6 @@
 //! and removed when dropped. `scripts/test` installs the package; a missing installation is a
 //! test failure that names the package, never a silent skip.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -49,8 +48,28 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+/// A loopback port for a program a test starts (PostgreSQL, Pebble, HAProxy, dnsmasq), which binds it
+/// itself. It is drawn at random from below the kernel's ephemeral range, so no `bind(0)`
+/// anywhere (our own servers' listeners) can take it between this check and the child's bind;
+/// only another test's draw could, one chance in thousands.
+pub fn port_for_a_child() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_100));
+    for _ in 0..200 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = low + (h.finish() % u64::from(high - low)) as u16;
+        let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
+    panic!("no free loopback port below {high} after 200 draws");
 }
 
 impl TestPostgres {
@@ -70,7 +89,7 @@ impl TestPostgres {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let mut pg = TestPostgres { bin, dir, port: free_port(), running: false };
+        let mut pg = TestPostgres { bin, dir, port: port_for_a_child(), running: false };
         pg.start_server();
         pg
     }

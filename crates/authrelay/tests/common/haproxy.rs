@@ -2,7 +2,7 @@
 //! real servers, sending a PROXY v2 header on every connection and spreading connections
 //! round-robin over the backends.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,10 @@ impl Drop for Haproxy {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Starts HAProxy on a free loopback port forwarding to `backends`; its config is written into
 /// `dir`.
 pub fn start(dir: &std::path::Path, backends: &[SocketAddr]) -> Haproxy {
-    let front = free_port();
+    let front = super::port_for_a_child();
     let servers: String =
         backends.iter().enumerate().map(|(i, b)| format!("  server node{} {b} send-proxy-v2\n", i + 1)).collect();
     let config = format!(

@@ -305,6 +305,8 @@ extern "C" {
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
+pub use authrelay_pgtest::port_for_a_child;
+
 /// A loopback port whose connections are refused for as long as the returned socket lives: it
 /// is bound but never listens, so no other test can take the port meanwhile (a port merely
 /// found free can be taken by a parallel test's server, which then answers instead).
