@@ -83,6 +83,7 @@ pub fn routes() -> Api {
         .add("post", "/api/mfa", post(bulk_mfa))
         .add("get", "/api/signins", get(signins))
         .add("get", "/api/reports/smtp-auth-clients", get(smtp_auth_report))
+        .add("get", "/api/connectors", get(connectors))
         .add("get", "/api/queue", get(queue))
         .add("delete", "/api/queue/{id}", delete(queue_delete))
         .add("post", "/api/queue/{id}/retry", post(queue_retry))
@@ -1678,4 +1679,97 @@ mod tests {
             assert!(cell.starts_with('\''), "{user:?} -> {body:?}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connectors
+
+/// The connectors in force (`[[connectors]]`, after the last reload) with their use, for the
+/// Connectors page and `GET /api/connectors`. They are set in the configuration file only.
+#[derive(Debug, Serialize)]
+pub struct ConnectorsView {
+    pub connectors: Vec<ConnectorRow>,
+    /// The file to edit (then `authrelay reload`); `None`: the server runs on its defaults.
+    pub config_file: Option<String>,
+    /// The answer to `?client=`: which connector admits that address.
+    pub check: Option<ClientCheck>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectorRow {
+    #[serde(flatten)]
+    pub setting: crate::state::ConnectorSetting,
+    /// Recipients all its senders had in the last 24 hours; `None` when the store cannot say.
+    pub recipients_last_24h: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientCheck {
+    /// The address as asked, normalised (a port is dropped).
+    pub client: String,
+    /// The first connector (in the file's order) whose ranges contain it: the one a session
+    /// from there uses on the default listeners. `None`: such a client must AUTH (530 5.7.57).
+    pub connector: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConnectorsQuery {
+    #[serde(default)]
+    pub client: String,
+}
+
+/// A client address as an admin types it: an IP, `ip:port` or `[v6]:port` (as the sign-in log
+/// shows them).
+pub fn parse_client_address(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim();
+    text.parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| t.parse().ok()))
+        .map(|ip| match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        })
+}
+
+pub async fn connectors_view(state: &SharedState, lang: Lang, q: &ConnectorsQuery) -> Result<ConnectorsView, ApiError> {
+    let settings = state.config.connectors.as_ref().map(|source| (source.0)()).unwrap_or_default();
+    let check = if q.client.trim().is_empty() {
+        None
+    } else {
+        let Some(ip) = parse_client_address(&q.client) else {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-client",
+                lang,
+                "api-err-bad-client-address",
+                &[("value", Arg::Str(q.client.trim()))],
+            ));
+        };
+        let connector = settings.iter().find(|s| s.clients.iter().any(|c| c.contains(ip))).map(|s| s.name.clone());
+        Some(ClientCheck { client: ip.to_string(), connector })
+    };
+    let since = now() - authrelay_directory::protection::DAY_SECS;
+    let mut connectors = vec![];
+    for setting in settings {
+        let used = match state.directory.recipients_since(&setting.quota_key, since).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::error!(error = %e, "admin center: cannot read a connector's recipient count");
+                None
+            }
+        };
+        connectors.push(ConnectorRow { setting, recipients_last_24h: used });
+    }
+    let config_file = state.config.config_file.as_ref().map(|p| p.display().to_string());
+    Ok(ConnectorsView { connectors, config_file, check })
+}
+
+async fn connectors(
+    State(state): State<SharedState>,
+    ApiCaller(c): ApiCaller,
+    Params(q): Params<ConnectorsQuery>,
+) -> Result<Json<ConnectorsView>, ApiError> {
+    c.require(Permission::ReadDirectory)?;
+    Ok(Json(connectors_view(&state, c.lang, &q).await?))
 }

@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dkim.html", include_str!("../templates/dkim.html")),
     ("admin_account.html", include_str!("../templates/admin_account.html")),
     ("admin_remove.html", include_str!("../templates/admin_remove.html")),
+    ("connectors.html", include_str!("../templates/connectors.html")),
 ];
 
 /// Adds this module's pages to the environment web.rs made.
@@ -59,6 +60,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admins/{address}/role", post(admin_role))
         .route("/admins/{address}/totp-reset", post(admin_totp_reset))
         .route("/admins/{address}/remove", get(admin_remove_confirm).post(admin_remove))
+        .route("/connectors", get(connectors_page))
 }
 
 /// A user-facing page of this module answered with `status`.
@@ -325,6 +327,48 @@ async fn limits_post(
         }
         Err(e) => Err(error_page(&state, &c, e)),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connectors: shown, not edited — they live in the configuration file (a reload applies an
+// edit), so the page says which file and how, and answers which connector admits an address.
+
+async fn connectors_page(
+    State(state): State<SharedState>,
+    WebCaller(c): WebCaller,
+    Query(q): Query<api::ConnectorsQuery>,
+) -> Page {
+    require(&state, &c, Permission::ReadDirectory)?;
+    let (view, fe, status) = match api::connectors_view(&state, c.lang, &q).await {
+        Ok(view) => (view, FormError::default(), StatusCode::OK),
+        Err(e) if e.code == "bad-client" => {
+            let status = e.status;
+            let fe = FormError::new("check", e, |_| "client", &[("client", q.client.as_str())]);
+            let view =
+                api::connectors_view(&state, c.lang, &api::ConnectorsQuery::default()).await.or_page(&state, &c)?;
+            (view, fe, status)
+        }
+        Err(e) => return Err(error_page(&state, &c, e)),
+    };
+    // Each client range links to the sign-in log filtered to it (the filter takes ranges).
+    let rows: Vec<Value> = view
+        .connectors
+        .iter()
+        .map(|row| {
+            let clients: Vec<Value> = row
+                .setting
+                .clients
+                .iter()
+                .map(|range| context! { range => range.to_string(), link => enc(&range.to_string()) })
+                .collect();
+            context! { c => Value::from_serialize(row), clients }
+        })
+        .collect();
+    let ctx = context! {
+        rows, check => Value::from_serialize(&view.check), config_file => view.config_file,
+        client => q.client.trim(), fe => Value::from_serialize(&fe),
+    };
+    Ok(show(&state, &c, "connectors.html", "connectors", ctx, status))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,43 @@ pub struct AdminConfig {
     /// The certificates the server uses (its TLS certificate, client certificates of delivery
     /// routes), read when Home is shown, for their expiry.
     pub certificates: Option<Certificates>,
+    /// The `[[connectors]]` in force (after the last reload), read when the Connectors page is
+    /// shown; `None`: the page says the server has none.
+    pub connectors: Option<ConnectorSource>,
+    /// The configuration file the server was started with, named where a setting can only be
+    /// changed there (connectors); `None`: embedded defaults.
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+/// One `[[connectors]]` entry as the running server applies it (docs/connectors.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectorSetting {
+    pub name: String,
+    /// Client ranges it admits, in the file's order.
+    pub clients: Vec<authrelay_core::Cidr>,
+    /// Sender domains a MAIL FROM must be in (subdomains do not count).
+    pub sender_domains: Vec<String>,
+    pub max_recipients: usize,
+    /// Recipients per sender address per rolling 24 hours.
+    pub daily_recipients: u64,
+    /// Recipients of all its senders together per rolling 24 hours.
+    pub daily_recipients_total: u64,
+    /// The `[[listeners]]` entries that name it besides the default ones (587, 465), which
+    /// admit every connector.
+    pub listeners: Vec<String>,
+    /// Where its senders' shared daily total is counted (the recipient quota's key).
+    #[serde(skip)]
+    pub quota_key: String,
+}
+
+/// Reads the connectors in force when asked.
+#[derive(Clone)]
+pub struct ConnectorSource(pub Arc<dyn Fn() -> Vec<ConnectorSetting> + Send + Sync>);
+
+impl std::fmt::Debug for ConnectorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectorSource")
+    }
 }
 
 /// One certificate the server uses and when it expires.
@@ -105,6 +142,8 @@ impl AdminConfig {
             warnings: None,
             data_dir: None,
             certificates: None,
+            connectors: None,
+            config_file: None,
         }
     }
 }

@@ -11,6 +11,10 @@ pub struct Live {
     pub data_dir: std::path::PathBuf,
     /// The server's TLS certificate (PEM), read when Home is shown for its expiry.
     pub certificate: std::path::PathBuf,
+    /// The `[[connectors]]` in force (a reload replaces them).
+    pub connectors: std::sync::Arc<authrelay_smtp::session::Live<authrelay_smtp::connector::Connectors>>,
+    /// The configuration file the server started with, named on the Connectors page.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// Starts the admin center when configured; `None` when `[admin] listen = ""`.
@@ -57,6 +61,33 @@ pub async fn start(
             .into_iter()
             .collect()
     })));
+    // The Connectors page: the ones in force, and the extra listeners that name each one
+    // (listeners change only with a restart).
+    let listeners: Vec<(String, Vec<String>)> =
+        effective.listeners.iter().map(|l| (l.rules().name, l.connectors.clone())).collect();
+    let connectors = live.connectors;
+    config.connectors = Some(authrelay_admin::state::ConnectorSource(std::sync::Arc::new(move || {
+        connectors
+            .current()
+            .list()
+            .iter()
+            .map(|c| authrelay_admin::state::ConnectorSetting {
+                name: c.name.clone(),
+                clients: c.clients.clone(),
+                sender_domains: c.sender_domains.clone(),
+                max_recipients: c.max_recipients,
+                daily_recipients: c.daily_recipients,
+                daily_recipients_total: c.daily_recipients_total,
+                listeners: listeners
+                    .iter()
+                    .filter(|(_, names)| names.contains(&c.name))
+                    .map(|(l, _)| l.clone())
+                    .collect(),
+                quota_key: c.quota_key(),
+            })
+            .collect()
+    })));
+    config.config_file = live.config_file;
     config.session_ttl = Duration::from_secs(admin.session_ttl_secs);
     config.signin_failures = admin.signin_failures;
     config.allowed_hosts = admin.hosts.clone();

@@ -66,6 +66,9 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
         None => authrelay_delivery::queue_admin::QueueAdmin::local(spool.clone())
             .map_err(|e| CliError::new("err-spool").arg("path", config.spool_path().display()).arg("reason", e))?,
     };
+    // [[connectors]] in force: the SMTP side uses them, the admin center shows them; a reload
+    // replaces them for both.
+    let connectors = Arc::new(Live::new(Connectors::new(config.access.connectors())));
     let admin = crate::admin_listener::start(
         &config,
         Some(tls.clone()),
@@ -76,6 +79,8 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
             metrics,
             data_dir: config.data_dir.clone(),
             certificate: cert.clone(),
+            connectors: connectors.clone(),
+            config_file: source.file.clone(),
         },
         // Setup sheets name the configured listeners (an ephemeral port 0 is left out).
         authrelay_migrate::sheet::Server {
@@ -111,7 +116,7 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
             .with_clock(clock.clone())
             .with_shared_sessions(leases, node, config.store.session_lease_secs, shutdown.clone()),
         ledger: Ledger::new(directory, clock),
-        connectors: Live::new(Connectors::new(config.access.connectors())),
+        connectors,
         spool: match shared_queue {
             Some(queue) => Intake::Shared(queue),
             None => Intake::Local(spool),

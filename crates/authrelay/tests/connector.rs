@@ -227,3 +227,114 @@ fn invented_senders_share_the_connectors_daily_total() {
     assert_eq!(queued, 3);
     assert_eq!(server.queued().len(), 3);
 }
+
+/// Signs in to the admin API as a Global admin made here; returns the request headers (the
+/// session cookie, the CSRF token, the language).
+fn admin_headers(server: &TestServer, lang: &str) -> Vec<(&'static str, String)> {
+    let password = "Adm1n-Center-Pass!";
+    let out = server.cli_with_stdin(
+        &["admin", "add", &format!("connectors-{lang}@contoso.com"), "--role", "global", "--password-stdin"],
+        Some(password),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = serde_json::json!({ "address": format!("connectors-{lang}@contoso.com"), "password": password });
+    let r = common::http::request(
+        server.admin(),
+        "POST",
+        "/api/session",
+        &[("Content-Type", "application/json".to_string())],
+        &body.to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let session: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    vec![
+        ("Cookie", cookie),
+        ("X-CSRF-Token", session["csrf_token"].as_str().unwrap().to_string()),
+        ("Accept-Language", lang.to_string()),
+    ]
+}
+
+/// The admin center shows the connectors in force (API and page): their settings, what their
+/// senders used in the last 24 hours, the file to edit, which connector admits an address —
+/// and a reload's change at once. A typo in the address is answered at its field.
+#[test]
+fn the_admin_center_shows_the_connectors_in_force_and_which_one_admits_an_address() {
+    let tables = "[[connectors]]\nname = \"mfp-floor2\"\nclients = [\"127.0.0.1/32\", \"10.1.0.0/16\"]\nsender_domains = [\"contoso.com\"]\nmax_recipients = 5\ndaily_recipients_total = 300\n";
+    let server = TestServer::start_with_tables(common::Options::default(), tables);
+    server.seed_contoso();
+    server.ok(&["org", "set", "Contoso", "--security-defaults", "off"]);
+    let en = admin_headers(&server, "en");
+    let get = |headers: &[(&str, String)], path: &str| common::http::request(server.admin(), "GET", path, headers, "");
+
+    // One message through the connector: its recipient counts against the shared total.
+    let (code, text) = send(&server, "127.0.0.1", "mfp@contoso.com", "partner@example.net");
+    assert_eq!(code, 0, "{text}");
+    let mut view = serde_json::Value::Null;
+    assert!(
+        common::sink::wait_until(10, || {
+            view = serde_json::from_str(&get(&en, "/api/connectors").body).unwrap();
+            view["connectors"][0]["recipients_last_24h"] == 1
+        }),
+        "{view}"
+    );
+    let c = &view["connectors"][0];
+    assert_eq!(c["name"], "mfp-floor2");
+    assert_eq!(c["clients"], serde_json::json!(["127.0.0.1/32", "10.1.0.0/16"]));
+    assert_eq!(c["sender_domains"], serde_json::json!(["contoso.com"]));
+    assert_eq!((c["max_recipients"].as_u64(), c["daily_recipients_total"].as_u64()), (Some(5), Some(300)));
+    let config_path = server.dir.path().join("authrelay.toml");
+    assert_eq!(view["config_file"].as_str(), Some(config_path.to_str().unwrap()), "{view}");
+    assert!(c.get("quota_key").is_none(), "internal keys stay inside: {c}");
+
+    // Which connector admits an address (the sign-in log's ip:port form too); none: sign in.
+    let check = |q: &str| -> serde_json::Value {
+        serde_json::from_str(&get(&en, &format!("/api/connectors?client={q}")).body).unwrap()
+    };
+    assert_eq!(check("10.1.200.7")["check"]["connector"], "mfp-floor2");
+    assert_eq!(
+        check("127.0.0.1:50123")["check"],
+        serde_json::json!({ "client": "127.0.0.1", "connector": "mfp-floor2" })
+    );
+    assert_eq!(check("%5B%3A%3Affff%3A10.1.0.9%5D%3A25")["check"]["connector"], "mfp-floor2", "IPv4-mapped");
+    assert!(check("192.0.2.1")["check"]["connector"].is_null());
+    let bad = get(&en, "/api/connectors?client=10.1.2");
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("bad-client") && bad.body.contains("192.0.2.10"), "{}", bad.body);
+
+    // The page: the settings, the use, the file and the commands; the answer to a check; a
+    // typo answered at its field with the input kept.
+    let page = get(&en, "/connectors");
+    assert_eq!(page.status, 200, "{}", page.body);
+    // The page escapes '/' in text it did not write itself.
+    let shown_path = config_path.to_str().unwrap().replace('/', "&#x2f;");
+    for expected in [
+        "mfp-floor2",
+        "href=\"/signins?client_ip=10.1.0.0%2F16\"",
+        "1 of 300 used in the last 24 hours",
+        &shown_path,
+        "authrelay config check",
+        "authrelay reload",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
+    let page = get(&en, "/connectors?client=192.0.2.1");
+    assert!(page.body.contains("No connector admits 192.0.2.1") && page.body.contains("530 5.7.57"), "{}", page.body);
+    let page = get(&en, "/connectors?client=10.1.2");
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("id=\"check-client-error\"") && page.body.contains("value=\"10.1.2\""), "{}", page.body);
+    let ko = get(&admin_headers(&server, "ko"), "/connectors?client=10.1.0.1");
+    assert!(ko.body.contains("커넥터 &quot;mfp-floor2&quot;이(가) 허용합니다"), "{}", ko.body);
+
+    // The file changes and a reload applies it: the page follows without a restart.
+    let before = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        format!("{before}\n[[connectors]]\nname = \"scanners\"\nclients = [\"192.0.2.64/28\"]\nsender_domains = [\"contoso.com\"]\n"),
+    )
+    .unwrap();
+    server.ok(&["reload"]);
+    let view: serde_json::Value = serde_json::from_str(&get(&en, "/api/connectors?client=192.0.2.70").body).unwrap();
+    assert_eq!(view["connectors"].as_array().unwrap().len(), 2, "{view}");
+    assert_eq!(view["check"]["connector"], "scanners");
+}

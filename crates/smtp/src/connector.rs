@@ -83,6 +83,11 @@ impl Connectors {
         Connectors { list }
     }
 
+    /// Every connector, in the configuration's order (the admin center shows them).
+    pub fn list(&self) -> &[Connector] {
+        &self.list
+    }
+
     /// The first connector whose client ranges contain `ip`.
     pub fn connector_for(&self, ip: IpAddr) -> Option<&Connector> {
         self.list.iter().find(|c| c.admits(ip))

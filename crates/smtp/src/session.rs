@@ -32,7 +32,8 @@ pub struct Shared {
     /// The recipient quota and the SMTP AUTH clients report (ledger.rs).
     pub ledger: crate::ledger::Ledger,
     /// `[[connectors]]`: unauthenticated submission from listed addresses (connector.rs).
-    pub connectors: Live<crate::connector::Connectors>,
+    /// Shared with the admin center, which shows the ones in force.
+    pub connectors: Arc<Live<crate::connector::Connectors>>,
     pub spool: Intake,
     /// Cancelled when the server stops: idle sessions close, transactions in flight finish.
     pub shutdown: CancellationToken,

@@ -3,31 +3,43 @@ wire and the record): the place to see exactly what authrelay sends to a next ho
 
 Usage: raw_sink.py PORT_FILE LINES_FILE
 Answers 220/250/354/221 to everything (EHLO: 8BITMIME and SMTPUTF8, no STARTTLS, no AUTH), and
-appends each command line and each DATA line to LINES_FILE as one JSON string per line."""
+appends each command line and each DATA line to LINES_FILE as one JSON string per line. A
+transaction's lines (MAIL to the end of its DATA) are written together, so transactions on
+parallel connections never interleave in the file."""
 import json, socket, sys, threading
 
 port_file, lines_file = sys.argv[1:3]
 lock = threading.Lock()
 
 
-def record(line):
+def record(lines):
     with lock:
         with open(lines_file, "a") as f:
-            f.write(json.dumps(line.decode("latin-1")) + "\n")
+            for line in lines:
+                f.write(json.dumps(line.decode("latin-1")) + "\n")
 
 
 def serve(conn):
     f = conn.makefile("rb")
     conn.sendall(b"220 raw.sink ESMTP\r\n")
     in_data = False
+    transaction = []  # the open transaction's lines, written when it ends
     for line in f:
-        record(line)
+        verb = line[:4].upper()
+        if not in_data and verb == b"MAIL":
+            record(transaction)
+            transaction = []
+        if transaction or (not in_data and verb == b"MAIL"):
+            transaction.append(line)
+        else:
+            record([line])
         if in_data:
             if line == b".\r\n":
                 in_data = False
+                record(transaction)
+                transaction = []
                 conn.sendall(b"250 2.0.0 kept\r\n")
             continue
-        verb = line[:4].upper()
         if verb == b"EHLO":
             conn.sendall(b"250-raw.sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
         elif verb == b"DATA":
@@ -38,6 +50,7 @@ def serve(conn):
             break
         else:
             conn.sendall(b"250 2.0.0 ok\r\n")
+    record(transaction)
     conn.close()
 
 

@@ -153,7 +153,7 @@ impl World {
             config: crate::session::Live::new(setup.config),
             auth,
             ledger: Ledger::new(directory.clone(), clock),
-            connectors: crate::session::Live::new(Connectors::new(setup.connectors)),
+            connectors: Arc::new(crate::session::Live::new(Connectors::new(setup.connectors))),
             spool: spool.clone().into(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
