@@ -619,10 +619,15 @@ impl Inner {
                 Ok(())
             }
             Store::Shared(shared) => match shared.queue.finish(id, shared.token(id)?).await {
-                Ok(true) => Ok(()),
+                // The claim ends with the row: nothing is left to release.
+                Ok(true) => {
+                    shared.tokens.lock().unwrap().remove(id);
+                    Ok(())
+                }
                 // Deleted by an admin, or taken over after this node's lease lapsed: the other
                 // node's delivery stands (at least once).
                 Ok(false) => {
+                    shared.tokens.lock().unwrap().remove(id);
                     tracing::warn!(id = %id, "{LEASE_LOST}");
                     Ok(())
                 }
@@ -631,6 +636,10 @@ impl Inner {
         }
     }
 }
+
+/// How long a node waits after a new message's notification before it claims, so that the
+/// messages arriving meanwhile are claimed in the same statement.
+const CLAIM_LINGER: Duration = Duration::from_millis(5);
 
 /// Why a cluster node's write about a message was not made.
 const LEASE_LOST: &str = "this node's claim on the message lapsed or the message was deleted; another node has it";
@@ -693,7 +702,11 @@ impl QueueManager {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = shared.queue.woken() => claim_now = true,
+                _ = shared.queue.woken() => {
+                    // Messages that arrive one by one (one busy session) share a claim.
+                    tokio::time::sleep(CLAIM_LINGER).await;
+                    claim_now = true;
+                }
                 _ = tokio::time::sleep(poll) => claim_now = true,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
@@ -759,7 +772,10 @@ impl Inner {
         };
         let next = self.work_on_claim(&claim).await;
         renewal.abort();
-        if let Some(at) = next {
+        // A finished message's row is gone with its claim (remove_finished forgot the token):
+        // releasing it would be a statement that changes nothing.
+        let still_claimed = shared.tokens.lock().unwrap().contains_key(&id);
+        if let (Some(at), true) = (next, still_claimed) {
             if let Err(e) = shared.queue.release(&id, claim.token, at).await {
                 // The lease lapses by itself; the message is then claimed again.
                 tracing::warn!(id = %id, error = %e, "cannot release a claim");

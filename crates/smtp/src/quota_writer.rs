@@ -17,6 +17,10 @@ use crate::quota_cache::QuotaCache;
 
 /// Counts folded into one transaction at most.
 const BATCH: usize = 1024;
+/// How long a write waits for more counts to join it. One busy session sends a message every
+/// millisecond or two: without the wait each message was a statement of its own. The counts are
+/// in this node's cache meanwhile; other nodes (and a restart) see them this much later.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 struct Pending {
     address: String,
@@ -58,6 +62,14 @@ impl QuotaWriter {
 async fn writer(directory: Arc<dyn Directory>, cache: Arc<QuotaCache>, mut rx: mpsc::UnboundedReceiver<Pending>) {
     let mut pending = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut pending, BATCH).await > 0 {
+        // Counts that arrive within the linger share this write.
+        tokio::time::sleep(LINGER).await;
+        while pending.len() < BATCH {
+            match rx.try_recv() {
+                Ok(p) => pending.push(p),
+                Err(_) => break,
+            }
+        }
         let mut folded: HashMap<(&str, i64), u32> = HashMap::new();
         for p in &pending {
             let n = folded.entry((p.address.as_str(), p.at - p.at.rem_euclid(60))).or_default();

@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 pub const CAPACITY: usize = 8192;
 /// Facts folded into one write at most.
 const BATCH: usize = 1024;
+/// How long a write waits for more facts to join it (one busy session otherwise made every
+/// message a transaction of its own); short, as a stopping server does not wait for it.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 struct Fact {
     user: String,
@@ -66,6 +69,13 @@ async fn writer(directory: Arc<dyn Directory>, mut rx: mpsc::Receiver<Fact>) {
     let mut facts = Vec::with_capacity(BATCH);
     // Ends when every Recorder is gone and the channel is drained.
     while rx.recv_many(&mut facts, BATCH).await > 0 {
+        tokio::time::sleep(LINGER).await;
+        while facts.len() < BATCH {
+            match rx.try_recv() {
+                Ok(f) => facts.push(f),
+                Err(_) => break,
+            }
+        }
         let batch = fold(&facts);
         facts.clear();
         if let Err(e) = directory.record_submissions(&batch).await {
