@@ -172,6 +172,8 @@ pub async fn serve(config: Effective, source: ConfigSource) -> Result<(), CliErr
     crate::notify::stopping();
     tracing::info!("stopping: no new connections; transactions in flight may finish");
     handle.stop(Duration::from_secs(config.limits.shutdown_grace_secs)).await;
+    // The sessions are over: the report counts still waiting for their batch are written now.
+    let _ = tokio::time::timeout(Duration::from_secs(5), reloadable.ledger.flush()).await;
     if let Some(admin) = admin {
         admin.stop(Duration::from_secs(5)).await;
     }

@@ -36,6 +36,11 @@ impl Ledger {
         }
     }
 
+    /// Writes the report counts still waiting for their batch; a stopping server calls it.
+    pub async fn flush(&self) {
+        self.submissions.flush().await;
+    }
+
     /// Counts an accepted message for the SMTP AUTH clients report; never waits (submissions.rs).
     pub fn record_submission(&self, user: &AuthenticatedUser, tls: Option<&str>) {
         self.submissions.record(&user.address, tls, user.credential, self.clock.now_secs());

@@ -31,10 +31,16 @@ struct Fact {
     at: i64,
 }
 
+/// What the writer receives: a fact, or a stopping server's request to write what it holds now.
+enum Item {
+    Fact(Fact),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// The session's side of the writer; the task starts with the first message.
 pub struct Recorder {
     directory: Arc<dyn Directory>,
-    tx: OnceLock<mpsc::Sender<Fact>>,
+    tx: OnceLock<mpsc::Sender<Item>>,
     dropped: AtomicU64,
 }
 
@@ -56,7 +62,7 @@ impl Recorder {
             Some(_) => "other",
             None => "none",
         };
-        if tx.try_send(Fact { user: user.to_lowercase(), tls, credential, at }).is_err() {
+        if tx.try_send(Item::Fact(Fact { user: user.to_lowercase(), tls, credential, at })).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "the submissions report is behind; messages left uncounted");
@@ -65,21 +71,46 @@ impl Recorder {
     }
 }
 
-async fn writer(directory: Arc<dyn Directory>, mut rx: mpsc::Receiver<Fact>) {
-    let mut facts = Vec::with_capacity(BATCH);
+impl Recorder {
+    /// Writes what the writer holds now (a stopping server calls it, so the last messages are in
+    /// the report); returns once written, at once when nothing was ever recorded.
+    pub async fn flush(&self) {
+        let Some(tx) = self.tx.get() else { return };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if tx.send(Item::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn writer(directory: Arc<dyn Directory>, mut rx: mpsc::Receiver<Item>) {
+    let mut items = Vec::with_capacity(BATCH);
     // Ends when every Recorder is gone and the channel is drained.
-    while rx.recv_many(&mut facts, BATCH).await > 0 {
-        tokio::time::sleep(LINGER).await;
-        while facts.len() < BATCH {
-            match rx.try_recv() {
-                Ok(f) => facts.push(f),
-                Err(_) => break,
+    while rx.recv_many(&mut items, BATCH).await > 0 {
+        if !items.iter().any(|i| matches!(i, Item::Flush(_))) {
+            tokio::time::sleep(LINGER).await;
+            while items.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(i) => items.push(i),
+                    Err(_) => break,
+                }
             }
         }
-        let batch = fold(&facts);
-        facts.clear();
-        if let Err(e) = directory.record_submissions(&batch).await {
-            tracing::error!(error = %e, buckets = batch.len(), "cannot record submissions for the report");
+        let (mut facts, mut flushes) = (vec![], vec![]);
+        for item in items.drain(..) {
+            match item {
+                Item::Fact(f) => facts.push(f),
+                Item::Flush(done) => flushes.push(done),
+            }
+        }
+        if !facts.is_empty() {
+            let batch = fold(&facts);
+            if let Err(e) = directory.record_submissions(&batch).await {
+                tracing::error!(error = %e, buckets = batch.len(), "cannot record submissions for the report");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
@@ -121,6 +152,19 @@ mod tests {
         batch.sort_by_key(|b| (b.day, b.credential.clone()));
         let seen: Vec<_> = batch.iter().map(|b| (b.day, b.credential.as_str(), b.messages, b.last_at)).collect();
         assert_eq!(seen, [(0, "device-credential", 1, 200), (0, "password", 2, 300), (1, "password", 1, DAY + 1)]);
+    }
+
+    /// A stopping server's flush returns once the facts are written, without the linger.
+    #[tokio::test]
+    async fn flush_writes_what_is_waiting() {
+        let dir: Arc<dyn Directory> = Arc::new(SqliteDirectory::open_in_memory().await.unwrap());
+        let recorder = Recorder::new(dir.clone());
+        recorder.flush().await;
+        recorder.record("a@contoso.com", None, CredentialKind::Password, DAY);
+        recorder.record("a@contoso.com", None, CredentialKind::Password, DAY + 5);
+        recorder.flush().await;
+        let rows = dir.submissions_since(0).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.messages).sum::<u64>(), 2, "{rows:?}");
     }
 
     #[tokio::test]
