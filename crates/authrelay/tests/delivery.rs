@@ -221,7 +221,12 @@ fn mx_route_resolved_through_dnsmasq_in_preference_order() {
         .spawn()
         .expect("dnsmasq must be installed (apt-get install dnsmasq-base)");
     let _dnsmasq = Dnsmasq(dnsmasq);
-    std::thread::sleep(Duration::from_millis(300));
+    // Ready once its port is taken (a fixed pause was a guess on a busy machine).
+    assert!(
+        wait_until(10, || std::net::UdpSocket::bind(("127.0.0.1", dns_port)).is_err()),
+        "dnsmasq did not start: {}",
+        std::fs::read_to_string(work.path().join("dnsmasq.log")).unwrap_or_default()
+    );
     let tables = format!(
         "[delivery]\nscan_interval_ms = 100\nnameservers = [\"127.0.0.1:{dns_port}\"]\nmx_port = {}\n\n[[routes]]\ndomains = [\"example.org\"]\nkind = \"mx\"\n",
         sink.port

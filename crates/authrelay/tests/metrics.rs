@@ -125,8 +125,18 @@ fn every_metric_the_grafana_dashboard_queries_is_in_a_real_scrape() {
     let (code, text) = device(&server, common::PASSWORD);
     assert_eq!(code, 0, "{text}");
     // One connection over the per-address cap of 3 is refused before a session.
-    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(server.submission).unwrap()).collect();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Each held connection has its greeting, so the server has counted it (a fixed sleep was too
+    // short for a busy CI machine to accept all three).
+    let held: Vec<_> = (0..3)
+        .map(|_| {
+            let tcp = std::net::TcpStream::connect(server.submission).unwrap();
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let mut greeting = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&tcp), &mut greeting).unwrap();
+            assert!(greeting.starts_with("220"), "{greeting}");
+            tcp
+        })
+        .collect();
     let mut over = std::net::TcpStream::connect(server.submission).unwrap();
     over.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
     let mut reply = String::new();
