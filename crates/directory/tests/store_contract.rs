@@ -129,8 +129,21 @@ async fn accounts(store: &dyn Store) {
     store.revoke_device_credential("alice@contoso.com", "printer").await.unwrap();
     assert!(store.auth_record("alice@contoso.com").await.unwrap().unwrap().device_credentials.is_empty(), "{b}");
 
+    // Grants to send as alice held by others: one follows her rename; one that would duplicate
+    // an existing grant of the new address merges into it.
+    for grantee in ["bob@contoso.com", "carol@contoso.com"] {
+        store.create_user(user(grantee)).await.unwrap();
+    }
+    let grant =
+        |add: &[&str]| UserChange { add_send_as: add.iter().map(|a| a.to_string()).collect(), ..Default::default() };
+    store.update_user("bob@contoso.com", grant(&["alice@contoso.com", "noreply@contoso.com"])).await.unwrap();
+    store.update_user("carol@contoso.com", grant(&["alice@contoso.com", "alice.smith@contoso.com"])).await.unwrap();
+
     // Rename keeps the row (password, app passwords follow); delete takes them with it.
     let renamed = store.rename_user("alice@contoso.com", "Alice.Smith@Contoso.com").await.unwrap();
+    let send_as = |who: &'static str| async move { store.auth_record(who).await.unwrap().unwrap().user.send_as };
+    assert_eq!(send_as("bob@contoso.com").await, ["alice.smith@contoso.com", "noreply@contoso.com"], "{b}");
+    assert_eq!(send_as("carol@contoso.com").await, ["alice.smith@contoso.com"], "{b}");
     assert_eq!(renamed.address, "alice.smith@contoso.com", "{b}");
     assert!(store.auth_record("alice@contoso.com").await.unwrap().is_none(), "{b}: the old address is gone");
     let moved = store.auth_record("alice.smith@contoso.com").await.unwrap().unwrap();
@@ -139,6 +152,9 @@ async fn accounts(store: &dyn Store) {
     assert!(matches!(nowhere, Err(DirectoryError::NoOrgForDomain(_))), "{b}");
     let gone = store.delete_user("alice.smith@contoso.com").await.unwrap();
     assert_eq!(gone.id, moved.user.id, "{b}");
+    // Others' grants to send as her go with her mailbox; their other grants stay.
+    assert_eq!(send_as("bob@contoso.com").await, ["noreply@contoso.com"], "{b}");
+    assert!(send_as("carol@contoso.com").await.is_empty(), "{b}");
     assert!(store.auth_record("alice.smith@contoso.com").await.unwrap().is_none(), "{b}");
     assert!(matches!(store.delete_user("alice.smith@contoso.com").await, Err(DirectoryError::UnknownUser(_))), "{b}");
 }

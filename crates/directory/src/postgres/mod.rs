@@ -718,6 +718,9 @@ impl Directory for PgDirectory {
         let user = load_user(&mut tx, address)
             .await?
             .ok_or_else(|| DirectoryError::UnknownUser(address.trim().to_string()))?;
+        // Others' grants to send as this mailbox go with it: a mailbox made later at the same
+        // address is someone else's (the grantee's own grants go by the foreign key).
+        sqlx::query!("DELETE FROM send_as WHERE address = $1", user.address).execute(&mut *tx).await?;
         sqlx::query!("DELETE FROM users WHERE id = $1", user.id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
@@ -727,7 +730,7 @@ impl Directory for PgDirectory {
         let new = Address::parse(new_address)
             .map_err(|_| DirectoryError::NoOrgForDomain(new_address.trim().to_lowercase()))?;
         let mut tx = self.write_tx().await?;
-        let (id, _) = user_id(&mut tx, address).await?;
+        let (id, old_address) = user_id(&mut tx, address).await?;
         let (org_id, _) = domain_owner(&mut tx, new.domain())
             .await?
             .ok_or_else(|| DirectoryError::NoOrgForDomain(new.domain().to_string()))?;
@@ -738,6 +741,18 @@ impl Directory for PgDirectory {
             return Err(DirectoryError::UserExists(new.to_string()));
         }
         sqlx::query!("UPDATE users SET address = $1, org_id = $2 WHERE id = $3", new.as_str(), org_id, id)
+            .execute(&mut *tx)
+            .await?;
+        // Others' grants to send as the mailbox follow it to its new address (as Send As follows
+        // a mailbox, not an address string): the old address, free now, grants nobody anything.
+        sqlx::query!(
+            "DELETE FROM send_as WHERE address = $1 AND user_id IN (SELECT user_id FROM send_as WHERE address = $2)",
+            old_address,
+            new.as_str()
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("UPDATE send_as SET address = $1 WHERE address = $2", new.as_str(), old_address)
             .execute(&mut *tx)
             .await?;
         // The mailbox may always send as its own address: a grant for it is redundant.
