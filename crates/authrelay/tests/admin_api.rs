@@ -1077,15 +1077,9 @@ fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 /// `authrelay queue list --json` sees it, need `manage-queue` and are audited.
 #[test]
 fn the_queue_shows_why_mail_waits_and_retry_hold_release_delete_act_on_it() {
-    // The far side answers every connection by closing it. (A port merely found free could be
-    // taken by a parallel test's listener before the attempt, and answer differently.)
-    let far_side = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = far_side.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for connection in far_side.incoming().take(50) {
-            drop(connection);
-        }
-    });
+    // The far side refuses every connection: a bound socket that never listens, held for the
+    // test (the kernel answers at once; no other test can take the port meanwhile).
+    let (_refusing, down) = common::refused_port();
     // One attempt, then an hour's wait: only a retry request makes a second attempt.
     let tables = format!(
         "[delivery]\nscan_interval_ms = 100\nfirst_retry_secs = 3600\n\n[[routes]]\ndomains = [\"*\"]\nkind = \"smarthost\"\nhost = \"127.0.0.1\"\nport = {down}\ntls = \"opportunistic\"\n"
@@ -1124,7 +1118,7 @@ fn the_queue_shows_why_mail_waits_and_retry_hold_release_delete_act_on_it() {
         (Some("frontdesk@down.example"), Some("pending"), Some(1)),
         "{q}"
     );
-    assert!(r["last_reply"].as_str().unwrap().contains("connection closed"), "{q}");
+    assert!(r["last_reply"].as_str().unwrap().contains("refused"), "{q}");
     assert!(m["next_attempt_at"].as_i64().unwrap() > unix_now() as i64 + 3000, "next try an hour out: {q}");
 
     // The page, in Korean: state and recipient status as words of the catalogue, the attempts,
@@ -1143,7 +1137,7 @@ fn the_queue_shows_why_mail_waits_and_retry_hold_release_delete_act_on_it() {
         .to_string();
     assert!(row.contains("지연됨"), "deferred in Korean: {row}");
     assert!(row.contains("대기 중") && row.contains("시도 1회"), "{row}");
-    assert!(row.contains("class=\"last-reply\"") && row.contains("connection closed"), "{row}");
+    assert!(row.contains("class=\"last-reply\"") && row.contains("refused"), "{row}");
     for action in ["retry", "hold", "delete"] {
         assert!(row.contains(&format!("action=\"/queue/{id}/{action}\"")), "{action}: {row}");
     }
@@ -1158,8 +1152,9 @@ fn the_queue_shows_why_mail_waits_and_retry_hold_release_delete_act_on_it() {
     assert_eq!((r.status, r.header("location")), (303, Some("/queue?done=queue-retry")), "{}", r.body);
     assert!(
         wait_for(15, || queue_list(&server)[0]["recipients"][0]["attempts"] == 2),
-        "{}",
-        server.ok(&["queue", "show", &id])
+        "{}\n{}",
+        server.ok(&["queue", "show", &id]),
+        server.logs()
     );
     // Without the CSRF token nothing happens.
     let cookie = format!("ar_session={}", exchange.cookie.as_deref().unwrap());
