@@ -432,7 +432,20 @@ impl QueueManager {
         self.inner.in_flight.lock().unwrap().insert(id.clone());
         let inner = self.inner.clone();
         tasks.spawn(async move {
-            let after = inner.look_at(&id).await;
+            // The work runs in a task of its own, so that a panic in it still ends with this
+            // message's id: it leaves `in_flight` and is looked at again, instead of being
+            // skipped by every later scan until a restart.
+            let work = {
+                let (inner, id) = (inner.clone(), id.clone());
+                tokio::spawn(async move { inner.look_at(&id).await })
+            };
+            let after = match work.await {
+                Ok(after) => after,
+                Err(e) => {
+                    tracing::error!(id = %id, error = %e, "a delivery task failed; the message is looked at again in a minute");
+                    After::At(inner.clock.now_ms() + 60_000)
+                }
+            };
             (id, after)
         });
     }
