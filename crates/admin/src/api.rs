@@ -1719,17 +1719,14 @@ pub struct ConnectorsQuery {
 }
 
 /// A client address as an admin types it: an IP, `ip:port` or `[v6]:port` (as the sign-in log
-/// shows them).
+/// shows them) — the sign-in filter's reading (listing.rs), without its ranges. An IPv4-mapped
+/// address is answered as the IPv4 address it is.
 pub fn parse_client_address(text: &str) -> Option<std::net::IpAddr> {
-    let text = text.trim();
-    text.parse::<std::net::IpAddr>()
-        .ok()
-        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-        .or_else(|| text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| t.parse().ok()))
-        .map(|ip| match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        })
+    if text.contains('/') {
+        return None;
+    }
+    let filter: listing::ClientFilter = text.parse().ok()?;
+    Some(filter.0.network().to_canonical())
 }
 
 pub async fn connectors_view(state: &SharedState, lang: Lang, q: &ConnectorsQuery) -> Result<ConnectorsView, ApiError> {
