@@ -296,6 +296,10 @@ impl<S: Connection> Session<S> {
         }
         let _ = self.flush(&mut stream).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+        // The session is over: its place among the mailbox's sessions is free now, not after the
+        // quota writes below (they wait for their batch, quota_writer.rs), or a device that
+        // reconnects at once would be refused 432 4.3.2.
+        self.user = None;
         for write in self.quota_writes.drain(..) {
             let _ = write.await;
         }
